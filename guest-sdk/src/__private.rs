@@ -1,0 +1,131 @@
+//! The component ABI, generated from `wit/` by wit-bindgen. Hidden: plugin
+//! code uses the plain types and the `export!` macro only.
+
+#[allow(missing_docs, unsafe_op_in_unsafe_fn)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "processor",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_world",
+    });
+}
+
+pub use bindings::export_world;
+pub use bindings::rill::processor::types::{Header as WitHeader, InputRecord, OutputRecord, RecordResult};
+pub use bindings::Guest;
+
+use crate::{Header, Output, Processor, Record};
+use std::cell::RefCell;
+
+std::thread_local! {
+    /// The one processor of this instance, built by `init`. A component
+    /// instance is single-threaded, so a thread-local is the whole story.
+    static INSTANCE: RefCell<Option<Box<dyn std::any::Any>>> = RefCell::new(None);
+}
+
+/// The `init` export: builds `P` from the JSON config.
+pub fn init<P: Processor>(config: String) -> Result<(), String> {
+    let processor = crate::build::<P>(&config).map_err(|e| e.to_string())?;
+    INSTANCE.with(|slot| *slot.borrow_mut() = Some(Box::new(processor)));
+    Ok(())
+}
+
+/// The `process` export: runs `P::process` on each record in order.
+pub fn process<P: Processor>(batch: Vec<InputRecord>) -> Vec<RecordResult> {
+    INSTANCE.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let Some(processor) = slot.as_mut().and_then(|p| p.downcast_mut::<P>()) else {
+            let message = "process called before a successful init".to_string();
+            return batch.iter().map(|_| Err(message.clone())).collect();
+        };
+        batch
+            .into_iter()
+            .map(|record| {
+                processor
+                    .process(from_wit(record))
+                    .map(|outputs| outputs.into_iter().map(to_wit).collect())
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    })
+}
+
+fn from_wit(r: InputRecord) -> Record {
+    Record {
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key: r.key,
+        value: r.value,
+        headers: r
+            .headers
+            .into_iter()
+            .map(|h| Header { key: h.key, value: h.value })
+            .collect(),
+    }
+}
+
+fn to_wit(o: Output) -> OutputRecord {
+    OutputRecord {
+        output: o.output,
+        key: o.key,
+        value: o.value,
+        headers: o
+            .headers
+            .into_iter()
+            .map(|h| WitHeader { key: h.key, value: h.value })
+            .collect(),
+        timestamp: o.timestamp,
+    }
+}
+
+use crate::log::Level;
+use crate::state::StateError;
+use bindings::rill::processor::{log as wit_log, state as wit_state};
+
+pub(crate) fn log(level: Level, message: &str) {
+    let level = match level {
+        Level::Trace => wit_log::Level::Trace,
+        Level::Debug => wit_log::Level::Debug,
+        Level::Info => wit_log::Level::Info,
+        Level::Warn => wit_log::Level::Warn,
+        Level::Error => wit_log::Level::Error,
+    };
+    wit_log::log(level, message)
+}
+
+fn state_error(e: wit_state::StateError) -> StateError {
+    match e {
+        wit_state::StateError::Undeclared(name) => StateError::Undeclared(name),
+        wit_state::StateError::Storage(message) => StateError::Storage(message),
+    }
+}
+
+pub(crate) fn state_get(name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+    wit_state::get(name, key).map_err(state_error)
+}
+
+pub(crate) fn state_put(name: &str, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+    wit_state::put(name, key, value).map_err(state_error)
+}
+
+pub(crate) fn state_delete(name: &str, key: &[u8]) -> Result<(), StateError> {
+    wit_state::delete(name, key).map_err(state_error)
+}
+
+pub(crate) fn state_range(
+    name: &str,
+    start: Option<&[u8]>,
+    end: Option<&[u8]>,
+    limit: u32,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    wit_state::range(name, start, end, limit)
+        .map(|entries| entries.into_iter().map(|e| (e.key, e.value)).collect())
+        .map_err(state_error)
+}
+
+pub(crate) fn state_lookup(table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+    wit_state::lookup(table, key).map_err(state_error)
+}

@@ -1,0 +1,10 @@
+//! rill: a Kafka stream-processing host whose processors are WebAssembly
+//! components.
+//!
+//! The host owns Kafka I/O, group membership, tasks, batching, ordering,
+//! commits and dead-letter routing; processors only map records to records.
+//! See `README.md` for the quick start and `docs/` for the design.
+#![deny(missing_docs)]
+
+pub mod manifest;
+pub mod plugin;

@@ -1,0 +1,124 @@
+//! Plugin manifests (`plugin.toml`): the schema, its version, and validation.
+//!
+//! Loading happens in two steps, as in Spin: the `manifest-version` key is
+//! read first (so a future format gets a clear "unsupported version" rather
+//! than a confusing field error), then the whole file is parsed into typed
+//! structs that reject unknown keys, then every value is checked. Each error
+//! names the file, the field, what is wrong and what to write instead.
+//!
+//! ```toml
+//! manifest-version = 1
+//! name = "cpu-alert"
+//! version = "0.1.0"
+//! component = "cpu-alert.wasm"         # relative to this file
+//! dead-letter = "metric.cpu.dlq"
+//!
+//! [[inputs]]
+//! topic = "metric.cpu"                  # kind = "stream" (default)
+//!
+//! [outputs]
+//! alert = "metric.cpu.alert"            # or { topic = "...", partitions = 6 }
+//!
+//! [config]
+//! threshold = 0.5
+//! ```
+
+mod error;
+mod raw;
+mod validate;
+
+pub use error::ManifestError;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The manifest format this build of rill reads.
+pub const MANIFEST_VERSION: i64 = 1;
+
+/// A validated plugin manifest: one processor, its topics and its config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The file this was loaded from, for messages and for hot reload.
+    pub path: PathBuf,
+    /// Processor name; prefixes task ids (`<name>_<partition>`).
+    pub name: String,
+    /// The plugin's own version, reported in logs and dead-letter headers.
+    pub version: String,
+    /// Optional one-line description for `rill describe`-style listings.
+    pub description: Option<String>,
+    /// The component file, resolved against the manifest's directory.
+    pub component: PathBuf,
+    /// Input topics; at least one is a stream.
+    pub inputs: Vec<Input>,
+    /// Output name (as used by the plugin) to topic.
+    pub outputs: BTreeMap<String, TopicSpec>,
+    /// Where records that fail go, with headers saying why.
+    pub dead_letter: TopicSpec,
+    /// The `[config]` table as a JSON object, handed to the plugin's `init`.
+    pub config: serde_json::Value,
+}
+
+/// One input topic and how the processor reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// Kafka topic name.
+    pub topic: String,
+    /// Stream, table or global table.
+    pub kind: InputKind,
+}
+
+/// How an input topic is read (Kafka Streams' KStream / KTable / GlobalKTable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    /// Every record is processed.
+    Stream,
+    /// Materialized: latest value per key, co-partitioned with the streams.
+    Table,
+    /// Materialized from every partition on every instance.
+    GlobalTable,
+}
+
+/// A topic the host writes to, with the partition count to create it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// Kafka topic name.
+    pub topic: String,
+    /// Partitions to create the topic with if it is missing; `None` means
+    /// "as many as the processor's input".
+    pub partitions: Option<i32>,
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Manifest::parse(path, &text)
+    }
+
+    /// Validates manifest `text`; `path` names it in messages and anchors the
+    /// relative component path.
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+        let raw = raw::parse(path, text)?;
+        validate::validate(path, raw)
+    }
+
+    /// The topics this processor reads as streams.
+    pub fn stream_topics(&self) -> impl Iterator<Item = &str> {
+        self.inputs
+            .iter()
+            .filter(|i| i.kind == InputKind::Stream)
+            .map(|i| i.topic.as_str())
+    }
+
+    /// The topic an output name maps to, if it is declared.
+    pub fn output_topic(&self, output: &str) -> Option<&str> {
+        self.outputs.get(output).map(|spec| spec.topic.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests;

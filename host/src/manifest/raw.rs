@@ -1,0 +1,122 @@
+//! The manifest as written: serde structs that mirror the TOML exactly and
+//! reject unknown keys. Semantic checks live in `validate`.
+
+use super::{InputKind, ManifestError, MANIFEST_VERSION};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawManifest {
+    #[allow(dead_code, reason = "checked before the typed parse")]
+    pub manifest_version: i64,
+    pub name: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub component: String,
+    pub inputs: Vec<RawInput>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, RawTopic>,
+    pub dead_letter: RawTopic,
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInput {
+    pub topic: String,
+    #[serde(default = "stream")]
+    pub kind: InputKind,
+}
+
+fn stream() -> InputKind {
+    InputKind::Stream
+}
+
+/// A topic written either as `"name"` or as `{ topic = "name", partitions = N }`.
+#[derive(Debug)]
+pub(super) struct RawTopic {
+    pub topic: String,
+    pub partitions: Option<i64>,
+}
+
+impl<'de> Deserialize<'de> for RawTopic {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TopicVisitor;
+        impl<'de> Visitor<'de> for TopicVisitor {
+            type Value = RawTopic;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a topic name ("name") or a table ({ topic = "name", partitions = 3 })"#)
+            }
+            fn visit_str<E: de::Error>(self, topic: &str) -> Result<RawTopic, E> {
+                Ok(RawTopic { topic: topic.to_string(), partitions: None })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawTopic, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Table {
+                    topic: String,
+                    partitions: Option<i64>,
+                }
+                let t = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawTopic { topic: t.topic, partitions: t.partitions })
+            }
+        }
+        deserializer.deserialize_any(TopicVisitor)
+    }
+}
+
+/// Parses `text`: syntax first, then `manifest-version`, then the schema.
+pub(super) fn parse(path: &Path, text: &str) -> Result<RawManifest, ManifestError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| syntax(path, text, &e))?;
+    match table.get("manifest-version") {
+        None => {
+            return Err(ManifestError::Invalid {
+                file: path.to_path_buf(),
+                field: "manifest-version".into(),
+                problem: "missing".into(),
+                fix: format!("add `manifest-version = {MANIFEST_VERSION}` as the first line"),
+            });
+        }
+        Some(toml::Value::Integer(MANIFEST_VERSION)) => {}
+        Some(other) => {
+            return Err(ManifestError::Invalid {
+                file: path.to_path_buf(),
+                field: "manifest-version".into(),
+                problem: format!("this rill reads manifest version {MANIFEST_VERSION}, not {other}"),
+                fix: format!("write `manifest-version = {MANIFEST_VERSION}`, or run a rill that supports version {other}"),
+            });
+        }
+    }
+    toml::from_str(text).map_err(|e| syntax(path, text, &e))
+}
+
+fn syntax(path: &Path, text: &str, error: &toml::de::Error) -> ManifestError {
+    let offset = error.span().map_or(0, |s| s.start);
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let message = error.message().trim().to_string();
+    let fix = if message.starts_with("unknown field") {
+        "remove the key or correct its spelling (docs/manifest.md lists every key)"
+    } else if message.starts_with("missing field") {
+        "add the key (docs/manifest.md lists every key and an example)"
+    } else if message.starts_with("unknown variant") {
+        "use one of the values listed"
+    } else if message.starts_with("invalid type") {
+        "give the value the type named above"
+    } else {
+        "correct the TOML at that position"
+    };
+    ManifestError::Syntax {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message,
+        fix: fix.to_string(),
+    }
+}

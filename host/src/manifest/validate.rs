@@ -1,0 +1,182 @@
+//! Semantic checks on a parsed manifest: names, topics, and how they relate.
+
+use super::raw::{RawManifest, RawTopic};
+use super::{Input, InputKind, Manifest, ManifestError, TopicSpec};
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// Turns a raw manifest into a [`Manifest`], or names the first problem.
+pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestError> {
+    let invalid = |field: &str, problem: String, fix: String| ManifestError::Invalid {
+        file: path.to_path_buf(),
+        field: field.to_string(),
+        problem,
+        fix,
+    };
+
+    check_name(&raw.name).map_err(|(problem, fix)| invalid("name", problem, fix))?;
+    if !is_version(&raw.version) {
+        return Err(invalid(
+            "version",
+            format!("\"{}\" is not a version", raw.version),
+            "write a semantic version such as \"1.0.0\"".into(),
+        ));
+    }
+    if raw.component.trim().is_empty() {
+        return Err(invalid(
+            "component",
+            "is empty".into(),
+            "name the .wasm component file, relative to this manifest".into(),
+        ));
+    }
+
+    if raw.inputs.is_empty() {
+        return Err(invalid(
+            "inputs",
+            "no inputs are declared".into(),
+            "add an input: [[inputs]] topic = \"my-topic\"".into(),
+        ));
+    }
+    let mut inputs = Vec::with_capacity(raw.inputs.len());
+    let mut seen = HashSet::new();
+    for (i, input) in raw.inputs.into_iter().enumerate() {
+        let field = format!("inputs[{i}].topic");
+        check_topic(&input.topic).map_err(|(p, f)| invalid(&field, p, f))?;
+        if !seen.insert(input.topic.clone()) {
+            return Err(invalid(
+                &field,
+                format!("topic \"{}\" is listed twice", input.topic),
+                "list each input topic once".into(),
+            ));
+        }
+        inputs.push(Input { topic: input.topic, kind: input.kind });
+    }
+    if !inputs.iter().any(|i| i.kind == InputKind::Stream) {
+        return Err(invalid(
+            "inputs",
+            "every input is a table; nothing would drive the processor".into(),
+            "declare the topic whose records should be processed with kind = \"stream\"".into(),
+        ));
+    }
+
+    let topic_spec = |field: &str, raw: RawTopic| -> Result<TopicSpec, ManifestError> {
+        check_topic(&raw.topic).map_err(|(p, f)| invalid(field, p, f))?;
+        if seen.contains(&raw.topic) {
+            return Err(invalid(
+                field,
+                format!("topic \"{}\" is also an input; the processor would read its own output", raw.topic),
+                "write to a different topic".into(),
+            ));
+        }
+        let partitions = match raw.partitions {
+            None => None,
+            Some(n @ 1..=100_000) => Some(n as i32),
+            Some(n) => {
+                return Err(invalid(
+                    &format!("{field}.partitions"),
+                    format!("{n} is not a partition count"),
+                    "use a number from 1 to 100000, or leave it out to match the input".into(),
+                ));
+            }
+        };
+        Ok(TopicSpec { topic: raw.topic, partitions })
+    };
+
+    let mut outputs = BTreeMap::new();
+    for (name, raw_topic) in raw.outputs {
+        let field = format!("outputs.{name}");
+        if !is_output_name(&name) {
+            return Err(invalid(
+                &field,
+                format!("\"{name}\" is not a usable output name"),
+                "use letters, digits, '-' and '_' (the plugin emits to this name)".into(),
+            ));
+        }
+        outputs.insert(name, topic_spec(&field, raw_topic)?);
+    }
+    let dead_letter = topic_spec("dead-letter", raw.dead_letter)?;
+    if let Some((name, _)) = outputs.iter().find(|(_, o)| o.topic == dead_letter.topic) {
+        return Err(invalid(
+            "dead-letter",
+            format!("topic \"{}\" is also output `{name}`", dead_letter.topic),
+            "give failed records a topic of their own, e.g. \"<input>.dlq\"".into(),
+        ));
+    }
+
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        name: raw.name,
+        version: raw.version,
+        description: raw.description,
+        component: base.join(&raw.component),
+        inputs,
+        outputs,
+        dead_letter,
+        config: toml_to_json(toml::Value::Table(raw.config)),
+    })
+}
+
+/// Processor names become task ids (`<name>_<partition>`) and topic
+/// prefixes, so they are kept to lowercase words joined by '-'.
+fn check_name(name: &str) -> Result<(), (String, String)> {
+    let fix = |hint: &str| (format!("\"{name}\" {hint}"), "use lowercase letters, digits and '-', starting with a letter, e.g. \"cpu-alert\"".to_string());
+    if name.is_empty() {
+        return Err(fix("is empty"));
+    }
+    if name.len() > 64 {
+        return Err(fix("is longer than 64 characters"));
+    }
+    if name.contains('_') {
+        return Err((
+            format!("\"{name}\" contains '_', which separates the name from the partition in task ids"),
+            format!("separate words with '-': \"{}\"", name.replace('_', "-")),
+        ));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(fix("does not start with a lowercase letter"));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Err(fix(&format!("contains '{c}'")));
+    }
+    Ok(())
+}
+
+fn is_version(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Kafka's own rule for topic names.
+fn check_topic(topic: &str) -> Result<(), (String, String)> {
+    let fix = "Kafka topic names use letters, digits, '.', '_' and '-', at most 249 of them".to_string();
+    if topic.is_empty() || topic == "." || topic == ".." {
+        return Err((format!("\"{topic}\" is not a topic name"), fix));
+    }
+    if topic.len() > 249 {
+        return Err((format!("topic name is {} characters long", topic.len()), fix));
+    }
+    if let Some(c) = topic.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err((format!("topic \"{topic}\" contains '{c}'"), fix));
+    }
+    Ok(())
+}
+
+fn is_output_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// TOML to JSON for the plugin's `init`; datetimes become their RFC 3339 text.
+fn toml_to_json(value: toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        toml::Value::String(s) => J::String(s),
+        toml::Value::Integer(i) => J::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+        toml::Value::Boolean(b) => J::Bool(b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(a) => J::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => J::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+    }
+}

@@ -6,5 +6,10 @@
 //! See `README.md` for the quick start and `docs/` for the design.
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod manifest;
+pub mod metricbeat;
+pub mod kafka;
 pub mod plugin;
+pub mod runtime;
+pub mod task;

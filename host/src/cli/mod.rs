@@ -1,0 +1,88 @@
+//! The `rill` command line: one file per subcommand.
+
+mod demo;
+mod dev_broker;
+mod run;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// rill: Kafka stream processing with WebAssembly processors.
+#[derive(Debug, Parser)]
+#[command(name = "rill", version, about)]
+pub struct Cli {
+    /// Log level (error, warn, info, debug, trace) or a tracing filter.
+    #[arg(long, global = true, default_value = "info", env = "RILL_LOG")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run processors from their plugin manifests.
+    Run(run::RunArgs),
+    /// Serve an in-process Kafka-protocol broker for development.
+    DevBroker(dev_broker::DevBrokerArgs),
+    /// Run the metrics demo on an embedded broker.
+    Demo(demo::DemoArgs),
+    /// Check manifests and their components without connecting to Kafka.
+    Validate(validate::ValidateArgs),
+}
+
+/// Parses the command line and runs the subcommand; the binary's `main`.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .map_err(|e| anyhow::anyhow!("--log-level {:?}: {e}", cli.log_level))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::DevBroker(args) => dev_broker::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Validate(args) => validate::run(args),
+    }
+}
+
+/// A flag set by the first SIGINT or SIGTERM, so loops can stop cleanly.
+/// The signal listener runs on a small tokio runtime of its own.
+pub(crate) fn shutdown_flag() -> anyhow::Result<(Arc<AtomicBool>, tokio::runtime::Runtime)> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let set = flag.clone();
+    runtime.spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::error!("cannot listen for SIGTERM: {error}");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("signal received; shutting down");
+        set.store(true, Ordering::Release);
+    });
+    Ok((flag, runtime))
+}
+
+/// Parses `NAME:PARTITIONS`.
+pub(crate) fn parse_topic(spec: &str) -> Result<(String, i32), String> {
+    let (name, partitions) = spec.rsplit_once(':').ok_or_else(|| format!("\"{spec}\": write NAME:PARTITIONS, e.g. metric.all:3"))?;
+    let partitions: i32 = partitions.parse().map_err(|_| format!("\"{spec}\": partitions must be a number"))?;
+    if name.is_empty() || partitions < 1 {
+        return Err(format!("\"{spec}\": write NAME:PARTITIONS with at least 1 partition"));
+    }
+    Ok((name.to_string(), partitions))
+}
+
+/// Parses `key=value` (librdkafka properties).
+pub(crate) fn parse_property(spec: &str) -> Result<(String, String), String> {
+    spec.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| format!("\"{spec}\": write key=value, e.g. -X security.protocol=SSL"))
+}

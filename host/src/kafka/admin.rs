@@ -1,0 +1,113 @@
+//! Topic checks and creation at startup.
+//!
+//! Inputs must exist (a missing input is a configuration error, not
+//! something to guess). Outputs and dead-letter topics are created when
+//! missing. A broker that cannot create topics (no CreateTopics API, no
+//! permission) gets a message listing exactly what to create.
+
+use super::KafkaSettings;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use std::collections::HashMap;
+use std::time::Duration;
+use thiserror::Error;
+
+/// How long metadata and admin requests may take before we give up.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why the topics a pipeline needs are not in place.
+#[derive(Debug, Error)]
+pub enum TopicError {
+    /// The cluster did not answer a metadata request.
+    #[error("cannot read topic metadata from {brokers}: {source}\n  fix: check --brokers and that the cluster is up")]
+    Metadata {
+        /// The bootstrap servers tried.
+        brokers: String,
+        /// The client error.
+        source: KafkaError,
+    },
+    /// Input topics do not exist.
+    #[error("input topic(s) {} do not exist\n  fix: create them, or correct `inputs` in the manifest ({})", topics.join(", "), manifests.join(", "))]
+    MissingInputs {
+        /// The missing topics.
+        topics: Vec<String>,
+        /// The manifests that read them.
+        manifests: Vec<String>,
+    },
+    /// The broker refused or does not support creating topics.
+    #[error("cannot create topic(s) {}: {reason}\n  fix: create them yourself, e.g. {}", describe(topics), commands(topics))]
+    CannotCreate {
+        /// Topic name and partition count.
+        topics: Vec<(String, i32)>,
+        /// The broker's answer.
+        reason: String,
+    },
+}
+
+fn describe(topics: &[(String, i32)]) -> String {
+    topics.iter().map(|(t, p)| format!("{t} ({p} partitions)")).collect::<Vec<_>>().join(", ")
+}
+
+fn commands(topics: &[(String, i32)]) -> String {
+    let create: Vec<String> = topics
+        .iter()
+        .map(|(t, p)| format!("`kafka-topics.sh --create --topic {t} --partitions {p}`"))
+        .collect();
+    let dev: Vec<String> = topics.iter().map(|(t, p)| format!("--topic {t}:{p}")).collect();
+    format!("{}; with rill dev-broker pass {}", create.join(" "), dev.join(" "))
+}
+
+/// Partition counts of the topics that exist, from one metadata request.
+pub fn partition_counts(settings: &KafkaSettings) -> Result<HashMap<String, i32>, TopicError> {
+    let client: BaseConsumer = settings
+        .admin()
+        .create()
+        .map_err(|source| TopicError::Metadata { brokers: settings.brokers.clone(), source })?;
+    let metadata = client
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(|source| TopicError::Metadata { brokers: settings.brokers.clone(), source })?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .collect())
+}
+
+/// Creates `topics` (name, partitions) with the broker's default
+/// replication factor.
+pub fn create_topics(settings: &KafkaSettings, topics: &[(String, i32)]) -> Result<(), TopicError> {
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let cannot = |reason: String| TopicError::CannotCreate { topics: topics.to_vec(), reason };
+    let admin: AdminClient<DefaultClientContext> = settings.admin().create().map_err(|e| cannot(e.to_string()))?;
+    let new_topics: Vec<NewTopic> = topics
+        .iter()
+        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(-1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(TIMEOUT)).request_timeout(Some(TIMEOUT));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| cannot(e.to_string()))?;
+    let results = runtime
+        .block_on(admin.create_topics(&new_topics, &options))
+        .map_err(|e| cannot(explain(&e)))?;
+    for result in results {
+        if let Err((topic, code)) = result {
+            if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
+                return Err(cannot(format!("{topic}: {code}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn explain(error: &KafkaError) -> String {
+    let text = error.to_string();
+    if text.contains("Unsupported") || text.contains("not supported") {
+        format!("the broker does not support the CreateTopics API ({text})")
+    } else {
+        text
+    }
+}

@@ -1,0 +1,348 @@
+//! The running application: startup checks, the consumer-group member and
+//! its poll loop (Kafka Streams' `StreamThread`), commits and shutdown.
+//!
+//! One consumer per process joins the group `--application-id`. Rebalance
+//! callbacks drive the [`TaskManager`]; the loop polls records, groups them
+//! into per-task batches for the worker threads, commits acknowledged
+//! progress every commit interval, and stops on a signal, on a fatal error,
+//! or (with `--stop-when-idle`) once the inputs are drained.
+
+use crate::kafka::admin::{self, TopicError};
+use crate::kafka::producer::OutputProducer;
+use crate::kafka::KafkaSettings;
+use crate::manifest::Manifest;
+use crate::plugin::{Header, InputRecord, ProcessorFactory};
+use crate::task::manager::{Offset, OffsetCommitter, TaskManager};
+use crate::task::spec::{ProcessorMetrics, ProcessorSpec};
+use anyhow::{bail, Context as _};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{ClientContext, Message, Offset as KafkaOffset, TopicPartitionList};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Everything `rill run` needs besides the processors.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Consumer group id and prefix of internal topics.
+    pub application_id: String,
+    /// How to reach Kafka.
+    pub kafka: KafkaSettings,
+    /// Worker threads.
+    pub threads: usize,
+    /// Most records per plugin call.
+    pub batch_size: usize,
+    /// How often acknowledged progress is committed.
+    pub commit_interval: Duration,
+    /// Exit once inputs are drained and nothing arrived for this long.
+    pub stop_when_idle: Option<Duration>,
+}
+
+/// One processor to run: its manifest and how to instantiate it.
+pub struct ProcessorDef {
+    /// The validated manifest.
+    pub manifest: Arc<Manifest>,
+    /// The loaded plugin (or a native stand-in).
+    pub factory: Arc<dyn ProcessorFactory>,
+}
+
+/// Counters of one processor at exit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessorSummary {
+    /// Manifest name.
+    pub name: String,
+    /// Input records processed.
+    pub records_in: u64,
+    /// Records produced to outputs.
+    pub records_out: u64,
+    /// Inputs that produced nothing.
+    pub dropped: u64,
+    /// Inputs sent to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Plugin traps survived.
+    pub traps: u64,
+    /// Nanoseconds inside plugin calls.
+    pub plugin_nanos: u64,
+    /// Nanoseconds routing and producing.
+    pub produce_nanos: u64,
+}
+
+impl ProcessorSummary {
+    fn of(spec: &ProcessorSpec) -> Self {
+        let m = &spec.metrics;
+        ProcessorSummary {
+            name: spec.name.to_string(),
+            records_in: ProcessorMetrics::get(&m.records_in),
+            records_out: ProcessorMetrics::get(&m.records_out),
+            dropped: ProcessorMetrics::get(&m.dropped),
+            dead_lettered: ProcessorMetrics::get(&m.dead_lettered),
+            traps: ProcessorMetrics::get(&m.traps),
+            plugin_nanos: ProcessorMetrics::get(&m.plugin_nanos),
+            produce_nanos: ProcessorMetrics::get(&m.produce_nanos),
+        }
+    }
+}
+
+/// Checks that inputs exist and creates missing outputs and dead-letter
+/// topics (with the input's partition count unless the manifest says).
+pub fn prepare_topics(kafka: &KafkaSettings, manifests: &[Arc<Manifest>]) -> Result<(), TopicError> {
+    let mut existing = admin::partition_counts(kafka)?;
+    let mut to_create: Vec<(String, i32)> = Vec::new();
+    for manifest in manifests {
+        let input_partitions = manifest.stream_topics().filter_map(|t| existing.get(t)).copied().max();
+        for spec in manifest.outputs.values().chain([&manifest.dead_letter]) {
+            if existing.contains_key(&spec.topic) || to_create.iter().any(|(t, _)| *t == spec.topic) {
+                continue;
+            }
+            let partitions = spec.partitions.or(input_partitions).unwrap_or(1);
+            to_create.push((spec.topic.clone(), partitions));
+        }
+    }
+    admin::create_topics(kafka, &to_create)?;
+    existing.extend(to_create);
+    let mut missing = Vec::new();
+    let mut readers = Vec::new();
+    for manifest in manifests {
+        for input in &manifest.inputs {
+            if !existing.contains_key(&input.topic) && !missing.contains(&input.topic) {
+                missing.push(input.topic.clone());
+                readers.push(manifest.path.display().to_string());
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(TopicError::MissingInputs { topics: missing, manifests: readers });
+    }
+    Ok(())
+}
+
+/// Refuses pipelines that one consumer group cannot run.
+pub fn check_pipeline(manifests: &[Arc<Manifest>]) -> anyhow::Result<()> {
+    let mut names = HashSet::new();
+    let mut readers: HashMap<&str, &Manifest> = HashMap::new();
+    for manifest in manifests {
+        if !names.insert(&manifest.name) {
+            bail!("two manifests are named \"{}\"; processor names must be unique in one application", manifest.name);
+        }
+        for topic in manifest.stream_topics() {
+            if let Some(other) = readers.insert(topic, manifest) {
+                bail!(
+                    "topic \"{topic}\" is an input of both {} and {}; one application reads each topic once.\n  fix: run them with different --application-id values",
+                    other.path.display(),
+                    manifest.path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The consumer's context: rebalance callbacks run the task manager.
+struct GroupContext {
+    manager: Mutex<TaskManager>,
+    /// Set after the first assignment, even an empty one.
+    assigned: AtomicBool,
+    /// A task that could not start; stops the run.
+    failed: Mutex<Option<String>>,
+}
+
+impl GroupContext {
+    fn manager(&self) -> MutexGuard<'_, TaskManager> {
+        self.manager.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let partitions = partitions(tpl);
+            tracing::info!("partitions revoked: {}", show(&partitions));
+            self.manager().handle_revocation(&partitions, &Committer(consumer));
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let partitions = partitions(tpl);
+                tracing::info!("partitions assigned: {}", show(&partitions));
+                if let Err(error) = self.manager().handle_assignment(&partitions) {
+                    self.failed.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
+                }
+                self.assigned.store(true, Ordering::Release);
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(error) => tracing::warn!("rebalance error: {error}"),
+        }
+    }
+}
+
+struct Committer<'a>(&'a BaseConsumer<GroupContext>);
+
+impl OffsetCommitter for Committer<'_> {
+    fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
+        let mut tpl = TopicPartitionList::with_capacity(offsets.len());
+        for (topic, partition, offset) in offsets {
+            tpl.add_partition_offset(topic, *partition, KafkaOffset::Offset(*offset)).map_err(|e| e.to_string())?;
+        }
+        self.0.commit(&tpl, CommitMode::Sync).map_err(|e| e.to_string())
+    }
+}
+
+fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
+    tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect()
+}
+
+fn show(partitions: &[(String, i32)]) -> String {
+    if partitions.is_empty() {
+        return "none".into();
+    }
+    partitions.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Records polled per loop turn before batches are handed out.
+const POLL_BUDGET: usize = 4096;
+
+/// Runs the processors until `shutdown` is set, a fatal error occurs, or
+/// the inputs are drained (with `stop_when_idle`). Returns the counters.
+pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &AtomicBool) -> anyhow::Result<Vec<ProcessorSummary>> {
+    let manifests: Vec<Arc<Manifest>> = processors.iter().map(|p| p.manifest.clone()).collect();
+    check_pipeline(&manifests)?;
+    prepare_topics(&options.kafka, &manifests)?;
+
+    let producer = OutputProducer::new(&options.kafka.producer()).context("creating the producer")?;
+    let specs: Vec<Arc<ProcessorSpec>> = processors
+        .iter()
+        .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone())))
+        .collect();
+    let manager = TaskManager::new(&specs, options.threads, producer.clone()).context("starting worker threads")?;
+    let context = GroupContext { manager: Mutex::new(manager), assigned: AtomicBool::new(false), failed: Mutex::new(None) };
+    let consumer: BaseConsumer<GroupContext> = options
+        .kafka
+        .consumer(&options.application_id)
+        .create_with_context(context)
+        .context("creating the consumer")?;
+    let topics: Vec<&str> = manifests.iter().flat_map(|m| m.stream_topics()).collect();
+    consumer.subscribe(&topics).context("subscribing to the inputs")?;
+    tracing::info!(application = %options.application_id, "joined group; reading {}", topics.join(", "));
+
+    let outcome = poll_loop(options, &consumer, shutdown);
+    tracing::info!("stopping: finishing in-flight batches, flushing and committing");
+    consumer.context().manager().close_all(&Committer(&consumer));
+    consumer.unsubscribe();
+    drop(consumer);
+    producer.flush(Duration::from_secs(30)).context("flushing outputs")?;
+    outcome?;
+    Ok(specs.iter().map(|s| ProcessorSummary::of(s)).collect())
+}
+
+fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdown: &AtomicBool) -> anyhow::Result<()> {
+    let context = consumer.context();
+    let mut last_commit = Instant::now();
+    let mut last_activity = Instant::now();
+    let mut batches: HashMap<(Arc<str>, i32), Vec<InputRecord>> = HashMap::new();
+    while !shutdown.load(Ordering::Acquire) {
+        let mut polled = 0;
+        while polled < POLL_BUDGET {
+            let timeout = if polled == 0 { Duration::from_millis(100) } else { Duration::ZERO };
+            match consumer.poll(timeout) {
+                None => break,
+                Some(Err(error)) => {
+                    tracing::warn!("consumer: {error}");
+                    break;
+                }
+                Some(Ok(message)) => {
+                    polled += 1;
+                    let record = to_input_record(&message);
+                    let key = (Arc::<str>::from(message.topic()), message.partition());
+                    let batch = batches.entry(key.clone()).or_default();
+                    batch.push(record);
+                    if batch.len() >= options.batch_size {
+                        let full = std::mem::take(batch);
+                        dispatch(context, &key, full);
+                    }
+                }
+            }
+        }
+        for (key, batch) in batches.iter_mut().filter(|(_, b)| !b.is_empty()) {
+            dispatch(context, key, std::mem::take(batch));
+        }
+        if polled > 0 {
+            last_activity = Instant::now();
+        }
+
+        if let Some(error) = context.failed.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bail!("{error}");
+        }
+        let mut manager = context.manager();
+        if let Some(error) = manager.fatal() {
+            bail!("{error}");
+        }
+        if last_commit.elapsed() >= options.commit_interval {
+            manager.commit(&Committer(consumer)).map_err(|e| anyhow::anyhow!("{e}; offsets after it were not committed"))?;
+            last_commit = Instant::now();
+        }
+        if !manager.is_idle() {
+            last_activity = Instant::now();
+        }
+        drop(manager);
+
+        if let Some(idle) = options.stop_when_idle {
+            if context.assigned.load(Ordering::Acquire) && last_activity.elapsed() >= idle {
+                context.manager().commit(&Committer(consumer)).map_err(|e| anyhow::anyhow!("{e}"))?;
+                if drained(consumer)? {
+                    tracing::info!("inputs drained and idle for {}; stopping", humantime::format_duration(idle));
+                    return Ok(());
+                }
+                last_activity = Instant::now();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dispatch(context: &GroupContext, (topic, partition): &(Arc<str>, i32), records: Vec<InputRecord>) {
+    let manager = context.manager();
+    match manager.task_for(topic, *partition) {
+        Some(id) => manager.dispatch(&id, records),
+        None => tracing::debug!("dropping {} records of unassigned {topic}/{partition}", records.len()),
+    }
+}
+
+/// True when every assigned partition has been consumed up to its high
+/// watermark.
+fn drained(consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<bool> {
+    let timeout = Duration::from_secs(10);
+    let positions = consumer.position().context("reading consumer positions")?;
+    let committed = consumer.committed(timeout).context("reading committed offsets")?;
+    for element in positions.elements() {
+        let (topic, partition) = (element.topic(), element.partition());
+        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout).context("reading watermarks")?;
+        let fallback = committed.find_partition(topic, partition).and_then(|e| e.offset().to_raw());
+        let position = element.offset().to_raw().filter(|o| *o >= 0).or(fallback.filter(|o| *o >= 0)).unwrap_or(low);
+        if position < high {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
+    let headers = message
+        .headers()
+        .map(|h| h.iter().map(|h| Header { key: h.key.to_string(), value: h.value.map(<[u8]>::to_vec) }).collect())
+        .unwrap_or_default();
+    InputRecord {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp: message.timestamp().to_millis().unwrap_or(0),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        headers,
+    }
+}

@@ -1,0 +1,77 @@
+//! What a task may commit: batches in processing order, each with the input
+//! offsets it covers and its delivery ack. The committable position of each
+//! input partition is the end of the last batch whose outputs are all
+//! acknowledged, with every earlier batch acknowledged too.
+
+use crate::kafka::producer::BatchAck;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// Next offset to consume, per input topic, after a batch.
+pub type Positions = Vec<(Arc<str>, i64)>;
+
+/// The in-flight batches of one task, oldest first.
+#[derive(Default)]
+pub struct TaskProgress {
+    pending: Mutex<VecDeque<(Positions, Arc<BatchAck>)>>,
+}
+
+/// Positions that became committable, or the delivery failure that stops
+/// the task from committing at all.
+pub type Committable = Result<HashMap<Arc<str>, i64>, String>;
+
+impl TaskProgress {
+    /// Records a processed batch whose outputs are in flight under `ack`.
+    pub fn push(&self, positions: Positions, ack: Arc<BatchAck>) {
+        self.lock().push_back((positions, ack));
+    }
+
+    /// Removes the completed prefix of batches and returns the positions
+    /// they reached. A failed delivery is returned as an error and stays at
+    /// the front, so nothing after it is ever committed.
+    pub fn take_committable(&self) -> Committable {
+        let mut pending = self.lock();
+        let mut reached = HashMap::new();
+        while let Some((positions, ack)) = pending.front() {
+            if !ack.is_complete() {
+                break;
+            }
+            if let Some(failure) = ack.failure() {
+                return Err(failure);
+            }
+            for (topic, offset) in positions {
+                reached.insert(topic.clone(), *offset);
+            }
+            pending.pop_front();
+        }
+        Ok(reached)
+    }
+
+    /// True when no batch is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Positions, Arc<BatchAck>)>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_fully_acknowledged_prefix_is_committable() {
+        let progress = TaskProgress::default();
+        let topic: Arc<str> = "in".into();
+        let (a, b) = (BatchAck::new(), BatchAck::new());
+        progress.push(vec![(topic.clone(), 10)], a.clone());
+        progress.push(vec![(topic.clone(), 20)], b.clone());
+        b.seal();
+        assert!(progress.take_committable().unwrap().is_empty(), "b is done but a is not");
+        a.seal();
+        assert_eq!(progress.take_committable().unwrap()[&topic], 20);
+        assert!(progress.is_idle());
+    }
+}

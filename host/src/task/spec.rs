@@ -1,0 +1,77 @@
+//! What every task of one processor shares: the plugin to instantiate, where
+//! outputs go, and the processor's counters.
+
+use crate::manifest::Manifest;
+use crate::plugin::ProcessorFactory;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// One processor of the running application.
+pub struct ProcessorSpec {
+    /// Manifest name; the processor half of its task ids.
+    pub name: Arc<str>,
+    /// Output name to topic, from the manifest.
+    pub outputs: HashMap<String, String>,
+    /// Dead-letter topic.
+    pub dead_letter: String,
+    /// Topics read as streams.
+    pub stream_topics: Vec<String>,
+    /// Counters, summed over all tasks of the processor.
+    pub metrics: ProcessorMetrics,
+    /// The plugin build tasks instantiate; replaced as a whole on hot swap.
+    factory: RwLock<Arc<dyn ProcessorFactory>>,
+}
+
+impl ProcessorSpec {
+    /// A processor from its manifest and a loaded plugin.
+    pub fn new(manifest: &Manifest, factory: Arc<dyn ProcessorFactory>) -> Self {
+        ProcessorSpec {
+            name: manifest.name.as_str().into(),
+            outputs: manifest.outputs.iter().map(|(name, spec)| (name.clone(), spec.topic.clone())).collect(),
+            dead_letter: manifest.dead_letter.topic.clone(),
+            stream_topics: manifest.stream_topics().map(str::to_string).collect(),
+            metrics: ProcessorMetrics::default(),
+            factory: RwLock::new(factory),
+        }
+    }
+
+    /// The plugin build new instances come from.
+    pub fn factory(&self) -> Arc<dyn ProcessorFactory> {
+        self.factory.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Per-processor counters, updated by the data plane and read for logs,
+/// the run summary and the benchmark.
+#[derive(Debug, Default)]
+pub struct ProcessorMetrics {
+    /// Input records processed.
+    pub records_in: AtomicU64,
+    /// Records produced to outputs.
+    pub records_out: AtomicU64,
+    /// Input records that produced nothing and no error.
+    pub dropped: AtomicU64,
+    /// Input records sent to the dead-letter topic.
+    pub dead_lettered: AtomicU64,
+    /// Batches processed.
+    pub batches: AtomicU64,
+    /// Traps (instance failures) survived.
+    pub traps: AtomicU64,
+    /// Time spent inside plugin calls, in nanoseconds.
+    pub plugin_nanos: AtomicU64,
+    /// Time spent routing and producing, in nanoseconds.
+    pub produce_nanos: AtomicU64,
+}
+
+impl ProcessorMetrics {
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads `counter`.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

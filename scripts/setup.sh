@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what building rill needs on a fresh Debian machine, and nothing
+# when it is already there: libclang (bindgen for RocksDB's C API), Debian's
+# librocksdb (linked instead of compiling RocksDB, see
+# docs/design/001-build.md), and the wasm32-wasip2 Rust target for plugins.
+set -euo pipefail
+need=()
+dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+dpkg -s librocksdb-dev >/dev/null 2>&1 || need+=(librocksdb-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  echo "setup: adding the wasm32-wasip2 target" >&2
+  rustup target add wasm32-wasip2
+fi

@@ -1,0 +1,209 @@
+//! Helpers for the end-to-end tests: a `rill dev-broker` process, `rill run`
+//! processes, plugin directories with freshly built components, and plain
+//! Kafka clients to produce inputs and read outputs back.
+//!
+//! Nothing here skips: a missing binary or component fails the test loudly.
+#![deny(missing_docs)]
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `rill` binary built by `cargo build --release -p rill-host` (which
+/// scripts/test.sh runs first), found next to this test executable's
+/// profile directory.
+pub fn rill_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join("rill");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build --release -p rill-host` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// The component built by tests/build.rs for a sample plugin.
+pub fn component(plugin: &str) -> PathBuf {
+    let path = match plugin {
+        "metric-branch" => env!("RILL_PLUGIN_METRIC_BRANCH"),
+        "cpu-alert" => env!("RILL_PLUGIN_CPU_ALERT"),
+        other => panic!("no component is built for {other}"),
+    };
+    PathBuf::from(path)
+}
+
+/// Copies `plugins/<plugin>/plugin.toml` (the real manifest) into `dir`,
+/// with the freshly built component next to it under the name it expects.
+/// Returns the manifest path.
+pub fn install_plugin(dir: &Path, plugin: &str) -> PathBuf {
+    let source = Path::new(env!("RILL_WORKSPACE")).join("plugins").join(plugin).join("plugin.toml");
+    let target_dir = dir.join(plugin);
+    std::fs::create_dir_all(&target_dir).unwrap();
+    let manifest = target_dir.join("plugin.toml");
+    std::fs::copy(&source, &manifest).unwrap();
+    std::fs::copy(component(plugin), target_dir.join(format!("{plugin}.wasm"))).unwrap();
+    manifest
+}
+
+/// A `rill dev-broker` child process; stopped with SIGTERM when dropped.
+pub struct DevBroker {
+    child: Child,
+    /// `bootstrap.servers` for clients.
+    pub bootstrap: String,
+}
+
+impl DevBroker {
+    /// Starts a broker with `topics` (name, partitions) created.
+    pub fn start(topics: &[(&str, i32)]) -> DevBroker {
+        let mut command = Command::new(rill_bin());
+        command.args(["dev-broker", "--brokers", "1", "--log-level", "warn"]);
+        for (topic, partitions) in topics {
+            command.args(["--topic", &format!("{topic}:{partitions}")]);
+        }
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawning rill dev-broker");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).expect("reading the bootstrap line");
+        let bootstrap = first
+            .trim()
+            .strip_prefix("bootstrap.servers=")
+            .unwrap_or_else(|| panic!("dev-broker printed {first:?} instead of bootstrap.servers=..."))
+            .to_string();
+        DevBroker { child, bootstrap }
+    }
+}
+
+impl Drop for DevBroker {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+/// Sends SIGTERM and waits for the child to exit.
+pub fn terminate(child: &mut Child) {
+    // SAFETY: kill(2) on our own child's pid.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// Waits for `child` to exit, killing it (and failing) after `limit`.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for rill") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rill did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Produces `(key, value)` records to `topic`, lz4-compressed (the dev
+/// broker's retention is counted in stored bytes), and waits for all acks.
+pub fn produce(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("compression.type", "lz4")
+        .set("linger.ms", "20")
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("test producer");
+    for (key, value) in records {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value.as_slice());
+        if let Some(key) = key {
+            record = record.key(key.as_slice());
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, returned)) => {
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60)).expect("flushing test records");
+}
+
+/// One record read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Partition it was in.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers by name (last wins).
+    pub headers: HashMap<String, String>,
+}
+
+/// Reads every record of `topic` (all partitions, up to the high watermark
+/// at call time). Fails if the broker's retention already dropped any.
+pub fn read_all(bootstrap: &str, topic: &str) -> Vec<Received> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "rill-tests-reader")
+        .set("enable.auto.commit", "false")
+        .set("fetch.queue.backoff.ms", "1")
+        .create()
+        .expect("test consumer");
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer.fetch_metadata(Some(topic), timeout).expect("metadata");
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    let mut tpl = TopicPartitionList::new();
+    let mut remaining = 0i64;
+    for partition in 0..partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout).expect("watermarks");
+        assert_eq!(low, 0, "{topic}/{partition}: the dev broker's retention dropped records; make the test smaller");
+        remaining += high;
+        tpl.add_partition_offset(topic, partition, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::with_capacity(remaining as usize);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (out.len() as i64) < remaining {
+        assert!(Instant::now() < deadline, "{topic}: read {} of {remaining} records", out.len());
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else { continue };
+        let message = message.expect("consuming");
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Received {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            value: message.payload().map(<[u8]>::to_vec),
+            headers,
+        });
+    }
+    out
+}
+
+/// Counts of each element, for comparing outputs as multisets.
+pub fn multiset<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> HashMap<T, usize> {
+    let mut counts = HashMap::new();
+    for item in items {
+        *counts.entry(item).or_insert(0) += 1;
+    }
+    counts
+}

@@ -1,0 +1,139 @@
+//! The metrics pipeline end to end: the real `rill` binary, the real sample
+//! plugins built for wasm32-wasip2, and `rill dev-broker`.
+
+use rill_host::metricbeat::{Expect, Generator};
+use rill_tests::{install_plugin, multiset, produce, read_all, rill_bin, wait_exit, DevBroker, Received};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const TOPICS: [&str; 6] = ["metric.all", "metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"];
+
+type Kv = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The generated input plus every output it must produce, as multisets of
+/// (key, value).
+struct Workload {
+    inputs: Vec<(Option<Vec<u8>>, Vec<u8>)>,
+    expected: HashMap<&'static str, HashMap<Kv, usize>>,
+}
+
+fn workload(records: usize, seed: u64) -> Workload {
+    let mut generator = Generator::new(seed);
+    let mut inputs = Vec::with_capacity(records);
+    let mut expected: HashMap<&'static str, Vec<Kv>> = HashMap::new();
+    for i in 0..records {
+        let sample = generator.sample();
+        let key = Some(format!("k{i}").into_bytes());
+        let same = (key.clone(), Some(sample.value.clone()));
+        match sample.expect {
+            Expect::Cpu { pct, alert } => {
+                expected.entry("metric.cpu").or_default().push(same);
+                if pct > 0.5 {
+                    expected.entry("metric.cpu.alert").or_default().push((key.clone(), Some(alert.into_bytes())));
+                }
+            }
+            Expect::CpuWithoutHost => {
+                expected.entry("metric.cpu").or_default().push(same.clone());
+                expected.entry("metric.cpu.dlq").or_default().push(same);
+            }
+            Expect::Memory => expected.entry("metric.memory").or_default().push(same),
+            Expect::Other => {}
+            Expect::Malformed => expected.entry("metric.all.dlq").or_default().push(same),
+        }
+        inputs.push((key, sample.value));
+    }
+    Workload { inputs, expected: expected.into_iter().map(|(t, v)| (t, multiset(v))).collect() }
+}
+
+fn manifests(dir: &std::path::Path) -> Vec<PathBuf> {
+    vec![install_plugin(dir, "metric-branch"), install_plugin(dir, "cpu-alert")]
+}
+
+fn kv(records: &[Received]) -> HashMap<Kv, usize> {
+    multiset(records.iter().map(|r| (r.key.clone(), r.value.clone())))
+}
+
+#[test]
+fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
+    let broker = DevBroker::start(&TOPICS.map(|t| (t, 8)));
+    let work = workload(100_000, 7);
+    produce(&broker.bootstrap, "metric.all", &work.inputs);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut rill = Command::new(rill_bin())
+        .arg("run")
+        .args(manifests(dir.path()))
+        .args(["--brokers", &broker.bootstrap, "--application-id", "e2e-metrics", "--threads", "2"])
+        .args(["--stop-when-idle", "3s", "--log-level", "warn", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(&mut rill, Duration::from_secs(240));
+    assert!(status.success(), "rill run exited with {status}");
+
+    for topic in ["metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"] {
+        let got = kv(&read_all(&broker.bootstrap, topic));
+        let want = &work.expected[topic];
+        let missing = want.iter().filter(|(k, n)| got.get(*k) < Some(n)).count();
+        let extra = got.iter().filter(|(k, n)| want.get(*k) < Some(n)).count();
+        assert_eq!((missing, extra), (0, 0), "{topic}: {missing} expected records missing, {extra} unexpected");
+        assert_eq!(got.values().sum::<usize>(), want.values().sum::<usize>(), "{topic}: record count");
+    }
+
+    // Dead letters say who failed, why, and exactly where the input was.
+    let inputs = read_all(&broker.bootstrap, "metric.all");
+    let by_position: HashMap<(i32, i64), &Received> = inputs.iter().map(|r| ((r.partition, r.offset), r)).collect();
+    for letter in read_all(&broker.bootstrap, "metric.all.dlq") {
+        let h = &letter.headers;
+        assert_eq!(h["rill.processor"], "metric-branch");
+        assert_eq!(h["rill.error.kind"], "record-error");
+        assert!(!h["rill.error"].is_empty());
+        assert!(h["rill.processor.version"].starts_with("0.1.0+"), "{h:?}");
+        assert_eq!(h["rill.source.topic"], "metric.all");
+        let source = by_position[&(h["rill.source.partition"].parse().unwrap(), h["rill.source.offset"].parse().unwrap())];
+        assert_eq!((&source.key, &source.value), (&letter.key, &letter.value), "headers point at the failed input");
+        assert_eq!(h["rill.task"], format!("metric-branch_{}", source.partition));
+    }
+    for letter in read_all(&broker.bootstrap, "metric.cpu.dlq") {
+        assert_eq!(letter.headers["rill.processor"], "cpu-alert");
+        assert!(letter.headers["rill.error"].contains("host"), "{:?}", letter.headers);
+    }
+}
+
+#[test]
+fn a_missing_input_topic_is_a_clear_error() {
+    let broker = DevBroker::start(&[("metric.cpu.alert", 1), ("metric.cpu.dlq", 1)]);
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(rill_bin())
+        .arg("run")
+        .arg(install_plugin(dir.path(), "cpu-alert"))
+        .args(["--brokers", &broker.bootstrap, "--application-id", "missing-input"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("input topic(s) metric.cpu do not exist"), "{stderr}");
+    assert!(stderr.contains("cpu-alert/plugin.toml"), "{stderr}");
+}
+
+#[test]
+fn a_broker_that_cannot_create_topics_gets_a_message_not_a_hang() {
+    let broker = DevBroker::start(&[("metric.cpu", 2)]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rill = Command::new(rill_bin())
+        .arg("run")
+        .arg(install_plugin(dir.path(), "cpu-alert"))
+        .args(["--brokers", &broker.bootstrap, "--application-id", "no-create"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(&mut rill, Duration::from_secs(60));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(rill.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("cannot create topic(s) metric.cpu.alert (2 partitions), metric.cpu.dlq (2 partitions)"), "{stderr}");
+    assert!(stderr.contains("--topic metric.cpu.alert:2"), "{stderr}");
+}

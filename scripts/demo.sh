@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -p rill-host
+# Same selection as scripts/test.sh: one shared build of the dependencies.
+cargo build --release --workspace --all-targets
 ./scripts/build-plugins.sh
 exec "$CARGO_TARGET_DIR/release/rill" demo "$@"

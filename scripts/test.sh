@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # Release: the end-to-end tests push 100,000 records through Cranelift-
-# compiled plugins; the demo and bench share this one build.
-cargo build --release -p rill-host
+# compiled plugins. The same package and target selection as scripts/demo.sh
+# resolves the same features, so both share one build of the dependencies;
+# the end-to-end tests run the `rill` binary this builds.
+cargo build --release --workspace --all-targets
 cargo test --release --workspace "$@"

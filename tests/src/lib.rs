@@ -15,16 +15,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `rill` binary built by `cargo build --release -p rill-host` (which
-/// scripts/test.sh runs first), found next to this test executable's
-/// profile directory.
+/// The `rill` binary built by `cargo build --release --workspace` (which
+/// scripts/test.sh runs first), found in this test executable's profile
+/// directory.
 pub fn rill_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let bin = profile_dir.join("rill");
     assert!(
         bin.exists(),
-        "{} is missing: build it with `cargo build --release -p rill-host` (scripts/test.sh does)",
+        "{} is missing: build it with `cargo build --release --workspace` (scripts/test.sh does)",
         bin.display()
     );
     bin

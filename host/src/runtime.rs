@@ -144,6 +144,9 @@ struct GroupContext {
     manager: Mutex<TaskManager>,
     /// Set after the first assignment, even an empty one.
     assigned: AtomicBool,
+    /// Between a revocation and the next assignment (eager protocol): the
+    /// empty assignment then says nothing about being drained.
+    rebalancing: AtomicBool,
     /// A task that could not start; stops the run.
     failed: Mutex<Option<String>>,
 }
@@ -159,6 +162,7 @@ impl ClientContext for GroupContext {}
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
+            self.rebalancing.store(true, Ordering::Release);
             let partitions = partitions(tpl);
             tracing::info!("partitions revoked: {}", show(&partitions));
             self.manager().handle_revocation(&partitions, &Committer(consumer));
@@ -174,6 +178,7 @@ impl ConsumerContext for GroupContext {
                     self.failed.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
                 }
                 self.assigned.store(true, Ordering::Release);
+                self.rebalancing.store(false, Ordering::Release);
             }
             Rebalance::Revoke(_) => {}
             Rebalance::Error(error) => tracing::warn!("rebalance error: {error}"),
@@ -220,7 +225,12 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
         .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone())))
         .collect();
     let manager = TaskManager::new(&specs, options.threads, producer.clone()).context("starting worker threads")?;
-    let context = GroupContext { manager: Mutex::new(manager), assigned: AtomicBool::new(false), failed: Mutex::new(None) };
+    let context = GroupContext {
+        manager: Mutex::new(manager),
+        assigned: AtomicBool::new(false),
+        rebalancing: AtomicBool::new(false),
+        failed: Mutex::new(None),
+    };
     let consumer: BaseConsumer<GroupContext> = options
         .kafka
         .consumer(&options.application_id)
@@ -286,7 +296,7 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
             manager.commit(&Committer(consumer)).map_err(|e| anyhow::anyhow!("{e}; offsets after it were not committed"))?;
             last_commit = Instant::now();
         }
-        if !manager.is_idle() {
+        if !manager.is_idle() || context.rebalancing.load(Ordering::Acquire) {
             last_activity = Instant::now();
         }
         drop(manager);

@@ -1,0 +1,140 @@
+//! `cargo bench -p rill-tests`: the metrics pipeline over N records through
+//! the embedded broker, once with the Wasm plugins and once with the same
+//! plugin crates compiled natively behind the same `ProcessorFactory` seam
+//! (same broker, data, batch size and client settings; no Wasm). Prints
+//! records/s for each, their ratio, and where the time went.
+//!
+//! Environment: RILL_BENCH_RECORDS (default 100000), RILL_BENCH_BATCH (500).
+
+use rill_host::kafka::embedded::EmbeddedBroker;
+use rill_host::kafka::KafkaSettings;
+use rill_host::manifest::Manifest;
+use rill_host::metricbeat::Generator;
+use rill_host::plugin::{new_engine, InputRecord, OutputRecord, Plugin, PluginError, ProcessorFactory, RecordProcessor, RecordResult};
+use rill_host::runtime::{self, ProcessorDef, ProcessorSummary, RunOptions};
+use rill_sdk::testing::TestDriver;
+use rill_sdk::{Processor, Record};
+use std::marker::PhantomData;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PARTITIONS: i32 = 12;
+const IDLE: Duration = Duration::from_millis(500);
+
+/// A plugin crate run natively, converting records exactly as the SDK's
+/// component glue does.
+struct Native<P> {
+    config: String,
+    _p: PhantomData<fn() -> P>,
+}
+
+struct NativeInstance<P: Processor>(TestDriver<P>);
+
+impl<P: Processor + Send> ProcessorFactory for Native<P> {
+    fn version(&self) -> String {
+        "native".into()
+    }
+    fn instantiate(&self, _tag: &str) -> Result<Box<dyn RecordProcessor>, PluginError> {
+        let driver = TestDriver::<P>::new(&self.config).expect("native init");
+        Ok(Box::new(NativeInstance(driver)))
+    }
+}
+
+impl<P: Processor + Send> RecordProcessor for NativeInstance<P> {
+    fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
+        Ok(batch
+            .iter()
+            .map(|r| {
+                let record = Record {
+                    topic: r.topic.clone(),
+                    partition: r.partition,
+                    offset: r.offset,
+                    timestamp: r.timestamp,
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    headers: Vec::new(),
+                };
+                self.0
+                    .process(record)
+                    .map(|outs| {
+                        outs.into_iter()
+                            .map(|o| OutputRecord { output: o.output, key: o.key, value: o.value, headers: Vec::new(), timestamp: o.timestamp })
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            })
+            .collect())
+    }
+}
+
+fn manifest(name: &str) -> Arc<Manifest> {
+    let path = std::path::Path::new(env!("RILL_WORKSPACE")).join("plugins").join(name).join("plugin.toml");
+    let mut manifest = Manifest::load(&path).expect("manifest");
+    manifest.component = rill_tests::component(name);
+    Arc::new(manifest)
+}
+
+fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSummary>) {
+    let broker = EmbeddedBroker::start(1).unwrap();
+    for topic in ["metric.all", "metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"] {
+        broker.create_topic(topic, PARTITIONS).unwrap();
+    }
+    let kafka = KafkaSettings::new(broker.bootstrap_servers());
+    let inputs: Vec<(Option<Vec<u8>>, Vec<u8>)> = records.iter().map(|v| (None, v.clone())).collect();
+    rill_tests::produce(&kafka.brokers, "metric.all", &inputs);
+
+    let (branch, alert) = (manifest("metric-branch"), manifest("cpu-alert"));
+    let factories: [Arc<dyn ProcessorFactory>; 2] = if mode == "wasm" {
+        let engine = new_engine().unwrap();
+        [Arc::new(Plugin::load(&engine, branch.clone()).unwrap()), Arc::new(Plugin::load(&engine, alert.clone()).unwrap())]
+    } else {
+        [
+            Arc::new(Native::<metric_branch::MetricBranch> { config: branch.config.to_string(), _p: PhantomData }),
+            Arc::new(Native::<cpu_alert::CpuAlert> { config: alert.config.to_string(), _p: PhantomData }),
+        ]
+    };
+    let processors = vec![
+        ProcessorDef { manifest: branch, factory: factories[0].clone() },
+        ProcessorDef { manifest: alert, factory: factories[1].clone() },
+    ];
+    let options = RunOptions {
+        application_id: format!("bench-{mode}"),
+        kafka,
+        threads: 2,
+        batch_size: batch,
+        commit_interval: Duration::from_secs(1),
+        stop_when_idle: Some(IDLE),
+    };
+    let started = Instant::now();
+    let summary = runtime::run(&options, processors, &AtomicBool::new(false)).unwrap();
+    // The run ends IDLE after the last record plus one drained check.
+    let seconds = (started.elapsed() - IDLE).as_secs_f64();
+    (seconds, summary)
+}
+
+fn main() {
+    let n: usize = std::env::var("RILL_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let batch: usize = std::env::var("RILL_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let mut generator = Generator::new(1);
+    let records: Vec<Vec<u8>> = (0..n).map(|_| generator.sample().value).collect();
+    println!("metrics pipeline: {n} metricbeat records, batch {batch}, {PARTITIONS} partitions, 2 worker threads");
+    let mut rates = Vec::new();
+    for mode in ["native", "wasm"] {
+        let (seconds, summary) = run(mode, &records, batch);
+        let processed: u64 = summary.iter().map(|s| s.records_in).sum();
+        let rate = processed as f64 / seconds;
+        println!("{mode:>6}: {processed} records through both processors in {seconds:.2}s = {rate:.0} records/s");
+        for s in &summary {
+            println!(
+                "        {:<14} plugin calls {:>7.1} ms ({:.2} us/record), routing+produce {:>7.1} ms",
+                s.name,
+                s.plugin_nanos as f64 / 1e6,
+                s.plugin_nanos as f64 / 1e3 / s.records_in.max(1) as f64,
+                s.produce_nanos as f64 / 1e6
+            );
+        }
+        rates.push(rate);
+    }
+    println!("wasm / native throughput ratio: {:.2}", rates[1] / rates[0]);
+}

@@ -1,0 +1,112 @@
+//! Two `rill run` processes in one application: the group splits the
+//! partitions, and SIGKILL of one loses nothing.
+
+use rill_host::metricbeat::{Expect, Generator};
+use rill_tests::{install_plugin, produce, read_all, rill_bin, wait_exit, DevBroker};
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOPICS: [&str; 6] = ["metric.all", "metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"];
+
+fn member(broker: &str, dir: &Path, name: &str, idle: &str) -> (Child, std::path::PathBuf) {
+    let log = dir.join(format!("{name}.log"));
+    let child = Command::new(rill_bin())
+        .arg("run")
+        .arg(dir.join("metric-branch/plugin.toml"))
+        .arg(dir.join("cpu-alert/plugin.toml"))
+        .args(["--brokers", broker, "--application-id", "e2e-group", "--stop-when-idle", idle])
+        .args(["--commit-interval", "200ms", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"])
+        .arg("--state-dir")
+        .arg(dir.join(name))
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    (child, log)
+}
+
+/// The partitions of `topic` this member was last assigned, from its log.
+fn assigned(log: &Path, topic: &str) -> HashSet<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.contains("partitions assigned:"))
+        .last()
+        .map(|l| l.split([' ', ',']).filter(|w| w.starts_with(&format!("{topic}/"))).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_members_split_partitions_and_a_killed_one_loses_nothing() {
+    let broker = DevBroker::start(&TOPICS.map(|t| (t, 4)));
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(dir.path(), "metric-branch");
+    install_plugin(dir.path(), "cpu-alert");
+
+    let mut generator = Generator::new(11);
+    let mut inputs = Vec::new();
+    let mut expected_cpu = HashSet::new();
+    let mut expected_alerts = HashSet::new();
+    for i in 0..60_000 {
+        let sample = generator.sample();
+        let key = format!("k{i}").into_bytes();
+        match &sample.expect {
+            Expect::Cpu { pct, alert } => {
+                expected_cpu.insert(key.clone());
+                if *pct > 0.5 {
+                    expected_alerts.insert((key.clone(), alert.clone().into_bytes()));
+                }
+            }
+            Expect::CpuWithoutHost => {
+                expected_cpu.insert(key.clone());
+            }
+            _ => {}
+        }
+        inputs.push((Some(key), sample.value));
+    }
+
+    // The survivor must outlast the victim's session timeout before it may
+    // call the inputs drained, hence the long idle window.
+    let (mut survivor, survivor_log) = member(&broker.bootstrap, dir.path(), "survivor", "10s");
+    let (mut victim, victim_log) = member(&broker.bootstrap, dir.path(), "victim", "10s");
+    wait_for("both members to get partitions", Duration::from_secs(60), || {
+        let (a, b) = (assigned(&survivor_log, "metric.all"), assigned(&victim_log, "metric.all"));
+        !a.is_empty() && !b.is_empty()
+    });
+    let (a, b) = (assigned(&survivor_log, "metric.all"), assigned(&victim_log, "metric.all"));
+    assert!(a.is_disjoint(&b), "members share partitions: {a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 4, "all partitions assigned: {a:?} {b:?}");
+
+    // Produce in slices so the victim dies with work in flight.
+    let (first, rest) = inputs.split_at(30_000);
+    produce(&broker.bootstrap, "metric.all", first);
+    std::thread::sleep(Duration::from_millis(300));
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    produce(&broker.bootstrap, "metric.all", rest);
+
+    let status = wait_exit(&mut survivor, Duration::from_secs(180));
+    let log = std::fs::read_to_string(&survivor_log).unwrap();
+    assert!(status.success(), "survivor exited with {status}:\n{log}");
+    assert_eq!(assigned(&survivor_log, "metric.all").len(), 4, "survivor took over every partition:\n{log}");
+
+    // Every input is accounted for; duplicates are allowed (the victim's
+    // uncommitted tail is processed again), losses and strangers are not.
+    let cpu: HashSet<Vec<u8>> = read_all(&broker.bootstrap, "metric.cpu").into_iter().filter_map(|r| r.key).collect();
+    assert_eq!(cpu, expected_cpu, "metric.cpu keys");
+    let alerts: HashSet<(Vec<u8>, Vec<u8>)> = read_all(&broker.bootstrap, "metric.cpu.alert")
+        .into_iter()
+        .map(|r| (r.key.unwrap(), r.value.unwrap()))
+        .collect();
+    assert_eq!(alerts.len(), expected_alerts.len(), "distinct alerts");
+    assert_eq!(alerts, expected_alerts, "alerts");
+}

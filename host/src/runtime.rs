@@ -48,6 +48,17 @@ pub struct ProcessorDef {
     pub factory: Arc<dyn ProcessorFactory>,
 }
 
+/// What a run did: per-processor counters and how long it was busy.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// Counters per processor, in manifest order.
+    pub processors: Vec<ProcessorSummary>,
+    /// From the first input record polled to the last moment work was in
+    /// flight (to within one poll turn): the pipeline's own time, without
+    /// startup, idle waiting or shutdown.
+    pub active: Duration,
+}
+
 /// Counters of one processor at exit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessorSummary {
@@ -214,7 +225,7 @@ const POLL_BUDGET: usize = 4096;
 
 /// Runs the processors until `shutdown` is set, a fatal error occurs, or
 /// the inputs are drained (with `stop_when_idle`). Returns the counters.
-pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &AtomicBool) -> anyhow::Result<Vec<ProcessorSummary>> {
+pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &AtomicBool) -> anyhow::Result<RunReport> {
     let manifests: Vec<Arc<Manifest>> = processors.iter().map(|p| p.manifest.clone()).collect();
     check_pipeline(&manifests)?;
     prepare_topics(&options.kafka, &manifests)?;
@@ -246,19 +257,27 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
     consumer.unsubscribe();
     drop(consumer);
     producer.flush(Duration::from_secs(30)).context("flushing outputs")?;
-    outcome?;
-    Ok(specs.iter().map(|s| ProcessorSummary::of(s)).collect())
+    let active = outcome?;
+    Ok(RunReport { processors: specs.iter().map(|s| ProcessorSummary::of(s)).collect(), active })
 }
 
-fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdown: &AtomicBool) -> anyhow::Result<()> {
+fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdown: &AtomicBool) -> anyhow::Result<Duration> {
     let context = consumer.context();
     let mut last_commit = Instant::now();
     let mut last_activity = Instant::now();
+    let mut first_input: Option<Instant> = None;
+    let mut last_busy = Instant::now();
+    let mut busy = false;
     let mut batches: HashMap<(Arc<str>, i32), Vec<InputRecord>> = HashMap::new();
+    let mut window = LoopStats::default();
     while !shutdown.load(Ordering::Acquire) {
+        let turn = Instant::now();
         let mut polled = 0;
         while polled < POLL_BUDGET {
-            let timeout = if polled == 0 { Duration::from_millis(100) } else { Duration::ZERO };
+            // Short waits while outputs are in flight, so the end of the
+            // work is noticed promptly.
+            let wait = if busy { Duration::from_millis(5) } else { Duration::from_millis(100) };
+            let timeout = if polled == 0 { wait } else { Duration::ZERO };
             match consumer.poll(timeout) {
                 None => break,
                 Some(Err(error)) => {
@@ -278,11 +297,14 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
                 }
             }
         }
+        let polled_at = Instant::now();
         for (key, batch) in batches.iter_mut().filter(|(_, b)| !b.is_empty()) {
             dispatch(context, key, std::mem::take(batch));
         }
+        window.record(polled, polled_at - turn, polled_at.elapsed());
         if polled > 0 {
             last_activity = Instant::now();
+            first_input.get_or_insert(last_activity);
         }
 
         if let Some(error) = context.failed.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -296,7 +318,11 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
             manager.commit(&Committer(consumer)).map_err(|e| anyhow::anyhow!("{e}; offsets after it were not committed"))?;
             last_commit = Instant::now();
         }
-        if !manager.is_idle() || context.rebalancing.load(Ordering::Acquire) {
+        busy = polled > 0 || !manager.is_idle();
+        if busy {
+            last_busy = Instant::now();
+        }
+        if busy || context.rebalancing.load(Ordering::Acquire) {
             last_activity = Instant::now();
         }
         drop(manager);
@@ -304,15 +330,22 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
         if let Some(idle) = options.stop_when_idle {
             if context.assigned.load(Ordering::Acquire) && last_activity.elapsed() >= idle {
                 context.manager().commit(&Committer(consumer)).map_err(|e| anyhow::anyhow!("{e}"))?;
-                if drained(consumer)? {
+                let checked = Instant::now();
+                let is_drained = drained(consumer)?;
+                tracing::debug!("drain check took {:?}", checked.elapsed());
+                if is_drained {
                     tracing::info!("inputs drained and idle for {}; stopping", humantime::format_duration(idle));
-                    return Ok(());
+                    return Ok(active(first_input, last_busy));
                 }
                 last_activity = Instant::now();
             }
         }
     }
-    Ok(())
+    Ok(active(first_input, last_busy))
+}
+
+fn active(first_input: Option<Instant>, last_busy: Instant) -> Duration {
+    first_input.map_or(Duration::ZERO, |first| last_busy.saturating_duration_since(first))
 }
 
 fn dispatch(context: &GroupContext, (topic, partition): &(Arc<str>, i32), records: Vec<InputRecord>) {
@@ -328,13 +361,24 @@ fn dispatch(context: &GroupContext, (topic, partition): &(Arc<str>, i32), record
 fn drained(consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<bool> {
     let timeout = Duration::from_secs(10);
     let positions = consumer.position().context("reading consumer positions")?;
-    let committed = consumer.committed(timeout).context("reading committed offsets")?;
+    let mut committed = None;
     for element in positions.elements() {
         let (topic, partition) = (element.topic(), element.partition());
-        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout).context("reading watermarks")?;
-        let fallback = committed.find_partition(topic, partition).and_then(|e| e.offset().to_raw());
-        let position = element.offset().to_raw().filter(|o| *o >= 0).or(fallback.filter(|o| *o >= 0)).unwrap_or(low);
+        let consumed = element.offset().to_raw().filter(|o| *o >= 0);
+        let cached = crate::kafka::cached_high_watermark(consumer.client(), topic, partition);
+        let (position, high) = match (consumed, cached) {
+            (Some(position), Some(high)) => (position, high),
+            _ => {
+                let (low, high) = consumer.fetch_watermarks(topic, partition, timeout).context("reading watermarks")?;
+                if committed.is_none() {
+                    committed = Some(consumer.committed(timeout).context("reading committed offsets")?);
+                }
+                let committed = committed.as_ref().and_then(|c| c.find_partition(topic, partition)).and_then(|e| e.offset().to_raw());
+                (consumed.or(committed.filter(|o| *o >= 0)).unwrap_or(low), high)
+            }
+        };
         if position < high {
+            tracing::debug!("{topic}/{partition} not drained: at {position} of {high}");
             return Ok(false);
         }
     }
@@ -354,5 +398,35 @@ fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
         key: message.key().map(<[u8]>::to_vec),
         value: message.payload().map(<[u8]>::to_vec),
         headers,
+    }
+}
+
+/// Where the poll loop's time goes, logged at debug level once a second.
+#[derive(Default)]
+struct LoopStats {
+    started: Option<Instant>,
+    records: usize,
+    turns: usize,
+    polling: Duration,
+    dispatching: Duration,
+}
+
+impl LoopStats {
+    fn record(&mut self, records: usize, polling: Duration, dispatching: Duration) {
+        let started = *self.started.get_or_insert_with(Instant::now);
+        self.records += records;
+        self.turns += 1;
+        self.polling += polling;
+        self.dispatching += dispatching;
+        if started.elapsed() >= Duration::from_secs(1) {
+            tracing::debug!(
+                records = self.records,
+                turns = self.turns,
+                polling_ms = self.polling.as_millis() as u64,
+                dispatching_ms = self.dispatching.as_millis() as u64,
+                "poll loop, last second"
+            );
+            *self = LoopStats::default();
+        }
     }
 }

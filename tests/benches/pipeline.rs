@@ -17,7 +17,7 @@ use rill_sdk::{Processor, Record};
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PARTITIONS: i32 = 12;
 const IDLE: Duration = Duration::from_millis(500);
@@ -106,35 +106,47 @@ fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSumm
         commit_interval: Duration::from_secs(1),
         stop_when_idle: Some(IDLE),
     };
-    let started = Instant::now();
-    let summary = runtime::run(&options, processors, &AtomicBool::new(false)).unwrap();
-    // The run ends IDLE after the last record plus one drained check.
-    let seconds = (started.elapsed() - IDLE).as_secs_f64();
-    (seconds, summary)
+    let report = runtime::run(&options, processors, &AtomicBool::new(false)).unwrap();
+    (report.active.as_secs_f64(), report.processors)
 }
 
 fn main() {
-    let n: usize = std::env::var("RILL_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let batch: usize = std::env::var("RILL_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    // RILL_LOG=rill_host=debug shows the poll loop's per-second figures.
+    let filter = std::env::var("RILL_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr).init();
+    let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (n, batch, rounds) = (env("RILL_BENCH_RECORDS", 100_000), env("RILL_BENCH_BATCH", 500), env("RILL_BENCH_ROUNDS", 3));
     let mut generator = Generator::new(1);
     let records: Vec<Vec<u8>> = (0..n).map(|_| generator.sample().value).collect();
-    println!("metrics pipeline: {n} metricbeat records, batch {batch}, {PARTITIONS} partitions, 2 worker threads");
-    let mut rates = Vec::new();
-    for mode in ["native", "wasm"] {
-        let (seconds, summary) = run(mode, &records, batch);
-        let processed: u64 = summary.iter().map(|s| s.records_in).sum();
-        let rate = processed as f64 / seconds;
-        println!("{mode:>6}: {processed} records through both processors in {seconds:.2}s = {rate:.0} records/s");
-        for s in &summary {
-            println!(
-                "        {:<14} plugin calls {:>7.1} ms ({:.2} us/record), routing+produce {:>7.1} ms",
-                s.name,
-                s.plugin_nanos as f64 / 1e6,
-                s.plugin_nanos as f64 / 1e3 / s.records_in.max(1) as f64,
-                s.produce_nanos as f64 / 1e6
-            );
+    println!("metrics pipeline: {n} metricbeat records, batch {batch}, {PARTITIONS} partitions, 2 worker threads, {rounds} rounds per mode");
+
+    // Alternate the modes so drift on a shared machine hits both alike.
+    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut per_record: [Vec<(String, f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        for (m, mode) in ["native", "wasm"].into_iter().enumerate() {
+            let (seconds, summary) = run(mode, &records, batch);
+            let processed: u64 = summary.iter().map(|s| s.records_in).sum();
+            let rate = processed as f64 / seconds;
+            println!("round {round} {mode:>6}: {processed} records through both processors in {seconds:.2}s = {rate:.0} records/s");
+            rates[m].push(rate);
+            per_record[m] = summary
+                .iter()
+                .map(|s| {
+                    let n = s.records_in.max(1) as f64;
+                    (s.name.clone(), s.plugin_nanos as f64 / n / 1e3, s.produce_nanos as f64 / n / 1e3)
+                })
+                .collect();
         }
-        rates.push(rate);
     }
-    println!("wasm / native throughput ratio: {:.2}", rates[1] / rates[0]);
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (native, wasm) = (median(&mut rates[0]), median(&mut rates[1]));
+    println!("\nend to end (fetch + plugin + produce), median records/s: native {native:.0}, wasm {wasm:.0}, wasm/native {:.2}", wasm / native);
+    println!("per record, last round (us): plugin call native / wasm (ratio native/wasm), routing+produce wasm");
+    for ((name, native_us, _), (_, wasm_us, produce_us)) in per_record[0].iter().zip(&per_record[1]) {
+        println!("  {name:<14} {native_us:.2} / {wasm_us:.2} ({:.2}), {produce_us:.2}", native_us / wasm_us);
+    }
 }

@@ -7,7 +7,6 @@
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -109,32 +108,12 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
     }
 }
 
-/// Produces `(key, value)` records to `topic`, lz4-compressed (the dev
-/// broker's retention is counted in stored bytes), and waits for all acks.
+/// Produces `(key, value)` records to `topic` (lz4-compressed: the dev
+/// broker's retention is counted in stored bytes) and waits for all acks.
 pub fn produce(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("compression.type", "lz4")
-        .set("linger.ms", "20")
-        .set("enable.idempotence", "true")
-        .create()
-        .expect("test producer");
-    for (key, value) in records {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value.as_slice());
-        if let Some(key) = key {
-            record = record.key(key.as_slice());
-        }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, returned)) => {
-                    record = returned;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(60)).expect("flushing test records");
+    let settings = rill_host::kafka::KafkaSettings::new(bootstrap);
+    rill_host::kafka::produce_all(&settings, topic, records.iter().map(|(k, v)| (k.as_deref(), v.as_slice())))
+        .expect("producing test records");
 }
 
 /// One record read back.

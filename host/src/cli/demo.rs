@@ -13,7 +13,6 @@ use crate::runtime::{self, ProcessorDef, RunOptions};
 use anyhow::Context as _;
 use clap::Args;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -32,6 +31,9 @@ pub struct DemoArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// librdkafka property for every client, e.g. -X linger.ms=5.
+    #[arg(short = 'X', value_parser = super::parse_property)]
+    property: Vec<(String, String)>,
 }
 
 const PARTITIONS: i32 = 3;
@@ -54,7 +56,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         broker.create_topic(topic, PARTITIONS)?;
     }
     println!("embedded broker: {}", broker.bootstrap_servers());
-    let kafka = KafkaSettings::new(broker.bootstrap_servers());
+    let kafka = KafkaSettings { brokers: broker.bootstrap_servers().to_string(), overrides: args.property };
 
     let mut values = vec![SEED_CPU.as_bytes().to_vec(), SEED_MEMORY.as_bytes().to_vec()];
     let (mut cpu, mut memory, mut alerts, mut malformed, mut no_host) = (1u64, 1u64, 0u64, 0u64, 0u64);
@@ -76,7 +78,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         values.push(sample.value);
     }
-    produce(&kafka, "metric.all", &values)?;
+    crate::kafka::produce_all(&kafka, "metric.all", values.iter().map(|v| (None, v.as_slice())))?;
     println!("produced {} metricbeat records to metric.all", values.len());
 
     let options = RunOptions {
@@ -87,44 +89,29 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         commit_interval: Duration::from_secs(1),
         stop_when_idle: Some(Duration::from_secs(2)),
     };
-    let started = Instant::now();
-    let summary = runtime::run(&options, processors, &AtomicBool::new(false))?;
-    let elapsed = started.elapsed();
+    let report = runtime::run(&options, processors, &AtomicBool::new(false))?;
 
     println!("\n{:<18} {:>8} {:>9}", "topic", "records", "expected");
     let expected = [values.len() as u64, cpu, memory, alerts, malformed, no_host];
     for (topic, want) in topics.iter().zip(expected) {
         println!("{topic:<18} {:>8} {want:>9}", count(&kafka, topic)?);
     }
-    for p in &summary {
+    for p in &report.processors {
         println!(
             "{}: {} in, {} out, {} dropped, {} dead-lettered",
             p.name, p.records_in, p.records_out, p.dropped, p.dead_lettered
         );
     }
-    println!("pipeline ran {:.2}s (including 2s idle detection)", elapsed.as_secs_f64());
+    let processed: u64 = report.processors.iter().map(|p| p.records_in).sum();
+    println!(
+        "pipeline busy {:.2}s for {processed} records ({:.0} records/s through both processors)",
+        report.active.as_secs_f64(),
+        processed as f64 / report.active.as_secs_f64().max(1e-3)
+    );
     println!("\nfirst alerts in metric.cpu.alert:");
     for alert in first(&kafka, "metric.cpu.alert", 3)? {
         println!("  {alert}");
     }
-    Ok(())
-}
-
-fn produce(kafka: &KafkaSettings, topic: &str, values: &[Vec<u8>]) -> anyhow::Result<()> {
-    let producer: ThreadedProducer<DefaultProducerContext> = kafka.producer().create()?;
-    for value in values {
-        let mut record = BaseRecord::<(), [u8]>::to(topic).payload(value.as_slice());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, returned)) => {
-                    record = returned;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(30))?;
     Ok(())
 }
 

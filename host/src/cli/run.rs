@@ -94,8 +94,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         stop_when_idle: args.stop_when_idle,
     };
     let (shutdown, _signals) = super::shutdown_flag()?;
-    let summary = runtime::run(&options, processors, &shutdown)?;
-    for p in summary {
+    let report = runtime::run(&options, processors, &shutdown)?;
+    for p in report.processors {
         tracing::info!(
             processor = %p.name,
             "processed {} records: {} emitted, {} dropped, {} dead-lettered, {} traps",

@@ -75,3 +75,48 @@ impl KafkaSettings {
         self.client(&[("allow.auto.create.topics", "false")])
     }
 }
+
+/// The high watermark librdkafka last saw for `topic`/`partition` in a
+/// fetch response: no network round trip (a ListOffsets request costs
+/// hundreds of milliseconds per partition on some brokers). `None` when this
+/// client has not fetched the partition yet.
+pub fn cached_high_watermark<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client handle is live for the duration of the call and the
+    // out-pointers point at locals.
+    let error = unsafe {
+        rdkafka_sys::rd_kafka_get_watermark_offsets(client.native_ptr(), topic.as_ptr(), partition, &mut low, &mut high)
+    };
+    (error == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+}
+
+/// Produces `(key, value)` records to `topic` with rill's producer settings
+/// and waits for every acknowledgement: for loading data (the demo, tests,
+/// benchmarks). Waits, never drops, when the local queue is full.
+pub fn produce_all<'a>(
+    settings: &KafkaSettings,
+    topic: &str,
+    records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8])>,
+) -> rdkafka::error::KafkaResult<()> {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let producer: ThreadedProducer<DefaultProducerContext> = settings.producer().create()?;
+    for (key, value) in records {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        while let Err((error, returned)) = producer.send(record) {
+            if error != rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull) {
+                return Err(error);
+            }
+            record = returned;
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    producer.flush(std::time::Duration::from_secs(60))
+}

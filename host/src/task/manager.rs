@@ -141,7 +141,7 @@ impl TaskManager {
             tracing::warn!("flushing outputs of closing tasks: {error}");
         }
         let deadline = Instant::now() + DRAIN_TIMEOUT;
-        while ids.iter().any(|id| self.tasks.get(id).is_some_and(|t| !t.progress.is_idle())) && Instant::now() < deadline {
+        while ids.iter().any(|id| self.tasks.get(id).is_some_and(|t| !t.progress.is_committed())) && Instant::now() < deadline {
             if self.collect(ids).is_err() {
                 break;
             }

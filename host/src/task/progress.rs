@@ -47,8 +47,14 @@ impl TaskProgress {
         Ok(reached)
     }
 
-    /// True when no batch is in flight.
+    /// True when every processed batch has all its outputs acknowledged
+    /// (whether or not its offsets are committed yet).
     pub fn is_idle(&self) -> bool {
+        self.lock().iter().all(|(_, ack)| ack.is_complete())
+    }
+
+    /// True when nothing is left to commit.
+    pub fn is_committed(&self) -> bool {
         self.lock().is_empty()
     }
 
@@ -71,7 +77,9 @@ mod tests {
         b.seal();
         assert!(progress.take_committable().unwrap().is_empty(), "b is done but a is not");
         a.seal();
-        assert_eq!(progress.take_committable().unwrap()[&topic], 20);
         assert!(progress.is_idle());
+        assert!(!progress.is_committed());
+        assert_eq!(progress.take_committable().unwrap()[&topic], 20);
+        assert!(progress.is_committed());
     }
 }

@@ -254,7 +254,9 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
     let outcome = poll_loop(options, &consumer, shutdown);
     tracing::info!("stopping: finishing in-flight batches, flushing and committing");
     consumer.context().manager().close_all(&Committer(&consumer));
-    consumer.unsubscribe();
+    // Dropping the consumer closes it: revoke (nothing left to do) and
+    // LeaveGroup, so the partitions move to other members at once instead
+    // of after the session timeout.
     drop(consumer);
     producer.flush(Duration::from_secs(30)).context("flushing outputs")?;
     let active = outcome?;

@@ -82,14 +82,13 @@ impl DevBroker {
 impl Drop for DevBroker {
     fn drop(&mut self) {
         terminate(&mut self.child);
+        let _ = self.child.wait();
     }
 }
 
-/// Sends SIGTERM and waits for the child to exit.
+/// Sends SIGTERM to the child (use `wait` for its exit status).
 pub fn terminate(child: &mut Child) {
-    // SAFETY: kill(2) on our own child's pid.
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
 }
 
 /// Waits for `child` to exit, killing it (and failing) after `limit`.

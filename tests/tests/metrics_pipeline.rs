@@ -137,3 +137,41 @@ fn a_broker_that_cannot_create_topics_gets_a_message_not_a_hang() {
     assert!(stderr.contains("cannot create topic(s) metric.cpu.alert (2 partitions), metric.cpu.dlq (2 partitions)"), "{stderr}");
     assert!(stderr.contains("--topic metric.cpu.alert:2"), "{stderr}");
 }
+
+#[test]
+fn sigterm_finishes_commits_and_a_restart_has_nothing_left_to_do() {
+    let broker = DevBroker::start(&TOPICS.map(|t| (t, 3)));
+    let work = workload(5_000, 3);
+    produce(&broker.bootstrap, "metric.all", &work.inputs);
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = manifests(dir.path());
+    let run = |extra: &[&str]| {
+        Command::new(rill_bin())
+            .arg("run")
+            .args(&manifests)
+            .args(["--brokers", &broker.bootstrap, "--application-id", "e2e-sigterm", "--log-level", "warn"])
+            // The dev broker holds the next join for the session timeout
+            // after a member leaves (docs/dev-broker.md).
+            .args(["-X", "session.timeout.ms=6000"])
+            .args(extra)
+            .spawn()
+            .unwrap()
+    };
+
+    let mut first = run(&[]);
+    let expected_alerts: usize = work.expected["metric.cpu.alert"].values().sum();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while read_all(&broker.bootstrap, "metric.cpu.alert").len() < expected_alerts {
+        assert!(std::time::Instant::now() < deadline, "outputs did not appear");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    rill_tests::terminate(&mut first);
+    assert!(first.wait().unwrap().success(), "SIGTERM must end rill run with exit 0");
+
+    let mut second = run(&["--stop-when-idle", "2s"]);
+    assert!(wait_exit(&mut second, Duration::from_secs(60)).success());
+    for topic in ["metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"] {
+        let got: usize = read_all(&broker.bootstrap, topic).len();
+        assert_eq!(got, work.expected[topic].values().sum::<usize>(), "{topic}: a restart after SIGTERM reprocessed records");
+    }
+}

@@ -12,4 +12,5 @@ pub mod metricbeat;
 pub mod kafka;
 pub mod plugin;
 pub mod runtime;
+pub mod state;
 pub mod task;

@@ -13,7 +13,9 @@ use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
 use crate::plugin::{Header, InputRecord, ProcessorFactory};
 use crate::task::manager::{Offset, OffsetCommitter, TaskManager};
-use crate::task::spec::{ProcessorMetrics, ProcessorSpec};
+use crate::state::global::GlobalTables;
+use crate::task::spec::{ProcessorMetrics, ProcessorSpec, StateConfig};
+use std::path::PathBuf;
 use anyhow::{bail, Context as _};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedMessage, Headers};
@@ -38,6 +40,8 @@ pub struct RunOptions {
     pub commit_interval: Duration,
     /// Exit once inputs are drained and nothing arrived for this long.
     pub stop_when_idle: Option<Duration>,
+    /// Root of local state (`--state-dir`).
+    pub state_dir: PathBuf,
 }
 
 /// One processor to run: its manifest and how to instantiate it.
@@ -96,23 +100,41 @@ impl ProcessorSummary {
     }
 }
 
-/// Checks that inputs exist and creates missing outputs and dead-letter
-/// topics (with the input's partition count unless the manifest says).
-pub fn prepare_topics(kafka: &KafkaSettings, manifests: &[Arc<Manifest>]) -> Result<(), TopicError> {
+/// Checks co-partitioning, creates missing outputs, dead-letter topics
+/// (with the input's partition count unless the manifest says) and store
+/// changelogs (compacted), and checks that inputs exist. Nothing is
+/// created when a check fails. Returns every topic's partition count.
+pub fn prepare_topics(kafka: &KafkaSettings, application_id: &str, manifests: &[Arc<Manifest>]) -> Result<HashMap<String, i32>, TopicError> {
     let mut existing = admin::partition_counts(kafka)?;
-    let mut to_create: Vec<(String, i32)> = Vec::new();
     for manifest in manifests {
-        let input_partitions = manifest.stream_topics().filter_map(|t| existing.get(t)).copied().max();
-        for spec in manifest.outputs.values().chain([&manifest.dead_letter]) {
-            if existing.contains_key(&spec.topic) || to_create.iter().any(|(t, _)| *t == spec.topic) {
-                continue;
-            }
-            let partitions = spec.partitions.or(input_partitions).unwrap_or(1);
-            to_create.push((spec.topic.clone(), partitions));
+        let counts: Vec<(String, i32)> = manifest
+            .partitioned_topics()
+            .filter_map(|t| existing.get(t).map(|p| (t.to_string(), *p)))
+            .collect();
+        if counts.windows(2).any(|w| w[0].1 != w[1].1) {
+            return Err(TopicError::NotCoPartitioned { manifest: manifest.path.display().to_string(), counts });
         }
     }
-    admin::create_topics(kafka, &to_create)?;
-    existing.extend(to_create);
+    let mut to_create: Vec<(String, i32)> = Vec::new();
+    let mut compacted = Vec::new();
+    for manifest in manifests {
+        let input_partitions = manifest.partitioned_topics().filter_map(|t| existing.get(t)).copied().max();
+        let changelogs: Vec<(String, Option<i32>)> =
+            manifest.stores.iter().map(|s| (Manifest::changelog_topic(application_id, s), None)).collect();
+        compacted.extend(changelogs.iter().map(|(t, _)| t.clone()));
+        let outputs = manifest.outputs.values().chain([&manifest.dead_letter]).map(|o| (o.topic.clone(), o.partitions));
+        for (topic, partitions) in outputs.chain(changelogs) {
+            if existing.contains_key(&topic) || to_create.iter().any(|(t, _)| *t == topic) {
+                continue;
+            }
+            to_create.push((topic, partitions.or(input_partitions).unwrap_or(1)));
+        }
+    }
+    let missing_inputs = manifests.iter().flat_map(|m| m.inputs.iter()).any(|i| !existing.contains_key(&i.topic));
+    if !missing_inputs {
+        admin::create_topics(kafka, &to_create, &compacted)?;
+        existing.extend(to_create);
+    }
     let mut missing = Vec::new();
     let mut readers = Vec::new();
     for manifest in manifests {
@@ -126,7 +148,7 @@ pub fn prepare_topics(kafka: &KafkaSettings, manifests: &[Arc<Manifest>]) -> Res
     if !missing.is_empty() {
         return Err(TopicError::MissingInputs { topics: missing, manifests: readers });
     }
-    Ok(())
+    Ok(existing)
 }
 
 /// Refuses pipelines that one consumer group cannot run.
@@ -228,12 +250,30 @@ const POLL_BUDGET: usize = 4096;
 pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &AtomicBool) -> anyhow::Result<RunReport> {
     let manifests: Vec<Arc<Manifest>> = processors.iter().map(|p| p.manifest.clone()).collect();
     check_pipeline(&manifests)?;
-    prepare_topics(&options.kafka, &manifests)?;
+    let partitions = prepare_topics(&options.kafka, &options.application_id, &manifests)?;
+
+    let root = options.state_dir.join(&options.application_id);
+    let global_topics: Vec<(String, i32)> = manifests
+        .iter()
+        .flat_map(|m| m.global_topics())
+        .map(|t| (t.to_string(), partitions.get(t).copied().unwrap_or(1)))
+        .collect();
+    let globals = if global_topics.is_empty() {
+        None
+    } else {
+        Some(GlobalTables::start(&options.kafka, &root.join("global"), &global_topics).context("restoring global tables")?)
+    };
+    let state = Arc::new(StateConfig {
+        root,
+        application_id: options.application_id.clone(),
+        kafka: options.kafka.clone(),
+        global: globals.as_ref().map(GlobalTables::store),
+    });
 
     let producer = OutputProducer::new(&options.kafka.producer()).context("creating the producer")?;
     let specs: Vec<Arc<ProcessorSpec>> = processors
         .iter()
-        .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone())))
+        .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))
         .collect();
     let manager = TaskManager::new(&specs, options.threads, producer.clone()).context("starting worker threads")?;
     let context = GroupContext {
@@ -247,7 +287,7 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
         .consumer(&options.application_id)
         .create_with_context(context)
         .context("creating the consumer")?;
-    let topics: Vec<&str> = manifests.iter().flat_map(|m| m.stream_topics()).collect();
+    let topics: Vec<&str> = manifests.iter().flat_map(|m| m.partitioned_topics()).collect();
     consumer.subscribe(&topics).context("subscribing to the inputs")?;
     tracing::info!(application = %options.application_id, "joined group; reading {}", topics.join(", "));
 
@@ -259,6 +299,7 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
     // of after the session timeout.
     drop(consumer);
     producer.flush(Duration::from_secs(30)).context("flushing outputs")?;
+    drop(globals);
     let active = outcome?;
     Ok(RunReport { processors: specs.iter().map(|s| ProcessorSummary::of(s)).collect(), active })
 }
@@ -300,9 +341,7 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
             }
         }
         let polled_at = Instant::now();
-        for (key, batch) in batches.iter_mut().filter(|(_, b)| !b.is_empty()) {
-            dispatch(context, key, std::mem::take(batch));
-        }
+        dispatch_turn(context, &mut batches);
         window.record(polled, polled_at - turn, polled_at.elapsed());
         if polled > 0 {
             last_activity = Instant::now();
@@ -348,6 +387,47 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
 
 fn active(first_input: Option<Instant>, last_busy: Instant) -> Duration {
     first_input.map_or(Duration::ZERO, |first| last_busy.saturating_duration_since(first))
+}
+
+/// Hands out what one poll turn gathered: per task, the records of all its
+/// input partitions merged in timestamp order (offset order within each
+/// partition), so a table update older than a stream record is applied
+/// first, as Kafka Streams does with stream time.
+fn dispatch_turn(context: &GroupContext, batches: &mut HashMap<(Arc<str>, i32), Vec<InputRecord>>) {
+    let manager = context.manager();
+    let mut by_task: HashMap<crate::task::TaskId, Vec<Vec<InputRecord>>> = HashMap::new();
+    for ((topic, partition), batch) in batches.iter_mut().filter(|(_, b)| !b.is_empty()) {
+        match manager.task_for(topic, *partition) {
+            Some(id) => by_task.entry(id).or_default().push(std::mem::take(batch)),
+            None => batch.clear(),
+        }
+    }
+    for (id, parts) in by_task {
+        manager.dispatch(&id, merge_by_timestamp(parts));
+    }
+}
+
+/// Merges per-partition runs (each in offset order) by timestamp; ties go
+/// to the earlier run. Order within each run is kept.
+pub fn merge_by_timestamp(mut parts: Vec<Vec<InputRecord>>) -> Vec<InputRecord> {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let total = parts.iter().map(Vec::len).sum();
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<InputRecord>>> = parts.into_iter().map(|p| p.into_iter().peekable()).collect();
+    let mut merged = Vec::with_capacity(total);
+    loop {
+        let next = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, h)| h.peek().map(|r| (r.timestamp, i)))
+            .min()
+            .map(|(_, i)| i);
+        match next.and_then(|i| heads[i].next()) {
+            Some(record) => merged.push(record),
+            None => return merged,
+        }
+    }
 }
 
 fn dispatch(context: &GroupContext, (topic, partition): &(Arc<str>, i32), records: Vec<InputRecord>) {

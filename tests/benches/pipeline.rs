@@ -35,7 +35,7 @@ impl<P: Processor + Send> ProcessorFactory for Native<P> {
     fn version(&self) -> String {
         "native".into()
     }
-    fn instantiate(&self, _tag: &str) -> Result<Box<dyn RecordProcessor>, PluginError> {
+    fn instantiate(&self, _tag: &str, _state: Option<rill_host::plugin::SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
         let driver = TestDriver::<P>::new(&self.config).expect("native init");
         Ok(Box::new(NativeInstance(driver)))
     }
@@ -105,6 +105,7 @@ fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSumm
         batch_size: batch,
         commit_interval: Duration::from_secs(1),
         stop_when_idle: Some(IDLE),
+        state_dir: std::env::temp_dir().join("rill-bench-state"),
     };
     let report = runtime::run(&options, processors, &AtomicBool::new(false)).unwrap();
     (report.active.as_secs_f64(), report.processors)

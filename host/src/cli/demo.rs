@@ -88,6 +88,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         batch_size: 500,
         commit_interval: Duration::from_secs(1),
         stop_when_idle: Some(Duration::from_secs(2)),
+        state_dir: std::env::temp_dir().join("rill-demo-state"),
     };
     let report = runtime::run(&options, processors, &AtomicBool::new(false))?;
 

@@ -70,9 +70,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let brokers = if args.brokers == "embedded" {
         let broker = EmbeddedBroker::start(1)?;
         for manifest in &manifests {
-            let topics = manifest.inputs.iter().map(|i| (&i.topic, None)).chain(
-                manifest.outputs.values().chain([&manifest.dead_letter]).map(|o| (&o.topic, o.partitions)),
-            );
+            let changelogs: Vec<String> = manifest.stores.iter().map(|s| Manifest::changelog_topic(&args.application_id, s)).collect();
+            let topics = manifest
+                .inputs
+                .iter()
+                .map(|i| (&i.topic, None))
+                .chain(manifest.outputs.values().chain([&manifest.dead_letter]).map(|o| (&o.topic, o.partitions)))
+                .chain(changelogs.iter().map(|t| (t, None)));
             for (topic, partitions) in topics {
                 broker.create_topic(topic, partitions.unwrap_or(args.embedded_partitions))?;
             }
@@ -92,6 +96,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.max(1),
         commit_interval: args.commit_interval,
         stop_when_idle: args.stop_when_idle,
+        state_dir: args.state_dir.clone(),
     };
     let (shutdown, _signals) = super::shutdown_flag()?;
     let report = runtime::run(&options, processors, &shutdown)?;

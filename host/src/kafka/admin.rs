@@ -36,6 +36,16 @@ pub enum TopicError {
         /// The manifests that read them.
         manifests: Vec<String>,
     },
+    /// A processor's stream and table inputs have different partition
+    /// counts, so partition N of one cannot be joined with partition N of
+    /// the other (Kafka Streams' TopologyException).
+    #[error("{manifest}: inputs are not co-partitioned: {}\n  fix: give them the same partition count (repartition one of them), or declare the table with kind = \"global-table\", which every instance reads whole", counts.iter().map(|(t, p)| format!("{t} has {p} partitions")).collect::<Vec<_>>().join(", "))]
+    NotCoPartitioned {
+        /// The manifest path.
+        manifest: String,
+        /// Each input topic with its partition count.
+        counts: Vec<(String, i32)>,
+    },
     /// The broker refused or does not support creating topics.
     #[error("cannot create topic(s) {}: {reason}\n  fix: create them yourself, e.g. {}", describe(topics), commands(topics))]
     CannotCreate {
@@ -77,8 +87,9 @@ pub fn partition_counts(settings: &KafkaSettings) -> Result<HashMap<String, i32>
 }
 
 /// Creates `topics` (name, partitions) with the broker's default
-/// replication factor.
-pub fn create_topics(settings: &KafkaSettings, topics: &[(String, i32)]) -> Result<(), TopicError> {
+/// replication factor; those named in `compacted` get
+/// `cleanup.policy=compact` (changelogs keep the latest value per key).
+pub fn create_topics(settings: &KafkaSettings, topics: &[(String, i32)], compacted: &[String]) -> Result<(), TopicError> {
     if topics.is_empty() {
         return Ok(());
     }
@@ -86,7 +97,10 @@ pub fn create_topics(settings: &KafkaSettings, topics: &[(String, i32)]) -> Resu
     let admin: AdminClient<DefaultClientContext> = settings.admin().create().map_err(|e| cannot(e.to_string()))?;
     let new_topics: Vec<NewTopic> = topics
         .iter()
-        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(-1)))
+        .map(|(name, partitions)| {
+            let topic = NewTopic::new(name, *partitions, TopicReplication::Fixed(-1));
+            if compacted.contains(name) { topic.set("cleanup.policy", "compact") } else { topic }
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(TIMEOUT)).request_timeout(Some(TIMEOUT));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| cannot(e.to_string()))?;

@@ -77,6 +77,8 @@ impl ProducerContext for AckContext {
 pub struct OutgoingRecord<'a> {
     /// Destination topic.
     pub topic: &'a str,
+    /// Explicit partition (changelogs); `None` lets the partitioner choose.
+    pub partition: Option<i32>,
     /// Key; `None` is null.
     pub key: Option<&'a [u8]>,
     /// Value; `None` is a tombstone.
@@ -111,6 +113,9 @@ impl OutputProducer {
             .headers(headers);
         if let Some(key) = record.key {
             base = base.key(key);
+        }
+        if let Some(partition) = record.partition {
+            base = base.partition(partition);
         }
         if let Some(value) = record.value {
             base = base.payload(value);

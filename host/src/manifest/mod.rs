@@ -22,6 +22,10 @@
 //! [config]
 //! threshold = 0.5
 //! ```
+//!
+//! A stateful processor adds `kind = "table"` or `kind = "global-table"` to
+//! inputs it only looks values up in, and `stores = ["name", ...]` for
+//! key-value stores it writes.
 
 mod error;
 mod raw;
@@ -54,6 +58,9 @@ pub struct Manifest {
     pub outputs: BTreeMap<String, TopicSpec>,
     /// Where records that fail go, with headers saying why.
     pub dead_letter: TopicSpec,
+    /// Key-value stores the plugin may use, each backed by RocksDB and the
+    /// changelog topic `<application-id>-<store>-changelog`.
+    pub stores: Vec<String>,
     /// The `[config]` table as a JSON object, handed to the plugin's `init`.
     pub config: serde_json::Value,
 }
@@ -112,6 +119,26 @@ impl Manifest {
             .iter()
             .filter(|i| i.kind == InputKind::Stream)
             .map(|i| i.topic.as_str())
+    }
+
+    /// The topics this processor reads as co-partitioned tables.
+    pub fn table_topics(&self) -> impl Iterator<Item = &str> {
+        self.inputs.iter().filter(|i| i.kind == InputKind::Table).map(|i| i.topic.as_str())
+    }
+
+    /// The topics this processor reads as global tables.
+    pub fn global_topics(&self) -> impl Iterator<Item = &str> {
+        self.inputs.iter().filter(|i| i.kind == InputKind::GlobalTable).map(|i| i.topic.as_str())
+    }
+
+    /// Stream and table topics: what the consumer group assigns by partition.
+    pub fn partitioned_topics(&self) -> impl Iterator<Item = &str> {
+        self.inputs.iter().filter(|i| i.kind != InputKind::GlobalTable).map(|i| i.topic.as_str())
+    }
+
+    /// The changelog topic of `store` in application `application_id`.
+    pub fn changelog_topic(application_id: &str, store: &str) -> String {
+        format!("{application_id}-{store}-changelog")
     }
 
     /// The topic an output name maps to, if it is declared.

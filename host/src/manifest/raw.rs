@@ -22,6 +22,8 @@ pub(super) struct RawManifest {
     pub outputs: BTreeMap<String, RawTopic>,
     pub dead_letter: RawTopic,
     #[serde(default)]
+    pub stores: Vec<String>,
+    #[serde(default)]
     pub config: toml::Table,
 }
 

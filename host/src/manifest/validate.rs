@@ -103,6 +103,22 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         ));
     }
 
+    let mut stores = Vec::new();
+    for (i, store) in raw.stores.into_iter().enumerate() {
+        let field = format!("stores[{i}]");
+        if store.is_empty() || !store.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            return Err(invalid(
+                &field,
+                format!("\"{store}\" is not a usable store name"),
+                "use lowercase letters, digits and '-' (it becomes part of the changelog topic name)".into(),
+            ));
+        }
+        if stores.contains(&store) {
+            return Err(invalid(&field, format!("store \"{store}\" is declared twice"), "declare each store once".into()));
+        }
+        stores.push(store);
+    }
+
     let base = path.parent().unwrap_or(Path::new("."));
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -113,6 +129,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         inputs,
         outputs,
         dead_letter,
+        stores,
         config: toml_to_json(toml::Value::Table(raw.config)),
     })
 }

@@ -3,7 +3,11 @@
 //! environment or arguments). Everything lives in the store's data.
 
 use super::bindings::rill::processor::{log, state, types};
-use std::sync::Arc;
+use crate::state::store::{AccessError, TaskStore};
+use std::sync::{Arc, Mutex};
+
+/// A task's store as the task and its plugin instance share it.
+pub type SharedTaskStore = Arc<Mutex<TaskStore>>;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -15,17 +19,19 @@ pub struct HostState {
     table: ResourceTable,
     /// `processor` or `processor/task`, prefixed to every log line.
     tag: Arc<str>,
+    /// The task's stores and tables, shared with the task that owns them.
+    state: Option<SharedTaskStore>,
 }
 
 impl HostState {
-    /// A sandboxed state whose log lines carry `tag`.
-    pub fn new(tag: Arc<str>) -> Self {
+    /// A sandboxed state whose log lines carry `tag`, with the task's store.
+    pub fn new(tag: Arc<str>, state: Option<SharedTaskStore>) -> Self {
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        HostState { wasi, table: ResourceTable::new(), tag }
+        HostState { wasi, table: ResourceTable::new(), tag, state }
     }
 }
 
@@ -50,32 +56,52 @@ impl log::Host for HostState {
     }
 }
 
-/// No manifest can declare stores or tables yet, so every name is
-/// undeclared; the guest gets an error value it can handle, never a trap.
+/// State calls go to the task's store; an instance without one (the
+/// load-time trial, a native stand-in) sees every name as undeclared.
 impl state::Host for HostState {
-    fn get(&mut self, store: String, _key: Vec<u8>) -> Result<Option<Vec<u8>>, state::StateError> {
-        Err(state::StateError::Undeclared(store))
+    fn get(&mut self, store: String, key: Vec<u8>) -> Result<Option<Vec<u8>>, state::StateError> {
+        self.with_state(&store, |s| s.get(&store, &key))
     }
 
-    fn put(&mut self, store: String, _key: Vec<u8>, _value: Vec<u8>) -> Result<(), state::StateError> {
-        Err(state::StateError::Undeclared(store))
+    fn put(&mut self, store: String, key: Vec<u8>, value: Vec<u8>) -> Result<(), state::StateError> {
+        self.with_state(&store, |s| s.put(&store, key, value))
     }
 
-    fn delete(&mut self, store: String, _key: Vec<u8>) -> Result<(), state::StateError> {
-        Err(state::StateError::Undeclared(store))
+    fn delete(&mut self, store: String, key: Vec<u8>) -> Result<(), state::StateError> {
+        self.with_state(&store, |s| s.delete(&store, key))
     }
 
     fn range(
         &mut self,
         store: String,
-        _start: Option<Vec<u8>>,
-        _end: Option<Vec<u8>>,
-        _limit: u32,
+        start: Option<Vec<u8>>,
+        end: Option<Vec<u8>>,
+        limit: u32,
     ) -> Result<Vec<state::Entry>, state::StateError> {
-        Err(state::StateError::Undeclared(store))
+        self.with_state(&store, |s| {
+            s.range(&store, start.as_deref(), end.as_deref(), limit as usize)
+                .map(|entries| entries.into_iter().map(|(key, value)| state::Entry { key, value }).collect())
+        })
     }
 
-    fn lookup(&mut self, table: String, _key: Vec<u8>) -> Result<Option<Vec<u8>>, state::StateError> {
-        Err(state::StateError::Undeclared(table))
+    fn lookup(&mut self, table: String, key: Vec<u8>) -> Result<Option<Vec<u8>>, state::StateError> {
+        self.with_state(&table, |s| s.lookup(&table, &key))
+    }
+}
+
+impl HostState {
+    fn with_state<T>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut TaskStore) -> Result<T, AccessError>,
+    ) -> Result<T, state::StateError> {
+        let Some(store) = &self.state else {
+            return Err(state::StateError::Undeclared(name.to_string()));
+        };
+        let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut store).map_err(|e| match e {
+            AccessError::Undeclared(name) => state::StateError::Undeclared(name),
+            AccessError::Storage(message) => state::StateError::Storage(message),
+        })
     }
 }

@@ -12,7 +12,7 @@ pub mod bindings;
 mod host_api;
 
 pub use bindings::{Header, InputRecord, OutputRecord, RecordResult};
-pub use host_api::HostState;
+pub use host_api::{HostState, SharedTaskStore};
 
 use crate::manifest::Manifest;
 use sha2::{Digest, Sha256};
@@ -100,8 +100,9 @@ pub trait RecordProcessor: Send {
 pub trait ProcessorFactory: Send + Sync {
     /// The version reported in logs and dead-letter headers.
     fn version(&self) -> String;
-    /// A fresh, initialized instance whose logs carry `tag`.
-    fn instantiate(&self, tag: &str) -> Result<Box<dyn RecordProcessor>, PluginError>;
+    /// A fresh, initialized instance whose logs carry `tag` and whose state
+    /// calls reach `state`.
+    fn instantiate(&self, tag: &str, state: Option<SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError>;
 }
 
 /// Builds the wasmtime engine every plugin shares.
@@ -144,15 +145,15 @@ impl Plugin {
             engine: engine.clone(),
             pre,
         };
-        plugin.start(&format!("{}/load", plugin.manifest.name))?;
+        plugin.start(&format!("{}/load", plugin.manifest.name), None)?;
         Ok(plugin)
     }
 
     /// A new instance with `init` already called.
-    pub fn start(&self, tag: &str) -> Result<PluginInstance, PluginError> {
+    pub fn start(&self, tag: &str, state: Option<SharedTaskStore>) -> Result<PluginInstance, PluginError> {
         let file = &self.manifest.component;
         let trap = |detail: wasmtime::Error| PluginError::Trap { file: file.clone(), detail: detail.into() };
-        let mut store = Store::new(&self.engine, HostState::new(tag.into()));
+        let mut store = Store::new(&self.engine, HostState::new(tag.into(), state));
         let bindings = self.pre.instantiate(&mut store).map_err(trap)?;
         let config = self.manifest.config.to_string();
         bindings
@@ -168,8 +169,8 @@ impl ProcessorFactory for Plugin {
         self.version.to_string()
     }
 
-    fn instantiate(&self, tag: &str) -> Result<Box<dyn RecordProcessor>, PluginError> {
-        Ok(Box::new(self.start(tag)?))
+    fn instantiate(&self, tag: &str, state: Option<SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
+        Ok(Box::new(self.start(tag, state)?))
     }
 }
 

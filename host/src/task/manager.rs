@@ -56,7 +56,7 @@ impl TaskManager {
             .collect::<Result<_, _>>()?;
         let by_topic = processors
             .iter()
-            .flat_map(|spec| spec.stream_topics.iter().map(move |t| (t.clone(), spec.clone())))
+            .flat_map(|spec| spec.input_topics().map(move |t| (t.clone(), spec.clone())))
             .collect();
         Ok(TaskManager {
             by_topic,

@@ -1,9 +1,12 @@
 //! What every task of one processor shares: the plugin to instantiate, where
 //! outputs go, and the processor's counters.
 
+use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
 use crate::plugin::ProcessorFactory;
+use crate::state::store::GlobalStore;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -17,6 +20,12 @@ pub struct ProcessorSpec {
     pub dead_letter: String,
     /// Topics read as streams.
     pub stream_topics: Vec<String>,
+    /// Topics read as co-partitioned tables (materialized per task).
+    pub table_topics: Vec<String>,
+    /// Declared stores and their changelog topics.
+    pub changelogs: Vec<(String, String)>,
+    /// Where and how tasks keep state; `None` for stateless processors.
+    pub state: Option<Arc<StateConfig>>,
     /// Counters, summed over all tasks of the processor.
     pub metrics: ProcessorMetrics,
     /// The plugin build tasks instantiate; replaced as a whole on hot swap.
@@ -24,9 +33,15 @@ pub struct ProcessorSpec {
 }
 
 impl ProcessorSpec {
-    /// A processor from its manifest and a loaded plugin.
-    pub fn new(manifest: &Manifest, factory: Arc<dyn ProcessorFactory>) -> Self {
+    /// A processor from its manifest, a loaded plugin, and (for stateful
+    /// processors) where state lives.
+    pub fn new(manifest: &Manifest, factory: Arc<dyn ProcessorFactory>, state: Option<Arc<StateConfig>>) -> Self {
+        let application = state.as_ref().map_or("", |s| s.application_id.as_str());
+        let stateful = !manifest.stores.is_empty() || manifest.inputs.iter().any(|i| i.kind != crate::manifest::InputKind::Stream);
         ProcessorSpec {
+            table_topics: manifest.table_topics().map(str::to_string).collect(),
+            changelogs: manifest.stores.iter().map(|s| (s.clone(), Manifest::changelog_topic(application, s))).collect(),
+            state: if stateful { state } else { None },
             name: manifest.name.as_str().into(),
             outputs: manifest.outputs.iter().map(|(name, spec)| (name.clone(), spec.topic.clone())).collect(),
             dead_letter: manifest.dead_letter.topic.clone(),
@@ -36,10 +51,27 @@ impl ProcessorSpec {
         }
     }
 
+    /// Stream and table topics: what tasks of this processor are assigned.
+    pub fn input_topics(&self) -> impl Iterator<Item = &String> {
+        self.stream_topics.iter().chain(&self.table_topics)
+    }
+
     /// The plugin build new instances come from.
     pub fn factory(&self) -> Arc<dyn ProcessorFactory> {
         self.factory.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// What stateful tasks need to open, restore and checkpoint their state.
+pub struct StateConfig {
+    /// `<state-dir>/<application-id>`; tasks live in subdirectories.
+    pub root: PathBuf,
+    /// The application id (prefix of changelog topics).
+    pub application_id: String,
+    /// How restore consumers reach Kafka.
+    pub kafka: KafkaSettings,
+    /// Global tables of this instance, if any processor declares one.
+    pub global: Option<Arc<GlobalStore>>,
 }
 
 /// Per-processor counters, updated by the data plane and read for logs,

@@ -6,9 +6,15 @@ use super::progress::{Positions, TaskProgress};
 use super::spec::{ProcessorMetrics, ProcessorSpec};
 use super::TaskId;
 use crate::kafka::producer::{BatchAck, OutgoingRecord, OutputProducer};
-use crate::plugin::{InputRecord, PluginError, RecordProcessor, RecordResult};
-use std::sync::Arc;
-use std::time::Instant;
+use crate::plugin::{InputRecord, PluginError, RecordProcessor, RecordResult, SharedTaskStore};
+use crate::state::checkpoint::{Checkpoint, Offsets};
+use crate::state::restore::{restore, Source};
+use crate::state::store::{TaskStore, Write};
+use crate::state::{store_cf, table_cf, StateError};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// Dead-letter header names. Every dead letter carries all of them, plus the
@@ -43,6 +49,14 @@ pub enum TaskError {
         /// Why the new instance failed.
         source: PluginError,
     },
+    /// Local state failed (RocksDB, checkpoint, restore).
+    #[error("task {task}: {source}")]
+    State {
+        /// The task.
+        task: TaskId,
+        /// What failed.
+        source: StateError,
+    },
     /// The producer refused a record outright (not a delivery failure).
     #[error("task {task}: cannot produce to {topic}: {source}")]
     Produce {
@@ -64,20 +78,72 @@ pub struct StreamTask {
     version: String,
     producer: OutputProducer,
     progress: Arc<TaskProgress>,
+    state: Option<TaskState>,
+}
+
+/// A stateful task's store and what it knows about its source offsets.
+struct TaskState {
+    store: SharedTaskStore,
+    dir: PathBuf,
+    /// Next offset to apply per table topic; older records (already in the
+    /// store from the restore) are skipped when the consumer replays them.
+    tables: HashMap<String, i64>,
+}
+
+/// Why a task could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The plugin instance could not be created.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// Its state could not be opened or restored.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 impl StreamTask {
-    /// Starts a plugin instance for `id`.
+    /// Opens and restores the task's state (if the processor has any), then
+    /// starts a plugin instance for `id`.
     pub fn start(
         id: TaskId,
         spec: Arc<ProcessorSpec>,
         producer: OutputProducer,
         progress: Arc<TaskProgress>,
-    ) -> Result<Self, PluginError> {
+    ) -> Result<Self, StartError> {
         let tag = id.to_string();
+        let state = match &spec.state {
+            Some(config) => Some(open_state(&id, &tag, &spec, config)?),
+            None => None,
+        };
         let factory = spec.factory();
-        let processor = factory.instantiate(&tag)?;
-        Ok(StreamTask { version: factory.version(), id, tag, spec, processor, producer, progress })
+        let processor = factory.instantiate(&tag, state.as_ref().map(|s| s.store.clone()))?;
+        Ok(StreamTask { version: factory.version(), id, tag, spec, processor, producer, progress, state })
+    }
+
+    /// Writes the task's checkpoint after its outputs and changelog records
+    /// are acknowledged, so a clean restart restores nothing.
+    pub fn close(self) -> Result<(), TaskError> {
+        let Some(state) = &self.state else { return Ok(()) };
+        let fail = |source: StateError| TaskError::State { task: self.id.clone(), source };
+        if let Err(e) = self.producer.flush(Duration::from_secs(60)) {
+            tracing::warn!(task = %self.id, "flushing before checkpoint: {e}");
+            return Ok(());
+        }
+        let mut offsets: Offsets = state.tables.iter().map(|(t, o)| ((t.clone(), self.id.partition), *o)).collect();
+        if let Some(config) = &self.spec.state {
+            let consumer: rdkafka::consumer::BaseConsumer = config.kafka.admin().create().map_err(|e| {
+                fail(StateError::Restore { topic: "changelog".into(), partition: self.id.partition, message: e.to_string() })
+            })?;
+            for (_, changelog) in &self.spec.changelogs {
+                let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(&consumer, changelog, self.id.partition, Duration::from_secs(30))
+                    .map_err(|e| fail(StateError::Restore { topic: changelog.clone(), partition: self.id.partition, message: e.to_string() }))?;
+                offsets.insert((changelog.clone(), self.id.partition), high);
+            }
+        }
+        let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
+        store.db.flush().map_err(fail)?;
+        Checkpoint::in_dir(&state.dir).write(&offsets).map_err(fail)?;
+        Ok(())
     }
 
     /// The task's id.
@@ -85,33 +151,124 @@ impl StreamTask {
         &self.id
     }
 
-    /// Processes `records` (in offset order) and queues their outputs.
+    /// Processes `records` (in timestamp order across the task's inputs,
+    /// offset order within each) and queues their outputs. Table records
+    /// update the task's table store in place; runs of stream records go to
+    /// the plugin in one call.
     pub fn process_batch(&mut self, records: Vec<InputRecord>) -> Result<(), TaskError> {
-        let Some(last) = records.last() else { return Ok(()) };
-        let mut positions: Positions = Vec::with_capacity(1);
-        positions.push((last.topic.as_str().into(), last.offset + 1));
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut ends: Vec<(Arc<str>, i64)> = Vec::with_capacity(2);
+        for record in &records {
+            match ends.iter_mut().find(|(t, _)| **t == *record.topic) {
+                Some((_, end)) => *end = (*end).max(record.offset + 1),
+                None => ends.push((record.topic.as_str().into(), record.offset + 1)),
+            }
+        }
+        let positions: Positions = ends;
         let spec = self.spec.clone();
         let metrics = &spec.metrics;
         let ack = BatchAck::new();
 
-        let started = Instant::now();
-        let outcome = self.processor.process(&records);
-        ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
-        let routed = Instant::now();
-        match outcome {
-            Ok(results) => {
-                for (record, result) in records.iter().zip(results) {
-                    self.route(record, result, &ack)?;
-                }
+        let mut rest = &records[..];
+        while !rest.is_empty() {
+            let stream_run = rest.iter().take_while(|r| !self.is_table(&r.topic)).count();
+            if stream_run == 0 {
+                self.apply_table(&rest[0])?;
+                rest = &rest[1..];
+                continue;
             }
-            Err(trap) => self.replay_after_trap(&records, trap, &ack)?,
+            let (run, after) = rest.split_at(stream_run);
+            self.process_streams(run, &ack)?;
+            rest = after;
         }
         ack.seal();
-        ProcessorMetrics::add(&metrics.produce_nanos, routed.elapsed().as_nanos() as u64);
         ProcessorMetrics::add(&metrics.records_in, records.len() as u64);
         ProcessorMetrics::add(&metrics.batches, 1);
         self.progress.push(positions, ack);
         Ok(())
+    }
+
+    fn is_table(&self, topic: &str) -> bool {
+        self.state.as_ref().is_some_and(|s| s.tables.contains_key(topic))
+    }
+
+    /// A table record: the latest value per key; a null value deletes it.
+    fn apply_table(&mut self, record: &InputRecord) -> Result<(), TaskError> {
+        let Some(state) = &mut self.state else { return Ok(()) };
+        let next = state.tables.get_mut(record.topic.as_str()).expect("table topic of this task");
+        if record.offset < *next {
+            return Ok(());
+        }
+        *next = record.offset + 1;
+        let Some(key) = &record.key else { return Ok(()) };
+        let write: Write = (table_cf(&record.topic), key.clone(), record.value.clone());
+        let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
+        store.db.write(&[write]).map_err(|source| TaskError::State { task: self.id.clone(), source })
+    }
+
+    fn process_streams(&mut self, records: &[InputRecord], ack: &Arc<BatchAck>) -> Result<(), TaskError> {
+        let spec = self.spec.clone();
+        let metrics = &spec.metrics;
+        let started = Instant::now();
+        let outcome = self.processor.process(records);
+        ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
+        let routed = Instant::now();
+        match outcome {
+            Ok(results) => {
+                self.persist_writes(ack)?;
+                for (record, result) in records.iter().zip(results) {
+                    self.route(record, result, ack)?;
+                }
+            }
+            Err(trap) => {
+                self.discard_writes();
+                self.replay_after_trap(records, trap, ack)?
+            }
+        }
+        ProcessorMetrics::add(&metrics.produce_nanos, routed.elapsed().as_nanos() as u64);
+        Ok(())
+    }
+
+    /// Makes the plugin's writes of the last call durable: one RocksDB
+    /// write batch, and one changelog record per write on the task's
+    /// changelog partition, counted in the batch's ack.
+    fn persist_writes(&mut self, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
+        let Some(state) = &self.state else { return Ok(()) };
+        let writes = state.store.lock().unwrap_or_else(|e| e.into_inner()).take_writes();
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let local: Vec<Write> = writes.iter().map(|(s, k, v)| (store_cf(s), k.clone(), v.clone())).collect();
+        state
+            .store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .db
+            .write(&local)
+            .map_err(|source| TaskError::State { task: self.id.clone(), source })?;
+        for (store, key, value) in &writes {
+            let changelog = self.spec.changelogs.iter().find(|(s, _)| s == store).map(|(_, t)| t.as_str()).expect("declared store");
+            self.send(
+                OutgoingRecord {
+                    topic: changelog,
+                    partition: Some(self.id.partition),
+                    key: Some(key),
+                    value: value.as_deref(),
+                    headers: Vec::new(),
+                    timestamp: 0,
+                },
+                ack,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn discard_writes(&mut self) {
+        if let Some(state) = &self.state {
+            state.store.lock().unwrap_or_else(|e| e.into_inner()).discard_writes();
+        }
     }
 
     /// After a trap nothing of the batch has been produced. A fresh instance
@@ -124,8 +281,12 @@ impl StreamTask {
         self.restart()?;
         for record in records {
             match self.processor.process(std::slice::from_ref(record)) {
-                Ok(mut results) => self.route(record, results.remove(0), ack)?,
+                Ok(mut results) => {
+                    self.persist_writes(ack)?;
+                    self.route(record, results.remove(0), ack)?
+                }
                 Err(trap) => {
+                    self.discard_writes();
                     ProcessorMetrics::add(&self.spec.metrics.traps, 1);
                     self.dead_letter(record, "trap", &format!("{trap:?}"), ack)?;
                     self.restart()?;
@@ -138,7 +299,7 @@ impl StreamTask {
     fn restart(&mut self) -> Result<(), TaskError> {
         let factory = self.spec.factory();
         self.processor = factory
-            .instantiate(&self.tag)
+            .instantiate(&self.tag, self.state.as_ref().map(|s| s.store.clone()))
             .map_err(|source| TaskError::Restart { task: self.id.clone(), source })?;
         self.version = factory.version();
         Ok(())
@@ -169,6 +330,7 @@ impl StreamTask {
             self.send(
                 OutgoingRecord {
                     topic,
+                    partition: None,
                     key: output.key.as_deref(),
                     value: output.value.as_deref(),
                     headers: output.headers.iter().map(|h| (h.key.as_str(), h.value.as_deref())).collect(),
@@ -200,6 +362,7 @@ impl StreamTask {
         self.send(
             OutgoingRecord {
                 topic: &self.spec.dead_letter,
+                partition: None,
                 key: record.key.as_deref(),
                 value: record.value.as_deref(),
                 headers,
@@ -217,4 +380,27 @@ impl StreamTask {
             source,
         })
     }
+}
+
+/// Opens the task's database and restores what the checkpoint says is
+/// missing: tables from their source topics, stores from their changelogs.
+fn open_state(id: &TaskId, tag: &str, spec: &ProcessorSpec, config: &super::spec::StateConfig) -> Result<TaskState, StateError> {
+    let dir = config.root.join(tag);
+    let stores: Vec<String> = spec.changelogs.iter().map(|(s, _)| s.clone()).collect();
+    let store = TaskStore::open(&dir, &stores, &spec.table_topics, config.global.clone())?;
+    let done = Checkpoint::in_dir(&dir).read()?;
+    let from = |topic: &str| done.get(&(topic.to_string(), id.partition)).copied().unwrap_or(0);
+    let sources: Vec<Source> = spec
+        .table_topics
+        .iter()
+        .map(|t| Source { topic: t.clone(), partition: id.partition, family: table_cf(t), from: from(t) })
+        .chain(spec.changelogs.iter().map(|(s, t)| Source { topic: t.clone(), partition: id.partition, family: store_cf(s), from: from(t) }))
+        .collect();
+    let restored = restore(&config.kafka, &store.db, &sources, tag)?;
+    let tables = spec
+        .table_topics
+        .iter()
+        .map(|t| (t.clone(), restored.reached.get(&(t.clone(), id.partition)).copied().unwrap_or(0)))
+        .collect();
+    Ok(TaskState { store: Arc::new(Mutex::new(store)), dir, tables })
 }

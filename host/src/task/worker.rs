@@ -4,10 +4,10 @@
 
 use super::progress::TaskProgress;
 use super::spec::ProcessorSpec;
-use super::stream_task::StreamTask;
+use super::stream_task::{StartError, StreamTask};
 use super::TaskId;
 use crate::kafka::producer::OutputProducer;
-use crate::plugin::{InputRecord, PluginError};
+use crate::plugin::InputRecord;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ pub enum Command {
         /// Where the task records processed batches.
         progress: Arc<TaskProgress>,
         /// The answer.
-        reply: Sender<Result<(), PluginError>>,
+        reply: Sender<Result<(), StartError>>,
     },
     /// Process a batch of one task.
     Batch {
@@ -96,7 +96,11 @@ fn run(inbox: Receiver<Command>, producer: OutputProducer, fatal: FatalSlot) {
                 }
             }
             Command::Close { id, reply } => {
-                tasks.remove(&id);
+                if let Some(task) = tasks.remove(&id) {
+                    if let Err(error) = task.close() {
+                        tracing::warn!("{error}; the next start restores from the previous checkpoint");
+                    }
+                }
                 let _ = reply.send(());
             }
         }

@@ -1,0 +1,124 @@
+//! Restoring local state from Kafka: read changelog (or table source)
+//! partitions from the checkpointed offset up to their high watermark and
+//! write the records into RocksDB.
+
+use super::checkpoint::Offsets;
+use super::store::{Database, Write};
+use super::StateError;
+use crate::kafka::KafkaSettings;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// One partition to bring up to date, and the column family it fills.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Changelog or table topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Column family its records go to.
+    pub family: String,
+    /// First offset not yet in the database (from the checkpoint; 0 when
+    /// there is none).
+    pub from: i64,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Default)]
+pub struct Restored {
+    /// Records written into the database.
+    pub records: u64,
+    /// Offset reached per partition (the next one to read).
+    pub reached: Offsets,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// How long a restore may see no progress before it fails.
+const STALL: Duration = Duration::from_secs(60);
+
+/// Reads every source up to the high watermark it has when the restore
+/// starts, writing its records (a null value deletes) into `db`. Logs start,
+/// progress and end with records/s, tagged with `label`.
+pub fn restore(settings: &KafkaSettings, db: &Database, sources: &[Source], label: &str) -> Result<Restored, StateError> {
+    let started = Instant::now();
+    let failed = |s: &Source, message: String| StateError::Restore { topic: s.topic.clone(), partition: s.partition, message };
+    let mut restored = Restored::default();
+    if sources.is_empty() {
+        return Ok(restored);
+    }
+    let consumer: BaseConsumer = settings
+        .admin()
+        .set("enable.auto.commit", "false")
+        .set("fetch.queue.backoff.ms", "1")
+        .create()
+        .map_err(|e| failed(&sources[0], e.to_string()))?;
+    let mut tpl = TopicPartitionList::new();
+    let mut ends: HashMap<(String, i32), (i64, String)> = HashMap::new();
+    let mut behind = 0;
+    for source in sources {
+        let (low, high) = consumer
+            .fetch_watermarks(&source.topic, source.partition, Duration::from_secs(30))
+            .map_err(|e| failed(source, format!("reading watermarks: {e}")))?;
+        // A checkpoint past the end means the topic was recreated: start over.
+        let start = if source.from > high { low } else { source.from.max(low) };
+        if start < high {
+            behind += high - start;
+            tpl.add_partition_offset(&source.topic, source.partition, Offset::Offset(start))
+                .map_err(|e| failed(source, e.to_string()))?;
+            ends.insert((source.topic.clone(), source.partition), (high, source.family.clone()));
+        } else {
+            restored.reached.insert((source.topic.clone(), source.partition), high.max(start));
+        }
+    }
+    if ends.is_empty() {
+        tracing::info!(task = label, "state is up to date; nothing to restore");
+        return Ok(restored);
+    }
+    tracing::info!(task = label, "restoring {behind} records from {} partition(s)", ends.len());
+    consumer.assign(&tpl).map_err(|e| failed(&sources[0], e.to_string()))?;
+    let mut last_progress = Instant::now();
+    let mut writes: Vec<Write> = Vec::with_capacity(1024);
+    while !ends.is_empty() {
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(e)) => tracing::warn!(task = label, "restore consumer: {e}"),
+            Some(Ok(message)) => {
+                let key = (message.topic().to_string(), message.partition());
+                if let Some((end, family)) = ends.get(&key) {
+                    if message.offset() < *end {
+                        if let Some(k) = message.key() {
+                            writes.push((family.clone(), k.to_vec(), message.payload().map(<[u8]>::to_vec)));
+                        }
+                        restored.records += 1;
+                        last_progress = Instant::now();
+                    }
+                    restored.reached.insert(key.clone(), message.offset() + 1);
+                    if message.offset() + 1 >= *end {
+                        ends.remove(&key);
+                    }
+                }
+            }
+        }
+        if writes.len() >= 1000 || (ends.is_empty() && !writes.is_empty()) {
+            db.write(&writes)?;
+            writes.clear();
+        }
+        if last_progress.elapsed() > STALL {
+            let ((topic, partition), _) = ends.iter().next().expect("a partition is still behind");
+            return Err(StateError::Restore { topic: topic.clone(), partition: *partition, message: format!("no progress for {STALL:?}") });
+        }
+    }
+    db.flush()?;
+    restored.elapsed = started.elapsed();
+    tracing::info!(
+        task = label,
+        "restored {} records in {:.2}s ({:.0} records/s)",
+        restored.records,
+        restored.elapsed.as_secs_f64(),
+        restored.records as f64 / restored.elapsed.as_secs_f64().max(1e-6)
+    );
+    Ok(restored)
+}

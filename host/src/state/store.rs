@@ -1,0 +1,288 @@
+//! RocksDB-backed stores: one database per task (its stores and tables) and
+//! one per instance for global tables.
+//!
+//! Plugin writes during a batch go to an overlay that reads see at once
+//! (read-your-writes) and that is thrown away if the plugin traps; after the
+//! batch the overlay becomes one RocksDB write batch plus changelog records.
+
+use super::{store_cf, table_cf, StateError};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a plugin's state call failed; maps one to one onto the WIT
+/// `state-error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessError {
+    /// Not a store or table the manifest declares.
+    Undeclared(String),
+    /// RocksDB failed.
+    Storage(String),
+}
+
+/// One write: column family, key, value (`None` deletes).
+pub type Write = (String, Vec<u8>, Option<Vec<u8>>);
+
+/// An open RocksDB database with named column families.
+pub struct Database {
+    db: DB,
+    path: PathBuf,
+}
+
+/// How long to wait for another process to release a task directory during
+/// a rebalance before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+impl Database {
+    /// Opens (creating if needed) the database at `path` with `families`.
+    /// Waits while another process holds its lock, up to 30 s.
+    pub fn open(path: &Path, families: &[String]) -> Result<Database, StateError> {
+        std::fs::create_dir_all(path)
+            .map_err(|source| StateError::Checkpoint { path: path.display().to_string(), source })?;
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            let descriptors = families.iter().map(|f| ColumnFamilyDescriptor::new(f, Options::default()));
+            match DB::open_cf_descriptors(&options, path, descriptors) {
+                Ok(db) => return Ok(Database { db, path: path.to_path_buf() }),
+                Err(e) if e.to_string().contains("LOCK") && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(source) => return Err(StateError::Db { path: path.display().to_string(), source }),
+            }
+        }
+    }
+
+    fn error(&self, source: rocksdb::Error) -> StateError {
+        StateError::Db { path: self.path.display().to_string(), source }
+    }
+
+    /// The value of `key` in column family `cf`.
+    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let handle = self.db.cf_handle(cf).ok_or_else(|| self.missing(cf))?;
+        self.db.get_cf(handle, key).map_err(|e| self.error(e))
+    }
+
+    /// Up to `limit` entries of `cf` with `start <= key < end`.
+    pub fn range(&self, cf: &str, start: Option<&[u8]>, end: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        let handle = self.db.cf_handle(cf).ok_or_else(|| self.missing(cf))?;
+        let mode = start.map_or(IteratorMode::Start, |s| IteratorMode::From(s, Direction::Forward));
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(handle, mode) {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            if end.is_some_and(|end| &*key >= end) || out.len() >= limit {
+                break;
+            }
+            out.push((key.to_vec(), value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Applies `writes` atomically.
+    pub fn write(&self, writes: &[Write]) -> Result<(), StateError> {
+        let mut batch = WriteBatch::default();
+        for (cf, key, value) in writes {
+            let handle = self.db.cf_handle(cf).ok_or_else(|| self.missing(cf))?;
+            match value {
+                Some(value) => batch.put_cf(handle, key, value),
+                None => batch.delete_cf(handle, key),
+            }
+        }
+        self.db.write(batch).map_err(|e| self.error(e))
+    }
+
+    /// Flushes memtables so the checkpoint written next is backed by files.
+    pub fn flush(&self) -> Result<(), StateError> {
+        self.db.flush_wal(true).map_err(|e| self.error(e))
+    }
+
+    /// Bytes of live data on disk (SST files), for reports.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.property_int_value("rocksdb.total-sst-files-size").ok().flatten().unwrap_or(0)
+    }
+
+    fn missing(&self, cf: &str) -> StateError {
+        StateError::Family { path: self.path.display().to_string(), family: cf.to_string() }
+    }
+}
+
+/// The global tables of this instance, shared by every task.
+pub struct GlobalStore {
+    /// The database; RocksDB is safe to share between threads.
+    pub db: Database,
+    topics: HashSet<String>,
+}
+
+impl GlobalStore {
+    /// Opens the global store for `topics` under `dir`.
+    pub fn open(dir: &Path, topics: &[String]) -> Result<Self, StateError> {
+        let families: Vec<String> = topics.iter().map(|t| table_cf(t)).collect();
+        Ok(GlobalStore { db: Database::open(dir, &families)?, topics: topics.iter().cloned().collect() })
+    }
+
+    /// Whether `topic` is one of the global tables.
+    pub fn has(&self, topic: &str) -> bool {
+        self.topics.contains(topic)
+    }
+}
+
+/// The state of one task, as its plugin instance sees it.
+pub struct TaskStore {
+    /// The task's database.
+    pub db: Database,
+    stores: HashSet<String>,
+    tables: HashSet<String>,
+    global: Option<Arc<GlobalStore>>,
+    /// Writes of the batch in progress, by (store, key).
+    overlay: BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl TaskStore {
+    /// Opens the task's database at `dir` with `stores` and `tables`.
+    pub fn open(dir: &Path, stores: &[String], tables: &[String], global: Option<Arc<GlobalStore>>) -> Result<Self, StateError> {
+        let families: Vec<String> = stores.iter().map(|s| store_cf(s)).chain(tables.iter().map(|t| table_cf(t))).collect();
+        Ok(TaskStore {
+            db: Database::open(dir, &families)?,
+            stores: stores.iter().cloned().collect(),
+            tables: tables.iter().cloned().collect(),
+            global,
+            overlay: BTreeMap::new(),
+        })
+    }
+
+    fn check_store(&self, store: &str) -> Result<(), AccessError> {
+        if self.stores.contains(store) {
+            Ok(())
+        } else {
+            Err(AccessError::Undeclared(store.to_string()))
+        }
+    }
+
+    /// A store value, including this batch's writes.
+    pub fn get(&self, store: &str, key: &[u8]) -> Result<Option<Vec<u8>>, AccessError> {
+        self.check_store(store)?;
+        if let Some(value) = self.overlay.get(&(store.to_string(), key.to_vec())) {
+            return Ok(value.clone());
+        }
+        self.db.get(&store_cf(store), key).map_err(storage)
+    }
+
+    /// Buffers a put for the end of the batch.
+    pub fn put(&mut self, store: &str, key: Vec<u8>, value: Vec<u8>) -> Result<(), AccessError> {
+        self.check_store(store)?;
+        self.overlay.insert((store.to_string(), key), Some(value));
+        Ok(())
+    }
+
+    /// Buffers a delete for the end of the batch.
+    pub fn delete(&mut self, store: &str, key: Vec<u8>) -> Result<(), AccessError> {
+        self.check_store(store)?;
+        self.overlay.insert((store.to_string(), key), None);
+        Ok(())
+    }
+
+    /// Entries with `start <= key < end` in key order, including this
+    /// batch's writes, at most `limit`.
+    pub fn range(&self, store: &str, start: Option<&[u8]>, end: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AccessError> {
+        self.check_store(store)?;
+        let in_range = |k: &[u8]| start.is_none_or(|s| k >= s) && end.is_none_or(|e| k < e);
+        let pending: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = self
+            .overlay
+            .range((store.to_string(), Vec::new())..)
+            .take_while(|((s, _), _)| s == store)
+            .filter(|((_, k), _)| in_range(k))
+            .map(|((_, k), v)| (k, v))
+            .collect();
+        // Pending deletes can hide at most that many stored entries.
+        let deletes = pending.iter().filter(|(_, v)| v.is_none()).count();
+        let stored = self.db.range(&store_cf(store), start, end, limit + deletes).map_err(storage)?;
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = stored.into_iter().collect();
+        for (key, value) in pending {
+            match value {
+                Some(v) => merged.insert(key.clone(), v.clone()),
+                None => merged.remove(key),
+            };
+        }
+        Ok(merged.into_iter().take(limit).collect())
+    }
+
+    /// The current value of `key` in a table or global table input.
+    pub fn lookup(&self, topic: &str, key: &[u8]) -> Result<Option<Vec<u8>>, AccessError> {
+        if self.tables.contains(topic) {
+            return self.db.get(&table_cf(topic), key).map_err(storage);
+        }
+        match &self.global {
+            Some(global) if global.has(topic) => global.db.get(&table_cf(topic), key).map_err(storage),
+            _ => Err(AccessError::Undeclared(topic.to_string())),
+        }
+    }
+
+    /// Whether `topic` is one of this task's (co-partitioned) tables.
+    pub fn is_table(&self, topic: &str) -> bool {
+        self.tables.contains(topic)
+    }
+
+    /// Takes the batch's writes as (store, key, value), leaving none.
+    pub fn take_writes(&mut self) -> Vec<(String, Vec<u8>, Option<Vec<u8>>)> {
+        std::mem::take(&mut self.overlay).into_iter().map(|((s, k), v)| (s, k, v)).collect()
+    }
+
+    /// Forgets the batch's writes (the plugin trapped).
+    pub fn discard_writes(&mut self) {
+        self.overlay.clear();
+    }
+}
+
+fn storage(error: StateError) -> AccessError {
+    AccessError::Storage(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path) -> TaskStore {
+        TaskStore::open(dir, &["counts".into()], &["address".into()], None).unwrap()
+    }
+
+    #[test]
+    fn batch_writes_are_visible_at_once_and_durable_after_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        s.put("counts", b"a".to_vec(), b"1".to_vec()).unwrap();
+        assert_eq!(s.get("counts", b"a").unwrap(), Some(b"1".to_vec()));
+        let writes: Vec<Write> = s.take_writes().into_iter().map(|(st, k, v)| (store_cf(&st), k, v)).collect();
+        s.db.write(&writes).unwrap();
+        drop(s);
+        let s = store(dir.path());
+        assert_eq!(s.get("counts", b"a").unwrap(), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn range_merges_pending_writes_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        let cf = store_cf("counts");
+        s.db.write(&[(cf.clone(), b"a".to_vec(), Some(b"1".to_vec())), (cf.clone(), b"b".to_vec(), Some(b"2".to_vec())), (cf, b"d".to_vec(), Some(b"4".to_vec()))]).unwrap();
+        s.delete("counts", b"a".to_vec()).unwrap();
+        s.put("counts", b"c".to_vec(), b"3".to_vec()).unwrap();
+        let got = s.range("counts", None, Some(b"d"), 10).unwrap();
+        assert_eq!(got, vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]);
+        assert_eq!(s.range("counts", Some(b"b"), None, 2).unwrap().len(), 2);
+        s.discard_writes();
+        assert_eq!(s.get("counts", b"a").unwrap(), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn only_declared_names_are_reachable() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        assert_eq!(s.get("other", b"k"), Err(AccessError::Undeclared("other".into())));
+        assert_eq!(s.lookup("nope", b"k"), Err(AccessError::Undeclared("nope".into())));
+        assert_eq!(s.lookup("address", b"k"), Ok(None));
+    }
+}

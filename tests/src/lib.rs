@@ -34,6 +34,7 @@ pub fn component(plugin: &str) -> PathBuf {
     let path = match plugin {
         "metric-branch" => env!("RILL_PLUGIN_METRIC_BRANCH"),
         "cpu-alert" => env!("RILL_PLUGIN_CPU_ALERT"),
+        "order-join" => env!("RILL_PLUGIN_ORDER_JOIN"),
         other => panic!("no component is built for {other}"),
     };
     PathBuf::from(path)
@@ -43,10 +44,16 @@ pub fn component(plugin: &str) -> PathBuf {
 /// with the freshly built component next to it under the name it expects.
 /// Returns the manifest path.
 pub fn install_plugin(dir: &Path, plugin: &str) -> PathBuf {
-    let source = Path::new(env!("RILL_WORKSPACE")).join("plugins").join(plugin).join("plugin.toml");
+    install_manifest(dir, plugin, "plugin.toml")
+}
+
+/// Like [`install_plugin`] for another manifest of the plugin (e.g.
+/// `global.toml`).
+pub fn install_manifest(dir: &Path, plugin: &str, file: &str) -> PathBuf {
+    let source = Path::new(env!("RILL_WORKSPACE")).join("plugins").join(plugin).join(file);
     let target_dir = dir.join(plugin);
     std::fs::create_dir_all(&target_dir).unwrap();
-    let manifest = target_dir.join("plugin.toml");
+    let manifest = target_dir.join(file);
     std::fs::copy(&source, &manifest).unwrap();
     std::fs::copy(component(plugin), target_dir.join(format!("{plugin}.wasm"))).unwrap();
     manifest

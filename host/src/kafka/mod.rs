@@ -70,6 +70,18 @@ impl KafkaSettings {
         ])
     }
 
+    /// A consumer that reads partitions it assigns itself (restores, global
+    /// tables). librdkafka needs a group id to assign; it never joins that
+    /// group or commits to it.
+    pub fn reader(&self) -> ClientConfig {
+        self.client(&[
+            ("group.id", "rill-state-reader"),
+            ("enable.auto.commit", "false"),
+            ("fetch.queue.backoff.ms", "1"),
+            ("allow.auto.create.topics", "false"),
+        ])
+    }
+
     /// A client for metadata and administrative requests.
     pub fn admin(&self) -> ClientConfig {
         self.client(&[("allow.auto.create.topics", "false")])

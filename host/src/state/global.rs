@@ -48,9 +48,7 @@ impl GlobalTables {
 
         let stop = Arc::new(AtomicBool::new(false));
         let consumer: BaseConsumer = settings
-            .admin()
-            .set("enable.auto.commit", "false")
-            .set("fetch.queue.backoff.ms", "1")
+            .reader()
             .create()
             .map_err(|e| follow_error(&names, e.to_string()))?;
         let mut tpl = TopicPartitionList::new();

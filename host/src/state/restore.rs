@@ -50,9 +50,7 @@ pub fn restore(settings: &KafkaSettings, db: &Database, sources: &[Source], labe
         return Ok(restored);
     }
     let consumer: BaseConsumer = settings
-        .admin()
-        .set("enable.auto.commit", "false")
-        .set("fetch.queue.backoff.ms", "1")
+        .reader()
         .create()
         .map_err(|e| failed(&sources[0], e.to_string()))?;
     let mut tpl = TopicPartitionList::new();

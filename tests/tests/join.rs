@@ -1,0 +1,133 @@
+//! The seed notes' join examples end to end: KStream-KTable join of `order`
+//! with `address`, the address change to LA, restarts with and without the
+//! state dir, the GlobalKTable variant, and the co-partitioning refusal.
+
+use rill_tests::{install_manifest, install_plugin, produce, read_all, rill_bin, wait_exit, DevBroker};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn keyed(pairs: &[(&str, &str)]) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+    pairs.iter().map(|(k, v)| (Some(k.as_bytes().to_vec()), v.as_bytes().to_vec())).collect()
+}
+
+/// `rill run` until the inputs are drained; returns its output (stderr has the log).
+fn run_until_idle(broker: &DevBroker, manifest: &Path, state: &Path, app: &str) -> Output {
+    let child = Command::new(rill_bin())
+        .arg("run")
+        .arg(manifest)
+        .args(["--brokers", &broker.bootstrap, "--application-id", app, "--stop-when-idle", "2s"])
+        .args(["-X", "session.timeout.ms=6000", "--state-dir"])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    let status = wait_exit(&mut child, Duration::from_secs(120));
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(status.success(), "rill run failed:\n{log}");
+    output
+}
+
+fn log(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Records restored over all tasks, from the "restored N records" log lines.
+fn restored(output: &Output) -> u64 {
+    log(output)
+        .lines()
+        .filter_map(|l| l.split("restored ").nth(1))
+        .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// `order_join` as "key:value" lines, in partition and offset order.
+fn joined(broker: &DevBroker) -> Vec<String> {
+    let mut records = read_all(&broker.bootstrap, "order_join");
+    records.sort_by_key(|r| (r.partition, r.offset));
+    records
+        .iter()
+        .map(|r| format!("{}:{}", String::from_utf8_lossy(r.key.as_deref().unwrap()), String::from_utf8_lossy(r.value.as_deref().unwrap())))
+        .collect()
+}
+
+fn sorted(mut lines: Vec<String>) -> Vec<String> {
+    lines.sort();
+    lines
+}
+
+#[test]
+fn ktable_join_follows_the_seed_including_the_address_change_and_restarts() {
+    let broker = DevBroker::start(&[("order", 3), ("address", 3), ("order_join", 3), ("order.dlq", 3)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "order-join");
+    let state = dir.path().join("state");
+
+    // The seed: addresses first, then orders.
+    produce(&broker.bootstrap, "address", &keyed(&[("jihun", "Seoul"), ("gildong", "Newyork")]));
+    produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Galaxy"), ("jihun", "iPhone")]));
+    let first = run_until_idle(&broker, &manifest, &state, "order-join-application");
+    assert_eq!(sorted(joined(&broker)), ["gildong:Galaxy send to Newyork", "jihun:iPhone send to Seoul"]);
+    assert_eq!(restored(&first), 2, "{}", log(&first));
+
+    // jihun moves to LA; his next order goes there. Restart with the state
+    // dir kept: only the new address record is restored (the tail).
+    produce(&broker.bootstrap, "address", &keyed(&[("jihun", "LA")]));
+    produce(&broker.bootstrap, "order", &keyed(&[("jihun", "G-Wagon")]));
+    let second = run_until_idle(&broker, &manifest, &state, "order-join-application");
+    assert_eq!(restored(&second), 1, "only the tail is restored:\n{}", log(&second));
+    let lines = joined(&broker);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.contains(&"jihun:G-Wagon send to LA".to_string()), "{lines:?}");
+
+    // A clean restart with nothing new restores nothing.
+    let third = run_until_idle(&broker, &manifest, &state, "order-join-application");
+    assert_eq!(restored(&third), 0, "{}", log(&third));
+    assert!(log(&third).contains("nothing to restore"), "{}", log(&third));
+
+    // The state dir deleted: everything comes back from the address topic.
+    std::fs::remove_dir_all(&state).unwrap();
+    produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Porsche"), ("jihun", "Bike")]));
+    let fourth = run_until_idle(&broker, &manifest, &state, "order-join-application");
+    assert_eq!(restored(&fourth), 3, "{}", log(&fourth));
+    let lines = joined(&broker);
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(lines.contains(&"gildong:Porsche send to Newyork".to_string()), "{lines:?}");
+    assert!(lines.contains(&"jihun:Bike send to LA".to_string()), "{lines:?}");
+}
+
+#[test]
+fn global_table_join_follows_the_seed() {
+    let broker = DevBroker::start(&[("order", 3), ("address_v2", 2), ("order_join", 3), ("order.global.dlq", 3)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_manifest(dir.path(), "order-join", "global.toml");
+    produce(&broker.bootstrap, "address_v2", &keyed(&[("jihun", "Seoul"), ("gildong", "Busan")]));
+    produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Porsche"), ("jihun", "G-Wagon")]));
+    run_until_idle(&broker, &manifest, &dir.path().join("state"), "global-table-join-application");
+    assert_eq!(sorted(joined(&broker)), ["gildong:Porsche send to Busan", "jihun:G-Wagon send to Seoul"]);
+}
+
+#[test]
+fn inputs_that_are_not_co_partitioned_are_refused_before_anything_is_written() {
+    let broker = DevBroker::start(&[("order", 3), ("address", 2), ("order_join", 3), ("order.dlq", 3)]);
+    let dir = tempfile::tempdir().unwrap();
+    produce(&broker.bootstrap, "address", &keyed(&[("jihun", "Seoul")]));
+    produce(&broker.bootstrap, "order", &keyed(&[("jihun", "iPhone")]));
+    let output = Command::new(rill_bin())
+        .arg("run")
+        .arg(install_plugin(dir.path(), "order-join"))
+        .args(["--brokers", &broker.bootstrap, "--application-id", "copartition", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("inputs are not co-partitioned: order has 3 partitions, address has 2 partitions"), "{stderr}");
+    assert!(stderr.contains("kind = \"global-table\""), "{stderr}");
+    let written: BTreeMap<&str, usize> = ["order_join", "order.dlq"].into_iter().map(|t| (t, read_all(&broker.bootstrap, t).len())).collect();
+    assert_eq!(written, BTreeMap::from([("order_join", 0), ("order.dlq", 0)]));
+}

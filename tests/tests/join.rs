@@ -131,3 +131,70 @@ fn inputs_that_are_not_co_partitioned_are_refused_before_anything_is_written() {
     let written: BTreeMap<&str, usize> = ["order_join", "order.dlq"].into_iter().map(|t| (t, read_all(&broker.bootstrap, t).len())).collect();
     assert_eq!(written, BTreeMap::from([("order_join", 0), ("order.dlq", 0)]));
 }
+
+/// The partitions of `topic` in a member's last "partitions assigned" line.
+fn assigned(log: &Path, topic: &str) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("partitions assigned:"))
+        .last()
+        .map_or(0, |l| l.matches(&format!("{topic}/")).count())
+}
+
+#[test]
+fn a_second_member_restores_its_half_of_the_table_and_joins_correctly() {
+    let broker = DevBroker::start(&[("order", 4), ("address", 4), ("order_join", 4), ("order.dlq", 4)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "order-join");
+    let names: Vec<String> = (0..200).map(|i| format!("user-{i}")).collect();
+    let addresses: Vec<(String, String)> = names.iter().map(|n| (n.clone(), format!("city-of-{n}"))).collect();
+    let pairs: Vec<(&str, &str)> = addresses.iter().map(|(n, a)| (n.as_str(), a.as_str())).collect();
+    produce(&broker.bootstrap, "address", &keyed(&pairs));
+
+    let member = |name: &str| {
+        let log = dir.path().join(format!("{name}.log"));
+        let child = Command::new(rill_bin())
+            .arg("run")
+            .arg(&manifest)
+            .args(["--brokers", &broker.bootstrap, "--application-id", "join-group", "--stop-when-idle", "10s"])
+            .args(["-X", "session.timeout.ms=6000", "--state-dir"])
+            .arg(dir.path().join(name))
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        (child, log)
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    let (mut first, first_log) = member("first");
+    wait_for("the first member to own every partition", &|| assigned(&first_log, "address") == 4);
+    let orders = |round: &str| -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+        names.iter().map(|n| (Some(n.clone().into_bytes()), format!("{round}-item").into_bytes())).collect()
+    };
+    produce(&broker.bootstrap, "order", &orders("early"));
+
+    let (mut second, second_log) = member("second");
+    wait_for("the group to split", &|| assigned(&second_log, "address") == 2 && assigned(&first_log, "address") == 2);
+    produce(&broker.bootstrap, "order", &orders("late"));
+
+    for (child, log) in [(&mut first, &first_log), (&mut second, &second_log)] {
+        let status = wait_exit(child, Duration::from_secs(120));
+        assert!(status.success(), "{}", std::fs::read_to_string(log).unwrap());
+    }
+    let second_text = std::fs::read_to_string(&second_log).unwrap();
+    assert!(second_text.contains("restored"), "the second member restored its tables:\n{second_text}");
+
+    let got: std::collections::HashSet<String> = joined(&broker).into_iter().collect();
+    let want: std::collections::HashSet<String> = addresses
+        .iter()
+        .flat_map(|(n, a)| ["early", "late"].map(|round| format!("{n}:{round}-item send to {a}")))
+        .collect();
+    assert_eq!(got, want, "every order joined with its address, on either member");
+}

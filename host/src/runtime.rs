@@ -8,7 +8,7 @@
 //! or (with `--stop-when-idle`) once the inputs are drained.
 
 use crate::kafka::admin::{self, TopicError};
-use crate::kafka::producer::OutputProducer;
+use crate::kafka::producer::{OutputProducer, RecordSink};
 use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
 use crate::plugin::{Header, InputRecord, ProcessorFactory};
@@ -270,7 +270,7 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
         global: globals.as_ref().map(GlobalTables::store),
     });
 
-    let producer = OutputProducer::new(&options.kafka.producer()).context("creating the producer")?;
+    let producer: Arc<dyn RecordSink> = Arc::new(OutputProducer::new(&options.kafka.producer()).context("creating the producer")?);
     let specs: Vec<Arc<ProcessorSpec>> = processors
         .iter()
         .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))

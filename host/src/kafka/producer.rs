@@ -89,6 +89,65 @@ pub struct OutgoingRecord<'a> {
     pub timestamp: i64,
 }
 
+/// Where tasks send records: the Kafka producer in production, memory in
+/// tests that drive tasks without a broker.
+pub trait RecordSink: Send + Sync {
+    /// Queues `record`, counting it against `ack` until it is acknowledged.
+    fn send(&self, record: OutgoingRecord<'_>, ack: &Arc<BatchAck>) -> Result<(), KafkaError>;
+    /// Waits until everything queued is acknowledged, up to `timeout`.
+    fn flush(&self, timeout: Duration) -> Result<(), KafkaError>;
+}
+
+/// One record a [`MemorySink`] received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentRecord {
+    /// Destination topic.
+    pub topic: String,
+    /// Explicit partition, if any.
+    pub partition: Option<i32>,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Timestamp.
+    pub timestamp: i64,
+}
+
+/// A sink that keeps records in memory and acknowledges them at once.
+#[derive(Default)]
+pub struct MemorySink {
+    records: Mutex<Vec<SentRecord>>,
+}
+
+impl MemorySink {
+    /// Everything sent so far, in order.
+    pub fn records(&self) -> Vec<SentRecord> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl RecordSink for MemorySink {
+    fn send(&self, record: OutgoingRecord<'_>, ack: &Arc<BatchAck>) -> Result<(), KafkaError> {
+        ack.sent();
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(SentRecord {
+            topic: record.topic.to_string(),
+            partition: record.partition,
+            key: record.key.map(<[u8]>::to_vec),
+            value: record.value.map(<[u8]>::to_vec),
+            headers: record.headers.iter().map(|(k, v)| (k.to_string(), v.map(<[u8]>::to_vec))).collect(),
+            timestamp: record.timestamp,
+        });
+        ack.delivered(Ok(()));
+        Ok(())
+    }
+
+    fn flush(&self, _timeout: Duration) -> Result<(), KafkaError> {
+        Ok(())
+    }
+}
+
 /// The shared producer. Cheap to clone; thread-safe.
 #[derive(Clone)]
 pub struct OutputProducer {
@@ -101,9 +160,16 @@ impl OutputProducer {
         Ok(OutputProducer { inner: Arc::new(config.create_with_context(AckContext)?) })
     }
 
+    /// Waits for every queued record to be delivered, up to `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.inner.flush(timeout)
+    }
+}
+
+impl RecordSink for OutputProducer {
     /// Queues `record`, counting it against `ack`. Waits (never drops) when
     /// librdkafka's local queue is full.
-    pub fn send(&self, record: OutgoingRecord<'_>, ack: &Arc<BatchAck>) -> Result<(), KafkaError> {
+    fn send(&self, record: OutgoingRecord<'_>, ack: &Arc<BatchAck>) -> Result<(), KafkaError> {
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
         for (key, value) in &record.headers {
             headers = headers.insert(KafkaHeader { key, value: *value });
@@ -136,8 +202,7 @@ impl OutputProducer {
         }
     }
 
-    /// Waits for every queued record to be delivered, up to `timeout`.
-    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+    fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.inner.flush(timeout)
     }
 }

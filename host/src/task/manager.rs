@@ -9,7 +9,7 @@ use super::spec::ProcessorSpec;
 use super::state::TaskState;
 use super::worker::{Command, FatalSlot, Worker};
 use super::TaskId;
-use crate::kafka::producer::OutputProducer;
+use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
 use crossbeam_channel::bounded;
 use std::collections::{BTreeMap, HashMap};
@@ -39,7 +39,7 @@ pub struct TaskManager {
     by_topic: HashMap<String, Arc<ProcessorSpec>>,
     workers: Vec<Worker>,
     tasks: BTreeMap<TaskId, TaskEntry>,
-    producer: OutputProducer,
+    producer: Arc<dyn RecordSink>,
     fatal: FatalSlot,
     /// Latest committable offset per input partition, and what was
     /// committed, so a failed commit is retried and an unchanged one skipped.
@@ -49,7 +49,7 @@ pub struct TaskManager {
 
 impl TaskManager {
     /// A manager for `processors` with `threads` workers.
-    pub fn new(processors: &[Arc<ProcessorSpec>], threads: usize, producer: OutputProducer) -> std::io::Result<Self> {
+    pub fn new(processors: &[Arc<ProcessorSpec>], threads: usize, producer: Arc<dyn RecordSink>) -> std::io::Result<Self> {
         let fatal = FatalSlot::default();
         let workers = (0..threads.max(1))
             .map(|i| Worker::spawn(i, producer.clone(), fatal.clone()))

@@ -5,7 +5,7 @@
 use super::progress::{Positions, TaskProgress};
 use super::spec::{ProcessorMetrics, ProcessorSpec};
 use super::TaskId;
-use crate::kafka::producer::{BatchAck, OutgoingRecord, OutputProducer};
+use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink};
 use crate::plugin::{InputRecord, PluginError, RecordProcessor, RecordResult, SharedTaskStore};
 use crate::state::checkpoint::{Checkpoint, Offsets};
 use crate::state::restore::{restore, Source};
@@ -76,7 +76,7 @@ pub struct StreamTask {
     spec: Arc<ProcessorSpec>,
     processor: Box<dyn RecordProcessor>,
     version: String,
-    producer: OutputProducer,
+    producer: Arc<dyn RecordSink>,
     progress: Arc<TaskProgress>,
     state: Option<TaskState>,
 }
@@ -107,7 +107,7 @@ impl StreamTask {
     pub fn start(
         id: TaskId,
         spec: Arc<ProcessorSpec>,
-        producer: OutputProducer,
+        producer: Arc<dyn RecordSink>,
         progress: Arc<TaskProgress>,
     ) -> Result<Self, StartError> {
         let tag = id.to_string();
@@ -115,6 +115,32 @@ impl StreamTask {
             Some(config) => Some(open_state(&id, &tag, &spec, config)?),
             None => None,
         };
+        Self::assemble(id, spec, producer, progress, state)
+    }
+
+    /// A task over an already open store, without restoring: for driving a
+    /// task directly (tests, tools). Table positions start at 0.
+    pub fn with_store(
+        id: TaskId,
+        spec: Arc<ProcessorSpec>,
+        producer: Arc<dyn RecordSink>,
+        progress: Arc<TaskProgress>,
+        store: TaskStore,
+        dir: PathBuf,
+    ) -> Result<Self, StartError> {
+        let tables = spec.table_topics.iter().map(|t| (t.clone(), 0)).collect();
+        let state = TaskState { store: Arc::new(Mutex::new(store)), dir, tables };
+        Self::assemble(id, spec, producer, progress, Some(state))
+    }
+
+    fn assemble(
+        id: TaskId,
+        spec: Arc<ProcessorSpec>,
+        producer: Arc<dyn RecordSink>,
+        progress: Arc<TaskProgress>,
+        state: Option<TaskState>,
+    ) -> Result<Self, StartError> {
+        let tag = id.to_string();
         let factory = spec.factory();
         let processor = factory.instantiate(&tag, state.as_ref().map(|s| s.store.clone()))?;
         Ok(StreamTask { version: factory.version(), id, tag, spec, processor, producer, progress, state })

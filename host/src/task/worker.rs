@@ -6,7 +6,7 @@ use super::progress::TaskProgress;
 use super::spec::ProcessorSpec;
 use super::stream_task::{StartError, StreamTask};
 use super::TaskId;
-use crate::kafka::producer::OutputProducer;
+use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::HashMap;
@@ -57,7 +57,7 @@ const QUEUE_DEPTH: usize = 32;
 
 impl Worker {
     /// Spawns worker `index`.
-    pub fn spawn(index: usize, producer: OutputProducer, fatal: FatalSlot) -> std::io::Result<Worker> {
+    pub fn spawn(index: usize, producer: Arc<dyn RecordSink>, fatal: FatalSlot) -> std::io::Result<Worker> {
         let (commands, inbox) = bounded(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name(format!("rill-worker-{index}"))
@@ -77,7 +77,7 @@ impl Drop for Worker {
     }
 }
 
-fn run(inbox: Receiver<Command>, producer: OutputProducer, fatal: FatalSlot) {
+fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot) {
     let mut tasks: HashMap<TaskId, StreamTask> = HashMap::new();
     for command in inbox {
         match command {

@@ -82,6 +82,10 @@ pub struct ProcessorSummary {
     pub plugin_nanos: u64,
     /// Nanoseconds routing and producing.
     pub produce_nanos: u64,
+    /// Records restored into task state.
+    pub restored: u64,
+    /// Nanoseconds spent restoring.
+    pub restore_nanos: u64,
 }
 
 impl ProcessorSummary {
@@ -96,6 +100,8 @@ impl ProcessorSummary {
             traps: ProcessorMetrics::get(&m.traps),
             plugin_nanos: ProcessorMetrics::get(&m.plugin_nanos),
             produce_nanos: ProcessorMetrics::get(&m.produce_nanos),
+            restored: ProcessorMetrics::get(&m.restored),
+            restore_nanos: ProcessorMetrics::get(&m.restore_nanos),
         }
     }
 }

@@ -94,6 +94,10 @@ pub struct ProcessorMetrics {
     pub plugin_nanos: AtomicU64,
     /// Time spent routing and producing, in nanoseconds.
     pub produce_nanos: AtomicU64,
+    /// Records restored into task stores from changelogs and table topics.
+    pub restored: AtomicU64,
+    /// Time spent restoring, in nanoseconds (tasks restore one after another).
+    pub restore_nanos: AtomicU64,
 }
 
 impl ProcessorMetrics {

@@ -423,6 +423,8 @@ fn open_state(id: &TaskId, tag: &str, spec: &ProcessorSpec, config: &super::spec
         .chain(spec.changelogs.iter().map(|(s, t)| Source { topic: t.clone(), partition: id.partition, family: store_cf(s), from: from(t) }))
         .collect();
     let restored = restore(&config.kafka, &store.db, &sources, tag)?;
+    ProcessorMetrics::add(&spec.metrics.restored, restored.records);
+    ProcessorMetrics::add(&spec.metrics.restore_nanos, restored.elapsed.as_nanos() as u64);
     let tables = spec
         .table_topics
         .iter()

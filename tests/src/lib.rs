@@ -35,6 +35,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "metric-branch" => env!("RILL_PLUGIN_METRIC_BRANCH"),
         "cpu-alert" => env!("RILL_PLUGIN_CPU_ALERT"),
         "order-join" => env!("RILL_PLUGIN_ORDER_JOIN"),
+        "order-count" => env!("RILL_PLUGIN_ORDER_COUNT"),
         other => panic!("no component is built for {other}"),
     };
     PathBuf::from(path)

@@ -193,3 +193,38 @@ pub fn multiset<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> 
     }
     counts
 }
+
+/// Runs `rill run` on `manifests` until the inputs are drained (2 s idle)
+/// and returns its log; fails the test if it does not exit 0. Uses a 6 s
+/// session timeout because the dev broker holds a rejoin for it.
+pub fn run_until_idle(bootstrap: &str, manifests: &[&Path], application_id: &str, state_dir: &Path) -> String {
+    let mut child = Command::new(rill_bin())
+        .arg("run")
+        .args(manifests)
+        .args(["--brokers", bootstrap, "--application-id", application_id, "--stop-when-idle", "2s"])
+        .args(["-X", "session.timeout.ms=6000", "--state-dir"])
+        .arg(state_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning rill run");
+    // Read the log while it runs so a full pipe never blocks rill.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+        log
+    });
+    let status = wait_exit(&mut child, Duration::from_secs(120));
+    let log = reader.join().unwrap();
+    assert!(status.success(), "rill run failed:\n{log}");
+    log
+}
+
+/// Records restored over all tasks, from the "restored N records" log lines.
+pub fn restored_records(log: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.split("restored ").nth(1))
+        .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+        .sum()
+}

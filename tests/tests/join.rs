@@ -2,47 +2,18 @@
 //! with `address`, the address change to LA, restarts with and without the
 //! state dir, the GlobalKTable variant, and the co-partitioning refusal.
 
-use rill_tests::{install_manifest, install_plugin, produce, read_all, rill_bin, wait_exit, DevBroker};
+use rill_tests::{install_manifest, install_plugin, produce, read_all, restored_records as restored, rill_bin, run_until_idle, wait_exit, DevBroker};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn keyed(pairs: &[(&str, &str)]) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
     pairs.iter().map(|(k, v)| (Some(k.as_bytes().to_vec()), v.as_bytes().to_vec())).collect()
 }
 
-/// `rill run` until the inputs are drained; returns its output (stderr has the log).
-fn run_until_idle(broker: &DevBroker, manifest: &Path, state: &Path, app: &str) -> Output {
-    let child = Command::new(rill_bin())
-        .arg("run")
-        .arg(manifest)
-        .args(["--brokers", &broker.bootstrap, "--application-id", app, "--stop-when-idle", "2s"])
-        .args(["-X", "session.timeout.ms=6000", "--state-dir"])
-        .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = child;
-    let status = wait_exit(&mut child, Duration::from_secs(120));
-    let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(status.success(), "rill run failed:\n{log}");
-    output
-}
-
-fn log(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Records restored over all tasks, from the "restored N records" log lines.
-fn restored(output: &Output) -> u64 {
-    log(output)
-        .lines()
-        .filter_map(|l| l.split("restored ").nth(1))
-        .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
-        .sum()
+fn run(broker: &DevBroker, manifest: &Path, state: &Path, app: &str) -> String {
+    run_until_idle(&broker.bootstrap, &[manifest], app, state)
 }
 
 /// `order_join` as "key:value" lines, in partition and offset order.
@@ -70,30 +41,30 @@ fn ktable_join_follows_the_seed_including_the_address_change_and_restarts() {
     // The seed: addresses first, then orders.
     produce(&broker.bootstrap, "address", &keyed(&[("jihun", "Seoul"), ("gildong", "Newyork")]));
     produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Galaxy"), ("jihun", "iPhone")]));
-    let first = run_until_idle(&broker, &manifest, &state, "order-join-application");
+    let first = run(&broker, &manifest, &state, "order-join-application");
     assert_eq!(sorted(joined(&broker)), ["gildong:Galaxy send to Newyork", "jihun:iPhone send to Seoul"]);
-    assert_eq!(restored(&first), 2, "{}", log(&first));
+    assert_eq!(restored(&first), 2, "{}", first);
 
     // jihun moves to LA; his next order goes there. Restart with the state
     // dir kept: only the new address record is restored (the tail).
     produce(&broker.bootstrap, "address", &keyed(&[("jihun", "LA")]));
     produce(&broker.bootstrap, "order", &keyed(&[("jihun", "G-Wagon")]));
-    let second = run_until_idle(&broker, &manifest, &state, "order-join-application");
-    assert_eq!(restored(&second), 1, "only the tail is restored:\n{}", log(&second));
+    let second = run(&broker, &manifest, &state, "order-join-application");
+    assert_eq!(restored(&second), 1, "only the tail is restored:\n{}", second);
     let lines = joined(&broker);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines.contains(&"jihun:G-Wagon send to LA".to_string()), "{lines:?}");
 
     // A clean restart with nothing new restores nothing.
-    let third = run_until_idle(&broker, &manifest, &state, "order-join-application");
-    assert_eq!(restored(&third), 0, "{}", log(&third));
-    assert!(log(&third).contains("nothing to restore"), "{}", log(&third));
+    let third = run(&broker, &manifest, &state, "order-join-application");
+    assert_eq!(restored(&third), 0, "{}", third);
+    assert!(third.contains("nothing to restore"), "{}", third);
 
     // The state dir deleted: everything comes back from the address topic.
     std::fs::remove_dir_all(&state).unwrap();
     produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Porsche"), ("jihun", "Bike")]));
-    let fourth = run_until_idle(&broker, &manifest, &state, "order-join-application");
-    assert_eq!(restored(&fourth), 3, "{}", log(&fourth));
+    let fourth = run(&broker, &manifest, &state, "order-join-application");
+    assert_eq!(restored(&fourth), 3, "{}", fourth);
     let lines = joined(&broker);
     assert_eq!(lines.len(), 5, "{lines:?}");
     assert!(lines.contains(&"gildong:Porsche send to Newyork".to_string()), "{lines:?}");
@@ -107,7 +78,7 @@ fn global_table_join_follows_the_seed() {
     let manifest = install_manifest(dir.path(), "order-join", "global.toml");
     produce(&broker.bootstrap, "address_v2", &keyed(&[("jihun", "Seoul"), ("gildong", "Busan")]));
     produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Porsche"), ("jihun", "G-Wagon")]));
-    run_until_idle(&broker, &manifest, &dir.path().join("state"), "global-table-join-application");
+    run(&broker, &manifest, &dir.path().join("state"), "global-table-join-application");
     assert_eq!(sorted(joined(&broker)), ["gildong:Porsche send to Busan", "jihun:G-Wagon send to Seoul"]);
 }
 

@@ -2,10 +2,8 @@
 //! clean restart (nothing restored) and a deleted state dir (restored from
 //! `<application-id>-counts-changelog`), and continues where it was.
 
-use rill_tests::{install_plugin, produce, read_all, rill_bin, wait_exit, DevBroker};
+use rill_tests::{install_plugin, produce, read_all, restored_records as restored, run_until_idle, DevBroker};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 const CHANGELOG: &str = "counting-counts-changelog";
 
@@ -13,26 +11,8 @@ fn orders(keys: &[&str]) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
     keys.iter().map(|k| (Some(k.as_bytes().to_vec()), b"item".to_vec())).collect()
 }
 
-/// Runs order-count until drained; returns its log.
 fn run(broker: &DevBroker, manifest: &Path, state: &Path) -> String {
-    let mut child = Command::new(rill_bin())
-        .arg("run")
-        .arg(manifest)
-        .args(["--brokers", &broker.bootstrap, "--application-id", "counting", "--stop-when-idle", "2s"])
-        .args(["-X", "session.timeout.ms=6000", "--state-dir"])
-        .arg(state)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = wait_exit(&mut child, Duration::from_secs(120));
-    let mut log = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
-    assert!(status.success(), "{log}");
-    log
-}
-
-fn restored(log: &str) -> u64 {
-    log.lines().filter_map(|l| l.split("restored ").nth(1)).filter_map(|r| r.split(' ').next()?.parse::<u64>().ok()).sum()
+    run_until_idle(&broker.bootstrap, &[manifest], "counting", state)
 }
 
 /// The last count emitted per key.

@@ -36,6 +36,9 @@ pub struct Restored {
     pub elapsed: Duration,
 }
 
+/// How often a long restore logs how far it got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 /// How long a restore may see no progress before it fails.
 const STALL: Duration = Duration::from_secs(60);
 
@@ -78,6 +81,7 @@ pub fn restore(settings: &KafkaSettings, db: &Database, sources: &[Source], labe
     tracing::info!(task = label, "restoring {behind} records from {} partition(s)", ends.len());
     consumer.assign(&tpl).map_err(|e| failed(&sources[0], e.to_string()))?;
     let mut last_progress = Instant::now();
+    let mut last_report = Instant::now();
     let mut writes: Vec<Write> = Vec::with_capacity(1024);
     while !ends.is_empty() {
         match consumer.poll(Duration::from_millis(100)) {
@@ -103,6 +107,10 @@ pub fn restore(settings: &KafkaSettings, db: &Database, sources: &[Source], labe
         if writes.len() >= 1000 || (ends.is_empty() && !writes.is_empty()) {
             db.write(&writes)?;
             writes.clear();
+            if last_report.elapsed() >= PROGRESS_EVERY {
+                tracing::info!(task = label, "restoring: {} of {behind} records", restored.records);
+                last_report = Instant::now();
+            }
         }
         if last_progress.elapsed() > STALL {
             let ((topic, partition), _) = ends.iter().next().expect("a partition is still behind");

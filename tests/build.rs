@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 4] = ["metric-branch", "cpu-alert", "order-join", "order-count"];
+const PLUGINS: [&str; 6] = ["metric-branch", "cpu-alert", "order-join", "order-count", "fixture-misbehave", "fixture-wrong-world"];
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();

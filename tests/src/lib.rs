@@ -36,6 +36,8 @@ pub fn component(plugin: &str) -> PathBuf {
         "cpu-alert" => env!("RILL_PLUGIN_CPU_ALERT"),
         "order-join" => env!("RILL_PLUGIN_ORDER_JOIN"),
         "order-count" => env!("RILL_PLUGIN_ORDER_COUNT"),
+        "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
+        "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
         other => panic!("no component is built for {other}"),
     };
     PathBuf::from(path)

@@ -58,6 +58,8 @@ pub struct Manifest {
     pub outputs: BTreeMap<String, TopicSpec>,
     /// Where records that fail go, with headers saying why.
     pub dead_letter: TopicSpec,
+    /// Sandbox limits and what to do when the plugin traps.
+    pub limits: Limits,
     /// Key-value stores the plugin may use, each backed by RocksDB and the
     /// changelog topic `<application-id>-<store>-changelog`.
     pub stores: Vec<String>,
@@ -84,6 +86,37 @@ pub enum InputKind {
     Table,
     /// Materialized from every partition on every instance.
     GlobalTable,
+}
+
+/// What one plugin instance may use, and what happens when it traps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory cap per instance, in bytes (`memory = "64MiB"`).
+    pub memory: usize,
+    /// CPU time one plugin call (one batch) may take (`time-per-batch = "1s"`).
+    pub time_per_batch: std::time::Duration,
+    /// What a trap does to the task.
+    pub on_trap: OnTrap,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory: 64 << 20, time_per_batch: std::time::Duration::from_secs(1), on_trap: OnTrap::Continue }
+    }
+}
+
+/// What a trap (panic, `unreachable`, out of memory, out of time) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTrap {
+    /// Start a fresh instance, replay the batch record by record, send the
+    /// record that traps to the dead-letter topic, and go on.
+    Continue,
+    /// Stop processing the task (its offsets stay uncommitted) and keep the
+    /// other tasks running; a restart resumes it from the last commit.
+    PauseTask,
+    /// Stop the application with an error, committing nothing past the batch.
+    Fail,
 }
 
 /// A topic the host writes to, with the partition count to create it with.

@@ -24,7 +24,17 @@ pub(super) struct RawManifest {
     #[serde(default)]
     pub stores: Vec<String>,
     #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
     pub config: toml::Table,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawLimits {
+    pub memory: Option<String>,
+    pub time_per_batch: Option<String>,
+    pub on_trap: Option<super::OnTrap>,
 }
 
 #[derive(Debug, Deserialize)]

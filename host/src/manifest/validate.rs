@@ -1,7 +1,7 @@
 //! Semantic checks on a parsed manifest: names, topics, and how they relate.
 
 use super::raw::{RawManifest, RawTopic};
-use super::{Input, InputKind, Manifest, ManifestError, TopicSpec};
+use super::{Input, InputKind, Limits, Manifest, ManifestError, TopicSpec};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
@@ -119,6 +119,27 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         stores.push(store);
     }
 
+    let defaults = Limits::default();
+    let memory = match &raw.limits.memory {
+        None => defaults.memory,
+        Some(text) => parse_bytes(text).ok_or_else(|| {
+            invalid("limits.memory", format!("\"{text}\" is not a size"), "write a size such as \"64MiB\", \"512KiB\" or \"1GiB\"".into())
+        })?,
+    };
+    if memory < (1 << 20) {
+        return Err(invalid("limits.memory", format!("{memory} bytes is too small for any component"), "give at least \"1MiB\"".into()));
+    }
+    let time_per_batch = match &raw.limits.time_per_batch {
+        None => defaults.time_per_batch,
+        Some(text) => humantime::parse_duration(text).map_err(|e| {
+            invalid("limits.time-per-batch", format!("\"{text}\" is not a duration ({e})"), "write a duration such as \"1s\" or \"250ms\"".into())
+        })?,
+    };
+    if time_per_batch < std::time::Duration::from_millis(10) {
+        return Err(invalid("limits.time-per-batch", "is below 10ms, the resolution of the time limit".into(), "give at least \"10ms\"".into()));
+    }
+    let limits = Limits { memory, time_per_batch, on_trap: raw.limits.on_trap.unwrap_or(defaults.on_trap) };
+
     let base = path.parent().unwrap_or(Path::new("."));
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -129,6 +150,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         inputs,
         outputs,
         dead_letter,
+        limits,
         stores,
         config: toml_to_json(toml::Value::Table(raw.config)),
     })
@@ -196,4 +218,20 @@ fn toml_to_json(value: toml::Value) -> serde_json::Value {
         toml::Value::Array(a) => J::Array(a.into_iter().map(toml_to_json).collect()),
         toml::Value::Table(t) => J::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
     }
+}
+
+/// `64MiB`, `512 KiB`, `1GiB`, `1000000` (bytes).
+fn parse_bytes(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(scale)
 }

@@ -1,8 +1,10 @@
 //! What a plugin instance can reach: the `log` and `state` imports of the
-//! world, plus a WASI context that grants nothing (no files, sockets,
-//! environment or arguments). Everything lives in the store's data.
+//! world, plus a WASI context that grants no files, sockets, environment or
+//! arguments (only the clocks and randomness Rust's std needs), with stdout
+//! and stderr going to the host log. Everything lives in the store's data.
 
 use super::bindings::rill::processor::{log, state, types};
+use super::sandbox::LogStream;
 use crate::state::store::{AccessError, TaskStore};
 use std::sync::{Arc, Mutex};
 
@@ -21,17 +23,23 @@ pub struct HostState {
     tag: Arc<str>,
     /// The task's stores and tables, shared with the task that owns them.
     state: Option<SharedTaskStore>,
+    /// The memory cap, enforced by wasmtime as the store's limiter.
+    pub(super) limits: wasmtime::StoreLimits,
 }
 
 impl HostState {
-    /// A sandboxed state whose log lines carry `tag`, with the task's store.
-    pub fn new(tag: Arc<str>, state: Option<SharedTaskStore>) -> Self {
+    /// A sandboxed state whose log lines carry `tag`, with the task's store
+    /// and at most `memory` bytes of linear memory.
+    pub fn new(tag: Arc<str>, state: Option<SharedTaskStore>, memory: usize) -> Self {
         let wasi = WasiCtx::builder()
+            .stdout(LogStream::new(tag.clone(), "stdout"))
+            .stderr(LogStream::new(tag.clone(), "stderr"))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        HostState { wasi, table: ResourceTable::new(), tag, state }
+        let limits = wasmtime::StoreLimitsBuilder::new().memory_size(memory).trap_on_grow_failure(true).build();
+        HostState { wasi, table: ResourceTable::new(), tag, state, limits }
     }
 }
 

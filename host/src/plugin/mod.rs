@@ -10,6 +10,7 @@
 #[allow(missing_docs)]
 pub mod bindings;
 mod host_api;
+pub mod sandbox;
 
 pub use bindings::{Header, InputRecord, OutputRecord, RecordResult};
 pub use host_api::{HostState, SharedTaskStore};
@@ -111,7 +112,10 @@ pub fn new_engine() -> anyhow::Result<Engine> {
     config.wasm_component_model(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
     config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
-    Ok(Engine::new(&config)?)
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config)?;
+    sandbox::start_ticker(&engine);
+    Ok(engine)
 }
 
 /// A compiled, linked and proven-to-start plugin.
@@ -153,14 +157,17 @@ impl Plugin {
     pub fn start(&self, tag: &str, state: Option<SharedTaskStore>) -> Result<PluginInstance, PluginError> {
         let file = &self.manifest.component;
         let trap = |detail: wasmtime::Error| PluginError::Trap { file: file.clone(), detail: detail.into() };
-        let mut store = Store::new(&self.engine, HostState::new(tag.into(), state));
+        let limits = self.manifest.limits;
+        let mut store = Store::new(&self.engine, HostState::new(tag.into(), state, limits.memory));
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(sandbox::ticks(limits.time_per_batch));
         let bindings = self.pre.instantiate(&mut store).map_err(trap)?;
         let config = self.manifest.config.to_string();
         bindings
             .call_init(&mut store, &config)
             .map_err(trap)?
             .map_err(|message| PluginError::Init { file: file.clone(), message })?;
-        Ok(PluginInstance { store, bindings })
+        Ok(PluginInstance { store, bindings, limits })
     }
 }
 
@@ -178,11 +185,16 @@ impl ProcessorFactory for Plugin {
 pub struct PluginInstance {
     store: Store<HostState>,
     bindings: bindings::Processor,
+    limits: crate::manifest::Limits,
 }
 
 impl RecordProcessor for PluginInstance {
     fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
-        let results = self.bindings.call_process(&mut self.store, batch)?;
+        self.store.set_epoch_deadline(sandbox::ticks(self.limits.time_per_batch));
+        let results = self
+            .bindings
+            .call_process(&mut self.store, batch)
+            .map_err(|e| anyhow::anyhow!("{}", sandbox::describe_trap(&e.into(), &self.limits)))?;
         anyhow::ensure!(
             results.len() == batch.len(),
             "process returned {} results for a batch of {} records; the world requires one per record",

@@ -26,6 +26,8 @@ pub struct ProcessorSpec {
     pub changelogs: Vec<(String, String)>,
     /// Where and how tasks keep state; `None` for stateless processors.
     pub state: Option<Arc<StateConfig>>,
+    /// What a trap does to a task.
+    pub on_trap: crate::manifest::OnTrap,
     /// Counters, summed over all tasks of the processor.
     pub metrics: ProcessorMetrics,
     /// The plugin build tasks instantiate; replaced as a whole on hot swap.
@@ -42,6 +44,7 @@ impl ProcessorSpec {
             table_topics: manifest.table_topics().map(str::to_string).collect(),
             changelogs: manifest.stores.iter().map(|s| (s.clone(), Manifest::changelog_topic(application, s))).collect(),
             state: if stateful { state } else { None },
+            on_trap: manifest.limits.on_trap,
             name: manifest.name.as_str().into(),
             outputs: manifest.outputs.iter().map(|(name, spec)| (name.clone(), spec.topic.clone())).collect(),
             dead_letter: manifest.dead_letter.topic.clone(),

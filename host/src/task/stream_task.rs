@@ -10,6 +10,7 @@ use crate::plugin::{InputRecord, PluginError, RecordProcessor, RecordResult, Sha
 use crate::state::checkpoint::{Checkpoint, Offsets};
 use crate::state::restore::{restore, Source};
 use crate::state::store::{TaskStore, Write};
+use crate::manifest::OnTrap;
 use crate::state::{store_cf, table_cf, StateError};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -49,6 +50,14 @@ pub enum TaskError {
         /// Why the new instance failed.
         source: PluginError,
     },
+    /// The plugin trapped and the manifest says `on-trap = "fail"`.
+    #[error("task {task}: the plugin trapped and limits.on-trap is \"fail\": {message}")]
+    Trapped {
+        /// The task.
+        task: TaskId,
+        /// The trap.
+        message: String,
+    },
     /// Local state failed (RocksDB, checkpoint, restore).
     #[error("task {task}: {source}")]
     State {
@@ -79,6 +88,9 @@ pub struct StreamTask {
     producer: Arc<dyn RecordSink>,
     progress: Arc<TaskProgress>,
     state: Option<TaskState>,
+    /// Set after a trap under `on-trap = "pause-task"`: nothing more is
+    /// processed or committed for this task.
+    paused: bool,
 }
 
 /// A stateful task's store and what it knows about its source offsets.
@@ -143,7 +155,7 @@ impl StreamTask {
         let tag = id.to_string();
         let factory = spec.factory();
         let processor = factory.instantiate(&tag, state.as_ref().map(|s| s.store.clone()))?;
-        Ok(StreamTask { version: factory.version(), id, tag, spec, processor, producer, progress, state })
+        Ok(StreamTask { version: factory.version(), id, tag, spec, processor, producer, progress, state, paused: false })
     }
 
     /// Writes the task's checkpoint after its outputs and changelog records
@@ -182,7 +194,7 @@ impl StreamTask {
     /// update the task's table store in place; runs of stream records go to
     /// the plugin in one call.
     pub fn process_batch(&mut self, records: Vec<InputRecord>) -> Result<(), TaskError> {
-        if records.is_empty() {
+        if records.is_empty() || self.paused {
             return Ok(());
         }
         let mut ends: Vec<(Arc<str>, i64)> = Vec::with_capacity(2);
@@ -207,6 +219,12 @@ impl StreamTask {
             }
             let (run, after) = rest.split_at(stream_run);
             self.process_streams(run, &ack)?;
+            if self.paused {
+                // Nothing of this batch counts as processed; its offsets
+                // are never committed.
+                ack.seal();
+                return Ok(());
+            }
             rest = after;
         }
         ack.seal();
@@ -250,7 +268,15 @@ impl StreamTask {
             }
             Err(trap) => {
                 self.discard_writes();
-                self.replay_after_trap(records, trap, ack)?
+                ProcessorMetrics::add(&metrics.traps, 1);
+                match spec.on_trap {
+                    OnTrap::Continue => self.replay_after_trap(records, trap, ack)?,
+                    OnTrap::Fail => return Err(TaskError::Trapped { task: self.id.clone(), message: format!("{trap:#}") }),
+                    OnTrap::PauseTask => {
+                        tracing::error!(task = %self.id, "plugin trapped; pausing the task (limits.on-trap = \"pause-task\"), its offsets stay uncommitted: {trap:#}");
+                        self.paused = true;
+                    }
+                }
             }
         }
         ProcessorMetrics::add(&metrics.produce_nanos, routed.elapsed().as_nanos() as u64);
@@ -303,7 +329,6 @@ impl StreamTask {
     /// goes to the dead-letter topic.
     fn replay_after_trap(&mut self, records: &[InputRecord], trap: anyhow::Error, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
         tracing::warn!(task = %self.id, "plugin trapped ({trap:#}); restarting the instance and replaying the batch record by record");
-        ProcessorMetrics::add(&self.spec.metrics.traps, 1);
         self.restart()?;
         for record in records {
             match self.processor.process(std::slice::from_ref(record)) {
@@ -314,7 +339,7 @@ impl StreamTask {
                 Err(trap) => {
                     self.discard_writes();
                     ProcessorMetrics::add(&self.spec.metrics.traps, 1);
-                    self.dead_letter(record, "trap", &format!("{trap:?}"), ack)?;
+                    self.dead_letter(record, "trap", &format!("{trap:#}"), ack)?;
                     self.restart()?;
                 }
             }

@@ -1,0 +1,119 @@
+//! What bounds a plugin instance: a memory cap (a `ResourceLimiter`), a CPU
+//! bound per call (epoch interruption driven by a 10 ms ticker), and its
+//! stdout/stderr turned into host log lines tagged with processor and task.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use wasmtime::Engine;
+
+/// How often the epoch advances; the resolution of the time limit.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Starts the thread that advances `engine`'s epoch every [`TICK`]. It
+/// stops by itself once the engine is dropped.
+pub fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new().name("rill-epoch".into()).spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(TICK);
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::error!("cannot start the epoch ticker; plugin time limits will not fire: {error}");
+    }
+}
+
+/// Epoch ticks for a time limit (at least one).
+pub fn ticks(limit: Duration) -> u64 {
+    (limit.as_millis() / TICK.as_millis()).max(1) as u64
+}
+
+/// Turns a trap into a message that names the limit when one was hit, with
+/// wasmtime's own text (and Wasm backtrace) after it.
+pub fn describe_trap(error: &anyhow::Error, limits: &crate::manifest::Limits) -> String {
+    let trap = error.downcast_ref::<wasmtime::Trap>().copied();
+    let text = format!("{error:?}");
+    let limit = if trap == Some(wasmtime::Trap::Interrupt) {
+        format!("exceeded the time limit of {} per batch (limits.time-per-batch): ", humantime::format_duration(limits.time_per_batch))
+    } else if text.contains("memory") && (text.contains("limit") || text.contains("grow")) {
+        format!("exceeded the memory limit of {} MiB (limits.memory): ", limits.memory >> 20)
+    } else {
+        String::new()
+    };
+    format!("{limit}{text}")
+}
+
+/// A plugin's stdout or stderr: complete lines go to the host log.
+#[derive(Clone)]
+pub struct LogStream {
+    tag: Arc<str>,
+    stream: &'static str,
+}
+
+impl LogStream {
+    /// Output of `stream` ("stdout"/"stderr") of the instance tagged `tag`.
+    pub fn new(tag: Arc<str>, stream: &'static str) -> Self {
+        LogStream { tag, stream }
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for LogStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for LogStream {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(LineWriter { out: self.clone(), pending: Vec::new() })
+    }
+}
+
+/// Buffers bytes until a newline, then logs the line.
+struct LineWriter {
+    out: LogStream,
+    pending: Vec<u8>,
+}
+
+impl LineWriter {
+    fn emit(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        tracing::info!(plugin = &*self.out.tag, stream = self.out.stream, "{}", text.trim_end());
+    }
+}
+
+/// Longest line kept before it is logged anyway, so output without
+/// newlines cannot grow host memory.
+const MAX_LINE: usize = 16 * 1024;
+
+impl tokio::io::AsyncWrite for LineWriter {
+    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.pending.extend_from_slice(buf);
+        while let Some(at) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=at).collect();
+            self.emit(&line);
+        }
+        if self.pending.len() > MAX_LINE {
+            let line = std::mem::take(&mut self.pending);
+            self.emit(&line);
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.pending.is_empty() {
+            let line = std::mem::take(&mut self.pending);
+            self.emit(&line);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

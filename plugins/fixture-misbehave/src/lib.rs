@@ -1,0 +1,84 @@
+//! Test fixture: forwards every record to output `out`, except records
+//! whose value is `poison`, on which it does what `[config] poison` says:
+//! `panic`, `loop` (forever), `alloc` (without bound), `error` (returns an
+//! error value) or `undeclared` (emits to an output the manifest lacks).
+
+use rill_sdk::{Error, Output, Processor, Record};
+use serde::Deserialize;
+
+/// The misbehaving processor.
+pub struct Misbehave {
+    poison: Mode,
+}
+
+/// What to do on a poison record.
+#[derive(Deserialize, Clone, Copy, Debug)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Rust panic (a Wasm trap).
+    Panic,
+    /// Spin forever (hits the time limit).
+    Loop,
+    /// Allocate until memory runs out (hits the memory limit).
+    Alloc,
+    /// Return an error value for the record.
+    Error,
+    /// Emit to output `nowhere`, which no manifest declares.
+    Undeclared,
+}
+
+/// The `[config]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Behaviour on poison.
+    pub poison: Mode,
+}
+
+impl Processor for Misbehave {
+    type Config = Config;
+
+    fn init(config: Config) -> Result<Self, Error> {
+        println!("misbehave ready: poison = {:?}", config.poison);
+        Ok(Misbehave { poison: config.poison })
+    }
+
+    fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
+        if record.value.as_deref() != Some(b"poison") {
+            return Ok(vec![Output::forward(record, "out")]);
+        }
+        match self.poison {
+            Mode::Panic => panic!("poison record at offset {}", record.offset),
+            Mode::Loop => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            Mode::Alloc => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Mode::Error => Err(Error::new("poison refused")),
+            Mode::Undeclared => Ok(vec![Output::forward(record, "nowhere")]),
+        }
+    }
+}
+
+rill_sdk::export!(Misbehave);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rill_sdk::testing::TestDriver;
+
+    #[test]
+    fn good_records_pass_and_error_mode_refuses_poison() {
+        let mut d = TestDriver::<Misbehave>::new(r#"{"poison":"error"}"#).unwrap();
+        assert_eq!(d.process_value(b"fine").unwrap()[0].output, "out");
+        assert_eq!(d.process_value(b"poison").unwrap_err().message(), "poison refused");
+    }
+}

@@ -1,0 +1,145 @@
+//! Misbehaving plugins: traps (panic, endless loop, unbounded allocation),
+//! error values and undeclared outputs reach the dead-letter topic with the
+//! right headers while every other record is processed; `on-trap = "fail"`
+//! stops the host; bad component files are refused at load, naming the file.
+
+use rill_tests::{component, multiset, produce, read_all, rill_bin, run_until_idle, DevBroker};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A manifest for the misbehave fixture with this poison behaviour.
+fn manifest(dir: &Path, poison: &str, on_trap: &str) -> PathBuf {
+    let text = format!(
+        r#"manifest-version = 1
+name = "misbehave"
+version = "0.1.0"
+component = "fixture-misbehave.wasm"
+dead-letter = "dlq"
+
+[[inputs]]
+topic = "in"
+
+[outputs]
+out = "out"
+
+[limits]
+memory = "16MiB"
+time-per-batch = "300ms"
+on-trap = "{on_trap}"
+
+[config]
+poison = "{poison}"
+"#
+    );
+    std::fs::copy(component("fixture-misbehave"), dir.join("fixture-misbehave.wasm")).unwrap();
+    let path = dir.join("plugin.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn inputs() -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+    (0..200)
+        .map(|i| {
+            let value = if [50, 120, 199].contains(&i) { "poison".to_string() } else { format!("r{i}") };
+            (Some(format!("k{i}").into_bytes()), value.into_bytes())
+        })
+        .collect()
+}
+
+/// Runs one poison behaviour and checks outputs and dead letters.
+fn check(poison: &str, kind: &str, error: &str) -> String {
+    let broker = DevBroker::start(&[("in", 2), ("out", 2), ("dlq", 2)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), poison, "continue");
+    let records = inputs();
+    produce(&broker.bootstrap, "in", &records);
+    let log = run_until_idle(&broker.bootstrap, &[&manifest], &format!("misbehave-{poison}"), &dir.path().join("state"));
+
+    let good = records.iter().filter(|(_, v)| v != b"poison").map(|(k, v)| (k.clone(), Some(v.clone())));
+    let out = read_all(&broker.bootstrap, "out");
+    assert_eq!(multiset(out.iter().map(|r| (r.key.clone(), r.value.clone()))), multiset(good), "{poison}: every good record exactly once");
+
+    let letters = read_all(&broker.bootstrap, "dlq");
+    assert_eq!(letters.len(), 3, "{poison}: the three poison records are dead letters");
+    for letter in &letters {
+        assert_eq!(letter.value.as_deref(), Some(&b"poison"[..]));
+        assert_eq!(letter.headers["rill.error.kind"], kind, "{poison}: {:?}", letter.headers);
+        assert!(letter.headers["rill.error"].contains(error), "{poison}: {:?}", letter.headers["rill.error"]);
+        assert!(letter.headers["rill.processor.version"].starts_with("0.1.0+"));
+        assert_eq!(letter.headers["rill.source.topic"], "in");
+    }
+    log
+}
+
+#[test]
+fn a_panic_traps_only_the_poison_record_and_plugin_output_reaches_the_log() {
+    let log = check("panic", "trap", "unreachable");
+    assert!(log.contains("misbehave ready: poison = Panic"), "plugin stdout is in the host log:\n{log}");
+    assert!(log.contains("poison record at offset"), "the panic message (stderr) is in the host log:\n{log}");
+}
+
+#[test]
+fn an_endless_loop_hits_the_time_limit() {
+    check("loop", "trap", "exceeded the time limit of 300ms per batch");
+}
+
+#[test]
+fn unbounded_allocation_hits_the_memory_limit() {
+    check("alloc", "trap", "exceeded the memory limit of 16 MiB");
+}
+
+#[test]
+fn an_error_value_dead_letters_only_that_record() {
+    check("error", "record-error", "poison refused");
+}
+
+#[test]
+fn an_undeclared_output_is_an_error_for_that_record() {
+    check("undeclared", "undeclared-output", "emitted to output 'nowhere'");
+}
+
+#[test]
+fn on_trap_fail_stops_the_host_with_an_error() {
+    let broker = DevBroker::start(&[("in", 2), ("out", 2), ("dlq", 2)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), "panic", "fail");
+    produce(&broker.bootstrap, "in", &inputs());
+    let output = Command::new(rill_bin())
+        .arg("run")
+        .arg(&manifest)
+        .args(["--brokers", &broker.bootstrap, "--application-id", "misbehave-fail", "--stop-when-idle", "2s", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("limits.on-trap is \"fail\""), "{stderr}");
+}
+
+fn validate(manifest: &Path) -> (bool, String) {
+    let output = Command::new(rill_bin()).arg("validate").arg(manifest).output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn bad_component_files_are_refused_at_load_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), "panic", "continue");
+    let wasm = dir.path().join("fixture-misbehave.wasm");
+    assert!(validate(&manifest).0, "the fixture itself is valid");
+
+    std::fs::copy(component("fixture-wrong-world"), &wasm).unwrap();
+    let (ok, stderr) = validate(&manifest);
+    assert!(!ok);
+    assert!(stderr.contains("fixture-misbehave.wasm: does not implement the rill:processor@0.1.0 world"), "{stderr}");
+
+    std::fs::write(&wasm, b"#!/bin/sh\necho not wasm\n").unwrap();
+    let (ok, stderr) = validate(&manifest);
+    assert!(!ok);
+    assert!(stderr.contains("fixture-misbehave.wasm: not a WebAssembly component"), "{stderr}");
+
+    std::fs::write(&wasm, b"").unwrap();
+    let (ok, stderr) = validate(&manifest);
+    assert!(!ok);
+    assert!(stderr.contains("the file is empty"), "{stderr}");
+}

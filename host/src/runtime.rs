@@ -13,6 +13,8 @@ use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
 use crate::plugin::{Header, InputRecord, ProcessorFactory};
 use crate::task::manager::{Offset, OffsetCommitter, TaskManager};
+use crate::plugin::cache::CompileCache;
+use crate::plugin::reload::{Reloader, SwapTarget};
 use crate::state::global::GlobalTables;
 use crate::task::spec::{ProcessorMetrics, ProcessorSpec, StateConfig};
 use std::path::PathBuf;
@@ -42,6 +44,24 @@ pub struct RunOptions {
     pub stop_when_idle: Option<Duration>,
     /// Root of local state (`--state-dir`).
     pub state_dir: PathBuf,
+    /// Watch plugin files and swap builds in place (`rill run` does).
+    pub hot_swap: Option<HotSwap>,
+}
+
+/// What hot swapping needs: the engine new builds are compiled for, and
+/// the compile cache.
+#[derive(Clone)]
+pub struct HotSwap {
+    /// The engine the running builds use.
+    pub engine: wasmtime::Engine,
+    /// Where compiled components are cached.
+    pub cache: Option<CompileCache>,
+}
+
+impl std::fmt::Debug for HotSwap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotSwap").field("cache", &self.cache).finish_non_exhaustive()
+    }
 }
 
 /// One processor to run: its manifest and how to instantiate it.
@@ -281,6 +301,13 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
         .iter()
         .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))
         .collect();
+    let _reloader = match &options.hot_swap {
+        Some(hot) => {
+            let targets = specs.iter().map(|s| s.clone() as Arc<dyn SwapTarget>).collect();
+            Some(Reloader::start(hot.engine.clone(), hot.cache.clone(), targets).context("watching plugin files")?)
+        }
+        None => None,
+    };
     let manager = TaskManager::new(&specs, options.threads, producer.clone()).context("starting worker threads")?;
     let context = GroupContext {
         manager: Mutex::new(manager),

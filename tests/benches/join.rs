@@ -43,6 +43,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         commit_interval: Duration::from_secs(1),
         stop_when_idle: Some(Duration::from_millis(500)),
         state_dir: state_dir.to_path_buf(),
+        hot_swap: None,
     };
     let processors = vec![ProcessorDef { manifest: plugin.manifest.clone(), factory: plugin.clone() }];
     runtime::run(&options, processors, &AtomicBool::new(false)).unwrap()
@@ -69,7 +70,7 @@ fn main() {
 
     let mut manifest = Manifest::load(&Path::new(env!("RILL_WORKSPACE")).join("plugins/order-join/plugin.toml")).unwrap();
     manifest.component = rill_tests::component("order-join");
-    let plugin = Arc::new(Plugin::load(&new_engine().unwrap(), Arc::new(manifest)).unwrap());
+    let plugin = Arc::new(Plugin::load(&new_engine().unwrap(), Arc::new(manifest), None).unwrap());
     let state = tempfile::tempdir().unwrap();
 
     let first = run(&kafka, &plugin, state.path());

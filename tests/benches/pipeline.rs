@@ -87,7 +87,7 @@ fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSumm
     let (branch, alert) = (manifest("metric-branch"), manifest("cpu-alert"));
     let factories: [Arc<dyn ProcessorFactory>; 2] = if mode == "wasm" {
         let engine = new_engine().unwrap();
-        [Arc::new(Plugin::load(&engine, branch.clone()).unwrap()), Arc::new(Plugin::load(&engine, alert.clone()).unwrap())]
+        [Arc::new(Plugin::load(&engine, branch.clone(), None).unwrap()), Arc::new(Plugin::load(&engine, alert.clone(), None).unwrap())]
     } else {
         [
             Arc::new(Native::<metric_branch::MetricBranch> { config: branch.config.to_string(), _p: PhantomData }),
@@ -106,6 +106,7 @@ fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSumm
         commit_interval: Duration::from_secs(1),
         stop_when_idle: Some(IDLE),
         state_dir: std::env::temp_dir().join("rill-bench-state"),
+        hot_swap: None,
     };
     let report = runtime::run(&options, processors, &AtomicBool::new(false)).unwrap();
     (report.active.as_secs_f64(), report.processors)

@@ -45,7 +45,7 @@ fn plugin(left_join: bool) -> Arc<Plugin> {
             let mut manifest = Manifest::load(&path).unwrap();
             manifest.component = rill_tests::component("order-join");
             manifest.config["left-join"] = serde_json::Value::Bool(left);
-            Arc::new(Plugin::load(&engine, Arc::new(manifest)).unwrap())
+            Arc::new(Plugin::load(&engine, Arc::new(manifest), None).unwrap())
         })
     });
     plugins[usize::from(left_join)].clone()

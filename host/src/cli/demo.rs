@@ -45,7 +45,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     for name in ["metric-branch", "cpu-alert"] {
         let path = args.plugins.join(name).join("plugin.toml");
         let manifest = Arc::new(Manifest::load(&path)?);
-        let plugin = Plugin::load(&engine, manifest.clone())
+        let plugin = Plugin::load(&engine, manifest.clone(), None)
             .with_context(|| format!("build the plugins first: scripts/build-plugins.sh ({name})"))?;
         processors.push(ProcessorDef { manifest, factory: Arc::new(plugin) });
     }
@@ -89,6 +89,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         commit_interval: Duration::from_secs(1),
         stop_when_idle: Some(Duration::from_secs(2)),
         state_dir: std::env::temp_dir().join("rill-demo-state"),
+        hot_swap: None,
     };
     let report = runtime::run(&options, processors, &AtomicBool::new(false))?;
 

@@ -5,7 +5,8 @@ use crate::kafka::embedded::EmbeddedBroker;
 use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
 use crate::plugin::{new_engine, Plugin};
-use crate::runtime::{self, ProcessorDef, RunOptions};
+use crate::plugin::cache::CompileCache;
+use crate::runtime::{self, HotSwap, ProcessorDef, RunOptions};
 use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;
@@ -58,9 +59,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .map(|path| Manifest::load(path).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     let engine = new_engine()?;
+    let cache = CompileCache::new(args.state_dir.join("compiled"));
     let mut processors = Vec::new();
     for manifest in &manifests {
-        let plugin = Plugin::load(&engine, manifest.clone())?;
+        let plugin = Plugin::load(&engine, manifest.clone(), Some(&cache))?;
         tracing::info!(processor = %manifest.name, version = %plugin.version, "plugin loaded from {}", manifest.component.display());
         processors.push(ProcessorDef { manifest: manifest.clone(), factory: Arc::new(plugin) });
     }
@@ -97,6 +99,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         commit_interval: args.commit_interval,
         stop_when_idle: args.stop_when_idle,
         state_dir: args.state_dir.clone(),
+        hot_swap: Some(HotSwap { engine, cache: Some(cache) }),
     };
     let (shutdown, _signals) = super::shutdown_flag()?;
     let report = runtime::run(&options, processors, &shutdown)?;

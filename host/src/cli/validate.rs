@@ -20,7 +20,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let engine = new_engine()?;
     for path in &args.manifests {
         let manifest = Arc::new(Manifest::load(path)?);
-        let plugin = Plugin::load(&engine, manifest.clone())?;
+        let plugin = Plugin::load(&engine, manifest.clone(), None)?;
         println!("{}: ok ({} {})", path.display(), manifest.name, plugin.version);
     }
     Ok(())

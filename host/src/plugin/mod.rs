@@ -9,7 +9,9 @@
 
 #[allow(missing_docs)]
 pub mod bindings;
+pub mod cache;
 mod host_api;
+pub mod reload;
 pub mod sandbox;
 
 pub use bindings::{Header, InputRecord, OutputRecord, RecordResult};
@@ -129,14 +131,19 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    /// Loads the component `manifest` names and checks it end to end.
-    pub fn load(engine: &Engine, manifest: Arc<Manifest>) -> Result<Plugin, PluginError> {
+    /// Loads the component `manifest` names and checks it end to end,
+    /// compiling through `cache` when one is given.
+    pub fn load(engine: &Engine, manifest: Arc<Manifest>, cache: Option<&cache::CompileCache>) -> Result<Plugin, PluginError> {
         let file = manifest.component.clone();
         let bytes = std::fs::read(&file).map_err(|source| PluginError::Read { file: file.clone(), source })?;
         check_component_header(&bytes).map_err(|detail| PluginError::NotAComponent { file: file.clone(), detail })?;
         let hash = hex(&Sha256::digest(&bytes)[..6]);
         let wrong_world = |detail: anyhow::Error| PluginError::WrongWorld { file: file.clone(), detail };
-        let component = Component::new(engine, &bytes).map_err(|e| wrong_world(e.into()))?;
+        let component = match cache {
+            Some(cache) => cache.component(engine, &bytes),
+            None => Component::new(engine, &bytes),
+        }
+        .map_err(|e| wrong_world(e.into()))?;
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| wrong_world(e.into()))?;
         bindings::Processor::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)

@@ -26,12 +26,13 @@ pub struct ProcessorSpec {
     pub changelogs: Vec<(String, String)>,
     /// Where and how tasks keep state; `None` for stateless processors.
     pub state: Option<Arc<StateConfig>>,
-    /// What a trap does to a task.
-    pub on_trap: crate::manifest::OnTrap,
     /// Counters, summed over all tasks of the processor.
     pub metrics: ProcessorMetrics,
-    /// The plugin build tasks instantiate; replaced as a whole on hot swap.
-    factory: RwLock<Arc<dyn ProcessorFactory>>,
+    /// The plugin build tasks instantiate and the manifest it came from;
+    /// replaced together on hot swap.
+    current: RwLock<(Arc<Manifest>, Arc<dyn ProcessorFactory>)>,
+    /// Bumped on every swap; a task compares it at each batch boundary.
+    generation: AtomicU64,
 }
 
 impl ProcessorSpec {
@@ -44,13 +45,13 @@ impl ProcessorSpec {
             table_topics: manifest.table_topics().map(str::to_string).collect(),
             changelogs: manifest.stores.iter().map(|s| (s.clone(), Manifest::changelog_topic(application, s))).collect(),
             state: if stateful { state } else { None },
-            on_trap: manifest.limits.on_trap,
             name: manifest.name.as_str().into(),
             outputs: manifest.outputs.iter().map(|(name, spec)| (name.clone(), spec.topic.clone())).collect(),
             dead_letter: manifest.dead_letter.topic.clone(),
             stream_topics: manifest.stream_topics().map(str::to_string).collect(),
             metrics: ProcessorMetrics::default(),
-            factory: RwLock::new(factory),
+            current: RwLock::new((Arc::new(manifest.clone()), factory)),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -61,7 +62,24 @@ impl ProcessorSpec {
 
     /// The plugin build new instances come from.
     pub fn factory(&self) -> Arc<dyn ProcessorFactory> {
-        self.factory.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// The manifest of the running build.
+    pub fn manifest(&self) -> Arc<Manifest> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    /// The swap generation; tasks re-instantiate when it changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Makes `factory` (built from `manifest`) the build every task switches
+    /// to at its next batch boundary.
+    pub fn swap(&self, manifest: Arc<Manifest>, factory: Arc<dyn ProcessorFactory>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = (manifest, factory);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -112,5 +130,19 @@ impl ProcessorMetrics {
     /// Reads `counter`.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+}
+
+impl crate::plugin::reload::SwapTarget for ProcessorSpec {
+    fn manifest(&self) -> Arc<Manifest> {
+        ProcessorSpec::manifest(self)
+    }
+
+    fn version(&self) -> String {
+        self.factory().version()
+    }
+
+    fn install(&self, manifest: Arc<Manifest>, plugin: Arc<crate::plugin::Plugin>) {
+        self.swap(manifest, plugin);
     }
 }

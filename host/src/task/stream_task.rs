@@ -91,6 +91,8 @@ pub struct StreamTask {
     /// Set after a trap under `on-trap = "pause-task"`: nothing more is
     /// processed or committed for this task.
     paused: bool,
+    /// The spec generation the instance was built from.
+    generation: u64,
 }
 
 /// A stateful task's store and what it knows about its source offsets.
@@ -153,9 +155,10 @@ impl StreamTask {
         state: Option<TaskState>,
     ) -> Result<Self, StartError> {
         let tag = id.to_string();
+        let generation = spec.generation();
         let factory = spec.factory();
         let processor = factory.instantiate(&tag, state.as_ref().map(|s| s.store.clone()))?;
-        Ok(StreamTask { version: factory.version(), id, tag, spec, processor, producer, progress, state, paused: false })
+        Ok(StreamTask { version: factory.version(), id, tag, spec, processor, producer, progress, state, paused: false, generation })
     }
 
     /// Writes the task's checkpoint after its outputs and changelog records
@@ -196,6 +199,9 @@ impl StreamTask {
     pub fn process_batch(&mut self, records: Vec<InputRecord>) -> Result<(), TaskError> {
         if records.is_empty() || self.paused {
             return Ok(());
+        }
+        if self.generation != self.spec.generation() {
+            self.switch_version();
         }
         let mut ends: Vec<(Arc<str>, i64)> = Vec::with_capacity(2);
         for record in &records {
@@ -269,7 +275,7 @@ impl StreamTask {
             Err(trap) => {
                 self.discard_writes();
                 ProcessorMetrics::add(&metrics.traps, 1);
-                match spec.on_trap {
+                match spec.manifest().limits.on_trap {
                     OnTrap::Continue => self.replay_after_trap(records, trap, ack)?,
                     OnTrap::Fail => return Err(TaskError::Trapped { task: self.id.clone(), message: format!("{trap:#}") }),
                     OnTrap::PauseTask => {
@@ -345,6 +351,30 @@ impl StreamTask {
             }
         }
         Ok(())
+    }
+
+    /// A hot swap happened: from this batch on, the new build processes the
+    /// task's records, with the same state. If the new build cannot start
+    /// here the old instance keeps running.
+    fn switch_version(&mut self) {
+        let generation = self.spec.generation();
+        let factory = self.spec.factory();
+        let started = Instant::now();
+        match factory.instantiate(&self.tag, self.state.as_ref().map(|s| s.store.clone())) {
+            Ok(processor) => {
+                tracing::info!(
+                    task = %self.id,
+                    "switched from {} to {} in {:.2} ms",
+                    self.version,
+                    factory.version(),
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+                self.processor = processor;
+                self.version = factory.version();
+            }
+            Err(error) => tracing::error!(task = %self.id, "cannot switch to {}; keeping {}: {error}", factory.version(), self.version),
+        }
+        self.generation = generation;
     }
 
     fn restart(&mut self) -> Result<(), TaskError> {

@@ -1,0 +1,140 @@
+//! Hot swap: watch each manifest and the component it names; on a change,
+//! load the new build off the processing path (parse, compatibility check,
+//! compile through the cache, world check, trial `init`) and only if all of
+//! that succeeds hand it to the processor, whose tasks switch at their next
+//! batch boundary. Anything that fails leaves the running build alone and
+//! says why in the log, naming the file; a later good file is picked up.
+//!
+//! Deploy by writing a temporary file in the same directory and renaming it
+//! over the old one: the rename is atomic, so rill sees one complete file.
+//! A file written in place may be seen half-written; that load fails (and is
+//! logged) and the write's last change triggers another, successful one.
+
+use super::cache::CompileCache;
+use super::Plugin;
+use crate::manifest::Manifest;
+use notify_debouncer_mini::notify::RecursiveMode;
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::Engine;
+
+/// What a swap replaces: a processor's current manifest and build.
+pub trait SwapTarget: Send + Sync {
+    /// The manifest of the running build.
+    fn manifest(&self) -> Arc<Manifest>;
+    /// The running build's version (manifest version + content hash).
+    fn version(&self) -> String;
+    /// Installs a new build; tasks switch at their next batch boundary.
+    fn install(&self, manifest: Arc<Manifest>, plugin: Arc<Plugin>);
+}
+
+/// Keeps the watches alive; dropping it stops hot swapping.
+pub struct Reloader {
+    _debouncer: Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>,
+}
+
+/// How long file events must settle before a reload.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+impl Reloader {
+    /// Watches the manifests and components of `targets`.
+    pub fn start(engine: Engine, cache: Option<CompileCache>, targets: Vec<Arc<dyn SwapTarget>>) -> notify_debouncer_mini::notify::Result<Self> {
+        let watched: Vec<(Vec<PathBuf>, Arc<dyn SwapTarget>)> = targets.iter().map(|t| (files_of(&t.manifest()), t.clone())).collect();
+        let dirs: Vec<PathBuf> = {
+            let mut dirs: Vec<PathBuf> = watched.iter().flat_map(|(files, _)| files.iter().filter_map(|f| f.parent().map(Path::to_path_buf))).collect();
+            dirs.sort();
+            dirs.dedup();
+            dirs
+        };
+        let mut debouncer = new_debouncer(DEBOUNCE, move |events: DebounceEventResult| {
+            let Ok(events) = events else { return };
+            for (files, target) in &watched {
+                if events.iter().any(|e| files.iter().any(|f| same_file(&e.path, f))) {
+                    reload(&engine, cache.as_ref(), target.as_ref());
+                }
+            }
+        })?;
+        for dir in &dirs {
+            debouncer.watcher().watch(dir, RecursiveMode::NonRecursive)?;
+            tracing::info!("watching {} for plugin changes", dir.display());
+        }
+        Ok(Reloader { _debouncer: debouncer })
+    }
+}
+
+/// The manifest and its component, as absolute paths.
+fn files_of(manifest: &Manifest) -> Vec<PathBuf> {
+    [manifest.path.clone(), manifest.component.clone()].into_iter().map(|p| absolute(&p)).collect()
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    path.file_name().map_or(dir.clone(), |name| dir.join(name))
+}
+
+fn same_file(event: &Path, watched: &Path) -> bool {
+    absolute(event) == watched
+}
+
+/// One reload attempt; every outcome is logged.
+fn reload(engine: &Engine, cache: Option<&CompileCache>, target: &dyn SwapTarget) {
+    let old = target.manifest();
+    let new = match Manifest::load(&old.path) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            tracing::error!("hot swap refused, keeping {} {}: {error}", old.name, target.version());
+            return;
+        }
+    };
+    if let Err(field) = compatible(&old, &new) {
+        tracing::error!(
+            "hot swap refused, keeping {} {}: {}: `{field}` changed; a swap keeps the topology (topics, stores), so restart rill to change it",
+            old.name,
+            target.version(),
+            new.path.display()
+        );
+        return;
+    }
+    let started = Instant::now();
+    let plugin = match Plugin::load(engine, Arc::new(new.clone()), cache) {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            tracing::error!("hot swap refused, keeping {} {}: {error}", old.name, target.version());
+            return;
+        }
+    };
+    let old_version = target.version();
+    if plugin.version.to_string() == old_version && new == *old {
+        return;
+    }
+    let new_version = plugin.version.to_string();
+    target.install(Arc::new(new), Arc::new(plugin));
+    tracing::info!(
+        "hot swap of {}: {old_version} -> {new_version} (loaded in {:.1} ms); tasks switch at their next batch",
+        old.name,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+}
+
+/// The first field a swap may not change, if any.
+fn compatible(old: &Manifest, new: &Manifest) -> Result<(), &'static str> {
+    if old.name != new.name {
+        return Err("name");
+    }
+    if old.inputs != new.inputs {
+        return Err("inputs");
+    }
+    if old.outputs != new.outputs {
+        return Err("outputs");
+    }
+    if old.dead_letter != new.dead_letter {
+        return Err("dead-letter");
+    }
+    if old.stores != new.stores {
+        return Err("stores");
+    }
+    Ok(())
+}

@@ -143,3 +143,39 @@ fn bad_component_files_are_refused_at_load_naming_the_file() {
     assert!(!ok);
     assert!(stderr.contains("the file is empty"), "{stderr}");
 }
+
+#[test]
+fn the_sandbox_grants_no_environment_files_network_or_clock() {
+    let broker = DevBroker::start(&[("in", 1), ("out", 1), ("dlq", 1)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), "probe", "continue");
+    produce(&broker.bootstrap, "in", &[(None, b"poison".to_vec())]);
+    run_until_idle(&broker.bootstrap, &[&manifest], "misbehave-probe", &dir.path().join("state"));
+    let out = read_all(&broker.bootstrap, "out");
+    assert_eq!(out[0].value.as_deref(), Some(&b"env=0 fs=denied net=denied time=0"[..]));
+}
+
+#[test]
+fn on_trap_pause_task_stops_only_that_task_and_commits_nothing_past_the_trap() {
+    let broker = DevBroker::start(&[("in", 2), ("out", 2), ("dlq", 2)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), "panic", "pause-task");
+    produce(&broker.bootstrap, "in", &inputs());
+    let log = run_until_idle(&broker.bootstrap, &[&manifest], "misbehave-pause", &dir.path().join("state"));
+    assert!(log.contains("pausing the task"), "{log}");
+
+    let inputs = read_all(&broker.bootstrap, "in");
+    let out: std::collections::HashSet<Vec<u8>> = read_all(&broker.bootstrap, "out").into_iter().filter_map(|r| r.key).collect();
+    assert!(read_all(&broker.bootstrap, "dlq").is_empty(), "a paused task dead-letters nothing");
+    for partition in 0..2 {
+        let mut records: Vec<_> = inputs.iter().filter(|r| r.partition == partition).collect();
+        records.sort_by_key(|r| r.offset);
+        let first_poison = records.iter().position(|r| r.value.as_deref() == Some(&b"poison"[..])).unwrap_or(records.len());
+        let processed = records.iter().take_while(|r| out.contains(r.key.as_ref().unwrap())).count();
+        assert!(processed <= first_poison, "partition {partition}: nothing at or after the trap is emitted");
+        assert!(records[processed..].iter().all(|r| !out.contains(r.key.as_ref().unwrap())), "partition {partition}: outputs are a prefix");
+        if first_poison == records.len() {
+            assert_eq!(processed, records.len(), "partition {partition} has no poison and is fully processed");
+        }
+    }
+}

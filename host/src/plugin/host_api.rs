@@ -1,10 +1,10 @@
 //! What a plugin instance can reach: the `log` and `state` imports of the
 //! world, plus a WASI context that grants no files, sockets, environment or
-//! arguments (only the clocks and randomness Rust's std needs), with stdout
-//! and stderr going to the host log. Everything lives in the store's data.
+//! arguments, clocks frozen at the epoch (Rust's std links WASI's clocks;
+//! the world grants none), and stdout and stderr going to the host log. Everything lives in the store's data.
 
 use super::bindings::rill::processor::{log, state, types};
-use super::sandbox::LogStream;
+use super::sandbox::{FrozenClock, LogStream};
 use crate::state::store::{AccessError, TaskStore};
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +34,8 @@ impl HostState {
         let wasi = WasiCtx::builder()
             .stdout(LogStream::new(tag.clone(), "stdout"))
             .stderr(LogStream::new(tag.clone(), "stderr"))
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)

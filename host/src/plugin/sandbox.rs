@@ -117,3 +117,28 @@ impl tokio::io::AsyncWrite for LineWriter {
         self.poll_flush(cx)
     }
 }
+
+/// The clocks a plugin sees: frozen at the Unix epoch. The world grants no
+/// clock (Rust's std links WASI's anyway), so a plugin cannot make its
+/// output depend on when it runs; record timestamps are the time to use.
+pub struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}

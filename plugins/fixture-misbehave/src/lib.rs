@@ -1,7 +1,8 @@
 //! Test fixture: forwards every record to output `out`, except records
 //! whose value is `poison`, on which it does what `[config] poison` says:
 //! `panic`, `loop` (forever), `alloc` (without bound), `error` (returns an
-//! error value) or `undeclared` (emits to an output the manifest lacks).
+//! error value), `undeclared` (emits to an output the manifest lacks) or
+//! `probe` (emits what the sandbox lets it see).
 
 use rill_sdk::{Error, Output, Processor, Record};
 use serde::Deserialize;
@@ -25,6 +26,9 @@ pub enum Mode {
     Error,
     /// Emit to output `nowhere`, which no manifest declares.
     Undeclared,
+    /// Emit what the sandbox lets the plugin see: environment variables,
+    /// the filesystem, the network and the clock.
+    Probe,
 }
 
 /// The `[config]` table.
@@ -64,6 +68,14 @@ impl Processor for Misbehave {
             }
             Mode::Error => Err(Error::new("poison refused")),
             Mode::Undeclared => Ok(vec![Output::forward(record, "nowhere")]),
+            Mode::Probe => {
+                let env = std::env::vars().count();
+                let fs = if std::fs::read_dir("/").is_ok() { "allowed" } else { "denied" };
+                let net = if std::net::TcpStream::connect("127.0.0.1:9").is_ok() { "allowed" } else { "denied" };
+                let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(u64::MAX, |d| d.as_secs());
+                let seen = format!("env={env} fs={fs} net={net} time={time}");
+                Ok(vec![Output::map_value(record, "out", seen.into_bytes())])
+            }
         }
     }
 }

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Builds every plugin in plugins/ for wasm32-wasip2 and places each component
-# next to its plugin.toml (as <name>.wasm, the file the manifest names).
+# Builds every plugin in plugins/ and places each component next to its
+# plugin.toml (as <name>.wasm, the file the manifest names): Rust plugins
+# (a Cargo.toml) for wasm32-wasip2, Python plugins (an app.py) with
+# componentize-py (installed by scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}/wasm"
-plugins=()
+componentize_py="${RILL_COMPONENTIZE_PY:-${RILL_TOOLS_DIR:-$HOME/.cache/rill/tools}/venv/bin/componentize-py}"
+rust=()
+python=()
 for manifest in plugins/*/plugin.toml; do
-  plugins+=("$(basename "$(dirname "$manifest")")")
+  dir="$(dirname "$manifest")"
+  if [ -f "$dir/Cargo.toml" ]; then rust+=("$(basename "$dir")"); fi
+  if [ -f "$dir/app.py" ]; then python+=("$(basename "$dir")"); fi
 done
+
+# Rename into place: a running `rill run` never sees a half-written file.
+install() { cp "$1" "$2.tmp" && mv "$2.tmp" "$2"; }
+
 args=()
-for p in "${plugins[@]}"; do args+=(-p "$p"); done
+for p in "${rust[@]}"; do args+=(-p "$p"); done
 CARGO_TARGET_DIR="$target_dir" cargo build --quiet --profile plugin --target wasm32-wasip2 "${args[@]}"
-for p in "${plugins[@]}"; do
-  cp "$target_dir/wasm32-wasip2/plugin/${p//-/_}.wasm" "plugins/$p/$p.wasm.tmp"
-  # Rename into place: a running `rill run` never sees a half-written file.
-  mv "plugins/$p/$p.wasm.tmp" "plugins/$p/$p.wasm"
+for p in "${rust[@]}"; do
+  install "$target_dir/wasm32-wasip2/plugin/${p//-/_}.wasm" "plugins/$p/$p.wasm"
 done
-echo "built: ${plugins[*]}" >&2
+for p in "${python[@]}"; do
+  "$componentize_py" -d wit -w processor componentize -p "plugins/$p" app -o "$target_dir/$p.wasm" >/dev/null
+  install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
+done
+echo "built: ${rust[*]} ${python[*]}" >&2

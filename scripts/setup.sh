@@ -17,3 +17,11 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "setup: adding the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2
 fi
+# componentize-py (PyPI) builds Python processors into components.
+tools="${RILL_TOOLS_DIR:-$HOME/.cache/rill/tools}"
+componentize_py_version=0.25.1
+if ! "$tools/venv/bin/componentize-py" --version 2>/dev/null | grep -qx "componentize-py $componentize_py_version"; then
+  echo "setup: installing componentize-py $componentize_py_version into $tools/venv" >&2
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet "componentize-py==$componentize_py_version"
+fi

@@ -43,5 +43,33 @@ fn main() {
         let var = format!("RILL_PLUGIN_{}", plugin.replace('-', "_").to_uppercase());
         println!("cargo:rustc-env={var}={}", file.display());
     }
+    build_python(&root, &wasm_target);
     println!("cargo:rustc-env=RILL_WORKSPACE={}", root.display());
+}
+
+/// Python processors (a directory with `app.py`) are built with
+/// componentize-py, which scripts/setup.sh installs.
+fn build_python(root: &Path, out_dir: &Path) {
+    let tool = std::env::var("RILL_COMPONENTIZE_PY").map(PathBuf::from).unwrap_or_else(|_| {
+        let home = std::env::var("HOME").expect("HOME");
+        let tools = std::env::var("RILL_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(&home).join(".cache/rill/tools"));
+        tools.join("venv/bin/componentize-py")
+    });
+    println!("cargo:rerun-if-env-changed=RILL_COMPONENTIZE_PY");
+    for plugin in ["cpu-alert-python"] {
+        let dir = root.join("plugins").join(plugin);
+        let output = out_dir.join(format!("{plugin}.wasm"));
+        let status = Command::new(&tool)
+            .args(["-d"])
+            .arg(root.join("wit"))
+            .args(["-w", "processor", "componentize", "-p"])
+            .arg(&dir)
+            .args(["app", "-o"])
+            .arg(&output)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("running {} failed ({e}); run scripts/setup.sh to install componentize-py", tool.display()));
+        assert!(status.success(), "componentize-py could not build {plugin}");
+        println!("cargo:rustc-env=RILL_PLUGIN_{}={}", plugin.replace('-', "_").to_uppercase(), output.display());
+    }
 }

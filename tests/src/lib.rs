@@ -38,6 +38,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "order-count" => env!("RILL_PLUGIN_ORDER_COUNT"),
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
+        "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),
         other => panic!("no component is built for {other}"),
     };
     PathBuf::from(path)

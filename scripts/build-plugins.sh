@@ -2,17 +2,20 @@
 # Builds every plugin in plugins/ and places each component next to its
 # plugin.toml (as <name>.wasm, the file the manifest names): Rust plugins
 # (a Cargo.toml) for wasm32-wasip2, Python plugins (an app.py) with
-# componentize-py (installed by scripts/setup.sh).
+# componentize-py and JavaScript plugins (an app.js) with componentize-js
+# (both installed by scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}/wasm"
 componentize_py="${RILL_COMPONENTIZE_PY:-${RILL_TOOLS_DIR:-$HOME/.cache/rill/tools}/venv/bin/componentize-py}"
 rust=()
 python=()
+javascript=()
 for manifest in plugins/*/plugin.toml; do
   dir="$(dirname "$manifest")"
   if [ -f "$dir/Cargo.toml" ]; then rust+=("$(basename "$dir")"); fi
   if [ -f "$dir/app.py" ]; then python+=("$(basename "$dir")"); fi
+  if [ -f "$dir/app.js" ]; then javascript+=("$(basename "$dir")"); fi
 done
 
 # Rename into place: a running `rill run` never sees a half-written file.
@@ -28,4 +31,9 @@ for p in "${python[@]}"; do
   "$componentize_py" -d wit -w processor componentize -p "plugins/$p" app -o "$target_dir/$p.wasm" >/dev/null
   install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done
-echo "built: ${rust[*]} ${python[*]}" >&2
+for p in "${javascript[@]}"; do
+  tools/js/node_modules/.bin/componentize-js "plugins/$p/app.js" --wit wit -n processor \
+    --disable http fetch-event -o "$target_dir/$p.wasm" >/dev/null
+  install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
+done
+echo "built: ${rust[*]} ${python[*]} ${javascript[*]}" >&2

@@ -44,6 +44,7 @@ fn main() {
         println!("cargo:rustc-env={var}={}", file.display());
     }
     build_python(&root, &wasm_target);
+    build_javascript(&root, &wasm_target);
     println!("cargo:rustc-env=RILL_WORKSPACE={}", root.display());
 }
 
@@ -70,6 +71,26 @@ fn build_python(root: &Path, out_dir: &Path) {
             .status()
             .unwrap_or_else(|e| panic!("running {} failed ({e}); run scripts/setup.sh to install componentize-py", tool.display()));
         assert!(status.success(), "componentize-py could not build {plugin}");
+        println!("cargo:rustc-env=RILL_PLUGIN_{}={}", plugin.replace('-', "_").to_uppercase(), output.display());
+    }
+}
+
+/// JavaScript processors (a directory with `app.js`) are built with
+/// componentize-js from tools/js (scripts/setup.sh installs it). The engine's
+/// HTTP client is left out: rill grants plugins no network.
+fn build_javascript(root: &Path, out_dir: &Path) {
+    let tool = root.join("tools/js/node_modules/.bin/componentize-js");
+    for plugin in ["cpu-alert-js"] {
+        let output = out_dir.join(format!("{plugin}.wasm"));
+        let status = Command::new(&tool)
+            .current_dir(root)
+            .arg(format!("plugins/{plugin}/app.js"))
+            .args(["--wit", "wit", "-n", "processor", "--disable", "http", "fetch-event", "-o"])
+            .arg(&output)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("running {} failed ({e}); run scripts/setup.sh to install componentize-js", tool.display()));
+        assert!(status.success(), "componentize-js could not build {plugin}");
         println!("cargo:rustc-env=RILL_PLUGIN_{}={}", plugin.replace('-', "_").to_uppercase(), output.display());
     }
 }

@@ -39,6 +39,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
         "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),
+        "cpu-alert-js" => env!("RILL_PLUGIN_CPU_ALERT_JS"),
         other => panic!("no component is built for {other}"),
     };
     PathBuf::from(path)

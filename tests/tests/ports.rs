@@ -60,3 +60,11 @@ fn the_python_port_matches_the_rust_cpu_alert_byte_for_byte() {
     assert_eq!(python_alerts, rust_alerts, "alerts");
     assert_eq!(python_dead, rust_dead, "dead letters");
 }
+
+#[test]
+fn the_javascript_port_matches_the_rust_cpu_alert_byte_for_byte() {
+    let (rust_alerts, rust_dead) = run("cpu-alert");
+    let (js_alerts, js_dead) = run("cpu-alert-js");
+    assert_eq!(js_alerts, rust_alerts, "alerts");
+    assert_eq!(js_dead, rust_dead, "dead letters");
+}

@@ -1,0 +1,147 @@
+// cpu-alert in JavaScript: the same processor as plugins/cpu-alert, record
+// for record and byte for byte.
+//
+// A cpu record whose system.cpu.total.norm.pct is greater than the
+// configured threshold becomes an alert: its `host` object plus "timestamp"
+// copied from "@timestamp", written exactly as Gson's JsonObject.toString()
+// writes it (key order kept, numbers in their source text, compact). A record
+// that is not JSON or lacks those fields is an error for that record.
+
+// JSON.parse would lose number text and reorder integer-like keys, so this
+// parser keeps objects as Maps and numbers as {number: text}.
+function parse(text) {
+  let at = 0;
+  const fail = (what) => { throw new Error(`${what} at position ${at}`); };
+  const space = () => { while (at < text.length && ' \t\n\r'.includes(text[at])) at++; };
+  const literal = (word, value) => {
+    if (text.startsWith(word, at)) { at += word.length; return value; }
+    return fail('invalid JSON');
+  };
+  const string = () => {
+    let out = '';
+    at++;
+    for (;;) {
+      if (at >= text.length) fail('unterminated string');
+      const c = text[at++];
+      if (c === '"') return out;
+      if (c < ' ') fail('control character in string');
+      if (c !== '\\') { out += c; continue; }
+      const e = text[at++];
+      const simple = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }[e];
+      if (simple !== undefined) { out += simple; continue; }
+      if (e !== 'u' || !/^[0-9a-fA-F]{4}$/.test(text.slice(at, at + 4))) fail('invalid escape');
+      out += String.fromCharCode(parseInt(text.slice(at, at + 4), 16));
+      at += 4;
+    }
+  };
+  const number = () => {
+    const match = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(at));
+    if (!match) fail('invalid JSON');
+    at += match[0].length;
+    return { number: match[0] };
+  };
+  const value = () => {
+    space();
+    const c = text[at];
+    if (c === '{') {
+      at++;
+      const map = new Map();
+      space();
+      if (text[at] === '}') { at++; return map; }
+      for (;;) {
+        space();
+        if (text[at] !== '"') fail('expected a key');
+        const key = string();
+        space();
+        if (text[at++] !== ':') fail('expected :');
+        map.set(key, value());
+        space();
+        const next = text[at++];
+        if (next === '}') return map;
+        if (next !== ',') fail('expected , or }');
+      }
+    }
+    if (c === '[') {
+      at++;
+      const list = [];
+      space();
+      if (text[at] === ']') { at++; return list; }
+      for (;;) {
+        list.push(value());
+        space();
+        const next = text[at++];
+        if (next === ']') return list;
+        if (next !== ',') fail('expected , or ]');
+      }
+    }
+    if (c === '"') return string();
+    if (c === 't') return literal('true', true);
+    if (c === 'f') return literal('false', false);
+    if (c === 'n') return literal('null', null);
+    return number();
+  };
+  const result = value();
+  space();
+  if (at !== text.length) fail('trailing characters');
+  return result;
+}
+
+// JSON.stringify escapes what Gson escapes, except U+2028 and U+2029.
+const quote = (s) => JSON.stringify(s).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+
+function dump(v) {
+  if (v instanceof Map) return '{' + [...v].map(([k, x]) => quote(k) + ':' + dump(x)).join(',') + '}';
+  if (Array.isArray(v)) return '[' + v.map(dump).join(',') + ']';
+  if (v !== null && typeof v === 'object') return v.number;
+  if (typeof v === 'string') return quote(v);
+  return String(v);
+}
+
+const isNumber = (v) => v !== null && typeof v === 'object' && !(v instanceof Map) && !Array.isArray(v);
+
+function field(v, name, check, kind) {
+  if (!(v instanceof Map) || !v.has(name)) throw new Error(`missing field \`${name}\``);
+  const found = v.get(name);
+  if (!check(found)) throw new Error(`field \`${name}\` is not ${kind}`);
+  return found;
+}
+const object = (v) => v instanceof Map;
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+let threshold = 0.5;
+
+export function init(config) {
+  try {
+    const table = parse(config);
+    threshold = Number(field(table, 'threshold', isNumber, 'a number').number);
+    for (const key of table.keys()) {
+      if (key !== 'threshold') throw new Error(`unknown field \`${key}\`, expected \`threshold\``);
+    }
+  } catch (error) {
+    throw `invalid [config] table: ${error.message}`;
+  }
+}
+
+function one(record) {
+  let metric, pct, host;
+  try {
+    if (record.value === undefined) throw new Error('record has a null value');
+    metric = parse(decoder.decode(record.value));
+    const cpu = field(field(metric, 'system', object, 'an object'), 'cpu', object, 'an object');
+    const norm = field(field(cpu, 'total', object, 'an object'), 'norm', object, 'an object');
+    pct = Number(field(norm, 'pct', isNumber, 'a number').number);
+    host = field(metric, 'host', object, 'an object');
+    field(metric, '@timestamp', () => true, '');
+  } catch (error) {
+    return { tag: 'err', val: error.message };
+  }
+  if (!(pct > threshold)) return { tag: 'ok', val: [] };
+  host.set('timestamp', metric.get('@timestamp'));
+  const alert = { output: 'alert', key: record.key, value: encoder.encode(dump(host)), headers: record.headers, timestamp: record.timestamp };
+  return { tag: 'ok', val: [alert] };
+}
+
+export function process(batch) {
+  return batch.map(one);
+}

@@ -232,3 +232,19 @@ pub fn restored_records(log: &str) -> u64 {
         .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
         .sum()
 }
+
+/// componentize-py as scripts/setup.sh installs it (or `RILL_COMPONENTIZE_PY`).
+pub fn componentize_py() -> PathBuf {
+    if let Ok(path) = std::env::var("RILL_COMPONENTIZE_PY") {
+        return PathBuf::from(path);
+    }
+    let tools = std::env::var("RILL_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/rill/tools"));
+    tools.join("venv/bin/componentize-py")
+}
+
+/// componentize-js as scripts/setup.sh installs it, in tools/js.
+pub fn componentize_js() -> PathBuf {
+    Path::new(env!("RILL_WORKSPACE")).join("tools/js/node_modules/.bin/componentize-js")
+}

@@ -2,6 +2,7 @@
 
 mod demo;
 mod dev_broker;
+mod new;
 mod run;
 mod validate;
 
@@ -30,6 +31,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Check manifests and their components without connecting to Kafka.
     Validate(validate::ValidateArgs),
+    /// Scaffold a new processor project (Rust, Python or JavaScript).
+    New(new::NewArgs),
 }
 
 /// Parses the command line and runs the subcommand; the binary's `main`.
@@ -43,6 +46,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::DevBroker(args) => dev_broker::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::New(args) => new::run(args),
     }
 }
 

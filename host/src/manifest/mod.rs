@@ -180,5 +180,10 @@ impl Manifest {
     }
 }
 
+/// Checks a processor name by the manifest's rule; `Err((problem, fix))`.
+pub fn check_processor_name(name: &str) -> Result<(), (String, String)> {
+    validate::check_name(name)
+}
+
 #[cfg(test)]
 mod tests;

@@ -158,7 +158,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
 
 /// Processor names become task ids (`<name>_<partition>`) and topic
 /// prefixes, so they are kept to lowercase words joined by '-'.
-fn check_name(name: &str) -> Result<(), (String, String)> {
+pub(super) fn check_name(name: &str) -> Result<(), (String, String)> {
     let fix = |hint: &str| (format!("\"{name}\" {hint}"), "use lowercase letters, digits and '-', starting with a letter, e.g. \"cpu-alert\"".to_string());
     if name.is_empty() {
         return Err(fix("is empty"));

@@ -167,6 +167,7 @@ impl TaskManager {
     /// Hands a batch to its task's worker (waits if the worker is busy).
     pub fn dispatch(&self, id: &TaskId, records: Vec<InputRecord>) {
         if let Some(entry) = self.tasks.get(id) {
+            entry.progress.queue();
             self.send(entry.worker, Command::Batch { id: id.clone(), records });
         }
     }

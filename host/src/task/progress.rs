@@ -5,6 +5,7 @@
 
 use crate::kafka::producer::BatchAck;
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Next offset to consume, per input topic, after a batch.
@@ -14,6 +15,8 @@ pub type Positions = Vec<(Arc<str>, i64)>;
 #[derive(Default)]
 pub struct TaskProgress {
     pending: Mutex<VecDeque<(Positions, Arc<BatchAck>)>>,
+    /// Batches handed to the worker and not yet processed.
+    queued: AtomicUsize,
 }
 
 /// Positions that became committable, or the delivery failure that stops
@@ -47,10 +50,20 @@ impl TaskProgress {
         Ok(reached)
     }
 
-    /// True when every processed batch has all its outputs acknowledged
-    /// (whether or not its offsets are committed yet).
+    /// Counts a batch handed to the task's worker.
+    pub fn queue(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts a queued batch as done (processed, skipped or failed).
+    pub fn dequeue(&self) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// True when no batch is waiting for the worker and every processed
+    /// batch has all its outputs acknowledged (committed or not).
     pub fn is_idle(&self) -> bool {
-        self.lock().iter().all(|(_, ack)| ack.is_complete())
+        self.queued.load(Ordering::Acquire) == 0 && self.lock().iter().all(|(_, ack)| ack.is_complete())
     }
 
     /// True when nothing is left to commit.
@@ -79,6 +92,9 @@ mod tests {
         a.seal();
         assert!(progress.is_idle());
         assert!(!progress.is_committed());
+        progress.queue();
+        assert!(!progress.is_idle(), "a queued batch is work");
+        progress.dequeue();
         assert_eq!(progress.take_committable().unwrap()[&topic], 20);
         assert!(progress.is_committed());
     }

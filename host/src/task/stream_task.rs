@@ -192,6 +192,11 @@ impl StreamTask {
         &self.id
     }
 
+    /// Where the task records what it processed.
+    pub fn progress(&self) -> &TaskProgress {
+        &self.progress
+    }
+
     /// Processes `records` (in timestamp order across the task's inputs,
     /// offset order within each) and queues their outputs. Table records
     /// update the task's table store in place; runs of stream records go to

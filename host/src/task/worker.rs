@@ -89,7 +89,9 @@ fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot
             }
             Command::Batch { id, records } => {
                 let Some(task) = tasks.get_mut(&id) else { continue };
-                if let Err(error) = task.process_batch(records) {
+                let result = task.process_batch(records);
+                task.progress().dequeue();
+                if let Err(error) = result {
                     tracing::error!("{error}");
                     fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error.to_string());
                     tasks.remove(&id);

@@ -1,0 +1,83 @@
+//! `cargo bench -p rill-tests --bench ports`: cpu-alert in Rust, Python and
+//! JavaScript side by side: component size, cold and cached load,
+//! instance creation, and records/s through the cpu-alert stage of the
+//! metrics pipeline on the embedded broker (same records for each).
+//!
+//! Environment: RILL_BENCH_RECORDS (cpu records, default 20000).
+
+use rill_host::kafka::embedded::EmbeddedBroker;
+use rill_host::kafka::{produce_all, KafkaSettings};
+use rill_host::manifest::Manifest;
+use rill_host::metricbeat::{Expect, Generator};
+use rill_host::plugin::cache::CompileCache;
+use rill_host::plugin::{new_engine, Plugin};
+use rill_host::runtime::{self, ProcessorDef, RunOptions};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new("warn")).with_writer(std::io::stderr).init();
+    let n: usize = std::env::var("RILL_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let mut generator = Generator::new(3);
+    let mut records = Vec::with_capacity(n);
+    while records.len() < n {
+        let sample = generator.sample();
+        if matches!(sample.expect, Expect::Cpu { .. }) {
+            records.push(sample.value);
+        }
+    }
+    println!("cpu-alert ports: {n} cpu records, batch 500, 6 partitions, 2 worker threads");
+    println!("{:<18} {:>9} {:>11} {:>10} {:>12} {:>11} {:>12}", "port", "size", "cold load", "cached", "instance", "records/s", "us/record");
+    let engine = new_engine().unwrap();
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    for port in ["cpu-alert", "cpu-alert-python", "cpu-alert-js"] {
+        let mut manifest = Manifest::load(&Path::new(env!("RILL_WORKSPACE")).join("plugins").join(port).join("plugin.toml")).unwrap();
+        manifest.component = rill_tests::component(port);
+        let manifest = Arc::new(manifest);
+        let size = std::fs::metadata(&manifest.component).unwrap().len();
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(cache_dir.path().to_path_buf());
+        let t = Instant::now();
+        Plugin::load(&engine, manifest.clone(), Some(&cache)).unwrap();
+        let cold = ms(t);
+        let t = Instant::now();
+        let plugin = Arc::new(Plugin::load(&engine, manifest.clone(), Some(&cache)).unwrap());
+        let cached = ms(t);
+        let t = Instant::now();
+        for _ in 0..20 {
+            std::hint::black_box(plugin.start("bench", None).unwrap());
+        }
+        let instance = ms(t) / 20.0;
+
+        let broker = EmbeddedBroker::start(1).unwrap();
+        for topic in ["metric.cpu", "metric.cpu.alert", "metric.cpu.dlq"] {
+            broker.create_topic(topic, 6).unwrap();
+        }
+        let kafka = KafkaSettings::new(broker.bootstrap_servers());
+        produce_all(&kafka, "metric.cpu", records.iter().map(|v| (None, v.as_slice()))).unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let options = RunOptions {
+            application_id: format!("bench-{port}"),
+            kafka,
+            threads: 2,
+            batch_size: 500,
+            commit_interval: Duration::from_secs(1),
+            stop_when_idle: Some(Duration::from_millis(500)),
+            state_dir: state.path().to_path_buf(),
+            hot_swap: None,
+        };
+        let report = runtime::run(&options, vec![ProcessorDef { manifest, factory: plugin }], &AtomicBool::new(false)).unwrap();
+        let p = &report.processors[0];
+        println!(
+            "{port:<18} {:>7.1}MB {:>9.0}ms {:>8.2}ms {:>10.3}ms {:>11.0} {:>12.2}",
+            size as f64 / 1e6,
+            cold,
+            cached,
+            instance,
+            p.records_in as f64 / report.active.as_secs_f64(),
+            p.plugin_nanos as f64 / 1e3 / p.records_in.max(1) as f64
+        );
+    }
+}

@@ -392,6 +392,17 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
             manager.commit(&Committer(consumer)).map_err(|e| anyhow::anyhow!("{e}; offsets after it were not committed"))?;
             last_commit = Instant::now();
         }
+        let paused = manager.take_newly_paused();
+        if !paused.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            for (topic, partition) in &paused {
+                tpl.add_partition(topic, *partition);
+            }
+            match consumer.pause(&tpl) {
+                Ok(()) => tracing::warn!("stopped fetching paused task partitions: {}", show(&paused)),
+                Err(error) => tracing::warn!("cannot pause {}: {error}", show(&paused)),
+            }
+        }
         busy = polled > 0 || !manager.is_idle();
         if busy {
             last_busy = Instant::now();
@@ -479,6 +490,10 @@ fn drained(consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<bool> {
     let mut committed = None;
     for element in positions.elements() {
         let (topic, partition) = (element.topic(), element.partition());
+        // A paused task's partition cannot drain; it waits for a restart.
+        if consumer.context().manager().is_paused(topic, partition) {
+            continue;
+        }
         let consumed = element.offset().to_raw().filter(|o| *o >= 0);
         let cached = crate::kafka::cached_high_watermark(consumer.client(), topic, partition);
         let (position, high) = match (consumed, cached) {

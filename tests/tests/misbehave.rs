@@ -159,10 +159,11 @@ fn the_sandbox_grants_no_environment_files_network_or_clock() {
 fn on_trap_pause_task_stops_only_that_task_and_commits_nothing_past_the_trap() {
     let broker = DevBroker::start(&[("in", 2), ("out", 2), ("dlq", 2)]);
     let dir = tempfile::tempdir().unwrap();
-    let manifest = manifest(dir.path(), "panic", "pause-task");
+    let paused = manifest(dir.path(), "panic", "pause-task");
     produce(&broker.bootstrap, "in", &inputs());
-    let log = run_until_idle(&broker.bootstrap, &[&manifest], "misbehave-pause", &dir.path().join("state"));
+    let log = run_until_idle(&broker.bootstrap, &[&paused], "misbehave-pause", &dir.path().join("state"));
     assert!(log.contains("pausing the task"), "{log}");
+    assert!(log.contains("stopped fetching paused task partitions: in/"), "{log}");
 
     let inputs = read_all(&broker.bootstrap, "in");
     let out: std::collections::HashSet<Vec<u8>> = read_all(&broker.bootstrap, "out").into_iter().filter_map(|r| r.key).collect();
@@ -178,4 +179,13 @@ fn on_trap_pause_task_stops_only_that_task_and_commits_nothing_past_the_trap() {
             assert_eq!(processed, records.len(), "partition {partition} has no poison and is fully processed");
         }
     }
+
+    // A restart (now dead-lettering poison) resumes from the last commit:
+    // every good record ends up in the output exactly once.
+    let restarted = manifest(dir.path(), "panic", "continue");
+    run_until_idle(&broker.bootstrap, &[&restarted], "misbehave-pause", &dir.path().join("state"));
+    let good = inputs.iter().filter(|r| r.value.as_deref() != Some(&b"poison"[..])).map(|r| r.key.clone());
+    let out = read_all(&broker.bootstrap, "out");
+    assert_eq!(multiset(out.into_iter().map(|r| r.key)), multiset(good), "nothing lost, nothing twice");
+    assert_eq!(read_all(&broker.bootstrap, "dlq").len(), 3);
 }

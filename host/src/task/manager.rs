@@ -29,6 +29,8 @@ struct TaskEntry {
     worker: usize,
     state: TaskState,
     progress: Arc<TaskProgress>,
+    /// Whether the consumer was already told to stop fetching it.
+    paused_reported: bool,
 }
 
 /// How long a revoked task may take to get its outputs acknowledged.
@@ -99,7 +101,7 @@ impl TaskManager {
             transition(&id, &mut state, TaskState::Restoring);
             transition(&id, &mut state, TaskState::Running);
             tracing::info!(task = %id, worker, "task running");
-            self.tasks.insert(id, TaskEntry { worker, state, progress });
+            self.tasks.insert(id, TaskEntry { worker, state, progress, paused_reported: false });
         }
         Ok(())
     }
@@ -220,6 +222,24 @@ impl TaskManager {
     /// The error that stopped a worker, if any.
     pub fn fatal(&self) -> Option<String> {
         self.fatal.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Partitions of tasks that paused since the last call, so the consumer
+    /// can stop fetching them.
+    pub fn take_newly_paused(&mut self) -> Vec<(String, i32)> {
+        let mut partitions = Vec::new();
+        for (id, entry) in &mut self.tasks {
+            if entry.progress.is_paused() && !entry.paused_reported {
+                entry.paused_reported = true;
+                partitions.extend(self.by_topic.iter().filter(|(_, s)| s.name == id.processor).map(|(t, _)| (t.clone(), id.partition)));
+            }
+        }
+        partitions
+    }
+
+    /// Whether the task owning `partition` of `topic` is paused.
+    pub fn is_paused(&self, topic: &str, partition: i32) -> bool {
+        self.task_for(topic, partition).and_then(|id| self.tasks.get(&id)).is_some_and(|t| t.progress.is_paused())
     }
 
     /// Ids of the running tasks.

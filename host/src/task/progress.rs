@@ -5,7 +5,7 @@
 
 use crate::kafka::producer::BatchAck;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Next offset to consume, per input topic, after a batch.
@@ -17,6 +17,8 @@ pub struct TaskProgress {
     pending: Mutex<VecDeque<(Positions, Arc<BatchAck>)>>,
     /// Batches handed to the worker and not yet processed.
     queued: AtomicUsize,
+    /// Set when the task stops processing after a trap (`pause-task`).
+    paused: AtomicBool,
 }
 
 /// Positions that became committable, or the delivery failure that stops
@@ -48,6 +50,16 @@ impl TaskProgress {
             pending.pop_front();
         }
         Ok(reached)
+    }
+
+    /// Marks the task paused: the poll loop stops fetching its partitions.
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::Release);
+    }
+
+    /// Whether the task paused itself after a trap.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
     }
 
     /// Counts a batch handed to the task's worker.

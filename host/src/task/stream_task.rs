@@ -286,6 +286,7 @@ impl StreamTask {
                     OnTrap::PauseTask => {
                         tracing::error!(task = %self.id, "plugin trapped; pausing the task (limits.on-trap = \"pause-task\"), its offsets stay uncommitted: {trap:#}");
                         self.paused = true;
+                        self.progress.pause();
                     }
                 }
             }

@@ -60,7 +60,7 @@ fn main() {
     }
     let mut kafka = KafkaSettings::new(broker.bootstrap_servers());
     // The dev broker holds a rejoin for the session timeout (docs/dev-broker.md).
-    kafka.overrides.push(("session.timeout.ms".into(), "6000".into()));
+    kafka.overrides.push(("consumer.session.timeout.ms".into(), "6000".into()));
     let names: Vec<Vec<u8>> = (0..addresses).map(|i| format!("user-{i}").into_bytes()).collect();
     let cities: Vec<Vec<u8>> = (0..addresses).map(|i| format!("{i} Main Street, Springfield").into_bytes()).collect();
     produce_all(&kafka, "address", names.iter().zip(&cities).map(|(n, c)| (Some(n.as_slice()), c.as_slice()))).unwrap();

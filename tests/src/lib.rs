@@ -206,7 +206,7 @@ pub fn run_until_idle(bootstrap: &str, manifests: &[&Path], application_id: &str
         .arg("run")
         .args(manifests)
         .args(["--brokers", bootstrap, "--application-id", application_id, "--stop-when-idle", "2s"])
-        .args(["-X", "session.timeout.ms=6000", "--state-dir"])
+        .args(["-X", "consumer.session.timeout.ms=6000", "--state-dir"])
         .arg(state_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

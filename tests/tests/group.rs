@@ -17,7 +17,7 @@ fn member(broker: &str, dir: &Path, name: &str, idle: &str) -> (Child, std::path
         .arg(dir.join("metric-branch/plugin.toml"))
         .arg(dir.join("cpu-alert/plugin.toml"))
         .args(["--brokers", broker, "--application-id", "e2e-group", "--stop-when-idle", idle])
-        .args(["--commit-interval", "200ms", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"])
+        .args(["--commit-interval", "200ms", "-X", "consumer.session.timeout.ms=6000", "-X", "consumer.heartbeat.interval.ms=500"])
         .arg("--state-dir")
         .arg(dir.join(name))
         .stdin(Stdio::null())

@@ -129,7 +129,7 @@ fn a_second_member_restores_its_half_of_the_table_and_joins_correctly() {
             .arg("run")
             .arg(&manifest)
             .args(["--brokers", &broker.bootstrap, "--application-id", "join-group", "--stop-when-idle", "10s"])
-            .args(["-X", "session.timeout.ms=6000", "--state-dir"])
+            .args(["-X", "consumer.session.timeout.ms=6000", "--state-dir"])
             .arg(dir.path().join(name))
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -152,7 +152,7 @@ fn sigterm_finishes_commits_and_a_restart_has_nothing_left_to_do() {
             .args(["--brokers", &broker.bootstrap, "--application-id", "e2e-sigterm", "--log-level", "warn"])
             // The dev broker holds the next join for the session timeout
             // after a member leaves (docs/dev-broker.md).
-            .args(["-X", "session.timeout.ms=6000"])
+            .args(["-X", "consumer.session.timeout.ms=6000"])
             .args(extra)
             .spawn()
             .unwrap()

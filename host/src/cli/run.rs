@@ -46,7 +46,8 @@ pub struct RunArgs {
     /// Partitions of each topic the embedded broker creates.
     #[arg(long, default_value_t = 3)]
     embedded_partitions: i32,
-    /// librdkafka property for every client, e.g. -X security.protocol=SSL.
+    /// librdkafka property for every client, e.g. -X security.protocol=SSL;
+    /// prefix with consumer. or producer. for one kind of client.
     #[arg(short = 'X', value_parser = super::parse_property)]
     property: Vec<(String, String)>,
 }

@@ -11,8 +11,18 @@ pub mod producer;
 
 use rdkafka::ClientConfig;
 
+/// Which kind of client a config is for; decides scoped `-X` overrides.
+#[derive(Clone, Copy)]
+enum Role {
+    Consumer,
+    Producer,
+    Admin,
+}
+
 /// How to reach the cluster: bootstrap servers plus `-X key=value`
-/// overrides that are applied last to every client rill creates.
+/// overrides, applied last. A plain key goes to every client;
+/// `consumer.<key>` only to consumers and `producer.<key>` only to the
+/// producer, so librdkafka does not warn about properties a client ignores.
 #[derive(Debug, Clone)]
 pub struct KafkaSettings {
     /// `bootstrap.servers`.
@@ -27,14 +37,21 @@ impl KafkaSettings {
         KafkaSettings { brokers: brokers.into(), overrides: Vec::new() }
     }
 
-    fn client(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+    fn client(&self, role: Role, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
         for (key, value) in defaults {
             config.set(*key, *value);
         }
         for (key, value) in &self.overrides {
-            config.set(key, value);
+            let scoped = match (key.split_once('.'), role) {
+                (Some(("consumer", rest)), Role::Consumer) | (Some(("producer", rest)), Role::Producer) => Some(rest),
+                (Some(("consumer" | "producer", _)), _) => None,
+                _ => Some(key.as_str()),
+            };
+            if let Some(key) = scoped {
+                config.set(key, value);
+            }
         }
         config
     }
@@ -44,7 +61,7 @@ impl KafkaSettings {
     /// of co-partitioned topics on one member; the short fetch-queue backoff
     /// keeps a fast consumer from idling (1 s by default).
     pub fn consumer(&self, group_id: &str) -> ClientConfig {
-        let mut config = self.client(&[
+        let mut config = self.client(Role::Consumer, &[
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
@@ -61,7 +78,7 @@ impl KafkaSettings {
     /// land where Kafka Streams would put them), lz4 batches with a short
     /// linger for throughput.
     pub fn producer(&self) -> ClientConfig {
-        self.client(&[
+        self.client(Role::Producer, &[
             ("enable.idempotence", "true"),
             ("partitioner", "murmur2_random"),
             ("compression.type", "lz4"),
@@ -74,7 +91,7 @@ impl KafkaSettings {
     /// tables). librdkafka needs a group id to assign; it never joins that
     /// group or commits to it.
     pub fn reader(&self) -> ClientConfig {
-        self.client(&[
+        self.client(Role::Consumer, &[
             ("group.id", "rill-state-reader"),
             ("enable.auto.commit", "false"),
             ("fetch.queue.backoff.ms", "1"),
@@ -84,7 +101,7 @@ impl KafkaSettings {
 
     /// A client for metadata and administrative requests.
     pub fn admin(&self) -> ClientConfig {
-        self.client(&[("allow.auto.create.topics", "false")])
+        self.client(Role::Admin, &[("allow.auto.create.topics", "false")])
     }
 }
 
@@ -131,4 +148,27 @@ pub fn produce_all<'a>(
         }
     }
     producer.flush(std::time::Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KafkaSettings;
+
+    #[test]
+    fn scoped_overrides_reach_only_their_client() {
+        let mut settings = KafkaSettings::new("b:9092");
+        settings.overrides = vec![
+            ("consumer.session.timeout.ms".into(), "6000".into()),
+            ("producer.linger.ms".into(), "5".into()),
+            ("security.protocol".into(), "ssl".into()),
+        ];
+        let consumer = settings.consumer("g");
+        assert_eq!(consumer.get("session.timeout.ms"), Some("6000"));
+        assert_eq!(consumer.get("linger.ms"), None);
+        assert_eq!(consumer.get("security.protocol"), Some("ssl"));
+        let producer = settings.producer();
+        assert_eq!(producer.get("linger.ms"), Some("5"));
+        assert_eq!(producer.get("session.timeout.ms"), None);
+        assert_eq!(settings.admin().get("session.timeout.ms"), None);
+    }
 }

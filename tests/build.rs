@@ -6,10 +6,20 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 6] = ["metric-branch", "cpu-alert", "order-join", "order-count", "fixture-misbehave", "fixture-wrong-world"];
+const PLUGINS: [&str; 6] = [
+    "metric-branch",
+    "cpu-alert",
+    "order-join",
+    "order-count",
+    "fixture-misbehave",
+    "fixture-wrong-world",
+];
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
     for dir in ["plugins", "guest-sdk", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -25,10 +35,14 @@ fn main() {
             cargo.env(keep, value);
         }
     }
-    cargo
-        .current_dir(&root)
-        .env("CARGO_TARGET_DIR", &wasm_target)
-        .args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2"]);
+    cargo.current_dir(&root).env("CARGO_TARGET_DIR", &wasm_target).args([
+        "build",
+        "--quiet",
+        "--profile",
+        "plugin",
+        "--target",
+        "wasm32-wasip2",
+    ]);
     for plugin in PLUGINS {
         cargo.args(["-p", plugin]);
     }
@@ -38,7 +52,9 @@ fn main() {
         "building the plugins for wasm32-wasip2 failed (is the target installed? scripts/setup.sh adds it)"
     );
     for plugin in PLUGINS {
-        let file = wasm_target.join("wasm32-wasip2/plugin").join(format!("{}.wasm", plugin.replace('-', "_")));
+        let file = wasm_target
+            .join("wasm32-wasip2/plugin")
+            .join(format!("{}.wasm", plugin.replace('-', "_")));
         assert!(file.exists(), "{} was not built", file.display());
         let var = format!("RILL_PLUGIN_{}", plugin.replace('-', "_").to_uppercase());
         println!("cargo:rustc-env={var}={}", file.display());
@@ -51,11 +67,15 @@ fn main() {
 /// Python processors (a directory with `app.py`) are built with
 /// componentize-py, which scripts/setup.sh installs.
 fn build_python(root: &Path, out_dir: &Path) {
-    let tool = std::env::var("RILL_COMPONENTIZE_PY").map(PathBuf::from).unwrap_or_else(|_| {
-        let home = std::env::var("HOME").expect("HOME");
-        let tools = std::env::var("RILL_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|_| Path::new(&home).join(".cache/rill/tools"));
-        tools.join("venv/bin/componentize-py")
-    });
+    let tool = std::env::var("RILL_COMPONENTIZE_PY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let home = std::env::var("HOME").expect("HOME");
+            let tools = std::env::var("RILL_TOOLS_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| Path::new(&home).join(".cache/rill/tools"));
+            tools.join("venv/bin/componentize-py")
+        });
     println!("cargo:rerun-if-env-changed=RILL_COMPONENTIZE_PY");
     for plugin in ["cpu-alert-python"] {
         let dir = root.join("plugins").join(plugin);
@@ -69,9 +89,18 @@ fn build_python(root: &Path, out_dir: &Path) {
             .arg(&output)
             .stdout(std::process::Stdio::null())
             .status()
-            .unwrap_or_else(|e| panic!("running {} failed ({e}); run scripts/setup.sh to install componentize-py", tool.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "running {} failed ({e}); run scripts/setup.sh to install componentize-py",
+                    tool.display()
+                )
+            });
         assert!(status.success(), "componentize-py could not build {plugin}");
-        println!("cargo:rustc-env=RILL_PLUGIN_{}={}", plugin.replace('-', "_").to_uppercase(), output.display());
+        println!(
+            "cargo:rustc-env=RILL_PLUGIN_{}={}",
+            plugin.replace('-', "_").to_uppercase(),
+            output.display()
+        );
     }
 }
 
@@ -85,12 +114,30 @@ fn build_javascript(root: &Path, out_dir: &Path) {
         let status = Command::new(&tool)
             .current_dir(root)
             .arg(format!("plugins/{plugin}/app.js"))
-            .args(["--wit", "wit", "-n", "processor", "--disable", "http", "fetch-event", "-o"])
+            .args([
+                "--wit",
+                "wit",
+                "-n",
+                "processor",
+                "--disable",
+                "http",
+                "fetch-event",
+                "-o",
+            ])
             .arg(&output)
             .stdout(std::process::Stdio::null())
             .status()
-            .unwrap_or_else(|e| panic!("running {} failed ({e}); run scripts/setup.sh to install componentize-js", tool.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "running {} failed ({e}); run scripts/setup.sh to install componentize-js",
+                    tool.display()
+                )
+            });
         assert!(status.success(), "componentize-js could not build {plugin}");
-        println!("cargo:rustc-env=RILL_PLUGIN_{}={}", plugin.replace('-', "_").to_uppercase(), output.display());
+        println!(
+            "cargo:rustc-env=RILL_PLUGIN_{}={}",
+            plugin.replace('-', "_").to_uppercase(),
+            output.display()
+        );
     }
 }

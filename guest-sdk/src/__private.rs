@@ -11,9 +11,9 @@ pub mod bindings {
     });
 }
 
+pub use bindings::Guest;
 pub use bindings::export_world;
 pub use bindings::rill::processor::types::{Header as WitHeader, InputRecord, OutputRecord, RecordResult};
-pub use bindings::Guest;
 
 use crate::{Header, Output, Processor, Record};
 use std::cell::RefCell;
@@ -62,7 +62,10 @@ fn from_wit(r: InputRecord) -> Record {
         headers: r
             .headers
             .into_iter()
-            .map(|h| Header { key: h.key, value: h.value })
+            .map(|h| Header {
+                key: h.key,
+                value: h.value,
+            })
             .collect(),
     }
 }
@@ -75,7 +78,10 @@ fn to_wit(o: Output) -> OutputRecord {
         headers: o
             .headers
             .into_iter()
-            .map(|h| WitHeader { key: h.key, value: h.value })
+            .map(|h| WitHeader {
+                key: h.key,
+                value: h.value,
+            })
             .collect(),
         timestamp: o.timestamp,
     }

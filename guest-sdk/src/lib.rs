@@ -86,8 +86,8 @@ pub type NoConfig = serde::de::IgnoredAny;
 /// Shared by the wasm export and the native [`testing::TestDriver`], so both
 /// report a bad config with the same message.
 pub(crate) fn build<P: Processor>(config_json: &str) -> Result<P, Error> {
-    let config: P::Config = serde_json::from_str(config_json)
-        .map_err(|e| Error::new(format!("invalid [config] table: {e}")))?;
+    let config: P::Config =
+        serde_json::from_str(config_json).map_err(|e| Error::new(format!("invalid [config] table: {e}")))?;
     P::init(config)
 }
 
@@ -112,7 +112,7 @@ macro_rules! export {
                     $crate::__private::process::<$processor>(batch)
                 }
             }
-            $crate::__private::export_world!(RillComponent with_types_in $crate::__private::bindings);
+    $crate::__private::export_world!(RillComponent with_types_in $crate::__private::bindings);
         };
     };
 }

@@ -7,9 +7,9 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod kafka;
 pub mod manifest;
 pub mod metricbeat;
-pub mod kafka;
 pub mod plugin;
 pub mod runtime;
 pub mod state;

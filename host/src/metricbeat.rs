@@ -51,7 +51,10 @@ pub struct Generator {
 impl Generator {
     /// A generator for `seed`.
     pub fn new(seed: u64) -> Self {
-        Generator { state: seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407), index: 0 }
+        Generator {
+            state: seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407),
+            index: 0,
+        }
     }
 
     fn next_u32(&mut self) -> u32 {
@@ -69,7 +72,12 @@ impl Generator {
         let roll = self.next_u32() % 100;
         let host = format!("host-{}", self.next_u32() % 50);
         let millis = i % 1000;
-        let timestamp = format!("2025-01-31T{:02}:{:02}:{:02}.{millis:03}Z", 8 + (i / 3600) % 12, (i / 60) % 60, i % 60);
+        let timestamp = format!(
+            "2025-01-31T{:02}:{:02}:{:02}.{millis:03}Z",
+            8 + (i / 3600) % 12,
+            (i / 60) % 60,
+            i % 60
+        );
         let pct = f64::from(self.next_u32() % 10_001) / 10_000.0;
         let pct_text = format!("{pct:.4}");
         match roll {
@@ -96,7 +104,9 @@ impl Generator {
 }
 
 fn cpu_record(timestamp: &str, pct: &str, host: Option<&str>) -> Vec<u8> {
-    let host = host.map_or(String::new(), |h| format!(r#""host":{{"cpu":{{"usage":{pct}}},"name":"{h}"}},"#));
+    let host = host.map_or(String::new(), |h| {
+        format!(r#""host":{{"cpu":{{"usage":{pct}}},"name":"{h}"}},"#)
+    });
     format!(
         r#"{{"@timestamp":"{timestamp}","@metadata":{{"beat":"metricbeat","type":"_doc","version":"8.17.1"}},"service":{{"type":"system"}},"system":{{"cpu":{{"idle":{{"pct":8.1113,"norm":{{"pct":0.8111}}}},"nice":{{"pct":0,"norm":{{"pct":0}}}},"cores":10,"total":{{"pct":1.8887,"norm":{{"pct":{pct}}}}},"user":{{"norm":{{"pct":0.1148}},"pct":1.1476}},"system":{{"pct":0.7411,"norm":{{"pct":0.0741}}}}}}}},{host}"event":{{"dataset":"system.cpu","module":"system","duration":2847417}},"ecs":{{"version":"8.0.0"}},"agent":{{"name":"metricbeat-agent","type":"metricbeat","version":"8.17.1","ephemeral_id":"abcd-efgh-1234-5678","id":"abcdefghijk-1234567-ababna"}},"metricset":{{"period":10000,"name":"cpu"}}}}"#
     )

@@ -7,22 +7,22 @@
 //! progress every commit interval, and stops on a signal, on a fatal error,
 //! or (with `--stop-when-idle`) once the inputs are drained.
 
+use crate::kafka::KafkaSettings;
 use crate::kafka::admin::{self, TopicError};
 use crate::kafka::producer::{OutputProducer, RecordSink};
-use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
-use crate::plugin::{Header, InputRecord, ProcessorFactory};
-use crate::task::manager::{Offset, OffsetCommitter, TaskManager};
 use crate::plugin::cache::CompileCache;
 use crate::plugin::reload::{Reloader, SwapTarget};
+use crate::plugin::{Header, InputRecord, ProcessorFactory};
 use crate::state::global::GlobalTables;
+use crate::task::manager::{Offset, OffsetCommitter, TaskManager};
 use crate::task::spec::{ProcessorMetrics, ProcessorSpec, StateConfig};
-use std::path::PathBuf;
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{ClientContext, Message, Offset as KafkaOffset, TopicPartitionList};
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -60,7 +60,9 @@ pub struct HotSwap {
 
 impl std::fmt::Debug for HotSwap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HotSwap").field("cache", &self.cache).finish_non_exhaustive()
+        f.debug_struct("HotSwap")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
     }
 }
 
@@ -130,7 +132,11 @@ impl ProcessorSummary {
 /// (with the input's partition count unless the manifest says) and store
 /// changelogs (compacted), and checks that inputs exist. Nothing is
 /// created when a check fails. Returns every topic's partition count.
-pub fn prepare_topics(kafka: &KafkaSettings, application_id: &str, manifests: &[Arc<Manifest>]) -> Result<HashMap<String, i32>, TopicError> {
+pub fn prepare_topics(
+    kafka: &KafkaSettings,
+    application_id: &str,
+    manifests: &[Arc<Manifest>],
+) -> Result<HashMap<String, i32>, TopicError> {
     let mut existing = admin::partition_counts(kafka)?;
     for manifest in manifests {
         let counts: Vec<(String, i32)> = manifest
@@ -138,17 +144,31 @@ pub fn prepare_topics(kafka: &KafkaSettings, application_id: &str, manifests: &[
             .filter_map(|t| existing.get(t).map(|p| (t.to_string(), *p)))
             .collect();
         if counts.windows(2).any(|w| w[0].1 != w[1].1) {
-            return Err(TopicError::NotCoPartitioned { manifest: manifest.path.display().to_string(), counts });
+            return Err(TopicError::NotCoPartitioned {
+                manifest: manifest.path.display().to_string(),
+                counts,
+            });
         }
     }
     let mut to_create: Vec<(String, i32)> = Vec::new();
     let mut compacted = Vec::new();
     for manifest in manifests {
-        let input_partitions = manifest.partitioned_topics().filter_map(|t| existing.get(t)).copied().max();
-        let changelogs: Vec<(String, Option<i32>)> =
-            manifest.stores.iter().map(|s| (Manifest::changelog_topic(application_id, s), None)).collect();
+        let input_partitions = manifest
+            .partitioned_topics()
+            .filter_map(|t| existing.get(t))
+            .copied()
+            .max();
+        let changelogs: Vec<(String, Option<i32>)> = manifest
+            .stores
+            .iter()
+            .map(|s| (Manifest::changelog_topic(application_id, s), None))
+            .collect();
         compacted.extend(changelogs.iter().map(|(t, _)| t.clone()));
-        let outputs = manifest.outputs.values().chain([&manifest.dead_letter]).map(|o| (o.topic.clone(), o.partitions));
+        let outputs = manifest
+            .outputs
+            .values()
+            .chain([&manifest.dead_letter])
+            .map(|o| (o.topic.clone(), o.partitions));
         for (topic, partitions) in outputs.chain(changelogs) {
             if existing.contains_key(&topic) || to_create.iter().any(|(t, _)| *t == topic) {
                 continue;
@@ -156,7 +176,10 @@ pub fn prepare_topics(kafka: &KafkaSettings, application_id: &str, manifests: &[
             to_create.push((topic, partitions.or(input_partitions).unwrap_or(1)));
         }
     }
-    let missing_inputs = manifests.iter().flat_map(|m| m.inputs.iter()).any(|i| !existing.contains_key(&i.topic));
+    let missing_inputs = manifests
+        .iter()
+        .flat_map(|m| m.inputs.iter())
+        .any(|i| !existing.contains_key(&i.topic));
     if !missing_inputs {
         admin::create_topics(kafka, &to_create, &compacted)?;
         existing.extend(to_create);
@@ -172,7 +195,10 @@ pub fn prepare_topics(kafka: &KafkaSettings, application_id: &str, manifests: &[
         }
     }
     if !missing.is_empty() {
-        return Err(TopicError::MissingInputs { topics: missing, manifests: readers });
+        return Err(TopicError::MissingInputs {
+            topics: missing,
+            manifests: readers,
+        });
     }
     Ok(existing)
 }
@@ -183,7 +209,10 @@ pub fn check_pipeline(manifests: &[Arc<Manifest>]) -> anyhow::Result<()> {
     let mut readers: HashMap<&str, &Manifest> = HashMap::new();
     for manifest in manifests {
         if !names.insert(&manifest.name) {
-            bail!("two manifests are named \"{}\"; processor names must be unique in one application", manifest.name);
+            bail!(
+                "two manifests are named \"{}\"; processor names must be unique in one application",
+                manifest.name
+            );
         }
         for topic in manifest.stream_topics() {
             if let Some(other) = readers.insert(topic, manifest) {
@@ -234,7 +263,10 @@ impl ConsumerContext for GroupContext {
                 let partitions = partitions(tpl);
                 tracing::info!("partitions assigned: {}", show(&partitions));
                 if let Err(error) = self.manager().handle_assignment(&partitions) {
-                    self.failed.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(error);
                 }
                 self.assigned.store(true, Ordering::Release);
                 self.rebalancing.store(false, Ordering::Release);
@@ -251,21 +283,29 @@ impl OffsetCommitter for Committer<'_> {
     fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
         let mut tpl = TopicPartitionList::with_capacity(offsets.len());
         for (topic, partition, offset) in offsets {
-            tpl.add_partition_offset(topic, *partition, KafkaOffset::Offset(*offset)).map_err(|e| e.to_string())?;
+            tpl.add_partition_offset(topic, *partition, KafkaOffset::Offset(*offset))
+                .map_err(|e| e.to_string())?;
         }
         self.0.commit(&tpl, CommitMode::Sync).map_err(|e| e.to_string())
     }
 }
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
-    tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect()
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition()))
+        .collect()
 }
 
 fn show(partitions: &[(String, i32)]) -> String {
     if partitions.is_empty() {
         return "none".into();
     }
-    partitions.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>().join(", ")
+    partitions
+        .iter()
+        .map(|(t, p)| format!("{t}/{p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Records polled per loop turn before batches are handed out.
@@ -287,7 +327,10 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
     let globals = if global_topics.is_empty() {
         None
     } else {
-        Some(GlobalTables::start(&options.kafka, &root.join("global"), &global_topics).context("restoring global tables")?)
+        Some(
+            GlobalTables::start(&options.kafka, &root.join("global"), &global_topics)
+                .context("restoring global tables")?,
+        )
     };
     let state = Arc::new(StateConfig {
         root,
@@ -296,7 +339,8 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
         global: globals.as_ref().map(GlobalTables::store),
     });
 
-    let producer: Arc<dyn RecordSink> = Arc::new(OutputProducer::new(&options.kafka.producer()).context("creating the producer")?);
+    let producer: Arc<dyn RecordSink> =
+        Arc::new(OutputProducer::new(&options.kafka.producer()).context("creating the producer")?);
     let specs: Vec<Arc<ProcessorSpec>> = processors
         .iter()
         .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))
@@ -334,10 +378,17 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
     producer.flush(Duration::from_secs(30)).context("flushing outputs")?;
     drop(globals);
     let active = outcome?;
-    Ok(RunReport { processors: specs.iter().map(|s| ProcessorSummary::of(s)).collect(), active })
+    Ok(RunReport {
+        processors: specs.iter().map(|s| ProcessorSummary::of(s)).collect(),
+        active,
+    })
 }
 
-fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdown: &AtomicBool) -> anyhow::Result<Duration> {
+fn poll_loop(
+    options: &RunOptions,
+    consumer: &BaseConsumer<GroupContext>,
+    shutdown: &AtomicBool,
+) -> anyhow::Result<Duration> {
     let context = consumer.context();
     let mut last_commit = Instant::now();
     let mut last_activity = Instant::now();
@@ -352,7 +403,11 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
         while polled < POLL_BUDGET {
             // Short waits while outputs are in flight, so the end of the
             // work is noticed promptly.
-            let wait = if busy { Duration::from_millis(5) } else { Duration::from_millis(100) };
+            let wait = if busy {
+                Duration::from_millis(5)
+            } else {
+                Duration::from_millis(100)
+            };
             let timeout = if polled == 0 { wait } else { Duration::ZERO };
             match consumer.poll(timeout) {
                 None => break,
@@ -389,7 +444,9 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
             bail!("{error}");
         }
         if last_commit.elapsed() >= options.commit_interval {
-            manager.commit(&Committer(consumer)).map_err(|e| anyhow::anyhow!("{e}; offsets after it were not committed"))?;
+            manager
+                .commit(&Committer(consumer))
+                .map_err(|e| anyhow::anyhow!("{e}; offsets after it were not committed"))?;
             last_commit = Instant::now();
         }
         let paused = manager.take_newly_paused();
@@ -412,18 +469,25 @@ fn poll_loop(options: &RunOptions, consumer: &BaseConsumer<GroupContext>, shutdo
         }
         drop(manager);
 
-        if let Some(idle) = options.stop_when_idle {
-            if context.assigned.load(Ordering::Acquire) && last_activity.elapsed() >= idle {
-                context.manager().commit(&Committer(consumer)).map_err(|e| anyhow::anyhow!("{e}"))?;
-                let checked = Instant::now();
-                let is_drained = drained(consumer)?;
-                tracing::debug!("drain check took {:?}", checked.elapsed());
-                if is_drained {
-                    tracing::info!("inputs drained and idle for {}; stopping", humantime::format_duration(idle));
-                    return Ok(active(first_input, last_busy));
-                }
-                last_activity = Instant::now();
+        if let Some(idle) = options.stop_when_idle
+            && context.assigned.load(Ordering::Acquire)
+            && last_activity.elapsed() >= idle
+        {
+            context
+                .manager()
+                .commit(&Committer(consumer))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let checked = Instant::now();
+            let is_drained = drained(consumer)?;
+            tracing::debug!("drain check took {:?}", checked.elapsed());
+            if is_drained {
+                tracing::info!(
+                    "inputs drained and idle for {}; stopping",
+                    humantime::format_duration(idle)
+                );
+                return Ok(active(first_input, last_busy));
             }
+            last_activity = Instant::now();
         }
     }
     Ok(active(first_input, last_busy))
@@ -458,7 +522,8 @@ pub fn merge_by_timestamp(mut parts: Vec<Vec<InputRecord>>) -> Vec<InputRecord> 
         return parts.pop().unwrap_or_default();
     }
     let total = parts.iter().map(Vec::len).sum();
-    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<InputRecord>>> = parts.into_iter().map(|p| p.into_iter().peekable()).collect();
+    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<InputRecord>>> =
+        parts.into_iter().map(|p| p.into_iter().peekable()).collect();
     let mut merged = Vec::with_capacity(total);
     loop {
         let next = heads
@@ -499,11 +564,16 @@ fn drained(consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<bool> {
         let (position, high) = match (consumed, cached) {
             (Some(position), Some(high)) => (position, high),
             _ => {
-                let (low, high) = consumer.fetch_watermarks(topic, partition, timeout).context("reading watermarks")?;
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, partition, timeout)
+                    .context("reading watermarks")?;
                 if committed.is_none() {
                     committed = Some(consumer.committed(timeout).context("reading committed offsets")?);
                 }
-                let committed = committed.as_ref().and_then(|c| c.find_partition(topic, partition)).and_then(|e| e.offset().to_raw());
+                let committed = committed
+                    .as_ref()
+                    .and_then(|c| c.find_partition(topic, partition))
+                    .and_then(|e| e.offset().to_raw());
                 (consumed.or(committed.filter(|o| *o >= 0)).unwrap_or(low), high)
             }
         };
@@ -518,7 +588,14 @@ fn drained(consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<bool> {
 fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
     let headers = message
         .headers()
-        .map(|h| h.iter().map(|h| Header { key: h.key.to_string(), value: h.value.map(<[u8]>::to_vec) }).collect())
+        .map(|h| {
+            h.iter()
+                .map(|h| Header {
+                    key: h.key.to_string(),
+                    value: h.value.map(<[u8]>::to_vec),
+                })
+                .collect()
+        })
         .unwrap_or_default();
     InputRecord {
         topic: message.topic().to_string(),

@@ -8,13 +8,13 @@
 //! (default 1000000).
 
 use rill_host::kafka::embedded::EmbeddedBroker;
-use rill_host::kafka::{produce_all, KafkaSettings};
+use rill_host::kafka::{KafkaSettings, produce_all};
 use rill_host::manifest::Manifest;
-use rill_host::plugin::{new_engine, Plugin};
+use rill_host::plugin::{Plugin, new_engine};
 use rill_host::runtime::{self, ProcessorDef, RunOptions, RunReport};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 const PARTITIONS: i32 = 12;
@@ -45,14 +45,23 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         state_dir: state_dir.to_path_buf(),
         hot_swap: None,
     };
-    let processors = vec![ProcessorDef { manifest: plugin.manifest.clone(), factory: plugin.clone() }];
+    let processors = vec![ProcessorDef {
+        manifest: plugin.manifest.clone(),
+        factory: plugin.clone(),
+    }];
     runtime::run(&options, processors, &AtomicBool::new(false)).unwrap()
 }
 
 fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new("warn")).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .init();
     let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    let (addresses, orders) = (env("RILL_BENCH_ADDRESSES", 100_000), env("RILL_BENCH_ORDERS", 1_000_000));
+    let (addresses, orders) = (
+        env("RILL_BENCH_ADDRESSES", 100_000),
+        env("RILL_BENCH_ORDERS", 1_000_000),
+    );
 
     let broker = EmbeddedBroker::start(1).unwrap();
     for topic in ["order", "address", "order_join", "order.dlq"] {
@@ -60,15 +69,37 @@ fn main() {
     }
     let mut kafka = KafkaSettings::new(broker.bootstrap_servers());
     // The dev broker holds a rejoin for the session timeout (docs/dev-broker.md).
-    kafka.overrides.push(("consumer.session.timeout.ms".into(), "6000".into()));
+    kafka
+        .overrides
+        .push(("consumer.session.timeout.ms".into(), "6000".into()));
     let names: Vec<Vec<u8>> = (0..addresses).map(|i| format!("user-{i}").into_bytes()).collect();
-    let cities: Vec<Vec<u8>> = (0..addresses).map(|i| format!("{i} Main Street, Springfield").into_bytes()).collect();
-    produce_all(&kafka, "address", names.iter().zip(&cities).map(|(n, c)| (Some(n.as_slice()), c.as_slice()))).unwrap();
-    let items: Vec<(usize, Vec<u8>)> = (0..orders).map(|i| ((i * 7919) % addresses, format!("item-{i}").into_bytes())).collect();
-    produce_all(&kafka, "order", items.iter().map(|(n, item)| (Some(names[*n].as_slice()), item.as_slice()))).unwrap();
+    let cities: Vec<Vec<u8>> = (0..addresses)
+        .map(|i| format!("{i} Main Street, Springfield").into_bytes())
+        .collect();
+    produce_all(
+        &kafka,
+        "address",
+        names
+            .iter()
+            .zip(&cities)
+            .map(|(n, c)| (Some(n.as_slice()), c.as_slice())),
+    )
+    .unwrap();
+    let items: Vec<(usize, Vec<u8>)> = (0..orders)
+        .map(|i| ((i * 7919) % addresses, format!("item-{i}").into_bytes()))
+        .collect();
+    produce_all(
+        &kafka,
+        "order",
+        items
+            .iter()
+            .map(|(n, item)| (Some(names[*n].as_slice()), item.as_slice())),
+    )
+    .unwrap();
     println!("order-join: {addresses} addresses, {orders} orders, {PARTITIONS} partitions, 2 worker threads");
 
-    let mut manifest = Manifest::load(&Path::new(env!("RILL_WORKSPACE")).join("plugins/order-join/plugin.toml")).unwrap();
+    let mut manifest =
+        Manifest::load(&Path::new(env!("RILL_WORKSPACE")).join("plugins/order-join/plugin.toml")).unwrap();
     manifest.component = rill_tests::component("order-join");
     let plugin = Arc::new(Plugin::load(&new_engine().unwrap(), Arc::new(manifest), None).unwrap());
     let state = tempfile::tempdir().unwrap();
@@ -89,7 +120,10 @@ fn main() {
         p.restore_nanos as f64 / 1e9,
         p.restored as f64 / (p.restore_nanos as f64 / 1e9).max(1e-9)
     );
-    println!("state on disk: {:.1} MiB", size_on_disk(state.path()) as f64 / 1048576.0);
+    println!(
+        "state on disk: {:.1} MiB",
+        size_on_disk(state.path()) as f64 / 1048576.0
+    );
 
     std::fs::remove_dir_all(state.path().join("bench-join")).unwrap();
     let second = run(&kafka, &plugin, state.path());

@@ -6,17 +6,19 @@
 //!
 //! Environment: RILL_BENCH_RECORDS (default 100000), RILL_BENCH_BATCH (500).
 
-use rill_host::kafka::embedded::EmbeddedBroker;
 use rill_host::kafka::KafkaSettings;
+use rill_host::kafka::embedded::EmbeddedBroker;
 use rill_host::manifest::Manifest;
 use rill_host::metricbeat::Generator;
-use rill_host::plugin::{new_engine, InputRecord, OutputRecord, Plugin, PluginError, ProcessorFactory, RecordProcessor, RecordResult};
+use rill_host::plugin::{
+    InputRecord, OutputRecord, Plugin, PluginError, ProcessorFactory, RecordProcessor, RecordResult, new_engine,
+};
 use rill_host::runtime::{self, ProcessorDef, ProcessorSummary, RunOptions};
 use rill_sdk::testing::TestDriver;
 use rill_sdk::{Processor, Record};
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 const PARTITIONS: i32 = 12;
@@ -35,7 +37,11 @@ impl<P: Processor + Send> ProcessorFactory for Native<P> {
     fn version(&self) -> String {
         "native".into()
     }
-    fn instantiate(&self, _tag: &str, _state: Option<rill_host::plugin::SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
+    fn instantiate(
+        &self,
+        _tag: &str,
+        _state: Option<rill_host::plugin::SharedTaskStore>,
+    ) -> Result<Box<dyn RecordProcessor>, PluginError> {
         let driver = TestDriver::<P>::new(&self.config).expect("native init");
         Ok(Box::new(NativeInstance(driver)))
     }
@@ -59,7 +65,13 @@ impl<P: Processor + Send> RecordProcessor for NativeInstance<P> {
                     .process(record)
                     .map(|outs| {
                         outs.into_iter()
-                            .map(|o| OutputRecord { output: o.output, key: o.key, value: o.value, headers: Vec::new(), timestamp: o.timestamp })
+                            .map(|o| OutputRecord {
+                                output: o.output,
+                                key: o.key,
+                                value: o.value,
+                                headers: Vec::new(),
+                                timestamp: o.timestamp,
+                            })
                             .collect()
                     })
                     .map_err(|e| e.to_string())
@@ -69,7 +81,10 @@ impl<P: Processor + Send> RecordProcessor for NativeInstance<P> {
 }
 
 fn manifest(name: &str) -> Arc<Manifest> {
-    let path = std::path::Path::new(env!("RILL_WORKSPACE")).join("plugins").join(name).join("plugin.toml");
+    let path = std::path::Path::new(env!("RILL_WORKSPACE"))
+        .join("plugins")
+        .join(name)
+        .join("plugin.toml");
     let mut manifest = Manifest::load(&path).expect("manifest");
     manifest.component = rill_tests::component(name);
     Arc::new(manifest)
@@ -77,7 +92,14 @@ fn manifest(name: &str) -> Arc<Manifest> {
 
 fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSummary>) {
     let broker = EmbeddedBroker::start(1).unwrap();
-    for topic in ["metric.all", "metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"] {
+    for topic in [
+        "metric.all",
+        "metric.cpu",
+        "metric.memory",
+        "metric.cpu.alert",
+        "metric.all.dlq",
+        "metric.cpu.dlq",
+    ] {
         broker.create_topic(topic, PARTITIONS).unwrap();
     }
     let kafka = KafkaSettings::new(broker.bootstrap_servers());
@@ -87,16 +109,31 @@ fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSumm
     let (branch, alert) = (manifest("metric-branch"), manifest("cpu-alert"));
     let factories: [Arc<dyn ProcessorFactory>; 2] = if mode == "wasm" {
         let engine = new_engine().unwrap();
-        [Arc::new(Plugin::load(&engine, branch.clone(), None).unwrap()), Arc::new(Plugin::load(&engine, alert.clone(), None).unwrap())]
+        [
+            Arc::new(Plugin::load(&engine, branch.clone(), None).unwrap()),
+            Arc::new(Plugin::load(&engine, alert.clone(), None).unwrap()),
+        ]
     } else {
         [
-            Arc::new(Native::<metric_branch::MetricBranch> { config: branch.config.to_string(), _p: PhantomData }),
-            Arc::new(Native::<cpu_alert::CpuAlert> { config: alert.config.to_string(), _p: PhantomData }),
+            Arc::new(Native::<metric_branch::MetricBranch> {
+                config: branch.config.to_string(),
+                _p: PhantomData,
+            }),
+            Arc::new(Native::<cpu_alert::CpuAlert> {
+                config: alert.config.to_string(),
+                _p: PhantomData,
+            }),
         ]
     };
     let processors = vec![
-        ProcessorDef { manifest: branch, factory: factories[0].clone() },
-        ProcessorDef { manifest: alert, factory: factories[1].clone() },
+        ProcessorDef {
+            manifest: branch,
+            factory: factories[0].clone(),
+        },
+        ProcessorDef {
+            manifest: alert,
+            factory: factories[1].clone(),
+        },
     ];
     let options = RunOptions {
         application_id: format!("bench-{mode}"),
@@ -115,12 +152,21 @@ fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSumm
 fn main() {
     // RILL_LOG=rill_host=debug shows the poll loop's per-second figures.
     let filter = std::env::var("RILL_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
     let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    let (n, batch, rounds) = (env("RILL_BENCH_RECORDS", 100_000), env("RILL_BENCH_BATCH", 500), env("RILL_BENCH_ROUNDS", 3));
+    let (n, batch, rounds) = (
+        env("RILL_BENCH_RECORDS", 100_000),
+        env("RILL_BENCH_BATCH", 500),
+        env("RILL_BENCH_ROUNDS", 3),
+    );
     let mut generator = Generator::new(1);
     let records: Vec<Vec<u8>> = (0..n).map(|_| generator.sample().value).collect();
-    println!("metrics pipeline: {n} metricbeat records, batch {batch}, {PARTITIONS} partitions, 2 worker threads, {rounds} rounds per mode");
+    println!(
+        "metrics pipeline: {n} metricbeat records, batch {batch}, {PARTITIONS} partitions, 2 worker threads, {rounds} rounds per mode"
+    );
 
     // Alternate the modes so drift on a shared machine hits both alike.
     let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
@@ -130,13 +176,19 @@ fn main() {
             let (seconds, summary) = run(mode, &records, batch);
             let processed: u64 = summary.iter().map(|s| s.records_in).sum();
             let rate = processed as f64 / seconds;
-            println!("round {round} {mode:>6}: {processed} records through both processors in {seconds:.2}s = {rate:.0} records/s");
+            println!(
+                "round {round} {mode:>6}: {processed} records through both processors in {seconds:.2}s = {rate:.0} records/s"
+            );
             rates[m].push(rate);
             per_record[m] = summary
                 .iter()
                 .map(|s| {
                     let n = s.records_in.max(1) as f64;
-                    (s.name.clone(), s.plugin_nanos as f64 / n / 1e3, s.produce_nanos as f64 / n / 1e3)
+                    (
+                        s.name.clone(),
+                        s.plugin_nanos as f64 / n / 1e3,
+                        s.produce_nanos as f64 / n / 1e3,
+                    )
                 })
                 .collect();
         }
@@ -146,9 +198,15 @@ fn main() {
         v[v.len() / 2]
     };
     let (native, wasm) = (median(&mut rates[0]), median(&mut rates[1]));
-    println!("\nend to end (fetch + plugin + produce), median records/s: native {native:.0}, wasm {wasm:.0}, wasm/native {:.2}", wasm / native);
+    println!(
+        "\nend to end (fetch + plugin + produce), median records/s: native {native:.0}, wasm {wasm:.0}, wasm/native {:.2}",
+        wasm / native
+    );
     println!("per record, last round (us): plugin call native / wasm (ratio native/wasm), routing+produce wasm");
     for ((name, native_us, _), (_, wasm_us, produce_us)) in per_record[0].iter().zip(&per_record[1]) {
-        println!("  {name:<14} {native_us:.2} / {wasm_us:.2} ({:.2}), {produce_us:.2}", native_us / wasm_us);
+        println!(
+            "  {name:<14} {native_us:.2} / {wasm_us:.2} ({:.2}), {produce_us:.2}",
+            native_us / wasm_us
+        );
     }
 }

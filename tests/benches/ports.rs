@@ -6,20 +6,26 @@
 //! Environment: RILL_BENCH_RECORDS (cpu records, default 20000).
 
 use rill_host::kafka::embedded::EmbeddedBroker;
-use rill_host::kafka::{produce_all, KafkaSettings};
+use rill_host::kafka::{KafkaSettings, produce_all};
 use rill_host::manifest::Manifest;
 use rill_host::metricbeat::{Expect, Generator};
 use rill_host::plugin::cache::CompileCache;
-use rill_host::plugin::{new_engine, Plugin};
+use rill_host::plugin::{Plugin, new_engine};
 use rill_host::runtime::{self, ProcessorDef, RunOptions};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new("warn")).with_writer(std::io::stderr).init();
-    let n: usize = std::env::var("RILL_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .init();
+    let n: usize = std::env::var("RILL_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let mut generator = Generator::new(3);
     let mut records = Vec::with_capacity(n);
     while records.len() < n {
@@ -29,11 +35,20 @@ fn main() {
         }
     }
     println!("cpu-alert ports: {n} cpu records, batch 500, 6 partitions, 2 worker threads");
-    println!("{:<18} {:>9} {:>11} {:>10} {:>12} {:>11} {:>12}", "port", "size", "cold load", "cached", "instance", "records/s", "us/record");
+    println!(
+        "{:<18} {:>9} {:>11} {:>10} {:>12} {:>11} {:>12}",
+        "port", "size", "cold load", "cached", "instance", "records/s", "us/record"
+    );
     let engine = new_engine().unwrap();
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     for port in ["cpu-alert", "cpu-alert-python", "cpu-alert-js"] {
-        let mut manifest = Manifest::load(&Path::new(env!("RILL_WORKSPACE")).join("plugins").join(port).join("plugin.toml")).unwrap();
+        let mut manifest = Manifest::load(
+            &Path::new(env!("RILL_WORKSPACE"))
+                .join("plugins")
+                .join(port)
+                .join("plugin.toml"),
+        )
+        .unwrap();
         manifest.component = rill_tests::component(port);
         let manifest = Arc::new(manifest);
         let size = std::fs::metadata(&manifest.component).unwrap().len();
@@ -68,7 +83,15 @@ fn main() {
             state_dir: state.path().to_path_buf(),
             hot_swap: None,
         };
-        let report = runtime::run(&options, vec![ProcessorDef { manifest, factory: plugin }], &AtomicBool::new(false)).unwrap();
+        let report = runtime::run(
+            &options,
+            vec![ProcessorDef {
+                manifest,
+                factory: plugin,
+            }],
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         let p = &report.processors[0];
         println!(
             "{port:<18} {:>7.1}MB {:>9.0}ms {:>8.2}ms {:>10.3}ms {:>11.0} {:>12.2}",

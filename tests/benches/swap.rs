@@ -6,12 +6,13 @@
 
 use rill_host::manifest::Manifest;
 use rill_host::plugin::cache::CompileCache;
-use rill_host::plugin::{new_engine, Plugin};
+use rill_host::plugin::{Plugin, new_engine};
 use std::sync::Arc;
 use std::time::Instant;
 
 fn main() {
-    let mut manifest = Manifest::load(&std::path::Path::new(env!("RILL_WORKSPACE")).join("plugins/cpu-alert/plugin.toml")).unwrap();
+    let mut manifest =
+        Manifest::load(&std::path::Path::new(env!("RILL_WORKSPACE")).join("plugins/cpu-alert/plugin.toml")).unwrap();
     manifest.component = rill_tests::component("cpu-alert");
     let manifest = Arc::new(manifest);
     let engine = new_engine().unwrap();
@@ -21,7 +22,11 @@ fn main() {
     let ms = |started: Instant| started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
     Plugin::load(&engine, manifest.clone(), Some(&cache)).unwrap();
-    println!("cold load (compile {} KB, world check, trial init): {:.1} ms", std::fs::metadata(&manifest.component).unwrap().len() / 1024, ms(started));
+    println!(
+        "cold load (compile {} KB, world check, trial init): {:.1} ms",
+        std::fs::metadata(&manifest.component).unwrap().len() / 1024,
+        ms(started)
+    );
 
     let rounds = 20;
     let started = Instant::now();
@@ -29,7 +34,10 @@ fn main() {
     for _ in 0..rounds {
         plugin = Some(Plugin::load(&engine, manifest.clone(), Some(&cache)).unwrap());
     }
-    println!("cached load (deserialize, world check, trial init): {:.2} ms", ms(started) / rounds as f64);
+    println!(
+        "cached load (deserialize, world check, trial init): {:.2} ms",
+        ms(started) / rounds as f64
+    );
 
     let plugin = plugin.unwrap();
     let rounds = 200;
@@ -37,5 +45,8 @@ fn main() {
     for _ in 0..rounds {
         std::hint::black_box(plugin.start("bench", None).unwrap());
     }
-    println!("instance creation + init (a task's pause when it switches builds): {:.3} ms", ms(started) / rounds as f64);
+    println!(
+        "instance creation + init (a task's pause when it switches builds): {:.3} ms",
+        ms(started) / rounds as f64
+    );
 }

@@ -55,7 +55,10 @@ pub fn install_plugin(dir: &Path, plugin: &str) -> PathBuf {
 /// Like [`install_plugin`] for another manifest of the plugin (e.g.
 /// `global.toml`).
 pub fn install_manifest(dir: &Path, plugin: &str, file: &str) -> PathBuf {
-    let source = Path::new(env!("RILL_WORKSPACE")).join("plugins").join(plugin).join(file);
+    let source = Path::new(env!("RILL_WORKSPACE"))
+        .join("plugins")
+        .join(plugin)
+        .join(file);
     let target_dir = dir.join(plugin);
     std::fs::create_dir_all(&target_dir).unwrap();
     let manifest = target_dir.join(file);
@@ -79,9 +82,15 @@ impl DevBroker {
         for (topic, partitions) in topics {
             command.args(["--topic", &format!("{topic}:{partitions}")]);
         }
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawning rill dev-broker");
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning rill dev-broker");
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).expect("reading the bootstrap line");
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .expect("reading the bootstrap line");
         let bootstrap = first
             .trim()
             .strip_prefix("bootstrap.servers=")
@@ -123,8 +132,12 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
 /// broker's retention is counted in stored bytes) and waits for all acks.
 pub fn produce(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
     let settings = rill_host::kafka::KafkaSettings::new(bootstrap);
-    rill_host::kafka::produce_all(&settings, topic, records.iter().map(|(k, v)| (k.as_deref(), v.as_slice())))
-        .expect("producing test records");
+    rill_host::kafka::produce_all(
+        &settings,
+        topic,
+        records.iter().map(|(k, v)| (k.as_deref(), v.as_slice())),
+    )
+    .expect("producing test records");
 }
 
 /// One record read back.
@@ -158,8 +171,13 @@ pub fn read_all(bootstrap: &str, topic: &str) -> Vec<Received> {
     let mut tpl = TopicPartitionList::new();
     let mut remaining = 0i64;
     for partition in 0..partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout).expect("watermarks");
-        assert_eq!(low, 0, "{topic}/{partition}: the dev broker's retention dropped records; make the test smaller");
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, timeout)
+            .expect("watermarks");
+        assert_eq!(
+            low, 0,
+            "{topic}/{partition}: the dev broker's retention dropped records; make the test smaller"
+        );
         remaining += high;
         tpl.add_partition_offset(topic, partition, Offset::Beginning).unwrap();
     }
@@ -167,14 +185,25 @@ pub fn read_all(bootstrap: &str, topic: &str) -> Vec<Received> {
     let mut out = Vec::with_capacity(remaining as usize);
     let deadline = Instant::now() + Duration::from_secs(60);
     while (out.len() as i64) < remaining {
-        assert!(Instant::now() < deadline, "{topic}: read {} of {remaining} records", out.len());
-        let Some(message) = consumer.poll(Duration::from_millis(100)) else { continue };
+        assert!(
+            Instant::now() < deadline,
+            "{topic}: read {} of {remaining} records",
+            out.len()
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
         let message = message.expect("consuming");
         let headers = message
             .headers()
             .map(|h| {
                 h.iter()
-                    .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                    .map(|h| {
+                        (
+                            h.key.to_string(),
+                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -205,7 +234,14 @@ pub fn run_until_idle(bootstrap: &str, manifests: &[&Path], application_id: &str
     let mut child = Command::new(rill_bin())
         .arg("run")
         .args(manifests)
-        .args(["--brokers", bootstrap, "--application-id", application_id, "--stop-when-idle", "2s"])
+        .args([
+            "--brokers",
+            bootstrap,
+            "--application-id",
+            application_id,
+            "--stop-when-idle",
+            "2s",
+        ])
         .args(["-X", "consumer.session.timeout.ms=6000", "--state-dir"])
         .arg(state_dir)
         .stdout(Stdio::null())

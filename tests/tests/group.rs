@@ -2,13 +2,20 @@
 //! partitions, and SIGKILL of one loses nothing.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{install_plugin, produce, read_all, rill_bin, wait_exit, DevBroker};
+use rill_tests::{DevBroker, install_plugin, produce, read_all, rill_bin, wait_exit};
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOPICS: [&str; 6] = ["metric.all", "metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"];
+const TOPICS: [&str; 6] = [
+    "metric.all",
+    "metric.cpu",
+    "metric.memory",
+    "metric.cpu.alert",
+    "metric.all.dlq",
+    "metric.cpu.dlq",
+];
 
 fn member(broker: &str, dir: &Path, name: &str, idle: &str) -> (Child, std::path::PathBuf) {
     let log = dir.join(format!("{name}.log"));
@@ -16,8 +23,22 @@ fn member(broker: &str, dir: &Path, name: &str, idle: &str) -> (Child, std::path
         .arg("run")
         .arg(dir.join("metric-branch/plugin.toml"))
         .arg(dir.join("cpu-alert/plugin.toml"))
-        .args(["--brokers", broker, "--application-id", "e2e-group", "--stop-when-idle", idle])
-        .args(["--commit-interval", "200ms", "-X", "consumer.session.timeout.ms=6000", "-X", "consumer.heartbeat.interval.ms=500"])
+        .args([
+            "--brokers",
+            broker,
+            "--application-id",
+            "e2e-group",
+            "--stop-when-idle",
+            idle,
+        ])
+        .args([
+            "--commit-interval",
+            "200ms",
+            "-X",
+            "consumer.session.timeout.ms=6000",
+            "-X",
+            "consumer.heartbeat.interval.ms=500",
+        ])
         .arg("--state-dir")
         .arg(dir.join(name))
         .stdin(Stdio::null())
@@ -31,9 +52,13 @@ fn member(broker: &str, dir: &Path, name: &str, idle: &str) -> (Child, std::path
 fn assigned(log: &Path, topic: &str) -> HashSet<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     text.lines()
-        .filter(|l| l.contains("partitions assigned:"))
-        .last()
-        .map(|l| l.split([' ', ',']).filter(|w| w.starts_with(&format!("{topic}/"))).map(str::to_string).collect())
+        .rfind(|l| l.contains("partitions assigned:"))
+        .map(|l| {
+            l.split([' ', ','])
+                .filter(|w| w.starts_with(&format!("{topic}/")))
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -79,10 +104,16 @@ fn two_members_split_partitions_and_a_killed_one_loses_nothing() {
     let (mut survivor, survivor_log) = member(&broker.bootstrap, dir.path(), "survivor", "10s");
     let (mut victim, victim_log) = member(&broker.bootstrap, dir.path(), "victim", "10s");
     wait_for("both members to get partitions", Duration::from_secs(60), || {
-        let (a, b) = (assigned(&survivor_log, "metric.all"), assigned(&victim_log, "metric.all"));
+        let (a, b) = (
+            assigned(&survivor_log, "metric.all"),
+            assigned(&victim_log, "metric.all"),
+        );
         !a.is_empty() && !b.is_empty()
     });
-    let (a, b) = (assigned(&survivor_log, "metric.all"), assigned(&victim_log, "metric.all"));
+    let (a, b) = (
+        assigned(&survivor_log, "metric.all"),
+        assigned(&victim_log, "metric.all"),
+    );
     assert!(a.is_disjoint(&b), "members share partitions: {a:?} {b:?}");
     assert_eq!(a.len() + b.len(), 4, "all partitions assigned: {a:?} {b:?}");
 
@@ -97,11 +128,18 @@ fn two_members_split_partitions_and_a_killed_one_loses_nothing() {
     let status = wait_exit(&mut survivor, Duration::from_secs(180));
     let log = std::fs::read_to_string(&survivor_log).unwrap();
     assert!(status.success(), "survivor exited with {status}:\n{log}");
-    assert_eq!(assigned(&survivor_log, "metric.all").len(), 4, "survivor took over every partition:\n{log}");
+    assert_eq!(
+        assigned(&survivor_log, "metric.all").len(),
+        4,
+        "survivor took over every partition:\n{log}"
+    );
 
     // Every input is accounted for; duplicates are allowed (the victim's
     // uncommitted tail is processed again), losses and strangers are not.
-    let cpu: HashSet<Vec<u8>> = read_all(&broker.bootstrap, "metric.cpu").into_iter().filter_map(|r| r.key).collect();
+    let cpu: HashSet<Vec<u8>> = read_all(&broker.bootstrap, "metric.cpu")
+        .into_iter()
+        .filter_map(|r| r.key)
+        .collect();
     assert_eq!(cpu, expected_cpu, "metric.cpu keys");
     let alerts: HashSet<(Vec<u8>, Vec<u8>)> = read_all(&broker.bootstrap, "metric.cpu.alert")
         .into_iter()

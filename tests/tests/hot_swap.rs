@@ -5,7 +5,7 @@
 //! Bad files are refused with a log line naming them; a later good one wins.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{install_plugin, produce, read_all, rill_bin, terminate, DevBroker};
+use rill_tests::{DevBroker, install_plugin, produce, read_all, rill_bin, terminate};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -18,7 +18,15 @@ fn start(broker: &DevBroker, manifest: &Path, dir: &Path) -> (Child, std::path::
     let child = Command::new(rill_bin())
         .arg("run")
         .arg(manifest)
-        .args(["--brokers", &broker.bootstrap, "--application-id", "swap", "--batch-size", "50", "--state-dir"])
+        .args([
+            "--brokers",
+            &broker.bootstrap,
+            "--application-id",
+            "swap",
+            "--batch-size",
+            "50",
+            "--state-dir",
+        ])
         .arg(dir.join("state"))
         .stderr(std::fs::File::create(&log).unwrap())
         .stdin(Stdio::null())
@@ -47,7 +55,9 @@ fn deploy(path: &Path, contents: &[u8]) {
 }
 
 fn v2(manifest: &str) -> String {
-    manifest.replace("version = \"0.1.0\"", "version = \"0.2.0\"").replace("threshold = 0.5", "threshold = 0.7")
+    manifest
+        .replace("version = \"0.1.0\"", "version = \"0.2.0\"")
+        .replace("threshold = 0.5", "threshold = 0.7")
 }
 
 #[test]
@@ -90,7 +100,11 @@ fn a_swap_under_load_switches_each_partition_once_and_loses_nothing() {
     assert!(rill.wait().unwrap().success());
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("partitions assigned").count(), 1, "no rebalance:\n{text}");
-    assert_eq!(text.matches("partitions revoked").count(), 1, "only the shutdown revokes:\n{text}");
+    assert_eq!(
+        text.matches("partitions revoked").count(),
+        1,
+        "only the shutdown revokes:\n{text}"
+    );
 
     let inputs = read_all(&broker.bootstrap, "metric.cpu");
     let alerts = read_all(&broker.bootstrap, "metric.cpu.alert");
@@ -112,7 +126,11 @@ fn a_swap_under_load_switches_each_partition_once_and_loses_nothing() {
             } else if pct > 0.7 {
                 assert!(fired, "both versions alert at {pct} (offset {})", record.offset);
             } else if fired {
-                assert!(!switched, "partition {partition}: v1 behaviour at offset {} after v2 was seen", record.offset);
+                assert!(
+                    !switched,
+                    "partition {partition}: v1 behaviour at offset {} after v2 was seen",
+                    record.offset
+                );
                 by_v1 += 1;
             } else {
                 switched = true;
@@ -120,7 +138,10 @@ fn a_swap_under_load_switches_each_partition_once_and_loses_nothing() {
             }
         }
     }
-    assert!(by_v1 > 0 && by_v2 > 0, "both versions processed records ({by_v1} by v1, {by_v2} by v2)");
+    assert!(
+        by_v1 > 0 && by_v2 > 0,
+        "both versions processed records ({by_v1} by v1, {by_v2} by v2)"
+    );
     let expected_alerts = alerted.len();
     assert_eq!(alerts.len(), expected_alerts);
 }
@@ -137,16 +158,28 @@ fn bad_files_are_refused_and_a_later_good_one_is_taken() {
     wait_for_log(&log, "task running", Duration::from_secs(30));
 
     deploy(&wasm, b"\0asm\x01\0\0\0");
-    wait_for_log(&log, "cpu-alert.wasm: not a WebAssembly component: it is a core WebAssembly module", Duration::from_secs(10));
+    wait_for_log(
+        &log,
+        "cpu-alert.wasm: not a WebAssembly component: it is a core WebAssembly module",
+        Duration::from_secs(10),
+    );
 
-    deploy(&manifest, text.replace("topic = \"metric.cpu\"", "topic = \"metric.gpu\"").as_bytes());
+    deploy(
+        &manifest,
+        text.replace("topic = \"metric.cpu\"", "topic = \"metric.gpu\"")
+            .as_bytes(),
+    );
     wait_for_log(&log, "`inputs` changed", Duration::from_secs(10));
 
     deploy(&manifest, v2(&text).as_bytes());
     deploy(&wasm, &good);
     let swapped = wait_for_log(&log, "hot swap of cpu-alert", Duration::from_secs(10));
     assert!(swapped.contains("-> 0.2.0+"), "{swapped}");
-    assert_eq!(swapped.matches("hot swap of").count(), 1, "only the good file was installed:\n{swapped}");
+    assert_eq!(
+        swapped.matches("hot swap of").count(),
+        1,
+        "only the good file was installed:\n{swapped}"
+    );
     terminate(&mut rill);
     assert!(rill.wait().unwrap().success());
 }

@@ -2,14 +2,20 @@
 //! with `address`, the address change to LA, restarts with and without the
 //! state dir, the GlobalKTable variant, and the co-partitioning refusal.
 
-use rill_tests::{install_manifest, install_plugin, produce, read_all, restored_records as restored, rill_bin, run_until_idle, wait_exit, DevBroker};
+use rill_tests::{
+    DevBroker, install_manifest, install_plugin, produce, read_all, restored_records as restored, rill_bin,
+    run_until_idle, wait_exit,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 fn keyed(pairs: &[(&str, &str)]) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
-    pairs.iter().map(|(k, v)| (Some(k.as_bytes().to_vec()), v.as_bytes().to_vec())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (Some(k.as_bytes().to_vec()), v.as_bytes().to_vec()))
+        .collect()
 }
 
 fn run(broker: &DevBroker, manifest: &Path, state: &Path, app: &str) -> String {
@@ -22,7 +28,13 @@ fn joined(broker: &DevBroker) -> Vec<String> {
     records.sort_by_key(|r| (r.partition, r.offset));
     records
         .iter()
-        .map(|r| format!("{}:{}", String::from_utf8_lossy(r.key.as_deref().unwrap()), String::from_utf8_lossy(r.value.as_deref().unwrap())))
+        .map(|r| {
+            format!(
+                "{}:{}",
+                String::from_utf8_lossy(r.key.as_deref().unwrap()),
+                String::from_utf8_lossy(r.value.as_deref().unwrap())
+            )
+        })
         .collect()
 }
 
@@ -39,10 +51,21 @@ fn ktable_join_follows_the_seed_including_the_address_change_and_restarts() {
     let state = dir.path().join("state");
 
     // The seed: addresses first, then orders.
-    produce(&broker.bootstrap, "address", &keyed(&[("jihun", "Seoul"), ("gildong", "Newyork")]));
-    produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Galaxy"), ("jihun", "iPhone")]));
+    produce(
+        &broker.bootstrap,
+        "address",
+        &keyed(&[("jihun", "Seoul"), ("gildong", "Newyork")]),
+    );
+    produce(
+        &broker.bootstrap,
+        "order",
+        &keyed(&[("gildong", "Galaxy"), ("jihun", "iPhone")]),
+    );
     let first = run(&broker, &manifest, &state, "order-join-application");
-    assert_eq!(sorted(joined(&broker)), ["gildong:Galaxy send to Newyork", "jihun:iPhone send to Seoul"]);
+    assert_eq!(
+        sorted(joined(&broker)),
+        ["gildong:Galaxy send to Newyork", "jihun:iPhone send to Seoul"]
+    );
     assert_eq!(restored(&first), 2, "{}", first);
 
     // jihun moves to LA; his next order goes there. Restart with the state
@@ -62,24 +85,52 @@ fn ktable_join_follows_the_seed_including_the_address_change_and_restarts() {
 
     // The state dir deleted: everything comes back from the address topic.
     std::fs::remove_dir_all(&state).unwrap();
-    produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Porsche"), ("jihun", "Bike")]));
+    produce(
+        &broker.bootstrap,
+        "order",
+        &keyed(&[("gildong", "Porsche"), ("jihun", "Bike")]),
+    );
     let fourth = run(&broker, &manifest, &state, "order-join-application");
     assert_eq!(restored(&fourth), 3, "{}", fourth);
     let lines = joined(&broker);
     assert_eq!(lines.len(), 5, "{lines:?}");
-    assert!(lines.contains(&"gildong:Porsche send to Newyork".to_string()), "{lines:?}");
+    assert!(
+        lines.contains(&"gildong:Porsche send to Newyork".to_string()),
+        "{lines:?}"
+    );
     assert!(lines.contains(&"jihun:Bike send to LA".to_string()), "{lines:?}");
 }
 
 #[test]
 fn global_table_join_follows_the_seed() {
-    let broker = DevBroker::start(&[("order", 3), ("address_v2", 2), ("order_join", 3), ("order.global.dlq", 3)]);
+    let broker = DevBroker::start(&[
+        ("order", 3),
+        ("address_v2", 2),
+        ("order_join", 3),
+        ("order.global.dlq", 3),
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let manifest = install_manifest(dir.path(), "order-join", "global.toml");
-    produce(&broker.bootstrap, "address_v2", &keyed(&[("jihun", "Seoul"), ("gildong", "Busan")]));
-    produce(&broker.bootstrap, "order", &keyed(&[("gildong", "Porsche"), ("jihun", "G-Wagon")]));
-    run(&broker, &manifest, &dir.path().join("state"), "global-table-join-application");
-    assert_eq!(sorted(joined(&broker)), ["gildong:Porsche send to Busan", "jihun:G-Wagon send to Seoul"]);
+    produce(
+        &broker.bootstrap,
+        "address_v2",
+        &keyed(&[("jihun", "Seoul"), ("gildong", "Busan")]),
+    );
+    produce(
+        &broker.bootstrap,
+        "order",
+        &keyed(&[("gildong", "Porsche"), ("jihun", "G-Wagon")]),
+    );
+    run(
+        &broker,
+        &manifest,
+        &dir.path().join("state"),
+        "global-table-join-application",
+    );
+    assert_eq!(
+        sorted(joined(&broker)),
+        ["gildong:Porsche send to Busan", "jihun:G-Wagon send to Seoul"]
+    );
 }
 
 #[test]
@@ -91,15 +142,27 @@ fn inputs_that_are_not_co_partitioned_are_refused_before_anything_is_written() {
     let output = Command::new(rill_bin())
         .arg("run")
         .arg(install_plugin(dir.path(), "order-join"))
-        .args(["--brokers", &broker.bootstrap, "--application-id", "copartition", "--state-dir"])
+        .args([
+            "--brokers",
+            &broker.bootstrap,
+            "--application-id",
+            "copartition",
+            "--state-dir",
+        ])
         .arg(dir.path().join("state"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("inputs are not co-partitioned: order has 3 partitions, address has 2 partitions"), "{stderr}");
+    assert!(
+        stderr.contains("inputs are not co-partitioned: order has 3 partitions, address has 2 partitions"),
+        "{stderr}"
+    );
     assert!(stderr.contains("kind = \"global-table\""), "{stderr}");
-    let written: BTreeMap<&str, usize> = ["order_join", "order.dlq"].into_iter().map(|t| (t, read_all(&broker.bootstrap, t).len())).collect();
+    let written: BTreeMap<&str, usize> = ["order_join", "order.dlq"]
+        .into_iter()
+        .map(|t| (t, read_all(&broker.bootstrap, t).len()))
+        .collect();
     assert_eq!(written, BTreeMap::from([("order_join", 0), ("order.dlq", 0)]));
 }
 
@@ -108,8 +171,7 @@ fn assigned(log: &Path, topic: &str) -> usize {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("partitions assigned:"))
-        .last()
+        .rfind(|l| l.contains("partitions assigned:"))
         .map_or(0, |l| l.matches(&format!("{topic}/")).count())
 }
 
@@ -128,7 +190,14 @@ fn a_second_member_restores_its_half_of_the_table_and_joins_correctly() {
         let child = Command::new(rill_bin())
             .arg("run")
             .arg(&manifest)
-            .args(["--brokers", &broker.bootstrap, "--application-id", "join-group", "--stop-when-idle", "10s"])
+            .args([
+                "--brokers",
+                &broker.bootstrap,
+                "--application-id",
+                "join-group",
+                "--stop-when-idle",
+                "10s",
+            ])
             .args(["-X", "consumer.session.timeout.ms=6000", "--state-dir"])
             .arg(dir.path().join(name))
             .stderr(std::fs::File::create(&log).unwrap())
@@ -145,14 +214,21 @@ fn a_second_member_restores_its_half_of_the_table_and_joins_correctly() {
     };
 
     let (mut first, first_log) = member("first");
-    wait_for("the first member to own every partition", &|| assigned(&first_log, "address") == 4);
+    wait_for("the first member to own every partition", &|| {
+        assigned(&first_log, "address") == 4
+    });
     let orders = |round: &str| -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
-        names.iter().map(|n| (Some(n.clone().into_bytes()), format!("{round}-item").into_bytes())).collect()
+        names
+            .iter()
+            .map(|n| (Some(n.clone().into_bytes()), format!("{round}-item").into_bytes()))
+            .collect()
     };
     produce(&broker.bootstrap, "order", &orders("early"));
 
     let (mut second, second_log) = member("second");
-    wait_for("the group to split", &|| assigned(&second_log, "address") == 2 && assigned(&first_log, "address") == 2);
+    wait_for("the group to split", &|| {
+        assigned(&second_log, "address") == 2 && assigned(&first_log, "address") == 2
+    });
     produce(&broker.bootstrap, "order", &orders("late"));
 
     for (child, log) in [(&mut first, &first_log), (&mut second, &second_log)] {
@@ -160,7 +236,10 @@ fn a_second_member_restores_its_half_of_the_table_and_joins_correctly() {
         assert!(status.success(), "{}", std::fs::read_to_string(log).unwrap());
     }
     let second_text = std::fs::read_to_string(&second_log).unwrap();
-    assert!(second_text.contains("restored"), "the second member restored its tables:\n{second_text}");
+    assert!(
+        second_text.contains("restored"),
+        "the second member restored its tables:\n{second_text}"
+    );
 
     let got: std::collections::HashSet<String> = joined(&broker).into_iter().collect();
     let want: std::collections::HashSet<String> = addresses

@@ -6,13 +6,13 @@
 use proptest::prelude::*;
 use rill_host::kafka::producer::MemorySink;
 use rill_host::manifest::Manifest;
-use rill_host::plugin::{new_engine, InputRecord, Plugin};
+use rill_host::plugin::{InputRecord, Plugin, new_engine};
 use rill_host::runtime::merge_by_timestamp;
 use rill_host::state::store::TaskStore;
+use rill_host::task::TaskId;
 use rill_host::task::progress::TaskProgress;
 use rill_host::task::spec::ProcessorSpec;
 use rill_host::task::stream_task::StreamTask;
-use rill_host::task::TaskId;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 

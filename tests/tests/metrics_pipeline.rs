@@ -2,13 +2,20 @@
 //! plugins built for wasm32-wasip2, and `rill dev-broker`.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{install_plugin, multiset, produce, read_all, rill_bin, wait_exit, DevBroker, Received};
+use rill_tests::{DevBroker, Received, install_plugin, multiset, produce, read_all, rill_bin, wait_exit};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const TOPICS: [&str; 6] = ["metric.all", "metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"];
+const TOPICS: [&str; 6] = [
+    "metric.all",
+    "metric.cpu",
+    "metric.memory",
+    "metric.cpu.alert",
+    "metric.all.dlq",
+    "metric.cpu.dlq",
+];
 
 type Kv = (Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -31,7 +38,10 @@ fn workload(records: usize, seed: u64) -> Workload {
             Expect::Cpu { pct, alert } => {
                 expected.entry("metric.cpu").or_default().push(same);
                 if pct > 0.5 {
-                    expected.entry("metric.cpu.alert").or_default().push((key.clone(), Some(alert.into_bytes())));
+                    expected
+                        .entry("metric.cpu.alert")
+                        .or_default()
+                        .push((key.clone(), Some(alert.into_bytes())));
                 }
             }
             Expect::CpuWithoutHost => {
@@ -44,7 +54,10 @@ fn workload(records: usize, seed: u64) -> Workload {
         }
         inputs.push((key, sample.value));
     }
-    Workload { inputs, expected: expected.into_iter().map(|(t, v)| (t, multiset(v))).collect() }
+    Workload {
+        inputs,
+        expected: expected.into_iter().map(|(t, v)| (t, multiset(v))).collect(),
+    }
 }
 
 fn manifests(dir: &std::path::Path) -> Vec<PathBuf> {
@@ -65,7 +78,14 @@ fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
     let mut rill = Command::new(rill_bin())
         .arg("run")
         .args(manifests(dir.path()))
-        .args(["--brokers", &broker.bootstrap, "--application-id", "e2e-metrics", "--threads", "2"])
+        .args([
+            "--brokers",
+            &broker.bootstrap,
+            "--application-id",
+            "e2e-metrics",
+            "--threads",
+            "2",
+        ])
         .args(["--stop-when-idle", "3s", "--log-level", "warn", "--state-dir"])
         .arg(dir.path().join("state"))
         .stdin(Stdio::null())
@@ -74,13 +94,27 @@ fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
     let status = wait_exit(&mut rill, Duration::from_secs(240));
     assert!(status.success(), "rill run exited with {status}");
 
-    for topic in ["metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"] {
+    for topic in [
+        "metric.cpu",
+        "metric.memory",
+        "metric.cpu.alert",
+        "metric.all.dlq",
+        "metric.cpu.dlq",
+    ] {
         let got = kv(&read_all(&broker.bootstrap, topic));
         let want = &work.expected[topic];
         let missing = want.iter().filter(|(k, n)| got.get(*k) < Some(n)).count();
         let extra = got.iter().filter(|(k, n)| want.get(*k) < Some(n)).count();
-        assert_eq!((missing, extra), (0, 0), "{topic}: {missing} expected records missing, {extra} unexpected");
-        assert_eq!(got.values().sum::<usize>(), want.values().sum::<usize>(), "{topic}: record count");
+        assert_eq!(
+            (missing, extra),
+            (0, 0),
+            "{topic}: {missing} expected records missing, {extra} unexpected"
+        );
+        assert_eq!(
+            got.values().sum::<usize>(),
+            want.values().sum::<usize>(),
+            "{topic}: record count"
+        );
     }
 
     // Dead letters say who failed, why, and exactly where the input was.
@@ -93,8 +127,15 @@ fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
         assert!(!h["rill.error"].is_empty());
         assert!(h["rill.processor.version"].starts_with("0.1.0+"), "{h:?}");
         assert_eq!(h["rill.source.topic"], "metric.all");
-        let source = by_position[&(h["rill.source.partition"].parse().unwrap(), h["rill.source.offset"].parse().unwrap())];
-        assert_eq!((&source.key, &source.value), (&letter.key, &letter.value), "headers point at the failed input");
+        let source = by_position[&(
+            h["rill.source.partition"].parse().unwrap(),
+            h["rill.source.offset"].parse().unwrap(),
+        )];
+        assert_eq!(
+            (&source.key, &source.value),
+            (&letter.key, &letter.value),
+            "headers point at the failed input"
+        );
         assert_eq!(h["rill.task"], format!("metric-branch_{}", source.partition));
     }
     for letter in read_all(&broker.bootstrap, "metric.cpu.dlq") {
@@ -134,7 +175,10 @@ fn a_broker_that_cannot_create_topics_gets_a_message_not_a_hang() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(rill.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(!status.success());
-    assert!(stderr.contains("cannot create topic(s) metric.cpu.alert (2 partitions), metric.cpu.dlq (2 partitions)"), "{stderr}");
+    assert!(
+        stderr.contains("cannot create topic(s) metric.cpu.alert (2 partitions), metric.cpu.dlq (2 partitions)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--topic metric.cpu.alert:2"), "{stderr}");
 }
 
@@ -149,7 +193,14 @@ fn sigterm_finishes_commits_and_a_restart_has_nothing_left_to_do() {
         Command::new(rill_bin())
             .arg("run")
             .args(&manifests)
-            .args(["--brokers", &broker.bootstrap, "--application-id", "e2e-sigterm", "--log-level", "warn"])
+            .args([
+                "--brokers",
+                &broker.bootstrap,
+                "--application-id",
+                "e2e-sigterm",
+                "--log-level",
+                "warn",
+            ])
             // The dev broker holds the next join for the session timeout
             // after a member leaves (docs/dev-broker.md).
             .args(["-X", "consumer.session.timeout.ms=6000"])
@@ -170,8 +221,18 @@ fn sigterm_finishes_commits_and_a_restart_has_nothing_left_to_do() {
 
     let mut second = run(&["--stop-when-idle", "2s"]);
     assert!(wait_exit(&mut second, Duration::from_secs(60)).success());
-    for topic in ["metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"] {
+    for topic in [
+        "metric.cpu",
+        "metric.memory",
+        "metric.cpu.alert",
+        "metric.all.dlq",
+        "metric.cpu.dlq",
+    ] {
         let got: usize = read_all(&broker.bootstrap, topic).len();
-        assert_eq!(got, work.expected[topic].values().sum::<usize>(), "{topic}: a restart after SIGTERM reprocessed records");
+        assert_eq!(
+            got,
+            work.expected[topic].values().sum::<usize>(),
+            "{topic}: a restart after SIGTERM reprocessed records"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! records go to the dead-letter topic.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{install_plugin, multiset, produce, read_all, run_until_idle, DevBroker};
+use rill_tests::{DevBroker, install_plugin, multiset, produce, read_all, run_until_idle};
 use std::collections::HashMap;
 
 type Counts = HashMap<(Option<Vec<u8>>, Option<Vec<u8>>), usize>;
@@ -28,10 +28,19 @@ fn inputs() -> (Vec<(Option<Vec<u8>>, Vec<u8>)>, Counts) {
             Expect::Memory | Expect::Other => {}
         }
     }
-    for (i, odd) in [&br#"{"system":{"cpu":{"total":{"norm":{"pct":"0.9"}}}},"host":{},"@timestamp":"t"}"#[..], br#"{"host":{"name":"\u2028x"},"@timestamp":1e-07,"system":{"cpu":{"total":{"norm":{"pct":0.75}}}}}"#].into_iter().enumerate() {
+    for (i, odd) in [
+        &br#"{"system":{"cpu":{"total":{"norm":{"pct":"0.9"}}}},"host":{},"@timestamp":"t"}"#[..],
+        br#"{"host":{"name":"\u2028x"},"@timestamp":1e-07,"system":{"cpu":{"total":{"norm":{"pct":0.75}}}}}"#,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         records.push((Some(format!("odd{i}").into_bytes()), odd.to_vec()));
     }
-    alerts.push((Some(b"odd1".to_vec()), Some(br#"{"name":"\u2028x","timestamp":1e-07}"#.to_vec())));
+    alerts.push((
+        Some(b"odd1".to_vec()),
+        Some(br#"{"name":"\u2028x","timestamp":1e-07}"#.to_vec()),
+    ));
     (records, multiset(alerts))
 }
 
@@ -42,7 +51,12 @@ fn run(plugin: &str) -> (Counts, Counts) {
     let dir = tempfile::tempdir().unwrap();
     let manifest = install_plugin(dir.path(), plugin);
     produce(&broker.bootstrap, "metric.cpu", &inputs().0);
-    run_until_idle(&broker.bootstrap, &[&manifest], &format!("port-{plugin}"), &dir.path().join("state"));
+    run_until_idle(
+        &broker.bootstrap,
+        &[&manifest],
+        &format!("port-{plugin}"),
+        &dir.path().join("state"),
+    );
     let kv = |topic| multiset(read_all(&broker.bootstrap, topic).into_iter().map(|r| (r.key, r.value)));
     (kv("metric.cpu.alert"), kv("metric.cpu.dlq"))
 }
@@ -55,7 +69,10 @@ fn the_python_port_matches_the_rust_cpu_alert_byte_for_byte() {
     };
     let (rust_alerts, rust_dead) = run("cpu-alert");
     assert_eq!(rust_alerts, expected_alerts, "the Rust plugin itself");
-    assert!(rust_dead.values().sum::<usize>() > 50, "the input has malformed records");
+    assert!(
+        rust_dead.values().sum::<usize>() > 50,
+        "the input has malformed records"
+    );
     let (python_alerts, python_dead) = run("cpu-alert-python");
     assert_eq!(python_alerts, rust_alerts, "alerts");
     assert_eq!(python_dead, rust_dead, "dead letters");

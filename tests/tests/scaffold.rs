@@ -7,7 +7,11 @@ use std::process::Command;
 
 fn scaffold(dir: &Path, lang: &str) -> PathBuf {
     let project = dir.join("demo-proc");
-    let output = Command::new(rill_bin()).args(["new", "demo-proc", "--lang", lang, "--dir"]).arg(&project).output().unwrap();
+    let output = Command::new(rill_bin())
+        .args(["new", "demo-proc", "--lang", lang, "--dir"])
+        .arg(&project)
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     project
 }
@@ -39,7 +43,11 @@ fn the_rust_scaffold_tests_builds_and_loads() {
     let dir = tempfile::tempdir().unwrap();
     let project = scaffold(dir.path(), "rust");
     step(&project, "cargo", &["test", "--quiet"]);
-    step(&project, "cargo", &["build", "--quiet", "--target", "wasm32-wasip2", "--release"]);
+    step(
+        &project,
+        "cargo",
+        &["build", "--quiet", "--target", "wasm32-wasip2", "--release"],
+    );
     validates(&project);
 }
 
@@ -47,9 +55,26 @@ fn the_rust_scaffold_tests_builds_and_loads() {
 fn the_python_scaffold_tests_builds_and_loads() {
     let dir = tempfile::tempdir().unwrap();
     let project = scaffold(dir.path(), "python");
-    step(&project, componentize_py(), &["-d", "wit", "-w", "processor", "bindings", "."]);
+    step(
+        &project,
+        componentize_py(),
+        &["-d", "wit", "-w", "processor", "bindings", "."],
+    );
     step(&project, "python3", &["-m", "unittest", "-q", "test_app"]);
-    step(&project, componentize_py(), &["-d", "wit", "-w", "processor", "componentize", "app", "-o", "demo-proc.wasm"]);
+    step(
+        &project,
+        componentize_py(),
+        &[
+            "-d",
+            "wit",
+            "-w",
+            "processor",
+            "componentize",
+            "app",
+            "-o",
+            "demo-proc.wasm",
+        ],
+    );
     validates(&project);
 }
 
@@ -58,7 +83,22 @@ fn the_javascript_scaffold_tests_builds_and_loads() {
     let dir = tempfile::tempdir().unwrap();
     let project = scaffold(dir.path(), "js");
     step(&project, "node", &["--test"]);
-    step(&project, componentize_js(), &["app.js", "--wit", "wit", "-n", "processor", "--disable", "http", "fetch-event", "-o", "demo-proc.wasm"]);
+    step(
+        &project,
+        componentize_js(),
+        &[
+            "app.js",
+            "--wit",
+            "wit",
+            "-n",
+            "processor",
+            "--disable",
+            "http",
+            "fetch-event",
+            "-o",
+            "demo-proc.wasm",
+        ],
+    );
     validates(&project);
 }
 

@@ -2,13 +2,15 @@
 //! clean restart (nothing restored) and a deleted state dir (restored from
 //! `<application-id>-counts-changelog`), and continues where it was.
 
-use rill_tests::{install_plugin, produce, read_all, restored_records as restored, run_until_idle, DevBroker};
+use rill_tests::{DevBroker, install_plugin, produce, read_all, restored_records as restored, run_until_idle};
 use std::path::Path;
 
 const CHANGELOG: &str = "counting-counts-changelog";
 
 fn orders(keys: &[&str]) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
-    keys.iter().map(|k| (Some(k.as_bytes().to_vec()), b"item".to_vec())).collect()
+    keys.iter()
+        .map(|k| (Some(k.as_bytes().to_vec()), b"item".to_vec()))
+        .collect()
 }
 
 fn run(broker: &DevBroker, manifest: &Path, state: &Path) -> String {
@@ -45,7 +47,10 @@ fn counts_survive_restarts_and_a_deleted_state_dir() {
         let count = u64::from_be_bytes(r.value.unwrap().try_into().unwrap());
         changelog.insert(String::from_utf8(r.key.unwrap()).unwrap(), count);
     }
-    assert_eq!(changelog, [("a".to_string(), 3), ("b".to_string(), 1), ("c".to_string(), 1)].into());
+    assert_eq!(
+        changelog,
+        [("a".to_string(), 3), ("b".to_string(), 1), ("c".to_string(), 1)].into()
+    );
 
     // Clean restart: the checkpoint covers the changelog; nothing to restore.
     produce(&broker.bootstrap, "order", &orders(&["b"]));
@@ -59,6 +64,10 @@ fn counts_survive_restarts_and_a_deleted_state_dir() {
     let changelog_records = read_all(&broker.bootstrap, CHANGELOG).len() as u64;
     produce(&broker.bootstrap, "order", &orders(&["a", "c"]));
     let third = run(&broker, &manifest, &state);
-    assert_eq!(restored(&third), changelog_records, "the whole changelog is replayed:\n{third}");
+    assert_eq!(
+        restored(&third),
+        changelog_records,
+        "the whole changelog is replayed:\n{third}"
+    );
     assert_eq!(latest(&broker), ["a:4", "b:2", "c:2"]);
 }

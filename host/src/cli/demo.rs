@@ -4,19 +4,19 @@
 //! drained, then prints per-topic counts (next to what the data implies)
 //! and a few alerts.
 
-use crate::kafka::embedded::EmbeddedBroker;
 use crate::kafka::KafkaSettings;
+use crate::kafka::embedded::EmbeddedBroker;
 use crate::manifest::Manifest;
 use crate::metricbeat::{Expect, Generator, SEED_CPU, SEED_MEMORY};
-use crate::plugin::{new_engine, Plugin};
+use crate::plugin::{Plugin, new_engine};
 use crate::runtime::{self, ProcessorDef, RunOptions};
 use anyhow::Context as _;
 use clap::Args;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// Arguments of `rill demo`.
@@ -47,16 +47,29 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let manifest = Arc::new(Manifest::load(&path)?);
         let plugin = Plugin::load(&engine, manifest.clone(), None)
             .with_context(|| format!("build the plugins first: scripts/build-plugins.sh ({name})"))?;
-        processors.push(ProcessorDef { manifest, factory: Arc::new(plugin) });
+        processors.push(ProcessorDef {
+            manifest,
+            factory: Arc::new(plugin),
+        });
     }
 
     let broker = EmbeddedBroker::start(3)?;
-    let topics = ["metric.all", "metric.cpu", "metric.memory", "metric.cpu.alert", "metric.all.dlq", "metric.cpu.dlq"];
+    let topics = [
+        "metric.all",
+        "metric.cpu",
+        "metric.memory",
+        "metric.cpu.alert",
+        "metric.all.dlq",
+        "metric.cpu.dlq",
+    ];
     for topic in topics {
         broker.create_topic(topic, PARTITIONS)?;
     }
     println!("embedded broker: {}", broker.bootstrap_servers());
-    let kafka = KafkaSettings { brokers: broker.bootstrap_servers().to_string(), overrides: args.property };
+    let kafka = KafkaSettings {
+        brokers: broker.bootstrap_servers().to_string(),
+        overrides: args.property,
+    };
 
     let mut values = vec![SEED_CPU.as_bytes().to_vec(), SEED_MEMORY.as_bytes().to_vec()];
     let (mut cpu, mut memory, mut alerts, mut malformed, mut no_host) = (1u64, 1u64, 0u64, 0u64, 0u64);

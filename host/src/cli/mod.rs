@@ -7,8 +7,8 @@ mod run;
 mod validate;
 
 use clap::{Parser, Subcommand};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// rill: Kafka stream processing with WebAssembly processors.
 #[derive(Debug, Parser)]
@@ -40,7 +40,11 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
         .map_err(|e| anyhow::anyhow!("--log-level {:?}: {e}", cli.log_level))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::DevBroker(args) => dev_broker::run(args),
@@ -54,7 +58,10 @@ pub fn main() -> anyhow::Result<()> {
 /// The signal listener runs on a small tokio runtime of its own.
 pub(crate) fn shutdown_flag() -> anyhow::Result<(Arc<AtomicBool>, tokio::runtime::Runtime)> {
     let flag = Arc::new(AtomicBool::new(false));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     let set = flag.clone();
     runtime.spawn(async move {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -76,8 +83,12 @@ pub(crate) fn shutdown_flag() -> anyhow::Result<(Arc<AtomicBool>, tokio::runtime
 
 /// Parses `NAME:PARTITIONS`.
 pub(crate) fn parse_topic(spec: &str) -> Result<(String, i32), String> {
-    let (name, partitions) = spec.rsplit_once(':').ok_or_else(|| format!("\"{spec}\": write NAME:PARTITIONS, e.g. metric.all:3"))?;
-    let partitions: i32 = partitions.parse().map_err(|_| format!("\"{spec}\": partitions must be a number"))?;
+    let (name, partitions) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| format!("\"{spec}\": write NAME:PARTITIONS, e.g. metric.all:3"))?;
+    let partitions: i32 = partitions
+        .parse()
+        .map_err(|_| format!("\"{spec}\": partitions must be a number"))?;
     if name.is_empty() || partitions < 1 {
         return Err(format!("\"{spec}\": write NAME:PARTITIONS with at least 1 partition"));
     }

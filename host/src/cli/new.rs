@@ -3,7 +3,7 @@
 //! test and run it.
 
 use crate::manifest::check_processor_name;
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,10 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
     }
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        bail!("{} already exists and is not empty\n  fix: pick another name or --dir", dir.display());
+        bail!(
+            "{} already exists and is not empty\n  fix: pick another name or --dir",
+            dir.display()
+        );
     }
     let name = args.name.as_str();
     let snake = name.replace('-', "_");
@@ -51,7 +54,10 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
         Lang::Python | Lang::Js => (format!("{name}.wasm"), "\n[limits]\nmemory = \"256MiB\"\n".to_string()),
     };
     let fill = |text: &str, sdk: &str| {
-        text.replace("{{name}}", name).replace("{{component}}", &component).replace("{{limits}}", &limits).replace("{{sdk}}", sdk)
+        text.replace("{{name}}", name)
+            .replace("{{component}}", &component)
+            .replace("{{limits}}", &limits)
+            .replace("{{sdk}}", sdk)
     };
     let mut files: Vec<(&str, String)> = vec![("plugin.toml", fill(MANIFEST, ""))];
     match args.lang {
@@ -60,7 +66,9 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
                 Some(sdk) => sdk.clone(),
                 None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk"),
             };
-            let sdk = sdk.canonicalize().with_context(|| format!("rill-sdk not found at {}; pass --sdk", sdk.display()))?;
+            let sdk = sdk
+                .canonicalize()
+                .with_context(|| format!("rill-sdk not found at {}; pass --sdk", sdk.display()))?;
             let sdk = sdk.display().to_string();
             files.push(("Cargo.toml", fill(include_str!("templates/rust/Cargo.toml"), &sdk)));
             files.push(("src/lib.rs", fill(include_str!("templates/rust/lib.rs"), &sdk)));
@@ -85,7 +93,12 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    println!("created {} ({:?}); next steps are in {}", dir.display(), args.lang, dir.join("README.md").display());
+    println!(
+        "created {} ({:?}); next steps are in {}",
+        dir.display(),
+        args.lang,
+        dir.join("README.md").display()
+    );
     Ok(())
 }
 

@@ -1,11 +1,11 @@
 //! `rill run`: load manifests and their plugins, then run them as one
 //! consumer-group member until a signal (or `--stop-when-idle`).
 
-use crate::kafka::embedded::EmbeddedBroker;
 use crate::kafka::KafkaSettings;
+use crate::kafka::embedded::EmbeddedBroker;
 use crate::manifest::Manifest;
-use crate::plugin::{new_engine, Plugin};
 use crate::plugin::cache::CompileCache;
+use crate::plugin::{Plugin, new_engine};
 use crate::runtime::{self, HotSwap, ProcessorDef, RunOptions};
 use anyhow::Context as _;
 use clap::Args;
@@ -65,20 +65,34 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     for manifest in &manifests {
         let plugin = Plugin::load(&engine, manifest.clone(), Some(&cache))?;
         tracing::info!(processor = %manifest.name, version = %plugin.version, "plugin loaded from {}", manifest.component.display());
-        processors.push(ProcessorDef { manifest: manifest.clone(), factory: Arc::new(plugin) });
+        processors.push(ProcessorDef {
+            manifest: manifest.clone(),
+            factory: Arc::new(plugin),
+        });
     }
-    std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating --state-dir {}", args.state_dir.display()))?;
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating --state-dir {}", args.state_dir.display()))?;
 
     let _embedded;
     let brokers = if args.brokers == "embedded" {
         let broker = EmbeddedBroker::start(1)?;
         for manifest in &manifests {
-            let changelogs: Vec<String> = manifest.stores.iter().map(|s| Manifest::changelog_topic(&args.application_id, s)).collect();
+            let changelogs: Vec<String> = manifest
+                .stores
+                .iter()
+                .map(|s| Manifest::changelog_topic(&args.application_id, s))
+                .collect();
             let topics = manifest
                 .inputs
                 .iter()
                 .map(|i| (&i.topic, None))
-                .chain(manifest.outputs.values().chain([&manifest.dead_letter]).map(|o| (&o.topic, o.partitions)))
+                .chain(
+                    manifest
+                        .outputs
+                        .values()
+                        .chain([&manifest.dead_letter])
+                        .map(|o| (&o.topic, o.partitions)),
+                )
                 .chain(changelogs.iter().map(|t| (t, None)));
             for (topic, partitions) in topics {
                 broker.create_topic(topic, partitions.unwrap_or(args.embedded_partitions))?;
@@ -94,13 +108,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let options = RunOptions {
         application_id: args.application_id,
-        kafka: KafkaSettings { brokers, overrides: args.property },
+        kafka: KafkaSettings {
+            brokers,
+            overrides: args.property,
+        },
         threads: args.threads,
         batch_size: args.batch_size.max(1),
         commit_interval: args.commit_interval,
         stop_when_idle: args.stop_when_idle,
         state_dir: args.state_dir.clone(),
-        hot_swap: Some(HotSwap { engine, cache: Some(cache) }),
+        hot_swap: Some(HotSwap {
+            engine,
+            cache: Some(cache),
+        }),
     };
     let (shutdown, _signals) = super::shutdown_flag()?;
     let report = runtime::run(&options, processors, &shutdown)?;

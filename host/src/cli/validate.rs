@@ -2,7 +2,7 @@
 //! would (including calling `init` with the config), without Kafka.
 
 use crate::manifest::Manifest;
-use crate::plugin::{new_engine, Plugin};
+use crate::plugin::{Plugin, new_engine};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -47,7 +47,11 @@ pub enum TopicError {
         counts: Vec<(String, i32)>,
     },
     /// The broker refused or does not support creating topics.
-    #[error("cannot create topic(s) {}: {reason}\n  fix: create them yourself, e.g. {}", describe(topics), commands(topics))]
+    #[error(
+        "cannot create topic(s) {}: {reason}\n  fix: create them yourself, e.g. {}",
+        describe(topics),
+        commands(topics)
+    )]
     CannotCreate {
         /// Topic name and partition count.
         topics: Vec<(String, i32)>,
@@ -57,7 +61,11 @@ pub enum TopicError {
 }
 
 fn describe(topics: &[(String, i32)]) -> String {
-    topics.iter().map(|(t, p)| format!("{t} ({p} partitions)")).collect::<Vec<_>>().join(", ")
+    topics
+        .iter()
+        .map(|(t, p)| format!("{t} ({p} partitions)"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn commands(topics: &[(String, i32)]) -> String {
@@ -71,13 +79,16 @@ fn commands(topics: &[(String, i32)]) -> String {
 
 /// Partition counts of the topics that exist, from one metadata request.
 pub fn partition_counts(settings: &KafkaSettings) -> Result<HashMap<String, i32>, TopicError> {
-    let client: BaseConsumer = settings
-        .admin()
-        .create()
-        .map_err(|source| TopicError::Metadata { brokers: settings.brokers.clone(), source })?;
+    let client: BaseConsumer = settings.admin().create().map_err(|source| TopicError::Metadata {
+        brokers: settings.brokers.clone(),
+        source,
+    })?;
     let metadata = client
         .fetch_metadata(None, TIMEOUT)
-        .map_err(|source| TopicError::Metadata { brokers: settings.brokers.clone(), source })?;
+        .map_err(|source| TopicError::Metadata {
+            brokers: settings.brokers.clone(),
+            source,
+        })?;
     Ok(metadata
         .topics()
         .iter()
@@ -89,29 +100,45 @@ pub fn partition_counts(settings: &KafkaSettings) -> Result<HashMap<String, i32>
 /// Creates `topics` (name, partitions) with the broker's default
 /// replication factor; those named in `compacted` get
 /// `cleanup.policy=compact` (changelogs keep the latest value per key).
-pub fn create_topics(settings: &KafkaSettings, topics: &[(String, i32)], compacted: &[String]) -> Result<(), TopicError> {
+pub fn create_topics(
+    settings: &KafkaSettings,
+    topics: &[(String, i32)],
+    compacted: &[String],
+) -> Result<(), TopicError> {
     if topics.is_empty() {
         return Ok(());
     }
-    let cannot = |reason: String| TopicError::CannotCreate { topics: topics.to_vec(), reason };
+    let cannot = |reason: String| TopicError::CannotCreate {
+        topics: topics.to_vec(),
+        reason,
+    };
     let admin: AdminClient<DefaultClientContext> = settings.admin().create().map_err(|e| cannot(e.to_string()))?;
     let new_topics: Vec<NewTopic> = topics
         .iter()
         .map(|(name, partitions)| {
             let topic = NewTopic::new(name, *partitions, TopicReplication::Fixed(-1));
-            if compacted.contains(name) { topic.set("cleanup.policy", "compact") } else { topic }
+            if compacted.contains(name) {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
         })
         .collect();
-    let options = AdminOptions::new().operation_timeout(Some(TIMEOUT)).request_timeout(Some(TIMEOUT));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| cannot(e.to_string()))?;
+    let options = AdminOptions::new()
+        .operation_timeout(Some(TIMEOUT))
+        .request_timeout(Some(TIMEOUT));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| cannot(e.to_string()))?;
     let results = runtime
         .block_on(admin.create_topics(&new_topics, &options))
         .map_err(|e| cannot(explain(&e)))?;
     for result in results {
-        if let Err((topic, code)) = result {
-            if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
-                return Err(cannot(format!("{topic}: {code}")));
-            }
+        if let Err((topic, code)) = result
+            && code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists
+        {
+            return Err(cannot(format!("{topic}: {code}")));
         }
     }
     Ok(())

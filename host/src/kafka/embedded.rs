@@ -8,9 +8,9 @@
 //! auto-created with 4 partitions), each partition keeps only its newest
 //! 5 MiB or 100,000 batches, and transactions are not honoured.
 
+use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, DefaultProducerContext, Producer};
-use rdkafka::ClientConfig;
 use thiserror::Error;
 
 /// Why the embedded broker could not start or create a topic.
@@ -68,11 +68,13 @@ impl EmbeddedBroker {
 
     /// Creates `topic` with `partitions` partitions (replication 1).
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), EmbeddedError> {
-        mock(&self.owner)?.create_topic(topic, partitions, 1).map_err(|source| EmbeddedError::Topic {
-            topic: topic.to_string(),
-            partitions,
-            source,
-        })
+        mock(&self.owner)?
+            .create_topic(topic, partitions, 1)
+            .map_err(|source| EmbeddedError::Topic {
+                topic: topic.to_string(),
+                partitions,
+                source,
+            })
     }
 }
 

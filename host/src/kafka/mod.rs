@@ -34,7 +34,10 @@ pub struct KafkaSettings {
 impl KafkaSettings {
     /// Settings for `brokers` with no overrides.
     pub fn new(brokers: impl Into<String>) -> Self {
-        KafkaSettings { brokers: brokers.into(), overrides: Vec::new() }
+        KafkaSettings {
+            brokers: brokers.into(),
+            overrides: Vec::new(),
+        }
     }
 
     fn client(&self, role: Role, defaults: &[(&str, &str)]) -> ClientConfig {
@@ -61,14 +64,17 @@ impl KafkaSettings {
     /// of co-partitioned topics on one member; the short fetch-queue backoff
     /// keeps a fast consumer from idling (1 s by default).
     pub fn consumer(&self, group_id: &str) -> ClientConfig {
-        let mut config = self.client(Role::Consumer, &[
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("auto.offset.reset", "earliest"),
-            ("partition.assignment.strategy", "range"),
-            ("fetch.queue.backoff.ms", "1"),
-            ("allow.auto.create.topics", "false"),
-        ]);
+        let mut config = self.client(
+            Role::Consumer,
+            &[
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("partition.assignment.strategy", "range"),
+                ("fetch.queue.backoff.ms", "1"),
+                ("allow.auto.create.topics", "false"),
+            ],
+        );
         config.set("group.id", group_id);
         config
     }
@@ -78,25 +84,31 @@ impl KafkaSettings {
     /// land where Kafka Streams would put them), lz4 batches with a short
     /// linger for throughput.
     pub fn producer(&self) -> ClientConfig {
-        self.client(Role::Producer, &[
-            ("enable.idempotence", "true"),
-            ("partitioner", "murmur2_random"),
-            ("compression.type", "lz4"),
-            ("linger.ms", "20"),
-            ("queue.buffering.max.messages", "1000000"),
-        ])
+        self.client(
+            Role::Producer,
+            &[
+                ("enable.idempotence", "true"),
+                ("partitioner", "murmur2_random"),
+                ("compression.type", "lz4"),
+                ("linger.ms", "20"),
+                ("queue.buffering.max.messages", "1000000"),
+            ],
+        )
     }
 
     /// A consumer that reads partitions it assigns itself (restores, global
     /// tables). librdkafka needs a group id to assign; it never joins that
     /// group or commits to it.
     pub fn reader(&self) -> ClientConfig {
-        self.client(Role::Consumer, &[
-            ("group.id", "rill-state-reader"),
-            ("enable.auto.commit", "false"),
-            ("fetch.queue.backoff.ms", "1"),
-            ("allow.auto.create.topics", "false"),
-        ])
+        self.client(
+            Role::Consumer,
+            &[
+                ("group.id", "rill-state-reader"),
+                ("enable.auto.commit", "false"),
+                ("fetch.queue.backoff.ms", "1"),
+                ("allow.auto.create.topics", "false"),
+            ],
+        )
     }
 
     /// A client for metadata and administrative requests.

@@ -6,9 +6,9 @@
 //! delivery opaque, and the delivery callback counts it down. A partition's
 //! offset is committed only up to the end of its oldest incomplete batch.
 
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientContext, Message};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,10 @@ pub struct BatchAck {
 impl BatchAck {
     /// A new, unsealed ack with nothing produced yet.
     pub fn new() -> Arc<Self> {
-        Arc::new(BatchAck { outstanding: AtomicUsize::new(1), failure: Mutex::new(None) })
+        Arc::new(BatchAck {
+            outstanding: AtomicUsize::new(1),
+            failure: Mutex::new(None),
+        })
     }
 
     /// Marks the end of producing for this batch.
@@ -51,7 +54,10 @@ impl BatchAck {
 
     fn delivered(&self, result: Result<(), String>) {
         if let Err(error) = result {
-            self.failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
+            self.failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(error);
         }
         self.outstanding.fetch_sub(1, Ordering::AcqRel);
     }
@@ -136,7 +142,11 @@ impl RecordSink for MemorySink {
             partition: record.partition,
             key: record.key.map(<[u8]>::to_vec),
             value: record.value.map(<[u8]>::to_vec),
-            headers: record.headers.iter().map(|(k, v)| (k.to_string(), v.map(<[u8]>::to_vec))).collect(),
+            headers: record
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(<[u8]>::to_vec)))
+                .collect(),
             timestamp: record.timestamp,
         });
         ack.delivered(Ok(()));
@@ -157,7 +167,9 @@ pub struct OutputProducer {
 impl OutputProducer {
     /// Creates the producer from a client config.
     pub fn new(config: &rdkafka::ClientConfig) -> Result<Self, KafkaError> {
-        Ok(OutputProducer { inner: Arc::new(config.create_with_context(AckContext)?) })
+        Ok(OutputProducer {
+            inner: Arc::new(config.create_with_context(AckContext)?),
+        })
     }
 
     /// Waits for every queued record to be delivered, up to `timeout`.

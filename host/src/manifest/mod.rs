@@ -101,7 +101,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory: 64 << 20, time_per_batch: std::time::Duration::from_secs(1), on_trap: OnTrap::Continue }
+        Limits {
+            memory: 64 << 20,
+            time_per_batch: std::time::Duration::from_secs(1),
+            on_trap: OnTrap::Continue,
+        }
     }
 }
 
@@ -156,17 +160,26 @@ impl Manifest {
 
     /// The topics this processor reads as co-partitioned tables.
     pub fn table_topics(&self) -> impl Iterator<Item = &str> {
-        self.inputs.iter().filter(|i| i.kind == InputKind::Table).map(|i| i.topic.as_str())
+        self.inputs
+            .iter()
+            .filter(|i| i.kind == InputKind::Table)
+            .map(|i| i.topic.as_str())
     }
 
     /// The topics this processor reads as global tables.
     pub fn global_topics(&self) -> impl Iterator<Item = &str> {
-        self.inputs.iter().filter(|i| i.kind == InputKind::GlobalTable).map(|i| i.topic.as_str())
+        self.inputs
+            .iter()
+            .filter(|i| i.kind == InputKind::GlobalTable)
+            .map(|i| i.topic.as_str())
     }
 
     /// Stream and table topics: what the consumer group assigns by partition.
     pub fn partitioned_topics(&self) -> impl Iterator<Item = &str> {
-        self.inputs.iter().filter(|i| i.kind != InputKind::GlobalTable).map(|i| i.topic.as_str())
+        self.inputs
+            .iter()
+            .filter(|i| i.kind != InputKind::GlobalTable)
+            .map(|i| i.topic.as_str())
     }
 
     /// The changelog topic of `store` in application `application_id`.

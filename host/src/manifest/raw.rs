@@ -1,9 +1,9 @@
 //! The manifest as written: serde structs that mirror the TOML exactly and
 //! reject unknown keys. Semantic checks live in `validate`.
 
-use super::{InputKind, ManifestError, MANIFEST_VERSION};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use super::{InputKind, MANIFEST_VERSION, ManifestError};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -65,7 +65,10 @@ impl<'de> Deserialize<'de> for RawTopic {
                 f.write_str(r#"a topic name ("name") or a table ({ topic = "name", partitions = 3 })"#)
             }
             fn visit_str<E: de::Error>(self, topic: &str) -> Result<RawTopic, E> {
-                Ok(RawTopic { topic: topic.to_string(), partitions: None })
+                Ok(RawTopic {
+                    topic: topic.to_string(),
+                    partitions: None,
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawTopic, A::Error> {
                 #[derive(Deserialize)]
@@ -75,7 +78,10 @@ impl<'de> Deserialize<'de> for RawTopic {
                     partitions: Option<i64>,
                 }
                 let t = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(RawTopic { topic: t.topic, partitions: t.partitions })
+                Ok(RawTopic {
+                    topic: t.topic,
+                    partitions: t.partitions,
+                })
             }
         }
         deserializer.deserialize_any(TopicVisitor)
@@ -100,7 +106,9 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<RawManifest, ManifestErro
                 file: path.to_path_buf(),
                 field: "manifest-version".into(),
                 problem: format!("this rill reads manifest version {MANIFEST_VERSION}, not {other}"),
-                fix: format!("write `manifest-version = {MANIFEST_VERSION}`, or run a rill that supports version {other}"),
+                fix: format!(
+                    "write `manifest-version = {MANIFEST_VERSION}`, or run a rill that supports version {other}"
+                ),
             });
         }
     }

@@ -21,7 +21,8 @@ fn invalid_manifests_are_refused_with_their_golden_message() {
         if bless {
             std::fs::write(&golden, &rendered).unwrap();
         }
-        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("{} is missing; run with RILL_BLESS=1", golden.display()));
+        let expected = std::fs::read_to_string(&golden)
+            .unwrap_or_else(|_| panic!("{} is missing; run with RILL_BLESS=1", golden.display()));
         assert_eq!(rendered, expected, "{}", path.display());
         checked += 1;
     }
@@ -38,7 +39,13 @@ fn the_sample_manifests_are_valid() {
     assert!(cpu.component.ends_with("cpu-alert/cpu-alert.wasm"));
     let branch = Manifest::load(&root.join("metric-branch/plugin.toml")).unwrap();
     assert_eq!(branch.stream_topics().collect::<Vec<_>>(), ["metric.all"]);
-    assert_eq!(branch.dead_letter, TopicSpec { topic: "metric.all.dlq".into(), partitions: None });
+    assert_eq!(
+        branch.dead_letter,
+        TopicSpec {
+            topic: "metric.all.dlq".into(),
+            partitions: None
+        }
+    );
 }
 
 #[test]

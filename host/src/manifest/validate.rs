@@ -49,7 +49,10 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
                 "list each input topic once".into(),
             ));
         }
-        inputs.push(Input { topic: input.topic, kind: input.kind });
+        inputs.push(Input {
+            topic: input.topic,
+            kind: input.kind,
+        });
     }
     if !inputs.iter().any(|i| i.kind == InputKind::Stream) {
         return Err(invalid(
@@ -64,7 +67,10 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         if seen.contains(&raw.topic) {
             return Err(invalid(
                 field,
-                format!("topic \"{}\" is also an input; the processor would read its own output", raw.topic),
+                format!(
+                    "topic \"{}\" is also an input; the processor would read its own output",
+                    raw.topic
+                ),
                 "write to a different topic".into(),
             ));
         }
@@ -79,7 +85,10 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
                 ));
             }
         };
-        Ok(TopicSpec { topic: raw.topic, partitions })
+        Ok(TopicSpec {
+            topic: raw.topic,
+            partitions,
+        })
     };
 
     let mut outputs = BTreeMap::new();
@@ -106,7 +115,11 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
     let mut stores = Vec::new();
     for (i, store) in raw.stores.into_iter().enumerate() {
         let field = format!("stores[{i}]");
-        if store.is_empty() || !store.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        if store.is_empty()
+            || !store
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
             return Err(invalid(
                 &field,
                 format!("\"{store}\" is not a usable store name"),
@@ -114,7 +127,11 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
             ));
         }
         if stores.contains(&store) {
-            return Err(invalid(&field, format!("store \"{store}\" is declared twice"), "declare each store once".into()));
+            return Err(invalid(
+                &field,
+                format!("store \"{store}\" is declared twice"),
+                "declare each store once".into(),
+            ));
         }
         stores.push(store);
     }
@@ -123,22 +140,42 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
     let memory = match &raw.limits.memory {
         None => defaults.memory,
         Some(text) => parse_bytes(text).ok_or_else(|| {
-            invalid("limits.memory", format!("\"{text}\" is not a size"), "write a size such as \"64MiB\", \"512KiB\" or \"1GiB\"".into())
+            invalid(
+                "limits.memory",
+                format!("\"{text}\" is not a size"),
+                "write a size such as \"64MiB\", \"512KiB\" or \"1GiB\"".into(),
+            )
         })?,
     };
     if memory < (1 << 20) {
-        return Err(invalid("limits.memory", format!("{memory} bytes is too small for any component"), "give at least \"1MiB\"".into()));
+        return Err(invalid(
+            "limits.memory",
+            format!("{memory} bytes is too small for any component"),
+            "give at least \"1MiB\"".into(),
+        ));
     }
     let time_per_batch = match &raw.limits.time_per_batch {
         None => defaults.time_per_batch,
         Some(text) => humantime::parse_duration(text).map_err(|e| {
-            invalid("limits.time-per-batch", format!("\"{text}\" is not a duration ({e})"), "write a duration such as \"1s\" or \"250ms\"".into())
+            invalid(
+                "limits.time-per-batch",
+                format!("\"{text}\" is not a duration ({e})"),
+                "write a duration such as \"1s\" or \"250ms\"".into(),
+            )
         })?,
     };
     if time_per_batch < std::time::Duration::from_millis(10) {
-        return Err(invalid("limits.time-per-batch", "is below 10ms, the resolution of the time limit".into(), "give at least \"10ms\"".into()));
+        return Err(invalid(
+            "limits.time-per-batch",
+            "is below 10ms, the resolution of the time limit".into(),
+            "give at least \"10ms\"".into(),
+        ));
     }
-    let limits = Limits { memory, time_per_batch, on_trap: raw.limits.on_trap.unwrap_or(defaults.on_trap) };
+    let limits = Limits {
+        memory,
+        time_per_batch,
+        on_trap: raw.limits.on_trap.unwrap_or(defaults.on_trap),
+    };
 
     let base = path.parent().unwrap_or(Path::new("."));
     Ok(Manifest {
@@ -159,7 +196,12 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
 /// Processor names become task ids (`<name>_<partition>`) and topic
 /// prefixes, so they are kept to lowercase words joined by '-'.
 pub(super) fn check_name(name: &str) -> Result<(), (String, String)> {
-    let fix = |hint: &str| (format!("\"{name}\" {hint}"), "use lowercase letters, digits and '-', starting with a letter, e.g. \"cpu-alert\"".to_string());
+    let fix = |hint: &str| {
+        (
+            format!("\"{name}\" {hint}"),
+            "use lowercase letters, digits and '-', starting with a letter, e.g. \"cpu-alert\"".to_string(),
+        )
+    };
     if name.is_empty() {
         return Err(fix("is empty"));
     }
@@ -175,7 +217,10 @@ pub(super) fn check_name(name: &str) -> Result<(), (String, String)> {
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err(fix("does not start with a lowercase letter"));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
         return Err(fix(&format!("contains '{c}'")));
     }
     Ok(())
@@ -184,7 +229,10 @@ pub(super) fn check_name(name: &str) -> Result<(), (String, String)> {
 fn is_version(v: &str) -> bool {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Kafka's own rule for topic names.
@@ -196,7 +244,10 @@ fn check_topic(topic: &str) -> Result<(), (String, String)> {
     if topic.len() > 249 {
         return Err((format!("topic name is {} characters long", topic.len()), fix));
     }
-    if let Some(c) = topic.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+    if let Some(c) = topic
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
         return Err((format!("topic \"{topic}\" contains '{c}'"), fix));
     }
     Ok(())

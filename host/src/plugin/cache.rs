@@ -6,8 +6,8 @@
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 /// A directory of precompiled components.
 #[derive(Debug, Clone)]
@@ -38,12 +38,15 @@ impl CompileCache {
             }
         }
         let component = Component::new(engine, bytes)?;
-        let stored = component.serialize().map_err(std::io::Error::other).and_then(|compiled| {
-            std::fs::create_dir_all(&self.dir)?;
-            let temporary = path.with_extension("tmp");
-            std::fs::write(&temporary, compiled)?;
-            std::fs::rename(&temporary, &path)
-        });
+        let stored = component
+            .serialize()
+            .map_err(std::io::Error::other)
+            .and_then(|compiled| {
+                std::fs::create_dir_all(&self.dir)?;
+                let temporary = path.with_extension("tmp");
+                std::fs::write(&temporary, compiled)?;
+                std::fs::rename(&temporary, &path)
+            });
         if let Err(error) = stored {
             tracing::warn!("cannot store {} in the compile cache: {error}", path.display());
         }

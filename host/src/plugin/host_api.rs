@@ -40,14 +40,26 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = wasmtime::StoreLimitsBuilder::new().memory_size(memory).trap_on_grow_failure(true).build();
-        HostState { wasi, table: ResourceTable::new(), tag, state, limits }
+        let limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(memory)
+            .trap_on_grow_failure(true)
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            tag,
+            state,
+            limits,
+        }
     }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -90,7 +102,12 @@ impl state::Host for HostState {
     ) -> Result<Vec<state::Entry>, state::StateError> {
         self.with_state(&store, |s| {
             s.range(&store, start.as_deref(), end.as_deref(), limit as usize)
-                .map(|entries| entries.into_iter().map(|(key, value)| state::Entry { key, value }).collect())
+                .map(|entries| {
+                    entries
+                        .into_iter()
+                        .map(|(key, value)| state::Entry { key, value })
+                        .collect()
+                })
         })
     }
 

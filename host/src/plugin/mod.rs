@@ -133,12 +133,25 @@ pub struct Plugin {
 impl Plugin {
     /// Loads the component `manifest` names and checks it end to end,
     /// compiling through `cache` when one is given.
-    pub fn load(engine: &Engine, manifest: Arc<Manifest>, cache: Option<&cache::CompileCache>) -> Result<Plugin, PluginError> {
+    pub fn load(
+        engine: &Engine,
+        manifest: Arc<Manifest>,
+        cache: Option<&cache::CompileCache>,
+    ) -> Result<Plugin, PluginError> {
         let file = manifest.component.clone();
-        let bytes = std::fs::read(&file).map_err(|source| PluginError::Read { file: file.clone(), source })?;
-        check_component_header(&bytes).map_err(|detail| PluginError::NotAComponent { file: file.clone(), detail })?;
+        let bytes = std::fs::read(&file).map_err(|source| PluginError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        check_component_header(&bytes).map_err(|detail| PluginError::NotAComponent {
+            file: file.clone(),
+            detail,
+        })?;
         let hash = hex(&Sha256::digest(&bytes)[..6]);
-        let wrong_world = |detail: anyhow::Error| PluginError::WrongWorld { file: file.clone(), detail };
+        let wrong_world = |detail: anyhow::Error| PluginError::WrongWorld {
+            file: file.clone(),
+            detail,
+        };
         let component = match cache {
             Some(cache) => cache.component(engine, &bytes),
             None => Component::new(engine, &bytes),
@@ -151,7 +164,10 @@ impl Plugin {
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| wrong_world(e.into()))?;
         let pre = bindings::ProcessorPre::new(instance_pre).map_err(|e| wrong_world(e.into()))?;
         let plugin = Plugin {
-            version: PluginVersion { version: manifest.version.clone(), hash },
+            version: PluginVersion {
+                version: manifest.version.clone(),
+                hash,
+            },
             manifest,
             engine: engine.clone(),
             pre,
@@ -163,7 +179,10 @@ impl Plugin {
     /// A new instance with `init` already called.
     pub fn start(&self, tag: &str, state: Option<SharedTaskStore>) -> Result<PluginInstance, PluginError> {
         let file = &self.manifest.component;
-        let trap = |detail: wasmtime::Error| PluginError::Trap { file: file.clone(), detail: detail.into() };
+        let trap = |detail: wasmtime::Error| PluginError::Trap {
+            file: file.clone(),
+            detail: detail.into(),
+        };
         let limits = self.manifest.limits;
         let mut store = Store::new(&self.engine, HostState::new(tag.into(), state, limits.memory));
         store.limiter(|s| &mut s.limits);
@@ -173,8 +192,15 @@ impl Plugin {
         bindings
             .call_init(&mut store, &config)
             .map_err(trap)?
-            .map_err(|message| PluginError::Init { file: file.clone(), message })?;
-        Ok(PluginInstance { store, bindings, limits })
+            .map_err(|message| PluginError::Init {
+                file: file.clone(),
+                message,
+            })?;
+        Ok(PluginInstance {
+            store,
+            bindings,
+            limits,
+        })
     }
 }
 
@@ -197,7 +223,8 @@ pub struct PluginInstance {
 
 impl RecordProcessor for PluginInstance {
     fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
-        self.store.set_epoch_deadline(sandbox::ticks(self.limits.time_per_batch));
+        self.store
+            .set_epoch_deadline(sandbox::ticks(self.limits.time_per_batch));
         let results = self
             .bindings
             .call_process(&mut self.store, batch)

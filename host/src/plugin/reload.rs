@@ -10,11 +10,11 @@
 //! A file written in place may be seen half-written; that load fails (and is
 //! logged) and the write's last change triggers another, successful one.
 
-use super::cache::CompileCache;
 use super::Plugin;
+use super::cache::CompileCache;
 use crate::manifest::Manifest;
 use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,10 +40,18 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 
 impl Reloader {
     /// Watches the manifests and components of `targets`.
-    pub fn start(engine: Engine, cache: Option<CompileCache>, targets: Vec<Arc<dyn SwapTarget>>) -> notify_debouncer_mini::notify::Result<Self> {
-        let watched: Vec<(Vec<PathBuf>, Arc<dyn SwapTarget>)> = targets.iter().map(|t| (files_of(&t.manifest()), t.clone())).collect();
+    pub fn start(
+        engine: Engine,
+        cache: Option<CompileCache>,
+        targets: Vec<Arc<dyn SwapTarget>>,
+    ) -> notify_debouncer_mini::notify::Result<Self> {
+        let watched: Vec<(Vec<PathBuf>, Arc<dyn SwapTarget>)> =
+            targets.iter().map(|t| (files_of(&t.manifest()), t.clone())).collect();
         let dirs: Vec<PathBuf> = {
-            let mut dirs: Vec<PathBuf> = watched.iter().flat_map(|(files, _)| files.iter().filter_map(|f| f.parent().map(Path::to_path_buf))).collect();
+            let mut dirs: Vec<PathBuf> = watched
+                .iter()
+                .flat_map(|(files, _)| files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)))
+                .collect();
             dirs.sort();
             dirs.dedup();
             dirs
@@ -66,11 +74,17 @@ impl Reloader {
 
 /// The manifest and its component, as absolute paths.
 fn files_of(manifest: &Manifest) -> Vec<PathBuf> {
-    [manifest.path.clone(), manifest.component.clone()].into_iter().map(|p| absolute(&p)).collect()
+    [manifest.path.clone(), manifest.component.clone()]
+        .into_iter()
+        .map(|p| absolute(&p))
+        .collect()
 }
 
 fn absolute(path: &Path) -> PathBuf {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     path.file_name().map_or(dir.clone(), |name| dir.join(name))
 }

@@ -39,9 +39,15 @@ pub fn describe_trap(error: &anyhow::Error, limits: &crate::manifest::Limits) ->
     let trap = error.downcast_ref::<wasmtime::Trap>().copied();
     let text = format!("{error:?}");
     let limit = if trap == Some(wasmtime::Trap::Interrupt) {
-        format!("exceeded the time limit of {} per batch (limits.time-per-batch): ", humantime::format_duration(limits.time_per_batch))
+        format!(
+            "exceeded the time limit of {} per batch (limits.time-per-batch): ",
+            humantime::format_duration(limits.time_per_batch)
+        )
     } else if text.contains("memory") && (text.contains("limit") || text.contains("grow")) {
-        format!("exceeded the memory limit of {} MiB (limits.memory): ", limits.memory >> 20)
+        format!(
+            "exceeded the memory limit of {} MiB (limits.memory): ",
+            limits.memory >> 20
+        )
     } else {
         String::new()
     };
@@ -70,7 +76,10 @@ impl wasmtime_wasi::cli::IsTerminal for LogStream {
 
 impl wasmtime_wasi::cli::StdoutStream for LogStream {
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(LineWriter { out: self.clone(), pending: Vec::new() })
+        Box::new(LineWriter {
+            out: self.clone(),
+            pending: Vec::new(),
+        })
     }
 }
 

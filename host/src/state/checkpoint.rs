@@ -16,7 +16,9 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The checkpoint in directory `dir`.
     pub fn in_dir(dir: &Path) -> Self {
-        Checkpoint { path: dir.join(".checkpoint") }
+        Checkpoint {
+            path: dir.join(".checkpoint"),
+        }
     }
 
     /// The offsets written last; empty if there is no checkpoint (a new
@@ -56,7 +58,10 @@ impl Checkpoint {
     }
 
     fn error(&self, source: std::io::Error) -> StateError {
-        StateError::Checkpoint { path: self.path.display().to_string(), source }
+        StateError::Checkpoint {
+            path: self.path.display().to_string(),
+            source,
+        }
     }
 }
 

@@ -3,15 +3,15 @@
 //! task runs, then followed by a background thread.
 
 use super::checkpoint::{Checkpoint, Offsets};
-use super::restore::{restore, Source};
+use super::restore::{Source, restore};
 use super::store::{GlobalStore, Write};
-use super::{table_cf, StateError};
+use super::{StateError, table_cf};
 use crate::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -64,7 +64,11 @@ impl GlobalTables {
                 .spawn(move || follow(consumer, &store, &stop, checkpoint, restored.reached))
                 .map_err(|e| follow_error(&names, e.to_string()))?
         };
-        Ok(GlobalTables { store, stop, thread: Some(thread) })
+        Ok(GlobalTables {
+            store,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// The store tasks look global tables up in.
@@ -83,18 +87,36 @@ impl Drop for GlobalTables {
 }
 
 fn follow_error(topics: &[String], message: String) -> StateError {
-    StateError::Restore { topic: topics.join(","), partition: -1, message }
+    StateError::Restore {
+        topic: topics.join(","),
+        partition: -1,
+        message,
+    }
 }
 
 /// Applies new global-table records until stopped, then checkpoints.
-fn follow(consumer: BaseConsumer, store: &GlobalStore, stop: &AtomicBool, checkpoint: Checkpoint, mut reached: Offsets) {
+fn follow(
+    consumer: BaseConsumer,
+    store: &GlobalStore,
+    stop: &AtomicBool,
+    checkpoint: Checkpoint,
+    mut reached: Offsets,
+) {
     let mut writes: Vec<Write> = Vec::new();
     while !stop.load(Ordering::Acquire) {
-        while let Some(polled) = consumer.poll(if writes.is_empty() { Duration::from_millis(100) } else { Duration::ZERO }) {
+        while let Some(polled) = consumer.poll(if writes.is_empty() {
+            Duration::from_millis(100)
+        } else {
+            Duration::ZERO
+        }) {
             match polled {
                 Ok(message) => {
                     if let Some(key) = message.key() {
-                        writes.push((table_cf(message.topic()), key.to_vec(), message.payload().map(<[u8]>::to_vec)));
+                        writes.push((
+                            table_cf(message.topic()),
+                            key.to_vec(),
+                            message.payload().map(<[u8]>::to_vec),
+                        ));
                     }
                     reached.insert((message.topic().to_string(), message.partition()), message.offset() + 1);
                     if writes.len() >= 1000 {

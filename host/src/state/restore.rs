@@ -2,9 +2,9 @@
 //! partitions from the checkpointed offset up to their high watermark and
 //! write the records into RocksDB.
 
+use super::StateError;
 use super::checkpoint::Offsets;
 use super::store::{Database, Write};
-use super::StateError;
 use crate::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -45,9 +45,18 @@ const STALL: Duration = Duration::from_secs(60);
 /// Reads every source up to the high watermark it has when the restore
 /// starts, writing its records (a null value deletes) into `db`. Logs start,
 /// progress and end with records/s, tagged with `label`.
-pub fn restore(settings: &KafkaSettings, db: &Database, sources: &[Source], label: &str) -> Result<Restored, StateError> {
+pub fn restore(
+    settings: &KafkaSettings,
+    db: &Database,
+    sources: &[Source],
+    label: &str,
+) -> Result<Restored, StateError> {
     let started = Instant::now();
-    let failed = |s: &Source, message: String| StateError::Restore { topic: s.topic.clone(), partition: s.partition, message };
+    let failed = |s: &Source, message: String| StateError::Restore {
+        topic: s.topic.clone(),
+        partition: s.partition,
+        message,
+    };
     let mut restored = Restored::default();
     if sources.is_empty() {
         return Ok(restored);
@@ -71,14 +80,20 @@ pub fn restore(settings: &KafkaSettings, db: &Database, sources: &[Source], labe
                 .map_err(|e| failed(source, e.to_string()))?;
             ends.insert((source.topic.clone(), source.partition), (high, source.family.clone()));
         } else {
-            restored.reached.insert((source.topic.clone(), source.partition), high.max(start));
+            restored
+                .reached
+                .insert((source.topic.clone(), source.partition), high.max(start));
         }
     }
     if ends.is_empty() {
         tracing::info!(task = label, "state is up to date; nothing to restore");
         return Ok(restored);
     }
-    tracing::info!(task = label, "restoring {behind} records from {} partition(s)", ends.len());
+    tracing::info!(
+        task = label,
+        "restoring {behind} records from {} partition(s)",
+        ends.len()
+    );
     consumer.assign(&tpl).map_err(|e| failed(&sources[0], e.to_string()))?;
     let mut last_progress = Instant::now();
     let mut last_report = Instant::now();
@@ -114,7 +129,11 @@ pub fn restore(settings: &KafkaSettings, db: &Database, sources: &[Source], labe
         }
         if last_progress.elapsed() > STALL {
             let ((topic, partition), _) = ends.iter().next().expect("a partition is still behind");
-            return Err(StateError::Restore { topic: topic.clone(), partition: *partition, message: format!("no progress for {STALL:?}") });
+            return Err(StateError::Restore {
+                topic: topic.clone(),
+                partition: *partition,
+                message: format!("no progress for {STALL:?}"),
+            });
         }
     }
     db.flush()?;

@@ -5,8 +5,8 @@
 //! (read-your-writes) and that is thrown away if the plugin traps; after the
 //! batch the overlay becomes one RocksDB write batch plus changelog records.
 
-use super::{store_cf, table_cf, StateError};
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use super::{StateError, store_cf, table_cf};
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,26 +39,43 @@ impl Database {
     /// Opens (creating if needed) the database at `path` with `families`.
     /// Waits while another process holds its lock, up to 30 s.
     pub fn open(path: &Path, families: &[String]) -> Result<Database, StateError> {
-        std::fs::create_dir_all(path)
-            .map_err(|source| StateError::Checkpoint { path: path.display().to_string(), source })?;
+        std::fs::create_dir_all(path).map_err(|source| StateError::Checkpoint {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
-            let descriptors = families.iter().map(|f| ColumnFamilyDescriptor::new(f, Options::default()));
+            let descriptors = families
+                .iter()
+                .map(|f| ColumnFamilyDescriptor::new(f, Options::default()));
             match DB::open_cf_descriptors(&options, path, descriptors) {
-                Ok(db) => return Ok(Database { db, path: path.to_path_buf() }),
+                Ok(db) => {
+                    return Ok(Database {
+                        db,
+                        path: path.to_path_buf(),
+                    });
+                }
                 Err(e) if e.to_string().contains("LOCK") && Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                Err(source) => return Err(StateError::Db { path: path.display().to_string(), source }),
+                Err(source) => {
+                    return Err(StateError::Db {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
             }
         }
     }
 
     fn error(&self, source: rocksdb::Error) -> StateError {
-        StateError::Db { path: self.path.display().to_string(), source }
+        StateError::Db {
+            path: self.path.display().to_string(),
+            source,
+        }
     }
 
     /// The value of `key` in column family `cf`.
@@ -68,7 +85,13 @@ impl Database {
     }
 
     /// Up to `limit` entries of `cf` with `start <= key < end`.
-    pub fn range(&self, cf: &str, start: Option<&[u8]>, end: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    pub fn range(
+        &self,
+        cf: &str,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
         let handle = self.db.cf_handle(cf).ok_or_else(|| self.missing(cf))?;
         let mode = start.map_or(IteratorMode::Start, |s| IteratorMode::From(s, Direction::Forward));
         let mut out = Vec::new();
@@ -102,11 +125,18 @@ impl Database {
 
     /// Bytes of live data on disk (SST files), for reports.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.property_int_value("rocksdb.total-sst-files-size").ok().flatten().unwrap_or(0)
+        self.db
+            .property_int_value("rocksdb.total-sst-files-size")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
     }
 
     fn missing(&self, cf: &str) -> StateError {
-        StateError::Family { path: self.path.display().to_string(), family: cf.to_string() }
+        StateError::Family {
+            path: self.path.display().to_string(),
+            family: cf.to_string(),
+        }
     }
 }
 
@@ -121,7 +151,10 @@ impl GlobalStore {
     /// Opens the global store for `topics` under `dir`.
     pub fn open(dir: &Path, topics: &[String]) -> Result<Self, StateError> {
         let families: Vec<String> = topics.iter().map(|t| table_cf(t)).collect();
-        Ok(GlobalStore { db: Database::open(dir, &families)?, topics: topics.iter().cloned().collect() })
+        Ok(GlobalStore {
+            db: Database::open(dir, &families)?,
+            topics: topics.iter().cloned().collect(),
+        })
     }
 
     /// Whether `topic` is one of the global tables.
@@ -143,8 +176,17 @@ pub struct TaskStore {
 
 impl TaskStore {
     /// Opens the task's database at `dir` with `stores` and `tables`.
-    pub fn open(dir: &Path, stores: &[String], tables: &[String], global: Option<Arc<GlobalStore>>) -> Result<Self, StateError> {
-        let families: Vec<String> = stores.iter().map(|s| store_cf(s)).chain(tables.iter().map(|t| table_cf(t))).collect();
+    pub fn open(
+        dir: &Path,
+        stores: &[String],
+        tables: &[String],
+        global: Option<Arc<GlobalStore>>,
+    ) -> Result<Self, StateError> {
+        let families: Vec<String> = stores
+            .iter()
+            .map(|s| store_cf(s))
+            .chain(tables.iter().map(|t| table_cf(t)))
+            .collect();
         Ok(TaskStore {
             db: Database::open(dir, &families)?,
             stores: stores.iter().cloned().collect(),
@@ -187,7 +229,13 @@ impl TaskStore {
 
     /// Entries with `start <= key < end` in key order, including this
     /// batch's writes, at most `limit`.
-    pub fn range(&self, store: &str, start: Option<&[u8]>, end: Option<&[u8]>, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AccessError> {
+    pub fn range(
+        &self,
+        store: &str,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AccessError> {
         self.check_store(store)?;
         let in_range = |k: &[u8]| start.is_none_or(|s| k >= s) && end.is_none_or(|e| k < e);
         let pending: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = self
@@ -199,7 +247,10 @@ impl TaskStore {
             .collect();
         // Pending deletes can hide at most that many stored entries.
         let deletes = pending.iter().filter(|(_, v)| v.is_none()).count();
-        let stored = self.db.range(&store_cf(store), start, end, limit + deletes).map_err(storage)?;
+        let stored = self
+            .db
+            .range(&store_cf(store), start, end, limit + deletes)
+            .map_err(storage)?;
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = stored.into_iter().collect();
         for (key, value) in pending {
             match value {
@@ -228,7 +279,10 @@ impl TaskStore {
 
     /// Takes the batch's writes as (store, key, value), leaving none.
     pub fn take_writes(&mut self) -> Vec<(String, Vec<u8>, Option<Vec<u8>>)> {
-        std::mem::take(&mut self.overlay).into_iter().map(|((s, k), v)| (s, k, v)).collect()
+        std::mem::take(&mut self.overlay)
+            .into_iter()
+            .map(|((s, k), v)| (s, k, v))
+            .collect()
     }
 
     /// Forgets the batch's writes (the plugin trapped).
@@ -255,7 +309,11 @@ mod tests {
         let mut s = store(dir.path());
         s.put("counts", b"a".to_vec(), b"1".to_vec()).unwrap();
         assert_eq!(s.get("counts", b"a").unwrap(), Some(b"1".to_vec()));
-        let writes: Vec<Write> = s.take_writes().into_iter().map(|(st, k, v)| (store_cf(&st), k, v)).collect();
+        let writes: Vec<Write> = s
+            .take_writes()
+            .into_iter()
+            .map(|(st, k, v)| (store_cf(&st), k, v))
+            .collect();
         s.db.write(&writes).unwrap();
         drop(s);
         let s = store(dir.path());
@@ -267,11 +325,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(dir.path());
         let cf = store_cf("counts");
-        s.db.write(&[(cf.clone(), b"a".to_vec(), Some(b"1".to_vec())), (cf.clone(), b"b".to_vec(), Some(b"2".to_vec())), (cf, b"d".to_vec(), Some(b"4".to_vec()))]).unwrap();
+        s.db.write(&[
+            (cf.clone(), b"a".to_vec(), Some(b"1".to_vec())),
+            (cf.clone(), b"b".to_vec(), Some(b"2".to_vec())),
+            (cf, b"d".to_vec(), Some(b"4".to_vec())),
+        ])
+        .unwrap();
         s.delete("counts", b"a".to_vec()).unwrap();
         s.put("counts", b"c".to_vec(), b"3".to_vec()).unwrap();
         let got = s.range("counts", None, Some(b"d"), 10).unwrap();
-        assert_eq!(got, vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]);
+        assert_eq!(
+            got,
+            vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]
+        );
         assert_eq!(s.range("counts", Some(b"b"), None, 2).unwrap().len(), 2);
         s.discard_writes();
         assert_eq!(s.get("counts", b"a").unwrap(), Some(b"1".to_vec()));

@@ -4,11 +4,11 @@
 //! It never touches the network itself: offsets go through an
 //! [`OffsetCommitter`], so the logic can be driven without a broker.
 
+use super::TaskId;
 use super::progress::TaskProgress;
 use super::spec::ProcessorSpec;
 use super::state::TaskState;
 use super::worker::{Command, FatalSlot, Worker};
-use super::TaskId;
 use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
 use crossbeam_channel::bounded;
@@ -51,7 +51,11 @@ pub struct TaskManager {
 
 impl TaskManager {
     /// A manager for `processors` with `threads` workers.
-    pub fn new(processors: &[Arc<ProcessorSpec>], threads: usize, producer: Arc<dyn RecordSink>) -> std::io::Result<Self> {
+    pub fn new(
+        processors: &[Arc<ProcessorSpec>],
+        threads: usize,
+        producer: Arc<dyn RecordSink>,
+    ) -> std::io::Result<Self> {
         let fatal = FatalSlot::default();
         let workers = (0..threads.max(1))
             .map(|i| Worker::spawn(i, producer.clone(), fatal.clone()))
@@ -74,7 +78,10 @@ impl TaskManager {
     /// The task that owns `partition` of `topic`, if assigned here.
     pub fn task_for(&self, topic: &str, partition: i32) -> Option<TaskId> {
         let spec = self.by_topic.get(topic)?;
-        let id = TaskId { processor: spec.name.clone(), partition };
+        let id = TaskId {
+            processor: spec.name.clone(),
+            partition,
+        };
         self.tasks.contains_key(&id).then_some(id)
     }
 
@@ -82,8 +89,13 @@ impl TaskManager {
     /// partitions.
     pub fn handle_assignment(&mut self, partitions: &[(String, i32)]) -> Result<(), String> {
         for (topic, partition) in partitions {
-            let Some(spec) = self.by_topic.get(topic).cloned() else { continue };
-            let id = TaskId { processor: spec.name.clone(), partition: *partition };
+            let Some(spec) = self.by_topic.get(topic).cloned() else {
+                continue;
+            };
+            let id = TaskId {
+                processor: spec.name.clone(),
+                partition: *partition,
+            };
             if self.tasks.contains_key(&id) {
                 continue;
             }
@@ -91,7 +103,15 @@ impl TaskManager {
             let progress = Arc::new(TaskProgress::default());
             let mut state = TaskState::Created;
             let (reply, answer) = bounded(1);
-            self.send(worker, Command::Start { id: id.clone(), spec, progress: progress.clone(), reply });
+            self.send(
+                worker,
+                Command::Start {
+                    id: id.clone(),
+                    spec,
+                    progress: progress.clone(),
+                    reply,
+                },
+            );
             match answer.recv() {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => return Err(format!("task {id}: {error}")),
@@ -101,7 +121,15 @@ impl TaskManager {
             transition(&id, &mut state, TaskState::Restoring);
             transition(&id, &mut state, TaskState::Running);
             tracing::info!(task = %id, worker, "task running");
-            self.tasks.insert(id, TaskEntry { worker, state, progress, paused_reported: false });
+            self.tasks.insert(
+                id,
+                TaskEntry {
+                    worker,
+                    state,
+                    progress,
+                    paused_reported: false,
+                },
+            );
         }
         Ok(())
     }
@@ -143,7 +171,11 @@ impl TaskManager {
             tracing::warn!("flushing outputs of closing tasks: {error}");
         }
         let deadline = Instant::now() + DRAIN_TIMEOUT;
-        while ids.iter().any(|id| self.tasks.get(id).is_some_and(|t| !t.progress.is_committed())) && Instant::now() < deadline {
+        while ids
+            .iter()
+            .any(|id| self.tasks.get(id).is_some_and(|t| !t.progress.is_committed()))
+            && Instant::now() < deadline
+        {
             if self.collect(ids).is_err() {
                 break;
             }
@@ -170,7 +202,13 @@ impl TaskManager {
     pub fn dispatch(&self, id: &TaskId, records: Vec<InputRecord>) {
         if let Some(entry) = self.tasks.get(id) {
             entry.progress.queue();
-            self.send(entry.worker, Command::Batch { id: id.clone(), records });
+            self.send(
+                entry.worker,
+                Command::Batch {
+                    id: id.clone(),
+                    records,
+                },
+            );
         }
     }
 
@@ -231,7 +269,12 @@ impl TaskManager {
         for (id, entry) in &mut self.tasks {
             if entry.progress.is_paused() && !entry.paused_reported {
                 entry.paused_reported = true;
-                partitions.extend(self.by_topic.iter().filter(|(_, s)| s.name == id.processor).map(|(t, _)| (t.clone(), id.partition)));
+                partitions.extend(
+                    self.by_topic
+                        .iter()
+                        .filter(|(_, s)| s.name == id.processor)
+                        .map(|(t, _)| (t.clone(), id.partition)),
+                );
             }
         }
         partitions
@@ -239,7 +282,9 @@ impl TaskManager {
 
     /// Whether the task owning `partition` of `topic` is paused.
     pub fn is_paused(&self, topic: &str, partition: i32) -> bool {
-        self.task_for(topic, partition).and_then(|id| self.tasks.get(&id)).is_some_and(|t| t.progress.is_paused())
+        self.task_for(topic, partition)
+            .and_then(|id| self.tasks.get(&id))
+            .is_some_and(|t| t.progress.is_paused())
     }
 
     /// Ids of the running tasks.
@@ -265,7 +310,10 @@ impl TaskManager {
 
     fn send(&self, worker: usize, command: Command) {
         if self.workers[worker].commands.send(command).is_err() {
-            self.fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(format!("worker {worker} stopped"));
+            self.fatal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(format!("worker {worker} stopped"));
         }
     }
 }

@@ -39,9 +39,16 @@ impl FromStr for TaskId {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (processor, partition) = s.rsplit_once('_').ok_or_else(|| format!("task id \"{s}\" has no '_'"))?;
-        let partition = partition.parse().map_err(|_| format!("task id \"{s}\" does not end in a partition number"))?;
-        Ok(TaskId { processor: processor.into(), partition })
+        let (processor, partition) = s
+            .rsplit_once('_')
+            .ok_or_else(|| format!("task id \"{s}\" has no '_'"))?;
+        let partition = partition
+            .parse()
+            .map_err(|_| format!("task id \"{s}\" does not end in a partition number"))?;
+        Ok(TaskId {
+            processor: processor.into(),
+            partition,
+        })
     }
 }
 

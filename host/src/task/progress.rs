@@ -100,7 +100,10 @@ mod tests {
         progress.push(vec![(topic.clone(), 10)], a.clone());
         progress.push(vec![(topic.clone(), 20)], b.clone());
         b.seal();
-        assert!(progress.take_committable().unwrap().is_empty(), "b is done but a is not");
+        assert!(
+            progress.take_committable().unwrap().is_empty(),
+            "b is done but a is not"
+        );
         a.seal();
         assert!(progress.is_idle());
         assert!(!progress.is_committed());

@@ -40,13 +40,25 @@ impl ProcessorSpec {
     /// processors) where state lives.
     pub fn new(manifest: &Manifest, factory: Arc<dyn ProcessorFactory>, state: Option<Arc<StateConfig>>) -> Self {
         let application = state.as_ref().map_or("", |s| s.application_id.as_str());
-        let stateful = !manifest.stores.is_empty() || manifest.inputs.iter().any(|i| i.kind != crate::manifest::InputKind::Stream);
+        let stateful = !manifest.stores.is_empty()
+            || manifest
+                .inputs
+                .iter()
+                .any(|i| i.kind != crate::manifest::InputKind::Stream);
         ProcessorSpec {
             table_topics: manifest.table_topics().map(str::to_string).collect(),
-            changelogs: manifest.stores.iter().map(|s| (s.clone(), Manifest::changelog_topic(application, s))).collect(),
+            changelogs: manifest
+                .stores
+                .iter()
+                .map(|s| (s.clone(), Manifest::changelog_topic(application, s)))
+                .collect(),
             state: if stateful { state } else { None },
             name: manifest.name.as_str().into(),
-            outputs: manifest.outputs.iter().map(|(name, spec)| (name.clone(), spec.topic.clone())).collect(),
+            outputs: manifest
+                .outputs
+                .iter()
+                .map(|(name, spec)| (name.clone(), spec.topic.clone()))
+                .collect(),
             dead_letter: manifest.dead_letter.topic.clone(),
             stream_topics: manifest.stream_topics().map(str::to_string).collect(),
             metrics: ProcessorMetrics::default(),

@@ -37,7 +37,10 @@ impl TaskState {
         use TaskState::*;
         matches!(
             (self, next),
-            (Created, Restoring) | (Restoring, Running) | (Running, Suspended) | (Created | Restoring | Running | Suspended, Closed)
+            (Created, Restoring)
+                | (Restoring, Running)
+                | (Running, Suspended)
+                | (Created | Restoring | Running | Suspended, Closed)
         )
     }
 

@@ -2,16 +2,16 @@
 //! result to its output topic or to the dead-letter topic, and record the
 //! batch in the task's progress for committing.
 
+use super::TaskId;
 use super::progress::{Positions, TaskProgress};
 use super::spec::{ProcessorMetrics, ProcessorSpec};
-use super::TaskId;
 use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink};
+use crate::manifest::OnTrap;
 use crate::plugin::{InputRecord, PluginError, RecordProcessor, RecordResult, SharedTaskStore};
 use crate::state::checkpoint::{Checkpoint, Offsets};
-use crate::state::restore::{restore, Source};
+use crate::state::restore::{Source, restore};
 use crate::state::store::{TaskStore, Write};
-use crate::manifest::OnTrap;
-use crate::state::{store_cf, table_cf, StateError};
+use crate::state::{StateError, store_cf, table_cf};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -143,7 +143,11 @@ impl StreamTask {
         dir: PathBuf,
     ) -> Result<Self, StartError> {
         let tables = spec.table_topics.iter().map(|t| (t.clone(), 0)).collect();
-        let state = TaskState { store: Arc::new(Mutex::new(store)), dir, tables };
+        let state = TaskState {
+            store: Arc::new(Mutex::new(store)),
+            dir,
+            tables,
+        };
         Self::assemble(id, spec, producer, progress, Some(state))
     }
 
@@ -158,26 +162,59 @@ impl StreamTask {
         let generation = spec.generation();
         let factory = spec.factory();
         let processor = factory.instantiate(&tag, state.as_ref().map(|s| s.store.clone()))?;
-        Ok(StreamTask { version: factory.version(), id, tag, spec, processor, producer, progress, state, paused: false, generation })
+        Ok(StreamTask {
+            version: factory.version(),
+            id,
+            tag,
+            spec,
+            processor,
+            producer,
+            progress,
+            state,
+            paused: false,
+            generation,
+        })
     }
 
     /// Writes the task's checkpoint after its outputs and changelog records
     /// are acknowledged, so a clean restart restores nothing.
     pub fn close(self) -> Result<(), TaskError> {
         let Some(state) = &self.state else { return Ok(()) };
-        let fail = |source: StateError| TaskError::State { task: self.id.clone(), source };
+        let fail = |source: StateError| TaskError::State {
+            task: self.id.clone(),
+            source,
+        };
         if let Err(e) = self.producer.flush(Duration::from_secs(60)) {
             tracing::warn!(task = %self.id, "flushing before checkpoint: {e}");
             return Ok(());
         }
-        let mut offsets: Offsets = state.tables.iter().map(|(t, o)| ((t.clone(), self.id.partition), *o)).collect();
+        let mut offsets: Offsets = state
+            .tables
+            .iter()
+            .map(|(t, o)| ((t.clone(), self.id.partition), *o))
+            .collect();
         if let Some(config) = &self.spec.state {
             let consumer: rdkafka::consumer::BaseConsumer = config.kafka.admin().create().map_err(|e| {
-                fail(StateError::Restore { topic: "changelog".into(), partition: self.id.partition, message: e.to_string() })
+                fail(StateError::Restore {
+                    topic: "changelog".into(),
+                    partition: self.id.partition,
+                    message: e.to_string(),
+                })
             })?;
             for (_, changelog) in &self.spec.changelogs {
-                let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(&consumer, changelog, self.id.partition, Duration::from_secs(30))
-                    .map_err(|e| fail(StateError::Restore { topic: changelog.clone(), partition: self.id.partition, message: e.to_string() }))?;
+                let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
+                    &consumer,
+                    changelog,
+                    self.id.partition,
+                    Duration::from_secs(30),
+                )
+                .map_err(|e| {
+                    fail(StateError::Restore {
+                        topic: changelog.clone(),
+                        partition: self.id.partition,
+                        message: e.to_string(),
+                    })
+                })?;
                 offsets.insert((changelog.clone(), self.id.partition), high);
             }
         }
@@ -252,7 +289,10 @@ impl StreamTask {
     /// A table record: the latest value per key; a null value deletes it.
     fn apply_table(&mut self, record: &InputRecord) -> Result<(), TaskError> {
         let Some(state) = &mut self.state else { return Ok(()) };
-        let next = state.tables.get_mut(record.topic.as_str()).expect("table topic of this task");
+        let next = state
+            .tables
+            .get_mut(record.topic.as_str())
+            .expect("table topic of this task");
         if record.offset < *next {
             return Ok(());
         }
@@ -260,7 +300,10 @@ impl StreamTask {
         let Some(key) = &record.key else { return Ok(()) };
         let write: Write = (table_cf(&record.topic), key.clone(), record.value.clone());
         let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
-        store.db.write(&[write]).map_err(|source| TaskError::State { task: self.id.clone(), source })
+        store.db.write(&[write]).map_err(|source| TaskError::State {
+            task: self.id.clone(),
+            source,
+        })
     }
 
     fn process_streams(&mut self, records: &[InputRecord], ack: &Arc<BatchAck>) -> Result<(), TaskError> {
@@ -282,7 +325,12 @@ impl StreamTask {
                 ProcessorMetrics::add(&metrics.traps, 1);
                 match spec.manifest().limits.on_trap {
                     OnTrap::Continue => self.replay_after_trap(records, trap, ack)?,
-                    OnTrap::Fail => return Err(TaskError::Trapped { task: self.id.clone(), message: format!("{trap:#}") }),
+                    OnTrap::Fail => {
+                        return Err(TaskError::Trapped {
+                            task: self.id.clone(),
+                            message: format!("{trap:#}"),
+                        });
+                    }
                     OnTrap::PauseTask => {
                         tracing::error!(task = %self.id, "plugin trapped; pausing the task (limits.on-trap = \"pause-task\"), its offsets stay uncommitted: {trap:#}");
                         self.paused = true;
@@ -304,16 +352,28 @@ impl StreamTask {
         if writes.is_empty() {
             return Ok(());
         }
-        let local: Vec<Write> = writes.iter().map(|(s, k, v)| (store_cf(s), k.clone(), v.clone())).collect();
+        let local: Vec<Write> = writes
+            .iter()
+            .map(|(s, k, v)| (store_cf(s), k.clone(), v.clone()))
+            .collect();
         state
             .store
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .db
             .write(&local)
-            .map_err(|source| TaskError::State { task: self.id.clone(), source })?;
+            .map_err(|source| TaskError::State {
+                task: self.id.clone(),
+                source,
+            })?;
         for (store, key, value) in &writes {
-            let changelog = self.spec.changelogs.iter().find(|(s, _)| s == store).map(|(_, t)| t.as_str()).expect("declared store");
+            let changelog = self
+                .spec
+                .changelogs
+                .iter()
+                .find(|(s, _)| s == store)
+                .map(|(_, t)| t.as_str())
+                .expect("declared store");
             self.send(
                 OutgoingRecord {
                     topic: changelog,
@@ -339,7 +399,12 @@ impl StreamTask {
     /// replays it one record at a time, so every record before the poison
     /// one is emitted exactly once and each record that traps on its own
     /// goes to the dead-letter topic.
-    fn replay_after_trap(&mut self, records: &[InputRecord], trap: anyhow::Error, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
+    fn replay_after_trap(
+        &mut self,
+        records: &[InputRecord],
+        trap: anyhow::Error,
+        ack: &Arc<BatchAck>,
+    ) -> Result<(), TaskError> {
         tracing::warn!(task = %self.id, "plugin trapped ({trap:#}); restarting the instance and replaying the batch record by record");
         self.restart()?;
         for record in records {
@@ -378,7 +443,9 @@ impl StreamTask {
                 self.processor = processor;
                 self.version = factory.version();
             }
-            Err(error) => tracing::error!(task = %self.id, "cannot switch to {}; keeping {}: {error}", factory.version(), self.version),
+            Err(error) => {
+                tracing::error!(task = %self.id, "cannot switch to {}; keeping {}: {error}", factory.version(), self.version)
+            }
         }
         self.generation = generation;
     }
@@ -387,7 +454,10 @@ impl StreamTask {
         let factory = self.spec.factory();
         self.processor = factory
             .instantiate(&self.tag, self.state.as_ref().map(|s| s.store.clone()))
-            .map_err(|source| TaskError::Restart { task: self.id.clone(), source })?;
+            .map_err(|source| TaskError::Restart {
+                task: self.id.clone(),
+                source,
+            })?;
         self.version = factory.version();
         Ok(())
     }
@@ -420,7 +490,11 @@ impl StreamTask {
                     partition: None,
                     key: output.key.as_deref(),
                     value: output.value.as_deref(),
-                    headers: output.headers.iter().map(|h| (h.key.as_str(), h.value.as_deref())).collect(),
+                    headers: output
+                        .headers
+                        .iter()
+                        .map(|h| (h.key.as_str(), h.value.as_deref()))
+                        .collect(),
                     timestamp: output.timestamp.unwrap_or(record.timestamp),
                 },
                 ack,
@@ -430,12 +504,21 @@ impl StreamTask {
         Ok(())
     }
 
-    fn dead_letter(&self, record: &InputRecord, kind: &str, message: &str, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
+    fn dead_letter(
+        &self,
+        record: &InputRecord,
+        kind: &str,
+        message: &str,
+        ack: &Arc<BatchAck>,
+    ) -> Result<(), TaskError> {
         ProcessorMetrics::add(&self.spec.metrics.dead_lettered, 1);
         let partition = record.partition.to_string();
         let offset = record.offset.to_string();
-        let mut headers: Vec<(&str, Option<&[u8]>)> =
-            record.headers.iter().map(|h| (h.key.as_str(), h.value.as_deref())).collect();
+        let mut headers: Vec<(&str, Option<&[u8]>)> = record
+            .headers
+            .iter()
+            .map(|h| (h.key.as_str(), h.value.as_deref()))
+            .collect();
         headers.extend([
             (headers::ERROR, Some(message.as_bytes())),
             (headers::ERROR_KIND, Some(kind.as_bytes())),
@@ -471,7 +554,12 @@ impl StreamTask {
 
 /// Opens the task's database and restores what the checkpoint says is
 /// missing: tables from their source topics, stores from their changelogs.
-fn open_state(id: &TaskId, tag: &str, spec: &ProcessorSpec, config: &super::spec::StateConfig) -> Result<TaskState, StateError> {
+fn open_state(
+    id: &TaskId,
+    tag: &str,
+    spec: &ProcessorSpec,
+    config: &super::spec::StateConfig,
+) -> Result<TaskState, StateError> {
     let dir = config.root.join(tag);
     let stores: Vec<String> = spec.changelogs.iter().map(|(s, _)| s.clone()).collect();
     let store = TaskStore::open(&dir, &stores, &spec.table_topics, config.global.clone())?;
@@ -480,8 +568,18 @@ fn open_state(id: &TaskId, tag: &str, spec: &ProcessorSpec, config: &super::spec
     let sources: Vec<Source> = spec
         .table_topics
         .iter()
-        .map(|t| Source { topic: t.clone(), partition: id.partition, family: table_cf(t), from: from(t) })
-        .chain(spec.changelogs.iter().map(|(s, t)| Source { topic: t.clone(), partition: id.partition, family: store_cf(s), from: from(t) }))
+        .map(|t| Source {
+            topic: t.clone(),
+            partition: id.partition,
+            family: table_cf(t),
+            from: from(t),
+        })
+        .chain(spec.changelogs.iter().map(|(s, t)| Source {
+            topic: t.clone(),
+            partition: id.partition,
+            family: store_cf(s),
+            from: from(t),
+        }))
         .collect();
     let restored = restore(&config.kafka, &store.db, &sources, tag)?;
     ProcessorMetrics::add(&spec.metrics.restored, restored.records);
@@ -489,7 +587,16 @@ fn open_state(id: &TaskId, tag: &str, spec: &ProcessorSpec, config: &super::spec
     let tables = spec
         .table_topics
         .iter()
-        .map(|t| (t.clone(), restored.reached.get(&(t.clone(), id.partition)).copied().unwrap_or(0)))
+        .map(|t| {
+            (
+                t.clone(),
+                restored.reached.get(&(t.clone(), id.partition)).copied().unwrap_or(0),
+            )
+        })
         .collect();
-    Ok(TaskState { store: Arc::new(Mutex::new(store)), dir, tables })
+    Ok(TaskState {
+        store: Arc::new(Mutex::new(store)),
+        dir,
+        tables,
+    })
 }

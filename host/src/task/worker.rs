@@ -2,13 +2,13 @@
 //! plugin instances of its tasks and runs their batches in arrival order,
 //! so a partition's records are always processed in offset order.
 
+use super::TaskId;
 use super::progress::TaskProgress;
 use super::spec::ProcessorSpec;
 use super::stream_task::{StartError, StreamTask};
-use super::TaskId;
 use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -62,7 +62,10 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name(format!("rill-worker-{index}"))
             .spawn(move || run(inbox, producer, fatal))?;
-        Ok(Worker { commands, thread: Some(thread) })
+        Ok(Worker {
+            commands,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -81,7 +84,12 @@ fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot
     let mut tasks: HashMap<TaskId, StreamTask> = HashMap::new();
     for command in inbox {
         match command {
-            Command::Start { id, spec, progress, reply } => {
+            Command::Start {
+                id,
+                spec,
+                progress,
+                reply,
+            } => {
                 let started = StreamTask::start(id.clone(), spec, producer.clone(), progress).map(|task| {
                     tasks.insert(id, task);
                 });
@@ -93,15 +101,18 @@ fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot
                 task.progress().dequeue();
                 if let Err(error) = result {
                     tracing::error!("{error}");
-                    fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error.to_string());
+                    fatal
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(error.to_string());
                     tasks.remove(&id);
                 }
             }
             Command::Close { id, reply } => {
-                if let Some(task) = tasks.remove(&id) {
-                    if let Err(error) = task.close() {
-                        tracing::warn!("{error}; the next start restores from the previous checkpoint");
-                    }
+                if let Some(task) = tasks.remove(&id)
+                    && let Err(error) = task.close()
+                {
+                    tracing::warn!("{error}; the next start restores from the previous checkpoint");
                 }
                 let _ = reply.send(());
             }

@@ -18,7 +18,7 @@ impl Formatter for GsonFormatter {
     fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
         let mut rest = fragment;
         while let Some(at) = rest.find(['\u{2028}', '\u{2029}']) {
-            writer.write_all(rest[..at].as_bytes())?;
+            writer.write_all(&rest.as_bytes()[..at])?;
             let separator = rest[at..].chars().next().unwrap_or_default();
             write!(writer, "\\u{:04x}", separator as u32)?;
             rest = &rest[at + separator.len_utf8()..];

@@ -62,7 +62,9 @@ impl Processor for CpuAlert {
         if !config.threshold.is_finite() {
             return Err(Error::new("threshold must be a finite number"));
         }
-        Ok(CpuAlert { threshold: config.threshold })
+        Ok(CpuAlert {
+            threshold: config.threshold,
+        })
     }
 
     fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
@@ -99,7 +101,10 @@ mod tests {
     #[test]
     fn the_seed_alert_is_reproduced_byte_for_byte() {
         let busy = SEED_CPU
-            .replace(r#""total":{"pct":1.8887,"norm":{"pct":0.1889}}"#, r#""total":{"pct":8.586,"norm":{"pct":0.8586}}"#)
+            .replace(
+                r#""total":{"pct":1.8887,"norm":{"pct":0.1889}}"#,
+                r#""total":{"pct":8.586,"norm":{"pct":0.8586}}"#,
+            )
             .replace(r#""usage":0.1889"#, r#""usage":0.8586"#)
             .replace("2025-01-31T07:55:26.555Z", "2025-01-31T08:00:26.557Z");
         let out = driver(0.5).process_keyed(Some(b"k"), busy.as_bytes()).unwrap();
@@ -114,7 +119,11 @@ mod tests {
 
     #[test]
     fn threshold_is_strict_and_configurable() {
-        let at = |pct: &str| format!(r#"{{"@timestamp":"t","host":{{"name":"h"}},"system":{{"cpu":{{"total":{{"norm":{{"pct":{pct}}}}}}}}}}}"#);
+        let at = |pct: &str| {
+            format!(
+                r#"{{"@timestamp":"t","host":{{"name":"h"}},"system":{{"cpu":{{"total":{{"norm":{{"pct":{pct}}}}}}}}}}}"#
+            )
+        };
         assert!(driver(0.5).process_value(at("0.5").as_bytes()).unwrap().is_empty());
         assert_eq!(driver(0.5).process_value(at("0.5001").as_bytes()).unwrap().len(), 1);
         assert!(driver(0.7).process_value(at("0.6").as_bytes()).unwrap().is_empty());
@@ -124,7 +133,10 @@ mod tests {
     fn host_key_order_and_number_text_are_kept() {
         let v = br#"{"host":{"z":1.50,"a":{"n":1e-07,"m":1e+21},"timestamp":"old"},"@timestamp":"new","system":{"cpu":{"total":{"norm":{"pct":1}}}}}"#;
         let out = driver(0.5).process_value(v).unwrap();
-        assert_eq!(out[0].value.as_deref().unwrap(), br#"{"z":1.50,"a":{"n":1e-07,"m":1e+21},"timestamp":"new"}"#);
+        assert_eq!(
+            out[0].value.as_deref().unwrap(),
+            br#"{"z":1.50,"a":{"n":1e-07,"m":1e+21},"timestamp":"new"}"#
+        );
     }
 
     #[test]

@@ -70,9 +70,19 @@ impl Processor for Misbehave {
             Mode::Undeclared => Ok(vec![Output::forward(record, "nowhere")]),
             Mode::Probe => {
                 let env = std::env::vars().count();
-                let fs = if std::fs::read_dir("/").is_ok() { "allowed" } else { "denied" };
-                let net = if std::net::TcpStream::connect("127.0.0.1:9").is_ok() { "allowed" } else { "denied" };
-                let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(u64::MAX, |d| d.as_secs());
+                let fs = if std::fs::read_dir("/").is_ok() {
+                    "allowed"
+                } else {
+                    "denied"
+                };
+                let net = if std::net::TcpStream::connect("127.0.0.1:9").is_ok() {
+                    "allowed"
+                } else {
+                    "denied"
+                };
+                let time = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(u64::MAX, |d| d.as_secs());
                 let seen = format!("env={env} fs={fs} net={net} time={time}");
                 Ok(vec![Output::map_value(record, "out", seen.into_bytes())])
             }

@@ -50,7 +50,8 @@ mod tests {
     use super::*;
     use rill_sdk::testing::TestDriver;
 
-    const CPU: &str = r#"{"@timestamp":"2025-01-31T07:55:26.555Z","metricset":{"period":10000,"name":"cpu"},"host":{"name":"h"}}"#;
+    const CPU: &str =
+        r#"{"@timestamp":"2025-01-31T07:55:26.555Z","metricset":{"period":10000,"name":"cpu"},"host":{"name":"h"}}"#;
     const MEMORY: &str = r#"{"metricset":{"name":"memory","period":10000}}"#;
 
     fn driver() -> TestDriver<MetricBranch> {
@@ -60,7 +61,12 @@ mod tests {
     #[test]
     fn cpu_and_memory_are_forwarded_byte_for_byte_with_key_and_timestamp() {
         let mut d = driver();
-        let record = Record { key: Some(b"k".to_vec()), value: Some(CPU.as_bytes().to_vec()), timestamp: 42, ..Record::default() };
+        let record = Record {
+            key: Some(b"k".to_vec()),
+            value: Some(CPU.as_bytes().to_vec()),
+            timestamp: 42,
+            ..Record::default()
+        };
         let out = d.process(record).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].output, "cpu");
@@ -88,8 +94,18 @@ mod tests {
     fn malformed_records_are_errors() {
         let mut d = driver();
         assert!(d.process_value(b"not json").is_err());
-        assert!(d.process_value(br#"{"metricset":{}}"#).unwrap_err().message().contains("name"));
+        assert!(
+            d.process_value(br#"{"metricset":{}}"#)
+                .unwrap_err()
+                .message()
+                .contains("name")
+        );
         assert!(d.process_value(br#"{"metricset":{"name":7}}"#).is_err());
-        assert!(d.process(Record::default()).unwrap_err().message().contains("null value"));
+        assert!(
+            d.process(Record::default())
+                .unwrap_err()
+                .message()
+                .contains("null value")
+        );
     }
 }

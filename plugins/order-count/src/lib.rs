@@ -23,7 +23,9 @@ impl Processor for OrderCount {
             return Err(Error::new("an order needs a key to be counted"));
         };
         let count = match COUNTS.get(&key)? {
-            Some(bytes) => u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| Error::new("corrupt count"))?) + 1,
+            Some(bytes) => {
+                u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| Error::new("corrupt count"))?) + 1
+            }
             None => 1,
         };
         COUNTS.put(&key, &count.to_be_bytes())?;
@@ -42,7 +44,8 @@ mod tests {
     #[test]
     fn counts_per_key() {
         let mut d = TestDriver::<OrderCount>::new("{}").unwrap();
-        let mut last = |k: &[u8]| String::from_utf8(d.process_keyed(Some(k), b"x").unwrap()[0].value.clone().unwrap()).unwrap();
+        let mut last =
+            |k: &[u8]| String::from_utf8(d.process_keyed(Some(k), b"x").unwrap()[0].value.clone().unwrap()).unwrap();
         assert_eq!(last(b"a"), "a:1");
         assert_eq!(last(b"b"), "b:1");
         assert_eq!(last(b"a"), "a:2");

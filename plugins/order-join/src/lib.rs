@@ -33,18 +33,27 @@ impl Processor for OrderJoin {
     type Config = Config;
 
     fn init(config: Config) -> Result<Self, Error> {
-        Ok(OrderJoin { table: config.table, left_join: config.left_join })
+        Ok(OrderJoin {
+            table: config.table,
+            left_join: config.left_join,
+        })
     }
 
     fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
-        let Some(name) = record.key.clone() else { return Ok(Vec::new()) };
+        let Some(name) = record.key.clone() else {
+            return Ok(Vec::new());
+        };
         let item = String::from_utf8_lossy(record.value_bytes()?).into_owned();
         let address = match lookup(&self.table, &name)? {
             Some(address) => String::from_utf8_lossy(&address).into_owned(),
             None if self.left_join => "null".to_string(),
             None => return Ok(Vec::new()),
         };
-        Ok(vec![Output::map_value(record, "joined", format!("{item} send to {address}").into_bytes())])
+        Ok(vec![Output::map_value(
+            record,
+            "joined",
+            format!("{item} send to {address}").into_bytes(),
+        )])
     }
 }
 
@@ -65,10 +74,19 @@ mod tests {
         d.set_table("address", b"jihun", Some(b"Seoul"));
         d.set_table("address", b"gildong", Some(b"Newyork"));
         let out = d.process_keyed(Some(b"gildong"), b"Galaxy").unwrap();
-        assert_eq!((out[0].key.as_deref(), value(&out).as_str()), (Some(&b"gildong"[..]), "Galaxy send to Newyork"));
-        assert_eq!(value(&d.process_keyed(Some(b"jihun"), b"iPhone").unwrap()), "iPhone send to Seoul");
+        assert_eq!(
+            (out[0].key.as_deref(), value(&out).as_str()),
+            (Some(&b"gildong"[..]), "Galaxy send to Newyork")
+        );
+        assert_eq!(
+            value(&d.process_keyed(Some(b"jihun"), b"iPhone").unwrap()),
+            "iPhone send to Seoul"
+        );
         d.set_table("address", b"jihun", Some(b"LA"));
-        assert_eq!(value(&d.process_keyed(Some(b"jihun"), b"G-Wagon").unwrap()), "G-Wagon send to LA");
+        assert_eq!(
+            value(&d.process_keyed(Some(b"jihun"), b"G-Wagon").unwrap()),
+            "G-Wagon send to LA"
+        );
     }
 
     #[test]
@@ -79,12 +97,20 @@ mod tests {
         assert!(inner.process_keyed(None, b"Pen").unwrap().is_empty());
         let mut left = TestDriver::<OrderJoin>::new(r#"{"table":"address","left-join":true}"#).unwrap();
         left.set_table("address", b"x", None);
-        assert_eq!(value(&left.process_keyed(Some(b"nobody"), b"Pen").unwrap()), "Pen send to null");
+        assert_eq!(
+            value(&left.process_keyed(Some(b"nobody"), b"Pen").unwrap()),
+            "Pen send to null"
+        );
     }
 
     #[test]
     fn an_undeclared_table_is_a_record_error() {
         let mut d = TestDriver::<OrderJoin>::new(r#"{"table":"nope"}"#).unwrap();
-        assert!(d.process_keyed(Some(b"a"), b"b").unwrap_err().message().contains("nope"));
+        assert!(
+            d.process_keyed(Some(b"a"), b"b")
+                .unwrap_err()
+                .message()
+                .contains("nope")
+        );
     }
 }

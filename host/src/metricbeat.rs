@@ -9,6 +9,22 @@ pub const SEED_CPU: &str = r#"{"@timestamp":"2025-01-31T07:55:26.555Z","@metadat
 /// The seed notes' real metricbeat memory record.
 pub const SEED_MEMORY: &str = r#"{"@timestamp":"2025-01-31T07:55:28.919Z","@metadata":{"beat":"metricbeat","type":"_doc","version":"8.17.1"},"event":{"duration":1807750,"dataset":"system.memory","module":"system"},"metricset":{"name":"memory","period":10000},"service":{"type":"system"},"system":{"memory":{"total":17179869184,"used":{"pct":0.9976,"bytes":17138380800},"free":41488384,"actual":{"free":763154432,"used":{"bytes":16416714752,"pct":0.9556}},"swap":{"used":{"bytes":11371479040,"pct":0.8825},"free":1513422848,"total":12884901888}}},"ecs":{"version":"8.0.0"},"host":{"name":"Aaronui-MacBookPro.local"},"agent":{"name":"Aaronui-MacBookPro.local","type":"metricbeat","version":"8.17.1","ephemeral_id":"abcd-efgh-1234-5678","id":"abcdefghijk-1234567-ababna"}}"#;
 
+/// Every topic of the metrics pipeline: its input, then what
+/// metric-branch and cpu-alert write (outputs, then dead-letter topics).
+pub const TOPICS: [&str; 6] = [
+    "metric.all",
+    "metric.cpu",
+    "metric.memory",
+    "metric.cpu.alert",
+    "metric.all.dlq",
+    "metric.cpu.dlq",
+];
+
+/// The topics the pipeline writes: [`TOPICS`] without its input.
+pub fn written_topics() -> &'static [&'static str] {
+    &TOPICS[1..]
+}
+
 /// What the metrics pipeline must do with a sample.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {

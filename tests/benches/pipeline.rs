@@ -92,14 +92,7 @@ fn manifest(name: &str) -> Arc<Manifest> {
 
 fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSummary>) {
     let broker = EmbeddedBroker::start(1).unwrap();
-    for topic in [
-        "metric.all",
-        "metric.cpu",
-        "metric.memory",
-        "metric.cpu.alert",
-        "metric.all.dlq",
-        "metric.cpu.dlq",
-    ] {
+    for topic in rill_host::metricbeat::TOPICS {
         broker.create_topic(topic, PARTITIONS).unwrap();
     }
     let kafka = KafkaSettings::new(broker.bootstrap_servers());

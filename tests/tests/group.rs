@@ -8,14 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOPICS: [&str; 6] = [
-    "metric.all",
-    "metric.cpu",
-    "metric.memory",
-    "metric.cpu.alert",
-    "metric.all.dlq",
-    "metric.cpu.dlq",
-];
+use rill_host::metricbeat::TOPICS;
 
 fn member(broker: &str, dir: &Path, name: &str, idle: &str) -> (Child, std::path::PathBuf) {
     let log = dir.join(format!("{name}.log"));

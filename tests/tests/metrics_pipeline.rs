@@ -8,14 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const TOPICS: [&str; 6] = [
-    "metric.all",
-    "metric.cpu",
-    "metric.memory",
-    "metric.cpu.alert",
-    "metric.all.dlq",
-    "metric.cpu.dlq",
-];
+use rill_host::metricbeat::TOPICS;
 
 type Kv = (Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -94,13 +87,7 @@ fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
     let status = wait_exit(&mut rill, Duration::from_secs(240));
     assert!(status.success(), "rill run exited with {status}");
 
-    for topic in [
-        "metric.cpu",
-        "metric.memory",
-        "metric.cpu.alert",
-        "metric.all.dlq",
-        "metric.cpu.dlq",
-    ] {
+    for topic in rill_host::metricbeat::written_topics() {
         let got = kv(&read_all(&broker.bootstrap, topic));
         let want = &work.expected[topic];
         let missing = want.iter().filter(|(k, n)| got.get(*k) < Some(n)).count();
@@ -221,13 +208,7 @@ fn sigterm_finishes_commits_and_a_restart_has_nothing_left_to_do() {
 
     let mut second = run(&["--stop-when-idle", "2s"]);
     assert!(wait_exit(&mut second, Duration::from_secs(60)).success());
-    for topic in [
-        "metric.cpu",
-        "metric.memory",
-        "metric.cpu.alert",
-        "metric.all.dlq",
-        "metric.cpu.dlq",
-    ] {
+    for topic in rill_host::metricbeat::written_topics() {
         let got: usize = read_all(&broker.bootstrap, topic).len();
         assert_eq!(
             got,

@@ -7,7 +7,7 @@
 use crate::kafka::KafkaSettings;
 use crate::kafka::embedded::EmbeddedBroker;
 use crate::manifest::Manifest;
-use crate::metricbeat::{Expect, Generator, SEED_CPU, SEED_MEMORY};
+use crate::metricbeat::{Expect, Generator, SEED_CPU, SEED_MEMORY, TOPICS};
 use crate::plugin::{Plugin, new_engine};
 use crate::runtime::{self, ProcessorDef, RunOptions};
 use anyhow::Context as _;
@@ -54,14 +54,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     let broker = EmbeddedBroker::start(3)?;
-    let topics = [
-        "metric.all",
-        "metric.cpu",
-        "metric.memory",
-        "metric.cpu.alert",
-        "metric.all.dlq",
-        "metric.cpu.dlq",
-    ];
+    let topics = TOPICS;
     for topic in topics {
         broker.create_topic(topic, PARTITIONS)?;
     }

@@ -395,7 +395,7 @@ fn poll_loop(
     let mut first_input: Option<Instant> = None;
     let mut last_busy = Instant::now();
     let mut busy = false;
-    let mut batches: HashMap<(Arc<str>, i32), Vec<InputRecord>> = HashMap::new();
+    let mut batches: TurnBatches = HashMap::new();
     let mut window = LoopStats::default();
     while !shutdown.load(Ordering::Acquire) {
         let turn = Instant::now();
@@ -417,13 +417,17 @@ fn poll_loop(
                 }
                 Some(Ok(message)) => {
                     polled += 1;
-                    let record = to_input_record(&message);
-                    let key = (Arc::<str>::from(message.topic()), message.partition());
-                    let batch = batches.entry(key.clone()).or_default();
-                    batch.push(record);
+                    let topic = message.topic();
+                    // Allocate a topic key once per topic, not once per record.
+                    if !batches.contains_key(topic) {
+                        batches.insert(topic.into(), HashMap::new());
+                    }
+                    let per_topic = batches.get_mut(topic).expect("inserted above");
+                    let batch = per_topic.entry(message.partition()).or_default();
+                    batch.push(to_input_record(&message));
                     if batch.len() >= options.batch_size {
                         let full = std::mem::take(batch);
-                        dispatch(context, &key, full);
+                        dispatch(context, topic, message.partition(), full);
                     }
                 }
             }
@@ -497,17 +501,22 @@ fn active(first_input: Option<Instant>, last_busy: Instant) -> Duration {
     first_input.map_or(Duration::ZERO, |first| last_busy.saturating_duration_since(first))
 }
 
+/// Records gathered in one poll turn, by topic, then partition.
+type TurnBatches = HashMap<Arc<str>, HashMap<i32, Vec<InputRecord>>>;
+
 /// Hands out what one poll turn gathered: per task, the records of all its
 /// input partitions merged in timestamp order (offset order within each
 /// partition), so a table update older than a stream record is applied
 /// first, as Kafka Streams does with stream time.
-fn dispatch_turn(context: &GroupContext, batches: &mut HashMap<(Arc<str>, i32), Vec<InputRecord>>) {
+fn dispatch_turn(context: &GroupContext, batches: &mut TurnBatches) {
     let manager = context.manager();
     let mut by_task: HashMap<crate::task::TaskId, Vec<Vec<InputRecord>>> = HashMap::new();
-    for ((topic, partition), batch) in batches.iter_mut().filter(|(_, b)| !b.is_empty()) {
-        match manager.task_for(topic, *partition) {
-            Some(id) => by_task.entry(id).or_default().push(std::mem::take(batch)),
-            None => batch.clear(),
+    for (topic, partitions) in batches.iter_mut() {
+        for (partition, batch) in partitions.iter_mut().filter(|(_, b)| !b.is_empty()) {
+            match manager.task_for(topic, *partition) {
+                Some(id) => by_task.entry(id).or_default().push(std::mem::take(batch)),
+                None => batch.clear(),
+            }
         }
     }
     for (id, parts) in by_task {
@@ -539,9 +548,9 @@ pub fn merge_by_timestamp(mut parts: Vec<Vec<InputRecord>>) -> Vec<InputRecord> 
     }
 }
 
-fn dispatch(context: &GroupContext, (topic, partition): &(Arc<str>, i32), records: Vec<InputRecord>) {
+fn dispatch(context: &GroupContext, topic: &str, partition: i32, records: Vec<InputRecord>) {
     let manager = context.manager();
-    match manager.task_for(topic, *partition) {
+    match manager.task_for(topic, partition) {
         Some(id) => manager.dispatch(&id, records),
         None => tracing::debug!("dropping {} records of unassigned {topic}/{partition}", records.len()),
     }

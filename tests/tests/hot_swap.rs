@@ -142,8 +142,6 @@ fn a_swap_under_load_switches_each_partition_once_and_loses_nothing() {
         by_v1 > 0 && by_v2 > 0,
         "both versions processed records ({by_v1} by v1, {by_v2} by v2)"
     );
-    let expected_alerts = alerted.len();
-    assert_eq!(alerts.len(), expected_alerts);
 }
 
 #[test]

@@ -52,11 +52,6 @@ impl Checkpoint {
             .map_err(|source| self.error(source))
     }
 
-    /// The file's path, for messages.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn error(&self, source: std::io::Error) -> StateError {
         StateError::Checkpoint {
             path: self.path.display().to_string(),

@@ -123,15 +123,6 @@ impl Database {
         self.db.flush_wal(true).map_err(|e| self.error(e))
     }
 
-    /// Bytes of live data on disk (SST files), for reports.
-    pub fn size_on_disk(&self) -> u64 {
-        self.db
-            .property_int_value("rocksdb.total-sst-files-size")
-            .ok()
-            .flatten()
-            .unwrap_or(0)
-    }
-
     fn missing(&self, cf: &str) -> StateError {
         StateError::Family {
             path: self.path.display().to_string(),

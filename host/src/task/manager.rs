@@ -287,11 +287,6 @@ impl TaskManager {
             .is_some_and(|t| t.progress.is_paused())
     }
 
-    /// Ids of the running tasks.
-    pub fn task_ids(&self) -> Vec<TaskId> {
-        self.tasks.keys().cloned().collect()
-    }
-
     fn topics_of(&self, id: &TaskId) -> Vec<String> {
         self.by_topic
             .iter()

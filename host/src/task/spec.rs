@@ -119,8 +119,6 @@ pub struct ProcessorMetrics {
     pub dropped: AtomicU64,
     /// Input records sent to the dead-letter topic.
     pub dead_lettered: AtomicU64,
-    /// Batches processed.
-    pub batches: AtomicU64,
     /// Traps (instance failures) survived.
     pub traps: AtomicU64,
     /// Time spent inside plugin calls, in nanoseconds.

@@ -224,11 +224,6 @@ impl StreamTask {
         Ok(())
     }
 
-    /// The task's id.
-    pub fn id(&self) -> &TaskId {
-        &self.id
-    }
-
     /// Where the task records what it processed.
     pub fn progress(&self) -> &TaskProgress {
         &self.progress
@@ -277,7 +272,6 @@ impl StreamTask {
         }
         ack.seal();
         ProcessorMetrics::add(&metrics.records_in, records.len() as u64);
-        ProcessorMetrics::add(&metrics.batches, 1);
         self.progress.push(positions, ack);
         Ok(())
     }

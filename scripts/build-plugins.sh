@@ -28,7 +28,7 @@ for p in "${rust[@]}"; do
   install "$target_dir/wasm32-wasip2/plugin/${p//-/_}.wasm" "plugins/$p/$p.wasm"
 done
 for p in "${python[@]}"; do
-  "$componentize_py" -d wit -w processor componentize -p "plugins/$p" app -o "$target_dir/$p.wasm" >/dev/null
+  PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d wit -w processor componentize -p "plugins/$p" app -o "$target_dir/$p.wasm" >/dev/null
   install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done
 for p in "${javascript[@]}"; do

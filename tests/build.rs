@@ -87,6 +87,8 @@ fn build_python(root: &Path, out_dir: &Path) {
             .arg(&dir)
             .args(["app", "-o"])
             .arg(&output)
+            // The build imports app.py; keep its bytecode out of the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdout(std::process::Stdio::null())
             .status()
             .unwrap_or_else(|e| {

@@ -15,7 +15,7 @@ use crate::plugin::cache::CompileCache;
 use crate::plugin::reload::{Reloader, SwapTarget};
 use crate::plugin::{Header, InputRecord, ProcessorFactory};
 use crate::state::global::GlobalTables;
-use crate::task::manager::{Offset, OffsetCommitter, TaskManager};
+use crate::task::manager::{FeedOptions, Offset, OffsetCommitter, TaskManager, Watermarks};
 use crate::task::spec::{ProcessorMetrics, ProcessorSpec, StateConfig};
 use anyhow::{Context as _, bail};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -40,6 +40,10 @@ pub struct RunOptions {
     pub batch_size: usize,
     /// How often acknowledged progress is committed.
     pub commit_interval: Duration,
+    /// How long a caught-up, empty input partition may hold its task back
+    /// (`--max-task-idle`, Kafka Streams' `max.task.idle.ms`); 0 waits only
+    /// for data known to be on the broker.
+    pub max_task_idle: Duration,
     /// Exit once inputs are drained and nothing arrived for this long.
     pub stop_when_idle: Option<Duration>,
     /// Root of local state (`--state-dir`).
@@ -83,6 +87,9 @@ pub struct RunReport {
     /// flight (to within one poll turn): the pipeline's own time, without
     /// startup, idle waiting or shutdown.
     pub active: Duration,
+    /// Tasks that stopped on a failure (outputs their topic or the cluster
+    /// refused), with why; their offsets were not committed past it.
+    pub failed: Vec<String>,
 }
 
 /// Counters of one processor at exit.
@@ -257,23 +264,79 @@ impl ConsumerContext for GroupContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let partitions = partitions(tpl);
                 tracing::info!("partitions assigned: {}", show(&partitions));
-                if let Err(error) = self.manager().handle_assignment(&partitions) {
-                    self.failed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert(error);
-                }
+                let committed = match committed_offsets(consumer, tpl) {
+                    Ok(committed) => committed,
+                    Err(error) => {
+                        self.failed
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(error);
+                        return;
+                    }
+                };
+                // Restoring tasks' partitions wait, paused, for their state;
+                // the state updater restores it while this loop polls on.
+                let restoring = self.manager().handle_assignment(&partitions, &committed);
+                set_fetching(consumer, &restoring, false);
                 self.assigned.store(true, Ordering::Release);
                 self.rebalancing.store(false, Ordering::Release);
             }
             Rebalance::Revoke(_) => {}
             Rebalance::Error(error) => tracing::warn!("rebalance error: {error}"),
         }
+    }
+}
+
+/// The group's committed offsets of newly assigned partitions (those that
+/// have one). One OffsetFetch request, made while the assignment is taken.
+fn committed_offsets(
+    consumer: &BaseConsumer<GroupContext>,
+    tpl: &TopicPartitionList,
+) -> Result<HashMap<(String, i32), i64>, String> {
+    if tpl.count() == 0 {
+        return Ok(HashMap::new());
+    }
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
+            Ok(offsets) => {
+                return Ok(offsets
+                    .elements()
+                    .iter()
+                    .filter_map(|e| {
+                        let offset = e.offset().to_raw().filter(|o| *o >= 0)?;
+                        Some(((e.topic().to_string(), e.partition()), offset))
+                    })
+                    .collect());
+            }
+            Err(error) => {
+                tracing::warn!("reading committed offsets of the assignment: {error}; retrying");
+                last_error = error.to_string();
+            }
+        }
+    }
+    Err(format!("cannot read the group's committed offsets: {last_error}"))
+}
+
+/// The consumer's knowledge of partition ends: cached high watermarks from
+/// fetch responses, and the first offset from the broker when needed.
+struct ConsumerMarks<'a>(&'a BaseConsumer<GroupContext>);
+
+impl Watermarks for ConsumerMarks<'_> {
+    fn high(&self, topic: &str, partition: i32) -> Option<i64> {
+        crate::kafka::cached_high_watermark(self.0.client(), topic, partition)
+    }
+
+    fn low(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.0
+            .fetch_watermarks(topic, partition, Duration::from_secs(10))
+            .ok()
+            .map(|(low, _)| low)
     }
 }
 
@@ -313,7 +376,11 @@ const POLL_BUDGET: usize = 4096;
 
 /// Runs the processors until `shutdown` is set, a fatal error occurs, or
 /// the inputs are drained (with `stop_when_idle`). Returns the counters.
-pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &AtomicBool) -> anyhow::Result<RunReport> {
+pub fn run(
+    options: &RunOptions,
+    processors: Vec<ProcessorDef>,
+    shutdown: &Arc<AtomicBool>,
+) -> anyhow::Result<RunReport> {
     let manifests: Vec<Arc<Manifest>> = processors.iter().map(|p| p.manifest.clone()).collect();
     check_pipeline(&manifests)?;
     let partitions = prepare_topics(&options.kafka, &options.application_id, &manifests)?;
@@ -352,7 +419,13 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
         }
         None => None,
     };
-    let manager = TaskManager::new(&specs, options.threads, producer.clone()).context("starting worker threads")?;
+    let feed = FeedOptions {
+        batch_size: options.batch_size,
+        max_task_idle: options.max_task_idle,
+        ..FeedOptions::default()
+    };
+    let manager = TaskManager::new(&specs, options.threads, producer.clone(), feed, shutdown.clone())
+        .context("starting worker threads")?;
     let context = GroupContext {
         manager: Mutex::new(manager),
         assigned: AtomicBool::new(false),
@@ -371,6 +444,7 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
     let outcome = poll_loop(options, &consumer, shutdown);
     tracing::info!("stopping: finishing in-flight batches, flushing and committing");
     consumer.context().manager().close_all(&Committer(&consumer));
+    let failed = consumer.context().manager().failures();
     // Dropping the consumer closes it: revoke (nothing left to do) and
     // LeaveGroup, so the partitions move to other members at once instead
     // of after the session timeout.
@@ -381,6 +455,7 @@ pub fn run(options: &RunOptions, processors: Vec<ProcessorDef>, shutdown: &Atomi
     Ok(RunReport {
         processors: specs.iter().map(|s| ProcessorSummary::of(s)).collect(),
         active,
+        failed,
     })
 }
 
@@ -423,17 +498,15 @@ fn poll_loop(
                         batches.insert(topic.into(), HashMap::new());
                     }
                     let per_topic = batches.get_mut(topic).expect("inserted above");
-                    let batch = per_topic.entry(message.partition()).or_default();
-                    batch.push(to_input_record(&message));
-                    if batch.len() >= options.batch_size {
-                        let full = std::mem::take(batch);
-                        dispatch(context, topic, message.partition(), full);
-                    }
+                    per_topic
+                        .entry(message.partition())
+                        .or_default()
+                        .push(to_input_record(&message));
                 }
             }
         }
         let polled_at = Instant::now();
-        dispatch_turn(context, &mut batches);
+        feed_tasks(consumer, &mut batches);
         window.record(polled, polled_at - turn, polled_at.elapsed());
         if polled > 0 {
             last_activity = Instant::now();
@@ -448,9 +521,7 @@ fn poll_loop(
             bail!("{error}");
         }
         if last_commit.elapsed() >= options.commit_interval {
-            manager
-                .commit(&Committer(consumer))
-                .map_err(|e| anyhow::anyhow!("{e}; offsets after it were not committed"))?;
+            manager.commit(&Committer(consumer));
             last_commit = Instant::now();
         }
         let paused = manager.take_newly_paused();
@@ -477,12 +548,24 @@ fn poll_loop(
             && context.assigned.load(Ordering::Acquire)
             && last_activity.elapsed() >= idle
         {
-            context
-                .manager()
-                .commit(&Committer(consumer))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let committed = {
+                let mut manager = context.manager();
+                manager.commit(&Committer(consumer));
+                manager.is_committed()
+            };
+            if !committed {
+                // A commit that failed (brokers unreachable) is retried;
+                // stopping now would leave processed work uncommitted.
+                last_activity = Instant::now();
+                continue;
+            }
             let checked = Instant::now();
-            let is_drained = drained(consumer)?;
+            // Brokers that cannot be reached say nothing about being
+            // drained: keep running until they answer.
+            let is_drained = drained(consumer).unwrap_or_else(|error| {
+                tracing::debug!("drain check: {error:#}");
+                false
+            });
             tracing::debug!("drain check took {:?}", checked.elapsed());
             if is_drained {
                 tracing::info!(
@@ -504,55 +587,43 @@ fn active(first_input: Option<Instant>, last_busy: Instant) -> Duration {
 /// Records gathered in one poll turn, by topic, then partition.
 type TurnBatches = HashMap<Arc<str>, HashMap<i32, Vec<InputRecord>>>;
 
-/// Hands out what one poll turn gathered: per task, the records of all its
-/// input partitions merged in timestamp order (offset order within each
-/// partition), so a table update older than a stream record is applied
-/// first, as Kafka Streams does with stream time.
-fn dispatch_turn(context: &GroupContext, batches: &mut TurnBatches) {
-    let manager = context.manager();
-    let mut by_task: HashMap<crate::task::TaskId, Vec<Vec<InputRecord>>> = HashMap::new();
+/// Hands what one poll turn gathered to the tasks' partition groups, sends
+/// every task the records it may process now (timestamp order across its
+/// inputs, see `task::partition_group`), and pauses or resumes fetching of
+/// partitions by how much their tasks hold.
+fn feed_tasks(consumer: &BaseConsumer<GroupContext>, batches: &mut TurnBatches) {
+    let mut manager = consumer.context().manager();
     for (topic, partitions) in batches.iter_mut() {
         for (partition, batch) in partitions.iter_mut().filter(|(_, b)| !b.is_empty()) {
-            match manager.task_for(topic, *partition) {
-                Some(id) => by_task.entry(id).or_default().push(std::mem::take(batch)),
-                None => batch.clear(),
-            }
+            manager.buffer(topic, *partition, std::mem::take(batch));
         }
     }
-    for (id, parts) in by_task {
-        manager.dispatch(&id, merge_by_timestamp(parts));
-    }
+    manager.dispatch_ready(&ConsumerMarks(consumer));
+    let flow = manager.flow_control();
+    let restored = manager.poll_restores();
+    drop(manager);
+    set_fetching(consumer, &flow.pause, false);
+    set_fetching(consumer, &flow.resume, true);
+    set_fetching(consumer, &restored, true);
 }
 
-/// Merges per-partition runs (each in offset order) by timestamp; ties go
-/// to the earlier run. Order within each run is kept.
-pub fn merge_by_timestamp(mut parts: Vec<Vec<InputRecord>>) -> Vec<InputRecord> {
-    if parts.len() == 1 {
-        return parts.pop().unwrap_or_default();
+/// Pauses or resumes fetching `partitions` (flow control, restores).
+fn set_fetching<C: ConsumerContext>(consumer: &BaseConsumer<C>, partitions: &[(String, i32)], fetch: bool) {
+    if partitions.is_empty() {
+        return;
     }
-    let total = parts.iter().map(Vec::len).sum();
-    let mut heads: Vec<std::iter::Peekable<std::vec::IntoIter<InputRecord>>> =
-        parts.into_iter().map(|p| p.into_iter().peekable()).collect();
-    let mut merged = Vec::with_capacity(total);
-    loop {
-        let next = heads
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, h)| h.peek().map(|r| (r.timestamp, i)))
-            .min()
-            .map(|(_, i)| i);
-        match next.and_then(|i| heads[i].next()) {
-            Some(record) => merged.push(record),
-            None => return merged,
-        }
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        tpl.add_partition(topic, *partition);
     }
-}
-
-fn dispatch(context: &GroupContext, topic: &str, partition: i32, records: Vec<InputRecord>) {
-    let manager = context.manager();
-    match manager.task_for(topic, partition) {
-        Some(id) => manager.dispatch(&id, records),
-        None => tracing::debug!("dropping {} records of unassigned {topic}/{partition}", records.len()),
+    let result = if fetch {
+        consumer.resume(&tpl)
+    } else {
+        consumer.pause(&tpl)
+    };
+    match result {
+        Ok(()) => tracing::debug!("{} {}", if fetch { "fetching" } else { "paused" }, show(partitions)),
+        Err(error) => tracing::warn!("cannot pause/resume {}: {error}", show(partitions)),
     }
 }
 

@@ -41,6 +41,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         threads: 2,
         batch_size: 500,
         commit_interval: Duration::from_secs(1),
+        max_task_idle: Duration::ZERO,
         stop_when_idle: Some(Duration::from_millis(500)),
         state_dir: state_dir.to_path_buf(),
         hot_swap: None,
@@ -49,7 +50,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         manifest: plugin.manifest.clone(),
         factory: plugin.clone(),
     }];
-    runtime::run(&options, processors, &AtomicBool::new(false)).unwrap()
+    runtime::run(&options, processors, &Arc::new(AtomicBool::new(false))).unwrap()
 }
 
 fn main() {
@@ -107,7 +108,7 @@ fn main() {
     let first = run(&kafka, &plugin, state.path());
     let p = &first.processors[0];
     println!(
-        "join: {orders} orders (+{} table records replayed by the consumer) in {:.2}s = {:.0} orders/s, {} joined out, plugin {:.2} us/order",
+        "join: {orders} orders (+{} address records read as input, in timestamp order) in {:.2}s = {:.0} orders/s, {} joined out, plugin {:.2} us/order",
         p.records_in - orders as u64,
         first.active.as_secs_f64(),
         orders as f64 / first.active.as_secs_f64(),
@@ -115,7 +116,7 @@ fn main() {
         p.plugin_nanos as f64 / 1e3 / orders.max(1) as f64
     );
     println!(
-        "restore (first start, from the address topic): {} records in {:.2}s = {:.0} records/s",
+        "restore (first start: nothing committed, so the table topic is input): {} records in {:.2}s = {:.0} records/s",
         p.restored,
         p.restore_nanos as f64 / 1e9,
         p.restored as f64 / (p.restore_nanos as f64 / 1e9).max(1e-9)
@@ -129,7 +130,7 @@ fn main() {
     let second = run(&kafka, &plugin, state.path());
     let p = &second.processors[0];
     println!(
-        "restore (state dir deleted): {} records in {:.2}s = {:.0} records/s",
+        "restore (state dir deleted: the address topic up to the committed offsets): {} records in {:.2}s = {:.0} records/s",
         p.restored,
         p.restore_nanos as f64 / 1e9,
         p.restored as f64 / (p.restore_nanos as f64 / 1e9).max(1e-9)

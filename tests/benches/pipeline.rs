@@ -134,11 +134,12 @@ fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSumm
         threads: 2,
         batch_size: batch,
         commit_interval: Duration::from_secs(1),
+        max_task_idle: Duration::ZERO,
         stop_when_idle: Some(IDLE),
         state_dir: std::env::temp_dir().join("rill-bench-state"),
         hot_swap: None,
     };
-    let report = runtime::run(&options, processors, &AtomicBool::new(false)).unwrap();
+    let report = runtime::run(&options, processors, &Arc::new(AtomicBool::new(false))).unwrap();
     (report.active.as_secs_f64(), report.processors)
 }
 

@@ -79,6 +79,7 @@ fn main() {
             threads: 2,
             batch_size: 500,
             commit_interval: Duration::from_secs(1),
+            max_task_idle: Duration::ZERO,
             stop_when_idle: Some(Duration::from_millis(500)),
             state_dir: state.path().to_path_buf(),
             hot_swap: None,
@@ -89,7 +90,7 @@ fn main() {
                 manifest,
                 factory: plugin,
             }],
-            &AtomicBool::new(false),
+            &Arc::new(AtomicBool::new(false)),
         )
         .unwrap();
         let p = &report.processors[0];

@@ -29,6 +29,20 @@ pub fn rill_bin() -> PathBuf {
     bin
 }
 
+/// A `rill` command whose default `--state-dir` (through `RILL_STATE_DIR`)
+/// is a fresh directory under the system's temporary directory, so no test
+/// ever writes state or compiled plugins into the source tree. An explicit
+/// `--state-dir` still wins.
+pub fn rill() -> Command {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rill-test-state-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut command = Command::new(rill_bin());
+    command.env("RILL_STATE_DIR", dir);
+    command
+}
+
 /// The component built by tests/build.rs for a sample plugin.
 pub fn component(plugin: &str) -> PathBuf {
     let path = match plugin {
@@ -67,36 +81,72 @@ pub fn install_manifest(dir: &Path, plugin: &str, file: &str) -> PathBuf {
     manifest
 }
 
+/// Writes a pass-through processor into `dir` (the misbehave fixture with
+/// no poison record in its input): `in` -> output `out`, dead letters to
+/// `dlq`. Returns its manifest path.
+pub fn install_passthrough(dir: &Path) -> PathBuf {
+    std::fs::copy(component("fixture-misbehave"), dir.join("fixture-misbehave.wasm")).unwrap();
+    let path = dir.join("passthrough.toml");
+    std::fs::write(
+        &path,
+        "manifest-version = 1\nname = \"passthrough\"\nversion = \"0.1.0\"\ncomponent = \"fixture-misbehave.wasm\"\n\
+         dead-letter = \"dlq\"\n[[inputs]]\ntopic = \"in\"\n[outputs]\nout = \"out\"\n[config]\npoison = \"error\"\n",
+    )
+    .unwrap();
+    path
+}
+
 /// A `rill dev-broker` child process; stopped with SIGTERM when dropped.
 pub struct DevBroker {
     child: Child,
     /// `bootstrap.servers` for clients.
     pub bootstrap: String,
+    /// Its stdout, where fault commands are confirmed.
+    answers: BufReader<std::process::ChildStdout>,
 }
 
 impl DevBroker {
     /// Starts a broker with `topics` (name, partitions) created.
     pub fn start(topics: &[(&str, i32)]) -> DevBroker {
-        let mut command = Command::new(rill_bin());
+        let mut command = rill();
         command.args(["dev-broker", "--brokers", "1", "--log-level", "warn"]);
         for (topic, partitions) in topics {
             command.args(["--topic", &format!("{topic}:{partitions}")]);
         }
         let mut child = command
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawning rill dev-broker");
+        let mut answers = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .expect("reading the bootstrap line");
+        answers.read_line(&mut first).expect("reading the bootstrap line");
         let bootstrap = first
             .trim()
             .strip_prefix("bootstrap.servers=")
             .unwrap_or_else(|| panic!("dev-broker printed {first:?} instead of bootstrap.servers=..."))
             .to_string();
-        DevBroker { child, bootstrap }
+        DevBroker {
+            child,
+            bootstrap,
+            answers,
+        }
+    }
+
+    /// Sends a fault command (`down`, `up`, `fail-produce <error> <count>`)
+    /// and waits until the broker confirms it is in effect.
+    pub fn command(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("dev-broker stdin");
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .expect("writing a dev-broker command");
+        let mut answer = String::new();
+        self.answers
+            .read_line(&mut answer)
+            .expect("reading the dev-broker's answer");
+        assert_eq!(answer.trim(), format!("ok {line}"), "dev-broker refused {line:?}");
     }
 }
 
@@ -138,6 +188,50 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8
         records.iter().map(|(k, v)| (k.as_deref(), v.as_slice())),
     )
     .expect("producing test records");
+}
+
+/// Produces records with explicit timestamps (ms) and possibly null values
+/// (tombstones) to `topic`, keyed partitioning as rill's producer does it,
+/// and waits for all acks. For pre-loading topics in event time.
+pub fn produce_at(bootstrap: &str, topic: &str, records: &[(&str, Option<&str>, i64)]) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let settings = rill_host::kafka::KafkaSettings::new(bootstrap);
+    let producer: ThreadedProducer<DefaultProducerContext> = settings.producer().create().expect("test producer");
+    for (key, value, timestamp) in records {
+        let mut record = BaseRecord::<str, str>::to(topic).key(key).timestamp(*timestamp);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        producer
+            .send(record)
+            .map_err(|(e, _)| e)
+            .expect("queueing a test record");
+    }
+    producer.flush(Duration::from_secs(30)).expect("producing test records");
+}
+
+/// The sum over `topic`'s partitions of `group`'s committed offsets (asked
+/// of the coordinator without joining the group).
+pub fn committed(bootstrap: &str, group: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("test consumer");
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer.fetch_metadata(Some(topic), timeout).expect("metadata");
+    let mut tpl = TopicPartitionList::new();
+    for partition in 0..metadata.topics()[0].partitions().len() as i32 {
+        tpl.add_partition(topic, partition);
+    }
+    let committed = consumer.committed_offsets(tpl, timeout).expect("committed offsets");
+    committed
+        .elements()
+        .iter()
+        .filter_map(|e| e.offset().to_raw())
+        .filter(|o| *o >= 0)
+        .sum()
 }
 
 /// One record read back.
@@ -231,7 +325,7 @@ pub fn multiset<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> 
 /// and returns its log; fails the test if it does not exit 0. Uses a 6 s
 /// session timeout because the dev broker holds a rejoin for it.
 pub fn run_until_idle(bootstrap: &str, manifests: &[&Path], application_id: &str, state_dir: &Path) -> String {
-    let mut child = Command::new(rill_bin())
+    let mut child = rill()
         .arg("run")
         .args(manifests)
         .args([

@@ -2,17 +2,17 @@
 //! partitions, and SIGKILL of one loses nothing.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{DevBroker, install_plugin, produce, read_all, rill_bin, wait_exit};
+use rill_tests::{DevBroker, install_plugin, produce, read_all, rill, wait_exit};
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use rill_host::metricbeat::TOPICS;
 
 fn member(broker: &str, dir: &Path, name: &str, idle: &str) -> (Child, std::path::PathBuf) {
     let log = dir.join(format!("{name}.log"));
-    let child = Command::new(rill_bin())
+    let child = rill()
         .arg("run")
         .arg(dir.join("metric-branch/plugin.toml"))
         .arg(dir.join("cpu-alert/plugin.toml"))

@@ -5,17 +5,17 @@
 //! Bad files are refused with a log line naming them; a later good one wins.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{DevBroker, install_plugin, produce, read_all, rill_bin, terminate};
+use rill_tests::{DevBroker, install_plugin, produce, read_all, rill, terminate};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const TOPICS: [(&str, i32); 3] = [("metric.cpu", 2), ("metric.cpu.alert", 2), ("metric.cpu.dlq", 2)];
 
 fn start(broker: &DevBroker, manifest: &Path, dir: &Path) -> (Child, std::path::PathBuf) {
     let log = dir.join("rill.log");
-    let child = Command::new(rill_bin())
+    let child = rill()
         .arg("run")
         .arg(manifest)
         .args([

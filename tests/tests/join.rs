@@ -3,12 +3,11 @@
 //! state dir, the GlobalKTable variant, and the co-partitioning refusal.
 
 use rill_tests::{
-    DevBroker, install_manifest, install_plugin, produce, read_all, restored_records as restored, rill_bin,
-    run_until_idle, wait_exit,
+    DevBroker, committed, install_manifest, install_plugin, produce, produce_at, read_all,
+    restored_records as restored, rill, run_until_idle, wait_exit,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 fn keyed(pairs: &[(&str, &str)]) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
@@ -66,14 +65,17 @@ fn ktable_join_follows_the_seed_including_the_address_change_and_restarts() {
         sorted(joined(&broker)),
         ["gildong:Galaxy send to Newyork", "jihun:iPhone send to Seoul"]
     );
-    assert_eq!(restored(&first), 2, "{}", first);
+    // A new application has committed nothing: the address topic is
+    // processed as input, interleaved with the orders, not restored.
+    assert_eq!(restored(&first), 0, "{}", first);
 
     // jihun moves to LA; his next order goes there. Restart with the state
-    // dir kept: only the new address record is restored (the tail).
+    // dir kept: the new address record is input too (past the commit), so
+    // nothing is restored.
     produce(&broker.bootstrap, "address", &keyed(&[("jihun", "LA")]));
     produce(&broker.bootstrap, "order", &keyed(&[("jihun", "G-Wagon")]));
     let second = run(&broker, &manifest, &state, "order-join-application");
-    assert_eq!(restored(&second), 1, "only the tail is restored:\n{}", second);
+    assert_eq!(restored(&second), 0, "the local table is up to date:\n{}", second);
     let lines = joined(&broker);
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines.contains(&"jihun:G-Wagon send to LA".to_string()), "{lines:?}");
@@ -83,7 +85,8 @@ fn ktable_join_follows_the_seed_including_the_address_change_and_restarts() {
     assert_eq!(restored(&third), 0, "{}", third);
     assert!(third.contains("nothing to restore"), "{}", third);
 
-    // The state dir deleted: everything comes back from the address topic.
+    // The state dir deleted: the table comes back from the address topic,
+    // up to the committed offset (all three records).
     std::fs::remove_dir_all(&state).unwrap();
     produce(
         &broker.bootstrap,
@@ -99,6 +102,48 @@ fn ktable_join_follows_the_seed_including_the_address_change_and_restarts() {
         "{lines:?}"
     );
     assert!(lines.contains(&"jihun:Bike send to LA".to_string()), "{lines:?}");
+}
+
+/// Kafka Streams' answer for pre-loaded topics: a new application processes
+/// the table's topic interleaved with the stream by timestamp, so each
+/// order joins the address it had at the order's time, not the latest one.
+#[test]
+fn a_preloaded_backfill_joins_each_order_with_the_address_of_its_time() {
+    let broker = DevBroker::start(&[("order", 3), ("address", 3), ("order_join", 3), ("order.dlq", 3)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "order-join");
+    produce_at(
+        &broker.bootstrap,
+        "address",
+        &[
+            ("jihun", Some("Seoul"), 1000),
+            ("gildong", Some("Newyork"), 1001),
+            ("jihun", Some("LA"), 3000),
+            ("gildong", None, 4500),
+        ],
+    );
+    produce_at(
+        &broker.bootstrap,
+        "order",
+        &[
+            ("gildong", Some("Galaxy"), 2000),
+            ("jihun", Some("iPhone"), 2001),
+            ("nobody", Some("Bike"), 2002),
+            ("jihun", Some("G-Wagon"), 4000),
+            ("gildong", Some("Porsche"), 5000),
+        ],
+    );
+    let log = run(&broker, &manifest, &dir.path().join("state"), "order-join-backfill");
+    assert_eq!(
+        sorted(joined(&broker)),
+        [
+            "gildong:Galaxy send to Newyork",
+            "jihun:G-Wagon send to LA",
+            "jihun:iPhone send to Seoul"
+        ],
+        "{log}"
+    );
+    assert_eq!(restored(&log), 0, "{log}");
 }
 
 #[test]
@@ -139,7 +184,7 @@ fn inputs_that_are_not_co_partitioned_are_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     produce(&broker.bootstrap, "address", &keyed(&[("jihun", "Seoul")]));
     produce(&broker.bootstrap, "order", &keyed(&[("jihun", "iPhone")]));
-    let output = Command::new(rill_bin())
+    let output = rill()
         .arg("run")
         .arg(install_plugin(dir.path(), "order-join"))
         .args([
@@ -187,7 +232,7 @@ fn a_second_member_restores_its_half_of_the_table_and_joins_correctly() {
 
     let member = |name: &str| {
         let log = dir.path().join(format!("{name}.log"));
-        let child = Command::new(rill_bin())
+        let child = rill()
             .arg("run")
             .arg(&manifest)
             .args([
@@ -217,6 +262,11 @@ fn a_second_member_restores_its_half_of_the_table_and_joins_correctly() {
     wait_for("the first member to own every partition", &|| {
         assigned(&first_log, "address") == 4
     });
+    // A new application processes the address topic as input; once it is
+    // committed, a member taking partitions over restores them from it.
+    wait_for("the first member to commit the addresses", &|| {
+        committed(&broker.bootstrap, "join-group", "address") == 200
+    });
     let orders = |round: &str| -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
         names
             .iter()
@@ -238,7 +288,8 @@ fn a_second_member_restores_its_half_of_the_table_and_joins_correctly() {
     let second_text = std::fs::read_to_string(&second_log).unwrap();
     assert!(
         second_text.contains("restored"),
-        "the second member restored its tables:\n{second_text}"
+        "the second member restored its tables:\n{second_text}\nfirst member:\n{}",
+        std::fs::read_to_string(&first_log).unwrap()
     );
 
     let got: std::collections::HashSet<String> = joined(&broker).into_iter().collect();

@@ -1,20 +1,23 @@
 //! Property test: for random interleavings of address updates, deletes and
-//! orders, the real order-join component running in a real task (RocksDB
-//! table store, timestamp merge of each poll turn) produces exactly what a
+//! orders, delivered by "the broker" in random chunks per partition (one
+//! partition may arrive far ahead of the other, as in a backfill), the real
+//! order-join component running in a real task (RocksDB table store, the
+//! task's partition group ordering by timestamp) produces exactly what a
 //! simple in-memory model of KStream-KTable join semantics produces.
 
 use proptest::prelude::*;
 use rill_host::kafka::producer::MemorySink;
 use rill_host::manifest::Manifest;
 use rill_host::plugin::{InputRecord, Plugin, new_engine};
-use rill_host::runtime::merge_by_timestamp;
 use rill_host::state::store::TaskStore;
 use rill_host::task::TaskId;
+use rill_host::task::partition_group::{Lag, PartitionGroup};
 use rill_host::task::progress::TaskProgress;
 use rill_host::task::spec::ProcessorSpec;
 use rill_host::task::stream_task::StreamTask;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 enum Event {
@@ -78,16 +81,21 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn joins_match_the_model(events in prop::collection::vec(event(), 1..60), left_join: bool, turn_ends in prop::collection::vec(0..60usize, 0..8)) {
+    fn joins_match_the_model(
+        events in prop::collection::vec(event(), 1..60),
+        left_join: bool,
+        chunks in prop::collection::vec((0..6usize, 0..6usize), 0..20),
+        batch_size in 1..8usize,
+    ) {
         // Each input topic's partition holds its records in event order;
         // the event index is the timestamp.
-        let mut parts: HashMap<&str, Vec<InputRecord>> = HashMap::new();
+        let mut parts: HashMap<&str, Vec<InputRecord>> = HashMap::from([("address", Vec::new()), ("order", Vec::new())]);
         for (i, event) in events.iter().enumerate() {
             let (topic, key, value) = match event {
                 Event::Address(n, c) => ("address", name(*n), c.map(|c| format!("city-{c}").into_bytes())),
                 Event::Order(n, item) => ("order", name(*n), Some(format!("item-{item}").into_bytes())),
             };
-            let list = parts.entry(topic).or_default();
+            let list = parts.get_mut(topic).unwrap();
             list.push(InputRecord {
                 topic: topic.into(),
                 partition: 0,
@@ -107,20 +115,30 @@ proptest! {
         let id = TaskId { processor: spec.name.clone(), partition: 0 };
         let mut task = StreamTask::with_store(id, spec, sink.clone(), Arc::new(TaskProgress::default()), store, dir.path().into()).unwrap();
 
-        // Poll turns end at random timestamps; each turn hands the task what
-        // both partitions delivered up to there, merged by timestamp.
-        let mut ends = turn_ends;
-        ends.push(events.len());
-        ends.sort_unstable();
-        let mut start = 0;
-        for end in ends.into_iter().map(|e| e.min(events.len())) {
-            let turn: Vec<Vec<InputRecord>> = parts
-                .values()
-                .map(|records| records.iter().filter(|r| (start..end).contains(&(r.timestamp as usize))).cloned().collect())
-                .collect();
-            task.process_batch(merge_by_timestamp(turn)).unwrap();
-            start = end;
+        // Each poll turn delivers a random number of the next records of
+        // each partition; the task then processes what its partition group
+        // releases, knowing how much each partition still has on the broker.
+        let mut group = PartitionGroup::new([("address".into(), 0), ("order".into(), 0)], Duration::ZERO);
+        let mut delivered: HashMap<&str, usize> = HashMap::from([("address", 0), ("order", 0)]);
+        let mut turns = chunks;
+        turns.push((usize::MAX, usize::MAX));
+        for (addresses, orders) in turns {
+            for (topic, n) in [("address", addresses), ("order", orders)] {
+                let from = delivered[topic];
+                let to = from.saturating_add(n).min(parts[topic].len());
+                group.add(topic, 0, parts[topic][from..to].iter().cloned());
+                delivered.insert(topic, to);
+            }
+            loop {
+                let lag = |topic: &str, _| Lag::Known((parts[topic].len() - delivered[topic]) as i64);
+                let batch = group.take_ready(batch_size, Instant::now(), lag);
+                if batch.is_empty() {
+                    break;
+                }
+                task.process_batch(batch).unwrap();
+            }
         }
+        prop_assert_eq!(group.total_buffered(), 0);
 
         let got: Vec<(Vec<u8>, Vec<u8>)> = sink
             .records()

@@ -2,10 +2,10 @@
 //! plugins built for wasm32-wasip2, and `rill dev-broker`.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{DevBroker, Received, install_plugin, multiset, produce, read_all, rill_bin, wait_exit};
+use rill_tests::{DevBroker, Received, install_plugin, multiset, produce, read_all, rill, wait_exit};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use rill_host::metricbeat::TOPICS;
@@ -68,7 +68,7 @@ fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
     produce(&broker.bootstrap, "metric.all", &work.inputs);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut rill = Command::new(rill_bin())
+    let mut rill = rill()
         .arg("run")
         .args(manifests(dir.path()))
         .args([
@@ -135,7 +135,7 @@ fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
 fn a_missing_input_topic_is_a_clear_error() {
     let broker = DevBroker::start(&[("metric.cpu.alert", 1), ("metric.cpu.dlq", 1)]);
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(rill_bin())
+    let output = rill()
         .arg("run")
         .arg(install_plugin(dir.path(), "cpu-alert"))
         .args(["--brokers", &broker.bootstrap, "--application-id", "missing-input"])
@@ -151,7 +151,7 @@ fn a_missing_input_topic_is_a_clear_error() {
 fn a_broker_that_cannot_create_topics_gets_a_message_not_a_hang() {
     let broker = DevBroker::start(&[("metric.cpu", 2)]);
     let dir = tempfile::tempdir().unwrap();
-    let mut rill = Command::new(rill_bin())
+    let mut rill = rill()
         .arg("run")
         .arg(install_plugin(dir.path(), "cpu-alert"))
         .args(["--brokers", &broker.bootstrap, "--application-id", "no-create"])
@@ -177,7 +177,7 @@ fn sigterm_finishes_commits_and_a_restart_has_nothing_left_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let manifests = manifests(dir.path());
     let run = |extra: &[&str]| {
-        Command::new(rill_bin())
+        rill()
             .arg("run")
             .args(&manifests)
             .args([

@@ -3,12 +3,13 @@
 //! right headers while every other record is processed; `on-trap = "fail"`
 //! stops the host; bad component files are refused at load, naming the file.
 
-use rill_tests::{DevBroker, component, multiset, produce, read_all, rill_bin, run_until_idle};
+use rill_tests::{DevBroker, component, multiset, produce, read_all, rill, run_until_idle};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A manifest for the misbehave fixture with this poison behaviour.
 fn manifest(dir: &Path, poison: &str, on_trap: &str) -> PathBuf {
+    // The huge fixture needs room for its 20 MB record.
+    let memory = if poison == "huge" { "64MiB" } else { "16MiB" };
     let text = format!(
         r#"manifest-version = 1
 name = "misbehave"
@@ -23,7 +24,7 @@ topic = "in"
 out = "out"
 
 [limits]
-memory = "16MiB"
+memory = "{memory}"
 time-per-batch = "300ms"
 on-trap = "{on_trap}"
 
@@ -119,6 +120,18 @@ fn unbounded_allocation_hits_the_memory_limit() {
 }
 
 #[test]
+fn an_output_the_producer_refuses_dead_letters_its_input_and_processing_goes_on() {
+    // A 20 MB value is over the producer's message.max.bytes: refused for
+    // what it is, so only its input is dead-lettered.
+    check("huge", "output-refused", "output 'out' to topic out was refused");
+}
+
+#[test]
+fn a_plugin_blocked_in_a_wasi_sleep_hits_the_time_limit() {
+    check("sleep", "trap", "exceeded the time limit of 300ms per batch");
+}
+
+#[test]
 fn an_error_value_dead_letters_only_that_record() {
     check("error", "record-error", "poison refused");
 }
@@ -134,7 +147,7 @@ fn on_trap_fail_stops_the_host_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = manifest(dir.path(), "panic", "fail");
     produce(&broker.bootstrap, "in", &inputs());
-    let output = Command::new(rill_bin())
+    let output = rill()
         .arg("run")
         .arg(&manifest)
         .args([
@@ -155,7 +168,7 @@ fn on_trap_fail_stops_the_host_with_an_error() {
 }
 
 fn validate(manifest: &Path) -> (bool, String) {
-    let output = Command::new(rill_bin()).arg("validate").arg(manifest).output().unwrap();
+    let output = rill().arg("validate").arg(manifest).output().unwrap();
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -281,4 +294,99 @@ fn on_trap_pause_task_stops_only_that_task_and_commits_nothing_past_the_trap() {
         "nothing lost, nothing twice"
     );
     assert_eq!(read_all(&broker.bootstrap, "dlq").len(), 3);
+}
+
+/// Runs the panic fixture to the end with `RUST_BACKTRACE=1` and the given
+/// extra arguments; returns stderr.
+fn trap_log(extra: &[&str]) -> String {
+    let broker = DevBroker::start(&[("in", 2), ("out", 2), ("dlq", 2)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), "panic", "continue");
+    produce(&broker.bootstrap, "in", &inputs());
+    let output = rill()
+        .arg("run")
+        .arg(&manifest)
+        .args(["--brokers", &broker.bootstrap, "--application-id", "misbehave-logs"])
+        .args(["--stop-when-idle", "2s", "-X", "consumer.session.timeout.ms=6000"])
+        .args(extra)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    log
+}
+
+#[test]
+fn a_trap_is_one_log_line_with_wasm_frames_and_never_a_rust_backtrace() {
+    let log = trap_log(&[]);
+    assert!(
+        !log.contains("\u{1b}["),
+        "no ANSI colours when stderr is not a terminal:\n{log}"
+    );
+    let traps: Vec<&str> = log.lines().filter(|l| l.contains("plugin trapped")).collect();
+    assert!(!traps.is_empty(), "the traps are logged:\n{log}");
+    for line in traps {
+        assert!(line.contains("unreachable"), "{line}");
+        assert!(line.contains("wasm frames: "), "{line}");
+    }
+    for forbidden in ["stack backtrace", "Stack backtrace", "std::panicking", "rill_host::"] {
+        assert!(!log.contains(forbidden), "{forbidden:?} in the log:\n{log}");
+    }
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    let log = trap_log(&["--log-format", "json"]);
+    let mut traps = 0;
+    for line in log.lines() {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(object["level"].is_string() && object["message"].is_string(), "{line}");
+        traps += usize::from(object["message"].as_str().unwrap().contains("plugin trapped"));
+    }
+    assert!(traps > 0, "{log}");
+}
+
+#[test]
+fn sigterm_exits_within_the_time_limit_plus_ten_seconds_with_a_stuck_plugin() {
+    let broker = DevBroker::start(&[("in", 1), ("out", 1), ("dlq", 1)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), "sleep", "continue");
+    // Every record sleeps for an hour: each one is cut off at 300 ms, so a
+    // batch of 50 would take 15 s to replay.
+    let stuck: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..500)
+        .map(|i| (Some(format!("k{i}").into_bytes()), b"poison".to_vec()))
+        .collect();
+    produce(&broker.bootstrap, "in", &stuck);
+    let mut child = rill()
+        .arg("run")
+        .arg(&manifest)
+        .args([
+            "--brokers",
+            &broker.bootstrap,
+            "--application-id",
+            "misbehave-stuck",
+            "--batch-size",
+            "50",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+        log
+    });
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let signalled = std::time::Instant::now();
+    rill_tests::terminate(&mut child);
+    let status = rill_tests::wait_exit(&mut child, std::time::Duration::from_secs(60));
+    let took = signalled.elapsed();
+    let log = reader.join().unwrap();
+    assert!(
+        took < std::time::Duration::from_millis(10_300),
+        "SIGTERM took {took:?} with a stuck plugin (limit 300 ms + 10 s):\n{log}"
+    );
+    assert!(status.success(), "{log}");
 }

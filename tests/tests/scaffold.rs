@@ -1,13 +1,13 @@
 //! `rill new` for each language: the scaffold's own test passes natively,
 //! it builds into a component, and rill loads it (world check + init).
 
-use rill_tests::{componentize_js, componentize_py, rill_bin};
+use rill_tests::{componentize_js, componentize_py, rill, rill_bin};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn scaffold(dir: &Path, lang: &str) -> PathBuf {
     let project = dir.join("demo-proc");
-    let output = Command::new(rill_bin())
+    let output = rill()
         .args(["new", "demo-proc", "--lang", lang, "--dir"])
         .arg(&project)
         .output()
@@ -104,7 +104,7 @@ fn the_javascript_scaffold_tests_builds_and_loads() {
 
 #[test]
 fn a_bad_name_is_refused_with_the_fix() {
-    let output = Command::new(rill_bin()).args(["new", "Demo_Proc"]).output().unwrap();
+    let output = rill().args(["new", "Demo_Proc"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("fix:"), "{stderr}");

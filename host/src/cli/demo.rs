@@ -93,11 +93,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         threads: args.threads,
         batch_size: 500,
         commit_interval: Duration::from_secs(1),
+        max_task_idle: Duration::ZERO,
         stop_when_idle: Some(Duration::from_secs(2)),
         state_dir: std::env::temp_dir().join("rill-demo-state"),
         hot_swap: None,
     };
-    let report = runtime::run(&options, processors, &AtomicBool::new(false))?;
+    let report = runtime::run(&options, processors, &Arc::new(AtomicBool::new(false)))?;
 
     println!("\n{:<18} {:>8} {:>9}", "topic", "records", "expected");
     let expected = [values.len() as u64, cpu, memory, alerts, malformed, no_host];

@@ -30,8 +30,8 @@ pub struct RunArgs {
     /// Worker threads (Kafka Streams' num.stream.threads).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Directory for local state.
-    #[arg(long, default_value = "rill-state")]
+    /// Directory for local state (and the compiled-plugin cache).
+    #[arg(long, default_value = "rill-state", env = "RILL_STATE_DIR")]
     state_dir: PathBuf,
     /// Exit 0 once the inputs are drained, all output acknowledged and
     /// committed, and nothing arrived for this long (e.g. `2s`).
@@ -43,6 +43,11 @@ pub struct RunArgs {
     /// How often acknowledged progress is committed.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     commit_interval: Duration,
+    /// How long a caught-up, empty input partition may hold its task back
+    /// waiting for data (Kafka Streams' max.task.idle.ms). At 0 a task waits
+    /// only for records known to be on the broker.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    max_task_idle: Duration,
     /// Partitions of each topic the embedded broker creates.
     #[arg(long, default_value_t = 3)]
     embedded_partitions: i32,
@@ -50,6 +55,29 @@ pub struct RunArgs {
     /// prefix with consumer. or producer. for one kind of client.
     #[arg(short = 'X', value_parser = super::parse_property)]
     property: Vec<(String, String)>,
+}
+
+/// Bounds shutdown: once the signal has come, the process exits after
+/// `grace` (the longest plugin call plus 10 s) whatever is still running.
+/// A clean shutdown ends far sooner (queued batches are abandoned after a few
+/// seconds, every plugin call ends within its limit); this is the backstop.
+/// Exiting here commits nothing more, so nothing is lost: what was not
+/// committed is processed again after a restart.
+fn watchdog(shutdown: Arc<std::sync::atomic::AtomicBool>, grace: Duration) {
+    let spawned = std::thread::Builder::new().name("rill-watchdog".into()).spawn(move || {
+        while !shutdown.load(std::sync::atomic::Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(grace);
+        tracing::error!(
+            "shutdown did not finish within {}; exiting without committing the rest (it is processed again after a restart)",
+            humantime::format_duration(grace)
+        );
+        std::process::exit(1);
+    });
+    if let Err(error) = spawned {
+        tracing::warn!("cannot start the shutdown watchdog: {error}");
+    }
 }
 
 /// Runs `rill run`.
@@ -115,6 +143,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         threads: args.threads,
         batch_size: args.batch_size.max(1),
         commit_interval: args.commit_interval,
+        max_task_idle: args.max_task_idle,
         stop_when_idle: args.stop_when_idle,
         state_dir: args.state_dir.clone(),
         hot_swap: Some(HotSwap {
@@ -123,12 +152,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }),
     };
     let (shutdown, _signals) = super::shutdown_flag()?;
+    let slowest = manifests
+        .iter()
+        .map(|m| m.limits.time_per_batch)
+        .max()
+        .unwrap_or_default();
+    watchdog(shutdown.clone(), slowest + Duration::from_secs(10));
     let report = runtime::run(&options, processors, &shutdown)?;
-    for p in report.processors {
+    for p in &report.processors {
         tracing::info!(
             processor = %p.name,
             "processed {} records: {} emitted, {} dropped, {} dead-lettered, {} traps",
             p.records_in, p.records_out, p.dropped, p.dead_lettered, p.traps
+        );
+    }
+    if !report.failed.is_empty() {
+        anyhow::bail!(
+            "{} task(s) stopped on a failure; their offsets were not committed past it, so a restart after the \
+             fix reprocesses from there:\n  {}",
+            report.failed.len(),
+            report.failed.join("\n  ")
         );
     }
     Ok(())

@@ -37,6 +37,7 @@ pub struct EmbeddedBroker {
     /// lifetime to a client handle).
     owner: BaseProducer<DefaultProducerContext>,
     bootstrap: String,
+    brokers: i32,
 }
 
 impl EmbeddedBroker {
@@ -58,7 +59,11 @@ impl EmbeddedBroker {
             }
             cluster.bootstrap_servers()
         };
-        Ok(EmbeddedBroker { owner, bootstrap })
+        Ok(EmbeddedBroker {
+            owner,
+            bootstrap,
+            brokers,
+        })
     }
 
     /// The `bootstrap.servers` string for clients.
@@ -75,6 +80,30 @@ impl EmbeddedBroker {
                 partitions,
                 source,
             })
+    }
+}
+
+impl EmbeddedBroker {
+    /// Takes every broker down (connections dropped, new ones refused) or
+    /// brings them back: for testing how clients ride out an outage.
+    pub fn set_available(&self, up: bool) -> Result<(), EmbeddedError> {
+        let cluster = mock(&self.owner)?;
+        for id in 1..=self.brokers {
+            let result = if up {
+                cluster.broker_up(id)
+            } else {
+                cluster.broker_down(id)
+            };
+            result.map_err(EmbeddedError::Start)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the next `count` Produce requests (from any client) fail with
+    /// `error`: for testing how refusals are handled.
+    pub fn fail_produce_requests(&self, error: rdkafka_sys::RDKafkaRespErr, count: usize) -> Result<(), EmbeddedError> {
+        mock(&self.owner)?.request_errors(rdkafka_sys::types::RDKafkaApiKey::Produce, &vec![error; count]);
+        Ok(())
     }
 }
 

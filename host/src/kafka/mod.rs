@@ -82,12 +82,15 @@ impl KafkaSettings {
     /// The output producer: idempotent (ordered, no duplicates from
     /// retries), Java-compatible partitioning (murmur2, so keyed outputs
     /// land where Kafka Streams would put them), lz4 batches with a short
-    /// linger for throughput.
+    /// linger for throughput, and no delivery timeout: while brokers are
+    /// unreachable records wait and are retried, never dropped (nothing past
+    /// them is committed meanwhile).
     pub fn producer(&self) -> ClientConfig {
         self.client(
             Role::Producer,
             &[
                 ("enable.idempotence", "true"),
+                ("message.timeout.ms", "0"),
                 ("partitioner", "murmur2_random"),
                 ("compression.type", "lz4"),
                 ("linger.ms", "20"),

@@ -5,23 +5,69 @@
 //! gets a [`BatchAck`]; every record produced for it carries the ack as its
 //! delivery opaque, and the delivery callback counts it down. A partition's
 //! offset is committed only up to the end of its oldest incomplete batch.
+//!
+//! A record the brokers refuse for what it is (too large, bad timestamp,
+//! invalid) is handed to the batch's [`Refusals`], which dead-letters the
+//! input that produced it before the batch can complete; any other delivery
+//! failure (authorization, unknown topic, a message timeout) is a failure of
+//! the batch, which is then never committed. Transient failures never get
+//! here: the producer retries them for as long as it takes
+//! (`message.timeout.ms=0`).
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Acknowledgements outstanding for one processing batch.
 ///
 /// Starts with one "unsealed" token so that it cannot look complete while
 /// records are still being produced; [`BatchAck::seal`] removes it.
-#[derive(Debug)]
 pub struct BatchAck {
     outstanding: AtomicUsize,
     failure: Mutex<Option<String>>,
+    /// Dead-letters inputs whose outputs were refused; none for acks whose
+    /// records have no input (changelogs) or whose refusals must fail.
+    refusals: OnceLock<Box<dyn Refusals>>,
+}
+
+impl std::fmt::Debug for BatchAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchAck")
+            .field("outstanding", &self.outstanding)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to do with an output the brokers refused for what it is: send the
+/// input that produced it (index `input` in the batch) to the dead-letter
+/// topic, counted against the same ack, so the batch completes only once
+/// the dead letter is acknowledged.
+pub trait Refusals: Send + Sync {
+    /// Dead-letters input `input` because an output to `topic` was refused
+    /// for `reason`. An error fails the batch.
+    fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String>;
+}
+
+/// Whether the client or broker refused a record for what it is (it can
+/// never be written, so its input is dead-lettered) rather than for the
+/// topic, the cluster or the moment.
+pub fn refuses_record(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        code,
+        MessageSizeTooLarge
+            | InvalidMessageSize
+            | MessageBatchTooLarge
+            | InvalidMessage
+            | BadMessage
+            | InvalidTimestamp
+            | InvalidRecord
+    )
 }
 
 impl BatchAck {
@@ -30,7 +76,15 @@ impl BatchAck {
         Arc::new(BatchAck {
             outstanding: AtomicUsize::new(1),
             failure: Mutex::new(None),
+            refusals: OnceLock::new(),
         })
+    }
+
+    /// A new ack whose refused records are handed to `refusals`.
+    pub fn with_refusals(refusals: Box<dyn Refusals>) -> Arc<Self> {
+        let ack = Self::new();
+        let _ = ack.refusals.set(refusals);
+        ack
     }
 
     /// Marks the end of producing for this batch.
@@ -61,6 +115,30 @@ impl BatchAck {
         }
         self.outstanding.fetch_sub(1, Ordering::AcqRel);
     }
+
+    /// Settles a record that could not be delivered: a refusal of the
+    /// record itself with a known input is dead-lettered (the dead letter
+    /// joins this ack before the refused record leaves it); anything else
+    /// fails the batch.
+    pub fn undeliverable(self: &Arc<Self>, input: Option<u32>, topic: &str, error: &KafkaError) {
+        let refused_record = error.rdkafka_error_code().is_some_and(refuses_record);
+        if refused_record && let (Some(input), Some(refusals)) = (input, self.refusals.get()) {
+            let outcome = refusals.refused(input, topic, &error.to_string(), self);
+            self.delivered(outcome);
+            return;
+        }
+        self.delivered(Err(format!("delivery to {topic} failed: {error}")));
+    }
+}
+
+/// What each produced record carries to its delivery report.
+pub struct Delivery {
+    ack: Arc<BatchAck>,
+    /// Index of the input record in its batch, for outputs; `None` for
+    /// changelog records and dead letters.
+    input: Option<u32>,
+    /// Moved to one past the record's offset once it is acknowledged.
+    offsets: Option<Arc<AtomicI64>>,
 }
 
 /// Routes delivery reports to the batch each record belongs to.
@@ -69,13 +147,18 @@ pub struct AckContext;
 impl ClientContext for AckContext {}
 
 impl ProducerContext for AckContext {
-    type DeliveryOpaque = Arc<BatchAck>;
+    type DeliveryOpaque = Box<Delivery>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, ack: Arc<BatchAck>) {
-        ack.delivered(match result {
-            Ok(_) => Ok(()),
-            Err((error, message)) => Err(format!("delivery to {} failed: {error}", message.topic())),
-        });
+    fn delivery(&self, result: &DeliveryResult<'_>, delivery: Box<Delivery>) {
+        match result {
+            Ok(message) => {
+                if let Some(offsets) = &delivery.offsets {
+                    offsets.fetch_max(message.offset() + 1, Ordering::AcqRel);
+                }
+                delivery.ack.delivered(Ok(()))
+            }
+            Err((error, message)) => delivery.ack.undeliverable(delivery.input, message.topic(), error),
+        }
     }
 }
 
@@ -93,6 +176,13 @@ pub struct OutgoingRecord<'a> {
     pub headers: Vec<(&'a str, Option<&'a [u8]>)>,
     /// Milliseconds since the epoch.
     pub timestamp: i64,
+    /// Index in its batch of the input record this output came from, so a
+    /// refused output can dead-letter it; `None` for changelog records and
+    /// dead letters (their refusal fails the batch).
+    pub input: Option<u32>,
+    /// Where to record how far the destination partition is acknowledged
+    /// (one past this record's offset): changelogs, for checkpoints.
+    pub offsets: Option<&'a Arc<AtomicI64>>,
 }
 
 /// Where tasks send records: the Kafka producer in production, memory in
@@ -121,10 +211,16 @@ pub struct SentRecord {
     pub timestamp: i64,
 }
 
-/// A sink that keeps records in memory and acknowledges them at once.
+/// A sink that keeps records in memory and acknowledges them at once, or,
+/// like a broker with a size limit, refuses values over `refuse_over` bytes
+/// in their delivery report.
 #[derive(Default)]
 pub struct MemorySink {
     records: Mutex<Vec<SentRecord>>,
+    /// Next offset per (topic, explicit partition), as a broker would assign.
+    offsets: Mutex<std::collections::HashMap<(String, Option<i32>), i64>>,
+    /// Values larger than this are refused at delivery (`MessageSizeTooLarge`).
+    pub refuse_over: Option<usize>,
 }
 
 impl MemorySink {
@@ -137,6 +233,23 @@ impl MemorySink {
 impl RecordSink for MemorySink {
     fn send(&self, record: OutgoingRecord<'_>, ack: &Arc<BatchAck>) -> Result<(), KafkaError> {
         ack.sent();
+        if self
+            .refuse_over
+            .is_some_and(|limit| record.value.map_or(0, <[u8]>::len) > limit)
+        {
+            let refusal = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+            ack.undeliverable(record.input, record.topic, &refusal);
+            return Ok(());
+        }
+        let offset = {
+            let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            let next = offsets.entry((record.topic.to_string(), record.partition)).or_insert(0);
+            *next += 1;
+            *next - 1
+        };
+        if let Some(offsets) = record.offsets {
+            offsets.fetch_max(offset + 1, Ordering::AcqRel);
+        }
         self.records.lock().unwrap_or_else(|e| e.into_inner()).push(SentRecord {
             topic: record.topic.to_string(),
             partition: record.partition,
@@ -186,7 +299,12 @@ impl RecordSink for OutputProducer {
         for (key, value) in &record.headers {
             headers = headers.insert(KafkaHeader { key, value: *value });
         }
-        let mut base = BaseRecord::with_opaque_to(record.topic, ack.clone())
+        let delivery = Box::new(Delivery {
+            ack: ack.clone(),
+            input: record.input,
+            offsets: record.offsets.cloned(),
+        });
+        let mut base = BaseRecord::with_opaque_to(record.topic, delivery)
             .timestamp(record.timestamp)
             .headers(headers);
         if let Some(key) = record.key {
@@ -207,7 +325,8 @@ impl RecordSink for OutputProducer {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err((error, _)) => {
-                    ack.delivered(Err(error.to_string()));
+                    // Refused before it was queued: the caller decides.
+                    ack.delivered(Ok(()));
                     return Err(error);
                 }
             }

@@ -10,6 +10,12 @@ use std::sync::{Arc, Mutex};
 
 /// A task's store as the task and its plugin instance share it.
 pub type SharedTaskStore = Arc<Mutex<TaskStore>>;
+
+/// The host failed inside a plugin's call (its local storage): the call
+/// traps, and the task stops instead of blaming the record.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("local state storage failed inside a plugin call: {0}")]
+pub struct HostFault(pub String);
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -81,15 +87,15 @@ impl log::Host for HostState {
 /// State calls go to the task's store; an instance without one (the
 /// load-time trial, a native stand-in) sees every name as undeclared.
 impl state::Host for HostState {
-    fn get(&mut self, store: String, key: Vec<u8>) -> Result<Option<Vec<u8>>, state::StateError> {
+    fn get(&mut self, store: String, key: Vec<u8>) -> wasmtime::Result<Result<Option<Vec<u8>>, state::StateError>> {
         self.with_state(&store, |s| s.get(&store, &key))
     }
 
-    fn put(&mut self, store: String, key: Vec<u8>, value: Vec<u8>) -> Result<(), state::StateError> {
+    fn put(&mut self, store: String, key: Vec<u8>, value: Vec<u8>) -> wasmtime::Result<Result<(), state::StateError>> {
         self.with_state(&store, |s| s.put(&store, key, value))
     }
 
-    fn delete(&mut self, store: String, key: Vec<u8>) -> Result<(), state::StateError> {
+    fn delete(&mut self, store: String, key: Vec<u8>) -> wasmtime::Result<Result<(), state::StateError>> {
         self.with_state(&store, |s| s.delete(&store, key))
     }
 
@@ -99,7 +105,7 @@ impl state::Host for HostState {
         start: Option<Vec<u8>>,
         end: Option<Vec<u8>>,
         limit: u32,
-    ) -> Result<Vec<state::Entry>, state::StateError> {
+    ) -> wasmtime::Result<Result<Vec<state::Entry>, state::StateError>> {
         self.with_state(&store, |s| {
             s.range(&store, start.as_deref(), end.as_deref(), limit as usize)
                 .map(|entries| {
@@ -111,24 +117,49 @@ impl state::Host for HostState {
         })
     }
 
-    fn lookup(&mut self, table: String, key: Vec<u8>) -> Result<Option<Vec<u8>>, state::StateError> {
+    fn lookup(&mut self, table: String, key: Vec<u8>) -> wasmtime::Result<Result<Option<Vec<u8>>, state::StateError>> {
         self.with_state(&table, |s| s.lookup(&table, &key))
     }
 }
 
 impl HostState {
+    /// Runs a state call. An undeclared name is the plugin's error (a value
+    /// it can handle); a storage failure traps the instance as a
+    /// [`HostFault`].
     fn with_state<T>(
         &mut self,
         name: &str,
         f: impl FnOnce(&mut TaskStore) -> Result<T, AccessError>,
-    ) -> Result<T, state::StateError> {
+    ) -> wasmtime::Result<Result<T, state::StateError>> {
         let Some(store) = &self.state else {
-            return Err(state::StateError::Undeclared(name.to_string()));
+            return Ok(Err(state::StateError::Undeclared(name.to_string())));
         };
         let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut store).map_err(|e| match e {
-            AccessError::Undeclared(name) => state::StateError::Undeclared(name),
-            AccessError::Storage(message) => state::StateError::Storage(message),
-        })
+        match f(&mut store) {
+            Ok(value) => Ok(Ok(value)),
+            Err(AccessError::Undeclared(name)) => Ok(Err(state::StateError::Undeclared(name))),
+            Err(AccessError::Storage(message)) => Err(wasmtime::Error::new(HostFault(message))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::bindings::rill::processor::state::Host as _;
+
+    #[test]
+    fn a_storage_failure_traps_as_a_host_fault_and_an_undeclared_name_is_the_plugins_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = TaskStore::open(dir.path(), &["counts".into()], &[], None).unwrap();
+        store.db.drop_family(&crate::state::store_cf("counts"));
+        let mut host = HostState::new("test".into(), Some(Arc::new(Mutex::new(store))), 1 << 20);
+
+        let trap = host.get("counts".into(), b"k".to_vec()).unwrap_err();
+        assert!(trap.downcast_ref::<HostFault>().is_some(), "{trap:?}");
+        assert!(matches!(
+            host.get("other".into(), b"k".to_vec()),
+            Ok(Err(state::StateError::Undeclared(name))) if name == "other"
+        ));
     }
 }

@@ -15,7 +15,7 @@ pub mod reload;
 pub mod sandbox;
 
 pub use bindings::{Header, InputRecord, OutputRecord, RecordResult};
-pub use host_api::{HostState, SharedTaskStore};
+pub use host_api::{HostFault, HostState, SharedTaskStore};
 
 use crate::manifest::Manifest;
 use sha2::{Digest, Sha256};
@@ -64,7 +64,7 @@ pub enum PluginError {
         message: String,
     },
     /// The plugin trapped while starting (in `init` or instantiation).
-    #[error("{}: trapped while starting: {detail:#}", file.display())]
+    #[error("{}: trapped while starting: {}", file.display(), sandbox::one_line(detail))]
     Trap {
         /// Component path.
         file: PathBuf,
@@ -158,7 +158,7 @@ impl Plugin {
         }
         .map_err(|e| wrong_world(e.into()))?;
         let mut linker = Linker::<HostState>::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| wrong_world(e.into()))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| wrong_world(e.into()))?;
         bindings::Processor::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| wrong_world(e.into()))?;
@@ -176,7 +176,7 @@ impl Plugin {
         Ok(plugin)
     }
 
-    /// A new instance with `init` already called.
+    /// A new instance with `init` already called, within the time limit.
     pub fn start(&self, tag: &str, state: Option<SharedTaskStore>) -> Result<PluginInstance, PluginError> {
         let file = &self.manifest.component;
         let trap = |detail: wasmtime::Error| PluginError::Trap {
@@ -187,15 +187,19 @@ impl Plugin {
         let mut store = Store::new(&self.engine, HostState::new(tag.into(), state, limits.memory));
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(sandbox::ticks(limits.time_per_batch));
-        let bindings = self.pre.instantiate(&mut store).map_err(trap)?;
         let config = self.manifest.config.to_string();
-        bindings
-            .call_init(&mut store, &config)
-            .map_err(trap)?
-            .map_err(|message| PluginError::Init {
+        let bindings = sandbox::call_within(limits.time_per_batch, async {
+            let bindings = self.pre.instantiate_async(&mut store).await?;
+            let init = bindings.call_init(&mut store, &config).await?;
+            Ok((bindings, init))
+        })
+        .map_err(trap)
+        .and_then(|(bindings, init)| {
+            init.map(|()| bindings).map_err(|message| PluginError::Init {
                 file: file.clone(),
                 message,
-            })?;
+            })
+        })?;
         Ok(PluginInstance {
             store,
             bindings,
@@ -223,12 +227,18 @@ pub struct PluginInstance {
 
 impl RecordProcessor for PluginInstance {
     fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
-        self.store
-            .set_epoch_deadline(sandbox::ticks(self.limits.time_per_batch));
-        let results = self
-            .bindings
-            .call_process(&mut self.store, batch)
-            .map_err(|e| anyhow::anyhow!("{}", sandbox::describe_trap(&e.into(), &self.limits)))?;
+        let limit = self.limits.time_per_batch;
+        self.store.set_epoch_deadline(sandbox::ticks(limit));
+        let (bindings, store) = (&self.bindings, &mut self.store);
+        let results = sandbox::call_within(limit, bindings.call_process(store, batch)).map_err(|e| {
+            let error: anyhow::Error = e.into();
+            // A host fault is the host's, not the plugin's: keep its type so
+            // the task can tell it from a trap.
+            match error.chain().find_map(|c| c.downcast_ref::<HostFault>()) {
+                Some(fault) => anyhow::Error::new(fault.clone()),
+                None => anyhow::anyhow!("{}", sandbox::describe_trap(&error, &self.limits)),
+            }
+        })?;
         anyhow::ensure!(
             results.len() == batch.len(),
             "process returned {} results for a batch of {} records; the world requires one per record",

@@ -1,6 +1,13 @@
-//! What bounds a plugin instance: a memory cap (a `ResourceLimiter`), a CPU
-//! bound per call (epoch interruption driven by a 10 ms ticker), and its
-//! stdout/stderr turned into host log lines tagged with processor and task.
+//! What bounds a plugin instance: a memory cap (a `ResourceLimiter`), a time
+//! bound per call, and its stdout/stderr turned into host log lines tagged
+//! with processor and task.
+//!
+//! The time bound has two halves. Epoch interruption (a 10 ms ticker) traps
+//! Wasm code that computes past the deadline. A call blocked in the host
+//! instead (a WASI sleep, a poll on a clock) runs no Wasm code to interrupt,
+//! so every call is a future run under a timeout ([`call_within`]): when the
+//! time is up the future is dropped, which abandons the call wherever it is,
+//! and the instance is replaced like after any trap.
 
 use std::io;
 use std::pin::Pin;
@@ -28,22 +35,59 @@ pub fn start_ticker(engine: &Engine) {
     }
 }
 
+thread_local! {
+    /// Each thread that calls plugins (workers, the loader) drives their
+    /// futures on a small runtime of its own: WASI's clocks need tokio's
+    /// timers.
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime for plugin calls");
+}
+
+/// Why a plugin call was abandoned while blocked in the host.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "exceeded the time limit of {} per batch (limits.time-per-batch) while blocked in a WASI call (a sleep, a poll or a stream)",
+    humantime::format_duration(*.0)
+)]
+pub struct BlockedPastLimit(pub Duration);
+
+/// Runs a plugin call to completion on this thread, abandoning it with
+/// [`BlockedPastLimit`] if it is still blocked after `limit`.
+pub fn call_within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    RUNTIME.with(|runtime| {
+        runtime.block_on(async {
+            match tokio::time::timeout(limit, call).await {
+                Ok(result) => result,
+                Err(_) => Err(wasmtime::Error::new(BlockedPastLimit(limit))),
+            }
+        })
+    })
+}
+
 /// Epoch ticks for a time limit (at least one).
 pub fn ticks(limit: Duration) -> u64 {
     (limit.as_millis() / TICK.as_millis()).max(1) as u64
 }
 
-/// Turns a trap into a message that names the limit when one was hit, with
-/// wasmtime's own text (and Wasm backtrace) after it.
+/// Turns a trap into one line: the limit hit (if one was), what trapped,
+/// and the innermost Wasm frames. Never the host's Rust backtrace, whatever
+/// `RUST_BACKTRACE` says: an operator needs the plugin's frames, not ours.
 pub fn describe_trap(error: &anyhow::Error, limits: &crate::manifest::Limits) -> String {
     let trap = error.downcast_ref::<wasmtime::Trap>().copied();
-    let text = format!("{error:?}");
-    let limit = if trap == Some(wasmtime::Trap::Interrupt) {
+    let cause = error.root_cause().to_string();
+    let limit = if error.downcast_ref::<BlockedPastLimit>().is_some() {
+        String::new()
+    } else if trap == Some(wasmtime::Trap::Interrupt) {
         format!(
             "exceeded the time limit of {} per batch (limits.time-per-batch): ",
             humantime::format_duration(limits.time_per_batch)
         )
-    } else if text.contains("memory") && (text.contains("limit") || text.contains("grow")) {
+    } else if cause.contains("memory") && (cause.contains("limit") || cause.contains("grow")) {
         format!(
             "exceeded the memory limit of {} MiB (limits.memory): ",
             limits.memory >> 20
@@ -51,7 +95,36 @@ pub fn describe_trap(error: &anyhow::Error, limits: &crate::manifest::Limits) ->
     } else {
         String::new()
     };
-    format!("{limit}{text}")
+    format!("{limit}{}", one_line(error))
+}
+
+/// Frames of a Wasm backtrace worth a log line.
+const FRAMES: usize = 5;
+
+/// An error from a plugin call as one line: its root cause, then up to
+/// five Wasm frames, innermost first.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let cause = error.root_cause().to_string();
+    let mut line: String = cause.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
+        let frames: Vec<String> = backtrace
+            .frames()
+            .iter()
+            .take(FRAMES)
+            .map(|f| match f.func_name() {
+                Some(name) => name.to_string(),
+                None => format!("func[{}]", f.func_index()),
+            })
+            .collect();
+        if !frames.is_empty() {
+            line.push_str("; wasm frames: ");
+            line.push_str(&frames.join(" <- "));
+            if backtrace.frames().len() > FRAMES {
+                line.push_str(" <- ...");
+            }
+        }
+    }
+    line
 }
 
 /// A plugin's stdout or stderr: complete lines go to the host log.

@@ -40,10 +40,13 @@ impl GlobalTables {
                     partition,
                     family: table_cf(topic),
                     from: done.get(&(topic.clone(), partition)).copied().unwrap_or(0),
+                    // Global tables are bootstrapped to the end before any task
+                    // runs, as Kafka Streams does.
+                    until: None,
                 })
             })
             .collect();
-        let restored = restore(settings, &store.db, &sources, "global")?;
+        let restored = restore(settings, &store.db, &sources, "global", &AtomicBool::new(false))?;
         checkpoint.write(&restored.reached)?;
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -94,7 +97,55 @@ fn follow_error(topics: &[String], message: String) -> StateError {
     }
 }
 
-/// Applies new global-table records until stopped, then checkpoints.
+/// Records read from the global topics and not yet written, and how far
+/// they take each partition. Positions move only once the records behind
+/// them are in the store, so a failed write is retried and the checkpoint
+/// never claims records the store does not hold.
+#[derive(Debug, Default)]
+struct Pending {
+    writes: Vec<Write>,
+    reached: Offsets,
+}
+
+impl Pending {
+    /// Adds one record read at `offset` (a keyless record only moves the
+    /// position).
+    fn push(&mut self, topic: &str, partition: i32, offset: i64, key: Option<&[u8]>, value: Option<&[u8]>) {
+        if let Some(key) = key {
+            self.writes
+                .push((table_cf(topic), key.to_vec(), value.map(<[u8]>::to_vec)));
+        }
+        self.reached.insert((topic.to_string(), partition), offset + 1);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.reached.is_empty()
+    }
+
+    /// Writes the pending records with `write`; on success their positions
+    /// move into `done`, on failure nothing moves and they stay pending.
+    fn apply(
+        &mut self,
+        write: impl FnOnce(&[Write]) -> Result<(), StateError>,
+        done: &mut Offsets,
+    ) -> Result<(), StateError> {
+        if !self.writes.is_empty() {
+            write(&self.writes)?;
+        }
+        self.writes.clear();
+        done.append(&mut self.reached);
+        Ok(())
+    }
+}
+
+/// Records per write batch while following.
+const BATCH: usize = 1000;
+
+/// How long to wait before retrying a failed write.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Applies new global-table records until stopped, then checkpoints what
+/// is in the store.
 fn follow(
     consumer: BaseConsumer,
     store: &GlobalStore,
@@ -102,39 +153,86 @@ fn follow(
     checkpoint: Checkpoint,
     mut reached: Offsets,
 ) {
-    let mut writes: Vec<Write> = Vec::new();
+    let mut pending = Pending::default();
+    let mut failing = false;
     while !stop.load(Ordering::Acquire) {
-        while let Some(polled) = consumer.poll(if writes.is_empty() {
-            Duration::from_millis(100)
-        } else {
-            Duration::ZERO
-        }) {
-            match polled {
-                Ok(message) => {
-                    if let Some(key) = message.key() {
-                        writes.push((
-                            table_cf(message.topic()),
-                            key.to_vec(),
-                            message.payload().map(<[u8]>::to_vec),
-                        ));
+        // While a write is failing, read nothing more: retry it first.
+        if !failing {
+            let mut read = 0;
+            while let Some(polled) = consumer.poll(if pending.is_empty() {
+                Duration::from_millis(100)
+            } else {
+                Duration::ZERO
+            }) {
+                match polled {
+                    Ok(message) => {
+                        pending.push(
+                            message.topic(),
+                            message.partition(),
+                            message.offset(),
+                            message.key(),
+                            message.payload(),
+                        );
+                        read += 1;
+                        if read >= BATCH {
+                            break;
+                        }
                     }
-                    reached.insert((message.topic().to_string(), message.partition()), message.offset() + 1);
-                    if writes.len() >= 1000 {
-                        break;
-                    }
+                    Err(e) => tracing::warn!("global table consumer: {e}"),
                 }
-                Err(e) => tracing::warn!("global table consumer: {e}"),
             }
         }
-        if !writes.is_empty() {
-            if let Err(e) = store.db.write(&writes) {
-                tracing::error!("global tables: {e}");
+        if pending.is_empty() {
+            continue;
+        }
+        match pending.apply(|writes| store.db.write(writes), &mut reached) {
+            Ok(()) => failing = false,
+            Err(e) => {
+                tracing::error!("global tables: {e}; retrying in {RETRY:?} (the position does not move past it)");
+                failing = true;
+                std::thread::sleep(RETRY);
             }
-            writes.clear();
         }
     }
     let saved = store.db.flush().and_then(|()| checkpoint.write(&reached));
     if let Err(e) = saved {
         tracing::warn!("global tables: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure() -> StateError {
+        StateError::Checkpoint {
+            path: "global".into(),
+            source: std::io::Error::other("disk full"),
+        }
+    }
+
+    #[test]
+    fn a_failed_write_moves_no_position_and_is_retried() {
+        let mut pending = Pending::default();
+        let mut done = Offsets::new();
+        pending.push("address_v2", 0, 7, Some(b"jihun"), Some(b"Seoul"));
+        pending.push("address_v2", 1, 3, None, Some(b"keyless"));
+        assert!(pending.apply(|_| Err(failure()), &mut done).is_err());
+        assert!(done.is_empty(), "nothing the store lacks is checkpointed");
+
+        let mut written = Vec::new();
+        pending
+            .apply(
+                |w| {
+                    written.extend_from_slice(w);
+                    Ok(())
+                },
+                &mut done,
+            )
+            .unwrap();
+        assert_eq!(written.len(), 1, "the failed write is retried, once");
+        assert_eq!(done[&("address_v2".to_string(), 0)], 8);
+        assert_eq!(done[&("address_v2".to_string(), 1)], 4);
+        assert!(pending.is_empty());
     }
 }

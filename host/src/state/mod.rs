@@ -19,8 +19,10 @@
 
 pub mod checkpoint;
 pub mod global;
+pub mod manager;
 pub mod restore;
 pub mod store;
+pub mod updater;
 
 use thiserror::Error;
 

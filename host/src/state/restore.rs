@@ -9,6 +9,7 @@ use crate::kafka::KafkaSettings;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// One partition to bring up to date, and the column family it fills.
@@ -23,6 +24,9 @@ pub struct Source {
     /// First offset not yet in the database (from the checkpoint; 0 when
     /// there is none).
     pub from: i64,
+    /// Where to stop: `None` for the end of the partition (changelogs),
+    /// the group's committed offset for a table read from its source topic.
+    pub until: Option<i64>,
 }
 
 /// What a restore did.
@@ -34,6 +38,9 @@ pub struct Restored {
     pub reached: Offsets,
     /// Wall time.
     pub elapsed: Duration,
+    /// Stopped early because the task was revoked; `reached` says how far
+    /// it got (everything before is in the database).
+    pub cancelled: bool,
 }
 
 /// How often a long restore logs how far it got.
@@ -43,13 +50,15 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 const STALL: Duration = Duration::from_secs(60);
 
 /// Reads every source up to the high watermark it has when the restore
-/// starts, writing its records (a null value deletes) into `db`. Logs start,
-/// progress and end with records/s, tagged with `label`.
+/// starts (or its `until`), writing its records (a null value deletes) into
+/// `db`. Logs start, progress and end with records/s, tagged with `label`.
+/// Returns early, with what it wrote, once `cancel` is set.
 pub fn restore(
     settings: &KafkaSettings,
     db: &Database,
     sources: &[Source],
     label: &str,
+    cancel: &AtomicBool,
 ) -> Result<Restored, StateError> {
     let started = Instant::now();
     let failed = |s: &Source, message: String| StateError::Restore {
@@ -74,6 +83,7 @@ pub fn restore(
             .map_err(|e| failed(source, format!("reading watermarks: {e}")))?;
         // A checkpoint past the end means the topic was recreated: start over.
         let start = if source.from > high { low } else { source.from.max(low) };
+        let high = source.until.map_or(high, |until| until.min(high));
         if start < high {
             behind += high - start;
             tpl.add_partition_offset(&source.topic, source.partition, Offset::Offset(start))
@@ -99,6 +109,26 @@ pub fn restore(
     let mut last_report = Instant::now();
     let mut writes: Vec<Write> = Vec::with_capacity(1024);
     while !ends.is_empty() {
+        if cancel.load(Ordering::Acquire) {
+            db.write(&writes)?;
+            for ((topic, partition), _) in &ends {
+                // Written up to where the last record took it (or not at all).
+                restored.reached.entry((topic.clone(), *partition)).or_insert_with(|| {
+                    sources
+                        .iter()
+                        .find(|s| s.topic == *topic && s.partition == *partition)
+                        .map_or(0, |s| s.from)
+                });
+            }
+            restored.cancelled = true;
+            restored.elapsed = started.elapsed();
+            tracing::info!(
+                task = label,
+                "restore stopped after {} records: the task was revoked",
+                restored.records
+            );
+            return Ok(restored);
+        }
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Err(e)) => tracing::warn!(task = label, "restore consumer: {e}"),
@@ -112,8 +142,11 @@ pub fn restore(
                         restored.records += 1;
                         last_progress = Instant::now();
                     }
-                    restored.reached.insert(key.clone(), message.offset() + 1);
-                    if message.offset() + 1 >= *end {
+                    // A record past the end (after a compacted gap) is not
+                    // written: the database then holds exactly up to the end.
+                    let next = (message.offset() + 1).min(*end);
+                    restored.reached.insert(key.clone(), next);
+                    if next >= *end {
                         ends.remove(&key);
                     }
                 }

@@ -123,6 +123,12 @@ impl Database {
         self.db.flush_wal(true).map_err(|e| self.error(e))
     }
 
+    /// Drops a column family: lets tests make storage fail under a task.
+    #[cfg(test)]
+    pub(crate) fn drop_family(&mut self, cf: &str) {
+        self.db.drop_cf(cf).expect("dropping a column family");
+    }
+
     fn missing(&self, cf: &str) -> StateError {
         StateError::Family {
             path: self.path.display().to_string(),

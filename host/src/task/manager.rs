@@ -5,15 +5,21 @@
 //! [`OffsetCommitter`], so the logic can be driven without a broker.
 
 use super::TaskId;
+use super::partition_group::{Lag, PartitionGroup};
 use super::progress::TaskProgress;
 use super::spec::ProcessorSpec;
 use super::state::TaskState;
-use super::worker::{Command, FatalSlot, Worker};
+use super::stream_task::open_state;
+use super::worker::{Command, FatalSlot, Shutdown, Worker};
 use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
+use crate::state::StateError;
+use crate::state::manager::StateManager;
+use crate::state::updater::{Restoring, StateUpdater};
 use crossbeam_channel::bounded;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// A topic partition with the offset to resume from.
@@ -25,12 +31,65 @@ pub trait OffsetCommitter {
     fn commit(&self, offsets: &[Offset]) -> Result<(), String>;
 }
 
+/// What the consumer knows about where each input partition ends, so a
+/// task can tell "nothing buffered, but more on the broker" from "caught
+/// up" (see [`super::partition_group`]).
+pub trait Watermarks {
+    /// The high watermark last seen in a fetch response (no network);
+    /// `None` before the partition was first fetched.
+    fn high(&self, topic: &str, partition: i32) -> Option<i64>;
+    /// The partition's first offset, asked of the broker: only for a
+    /// partition with no committed offset and no record polled yet.
+    fn low(&self, topic: &str, partition: i32) -> Option<i64>;
+}
+
+/// How tasks are fed: batch size, how long an idle input may hold a task
+/// back, and how many records a partition may buffer before its fetching
+/// is paused.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedOptions {
+    /// Most records per plugin call.
+    pub batch_size: usize,
+    /// `--max-task-idle`: how long a caught-up, empty input partition may
+    /// hold its task back (Kafka Streams' `max.task.idle.ms`).
+    pub max_task_idle: Duration,
+    /// Records a partition may have buffered before the consumer stops
+    /// fetching it (resumed below half).
+    pub max_buffered: usize,
+}
+
+impl Default for FeedOptions {
+    fn default() -> Self {
+        FeedOptions {
+            batch_size: 500,
+            max_task_idle: Duration::ZERO,
+            max_buffered: 10_000,
+        }
+    }
+}
+
+/// Partitions whose fetching should stop or start again because of how
+/// much their tasks have buffered.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FlowChange {
+    /// Stop fetching these.
+    pub pause: Vec<(String, i32)>,
+    /// Fetch these again.
+    pub resume: Vec<(String, i32)>,
+}
+
 struct TaskEntry {
     worker: usize,
     state: TaskState,
     progress: Arc<TaskProgress>,
     /// Whether the consumer was already told to stop fetching it.
     paused_reported: bool,
+    /// Polled records waiting to be processed in timestamp order.
+    group: PartitionGroup,
+    /// Partitions whose fetching is paused because the group holds enough.
+    throttled: Vec<(String, i32)>,
+    /// The restore in progress, while the task is `Restoring`.
+    restore: Option<Restoring<StateManager, StateError>>,
 }
 
 /// How long a revoked task may take to get its outputs acknowledged.
@@ -47,18 +106,38 @@ pub struct TaskManager {
     /// committed, so a failed commit is retried and an unchanged one skipped.
     reached: HashMap<(String, i32), i64>,
     committed: HashMap<(String, i32), i64>,
+    /// Next offset the consumer delivers per assigned input partition: the
+    /// committed offset at assignment, then one past the last polled record.
+    positions: HashMap<(String, i32), i64>,
+    /// Partitions with no position whose lag could not be told yet, since
+    /// when, and their first offset once asked of the broker.
+    unknown_since: HashMap<(String, i32), Instant>,
+    lows: HashMap<(String, i32), i64>,
+    feed: FeedOptions,
+    /// Tasks that stopped on a failure, with why, for the run's outcome.
+    failures: Vec<String>,
+    /// Restores tasks' state off the poll loop.
+    updater: StateUpdater,
 }
 
+/// How long a partition with no committed offset and nothing polled may
+/// have an unknown lag before its first offset is asked of the broker.
+const ASK_LOW_AFTER: Duration = Duration::from_secs(1);
+
 impl TaskManager {
-    /// A manager for `processors` with `threads` workers.
+    /// A manager for `processors` with `threads` workers; `shutdown` is
+    /// the process's signal flag (see [`Shutdown`]).
     pub fn new(
         processors: &[Arc<ProcessorSpec>],
         threads: usize,
         producer: Arc<dyn RecordSink>,
+        feed: FeedOptions,
+        shutdown: Arc<std::sync::atomic::AtomicBool>,
     ) -> std::io::Result<Self> {
         let fatal = FatalSlot::default();
+        let shutdown = Shutdown::new(shutdown);
         let workers = (0..threads.max(1))
-            .map(|i| Worker::spawn(i, producer.clone(), fatal.clone()))
+            .map(|i| Worker::spawn(i, producer.clone(), fatal.clone(), shutdown.clone()))
             .collect::<Result<_, _>>()?;
         let by_topic = processors
             .iter()
@@ -72,6 +151,12 @@ impl TaskManager {
             fatal,
             reached: HashMap::new(),
             committed: HashMap::new(),
+            positions: HashMap::new(),
+            unknown_since: HashMap::new(),
+            lows: HashMap::new(),
+            feed,
+            failures: Vec::new(),
+            updater: StateUpdater::start()?,
         })
     }
 
@@ -86,8 +171,21 @@ impl TaskManager {
     }
 
     /// Creates (and starts on a worker) the tasks for newly assigned
-    /// partitions.
-    pub fn handle_assignment(&mut self, partitions: &[(String, i32)]) -> Result<(), String> {
+    /// partitions. `committed` holds the group's committed offset of each
+    /// assigned partition that has one: where the consumer starts, and how
+    /// far a table is restored from its topic before the rest is processed
+    /// as input.
+    pub fn handle_assignment(
+        &mut self,
+        partitions: &[(String, i32)],
+        committed: &HashMap<(String, i32), i64>,
+    ) -> Vec<(String, i32)> {
+        for tp in partitions {
+            if let Some(offset) = committed.get(tp) {
+                self.positions.insert(tp.clone(), *offset);
+            }
+        }
+        let mut restoring = Vec::new();
         for (topic, partition) in partitions {
             let Some(spec) = self.by_topic.get(topic).cloned() else {
                 continue;
@@ -102,25 +200,35 @@ impl TaskManager {
             let worker = self.least_loaded_worker();
             let progress = Arc::new(TaskProgress::default());
             let mut state = TaskState::Created;
-            let (reply, answer) = bounded(1);
-            self.send(
-                worker,
-                Command::Start {
-                    id: id.clone(),
-                    spec,
-                    progress: progress.clone(),
-                    reply,
-                },
+            let group = PartitionGroup::new(
+                spec.input_topics().map(|t| (Arc::<str>::from(t.as_str()), *partition)),
+                self.feed.max_task_idle,
             );
-            match answer.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => return Err(format!("task {id}: {error}")),
-                Err(_) => return Err(format!("task {id}: worker {worker} stopped")),
-            }
-            // Stateless processors have nothing to restore.
             transition(&id, &mut state, TaskState::Restoring);
-            transition(&id, &mut state, TaskState::Running);
-            tracing::info!(task = %id, worker, "task running");
+            let restore = match &spec.state {
+                // Stateless: nothing to restore, the worker starts it now.
+                None => {
+                    self.start_on_worker(worker, &id, &spec, &progress, None);
+                    transition(&id, &mut state, TaskState::Running);
+                    tracing::info!(task = %id, worker, "task running");
+                    None
+                }
+                // Stateful: restored on the state updater while its
+                // partitions are paused; it starts once that is done.
+                Some(config) => {
+                    let tables: HashMap<String, i64> = spec
+                        .table_topics
+                        .iter()
+                        .filter_map(|t| committed.get(&(t.clone(), *partition)).map(|o| (t.clone(), *o)))
+                        .collect();
+                    let (task, spec, config) = (id.clone(), spec.clone(), config.clone());
+                    restoring.extend(spec.input_topics().map(|t| (t.clone(), *partition)));
+                    tracing::info!(task = %id, "task restoring");
+                    Some(self.updater.submit(Box::new(move |cancel: &AtomicBool| {
+                        open_state(&task, &spec, &config, &tables, cancel)
+                    })))
+                }
+            };
             self.tasks.insert(
                 id,
                 TaskEntry {
@@ -128,20 +236,82 @@ impl TaskManager {
                     state,
                     progress,
                     paused_reported: false,
+                    group,
+                    throttled: Vec::new(),
+                    restore,
                 },
             );
         }
-        Ok(())
+        restoring
+    }
+
+    /// Starts the tasks whose restore finished on their workers; returns
+    /// their partitions, to be fetched again. A restore that failed stops
+    /// the application (as a task that cannot start does).
+    pub fn poll_restores(&mut self) -> Vec<(String, i32)> {
+        let mut ready = Vec::new();
+        let finished: Vec<(TaskId, Result<StateManager, StateError>)> = self
+            .tasks
+            .iter()
+            .filter_map(|(id, entry)| Some((id.clone(), entry.restore.as_ref()?.try_finish()?)))
+            .collect();
+        for (id, outcome) in finished {
+            let Some(spec) = self.spec_of(&id) else { continue };
+            let entry = self.tasks.get_mut(&id).expect("listed above");
+            entry.restore = None;
+            match outcome {
+                Ok(state) => {
+                    let (worker, progress) = (entry.worker, entry.progress.clone());
+                    transition(&id, &mut entry.state, TaskState::Running);
+                    ready.extend(spec.input_topics().map(|t| (t.clone(), id.partition)));
+                    self.start_on_worker(worker, &id, &spec, &progress, Some(state));
+                    tracing::info!(task = %id, worker, "task running");
+                }
+                Err(error) => {
+                    self.fatal
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(format!("task {id}: {error}"));
+                }
+            }
+        }
+        ready
+    }
+
+    fn start_on_worker(
+        &self,
+        worker: usize,
+        id: &TaskId,
+        spec: &Arc<ProcessorSpec>,
+        progress: &Arc<TaskProgress>,
+        state: Option<StateManager>,
+    ) {
+        self.send(
+            worker,
+            Command::Start {
+                id: id.clone(),
+                spec: spec.clone(),
+                progress: progress.clone(),
+                state,
+            },
+        );
+    }
+
+    fn spec_of(&self, id: &TaskId) -> Option<Arc<ProcessorSpec>> {
+        self.by_topic.values().find(|s| s.name == id.processor).cloned()
     }
 
     /// Closes the tasks owning any of `partitions`: their queued batches are
     /// finished, their outputs flushed and acknowledged, their offsets
     /// committed.
     pub fn handle_revocation(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter) {
-        let ids: Vec<TaskId> = partitions
+        // A task owns one partition of each input: name it once.
+        let mut ids: Vec<TaskId> = partitions
             .iter()
             .filter_map(|(topic, partition)| self.task_for(topic, *partition))
             .collect();
+        ids.sort();
+        ids.dedup();
         self.close_tasks(&ids, committer);
     }
 
@@ -158,6 +328,20 @@ impl TaskManager {
         let mut replies = Vec::new();
         for id in ids {
             let Some(entry) = self.tasks.get_mut(id) else { continue };
+            if let Some(restore) = entry.restore.take() {
+                // Still restoring: stop it; it keeps (and checkpoints) what
+                // it restored for whoever opens this state next.
+                match restore.cancel(DRAIN_TIMEOUT) {
+                    Some(Ok(state)) => {
+                        if let Err(error) = state.checkpoint() {
+                            tracing::warn!(task = %id, "checkpointing a revoked restore: {error}");
+                        }
+                    }
+                    Some(Err(error)) => tracing::warn!(task = %id, "revoked while restoring: {error}"),
+                    None => tracing::warn!(task = %id, "the revoked restore did not stop in time"),
+                }
+                continue;
+            }
             transition(id, &mut entry.state, TaskState::Suspended);
             let (reply, done) = bounded(1);
             let worker = entry.worker;
@@ -171,67 +355,201 @@ impl TaskManager {
             tracing::warn!("flushing outputs of closing tasks: {error}");
         }
         let deadline = Instant::now() + DRAIN_TIMEOUT;
-        while ids
-            .iter()
-            .any(|id| self.tasks.get(id).is_some_and(|t| !t.progress.is_committed()))
-            && Instant::now() < deadline
+        while ids.iter().any(|id| {
+            self.tasks
+                .get(id)
+                .is_some_and(|t| !t.progress.is_committed() && t.progress.failure().is_none())
+        }) && Instant::now() < deadline
         {
-            if self.collect(ids).is_err() {
-                break;
-            }
+            self.collect(ids);
             std::thread::sleep(Duration::from_millis(1));
         }
-        if let Err(error) = self.commit_tasks(ids, committer) {
-            tracing::error!("closing tasks: {error}");
-        }
+        self.commit_tasks(ids, committer);
         for id in ids {
             if let Some(mut entry) = self.tasks.remove(id) {
+                if let Some(failure) = entry.progress.failure() {
+                    self.failures.push(failure);
+                }
                 transition(id, &mut entry.state, TaskState::Closed);
                 // Another member may advance these partitions now; a stale
                 // position must never be committed if they come back.
                 for topic in self.topics_of(id) {
-                    self.reached.remove(&(topic.clone(), id.partition));
-                    self.committed.remove(&(topic, id.partition));
+                    let tp = (topic, id.partition);
+                    self.reached.remove(&tp);
+                    self.committed.remove(&tp);
+                    self.positions.remove(&tp);
+                    self.unknown_since.remove(&tp);
+                    self.lows.remove(&tp);
                 }
                 tracing::info!(task = %id, "task closed");
             }
         }
     }
 
-    /// Hands a batch to its task's worker (waits if the worker is busy).
-    pub fn dispatch(&self, id: &TaskId, records: Vec<InputRecord>) {
-        if let Some(entry) = self.tasks.get(id) {
-            entry.progress.queue();
-            self.send(
-                entry.worker,
-                Command::Batch {
-                    id: id.clone(),
-                    records,
-                },
-            );
+    /// Buffers records polled from one partition (offset order) with the
+    /// task that owns it; records of partitions not assigned here are
+    /// dropped (the consumer delivers them again to their new owner).
+    pub fn buffer(&mut self, topic: &str, partition: i32, records: Vec<InputRecord>) {
+        let Some(last) = records.last().map(|r| r.offset) else {
+            return;
+        };
+        let Some(id) = self.task_for(topic, partition) else {
+            tracing::debug!("dropping {} records of unassigned {topic}/{partition}", records.len());
+            return;
+        };
+        if let Some(entry) = self.tasks.get_mut(&id) {
+            entry.group.add(topic, partition, records);
+            self.positions.insert((topic.to_string(), partition), last + 1);
         }
     }
 
-    /// Commits every task's acknowledged progress. An error means a record
-    /// could not be delivered: the application must stop without committing
-    /// past it.
-    pub fn commit(&mut self, committer: &dyn OffsetCommitter) -> Result<(), String> {
-        let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
-        self.commit_tasks(&ids, committer)
-    }
-
-    fn collect(&mut self, ids: &[TaskId]) -> Result<(), String> {
+    /// Hands each task's records to its worker in timestamp order, in
+    /// batches of at most `batch_size`, as far as its partition group lets
+    /// it go (waits if a worker's queue is full).
+    pub fn dispatch_ready(&mut self, marks: &dyn Watermarks) {
+        let now = Instant::now();
+        let ids: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, e)| e.restore.is_none() && e.group.total_buffered() > 0 && !e.progress.is_paused())
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in ids {
-            let Some(entry) = self.tasks.get(id) else { continue };
-            for (topic, offset) in entry.progress.take_committable()? {
-                self.reached.insert((topic.to_string(), id.partition), offset);
+            loop {
+                let batch = {
+                    let Some(entry) = self.tasks.get(&id) else { break };
+                    // Each partition's lag (used once it runs dry), worked
+                    // out before the group is borrowed mutably.
+                    let partitions: Vec<(String, i32)> =
+                        entry.group.partitions().map(|(t, p, _)| (t.to_string(), p)).collect();
+                    let lags: Vec<((String, i32), Lag)> = partitions
+                        .into_iter()
+                        .map(|tp| {
+                            let lag = self.lag(&tp, marks, now);
+                            (tp, lag)
+                        })
+                        .collect();
+                    let batch_size = self.feed.batch_size;
+                    let entry = self.tasks.get_mut(&id).expect("present above");
+                    entry.group.take_ready(batch_size, now, |t, p| {
+                        lags.iter()
+                            .find(|((lt, lp), _)| lt == t && *lp == p)
+                            .map_or(Lag::Unknown, |(_, lag)| *lag)
+                    })
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                let full = batch.len() >= self.feed.batch_size;
+                let entry = &self.tasks[&id];
+                entry.progress.queue();
+                self.send(
+                    entry.worker,
+                    Command::Batch {
+                        id: id.clone(),
+                        records: batch,
+                    },
+                );
+                if !full {
+                    break;
+                }
             }
         }
-        Ok(())
     }
 
-    fn commit_tasks(&mut self, ids: &[TaskId], committer: &dyn OffsetCommitter) -> Result<(), String> {
-        self.collect(ids)?;
+    /// What is left on the broker for an empty partition; asks the broker
+    /// for the first offset only for a partition with no position that has
+    /// been unknown for a while (a partition emptied by retention).
+    fn lag(&mut self, tp: &(String, i32), marks: &dyn Watermarks, now: Instant) -> Lag {
+        let Some(high) = marks.high(&tp.0, tp.1) else {
+            return Lag::Unknown;
+        };
+        let position = match self.positions.get(tp).or_else(|| self.lows.get(tp)) {
+            Some(position) => *position,
+            None if high <= 0 => return Lag::Known(0),
+            None => {
+                let since = *self.unknown_since.entry(tp.clone()).or_insert(now);
+                if now.saturating_duration_since(since) < ASK_LOW_AFTER {
+                    return Lag::Unknown;
+                }
+                match marks.low(&tp.0, tp.1) {
+                    Some(low) => {
+                        self.lows.insert(tp.clone(), low);
+                        low
+                    }
+                    None => {
+                        self.unknown_since.insert(tp.clone(), now);
+                        return Lag::Unknown;
+                    }
+                }
+            }
+        };
+        Lag::Known((high - position).max(0))
+    }
+
+    /// Stops fetching partitions whose task has buffered `max_buffered`
+    /// records and fetches them again once below half, so a task waiting
+    /// on one input cannot buffer another without bound.
+    pub fn flow_control(&mut self) -> FlowChange {
+        let limit = self.feed.max_buffered.max(self.feed.batch_size);
+        let mut change = FlowChange::default();
+        for entry in self.tasks.values_mut() {
+            let mut over = Vec::new();
+            let mut under = Vec::new();
+            for (topic, partition, buffered) in entry.group.partitions() {
+                let tp = (topic.to_string(), partition);
+                let throttled = entry.throttled.contains(&tp);
+                if !throttled && buffered >= limit {
+                    over.push(tp);
+                } else if throttled && buffered < limit / 2 {
+                    under.push(tp);
+                }
+            }
+            entry.throttled.retain(|tp| !under.contains(tp));
+            entry.throttled.extend(over.iter().cloned());
+            // A paused task's partitions stay paused whatever it buffers.
+            if !entry.progress.is_paused() {
+                change.resume.extend(under);
+            }
+            change.pause.extend(over);
+        }
+        change
+    }
+
+    /// Commits every task's acknowledged progress. A task whose outputs
+    /// could not be delivered is stopped instead (see [`Self::collect`]).
+    pub fn commit(&mut self, committer: &dyn OffsetCommitter) {
+        let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
+        self.commit_tasks(&ids, committer);
+    }
+
+    /// Takes each task's committable positions. A task with an undelivered
+    /// output (refused for its topic or the cluster, or timed out) fails:
+    /// it stops, loudly, and nothing past the failure is ever committed.
+    fn collect(&mut self, ids: &[TaskId]) {
+        for id in ids {
+            let Some(entry) = self.tasks.get(id) else { continue };
+            match entry.progress.take_committable() {
+                Ok(reached) => {
+                    for (topic, offset) in reached {
+                        self.reached.insert((topic.to_string(), id.partition), offset);
+                    }
+                }
+                Err(failure) => {
+                    if entry.progress.failure().is_none() {
+                        tracing::error!(
+                            task = %id,
+                            "{failure}; stopping the task without committing past it (a restart reprocesses from the last commit)"
+                        );
+                        entry.progress.fail(failure);
+                    }
+                }
+            }
+        }
+    }
+
+    fn commit_tasks(&mut self, ids: &[TaskId], committer: &dyn OffsetCommitter) {
+        self.collect(ids);
         let due: Vec<Offset> = self
             .reached
             .iter()
@@ -239,7 +557,7 @@ impl TaskManager {
             .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
             .collect();
         if due.is_empty() {
-            return Ok(());
+            return;
         }
         match committer.commit(&due) {
             Ok(()) => {
@@ -249,12 +567,33 @@ impl TaskManager {
             }
             Err(error) => tracing::warn!("offset commit failed (will retry): {error}"),
         }
-        Ok(())
     }
 
-    /// True when no task has a batch queued or in flight.
+    /// True when everything processed is committed: no batch awaits its
+    /// acknowledgements and the last commit of every position succeeded.
+    pub fn is_committed(&self) -> bool {
+        self.tasks
+            .values()
+            .all(|t| t.progress.is_committed() || t.progress.is_paused())
+            && self
+                .reached
+                .iter()
+                .all(|(tp, offset)| self.committed.get(tp) == Some(offset))
+    }
+
+    /// Why tasks that were closed had failed (the run's outcome).
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = self.failures.clone();
+        failures.extend(self.tasks.values().filter_map(|t| t.progress.failure()));
+        failures
+    }
+
+    /// True when no task has records buffered, a batch queued or outputs
+    /// in flight.
     pub fn is_idle(&self) -> bool {
-        self.tasks.values().all(|t| t.progress.is_idle())
+        self.tasks.values().all(|t| {
+            t.restore.is_none() && t.progress.is_idle() && (t.group.total_buffered() == 0 || t.progress.is_paused())
+        })
     }
 
     /// The error that stopped a worker, if any.

@@ -8,7 +8,9 @@
 //! batches, routes outputs and dead letters, and records what may be
 //! committed in its [`progress::TaskProgress`].
 
+pub mod dead_letter;
 pub mod manager;
+pub mod partition_group;
 pub mod progress;
 pub mod spec;
 pub mod state;

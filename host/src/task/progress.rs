@@ -17,8 +17,12 @@ pub struct TaskProgress {
     pending: Mutex<VecDeque<(Positions, Arc<BatchAck>)>>,
     /// Batches handed to the worker and not yet processed.
     queued: AtomicUsize,
-    /// Set when the task stops processing after a trap (`pause-task`).
+    /// Set when the task stops processing after a trap (`pause-task`) or a
+    /// failure.
     paused: AtomicBool,
+    /// Why the task stopped, when it failed (its outputs could not be
+    /// delivered for a reason other than the records themselves).
+    failure: Mutex<Option<String>>,
 }
 
 /// Positions that became committable, or the delivery failure that stops
@@ -57,7 +61,22 @@ impl TaskProgress {
         self.paused.store(true, Ordering::Release);
     }
 
-    /// Whether the task paused itself after a trap.
+    /// Stops the task for good (until a restart) because of `reason`: it is
+    /// paused, and its offsets stay where they were last committed.
+    pub fn fail(&self, reason: String) {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(reason);
+        self.pause();
+    }
+
+    /// Why the task failed, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether the task paused itself after a trap, or failed.
     pub fn is_paused(&self) -> bool {
         self.paused.load(Ordering::Acquire)
     }

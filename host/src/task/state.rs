@@ -11,8 +11,12 @@
 //!                     lost partitions, fatal error
 //! ```
 //!
-//! Restoring brings local state up to date from changelogs before any
-//! record is processed; for a stateless processor it completes at once.
+//! Restoring brings local state up to date from changelogs (and tables
+//! from their topics, up to the committed offset) before any record is
+//! processed. It runs on the state updater thread while the task's
+//! partitions are paused, so other tasks keep processing; a task revoked
+//! while restoring goes straight to Closed. For a stateless processor it
+//! completes at once.
 
 use std::fmt;
 

@@ -3,41 +3,23 @@
 //! batch in the task's progress for committing.
 
 use super::TaskId;
+use super::dead_letter::{DeadLetters, RefusedOutputs, kind, refused_message};
 use super::progress::{Positions, TaskProgress};
 use super::spec::{ProcessorMetrics, ProcessorSpec};
-use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink};
+use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, refuses_record};
 use crate::manifest::OnTrap;
-use crate::plugin::{InputRecord, PluginError, RecordProcessor, RecordResult, SharedTaskStore};
-use crate::state::checkpoint::{Checkpoint, Offsets};
-use crate::state::restore::{Source, restore};
-use crate::state::store::{TaskStore, Write};
-use crate::state::{StateError, store_cf, table_cf};
+use crate::plugin::{InputRecord, PluginError, RecordProcessor, RecordResult};
+use crate::state::StateError;
+use crate::state::manager::StateManager;
+use crate::state::store::TaskStore;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
-/// Dead-letter header names. Every dead letter carries all of them, plus the
-/// input record's own headers, key, value and timestamp.
-pub mod headers {
-    /// Why the record failed: the plugin's message or the trap.
-    pub const ERROR: &str = "rill.error";
-    /// `record-error`, `undeclared-output` or `trap`.
-    pub const ERROR_KIND: &str = "rill.error.kind";
-    /// The processor's manifest name.
-    pub const PROCESSOR: &str = "rill.processor";
-    /// Manifest version and component hash of the plugin that failed.
-    pub const VERSION: &str = "rill.processor.version";
-    /// The task id.
-    pub const TASK: &str = "rill.task";
-    /// Where the record came from.
-    pub const SOURCE_TOPIC: &str = "rill.source.topic";
-    /// Where the record came from.
-    pub const SOURCE_PARTITION: &str = "rill.source.partition";
-    /// Where the record came from.
-    pub const SOURCE_OFFSET: &str = "rill.source.offset";
-}
+pub use super::dead_letter::headers;
 
 /// A failure that stops the task (not a record failure).
 #[derive(Debug, Error)]
@@ -66,7 +48,17 @@ pub enum TaskError {
         /// What failed.
         source: StateError,
     },
-    /// The producer refused a record outright (not a delivery failure).
+    /// Local storage failed inside a plugin's state call: the host's fault,
+    /// so the task stops instead of dead-lettering the record.
+    #[error("task {task}: {source}")]
+    HostFault {
+        /// The task.
+        task: TaskId,
+        /// What failed.
+        source: crate::plugin::HostFault,
+    },
+    /// The producer refused a record for its topic or the cluster (not for
+    /// the record itself): the task stops without committing past it.
     #[error("task {task}: cannot produce to {topic}: {source}")]
     Produce {
         /// The task.
@@ -85,23 +77,20 @@ pub struct StreamTask {
     spec: Arc<ProcessorSpec>,
     processor: Box<dyn RecordProcessor>,
     version: String,
+    /// Who this task's dead letters come from (carries the running build).
+    letters: DeadLetters,
     producer: Arc<dyn RecordSink>,
     progress: Arc<TaskProgress>,
-    state: Option<TaskState>,
+    state: Option<StateManager>,
     /// Set after a trap under `on-trap = "pause-task"`: nothing more is
     /// processed or committed for this task.
     paused: bool,
     /// The spec generation the instance was built from.
     generation: u64,
-}
-
-/// A stateful task's store and what it knows about its source offsets.
-struct TaskState {
-    store: SharedTaskStore,
-    dir: PathBuf,
-    /// Next offset to apply per table topic; older records (already in the
-    /// store from the restore) are skipped when the consumer replays them.
-    tables: HashMap<String, i64>,
+    /// Tells a long replay to give up when the process is shutting down.
+    shutdown: Arc<super::worker::Shutdown>,
+    /// Set when a replay gave up for shutdown: the batch is not recorded.
+    abandoned: bool,
 }
 
 /// Why a task could not start.
@@ -116,20 +105,17 @@ pub enum StartError {
 }
 
 impl StreamTask {
-    /// Opens and restores the task's state (if the processor has any), then
-    /// starts a plugin instance for `id`.
+    /// Starts a plugin instance for `id` over its state, already opened and
+    /// restored by the state updater (`None` for a stateless processor).
     pub fn start(
         id: TaskId,
         spec: Arc<ProcessorSpec>,
         producer: Arc<dyn RecordSink>,
         progress: Arc<TaskProgress>,
+        state: Option<StateManager>,
+        shutdown: Arc<super::worker::Shutdown>,
     ) -> Result<Self, StartError> {
-        let tag = id.to_string();
-        let state = match &spec.state {
-            Some(config) => Some(open_state(&id, &tag, &spec, config)?),
-            None => None,
-        };
-        Self::assemble(id, spec, producer, progress, state)
+        Self::assemble(id, spec, producer, progress, state, shutdown)
     }
 
     /// A task over an already open store, without restoring: for driving a
@@ -142,13 +128,8 @@ impl StreamTask {
         store: TaskStore,
         dir: PathBuf,
     ) -> Result<Self, StartError> {
-        let tables = spec.table_topics.iter().map(|t| (t.clone(), 0)).collect();
-        let state = TaskState {
-            store: Arc::new(Mutex::new(store)),
-            dir,
-            tables,
-        };
-        Self::assemble(id, spec, producer, progress, Some(state))
+        let state = StateManager::from_store(store, dir, id.partition, &spec.changelogs, &spec.table_topics);
+        Self::assemble(id, spec, producer, progress, Some(state), Arc::default())
     }
 
     fn assemble(
@@ -156,14 +137,22 @@ impl StreamTask {
         spec: Arc<ProcessorSpec>,
         producer: Arc<dyn RecordSink>,
         progress: Arc<TaskProgress>,
-        state: Option<TaskState>,
+        state: Option<StateManager>,
+        shutdown: Arc<super::worker::Shutdown>,
     ) -> Result<Self, StartError> {
         let tag = id.to_string();
         let generation = spec.generation();
         let factory = spec.factory();
-        let processor = factory.instantiate(&tag, state.as_ref().map(|s| s.store.clone()))?;
+        let processor = factory.instantiate(&tag, state.as_ref().map(StateManager::store))?;
+        let version = factory.version();
         Ok(StreamTask {
-            version: factory.version(),
+            letters: DeadLetters {
+                topic: spec.dead_letter.as_str().into(),
+                processor: spec.name.clone(),
+                version: version.as_str().into(),
+                task: tag.as_str().into(),
+            },
+            version,
             id,
             tag,
             spec,
@@ -173,6 +162,8 @@ impl StreamTask {
             state,
             paused: false,
             generation,
+            shutdown,
+            abandoned: false,
         })
     }
 
@@ -180,48 +171,22 @@ impl StreamTask {
     /// are acknowledged, so a clean restart restores nothing.
     pub fn close(self) -> Result<(), TaskError> {
         let Some(state) = &self.state else { return Ok(()) };
-        let fail = |source: StateError| TaskError::State {
-            task: self.id.clone(),
-            source,
-        };
         if let Err(e) = self.producer.flush(Duration::from_secs(60)) {
             tracing::warn!(task = %self.id, "flushing before checkpoint: {e}");
             return Ok(());
         }
-        let mut offsets: Offsets = state
-            .tables
-            .iter()
-            .map(|(t, o)| ((t.clone(), self.id.partition), *o))
-            .collect();
-        if let Some(config) = &self.spec.state {
-            let consumer: rdkafka::consumer::BaseConsumer = config.kafka.admin().create().map_err(|e| {
-                fail(StateError::Restore {
-                    topic: "changelog".into(),
-                    partition: self.id.partition,
-                    message: e.to_string(),
-                })
-            })?;
-            for (_, changelog) in &self.spec.changelogs {
-                let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
-                    &consumer,
-                    changelog,
-                    self.id.partition,
-                    Duration::from_secs(30),
-                )
-                .map_err(|e| {
-                    fail(StateError::Restore {
-                        topic: changelog.clone(),
-                        partition: self.id.partition,
-                        message: e.to_string(),
-                    })
-                })?;
-                offsets.insert((changelog.clone(), self.id.partition), high);
-            }
-        }
-        let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
-        store.db.flush().map_err(fail)?;
-        Checkpoint::in_dir(&state.dir).write(&offsets).map_err(fail)?;
-        Ok(())
+        state.checkpoint().map_err(|source| TaskError::State {
+            task: self.id.clone(),
+            source,
+        })
+    }
+
+    /// Stops the task after `error`: nothing more is processed or
+    /// committed until a restart (nothing is lost: the restart reprocesses
+    /// from the last commit).
+    pub fn halt(&mut self, error: &TaskError) {
+        self.paused = true;
+        self.progress.fail(error.to_string());
     }
 
     /// Where the task records what it processed.
@@ -250,25 +215,36 @@ impl StreamTask {
         let positions: Positions = ends;
         let spec = self.spec.clone();
         let metrics = &spec.metrics;
-        let ack = BatchAck::new();
+        // The batch's inputs stay alive until its outputs are acknowledged,
+        // so an output the brokers refuse later can dead-letter its input.
+        let records = Arc::new(records);
+        let ack = BatchAck::with_refusals(Box::new(RefusedOutputs {
+            letters: self.letters.clone(),
+            records: records.clone(),
+            sink: Arc::downgrade(&self.producer),
+            spec: spec.clone(),
+        }));
 
-        let mut rest = &records[..];
-        while !rest.is_empty() {
-            let stream_run = rest.iter().take_while(|r| !self.is_table(&r.topic)).count();
+        let mut at = 0;
+        while at < records.len() {
+            let stream_run = records[at..].iter().take_while(|r| !self.is_table(&r.topic)).count();
             if stream_run == 0 {
-                self.apply_table(&rest[0])?;
-                rest = &rest[1..];
+                self.apply_table(&records[at])?;
+                at += 1;
                 continue;
             }
-            let (run, after) = rest.split_at(stream_run);
-            self.process_streams(run, &ack)?;
+            self.process_streams(&records, at..at + stream_run, &ack)?;
+            if std::mem::take(&mut self.abandoned) {
+                ack.seal();
+                return Ok(());
+            }
             if self.paused {
                 // Nothing of this batch counts as processed; its offsets
                 // are never committed.
                 ack.seal();
                 return Ok(());
             }
-            rest = after;
+            at += stream_run;
         }
         ack.seal();
         ProcessorMetrics::add(&metrics.records_in, records.len() as u64);
@@ -277,32 +253,29 @@ impl StreamTask {
     }
 
     fn is_table(&self, topic: &str) -> bool {
-        self.state.as_ref().is_some_and(|s| s.tables.contains_key(topic))
+        self.state.as_ref().is_some_and(|s| s.is_table(topic))
     }
 
     /// A table record: the latest value per key; a null value deletes it.
     fn apply_table(&mut self, record: &InputRecord) -> Result<(), TaskError> {
         let Some(state) = &mut self.state else { return Ok(()) };
-        let next = state
-            .tables
-            .get_mut(record.topic.as_str())
-            .expect("table topic of this task");
-        if record.offset < *next {
-            return Ok(());
-        }
-        *next = record.offset + 1;
-        let Some(key) = &record.key else { return Ok(()) };
-        let write: Write = (table_cf(&record.topic), key.clone(), record.value.clone());
-        let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
-        store.db.write(&[write]).map_err(|source| TaskError::State {
+        state.apply_table(record).map_err(|source| TaskError::State {
             task: self.id.clone(),
             source,
         })
     }
 
-    fn process_streams(&mut self, records: &[InputRecord], ack: &Arc<BatchAck>) -> Result<(), TaskError> {
+    /// Runs the plugin over `batch[run]` (stream records only) and routes
+    /// the results; indices into `batch` travel with the outputs.
+    fn process_streams(
+        &mut self,
+        batch: &[InputRecord],
+        run: std::ops::Range<usize>,
+        ack: &Arc<BatchAck>,
+    ) -> Result<(), TaskError> {
         let spec = self.spec.clone();
         let metrics = &spec.metrics;
+        let records = &batch[run.clone()];
         let started = Instant::now();
         let outcome = self.processor.process(records);
         ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
@@ -310,15 +283,21 @@ impl StreamTask {
         match outcome {
             Ok(results) => {
                 self.persist_writes(ack)?;
-                for (record, result) in records.iter().zip(results) {
-                    self.route(record, result, ack)?;
+                for ((index, record), result) in run.clone().zip(records).zip(results) {
+                    self.route(record, index, result, ack)?;
                 }
             }
             Err(trap) => {
                 self.discard_writes();
+                if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
+                    return Err(TaskError::HostFault {
+                        task: self.id.clone(),
+                        source: fault.clone(),
+                    });
+                }
                 ProcessorMetrics::add(&metrics.traps, 1);
                 match spec.manifest().limits.on_trap {
-                    OnTrap::Continue => self.replay_after_trap(records, trap, ack)?,
+                    OnTrap::Continue => self.replay_after_trap(batch, run, trap, ack)?,
                     OnTrap::Fail => {
                         return Err(TaskError::Trapped {
                             task: self.id.clone(),
@@ -339,43 +318,26 @@ impl StreamTask {
 
     /// Makes the plugin's writes of the last call durable: one RocksDB
     /// write batch, and one changelog record per write on the task's
-    /// changelog partition, counted in the batch's ack.
+    /// changelog partition, counted in the batch's ack (their delivery
+    /// reports move the changelog's checkpoint position).
     fn persist_writes(&mut self, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
-        let Some(state) = &self.state else { return Ok(()) };
-        let writes = state.store.lock().unwrap_or_else(|e| e.into_inner()).take_writes();
-        if writes.is_empty() {
-            return Ok(());
-        }
-        let local: Vec<Write> = writes
-            .iter()
-            .map(|(s, k, v)| (store_cf(s), k.clone(), v.clone()))
-            .collect();
-        state
-            .store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .db
-            .write(&local)
-            .map_err(|source| TaskError::State {
-                task: self.id.clone(),
-                source,
-            })?;
-        for (store, key, value) in &writes {
-            let changelog = self
-                .spec
-                .changelogs
-                .iter()
-                .find(|(s, _)| s == store)
-                .map(|(_, t)| t.as_str())
-                .expect("declared store");
+        let Some(state) = &mut self.state else { return Ok(()) };
+        let records = state.take_writes().map_err(|source| TaskError::State {
+            task: self.id.clone(),
+            source,
+        })?;
+        for record in &records {
+            let state = self.state.as_ref().expect("checked above");
             self.send(
                 OutgoingRecord {
-                    topic: changelog,
+                    topic: &record.topic,
                     partition: Some(self.id.partition),
-                    key: Some(key),
-                    value: value.as_deref(),
+                    key: Some(&record.key),
+                    value: record.value.as_deref(),
                     headers: Vec::new(),
                     timestamp: 0,
+                    input: None,
+                    offsets: Some(state.changelog_end(&record.topic)),
                 },
                 ack,
             )?;
@@ -384,8 +346,8 @@ impl StreamTask {
     }
 
     fn discard_writes(&mut self) {
-        if let Some(state) = &self.state {
-            state.store.lock().unwrap_or_else(|e| e.into_inner()).discard_writes();
+        if let Some(state) = &mut self.state {
+            state.discard_writes();
         }
     }
 
@@ -395,22 +357,37 @@ impl StreamTask {
     /// goes to the dead-letter topic.
     fn replay_after_trap(
         &mut self,
-        records: &[InputRecord],
+        batch: &[InputRecord],
+        run: std::ops::Range<usize>,
         trap: anyhow::Error,
         ack: &Arc<BatchAck>,
     ) -> Result<(), TaskError> {
         tracing::warn!(task = %self.id, "plugin trapped ({trap:#}); restarting the instance and replaying the batch record by record");
         self.restart()?;
-        for record in records {
+        for index in run {
+            if self.shutdown.abandon() {
+                // Shutting down: the rest of the batch is left for a
+                // restart (the batch is never committed).
+                tracing::warn!(task = %self.id, "shutting down: abandoning the replay of a trapped batch");
+                self.abandoned = true;
+                return Ok(());
+            }
+            let record = &batch[index];
             match self.processor.process(std::slice::from_ref(record)) {
                 Ok(mut results) => {
                     self.persist_writes(ack)?;
-                    self.route(record, results.remove(0), ack)?
+                    self.route(record, index, results.remove(0), ack)?
                 }
                 Err(trap) => {
                     self.discard_writes();
+                    if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
+                        return Err(TaskError::HostFault {
+                            task: self.id.clone(),
+                            source: fault.clone(),
+                        });
+                    }
                     ProcessorMetrics::add(&self.spec.metrics.traps, 1);
-                    self.dead_letter(record, "trap", &format!("{trap:#}"), ack)?;
+                    self.dead_letter(record, kind::TRAP, &format!("{trap:#}"), ack)?;
                     self.restart()?;
                 }
             }
@@ -425,7 +402,7 @@ impl StreamTask {
         let generation = self.spec.generation();
         let factory = self.spec.factory();
         let started = Instant::now();
-        match factory.instantiate(&self.tag, self.state.as_ref().map(|s| s.store.clone())) {
+        match factory.instantiate(&self.tag, self.state.as_ref().map(StateManager::store)) {
             Ok(processor) => {
                 tracing::info!(
                     task = %self.id,
@@ -435,7 +412,7 @@ impl StreamTask {
                     started.elapsed().as_secs_f64() * 1e3
                 );
                 self.processor = processor;
-                self.version = factory.version();
+                self.set_version(factory.version());
             }
             Err(error) => {
                 tracing::error!(task = %self.id, "cannot switch to {}; keeping {}: {error}", factory.version(), self.version)
@@ -447,19 +424,34 @@ impl StreamTask {
     fn restart(&mut self) -> Result<(), TaskError> {
         let factory = self.spec.factory();
         self.processor = factory
-            .instantiate(&self.tag, self.state.as_ref().map(|s| s.store.clone()))
+            .instantiate(&self.tag, self.state.as_ref().map(StateManager::store))
             .map_err(|source| TaskError::Restart {
                 task: self.id.clone(),
                 source,
             })?;
-        self.version = factory.version();
+        self.set_version(factory.version());
         Ok(())
     }
 
-    fn route(&self, record: &InputRecord, result: RecordResult, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
+    fn set_version(&mut self, version: String) {
+        self.letters.version = version.as_str().into();
+        self.version = version;
+    }
+
+    /// Sends one record's outputs (`index` is its place in the batch), or
+    /// dead-letters it. An output the producer refuses for what it is (too
+    /// large, bad timestamp) dead-letters the record; one refused for its
+    /// topic or the cluster stops the task.
+    fn route(
+        &self,
+        record: &InputRecord,
+        index: usize,
+        result: RecordResult,
+        ack: &Arc<BatchAck>,
+    ) -> Result<(), TaskError> {
         let metrics = &self.spec.metrics;
         let outputs = match result {
-            Err(message) => return self.dead_letter(record, "record-error", &message, ack),
+            Err(message) => return self.dead_letter(record, kind::RECORD_ERROR, &message, ack),
             Ok(outputs) => outputs,
         };
         if outputs.is_empty() {
@@ -474,27 +466,42 @@ impl StreamTask {
                 undeclared.output,
                 declared.join(", ")
             );
-            return self.dead_letter(record, "undeclared-output", &message, ack);
+            return self.dead_letter(record, kind::UNDECLARED_OUTPUT, &message, ack);
         }
+        let mut sent = 0;
         for output in &outputs {
             let topic = &self.spec.outputs[&output.output];
-            self.send(
-                OutgoingRecord {
-                    topic,
-                    partition: None,
-                    key: output.key.as_deref(),
-                    value: output.value.as_deref(),
-                    headers: output
-                        .headers
-                        .iter()
-                        .map(|h| (h.key.as_str(), h.value.as_deref()))
-                        .collect(),
-                    timestamp: output.timestamp.unwrap_or(record.timestamp),
-                },
-                ack,
-            )?;
+            let outgoing = OutgoingRecord {
+                topic,
+                partition: None,
+                key: output.key.as_deref(),
+                value: output.value.as_deref(),
+                headers: output
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.as_str(), h.value.as_deref()))
+                    .collect(),
+                timestamp: output.timestamp.unwrap_or(record.timestamp),
+                input: u32::try_from(index).ok(),
+                offsets: None,
+            };
+            match self.producer.send(outgoing, ack) {
+                Ok(()) => sent += 1,
+                Err(error) if error.rdkafka_error_code().is_some_and(refuses_record) => {
+                    let message = refused_message(&output.output, topic, &error.to_string());
+                    tracing::warn!(task = %self.id, "{message}; dead-lettering the input {}/{}@{}", record.topic, record.partition, record.offset);
+                    self.dead_letter(record, kind::OUTPUT_REFUSED, &message, ack)?;
+                }
+                Err(source) => {
+                    return Err(TaskError::Produce {
+                        task: self.id.clone(),
+                        topic: topic.clone(),
+                        source,
+                    });
+                }
+            }
         }
-        ProcessorMetrics::add(&metrics.records_out, outputs.len() as u64);
+        ProcessorMetrics::add(&metrics.records_out, sent);
         Ok(())
     }
 
@@ -506,34 +513,13 @@ impl StreamTask {
         ack: &Arc<BatchAck>,
     ) -> Result<(), TaskError> {
         ProcessorMetrics::add(&self.spec.metrics.dead_lettered, 1);
-        let partition = record.partition.to_string();
-        let offset = record.offset.to_string();
-        let mut headers: Vec<(&str, Option<&[u8]>)> = record
-            .headers
-            .iter()
-            .map(|h| (h.key.as_str(), h.value.as_deref()))
-            .collect();
-        headers.extend([
-            (headers::ERROR, Some(message.as_bytes())),
-            (headers::ERROR_KIND, Some(kind.as_bytes())),
-            (headers::PROCESSOR, Some(self.spec.name.as_bytes())),
-            (headers::VERSION, Some(self.version.as_bytes())),
-            (headers::TASK, Some(self.tag.as_bytes())),
-            (headers::SOURCE_TOPIC, Some(record.topic.as_bytes())),
-            (headers::SOURCE_PARTITION, Some(partition.as_bytes())),
-            (headers::SOURCE_OFFSET, Some(offset.as_bytes())),
-        ]);
-        self.send(
-            OutgoingRecord {
-                topic: &self.spec.dead_letter,
-                partition: None,
-                key: record.key.as_deref(),
-                value: record.value.as_deref(),
-                headers,
-                timestamp: record.timestamp,
-            },
-            ack,
-        )
+        self.letters
+            .send(&*self.producer, record, kind, message, ack)
+            .map_err(|source| TaskError::Produce {
+                task: self.id.clone(),
+                topic: self.spec.dead_letter.clone(),
+                source,
+            })
     }
 
     fn send(&self, record: OutgoingRecord<'_>, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
@@ -546,51 +532,27 @@ impl StreamTask {
     }
 }
 
-/// Opens the task's database and restores what the checkpoint says is
-/// missing: tables from their source topics, stores from their changelogs.
-fn open_state(
+/// Opens task `id`'s database and restores what its checkpoint lacks:
+/// tables up to the group's committed offsets in `committed_tables`,
+/// changelogs to their end. Runs on the state updater; stops early when
+/// `cancel` is set (the task was revoked meanwhile).
+pub fn open_state(
     id: &TaskId,
-    tag: &str,
     spec: &ProcessorSpec,
     config: &super::spec::StateConfig,
-) -> Result<TaskState, StateError> {
-    let dir = config.root.join(tag);
-    let stores: Vec<String> = spec.changelogs.iter().map(|(s, _)| s.clone()).collect();
-    let store = TaskStore::open(&dir, &stores, &spec.table_topics, config.global.clone())?;
-    let done = Checkpoint::in_dir(&dir).read()?;
-    let from = |topic: &str| done.get(&(topic.to_string(), id.partition)).copied().unwrap_or(0);
-    let sources: Vec<Source> = spec
-        .table_topics
-        .iter()
-        .map(|t| Source {
-            topic: t.clone(),
-            partition: id.partition,
-            family: table_cf(t),
-            from: from(t),
-        })
-        .chain(spec.changelogs.iter().map(|(s, t)| Source {
-            topic: t.clone(),
-            partition: id.partition,
-            family: store_cf(s),
-            from: from(t),
-        }))
-        .collect();
-    let restored = restore(&config.kafka, &store.db, &sources, tag)?;
+    committed_tables: &HashMap<String, i64>,
+    cancel: &AtomicBool,
+) -> Result<StateManager, StateError> {
+    let tag = id.to_string();
+    let mut state = StateManager::open(
+        config.root.join(&tag),
+        id.partition,
+        &spec.changelogs,
+        &spec.table_topics,
+        config.global.clone(),
+    )?;
+    let restored = state.restore(&config.kafka, committed_tables, &tag, cancel)?;
     ProcessorMetrics::add(&spec.metrics.restored, restored.records);
     ProcessorMetrics::add(&spec.metrics.restore_nanos, restored.elapsed.as_nanos() as u64);
-    let tables = spec
-        .table_topics
-        .iter()
-        .map(|t| {
-            (
-                t.clone(),
-                restored.reached.get(&(t.clone(), id.partition)).copied().unwrap_or(0),
-            )
-        })
-        .collect();
-    Ok(TaskState {
-        store: Arc::new(Mutex::new(store)),
-        dir,
-        tables,
-    })
+    Ok(state)
 }

@@ -5,20 +5,57 @@
 use super::TaskId;
 use super::progress::TaskProgress;
 use super::spec::ProcessorSpec;
-use super::stream_task::{StartError, StreamTask};
+use super::stream_task::{StreamTask, TaskError};
 use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
+use crate::state::manager::StateManager;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// The first fatal error any worker hit; the poll loop stops on it.
 pub type FatalSlot = Arc<Mutex<Option<String>>>;
 
+/// How long after a shutdown signal queued batches are still processed;
+/// after that they are abandoned (never committed, so a restart
+/// reprocesses them), so a slow or stuck plugin cannot hold shutdown.
+pub const FINISH_WITHIN: Duration = Duration::from_secs(5);
+
+/// What workers and tasks see of a shutdown: the signal flag itself (set
+/// by the signal handler, so a poll loop blocked on a full worker queue
+/// cannot delay it) and when they first saw it.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    flag: Arc<AtomicBool>,
+    seen: OnceLock<Instant>,
+}
+
+impl Shutdown {
+    /// Follows `flag`, the process's shutdown signal.
+    pub fn new(flag: Arc<AtomicBool>) -> Arc<Self> {
+        Arc::new(Shutdown {
+            flag,
+            seen: OnceLock::new(),
+        })
+    }
+
+    /// Whether work in hand should be dropped now: the signal came more
+    /// than [`FINISH_WITHIN`] ago.
+    pub fn abandon(&self) -> bool {
+        if !self.flag.load(Ordering::Acquire) {
+            return false;
+        }
+        self.seen.get_or_init(Instant::now).elapsed() >= FINISH_WITHIN
+    }
+}
+
 /// What the control plane asks of a worker.
 pub enum Command {
-    /// Start a plugin instance for a task and reply whether it started.
+    /// Start a plugin instance for a task (a failure stops the
+    /// application, as a task that cannot start must).
     Start {
         /// The task.
         id: TaskId,
@@ -26,8 +63,8 @@ pub enum Command {
         spec: Arc<ProcessorSpec>,
         /// Where the task records processed batches.
         progress: Arc<TaskProgress>,
-        /// The answer.
-        reply: Sender<Result<(), StartError>>,
+        /// Its state, opened and restored; `None` when stateless.
+        state: Option<StateManager>,
     },
     /// Process a batch of one task.
     Batch {
@@ -57,11 +94,16 @@ const QUEUE_DEPTH: usize = 32;
 
 impl Worker {
     /// Spawns worker `index`.
-    pub fn spawn(index: usize, producer: Arc<dyn RecordSink>, fatal: FatalSlot) -> std::io::Result<Worker> {
+    pub fn spawn(
+        index: usize,
+        producer: Arc<dyn RecordSink>,
+        fatal: FatalSlot,
+        shutdown: Arc<Shutdown>,
+    ) -> std::io::Result<Worker> {
         let (commands, inbox) = bounded(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name(format!("rill-worker-{index}"))
-            .spawn(move || run(inbox, producer, fatal))?;
+            .spawn(move || run(inbox, producer, fatal, shutdown))?;
         Ok(Worker {
             commands,
             thread: Some(thread),
@@ -80,7 +122,7 @@ impl Drop for Worker {
     }
 }
 
-fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot) {
+fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot, shutdown: Arc<Shutdown>) {
     let mut tasks: HashMap<TaskId, StreamTask> = HashMap::new();
     for command in inbox {
         match command {
@@ -88,24 +130,46 @@ fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot
                 id,
                 spec,
                 progress,
-                reply,
-            } => {
-                let started = StreamTask::start(id.clone(), spec, producer.clone(), progress).map(|task| {
+                state,
+            } => match StreamTask::start(id.clone(), spec, producer.clone(), progress, state, shutdown.clone()) {
+                Ok(task) => {
                     tasks.insert(id, task);
-                });
-                let _ = reply.send(started);
-            }
+                }
+                Err(error) => {
+                    let error = format!("task {id} cannot start: {error}");
+                    tracing::error!("{error}");
+                    fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
+                }
+            },
             Command::Batch { id, records } => {
+                // A task that could not start has stopped the application.
                 let Some(task) = tasks.get_mut(&id) else { continue };
+                if shutdown.abandon() {
+                    // Not processed, so never committed: a restart
+                    // reprocesses it.
+                    task.progress().dequeue();
+                    continue;
+                }
                 let result = task.process_batch(records);
                 task.progress().dequeue();
-                if let Err(error) = result {
-                    tracing::error!("{error}");
-                    fatal
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert(error.to_string());
-                    tasks.remove(&id);
+                match result {
+                    Ok(()) => {}
+                    // The topic or cluster refused an output, or local
+                    // storage failed: this task stops, the others go on.
+                    Err(error @ (TaskError::Produce { .. } | TaskError::HostFault { .. })) => {
+                        tracing::error!(
+                            "{error}; stopping the task without committing past it (a restart reprocesses from the last commit)"
+                        );
+                        task.halt(&error);
+                    }
+                    Err(error) => {
+                        tracing::error!("{error}");
+                        fatal
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(error.to_string());
+                        tasks.remove(&id);
+                    }
                 }
             }
             Command::Close { id, reply } => {

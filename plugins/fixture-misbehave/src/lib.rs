@@ -1,8 +1,9 @@
 //! Test fixture: forwards every record to output `out`, except records
 //! whose value is `poison`, on which it does what `[config] poison` says:
 //! `panic`, `loop` (forever), `alloc` (without bound), `error` (returns an
-//! error value), `undeclared` (emits to an output the manifest lacks) or
-//! `probe` (emits what the sandbox lets it see).
+//! error value), `undeclared` (emits to an output the manifest lacks),
+//! `probe` (emits what the sandbox lets it see), `sleep` (blocks in a WASI
+//! call for an hour) or `huge` (emits one 20 MB record).
 
 use rill_sdk::{Error, Output, Processor, Record};
 use serde::Deserialize;
@@ -29,6 +30,10 @@ pub enum Mode {
     /// Emit what the sandbox lets the plugin see: environment variables,
     /// the filesystem, the network and the clock.
     Probe,
+    /// Block in `std::thread::sleep` (a WASI clock poll) for an hour.
+    Sleep,
+    /// Emit one 20 MB record, more than any broker accepts by default.
+    Huge,
 }
 
 /// The `[config]` table.
@@ -68,6 +73,11 @@ impl Processor for Misbehave {
             }
             Mode::Error => Err(Error::new("poison refused")),
             Mode::Undeclared => Ok(vec![Output::forward(record, "nowhere")]),
+            Mode::Sleep => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(vec![Output::forward(record, "out")])
+            }
+            Mode::Huge => Ok(vec![Output::map_value(record, "out", vec![b'x'; 20 << 20])]),
             Mode::Probe => {
                 let env = std::env::vars().count();
                 let fs = if std::fs::read_dir("/").is_ok() {

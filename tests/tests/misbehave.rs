@@ -384,6 +384,7 @@ fn sigterm_exits_within_the_time_limit_plus_ten_seconds_with_a_stuck_plugin() {
     let status = rill_tests::wait_exit(&mut child, std::time::Duration::from_secs(60));
     let took = signalled.elapsed();
     let log = reader.join().unwrap();
+    println!("SIGTERM to exit with a plugin stuck in sleep (time-per-batch 300ms): {took:?}");
     assert!(
         took < std::time::Duration::from_millis(10_300),
         "SIGTERM took {took:?} with a stuck plugin (limit 300 ms + 10 s):\n{log}"

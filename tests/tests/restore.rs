@@ -80,6 +80,7 @@ fn other_tasks_keep_processing_while_a_large_changelog_restores_and_a_member_joi
         .collect();
     produce(&broker.bootstrap, "in", &inputs);
 
+    let started = Instant::now();
     let (mut first, first_log) = member(&broker, &manifests, dir.path(), "first");
     // The pass-through's output appears while order-count still restores.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -89,6 +90,10 @@ fn other_tasks_keep_processing_while_a_large_changelog_restores_and_a_member_joi
     }
     let log = read(&first_log);
     let finished = log.matches("restored ").count();
+    println!(
+        "first pass-through output {:?} after start, with {finished} of {PARTITIONS} restores finished",
+        started.elapsed()
+    );
     assert!(
         finished < PARTITIONS as usize,
         "the other tasks produced only after every restore had finished ({finished} of {PARTITIONS}):\n{log}"

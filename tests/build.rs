@@ -16,7 +16,10 @@ const PLUGINS: [&str; 6] = [
 ];
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Read at run time: a build script compiled for another checkout (same
+    // target directory) must still build this checkout's plugins.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir)
         .parent()
         .expect("workspace root")
         .to_path_buf();

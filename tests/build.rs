@@ -19,10 +19,7 @@ fn main() {
     // Read at run time: a build script compiled for another checkout (same
     // target directory) must still build this checkout's plugins.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
-    let root = Path::new(&manifest_dir)
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
+    let root = Path::new(&manifest_dir).parent().expect("workspace root").to_path_buf();
     for dir in ["plugins", "guest-sdk", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

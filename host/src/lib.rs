@@ -14,3 +14,4 @@ pub mod plugin;
 pub mod runtime;
 pub mod state;
 pub mod task;
+pub mod topology;

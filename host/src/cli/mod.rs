@@ -1,6 +1,7 @@
 //! The `rill` command line: one file per subcommand.
 
 mod demo;
+mod describe;
 mod dev_broker;
 mod new;
 mod run;
@@ -44,6 +45,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Check manifests and their components without connecting to Kafka.
     Validate(validate::ValidateArgs),
+    /// Show what `rill run` would run: sub-topologies, sources, processors,
+    /// sinks, dead-letter topics, stores and changelogs.
+    Describe(describe::DescribeArgs),
     /// Scaffold a new processor project (Rust, Python or JavaScript).
     New(new::NewArgs),
 }
@@ -68,6 +72,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::DevBroker(args) => dev_broker::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Describe(args) => describe::run(args),
         Command::New(args) => new::run(args),
     }
 }

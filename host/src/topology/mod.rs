@@ -1,0 +1,238 @@
+//! The topology plan: what an application runs, derived from its manifests
+//! alone (pure: no Kafka, no Wasm), as Kafka Streams' `Topology.describe()`
+//! shows it: sub-topologies of sources, processors and sinks, with
+//! dead-letter topics, stores and their changelogs, and global tables.
+//!
+//! Each processor given as a plain manifest is its own sub-topology: it
+//! reads its topics and writes its topics, and the next processor reads
+//! them back from Kafka. `rill describe` renders the plan ([`render`]).
+
+pub mod render;
+
+use crate::manifest::{InputKind, Manifest};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Everything an application runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Topology {
+    /// The application id (prefix of changelog topics).
+    pub application_id: String,
+    /// Independent parts, each with its own tasks.
+    pub subtopologies: Vec<SubTopology>,
+    /// Tables every instance holds in full, bootstrapped before processing.
+    pub global_tables: Vec<GlobalTable>,
+}
+
+/// Processors connected in memory, and the topics they read and write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubTopology {
+    /// Its number, in manifest order.
+    pub id: usize,
+    /// Topics read (one task per partition number).
+    pub sources: Vec<Source>,
+    /// The processors.
+    pub processors: Vec<ProcessorNode>,
+    /// Topics written.
+    pub sinks: Vec<Sink>,
+}
+
+/// A topic a sub-topology reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    /// The topic.
+    pub topic: String,
+    /// `stream` or `table`.
+    pub kind: &'static str,
+    /// Partitions, when known (`rill describe --brokers`).
+    pub partitions: Option<i32>,
+    /// The processor it feeds.
+    pub to: String,
+}
+
+/// One processor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessorNode {
+    /// Manifest name.
+    pub name: String,
+    /// Manifest version.
+    pub version: String,
+    /// First 12 hex digits of the component's SHA-256, if the file is there.
+    pub hash: Option<String>,
+    /// The manifest file.
+    pub manifest: String,
+    /// Topics it reads, in manifest order.
+    pub inputs: Vec<String>,
+    /// Its outputs: name and topic.
+    pub outputs: Vec<Output>,
+    /// Where its failed records go.
+    pub dead_letter: String,
+    /// Its key-value stores.
+    pub stores: Vec<Store>,
+    /// Global tables it looks values up in.
+    pub global_tables: Vec<String>,
+}
+
+/// A named output of a processor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Output {
+    /// The name the plugin emits to.
+    pub name: String,
+    /// The topic it is written to.
+    pub topic: String,
+}
+
+/// A store and the topic that backs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Store {
+    /// Store name.
+    pub name: String,
+    /// `<application-id>-<store>-changelog`.
+    pub changelog: String,
+}
+
+/// A topic a sub-topology writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sink {
+    /// The topic.
+    pub topic: String,
+    /// `output`, `dead-letter` or `changelog`.
+    pub kind: &'static str,
+    /// Partitions, when known.
+    pub partitions: Option<i32>,
+    /// What writes it: `processor.output`, `processor` (dead letters) or
+    /// `processor.store` (changelog).
+    pub from: String,
+}
+
+/// A global table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GlobalTable {
+    /// The topic.
+    pub topic: String,
+    /// Partitions, when known.
+    pub partitions: Option<i32>,
+    /// Processors that look values up in it.
+    pub readers: Vec<String>,
+}
+
+impl Topology {
+    /// The plan for `manifests` run as application `application_id`.
+    pub fn plan(application_id: &str, manifests: &[Arc<Manifest>]) -> Topology {
+        let mut global_tables: Vec<GlobalTable> = Vec::new();
+        let subtopologies = manifests
+            .iter()
+            .enumerate()
+            .map(|(id, m)| {
+                for topic in m.global_topics() {
+                    match global_tables.iter_mut().find(|g| g.topic == topic) {
+                        Some(table) => table.readers.push(m.name.clone()),
+                        None => global_tables.push(GlobalTable {
+                            topic: topic.to_string(),
+                            partitions: None,
+                            readers: vec![m.name.clone()],
+                        }),
+                    }
+                }
+                subtopology(id, application_id, m)
+            })
+            .collect();
+        Topology {
+            application_id: application_id.to_string(),
+            subtopologies,
+            global_tables,
+        }
+    }
+
+    /// Fills in partition counts of the topics in `counts`.
+    pub fn with_partitions(mut self, counts: &HashMap<String, i32>) -> Topology {
+        for sub in &mut self.subtopologies {
+            for source in &mut sub.sources {
+                source.partitions = counts.get(&source.topic).copied();
+            }
+            for sink in &mut sub.sinks {
+                sink.partitions = counts.get(&sink.topic).copied();
+            }
+        }
+        for table in &mut self.global_tables {
+            table.partitions = counts.get(&table.topic).copied();
+        }
+        self
+    }
+}
+
+fn subtopology(id: usize, application_id: &str, m: &Manifest) -> SubTopology {
+    let sources = m
+        .inputs
+        .iter()
+        .filter(|i| i.kind != InputKind::GlobalTable)
+        .map(|i| Source {
+            topic: i.topic.clone(),
+            kind: if i.kind == InputKind::Table { "table" } else { "stream" },
+            partitions: None,
+            to: m.name.clone(),
+        })
+        .collect();
+    let stores: Vec<Store> = m
+        .stores
+        .iter()
+        .map(|s| Store {
+            name: s.clone(),
+            changelog: Manifest::changelog_topic(application_id, s),
+        })
+        .collect();
+    let outputs: Vec<Output> = m
+        .outputs
+        .iter()
+        .map(|(name, spec)| Output {
+            name: name.clone(),
+            topic: spec.topic.clone(),
+        })
+        .collect();
+    let mut sinks: Vec<Sink> = outputs
+        .iter()
+        .map(|o| Sink {
+            topic: o.topic.clone(),
+            kind: "output",
+            partitions: None,
+            from: format!("{}.{}", m.name, o.name),
+        })
+        .collect();
+    sinks.push(Sink {
+        topic: m.dead_letter.topic.clone(),
+        kind: "dead-letter",
+        partitions: None,
+        from: m.name.clone(),
+    });
+    sinks.extend(stores.iter().map(|s| Sink {
+        topic: s.changelog.clone(),
+        kind: "changelog",
+        partitions: None,
+        from: format!("{}.{}", m.name, s.name),
+    }));
+    SubTopology {
+        id,
+        sources,
+        processors: vec![ProcessorNode {
+            name: m.name.clone(),
+            version: m.version.clone(),
+            hash: component_hash(m),
+            manifest: m.path.display().to_string(),
+            inputs: m.inputs.iter().map(|i| i.topic.clone()).collect(),
+            outputs,
+            dead_letter: m.dead_letter.topic.clone(),
+            stores,
+            global_tables: m.global_topics().map(str::to_string).collect(),
+        }],
+        sinks,
+    }
+}
+
+/// The component's content hash as the running build reports it, if the
+/// file can be read.
+fn component_hash(m: &Manifest) -> Option<String> {
+    let bytes = std::fs::read(&m.component).ok()?;
+    Some(Sha256::digest(&bytes)[..6].iter().map(|b| format!("{b:02x}")).collect())
+}

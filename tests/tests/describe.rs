@@ -1,0 +1,56 @@
+//! `rill describe` from the outside: the real binary on the sample
+//! manifests, with partition counts from a broker, in text and JSON; and
+//! the same refusal `rill run` gives for a topic read twice.
+
+use rill_tests::{DevBroker, install_plugin, rill};
+
+#[test]
+fn describe_shows_the_pipeline_with_partitions_from_the_broker() {
+    let broker = DevBroker::start(&[("metric.all", 3), ("metric.cpu", 6)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = [
+        install_plugin(dir.path(), "metric-branch"),
+        install_plugin(dir.path(), "cpu-alert"),
+    ];
+    let describe = |format: &str| {
+        let output = rill()
+            .arg("describe")
+            .args(&manifests)
+            .args([
+                "--application-id",
+                "metrics",
+                "--brokers",
+                &broker.bootstrap,
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let text = describe("text");
+    assert!(text.contains("Source: metric.all (stream, 3 partitions)"), "{text}");
+    assert!(text.contains("Source: metric.cpu (stream, 6 partitions)"), "{text}");
+    // The installed components are there, so the build is named by hash.
+    assert!(text.contains("Processor: cpu-alert (0.1.0+"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&describe("json")).unwrap();
+    assert_eq!(json["subtopologies"].as_array().unwrap().len(), 2);
+    assert_eq!(json["subtopologies"][1]["sinks"][0]["topic"], "metric.cpu.alert");
+    assert!(describe("mermaid").starts_with("flowchart LR"));
+    assert!(describe("dot").starts_with("digraph \"metrics\""));
+}
+
+#[test]
+fn describe_refuses_what_run_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = rill()
+        .arg("describe")
+        .arg(install_plugin(dir.path(), "order-join"))
+        .arg(install_plugin(dir.path(), "order-count"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("topic \"order\" is an input of both"), "{stderr}");
+}

@@ -61,7 +61,6 @@ fn main() {
     }
     build_python(&root, &wasm_target);
     build_javascript(&root, &wasm_target);
-    println!("cargo:rustc-env=RILL_WORKSPACE={}", root.display());
 }
 
 /// Python processors (a directory with `app.py`) are built with

@@ -6,7 +6,10 @@
 //! See `README.md` for the quick start and `docs/` for the design.
 #![deny(missing_docs)]
 
+pub mod app;
 pub mod cli;
+#[cfg(test)]
+mod golden;
 pub mod kafka;
 pub mod manifest;
 pub mod metricbeat;

@@ -99,8 +99,7 @@ fn main() {
     .unwrap();
     println!("order-join: {addresses} addresses, {orders} orders, {PARTITIONS} partitions, 2 worker threads");
 
-    let mut manifest =
-        Manifest::load(&Path::new(env!("RILL_WORKSPACE")).join("plugins/order-join/plugin.toml")).unwrap();
+    let mut manifest = Manifest::load(&rill_tests::workspace().join("plugins/order-join/plugin.toml")).unwrap();
     manifest.component = rill_tests::component("order-join");
     let plugin = Arc::new(Plugin::load(&new_engine().unwrap(), Arc::new(manifest), None).unwrap());
     let state = tempfile::tempdir().unwrap();

@@ -81,10 +81,7 @@ impl<P: Processor + Send> RecordProcessor for NativeInstance<P> {
 }
 
 fn manifest(name: &str) -> Arc<Manifest> {
-    let path = std::path::Path::new(env!("RILL_WORKSPACE"))
-        .join("plugins")
-        .join(name)
-        .join("plugin.toml");
+    let path = rill_tests::workspace().join("plugins").join(name).join("plugin.toml");
     let mut manifest = Manifest::load(&path).expect("manifest");
     manifest.component = rill_tests::component(name);
     Arc::new(manifest)

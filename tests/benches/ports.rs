@@ -12,7 +12,6 @@ use rill_host::metricbeat::{Expect, Generator};
 use rill_host::plugin::cache::CompileCache;
 use rill_host::plugin::{Plugin, new_engine};
 use rill_host::runtime::{self, ProcessorDef, RunOptions};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -42,13 +41,8 @@ fn main() {
     let engine = new_engine().unwrap();
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     for port in ["cpu-alert", "cpu-alert-python", "cpu-alert-js"] {
-        let mut manifest = Manifest::load(
-            &Path::new(env!("RILL_WORKSPACE"))
-                .join("plugins")
-                .join(port)
-                .join("plugin.toml"),
-        )
-        .unwrap();
+        let mut manifest =
+            Manifest::load(&rill_tests::workspace().join("plugins").join(port).join("plugin.toml")).unwrap();
         manifest.component = rill_tests::component(port);
         let manifest = Arc::new(manifest);
         let size = std::fs::metadata(&manifest.component).unwrap().len();

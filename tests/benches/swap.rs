@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 fn main() {
-    let mut manifest =
-        Manifest::load(&std::path::Path::new(env!("RILL_WORKSPACE")).join("plugins/cpu-alert/plugin.toml")).unwrap();
+    let mut manifest = Manifest::load(&rill_tests::workspace().join("plugins/cpu-alert/plugin.toml")).unwrap();
     manifest.component = rill_tests::component("cpu-alert");
     let manifest = Arc::new(manifest);
     let engine = new_engine().unwrap();

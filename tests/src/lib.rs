@@ -43,6 +43,17 @@ pub fn rill() -> Command {
     command
 }
 
+/// The workspace root of the checkout being tested, read when the test runs
+/// (cargo sets `CARGO_MANIFEST_DIR` for test and bench runs): compile-time
+/// paths can name another checkout that shares the target directory.
+pub fn workspace() -> PathBuf {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    Path::new(&manifest_dir)
+        .parent()
+        .expect("the workspace root")
+        .to_path_buf()
+}
+
 /// The component built by tests/build.rs for a sample plugin.
 pub fn component(plugin: &str) -> PathBuf {
     let path = match plugin {
@@ -69,10 +80,7 @@ pub fn install_plugin(dir: &Path, plugin: &str) -> PathBuf {
 /// Like [`install_plugin`] for another manifest of the plugin (e.g.
 /// `global.toml`).
 pub fn install_manifest(dir: &Path, plugin: &str, file: &str) -> PathBuf {
-    let source = Path::new(env!("RILL_WORKSPACE"))
-        .join("plugins")
-        .join(plugin)
-        .join(file);
+    let source = workspace().join("plugins").join(plugin).join(file);
     let target_dir = dir.join(plugin);
     std::fs::create_dir_all(&target_dir).unwrap();
     let manifest = target_dir.join(file);
@@ -376,5 +384,5 @@ pub fn componentize_py() -> PathBuf {
 
 /// componentize-js as scripts/setup.sh installs it, in tools/js.
 pub fn componentize_js() -> PathBuf {
-    Path::new(env!("RILL_WORKSPACE")).join("tools/js/node_modules/.bin/componentize-js")
+    workspace().join("tools/js/node_modules/.bin/componentize-js")
 }

@@ -44,7 +44,7 @@ fn plugin(left_join: bool) -> Arc<Plugin> {
     let plugins = PLUGINS.get_or_init(|| {
         let engine = new_engine().unwrap();
         [false, true].map(|left| {
-            let path = std::path::Path::new(env!("RILL_WORKSPACE")).join("plugins/order-join/plugin.toml");
+            let path = rill_tests::workspace().join("plugins/order-join/plugin.toml");
             let mut manifest = Manifest::load(&path).unwrap();
             manifest.component = rill_tests::component("order-join");
             manifest.config["left-join"] = serde_json::Value::Bool(left);

@@ -1,8 +1,9 @@
-//! `rill describe`: what `rill run` would run for these manifests, as Kafka
-//! Streams' `Topology.describe()` shows it, in text, JSON, DOT or Mermaid.
-//! Reads only the manifests (and component files, for their hashes); with
+//! `rill describe`: what these manifests (or one application file) run, as
+//! Kafka Streams' `Topology.describe()` shows it, in text, JSON, DOT or
+//! Mermaid. Reads only the files (and components, for their hashes); with
 //! `--brokers` it adds each topic's partition count.
 
+use crate::app::{self, App};
 use crate::kafka::{KafkaSettings, admin};
 use crate::manifest::Manifest;
 use crate::runtime::check_pipeline;
@@ -15,7 +16,8 @@ use std::sync::Arc;
 /// Arguments of `rill describe`.
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
-    /// Plugin manifests (plugin.toml), one per processor.
+    /// Plugin manifests (plugin.toml), one per processor, or one
+    /// application file (apps/metrics.toml).
     #[arg(required = true)]
     manifests: Vec<PathBuf>,
     /// Output format.
@@ -34,13 +36,19 @@ pub struct DescribeArgs {
 
 /// Runs `rill describe`.
 pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
-    let manifests = args
-        .manifests
-        .iter()
-        .map(|path| Manifest::load(path).map(Arc::new))
-        .collect::<Result<Vec<_>, _>>()?;
-    check_pipeline(&manifests)?;
-    let mut topology = Topology::plan(&args.application_id, &manifests);
+    let first = std::fs::read_to_string(&args.manifests[0]).unwrap_or_default();
+    let mut topology = if args.manifests.len() == 1 && app::is_app(&first) {
+        let app = App::load(&args.manifests[0])?;
+        Topology::plan_app(&args.application_id, &app)
+    } else {
+        let manifests = args
+            .manifests
+            .iter()
+            .map(|path| Manifest::load(path).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_pipeline(&manifests)?;
+        Topology::plan(&args.application_id, &manifests)
+    };
     if let Some(brokers) = args.brokers {
         let kafka = KafkaSettings {
             brokers,

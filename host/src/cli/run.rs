@@ -82,6 +82,19 @@ fn watchdog(shutdown: Arc<std::sync::atomic::AtomicBool>, grace: Duration) {
 
 /// Runs `rill run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    if let [only] = args.manifests.as_slice()
+        && crate::app::is_app(&std::fs::read_to_string(only).unwrap_or_default())
+    {
+        let app = crate::app::App::load(only)?;
+        let names: Vec<String> = app.processors.iter().map(|m| m.path.display().to_string()).collect();
+        anyhow::bail!(
+            "{}: application files can be described (rill describe) but not run yet: running connected \
+             processors in memory is the next step of the topology work\n  fix: run its manifests as separate \
+             processors for now: rill run {}",
+            only.display(),
+            names.join(" ")
+        );
+    }
     let manifests = args
         .manifests
         .iter()

@@ -8,25 +8,11 @@ use std::path::Path;
 #[test]
 fn invalid_manifests_are_refused_with_their_golden_message() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifest-ui/invalid");
-    let bless = std::env::var_os("RILL_BLESS").is_some();
-    let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
-        let text = std::fs::read_to_string(path).unwrap();
-        let shown = Path::new("invalid").join(path.file_name().unwrap());
-        let error = Manifest::parse(&shown, &text).expect_err(&format!("{} must be refused", path.display()));
-        let rendered = format!("{error}\n");
-        let golden = path.with_extension("err");
-        if bless {
-            std::fs::write(&golden, &rendered).unwrap();
-        }
-        let expected = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|_| panic!("{} is missing; run with RILL_BLESS=1", golden.display()));
-        assert_eq!(rendered, expected, "{}", path.display());
-        checked += 1;
-    }
-    assert!(checked >= 10, "only {checked} golden manifests found");
+    crate::golden::check_refusals(&dir, 10, |shown, text| {
+        Manifest::parse(shown, text)
+            .expect_err(&format!("{} must be refused", shown.display()))
+            .to_string()
+    });
 }
 
 #[test]

@@ -5,10 +5,14 @@
 //!
 //! Each processor given as a plain manifest is its own sub-topology: it
 //! reads its topics and writes its topics, and the next processor reads
-//! them back from Kafka. `rill describe` renders the plan ([`render`]).
+//! them back from Kafka. An application file ([`crate::app`]) connects
+//! processors in memory: connected processors form one sub-topology, and a
+//! repartition connection splits them again through its repartition topic.
+//! `rill describe` renders the plan ([`render`]).
 
 pub mod render;
 
+use crate::app::{App, Connection};
 use crate::manifest::{InputKind, Manifest};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -73,6 +77,19 @@ pub struct ProcessorNode {
     pub stores: Vec<Store>,
     /// Global tables it looks values up in.
     pub global_tables: Vec<String>,
+    /// Processors its outputs feed in memory.
+    pub downstream: Vec<Edge>,
+    /// Processors that feed it in memory.
+    pub upstream: Vec<String>,
+}
+
+/// An output of one processor feeding another in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Edge {
+    /// The output.
+    pub output: String,
+    /// The downstream processor.
+    pub to: String,
 }
 
 /// A named output of a processor.
@@ -98,7 +115,7 @@ pub struct Store {
 pub struct Sink {
     /// The topic.
     pub topic: String,
-    /// `output`, `dead-letter` or `changelog`.
+    /// `output`, `dead-letter`, `changelog` or `repartition`.
     pub kind: &'static str,
     /// Partitions, when known.
     pub partitions: Option<i32>,
@@ -119,24 +136,62 @@ pub struct GlobalTable {
 }
 
 impl Topology {
-    /// The plan for `manifests` run as application `application_id`.
+    /// The plan for `manifests` run as application `application_id`, each
+    /// its own sub-topology.
     pub fn plan(application_id: &str, manifests: &[Arc<Manifest>]) -> Topology {
+        Self::build(application_id, manifests, &[])
+    }
+
+    /// The plan for an application file.
+    pub fn plan_app(application_id: &str, app: &App) -> Topology {
+        Self::build(application_id, &app.processors, &app.connections)
+    }
+
+    fn build(application_id: &str, manifests: &[Arc<Manifest>], connections: &[Connection]) -> Topology {
         let mut global_tables: Vec<GlobalTable> = Vec::new();
-        let subtopologies = manifests
-            .iter()
-            .enumerate()
-            .map(|(id, m)| {
-                for topic in m.global_topics() {
-                    match global_tables.iter_mut().find(|g| g.topic == topic) {
-                        Some(table) => table.readers.push(m.name.clone()),
-                        None => global_tables.push(GlobalTable {
-                            topic: topic.to_string(),
-                            partitions: None,
-                            readers: vec![m.name.clone()],
-                        }),
+        for m in manifests {
+            for topic in m.global_topics() {
+                match global_tables.iter_mut().find(|g| g.topic == topic) {
+                    Some(table) => table.readers.push(m.name.clone()),
+                    None => global_tables.push(GlobalTable {
+                        topic: topic.to_string(),
+                        partitions: None,
+                        readers: vec![m.name.clone()],
+                    }),
+                }
+            }
+        }
+        // Processors joined by in-memory connections share a sub-topology
+        // (a repartition connection goes through Kafka, so it does not join).
+        let mut group: Vec<usize> = (0..manifests.len()).collect();
+        let index = |name: &str| manifests.iter().position(|m| m.name == name);
+        for c in connections.iter().filter(|c| !c.repartition) {
+            if let (Some(a), Some(b)) = (index(&c.from), index(&c.to)) {
+                let (ga, gb) = (group[a], group[b]);
+                for g in &mut group {
+                    if *g == gb {
+                        *g = ga;
                     }
                 }
-                subtopology(id, application_id, m)
+            }
+        }
+        let mut groups: Vec<usize> = Vec::new();
+        for g in &group {
+            if !groups.contains(g) {
+                groups.push(*g);
+            }
+        }
+        let subtopologies = groups
+            .iter()
+            .enumerate()
+            .map(|(id, g)| {
+                let members: Vec<&Manifest> = manifests
+                    .iter()
+                    .zip(&group)
+                    .filter(|(_, mg)| *mg == g)
+                    .map(|(m, _)| &**m)
+                    .collect();
+                subtopology(id, application_id, &members, connections)
             })
             .collect();
         Topology {
@@ -163,59 +218,82 @@ impl Topology {
     }
 }
 
-fn subtopology(id: usize, application_id: &str, m: &Manifest) -> SubTopology {
-    let sources = m
-        .inputs
-        .iter()
-        .filter(|i| i.kind != InputKind::GlobalTable)
-        .map(|i| Source {
-            topic: i.topic.clone(),
-            kind: if i.kind == InputKind::Table { "table" } else { "stream" },
-            partitions: None,
-            to: m.name.clone(),
-        })
-        .collect();
-    let stores: Vec<Store> = m
-        .stores
-        .iter()
-        .map(|s| Store {
-            name: s.clone(),
-            changelog: Manifest::changelog_topic(application_id, s),
-        })
-        .collect();
-    let outputs: Vec<Output> = m
-        .outputs
-        .iter()
-        .map(|(name, spec)| Output {
-            name: name.clone(),
-            topic: spec.topic.clone(),
-        })
-        .collect();
-    let mut sinks: Vec<Sink> = outputs
-        .iter()
-        .map(|o| Sink {
-            topic: o.topic.clone(),
-            kind: "output",
-            partitions: None,
-            from: format!("{}.{}", m.name, o.name),
-        })
-        .collect();
-    sinks.push(Sink {
-        topic: m.dead_letter.topic.clone(),
-        kind: "dead-letter",
-        partitions: None,
-        from: m.name.clone(),
-    });
-    sinks.extend(stores.iter().map(|s| Sink {
-        topic: s.changelog.clone(),
-        kind: "changelog",
-        partitions: None,
-        from: format!("{}.{}", m.name, s.name),
-    }));
-    SubTopology {
+fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connections: &[Connection]) -> SubTopology {
+    let mut sub = SubTopology {
         id,
-        sources,
-        processors: vec![ProcessorNode {
+        sources: Vec::new(),
+        processors: Vec::new(),
+        sinks: Vec::new(),
+    };
+    for m in members {
+        let fed = |topic: &str| connections.iter().find(|c| c.to == m.name && c.topic == topic);
+        for input in m.inputs.iter().filter(|i| i.kind != InputKind::GlobalTable) {
+            let topic = match fed(&input.topic) {
+                // In memory: not a source of this sub-topology.
+                Some(c) if !c.repartition => continue,
+                Some(c) => c.repartition_topic(application_id),
+                None => input.topic.clone(),
+            };
+            sub.sources.push(Source {
+                topic,
+                kind: if input.kind == InputKind::Table {
+                    "table"
+                } else {
+                    "stream"
+                },
+                partitions: None,
+                to: m.name.clone(),
+            });
+        }
+        let stores: Vec<Store> = m
+            .stores
+            .iter()
+            .map(|s| Store {
+                name: s.clone(),
+                changelog: Manifest::changelog_topic(application_id, s),
+            })
+            .collect();
+        let outputs: Vec<Output> = m
+            .outputs
+            .iter()
+            .map(|(name, spec)| Output {
+                name: name.clone(),
+                topic: spec.topic.clone(),
+            })
+            .collect();
+        let out_edges: Vec<&Connection> = connections.iter().filter(|c| c.from == m.name).collect();
+        for o in &outputs {
+            let edges: Vec<&&Connection> = out_edges.iter().filter(|c| c.output == o.name).collect();
+            if edges.is_empty() || edges.iter().any(|c| c.write) {
+                sub.sinks.push(Sink {
+                    topic: o.topic.clone(),
+                    kind: "output",
+                    partitions: None,
+                    from: format!("{}.{}", m.name, o.name),
+                });
+            }
+            for c in edges.iter().filter(|c| c.repartition) {
+                sub.sinks.push(Sink {
+                    topic: c.repartition_topic(application_id),
+                    kind: "repartition",
+                    partitions: None,
+                    from: format!("{}.{}", m.name, o.name),
+                });
+            }
+        }
+        sub.sinks.push(Sink {
+            topic: m.dead_letter.topic.clone(),
+            kind: "dead-letter",
+            partitions: None,
+            from: m.name.clone(),
+        });
+        sub.sinks.extend(stores.iter().map(|s| Sink {
+            topic: s.changelog.clone(),
+            kind: "changelog",
+            partitions: None,
+            from: format!("{}.{}", m.name, s.name),
+        }));
+        sub.processors.push(ProcessorNode {
             name: m.name.clone(),
             version: m.version.clone(),
             hash: component_hash(m),
@@ -225,9 +303,22 @@ fn subtopology(id: usize, application_id: &str, m: &Manifest) -> SubTopology {
             dead_letter: m.dead_letter.topic.clone(),
             stores,
             global_tables: m.global_topics().map(str::to_string).collect(),
-        }],
-        sinks,
+            downstream: out_edges
+                .iter()
+                .filter(|c| !c.repartition)
+                .map(|c| Edge {
+                    output: c.output.clone(),
+                    to: c.to.clone(),
+                })
+                .collect(),
+            upstream: connections
+                .iter()
+                .filter(|c| c.to == m.name && !c.repartition)
+                .map(|c| c.from.clone())
+                .collect(),
+        });
     }
+    sub
 }
 
 /// The component's content hash as the running build reports it, if the

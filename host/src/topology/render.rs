@@ -66,11 +66,17 @@ fn text(t: &Topology) -> String {
             for table in &p.global_tables {
                 let _ = writeln!(out, "      global table: {table}");
             }
-            let mut next: Vec<&str> = p.outputs.iter().map(|o| o.topic.as_str()).collect();
-            next.push(&p.dead_letter);
-            next.extend(p.stores.iter().map(|s| s.changelog.as_str()));
+            let mut next: Vec<&str> = p.downstream.iter().map(|e| e.to.as_str()).collect();
+            next.extend(
+                sub.sinks
+                    .iter()
+                    .filter(|s| writer(s).0 == p.name)
+                    .map(|s| s.topic.as_str()),
+            );
             let _ = writeln!(out, "      --> {}", next.join(", "));
-            let _ = writeln!(out, "      <-- {}", sources_of(sub, &p.name).join(", "));
+            let mut previous = sources_of(sub, &p.name);
+            previous.extend(p.upstream.iter().map(String::as_str));
+            let _ = writeln!(out, "      <-- {}", previous.join(", "));
         }
         for sink in &sub.sinks {
             let (processor, what) = writer(sink);
@@ -200,6 +206,17 @@ fn mermaid(t: &Topology) -> String {
             let _ = writeln!(out, "    {}[\"{}<br/>{}\"]", id("p", &p.name), p.name, version(p));
         }
         out.push_str("  end\n");
+        for p in &sub.processors {
+            for edge in &p.downstream {
+                let _ = writeln!(
+                    out,
+                    "  {} ==>|\"{}\"| {}",
+                    id("p", &p.name),
+                    edge.output,
+                    id("p", &edge.to)
+                );
+            }
+        }
         for source in &sub.sources {
             topics.push(&source.topic);
             let arrow = if source.kind == "table" { "-.->" } else { "-->" };
@@ -292,6 +309,26 @@ mod tests {
         let t = plan("orders", &["plugins/order-count/plugin.toml"]);
         golden("count.txt", &render(&t, Format::Text));
         golden("count.dot", &render(&t, Format::Dot));
+    }
+
+    #[test]
+    fn the_metrics_application_in_every_format() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut app = crate::app::App::load(&root.join("apps/metrics.toml")).unwrap();
+        for p in &mut app.processors {
+            let m = Arc::make_mut(p);
+            m.path = m.path.strip_prefix(root.join("apps")).unwrap_or(&m.path).to_path_buf();
+        }
+        let mut t = Topology::plan_app("metrics", &app);
+        for sub in &mut t.subtopologies {
+            for p in &mut sub.processors {
+                p.hash = None;
+            }
+        }
+        golden("app-metrics.txt", &render(&t, Format::Text));
+        golden("app-metrics.json", &render(&t, Format::Json));
+        golden("app-metrics.dot", &render(&t, Format::Dot));
+        golden("app-metrics.mmd", &render(&t, Format::Mermaid));
     }
 
     #[test]

@@ -1,0 +1,408 @@
+//! Application files: several processors, each with its own manifest,
+//! connected in memory (Kafka Streams' processor topology).
+//!
+//! ```toml
+//! app-version = 1
+//!
+//! [[processors]]
+//! manifest = "../plugins/metric-branch/plugin.toml"   # relative to this file
+//!
+//! [[processors]]
+//! manifest = "../plugins/cpu-alert/plugin.toml"
+//!
+//! # metric-branch's output `cpu` feeds cpu-alert's input `metric.cpu` in memory.
+//! [[connections]]
+//! from = "metric-branch.cpu"
+//! to = "cpu-alert"
+//! write = true          # also write metric.cpu (the default); false keeps it internal
+//! repartition = false   # true: re-key through <application-id>-<from>-<output>-repartition
+//! ```
+//!
+//! Loading refuses, naming the file, the field and the fix: unknown keys, an
+//! unsupported `app-version`, a connection from an undeclared output or to a
+//! processor that does not read that output's topic, two connections into
+//! one input, cycles, and a stateful processor (stores or tables) fed in
+//! memory without `repartition = true` (a plugin may change keys, so its
+//! records may no longer be on the partition that holds their state).
+
+use crate::manifest::{Manifest, ManifestError};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// The application file format this build reads.
+pub const APP_VERSION: i64 = 1;
+
+/// Why an application file was refused: the whole message a user sees.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The file could not be read or parsed.
+    #[error("{}: {message}\n  fix: {fix}", file.display())]
+    Syntax {
+        /// The application file.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+        /// What to write instead.
+        fix: String,
+    },
+    /// A value is well-formed but not acceptable.
+    #[error("{}: `{field}`: {problem}\n  fix: {fix}", file.display())]
+    Invalid {
+        /// The application file.
+        file: PathBuf,
+        /// Dotted path of the field, e.g. `connections[0].to`.
+        field: String,
+        /// What is wrong with its value.
+        problem: String,
+        /// What to write instead.
+        fix: String,
+    },
+    /// A processor's manifest was refused.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawApp {
+    #[allow(dead_code, reason = "checked before the typed parse")]
+    app_version: i64,
+    processors: Vec<RawProcessor>,
+    #[serde(default)]
+    connections: Vec<RawConnection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcessor {
+    manifest: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnection {
+    from: String,
+    to: String,
+    #[serde(default = "yes")]
+    write: bool,
+    #[serde(default)]
+    repartition: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A validated application: its processors and how they connect.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// The processors' manifests, in file order.
+    pub processors: Vec<Arc<Manifest>>,
+    /// In-memory connections between them.
+    pub connections: Vec<Connection>,
+}
+
+/// One processor's output feeding another processor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// The upstream processor.
+    pub from: String,
+    /// Its output.
+    pub output: String,
+    /// The output's topic, which the downstream processor reads.
+    pub topic: String,
+    /// The downstream processor.
+    pub to: String,
+    /// Whether the output is also written to its topic.
+    pub write: bool,
+    /// Whether records go through a repartition topic first.
+    pub repartition: bool,
+}
+
+impl Connection {
+    /// `<application-id>-<from>-<output>-repartition`.
+    pub fn repartition_topic(&self, application_id: &str) -> String {
+        format!("{application_id}-{}-{}-repartition", self.from, self.output)
+    }
+}
+
+/// Whether `text` is an application file rather than a plugin manifest.
+pub fn is_app(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("app-version"))
+}
+
+impl App {
+    /// Loads and validates the application file at `path`, and every
+    /// manifest it names (relative to the file).
+    pub fn load(path: &Path) -> Result<App, AppError> {
+        let text = std::fs::read_to_string(path).map_err(|e| AppError::Syntax {
+            file: path.to_path_buf(),
+            message: format!("cannot read the application file: {e}"),
+            fix: "check the path".into(),
+        })?;
+        Self::parse(path, &text, &|manifest| Manifest::load(manifest))
+    }
+
+    /// Parses `text` as the application file `path`, loading manifests with
+    /// `load` (tests pass their own).
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        load: &dyn Fn(&Path) -> Result<Manifest, ManifestError>,
+    ) -> Result<App, AppError> {
+        let syntax = |message: String, fix: &str| AppError::Syntax {
+            file: path.to_path_buf(),
+            message,
+            fix: fix.into(),
+        };
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| syntax(e.message().to_string(), "write valid TOML"))?;
+        match table.get("app-version").and_then(toml::Value::as_integer) {
+            Some(APP_VERSION) => {}
+            Some(other) => {
+                return Err(syntax(
+                    format!("app-version {other} is not supported by this rill"),
+                    &format!("write app-version = {APP_VERSION}"),
+                ));
+            }
+            None => {
+                return Err(syntax(
+                    "`app-version` is missing".into(),
+                    "start the file with app-version = 1",
+                ));
+            }
+        }
+        let raw: RawApp = toml::from_str(text).map_err(|e| {
+            syntax(
+                e.message().to_string(),
+                "use only app-version, [[processors]] (manifest) and [[connections]] (from, to, write, repartition)",
+            )
+        })?;
+        let invalid = |field: String, problem: String, fix: String| AppError::Invalid {
+            file: path.to_path_buf(),
+            field,
+            problem,
+            fix,
+        };
+        if raw.processors.is_empty() {
+            return Err(invalid(
+                "processors".into(),
+                "no processors".into(),
+                "add [[processors]] manifest = \"path/to/plugin.toml\"".into(),
+            ));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut processors: Vec<Arc<Manifest>> = Vec::new();
+        for (i, p) in raw.processors.iter().enumerate() {
+            let manifest = load(&base.join(&p.manifest))?;
+            if processors.iter().any(|m| m.name == manifest.name) {
+                return Err(invalid(
+                    format!("processors[{i}].manifest"),
+                    format!("a second processor named \"{}\"", manifest.name),
+                    "give each processor's manifest its own name".into(),
+                ));
+            }
+            processors.push(Arc::new(manifest));
+        }
+        let find = |name: &str| processors.iter().find(|m| m.name == name);
+        let names = || {
+            processors
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut connections: Vec<Connection> = Vec::new();
+        for (i, c) in raw.connections.iter().enumerate() {
+            let field = |key: &str| format!("connections[{i}].{key}");
+            let Some((from, output)) = c.from.split_once('.') else {
+                return Err(invalid(
+                    field("from"),
+                    format!("\"{}\" does not name an output", c.from),
+                    "write from = \"<processor>.<output>\", e.g. \"metric-branch.cpu\"".into(),
+                ));
+            };
+            let upstream = find(from).ok_or_else(|| {
+                invalid(
+                    field("from"),
+                    format!("no processor \"{from}\" in this application"),
+                    format!("use one of: {}", names()),
+                )
+            })?;
+            let topic = upstream.output_topic(output).ok_or_else(|| {
+                let declared: Vec<&str> = upstream.outputs.keys().map(String::as_str).collect();
+                invalid(
+                    field("from"),
+                    format!("{from} declares no output \"{output}\""),
+                    format!("use one of its outputs: {}", declared.join(", ")),
+                )
+            })?;
+            let downstream = find(&c.to).ok_or_else(|| {
+                invalid(
+                    field("to"),
+                    format!("no processor \"{}\" in this application", c.to),
+                    format!("use one of: {}", names()),
+                )
+            })?;
+            if !downstream.stream_topics().any(|t| t == topic) {
+                return Err(invalid(
+                    field("to"),
+                    format!(
+                        "{} has no stream input \"{topic}\" for {from}'s output \"{output}\" to feed",
+                        c.to
+                    ),
+                    format!("add [[inputs]] topic = \"{topic}\" to {}", downstream.path.display()),
+                ));
+            }
+            if connections.iter().any(|o| o.to == c.to && o.topic == topic) {
+                return Err(invalid(
+                    field("to"),
+                    format!("{}'s input \"{topic}\" is already fed by another connection", c.to),
+                    "connect each input once".into(),
+                ));
+            }
+            let stateful = !downstream.stores.is_empty() || downstream.table_topics().next().is_some();
+            if stateful && !c.repartition {
+                return Err(invalid(
+                    field("repartition"),
+                    format!(
+                        "{} keeps state per key, but {from} may change keys, so its records may not be on the partition that holds their state",
+                        c.to
+                    ),
+                    "add repartition = true to re-key them through a repartition topic first".into(),
+                ));
+            }
+            connections.push(Connection {
+                from: from.to_string(),
+                output: output.to_string(),
+                topic: topic.to_string(),
+                to: c.to.clone(),
+                write: c.write,
+                repartition: c.repartition,
+            });
+        }
+        if let Some(cycle) = find_cycle(&connections) {
+            return Err(invalid(
+                "connections".into(),
+                format!("the connections form a cycle: {}", cycle.join(" -> ")),
+                "remove one connection of the cycle (write that output to its topic instead)".into(),
+            ));
+        }
+        Ok(App {
+            path: path.to_path_buf(),
+            processors,
+            connections,
+        })
+    }
+}
+
+/// A processor path that returns to where it started, if any.
+fn find_cycle(connections: &[Connection]) -> Option<Vec<String>> {
+    fn visit(node: &str, connections: &[Connection], path: &mut Vec<String>) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        path.push(node.to_string());
+        for c in connections.iter().filter(|c| c.from == node) {
+            if let Some(cycle) = visit(&c.to, connections, path) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    connections
+        .iter()
+        .find_map(|c| visit(&c.from, connections, &mut Vec::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Golden tests: each `host/tests/app-ui/invalid/NAME.toml` must be
+    /// refused with exactly `NAME.err` (`RILL_BLESS=1` rewrites them).
+    /// Manifests are the samples under `plugins/`.
+    #[test]
+    fn invalid_apps_are_refused_with_their_golden_message() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-ui/invalid");
+        let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-ui");
+        // `manifests/...` are fixtures beside the goldens, the rest samples.
+        let load = |p: &Path| {
+            let relative = p.strip_prefix("invalid").unwrap_or(p);
+            let file = if relative.starts_with("manifests") {
+                fixtures.join(relative)
+            } else {
+                plugins.join(relative)
+            };
+            let mut manifest = Manifest::load(&file)?;
+            manifest.path = relative.to_path_buf();
+            Ok(manifest)
+        };
+        crate::golden::check_refusals(&dir, 8, |shown, text| {
+            App::parse(shown, text, &load)
+                .expect_err(&format!("{} must be refused", shown.display()))
+                .to_string()
+        });
+    }
+
+    #[test]
+    fn a_repartition_connection_splits_the_topology_at_its_topic() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-ui");
+        let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let load = |p: &Path| {
+            if p.starts_with("manifests") {
+                Manifest::load(&fixtures.join(p))
+            } else {
+                Manifest::load(&plugins.join(p))
+            }
+        };
+        let text = "app-version = 1\n[[processors]]\nmanifest = \"manifests/orders-source.toml\"\n\
+                    [[processors]]\nmanifest = \"order-count/plugin.toml\"\n\
+                    [[connections]]\nfrom = \"orders-source.out\"\nto = \"order-count\"\nrepartition = true\nwrite = false\n";
+        let app = App::parse(Path::new("app.toml"), text, &load).unwrap();
+        let plan = crate::topology::Topology::plan_app("shop", &app);
+        let repartition = "shop-orders-source-out-repartition";
+        assert_eq!(plan.subtopologies.len(), 2, "{plan:#?}");
+        let (first, second) = (&plan.subtopologies[0], &plan.subtopologies[1]);
+        assert!(
+            first
+                .sinks
+                .iter()
+                .any(|s| s.topic == repartition && s.kind == "repartition")
+        );
+        assert!(
+            !first.sinks.iter().any(|s| s.topic == "order"),
+            "write = false keeps the output internal"
+        );
+        assert_eq!(second.sources[0].topic, repartition);
+        assert_eq!(second.processors[0].name, "order-count");
+    }
+
+    #[test]
+    fn the_metrics_app_connects_branch_to_alert_in_memory() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/metrics.toml");
+        let app = App::load(&path).unwrap();
+        assert_eq!(app.processors.len(), 2);
+        assert_eq!(
+            app.connections,
+            [Connection {
+                from: "metric-branch".into(),
+                output: "cpu".into(),
+                topic: "metric.cpu".into(),
+                to: "cpu-alert".into(),
+                write: true,
+                repartition: false,
+            }]
+        );
+        assert!(is_app(&std::fs::read_to_string(&path).unwrap()));
+        assert!(!is_app("manifest-version = 1"));
+    }
+}

@@ -174,7 +174,9 @@ impl TaskManager {
     /// partitions. `committed` holds the group's committed offset of each
     /// assigned partition that has one: where the consumer starts, and how
     /// far a table is restored from its topic before the rest is processed
-    /// as input.
+    /// as input. Returns the partitions of tasks that restore first: the
+    /// consumer must not fetch them until [`Self::poll_restores`] hands
+    /// them back.
     pub fn handle_assignment(
         &mut self,
         partitions: &[(String, i32)],

@@ -17,6 +17,7 @@ use crate::plugin::{Header, InputRecord, ProcessorFactory};
 use crate::state::global::GlobalTables;
 use crate::task::manager::{FeedOptions, Offset, OffsetCommitter, TaskManager, Watermarks};
 use crate::task::spec::{ProcessorMetrics, ProcessorSpec, StateConfig};
+use crate::topology::Topology;
 use anyhow::{Context as _, bail};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedMessage, Headers};
@@ -135,78 +136,16 @@ impl ProcessorSummary {
     }
 }
 
-/// Checks co-partitioning, creates missing outputs, dead-letter topics
-/// (with the input's partition count unless the manifest says) and store
-/// changelogs (compacted), and checks that inputs exist. Nothing is
-/// created when a check fails. Returns every topic's partition count.
-pub fn prepare_topics(
-    kafka: &KafkaSettings,
-    application_id: &str,
-    manifests: &[Arc<Manifest>],
-) -> Result<HashMap<String, i32>, TopicError> {
+/// Puts the topics `topology` needs in place: checks co-partitioning and
+/// that inputs exist, creates missing outputs, dead-letter topics and
+/// (compacted) changelogs, as [`Topology::topics_to_create`] plans it.
+/// Nothing is created when a check fails. Returns every topic's partition
+/// count.
+pub fn prepare_topics(kafka: &KafkaSettings, topology: &Topology) -> Result<HashMap<String, i32>, TopicError> {
     let mut existing = admin::partition_counts(kafka)?;
-    for manifest in manifests {
-        let counts: Vec<(String, i32)> = manifest
-            .partitioned_topics()
-            .filter_map(|t| existing.get(t).map(|p| (t.to_string(), *p)))
-            .collect();
-        if counts.windows(2).any(|w| w[0].1 != w[1].1) {
-            return Err(TopicError::NotCoPartitioned {
-                manifest: manifest.path.display().to_string(),
-                counts,
-            });
-        }
-    }
-    let mut to_create: Vec<(String, i32)> = Vec::new();
-    let mut compacted = Vec::new();
-    for manifest in manifests {
-        let input_partitions = manifest
-            .partitioned_topics()
-            .filter_map(|t| existing.get(t))
-            .copied()
-            .max();
-        let changelogs: Vec<(String, Option<i32>)> = manifest
-            .stores
-            .iter()
-            .map(|s| (Manifest::changelog_topic(application_id, s), None))
-            .collect();
-        compacted.extend(changelogs.iter().map(|(t, _)| t.clone()));
-        let outputs = manifest
-            .outputs
-            .values()
-            .chain([&manifest.dead_letter])
-            .map(|o| (o.topic.clone(), o.partitions));
-        for (topic, partitions) in outputs.chain(changelogs) {
-            if existing.contains_key(&topic) || to_create.iter().any(|(t, _)| *t == topic) {
-                continue;
-            }
-            to_create.push((topic, partitions.or(input_partitions).unwrap_or(1)));
-        }
-    }
-    let missing_inputs = manifests
-        .iter()
-        .flat_map(|m| m.inputs.iter())
-        .any(|i| !existing.contains_key(&i.topic));
-    if !missing_inputs {
-        admin::create_topics(kafka, &to_create, &compacted)?;
-        existing.extend(to_create);
-    }
-    let mut missing = Vec::new();
-    let mut readers = Vec::new();
-    for manifest in manifests {
-        for input in &manifest.inputs {
-            if !existing.contains_key(&input.topic) && !missing.contains(&input.topic) {
-                missing.push(input.topic.clone());
-                readers.push(manifest.path.display().to_string());
-            }
-        }
-    }
-    if !missing.is_empty() {
-        return Err(TopicError::MissingInputs {
-            topics: missing,
-            manifests: readers,
-        });
-    }
+    let plan = topology.topics_to_create(&existing)?;
+    admin::create_topics(kafka, &plan.create, &plan.compacted)?;
+    existing.extend(plan.create);
     Ok(existing)
 }
 
@@ -383,7 +322,8 @@ pub fn run(
 ) -> anyhow::Result<RunReport> {
     let manifests: Vec<Arc<Manifest>> = processors.iter().map(|p| p.manifest.clone()).collect();
     check_pipeline(&manifests)?;
-    let partitions = prepare_topics(&options.kafka, &options.application_id, &manifests)?;
+    let topology = Topology::plan(&options.application_id, &manifests);
+    let partitions = prepare_topics(&options.kafka, &topology)?;
 
     let root = options.state_dir.join(&options.application_id);
     let global_topics: Vec<(String, i32)> = manifests

@@ -117,27 +117,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let _embedded;
     let brokers = if args.brokers == "embedded" {
         let broker = EmbeddedBroker::start(1)?;
-        for manifest in &manifests {
-            let changelogs: Vec<String> = manifest
-                .stores
-                .iter()
-                .map(|s| Manifest::changelog_topic(&args.application_id, s))
-                .collect();
-            let topics = manifest
-                .inputs
-                .iter()
-                .map(|i| (&i.topic, None))
-                .chain(
-                    manifest
-                        .outputs
-                        .values()
-                        .chain([&manifest.dead_letter])
-                        .map(|o| (&o.topic, o.partitions)),
-                )
-                .chain(changelogs.iter().map(|t| (t, None)));
-            for (topic, partitions) in topics {
-                broker.create_topic(topic, partitions.unwrap_or(args.embedded_partitions))?;
-            }
+        let topology = crate::topology::Topology::plan(&args.application_id, &manifests);
+        for (topic, partitions) in topology.all_topics(args.embedded_partitions) {
+            broker.create_topic(&topic, partitions)?;
         }
         tracing::info!("embedded broker at {}", broker.bootstrap_servers());
         let bootstrap = broker.bootstrap_servers().to_string();

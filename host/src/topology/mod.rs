@@ -13,6 +13,7 @@
 pub mod render;
 
 use crate::app::{App, Connection};
+use crate::kafka::admin::TopicError;
 use crate::manifest::{InputKind, Manifest};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -119,9 +120,22 @@ pub struct Sink {
     pub kind: &'static str,
     /// Partitions, when known.
     pub partitions: Option<i32>,
+    /// Partitions the manifest asks for if rill creates it; otherwise it
+    /// gets as many as the sub-topology's inputs.
+    #[serde(skip)]
+    pub requested: Option<i32>,
     /// What writes it: `processor.output`, `processor` (dead letters) or
     /// `processor.store` (changelog).
     pub from: String,
+}
+
+/// Topics to create before an application runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicPlan {
+    /// Name and partition count.
+    pub create: Vec<(String, i32)>,
+    /// Those of them that are compacted (changelogs).
+    pub compacted: Vec<String>,
 }
 
 /// A global table.
@@ -201,6 +215,103 @@ impl Topology {
         }
     }
 
+    /// What must be created on a cluster whose topics have `existing`
+    /// partition counts, or why the application cannot run there. A
+    /// sub-topology's inputs must be co-partitioned (its tasks own partition
+    /// N of each); a topic it writes gets the partitions its manifest asks
+    /// for, else as many as its inputs; changelogs are compacted; an input
+    /// nothing here writes must exist. Nothing is to be created when any
+    /// input is missing. Pure: [`crate::runtime::prepare_topics`] does the I/O.
+    pub fn topics_to_create(&self, existing: &HashMap<String, i32>) -> Result<TopicPlan, TopicError> {
+        let written: Vec<&str> = self
+            .subtopologies
+            .iter()
+            .flat_map(|s| s.sinks.iter().map(|k| k.topic.as_str()))
+            .collect();
+        for sub in &self.subtopologies {
+            let counts: Vec<(String, i32)> = sub
+                .sources
+                .iter()
+                .filter_map(|s| existing.get(&s.topic).map(|p| (s.topic.clone(), *p)))
+                .collect();
+            if counts.windows(2).any(|w| w[0].1 != w[1].1) {
+                return Err(TopicError::NotCoPartitioned {
+                    manifest: sub
+                        .processors
+                        .iter()
+                        .map(|p| p.manifest.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    counts,
+                });
+            }
+        }
+        let mut missing = Vec::new();
+        let mut readers = Vec::new();
+        let inputs = self
+            .subtopologies
+            .iter()
+            .flat_map(|sub| sub.sources.iter().map(move |s| (s.topic.as_str(), sub)))
+            .chain(self.global_tables.iter().filter_map(|g| {
+                let reader = self
+                    .subtopologies
+                    .iter()
+                    .find(|s| s.processors.iter().any(|p| g.readers.contains(&p.name)))?;
+                Some((g.topic.as_str(), reader))
+            }));
+        for (topic, sub) in inputs {
+            if !existing.contains_key(topic) && !written.contains(&topic) && !missing.iter().any(|m| m == topic) {
+                missing.push(topic.to_string());
+                readers.extend(sub.processors.iter().map(|p| p.manifest.clone()));
+            }
+        }
+        if !missing.is_empty() {
+            readers.dedup();
+            return Err(TopicError::MissingInputs {
+                topics: missing,
+                manifests: readers,
+            });
+        }
+        let mut plan = TopicPlan::default();
+        for sub in &self.subtopologies {
+            let inputs = sub.sources.iter().filter_map(|s| existing.get(&s.topic)).copied().max();
+            for sink in &sub.sinks {
+                if existing.contains_key(&sink.topic) || plan.create.iter().any(|(t, _)| *t == sink.topic) {
+                    continue;
+                }
+                plan.create
+                    .push((sink.topic.clone(), sink.requested.or(inputs).unwrap_or(1)));
+                if sink.kind == "changelog" {
+                    plan.compacted.push(sink.topic.clone());
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Every topic the application touches with the partitions to create it
+    /// with on an empty development cluster (`--brokers embedded`).
+    pub fn all_topics(&self, default_partitions: i32) -> Vec<(String, i32)> {
+        let mut topics: Vec<(String, i32)> = Vec::new();
+        let mut add = |topic: &str, partitions: Option<i32>| {
+            if !topics.iter().any(|(t, _)| t == topic) {
+                topics.push((topic.to_string(), partitions.unwrap_or(default_partitions)));
+            }
+        };
+        for sub in &self.subtopologies {
+            for source in &sub.sources {
+                add(&source.topic, None);
+            }
+            for sink in &sub.sinks {
+                add(&sink.topic, sink.requested);
+            }
+        }
+        for table in &self.global_tables {
+            add(&table.topic, None);
+        }
+        topics
+    }
+
     /// Fills in partition counts of the topics in `counts`.
     pub fn with_partitions(mut self, counts: &HashMap<String, i32>) -> Topology {
         for sub in &mut self.subtopologies {
@@ -269,6 +380,7 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                     topic: o.topic.clone(),
                     kind: "output",
                     partitions: None,
+                    requested: m.outputs[&o.name].partitions,
                     from: format!("{}.{}", m.name, o.name),
                 });
             }
@@ -277,6 +389,7 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                     topic: c.repartition_topic(application_id),
                     kind: "repartition",
                     partitions: None,
+                    requested: None,
                     from: format!("{}.{}", m.name, o.name),
                 });
             }
@@ -285,12 +398,14 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
             topic: m.dead_letter.topic.clone(),
             kind: "dead-letter",
             partitions: None,
+            requested: m.dead_letter.partitions,
             from: m.name.clone(),
         });
         sub.sinks.extend(stores.iter().map(|s| Sink {
             topic: s.changelog.clone(),
             kind: "changelog",
             partitions: None,
+            requested: None,
             from: format!("{}.{}", m.name, s.name),
         }));
         sub.processors.push(ProcessorNode {
@@ -326,4 +441,66 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
 fn component_hash(m: &Manifest) -> Option<String> {
     let bytes = std::fs::read(&m.component).ok()?;
     Some(Sha256::digest(&bytes)[..6].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn sample(manifest: &str) -> Arc<Manifest> {
+        Arc::new(Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(manifest)).unwrap())
+    }
+
+    fn counts(topics: &[(&str, i32)]) -> HashMap<String, i32> {
+        topics.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+    }
+
+    #[test]
+    fn missing_outputs_dead_letters_and_compacted_changelogs_are_planned() {
+        let t = Topology::plan("shop", &[sample("order-count/plugin.toml")]);
+        let plan = t
+            .topics_to_create(&counts(&[("order", 6), ("order_count", 6)]))
+            .unwrap();
+        assert_eq!(
+            plan.create,
+            [
+                ("order.count.dlq".to_string(), 6),
+                ("shop-counts-changelog".to_string(), 6)
+            ]
+        );
+        assert_eq!(plan.compacted, ["shop-counts-changelog"]);
+    }
+
+    #[test]
+    fn inputs_must_exist_and_be_co_partitioned() {
+        let t = Topology::plan("shop", &[sample("order-join/plugin.toml")]);
+        let missing = t.topics_to_create(&counts(&[("order", 3)])).unwrap_err();
+        assert!(matches!(missing, TopicError::MissingInputs { ref topics, .. } if topics == &["address"]));
+        let skewed = t
+            .topics_to_create(&counts(&[("order", 3), ("address", 2)]))
+            .unwrap_err();
+        assert!(matches!(skewed, TopicError::NotCoPartitioned { .. }), "{skewed}");
+    }
+
+    #[test]
+    fn the_embedded_broker_gets_every_topic() {
+        let t = Topology::plan(
+            "metrics",
+            &[sample("metric-branch/plugin.toml"), sample("cpu-alert/plugin.toml")],
+        );
+        let mut topics: Vec<String> = t.all_topics(3).into_iter().map(|(t, _)| t).collect();
+        topics.sort();
+        assert_eq!(
+            topics,
+            [
+                "metric.all",
+                "metric.all.dlq",
+                "metric.cpu",
+                "metric.cpu.alert",
+                "metric.cpu.dlq",
+                "metric.memory"
+            ]
+        );
+    }
 }

@@ -466,14 +466,8 @@ fn poll_loop(
         }
         let paused = manager.take_newly_paused();
         if !paused.is_empty() {
-            let mut tpl = TopicPartitionList::new();
-            for (topic, partition) in &paused {
-                tpl.add_partition(topic, *partition);
-            }
-            match consumer.pause(&tpl) {
-                Ok(()) => tracing::warn!("stopped fetching paused task partitions: {}", show(&paused)),
-                Err(error) => tracing::warn!("cannot pause {}: {error}", show(&paused)),
-            }
+            tracing::warn!("stopped fetching paused task partitions: {}", show(&paused));
+            set_fetching(consumer, &paused, false);
         }
         busy = polled > 0 || !manager.is_idle();
         if busy {

@@ -56,6 +56,6 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
         };
         topology = topology.with_partitions(&admin::partition_counts(&kafka)?);
     }
-    print!("{}", render(&topology, args.format));
+    print!("{}", render(&topology.with_hashes(), args.format));
     Ok(())
 }

@@ -220,10 +220,18 @@ pub struct MemorySink {
     /// Next offset per (topic, explicit partition), as a broker would assign.
     offsets: Mutex<std::collections::HashMap<(String, Option<i32>), i64>>,
     /// Values larger than this are refused at delivery (`MessageSizeTooLarge`).
-    pub refuse_over: Option<usize>,
+    refuse_over: Option<usize>,
 }
 
 impl MemorySink {
+    /// A sink that refuses, in the delivery report, values over `limit` bytes.
+    pub fn refusing_over(limit: usize) -> Self {
+        MemorySink {
+            refuse_over: Some(limit),
+            ..MemorySink::default()
+        }
+    }
+
     /// Everything sent so far, in order.
     pub fn records(&self) -> Vec<SentRecord> {
         self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()

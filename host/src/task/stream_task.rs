@@ -93,17 +93,6 @@ pub struct StreamTask {
     abandoned: bool,
 }
 
-/// Why a task could not start.
-#[derive(Debug, Error)]
-pub enum StartError {
-    /// The plugin instance could not be created.
-    #[error(transparent)]
-    Plugin(#[from] PluginError),
-    /// Its state could not be opened or restored.
-    #[error(transparent)]
-    State(#[from] StateError),
-}
-
 impl StreamTask {
     /// Starts a plugin instance for `id` over its state, already opened and
     /// restored by the state updater (`None` for a stateless processor).
@@ -114,7 +103,7 @@ impl StreamTask {
         progress: Arc<TaskProgress>,
         state: Option<StateManager>,
         shutdown: Arc<super::worker::Shutdown>,
-    ) -> Result<Self, StartError> {
+    ) -> Result<Self, PluginError> {
         Self::assemble(id, spec, producer, progress, state, shutdown)
     }
 
@@ -127,7 +116,7 @@ impl StreamTask {
         progress: Arc<TaskProgress>,
         store: TaskStore,
         dir: PathBuf,
-    ) -> Result<Self, StartError> {
+    ) -> Result<Self, PluginError> {
         let state = StateManager::from_store(store, dir, id.partition, &spec.changelogs, &spec.table_topics);
         Self::assemble(id, spec, producer, progress, Some(state), Arc::default())
     }
@@ -139,7 +128,7 @@ impl StreamTask {
         progress: Arc<TaskProgress>,
         state: Option<StateManager>,
         shutdown: Arc<super::worker::Shutdown>,
-    ) -> Result<Self, StartError> {
+    ) -> Result<Self, PluginError> {
         let tag = id.to_string();
         let generation = spec.generation();
         let factory = spec.factory();
@@ -555,4 +544,93 @@ pub fn open_state(
     ProcessorMetrics::add(&spec.metrics.restored, restored.records);
     ProcessorMetrics::add(&spec.metrics.restore_nanos, restored.elapsed.as_nanos() as u64);
     Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::producer::MemorySink;
+    use crate::manifest::Manifest;
+    use crate::plugin::{OutputRecord, ProcessorFactory, SharedTaskStore};
+
+    /// Emits each input's value three times over to output `out`.
+    struct Echo;
+
+    impl RecordProcessor for Echo {
+        fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
+            Ok(batch
+                .iter()
+                .map(|r| {
+                    Ok(vec![OutputRecord {
+                        output: "out".into(),
+                        key: r.key.clone(),
+                        value: r.value.as_ref().map(|v| v.repeat(3)),
+                        headers: Vec::new(),
+                        timestamp: None,
+                    }])
+                })
+                .collect())
+        }
+    }
+
+    impl ProcessorFactory for Echo {
+        fn version(&self) -> String {
+            "echo".into()
+        }
+        fn instantiate(&self, _: &str, _: Option<SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
+            Ok(Box::new(Echo))
+        }
+    }
+
+    #[test]
+    fn an_output_refused_in_its_delivery_report_dead_letters_exactly_its_input() {
+        let text = "manifest-version = 1\nname = \"echo\"\nversion = \"0.1.0\"\ncomponent = \"echo.wasm\"\n\
+                    dead-letter = \"dlq\"\n[[inputs]]\ntopic = \"in\"\n[outputs]\nout = \"out\"\n";
+        let manifest = Manifest::parse(std::path::Path::new("echo.toml"), text).unwrap();
+        let spec = Arc::new(ProcessorSpec::new(&manifest, Arc::new(Echo), None));
+        // The brokers take 8 bytes: "bbbb" becomes a 12-byte output, refused.
+        let sink = Arc::new(MemorySink::refusing_over(8));
+        let progress = Arc::new(TaskProgress::default());
+        let id = TaskId {
+            processor: "echo".into(),
+            partition: 0,
+        };
+        let mut task = StreamTask::start(id, spec, sink.clone(), progress.clone(), None, Arc::default()).unwrap();
+        let records = ["a", "bbbb", "cc"]
+            .iter()
+            .enumerate()
+            .map(|(offset, value)| InputRecord {
+                topic: "in".into(),
+                partition: 0,
+                offset: offset as i64,
+                timestamp: 1000,
+                key: None,
+                value: Some(value.as_bytes().to_vec()),
+                headers: Vec::new(),
+            })
+            .collect();
+        task.process_batch(records).unwrap();
+
+        let sent = sink.records();
+        let values = |topic: &str| -> Vec<Vec<u8>> {
+            sent.iter()
+                .filter(|r| r.topic == topic)
+                .filter_map(|r| r.value.clone())
+                .collect()
+        };
+        assert_eq!(values("out"), [b"aaa".to_vec(), b"cccccc".to_vec()]);
+        assert_eq!(values("dlq"), [b"bbbb".to_vec()], "the refused output's own input");
+        let letter = sent.iter().find(|r| r.topic == "dlq").unwrap();
+        let header = |name: &str| {
+            letter
+                .headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.clone())
+        };
+        assert_eq!(header(headers::ERROR_KIND).as_deref(), Some(&b"output-refused"[..]));
+        assert_eq!(header(headers::SOURCE_OFFSET).as_deref(), Some(&b"1"[..]));
+        // The batch completes once the dead letter is acknowledged: all of it commits.
+        assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 3);
+    }
 }

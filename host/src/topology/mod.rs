@@ -64,10 +64,14 @@ pub struct ProcessorNode {
     pub name: String,
     /// Manifest version.
     pub version: String,
-    /// First 12 hex digits of the component's SHA-256, if the file is there.
+    /// First 12 hex digits of the component's SHA-256, once
+    /// [`Topology::with_hashes`] read the file.
     pub hash: Option<String>,
     /// The manifest file.
     pub manifest: String,
+    /// The component file.
+    #[serde(skip)]
+    pub component: std::path::PathBuf,
     /// Topics it reads, in manifest order.
     pub inputs: Vec<String>,
     /// Its outputs: name and topic.
@@ -312,6 +316,18 @@ impl Topology {
         topics
     }
 
+    /// Names each processor's build by its component's content hash, as the
+    /// running build reports it (reads every component: for describing, not
+    /// for planning topics).
+    pub fn with_hashes(mut self) -> Topology {
+        for p in self.subtopologies.iter_mut().flat_map(|s| &mut s.processors) {
+            p.hash = std::fs::read(&p.component)
+                .ok()
+                .map(|bytes| Sha256::digest(&bytes)[..6].iter().map(|b| format!("{b:02x}")).collect());
+        }
+        self
+    }
+
     /// Fills in partition counts of the topics in `counts`.
     pub fn with_partitions(mut self, counts: &HashMap<String, i32>) -> Topology {
         for sub in &mut self.subtopologies {
@@ -411,7 +427,8 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
         sub.processors.push(ProcessorNode {
             name: m.name.clone(),
             version: m.version.clone(),
-            hash: component_hash(m),
+            hash: None,
+            component: m.component.clone(),
             manifest: m.path.display().to_string(),
             inputs: m.inputs.iter().map(|i| i.topic.clone()).collect(),
             outputs,
@@ -434,13 +451,6 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
         });
     }
     sub
-}
-
-/// The component's content hash as the running build reports it, if the
-/// file can be read.
-fn component_hash(m: &Manifest) -> Option<String> {
-    let bytes = std::fs::read(&m.component).ok()?;
-    Some(Sha256::digest(&bytes)[..6].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

@@ -136,6 +136,25 @@ pub fn is_app(text: &str) -> bool {
 }
 
 impl App {
+    /// What `rill run` and `rill describe` take: one application file, or
+    /// plain manifests (each its own processor, no connections).
+    pub fn load_args(paths: &[PathBuf]) -> Result<App, AppError> {
+        if let [only] = paths
+            && is_app(&std::fs::read_to_string(only).unwrap_or_default())
+        {
+            return App::load(only);
+        }
+        let processors = paths
+            .iter()
+            .map(|path| Manifest::load(path).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(App {
+            path: paths.first().cloned().unwrap_or_default(),
+            processors,
+            connections: Vec::new(),
+        })
+    }
+
     /// Loads and validates the application file at `path`, and every
     /// manifest it names (relative to the file).
     pub fn load(path: &Path) -> Result<App, AppError> {

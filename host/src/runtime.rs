@@ -7,6 +7,7 @@
 //! progress every commit interval, and stops on a signal, on a fatal error,
 //! or (with `--stop-when-idle`) once the inputs are drained.
 
+use crate::app::Connection;
 use crate::kafka::KafkaSettings;
 use crate::kafka::admin::{self, TopicError};
 use crate::kafka::producer::{OutputProducer, RecordSink};
@@ -16,7 +17,7 @@ use crate::plugin::reload::{Reloader, SwapTarget};
 use crate::plugin::{Header, InputRecord, ProcessorFactory};
 use crate::state::global::GlobalTables;
 use crate::task::manager::{FeedOptions, Offset, OffsetCommitter, TaskManager, Watermarks};
-use crate::task::spec::{ProcessorMetrics, ProcessorSpec, StateConfig};
+use crate::task::spec::{ProcessorMetrics, ProcessorSpec, StateConfig, TaskSpec};
 use crate::topology::Topology;
 use anyhow::{Context as _, bail};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -149,10 +150,10 @@ pub fn prepare_topics(kafka: &KafkaSettings, topology: &Topology) -> Result<Hash
     Ok(existing)
 }
 
-/// Refuses pipelines that one consumer group cannot run.
-pub fn check_pipeline(manifests: &[Arc<Manifest>]) -> anyhow::Result<()> {
+/// Refuses pipelines that one consumer group cannot run: two processors
+/// of one name, or one topic read (as a stream) by two processors.
+pub fn check_pipeline(manifests: &[Arc<Manifest>], topology: &Topology) -> anyhow::Result<()> {
     let mut names = HashSet::new();
-    let mut readers: HashMap<&str, &Manifest> = HashMap::new();
     for manifest in manifests {
         if !names.insert(&manifest.name) {
             bail!(
@@ -160,14 +161,25 @@ pub fn check_pipeline(manifests: &[Arc<Manifest>]) -> anyhow::Result<()> {
                 manifest.name
             );
         }
-        for topic in manifest.stream_topics() {
-            if let Some(other) = readers.insert(topic, manifest) {
-                bail!(
-                    "topic \"{topic}\" is an input of both {} and {}; one application reads each topic once.\n  fix: run them with different --application-id values",
-                    other.path.display(),
-                    manifest.path.display()
-                );
-            }
+    }
+    let path = |name: &str| {
+        manifests
+            .iter()
+            .find(|m| m.name == name)
+            .map_or_else(|| name.to_string(), |m| m.path.display().to_string())
+    };
+    let mut readers: HashMap<&str, &str> = HashMap::new();
+    for source in topology.subtopologies.iter().flat_map(|s| &s.sources) {
+        if source.kind != "stream" {
+            continue;
+        }
+        if let Some(other) = readers.insert(&source.topic, &source.to) {
+            bail!(
+                "topic \"{}\" is an input of both {} and {}; one application reads each topic once.\n  fix: run them with different --application-id values",
+                source.topic,
+                path(other),
+                path(&source.to)
+            );
         }
     }
     Ok(())
@@ -313,16 +325,29 @@ fn show(partitions: &[(String, i32)]) -> String {
 /// Records polled per loop turn before batches are handed out.
 const POLL_BUDGET: usize = 4096;
 
-/// Runs the processors until `shutdown` is set, a fatal error occurs, or
-/// the inputs are drained (with `stop_when_idle`). Returns the counters.
+/// Runs the processors, each its own sub-topology, until `shutdown` is
+/// set, a fatal error occurs, or the inputs are drained (with
+/// `stop_when_idle`). Returns the counters.
 pub fn run(
     options: &RunOptions,
     processors: Vec<ProcessorDef>,
     shutdown: &Arc<AtomicBool>,
 ) -> anyhow::Result<RunReport> {
+    run_connected(options, processors, &[], shutdown)
+}
+
+/// Runs the processors of an application, joined in memory by
+/// `connections` (validated, see [`crate::app`]): connected processors run
+/// as one sub-topology, each task calling them in a chain.
+pub fn run_connected(
+    options: &RunOptions,
+    processors: Vec<ProcessorDef>,
+    connections: &[Connection],
+    shutdown: &Arc<AtomicBool>,
+) -> anyhow::Result<RunReport> {
     let manifests: Vec<Arc<Manifest>> = processors.iter().map(|p| p.manifest.clone()).collect();
-    check_pipeline(&manifests)?;
-    let topology = Topology::plan(&options.application_id, &manifests);
+    let topology = Topology::build(&options.application_id, &manifests, connections);
+    check_pipeline(&manifests, &topology)?;
     let partitions = prepare_topics(&options.kafka, &topology)?;
 
     let root = options.state_dir.join(&options.application_id);
@@ -364,8 +389,26 @@ pub fn run(
         max_task_idle: options.max_task_idle,
         ..FeedOptions::default()
     };
-    let manager = TaskManager::new(&specs, options.threads, producer.clone(), feed, shutdown.clone())
-        .context("starting worker threads")?;
+    let subtopologies: Vec<Arc<TaskSpec>> = topology
+        .subtopologies
+        .iter()
+        .map(|sub| {
+            Arc::new(TaskSpec::of_subtopology(
+                &options.application_id,
+                sub,
+                &specs,
+                connections,
+            ))
+        })
+        .collect();
+    let manager = TaskManager::new(
+        &subtopologies,
+        options.threads,
+        producer.clone(),
+        feed,
+        shutdown.clone(),
+    )
+    .context("starting worker threads")?;
     let context = GroupContext {
         manager: Mutex::new(manager),
         assigned: AtomicBool::new(false),
@@ -377,7 +420,11 @@ pub fn run(
         .consumer(&options.application_id)
         .create_with_context(context)
         .context("creating the consumer")?;
-    let topics: Vec<&str> = manifests.iter().flat_map(|m| m.partitioned_topics()).collect();
+    let topics: Vec<&str> = subtopologies
+        .iter()
+        .flat_map(|s| s.input_topics())
+        .map(String::as_str)
+        .collect();
     consumer.subscribe(&topics).context("subscribing to the inputs")?;
     tracing::info!(application = %options.application_id, "joined group; reading {}", topics.join(", "));
 

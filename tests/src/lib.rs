@@ -89,6 +89,20 @@ pub fn install_manifest(dir: &Path, plugin: &str, file: &str) -> PathBuf {
     manifest
 }
 
+/// Installs metric-branch and cpu-alert into `dir` with the repository's
+/// `apps/metrics.toml` beside them (its manifest paths pointed at the
+/// installed copies). Returns the application file's path.
+pub fn install_metrics_app(dir: &Path) -> PathBuf {
+    install_plugin(dir, "metric-branch");
+    install_plugin(dir, "cpu-alert");
+    let text = std::fs::read_to_string(workspace().join("apps/metrics.toml"))
+        .unwrap()
+        .replace("../plugins/", "./");
+    let path = dir.join("metrics.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Writes a pass-through processor into `dir` (the misbehave fixture with
 /// no poison record in its input): `in` -> output `out`, dead letters to
 /// `dlq`. Returns its manifest path.

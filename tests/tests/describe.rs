@@ -56,28 +56,11 @@ fn describe_refuses_what_run_refuses() {
 }
 
 #[test]
-fn an_application_file_is_described_as_one_sub_topology_and_not_yet_run() {
+fn an_application_file_is_described_as_one_sub_topology() {
     let app = rill_tests::workspace().join("apps/metrics.toml");
     let output = rill().arg("describe").arg(&app).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(text.matches("Sub-topology:").count(), 1, "{text}");
     assert!(text.contains("--> cpu-alert, metric.cpu"), "{text}");
-
-    let output = rill()
-        .arg("run")
-        .arg(&app)
-        .args(["--brokers", "127.0.0.1:1", "--application-id", "metrics"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("can be described (rill describe) but not run yet"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("fix: run its manifests as separate processors"),
-        "{stderr}"
-    );
 }

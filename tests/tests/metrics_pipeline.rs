@@ -2,7 +2,9 @@
 //! plugins built for wasm32-wasip2, and `rill dev-broker`.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{DevBroker, Received, install_plugin, multiset, produce, read_all, rill, wait_exit};
+use rill_tests::{
+    DevBroker, Received, committed, install_metrics_app, install_plugin, multiset, produce, read_all, rill, wait_exit,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -61,21 +63,28 @@ fn kv(records: &[Received]) -> HashMap<Kv, usize> {
     multiset(records.iter().map(|r| (r.key.clone(), r.value.clone())))
 }
 
-#[test]
-fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
+/// Runs `processors` (manifests or an application file) over `records`
+/// generated metricbeat records until drained, and checks every output
+/// topic holds exactly what the seed's pipeline must write. Returns the
+/// broker and workload for further checks.
+fn run_pipeline(
+    records: usize,
+    application_id: &str,
+    processors: &dyn Fn(&std::path::Path) -> Vec<PathBuf>,
+) -> (DevBroker, Workload) {
     let broker = DevBroker::start(&TOPICS.map(|t| (t, 8)));
-    let work = workload(100_000, 7);
+    let work = workload(records, 7);
     produce(&broker.bootstrap, "metric.all", &work.inputs);
 
     let dir = tempfile::tempdir().unwrap();
     let mut rill = rill()
         .arg("run")
-        .args(manifests(dir.path()))
+        .args(processors(dir.path()))
         .args([
             "--brokers",
             &broker.bootstrap,
             "--application-id",
-            "e2e-metrics",
+            application_id,
             "--threads",
             "2",
         ])
@@ -114,20 +123,61 @@ fn one_hundred_thousand_records_give_exact_outputs_and_dead_letters() {
         assert!(!h["rill.error"].is_empty());
         assert!(h["rill.processor.version"].starts_with("0.1.0+"), "{h:?}");
         assert_eq!(h["rill.source.topic"], "metric.all");
-        let source = by_position[&(
-            h["rill.source.partition"].parse().unwrap(),
-            h["rill.source.offset"].parse().unwrap(),
-        )];
-        assert_eq!(
-            (&source.key, &source.value),
-            (&letter.key, &letter.value),
-            "headers point at the failed input"
-        );
-        assert_eq!(h["rill.task"], format!("metric-branch_{}", source.partition));
+        points_at_its_source(&letter, &by_position);
     }
+    (broker, work)
+}
+
+/// Checks a dead letter's source headers name the input record it holds,
+/// and the task that owns that record's partition.
+fn points_at_its_source(letter: &Received, inputs: &HashMap<(i32, i64), &Received>) {
+    let h = &letter.headers;
+    let source = inputs[&(
+        h["rill.source.partition"].parse().unwrap(),
+        h["rill.source.offset"].parse().unwrap(),
+    )];
+    assert_eq!(
+        (&source.key, &source.value),
+        (&letter.key, &letter.value),
+        "headers point at the source record"
+    );
+    assert_eq!(h["rill.task"], format!("metric-branch_{}", source.partition));
+}
+
+#[test]
+fn one_hundred_thousand_records_through_the_application_file_read_metric_all_once() {
+    let (broker, _work) = run_pipeline(100_000, "e2e-metrics-app", &|dir| vec![install_metrics_app(dir)]);
+    // cpu-alert is fed in memory: nothing of the group ever read metric.cpu,
+    // while metric.all is committed to its end.
+    assert_eq!(committed(&broker.bootstrap, "e2e-metrics-app", "metric.cpu"), 0);
+    assert_eq!(committed(&broker.bootstrap, "e2e-metrics-app", "metric.all"), 100_000);
+    // A record cpu-alert refuses dead-letters at cpu-alert, with the position
+    // of the metric.all record that started the chain.
+    let inputs = read_all(&broker.bootstrap, "metric.all");
+    let by_position: HashMap<(i32, i64), &Received> = inputs.iter().map(|r| ((r.partition, r.offset), r)).collect();
+    let letters = read_all(&broker.bootstrap, "metric.cpu.dlq");
+    assert!(!letters.is_empty());
+    for letter in letters {
+        let h = &letter.headers;
+        assert_eq!(h["rill.processor"], "cpu-alert");
+        assert!(h["rill.error"].contains("host"), "{h:?}");
+        assert_eq!(h["rill.source.topic"], "metric.all");
+        assert_eq!(h["rill.input.topic"], "metric.cpu");
+        points_at_its_source(&letter, &by_position);
+    }
+}
+
+#[test]
+fn plain_manifests_still_run_as_two_hops_with_the_same_outputs() {
+    let (broker, work) = run_pipeline(20_000, "e2e-metrics", &|dir| {
+        vec![install_plugin(dir, "metric-branch"), install_plugin(dir, "cpu-alert")]
+    });
+    let cpu: usize = work.expected["metric.cpu"].values().sum();
+    assert_eq!(committed(&broker.bootstrap, "e2e-metrics", "metric.cpu"), cpu as i64);
     for letter in read_all(&broker.bootstrap, "metric.cpu.dlq") {
         assert_eq!(letter.headers["rill.processor"], "cpu-alert");
-        assert!(letter.headers["rill.error"].contains("host"), "{:?}", letter.headers);
+        assert_eq!(letter.headers["rill.source.topic"], "metric.cpu");
+        assert!(!letter.headers.contains_key("rill.input.topic"));
     }
 }
 

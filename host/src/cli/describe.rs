@@ -3,15 +3,13 @@
 //! Mermaid. Reads only the files (and components, for their hashes); with
 //! `--brokers` it adds each topic's partition count.
 
-use crate::app::{self, App};
+use crate::app::App;
 use crate::kafka::{KafkaSettings, admin};
-use crate::manifest::Manifest;
 use crate::runtime::check_pipeline;
 use crate::topology::Topology;
 use crate::topology::render::{Format, render};
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Arguments of `rill describe`.
 #[derive(Debug, Args)]
@@ -36,19 +34,9 @@ pub struct DescribeArgs {
 
 /// Runs `rill describe`.
 pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
-    let first = std::fs::read_to_string(&args.manifests[0]).unwrap_or_default();
-    let mut topology = if args.manifests.len() == 1 && app::is_app(&first) {
-        let app = App::load(&args.manifests[0])?;
-        Topology::plan_app(&args.application_id, &app)
-    } else {
-        let manifests = args
-            .manifests
-            .iter()
-            .map(|path| Manifest::load(path).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
-        check_pipeline(&manifests)?;
-        Topology::plan(&args.application_id, &manifests)
-    };
+    let app = App::load_args(&args.manifests)?;
+    let mut topology = Topology::plan_app(&args.application_id, &app);
+    check_pipeline(&app.processors, &topology)?;
     if let Some(brokers) = args.brokers {
         let kafka = KafkaSettings {
             brokers,

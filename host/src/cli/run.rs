@@ -1,9 +1,9 @@
-//! `rill run`: load manifests and their plugins, then run them as one
-//! consumer-group member until a signal (or `--stop-when-idle`).
+//! `rill run`: load manifests (or an application file connecting them) and
+//! their plugins, then run them as one consumer-group member until a signal
+//! (or `--stop-when-idle`).
 
 use crate::kafka::KafkaSettings;
 use crate::kafka::embedded::EmbeddedBroker;
-use crate::manifest::Manifest;
 use crate::plugin::cache::CompileCache;
 use crate::plugin::{Plugin, new_engine};
 use crate::runtime::{self, HotSwap, ProcessorDef, RunOptions};
@@ -16,7 +16,8 @@ use std::time::Duration;
 /// Arguments of `rill run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Plugin manifests (plugin.toml), one per processor.
+    /// Plugin manifests (plugin.toml), one per processor, or one
+    /// application file (app-version = 1) connecting them in memory.
     #[arg(required = true)]
     manifests: Vec<PathBuf>,
     /// Kafka bootstrap servers (host:port,...), or `embedded` for an
@@ -82,24 +83,12 @@ fn watchdog(shutdown: Arc<std::sync::atomic::AtomicBool>, grace: Duration) {
 
 /// Runs `rill run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    if let [only] = args.manifests.as_slice()
-        && crate::app::is_app(&std::fs::read_to_string(only).unwrap_or_default())
-    {
-        let app = crate::app::App::load(only)?;
-        let names: Vec<String> = app.processors.iter().map(|m| m.path.display().to_string()).collect();
-        anyhow::bail!(
-            "{}: application files can be described (rill describe) but not run yet: running connected \
-             processors in memory is the next step of the topology work\n  fix: run its manifests as separate \
-             processors for now: rill run {}",
-            only.display(),
-            names.join(" ")
-        );
-    }
-    let manifests = args
-        .manifests
-        .iter()
-        .map(|path| Manifest::load(path).map(Arc::new))
-        .collect::<Result<Vec<_>, _>>()?;
+    // One application file, or plain manifests (each its own sub-topology).
+    let crate::app::App {
+        processors: manifests,
+        connections,
+        ..
+    } = crate::app::App::load_args(&args.manifests)?;
     let engine = new_engine()?;
     let cache = CompileCache::new(args.state_dir.join("compiled"));
     let mut processors = Vec::new();
@@ -117,7 +106,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let _embedded;
     let brokers = if args.brokers == "embedded" {
         let broker = EmbeddedBroker::start(1)?;
-        let topology = crate::topology::Topology::plan(&args.application_id, &manifests);
+        let topology = crate::topology::Topology::build(&args.application_id, &manifests, &connections);
         for (topic, partitions) in topology.all_topics(args.embedded_partitions) {
             broker.create_topic(&topic, partitions)?;
         }
@@ -153,7 +142,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .max()
         .unwrap_or_default();
     watchdog(shutdown.clone(), slowest + Duration::from_secs(10));
-    let report = runtime::run(&options, processors, &shutdown)?;
+    let report = runtime::run_connected(&options, processors, &connections, &shutdown)?;
     for p in &report.processors {
         tracing::info!(
             processor = %p.name,

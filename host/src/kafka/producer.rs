@@ -53,6 +53,14 @@ pub trait Refusals: Send + Sync {
     fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String>;
 }
 
+/// A task keeps adding the inputs of a batch's later stages to its
+/// refusals while the ack already holds them.
+impl<T: Refusals + ?Sized> Refusals for Arc<T> {
+    fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String> {
+        (**self).refused(input, topic, reason, ack)
+    }
+}
+
 /// Whether the client or broker refused a record for what it is (it can
 /// never be written, so its input is dead-lettered) rather than for the
 /// topic, the cluster or the moment.

@@ -26,12 +26,18 @@ pub mod headers {
     pub const VERSION: &str = "rill.processor.version";
     /// The task id.
     pub const TASK: &str = "rill.task";
-    /// Where the record came from.
+    /// The topic the task read the record from (for a processor fed in
+    /// memory: the topic of the record that started the chain).
     pub const SOURCE_TOPIC: &str = "rill.source.topic";
-    /// Where the record came from.
+    /// The source record's partition.
     pub const SOURCE_PARTITION: &str = "rill.source.partition";
-    /// Where the record came from.
+    /// The source record's offset: where a replay starts.
     pub const SOURCE_OFFSET: &str = "rill.source.offset";
+    /// Only when it differs from the source topic: the topic name the
+    /// failing processor saw the record under (the output topic of the
+    /// processor that fed it in memory, or the topic a repartition topic
+    /// stands for).
+    pub const INPUT_TOPIC: &str = "rill.input.topic";
 }
 
 /// Kinds of failure, the value of [`headers::ERROR_KIND`].
@@ -61,12 +67,14 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    /// Sends `record` to the dead-letter topic with `kind` and `message`,
-    /// counted against `ack`.
+    /// Sends `record`, which a task read from `source` (its partition and
+    /// offset are the source record's), to the dead-letter topic with
+    /// `kind` and `message`, counted against `ack`.
     pub fn send(
         &self,
         sink: &dyn RecordSink,
         record: &InputRecord,
+        source: &str,
         kind: &str,
         message: &str,
         ack: &Arc<BatchAck>,
@@ -84,10 +92,13 @@ impl DeadLetters {
             (headers::PROCESSOR, Some(self.processor.as_bytes())),
             (headers::VERSION, Some(self.version.as_bytes())),
             (headers::TASK, Some(self.task.as_bytes())),
-            (headers::SOURCE_TOPIC, Some(record.topic.as_bytes())),
+            (headers::SOURCE_TOPIC, Some(source.as_bytes())),
             (headers::SOURCE_PARTITION, Some(partition.as_bytes())),
             (headers::SOURCE_OFFSET, Some(offset.as_bytes())),
         ]);
+        if record.topic != source {
+            headers.push((headers::INPUT_TOPIC, Some(record.topic.as_bytes())));
+        }
         sink.send(
             OutgoingRecord {
                 topic: &self.topic,
@@ -109,38 +120,79 @@ pub fn refused_message(output: &str, topic: &str, reason: &str) -> String {
     format!("output '{output}' to topic {topic} was refused: {reason}")
 }
 
-/// Dead-letters the input behind an output the brokers refused after the
-/// batch was processed: keeps the batch's input records until its outputs
-/// are acknowledged. Installed on each batch's [`BatchAck`].
-pub struct RefusedOutputs {
-    /// Who the dead letters come from.
+/// The inputs of one plugin call within a batch: which stage saw them,
+/// and where each came from.
+pub struct StageRun {
+    /// Who the stage's dead letters come from.
     pub letters: DeadLetters,
-    /// The batch's input records; outputs carry an index into it.
-    pub records: Arc<Vec<InputRecord>>,
-    /// Where dead letters go (weak: the producer owns the ack's records).
-    pub sink: Weak<dyn RecordSink>,
-    /// The processor, whose dead-letter counter this adds to.
+    /// The stage's processor, whose dead-letter counter a refusal adds to.
     pub spec: Arc<super::spec::ProcessorSpec>,
+    /// The records the stage was called with are `records[start..start + len]`.
+    pub records: Arc<Vec<InputRecord>>,
+    /// First record of the run in `records`.
+    pub start: usize,
+    /// Records in the run.
+    pub len: usize,
+    /// The source topic of every record of `records`.
+    pub sources: Arc<Vec<Arc<str>>>,
+}
+
+/// Dead-letters the input behind an output the brokers refused after the
+/// batch was processed: keeps every stage's inputs of the batch until its
+/// outputs are acknowledged. Installed on each batch's [`BatchAck`]; an
+/// output carries its input's index, numbered across the batch's runs in
+/// the order they were [registered](Self::register).
+pub struct RefusedOutputs {
+    runs: std::sync::Mutex<(u32, Vec<(u32, StageRun)>)>,
+    /// Where dead letters go (weak: the producer owns the ack's records).
+    sink: Weak<dyn RecordSink>,
+}
+
+impl RefusedOutputs {
+    /// No runs yet; dead letters go to `sink`.
+    pub fn new(sink: Weak<dyn RecordSink>) -> Self {
+        RefusedOutputs {
+            runs: std::sync::Mutex::new((0, Vec::new())),
+            sink,
+        }
+    }
+
+    /// Adds a run; its first record's index is returned (the next ones
+    /// follow on).
+    pub fn register(&self, run: StageRun) -> u32 {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let base = runs.0;
+        runs.0 = base.saturating_add(u32::try_from(run.len).unwrap_or(u32::MAX));
+        runs.1.push((base, run));
+        base
+    }
 }
 
 impl Refusals for RefusedOutputs {
     fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String> {
-        let record = self
-            .records
-            .get(input as usize)
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let (base, run) = runs
+            .1
+            .iter()
+            .rev()
+            .find(|(base, _)| *base <= input)
+            .filter(|(base, run)| ((input - base) as usize) < run.len)
             .ok_or_else(|| format!("refused output of unknown input {input}"))?;
+        let at = run.start + (input - base) as usize;
+        let record = &run.records[at];
         let sink = self.sink.upgrade().ok_or("the producer is gone")?;
         let message = format!("an output to topic {topic} was refused: {reason}");
         tracing::warn!(
-            task = &*self.letters.task,
-            "{message}; dead-lettering the input {}/{}@{}",
-            record.topic,
+            task = &*run.letters.task,
+            "{message}; dead-lettering the input {}/{}@{} of {}",
+            run.sources[at],
             record.partition,
-            record.offset
+            record.offset,
+            run.letters.processor
         );
-        super::spec::ProcessorMetrics::add(&self.spec.metrics.dead_lettered, 1);
-        self.letters
-            .send(&*sink, record, kind::OUTPUT_REFUSED, &message, ack)
+        super::spec::ProcessorMetrics::add(&run.spec.metrics.dead_lettered, 1);
+        run.letters
+            .send(&*sink, record, &run.sources[at], kind::OUTPUT_REFUSED, &message, ack)
             .map_err(|e| format!("dead-lettering a refused output: {e}"))
     }
 }

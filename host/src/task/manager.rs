@@ -7,7 +7,7 @@
 use super::TaskId;
 use super::partition_group::{Lag, PartitionGroup};
 use super::progress::TaskProgress;
-use super::spec::ProcessorSpec;
+use super::spec::TaskSpec;
 use super::state::TaskState;
 use super::stream_task::open_state;
 use super::worker::{Command, FatalSlot, Shutdown, Worker};
@@ -89,15 +89,18 @@ struct TaskEntry {
     /// Partitions whose fetching is paused because the group holds enough.
     throttled: Vec<(String, i32)>,
     /// The restore in progress, while the task is `Restoring`.
-    restore: Option<Restoring<StateManager, StateError>>,
+    restore: Option<Restoring<TaskStates, StateError>>,
 }
+
+/// Each stage's restored state, `None` for stateless stages.
+type TaskStates = Vec<Option<StateManager>>;
 
 /// How long a revoked task may take to get its outputs acknowledged.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Owns the tasks of this process.
 pub struct TaskManager {
-    by_topic: HashMap<String, Arc<ProcessorSpec>>,
+    by_topic: HashMap<String, Arc<TaskSpec>>,
     workers: Vec<Worker>,
     tasks: BTreeMap<TaskId, TaskEntry>,
     producer: Arc<dyn RecordSink>,
@@ -125,10 +128,10 @@ pub struct TaskManager {
 const ASK_LOW_AFTER: Duration = Duration::from_secs(1);
 
 impl TaskManager {
-    /// A manager for `processors` with `threads` workers; `shutdown` is
-    /// the process's signal flag (see [`Shutdown`]).
+    /// A manager for the sub-topologies `subtopologies` with `threads`
+    /// workers; `shutdown` is the process's signal flag (see [`Shutdown`]).
     pub fn new(
-        processors: &[Arc<ProcessorSpec>],
+        subtopologies: &[Arc<TaskSpec>],
         threads: usize,
         producer: Arc<dyn RecordSink>,
         feed: FeedOptions,
@@ -139,7 +142,7 @@ impl TaskManager {
         let workers = (0..threads.max(1))
             .map(|i| Worker::spawn(i, producer.clone(), fatal.clone(), shutdown.clone()))
             .collect::<Result<_, _>>()?;
-        let by_topic = processors
+        let by_topic = subtopologies
             .iter()
             .flat_map(|spec| spec.input_topics().map(move |t| (t.clone(), spec.clone())))
             .collect();
@@ -207,29 +210,31 @@ impl TaskManager {
                 self.feed.max_task_idle,
             );
             transition(&id, &mut state, TaskState::Restoring);
-            let restore = match &spec.state {
-                // Stateless: nothing to restore, the worker starts it now.
-                None => {
-                    self.start_on_worker(worker, &id, &spec, &progress, None);
-                    transition(&id, &mut state, TaskState::Running);
-                    tracing::info!(task = %id, worker, "task running");
-                    None
-                }
+            let restore = if spec.is_stateful() {
                 // Stateful: restored on the state updater while its
                 // partitions are paused; it starts once that is done.
-                Some(config) => {
-                    let tables: HashMap<String, i64> = spec
-                        .table_topics
-                        .iter()
-                        .filter_map(|t| committed.get(&(t.clone(), *partition)).map(|o| (t.clone(), *o)))
-                        .collect();
-                    let (task, spec, config) = (id.clone(), spec.clone(), config.clone());
-                    restoring.extend(spec.input_topics().map(|t| (t.clone(), *partition)));
-                    tracing::info!(task = %id, "task restoring");
-                    Some(self.updater.submit(Box::new(move |cancel: &AtomicBool| {
-                        open_state(&task, &spec, &config, &tables, cancel)
-                    })))
-                }
+                let tables: HashMap<String, i64> = spec
+                    .sources
+                    .iter()
+                    .filter(|s| s.table)
+                    .filter_map(|s| {
+                        committed
+                            .get(&(s.topic.clone(), *partition))
+                            .map(|o| (s.topic.clone(), *o))
+                    })
+                    .collect();
+                let (task, spec) = (id.clone(), spec.clone());
+                restoring.extend(spec.input_topics().map(|t| (t.clone(), *partition)));
+                tracing::info!(task = %id, "task restoring");
+                Some(self.updater.submit(Box::new(move |cancel: &AtomicBool| {
+                    open_state(&task, &spec, &tables, cancel)
+                })))
+            } else {
+                // Stateless: nothing to restore, the worker starts it now.
+                self.start_on_worker(worker, &id, &spec, &progress, Vec::new());
+                transition(&id, &mut state, TaskState::Running);
+                tracing::info!(task = %id, worker, "task running");
+                None
             };
             self.tasks.insert(
                 id,
@@ -252,7 +257,7 @@ impl TaskManager {
     /// the application (as a task that cannot start does).
     pub fn poll_restores(&mut self) -> Vec<(String, i32)> {
         let mut ready = Vec::new();
-        let finished: Vec<(TaskId, Result<StateManager, StateError>)> = self
+        let finished: Vec<(TaskId, Result<TaskStates, StateError>)> = self
             .tasks
             .iter()
             .filter_map(|(id, entry)| Some((id.clone(), entry.restore.as_ref()?.try_finish()?)))
@@ -262,11 +267,11 @@ impl TaskManager {
             let entry = self.tasks.get_mut(&id).expect("listed above");
             entry.restore = None;
             match outcome {
-                Ok(state) => {
+                Ok(states) => {
                     let (worker, progress) = (entry.worker, entry.progress.clone());
                     transition(&id, &mut entry.state, TaskState::Running);
                     ready.extend(spec.input_topics().map(|t| (t.clone(), id.partition)));
-                    self.start_on_worker(worker, &id, &spec, &progress, Some(state));
+                    self.start_on_worker(worker, &id, &spec, &progress, states);
                     tracing::info!(task = %id, worker, "task running");
                 }
                 Err(error) => {
@@ -284,9 +289,9 @@ impl TaskManager {
         &self,
         worker: usize,
         id: &TaskId,
-        spec: &Arc<ProcessorSpec>,
+        spec: &Arc<TaskSpec>,
         progress: &Arc<TaskProgress>,
-        state: Option<StateManager>,
+        states: Vec<Option<StateManager>>,
     ) {
         self.send(
             worker,
@@ -294,12 +299,12 @@ impl TaskManager {
                 id: id.clone(),
                 spec: spec.clone(),
                 progress: progress.clone(),
-                state,
+                states,
             },
         );
     }
 
-    fn spec_of(&self, id: &TaskId) -> Option<Arc<ProcessorSpec>> {
+    fn spec_of(&self, id: &TaskId) -> Option<Arc<TaskSpec>> {
         self.by_topic.values().find(|s| s.name == id.processor).cloned()
     }
 
@@ -334,9 +339,11 @@ impl TaskManager {
                 // Still restoring: stop it; it keeps (and checkpoints) what
                 // it restored for whoever opens this state next.
                 match restore.cancel(DRAIN_TIMEOUT) {
-                    Some(Ok(state)) => {
-                        if let Err(error) = state.checkpoint() {
-                            tracing::warn!(task = %id, "checkpointing a revoked restore: {error}");
+                    Some(Ok(states)) => {
+                        for state in states.iter().flatten() {
+                            if let Err(error) = state.checkpoint() {
+                                tracing::warn!(task = %id, "checkpointing a revoked restore: {error}");
+                            }
                         }
                     }
                     Some(Err(error)) => tracing::warn!(task = %id, "revoked while restoring: {error}"),

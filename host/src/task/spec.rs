@@ -156,3 +156,187 @@ impl crate::plugin::reload::SwapTarget for ProcessorSpec {
         self.swap(manifest, plugin);
     }
 }
+
+/// What every task of one sub-topology runs (Kafka Streams' sub-topology
+/// as tasks see it): its processors as stages, where each stage's outputs
+/// go (topics, downstream stages in memory), and which stage each source
+/// topic feeds. A plain manifest is a sub-topology of one stage.
+pub struct TaskSpec {
+    /// The processor half of task ids: the first stage's name, so a
+    /// one-processor application keeps its task ids and state directories.
+    pub name: Arc<str>,
+    /// The processors, in application order.
+    pub stages: Vec<StageSpec>,
+    /// The topics this sub-topology's tasks are assigned.
+    pub sources: Vec<SourceSpec>,
+}
+
+/// One processor within a sub-topology.
+pub struct StageSpec {
+    /// The processor (manifest, plugin, counters, hot swap).
+    pub processor: Arc<ProcessorSpec>,
+    /// Output name to where its records go.
+    pub routes: HashMap<String, Route>,
+}
+
+/// Where one output's records go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    /// Topics written: the output's own topic unless a connection keeps it
+    /// internal, and the repartition topics of repartition connections.
+    pub topics: Vec<Arc<str>>,
+    /// Stages fed in memory, with the topic name their records carry (the
+    /// output's topic, as if read back from it).
+    pub forward: Vec<(usize, Arc<str>)>,
+}
+
+/// A topic a sub-topology's tasks read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// The topic.
+    pub topic: String,
+    /// The stage it feeds.
+    pub stage: usize,
+    /// Read as a co-partitioned table (the stage's state) rather than a stream.
+    pub table: bool,
+    /// The topic name the stage sees, when it differs (a repartition topic
+    /// stands for the output topic the connection names).
+    pub alias: Option<Arc<str>>,
+}
+
+impl TaskSpec {
+    /// A sub-topology of one processor reading its own topics.
+    pub fn single(processor: Arc<ProcessorSpec>) -> Self {
+        let routes = processor
+            .outputs
+            .iter()
+            .map(|(name, topic)| {
+                (
+                    name.clone(),
+                    Route {
+                        topics: vec![topic.as_str().into()],
+                        forward: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        let sources = sources_of(&processor, 0, &|_| None);
+        TaskSpec {
+            name: processor.name.clone(),
+            stages: vec![StageSpec { processor, routes }],
+            sources,
+        }
+    }
+
+    /// The tasks' view of sub-topology `sub` of `application_id`, whose
+    /// processors are among `processors` and connected by `connections`.
+    pub fn of_subtopology(
+        application_id: &str,
+        sub: &crate::topology::SubTopology,
+        processors: &[Arc<ProcessorSpec>],
+        connections: &[crate::app::Connection],
+    ) -> Self {
+        let stages: Vec<Arc<ProcessorSpec>> = sub
+            .processors
+            .iter()
+            .filter_map(|node| processors.iter().find(|p| *p.name == *node.name).cloned())
+            .collect();
+        let index = |name: &str| stages.iter().position(|p| *p.name == *name);
+        let mut sources = Vec::new();
+        let mut stage_specs = Vec::new();
+        for (i, processor) in stages.iter().enumerate() {
+            let mine = |topic: &str| {
+                connections
+                    .iter()
+                    .find(|c| *c.to == *processor.name && c.topic == topic)
+            };
+            // In-memory inputs are not sources; a repartition topic stands
+            // in for the topic its connection names.
+            let feeds = |topic: &str| match mine(topic) {
+                Some(c) if !c.repartition => Some(None),
+                Some(c) => Some(Some(c.repartition_topic(application_id))),
+                None => None,
+            };
+            sources.extend(sources_of(processor, i, &feeds));
+            let mut routes = HashMap::new();
+            for (output, topic) in &processor.outputs {
+                let edges: Vec<&crate::app::Connection> = connections
+                    .iter()
+                    .filter(|c| *c.from == *processor.name && c.output == *output)
+                    .collect();
+                let mut route = Route::default();
+                if edges.is_empty() || edges.iter().any(|c| c.write) {
+                    route.topics.push(topic.as_str().into());
+                }
+                for c in &edges {
+                    if c.repartition {
+                        route.topics.push(c.repartition_topic(application_id).into());
+                    } else if let Some(to) = index(&c.to) {
+                        route.forward.push((to, topic.as_str().into()));
+                    }
+                }
+                routes.insert(output.clone(), route);
+            }
+            stage_specs.push(StageSpec {
+                processor: processor.clone(),
+                routes,
+            });
+        }
+        TaskSpec {
+            name: stages.first().map_or_else(|| "".into(), |p| p.name.clone()),
+            stages: stage_specs,
+            sources,
+        }
+    }
+
+    /// Every topic tasks of this sub-topology are assigned.
+    pub fn input_topics(&self) -> impl Iterator<Item = &String> {
+        self.sources.iter().map(|s| &s.topic)
+    }
+
+    /// The processors, in stage order.
+    pub fn processors(&self) -> impl Iterator<Item = &Arc<ProcessorSpec>> {
+        self.stages.iter().map(|s| &s.processor)
+    }
+
+    /// Whether any stage keeps state (restored before the task runs).
+    pub fn is_stateful(&self) -> bool {
+        self.processors().any(|p| p.state.is_some())
+    }
+
+    /// The source for `topic`.
+    pub fn source(&self, topic: &str) -> Option<&SourceSpec> {
+        self.sources.iter().find(|s| s.topic == topic)
+    }
+}
+
+/// The sources of `processor` as stage `stage`: its stream and table
+/// topics, except those `fed` says arrive in memory (`Some(None)`) or
+/// through a repartition topic (`Some(Some(topic))`).
+fn sources_of(
+    processor: &ProcessorSpec,
+    stage: usize,
+    fed: &dyn Fn(&str) -> Option<Option<String>>,
+) -> Vec<SourceSpec> {
+    let mut sources = Vec::new();
+    for (topics, table) in [(&processor.stream_topics, false), (&processor.table_topics, true)] {
+        for topic in topics {
+            match fed(topic) {
+                Some(None) => {}
+                Some(Some(repartition)) => sources.push(SourceSpec {
+                    topic: repartition,
+                    stage,
+                    table,
+                    alias: Some(topic.as_str().into()),
+                }),
+                None => sources.push(SourceSpec {
+                    topic: topic.clone(),
+                    stage,
+                    table,
+                    alias: None,
+                }),
+            }
+        }
+    }
+    sources
+}

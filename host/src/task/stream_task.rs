@@ -1,11 +1,12 @@
-//! The data plane of one task: run the plugin over a batch, route each
-//! result to its output topic or to the dead-letter topic, and record the
-//! batch in the task's progress for committing.
+//! The data plane of one task: run a batch through the sub-topology's
+//! processors, route each result to its output topics, to the processors
+//! it feeds in memory, or to the dead-letter topic, and record the batch in
+//! the task's progress for committing.
 
 use super::TaskId;
-use super::dead_letter::{DeadLetters, RefusedOutputs, kind, refused_message};
+use super::dead_letter::{DeadLetters, RefusedOutputs, StageRun, kind, refused_message};
 use super::progress::{Positions, TaskProgress};
-use super::spec::{ProcessorMetrics, ProcessorSpec};
+use super::spec::{ProcessorMetrics, ProcessorSpec, TaskSpec};
 use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, refuses_record};
 use crate::manifest::OnTrap;
 use crate::plugin::{InputRecord, PluginError, RecordProcessor, RecordResult};
@@ -70,45 +71,104 @@ pub enum TaskError {
     },
 }
 
-/// One running task.
-pub struct StreamTask {
-    id: TaskId,
-    tag: String,
+/// One processor of a running task: its plugin instance, build, dead
+/// letters and (for the stage a source feeds) state.
+struct Stage {
     spec: Arc<ProcessorSpec>,
+    /// The stage's own task-style id (`<processor>_<partition>`): the tag
+    /// of its instance's logs and the directory of its state.
+    tag: String,
     processor: Box<dyn RecordProcessor>,
     version: String,
-    /// Who this task's dead letters come from (carries the running build).
+    /// Who this stage's dead letters come from (carries the running build).
     letters: DeadLetters,
+    state: Option<StateManager>,
+    /// The spec generation the instance was built from.
+    generation: u64,
+}
+
+/// One running task: every processor of its sub-topology over one
+/// partition number of the sub-topology's sources.
+///
+/// A batch of source records runs through the chain in order: the stage a
+/// source feeds is called with the whole run of its records, its outputs
+/// are written to their topics and collected for the stages they feed in
+/// memory, which are then called with those, and so on down the chain. All
+/// of it (outputs, dead letters and changelog records of every stage)
+/// counts against the batch's one ack, so the source offsets commit only
+/// after the whole chain's outputs are acknowledged.
+pub struct StreamTask {
+    id: TaskId,
+    spec: Arc<TaskSpec>,
+    stages: Vec<Stage>,
     producer: Arc<dyn RecordSink>,
     progress: Arc<TaskProgress>,
-    state: Option<StateManager>,
     /// Set after a trap under `on-trap = "pause-task"`: nothing more is
     /// processed or committed for this task.
     paused: bool,
-    /// The spec generation the instance was built from.
-    generation: u64,
     /// Tells a long replay to give up when the process is shutting down.
     shutdown: Arc<super::worker::Shutdown>,
     /// Set when a replay gave up for shutdown: the batch is not recorded.
     abandoned: bool,
+    /// Per source topic, the shared name every record of it is tagged with.
+    source_names: HashMap<String, Arc<str>>,
+}
+
+/// Records one stage feeds to the stages downstream, by stage: the
+/// records and their source topics.
+type Forwards = std::collections::BTreeMap<usize, (Vec<InputRecord>, Vec<Arc<str>>)>;
+
+/// A batch in flight through the chain: its ack and the refusals
+/// registry every stage's runs are added to.
+struct InFlight {
+    ack: Arc<BatchAck>,
+    refusals: Arc<RefusedOutputs>,
 }
 
 impl StreamTask {
-    /// Starts a plugin instance for `id` over its state, already opened and
-    /// restored by the state updater (`None` for a stateless processor).
+    /// Starts a plugin instance per stage of `id`'s sub-topology. `states`
+    /// holds each stage's state, already opened and restored by the state
+    /// updater (`None` for a stateless stage; empty when all are).
     pub fn start(
         id: TaskId,
-        spec: Arc<ProcessorSpec>,
+        spec: Arc<TaskSpec>,
         producer: Arc<dyn RecordSink>,
         progress: Arc<TaskProgress>,
-        state: Option<StateManager>,
+        states: Vec<Option<StateManager>>,
         shutdown: Arc<super::worker::Shutdown>,
     ) -> Result<Self, PluginError> {
-        Self::assemble(id, spec, producer, progress, state, shutdown)
+        let mut states = states.into_iter();
+        let stages = spec
+            .processors()
+            .map(|processor| {
+                let tag = TaskId {
+                    processor: processor.name.clone(),
+                    partition: id.partition,
+                }
+                .to_string();
+                Stage::start(processor.clone(), tag, id.to_string(), states.next().flatten())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let source_names = spec
+            .sources
+            .iter()
+            .map(|s| (s.topic.clone(), Arc::<str>::from(s.topic.as_str())))
+            .collect();
+        Ok(StreamTask {
+            id,
+            spec,
+            stages,
+            producer,
+            progress,
+            paused: false,
+            shutdown,
+            abandoned: false,
+            source_names,
+        })
     }
 
-    /// A task over an already open store, without restoring: for driving a
-    /// task directly (tests, tools). Table positions start at 0.
+    /// A one-processor task over an already open store, without restoring:
+    /// for driving a task directly (tests, tools). Table positions start at 0.
     pub fn with_store(
         id: TaskId,
         spec: Arc<ProcessorSpec>,
@@ -118,56 +178,28 @@ impl StreamTask {
         dir: PathBuf,
     ) -> Result<Self, PluginError> {
         let state = StateManager::from_store(store, dir, id.partition, &spec.changelogs, &spec.table_topics);
-        Self::assemble(id, spec, producer, progress, Some(state), Arc::default())
+        let spec = Arc::new(TaskSpec::single(spec));
+        Self::start(id, spec, producer, progress, vec![Some(state)], Arc::default())
     }
 
-    fn assemble(
-        id: TaskId,
-        spec: Arc<ProcessorSpec>,
-        producer: Arc<dyn RecordSink>,
-        progress: Arc<TaskProgress>,
-        state: Option<StateManager>,
-        shutdown: Arc<super::worker::Shutdown>,
-    ) -> Result<Self, PluginError> {
-        let tag = id.to_string();
-        let generation = spec.generation();
-        let factory = spec.factory();
-        let processor = factory.instantiate(&tag, state.as_ref().map(StateManager::store))?;
-        let version = factory.version();
-        Ok(StreamTask {
-            letters: DeadLetters {
-                topic: spec.dead_letter.as_str().into(),
-                processor: spec.name.clone(),
-                version: version.as_str().into(),
-                task: tag.as_str().into(),
-            },
-            version,
-            id,
-            tag,
-            spec,
-            processor,
-            producer,
-            progress,
-            state,
-            paused: false,
-            generation,
-            shutdown,
-            abandoned: false,
-        })
-    }
-
-    /// Writes the task's checkpoint after its outputs and changelog records
-    /// are acknowledged, so a clean restart restores nothing.
+    /// Writes each stage's checkpoint after the task's outputs and
+    /// changelog records are acknowledged, so a clean restart restores
+    /// nothing.
     pub fn close(self) -> Result<(), TaskError> {
-        let Some(state) = &self.state else { return Ok(()) };
+        if self.stages.iter().all(|s| s.state.is_none()) {
+            return Ok(());
+        }
         if let Err(e) = self.producer.flush(Duration::from_secs(60)) {
             tracing::warn!(task = %self.id, "flushing before checkpoint: {e}");
             return Ok(());
         }
-        state.checkpoint().map_err(|source| TaskError::State {
-            task: self.id.clone(),
-            source,
-        })
+        for state in self.stages.iter().filter_map(|s| s.state.as_ref()) {
+            state.checkpoint().map_err(|source| TaskError::State {
+                task: self.id.clone(),
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// Stops the task after `error`: nothing more is processed or
@@ -183,101 +215,123 @@ impl StreamTask {
         &self.progress
     }
 
-    /// Processes `records` (in timestamp order across the task's inputs,
-    /// offset order within each) and queues their outputs. Table records
-    /// update the task's table store in place; runs of stream records go to
-    /// the plugin in one call.
-    pub fn process_batch(&mut self, records: Vec<InputRecord>) -> Result<(), TaskError> {
+    /// Processes `records` (in timestamp order across the task's sources,
+    /// offset order within each) through the chain and queues their
+    /// outputs. Table records update their stage's table store in place;
+    /// runs of stream records for one stage go to its plugin in one call.
+    pub fn process_batch(&mut self, mut records: Vec<InputRecord>) -> Result<(), TaskError> {
         if records.is_empty() || self.paused {
             return Ok(());
         }
-        if self.generation != self.spec.generation() {
-            self.switch_version();
-        }
-        let mut ends: Vec<(Arc<str>, i64)> = Vec::with_capacity(2);
-        for record in &records {
-            match ends.iter_mut().find(|(t, _)| **t == *record.topic) {
-                Some((_, end)) => *end = (*end).max(record.offset + 1),
-                None => ends.push((record.topic.as_str().into(), record.offset + 1)),
+        for stage in &mut self.stages {
+            if stage.generation != stage.spec.generation() {
+                stage.switch_version();
             }
         }
+        let mut ends: Vec<(Arc<str>, i64)> = Vec::with_capacity(2);
+        // Where each record enters the chain, worked out on the topic it
+        // was read from (before a repartition topic takes its alias).
+        let mut sources: Vec<Arc<str>> = Vec::with_capacity(records.len());
+        let mut entries: Vec<(usize, bool)> = Vec::with_capacity(records.len());
+        for record in &mut records {
+            let name = match self.source_names.get(record.topic.as_str()) {
+                Some(name) => name.clone(),
+                None => Arc::from(record.topic.as_str()),
+            };
+            match ends.iter_mut().find(|(t, _)| *t == name) {
+                Some((_, end)) => *end = (*end).max(record.offset + 1),
+                None => ends.push((name.clone(), record.offset + 1)),
+            }
+            let source = self.spec.source(&record.topic);
+            entries.push(source.map_or((0, false), |s| (s.stage, s.table)));
+            if let Some(alias) = source.and_then(|s| s.alias.as_ref()) {
+                record.topic = alias.to_string();
+            }
+            sources.push(name);
+        }
         let positions: Positions = ends;
-        let spec = self.spec.clone();
-        let metrics = &spec.metrics;
-        // The batch's inputs stay alive until its outputs are acknowledged,
-        // so an output the brokers refuse later can dead-letter its input.
+        // The batch's inputs (and every stage's) stay alive until its
+        // outputs are acknowledged, so an output the brokers refuse later
+        // can dead-letter its input.
         let records = Arc::new(records);
-        let ack = BatchAck::with_refusals(Box::new(RefusedOutputs {
-            letters: self.letters.clone(),
-            records: records.clone(),
-            sink: Arc::downgrade(&self.producer),
-            spec: spec.clone(),
-        }));
+        let sources = Arc::new(sources);
+        let refusals = Arc::new(RefusedOutputs::new(Arc::downgrade(&self.producer)));
+        let batch = InFlight {
+            ack: BatchAck::with_refusals(Box::new(refusals.clone())),
+            refusals,
+        };
 
         let mut at = 0;
         while at < records.len() {
-            let stream_run = records[at..].iter().take_while(|r| !self.is_table(&r.topic)).count();
-            if stream_run == 0 {
-                self.apply_table(&records[at])?;
+            let (stage, table) = entries[at];
+            if table {
+                self.apply_table(stage, &records[at])?;
                 at += 1;
                 continue;
             }
-            self.process_streams(&records, at..at + stream_run, &ack)?;
-            if std::mem::take(&mut self.abandoned) {
-                ack.seal();
-                return Ok(());
-            }
-            if self.paused {
+            let run = entries[at..].iter().take_while(|e| **e == (stage, false)).count();
+            self.run_stage(stage, &records, at..at + run, &sources, &batch)?;
+            if std::mem::take(&mut self.abandoned) || self.paused {
                 // Nothing of this batch counts as processed; its offsets
                 // are never committed.
-                ack.seal();
+                batch.ack.seal();
                 return Ok(());
             }
-            at += stream_run;
+            at += run;
         }
-        ack.seal();
-        ProcessorMetrics::add(&metrics.records_in, records.len() as u64);
-        self.progress.push(positions, ack);
+        batch.ack.seal();
+        self.progress.push(positions, batch.ack);
         Ok(())
     }
 
-    fn is_table(&self, topic: &str) -> bool {
-        self.state.as_ref().is_some_and(|s| s.is_table(topic))
-    }
-
     /// A table record: the latest value per key; a null value deletes it.
-    fn apply_table(&mut self, record: &InputRecord) -> Result<(), TaskError> {
-        let Some(state) = &mut self.state else { return Ok(()) };
+    fn apply_table(&mut self, stage: usize, record: &InputRecord) -> Result<(), TaskError> {
+        ProcessorMetrics::add(&self.stages[stage].spec.metrics.records_in, 1);
+        let Some(state) = &mut self.stages[stage].state else {
+            return Ok(());
+        };
         state.apply_table(record).map_err(|source| TaskError::State {
             task: self.id.clone(),
             source,
         })
     }
 
-    /// Runs the plugin over `batch[run]` (stream records only) and routes
-    /// the results; indices into `batch` travel with the outputs.
-    fn process_streams(
+    /// Runs stage `s` over `records[run]` (stream records only), routes the
+    /// results, then runs the stages its outputs feed in memory over what
+    /// it fed them. `sources[i]` is the source topic of `records[i]`.
+    fn run_stage(
         &mut self,
-        batch: &[InputRecord],
+        s: usize,
+        records: &Arc<Vec<InputRecord>>,
         run: std::ops::Range<usize>,
-        ack: &Arc<BatchAck>,
+        sources: &Arc<Vec<Arc<str>>>,
+        batch: &InFlight,
     ) -> Result<(), TaskError> {
-        let spec = self.spec.clone();
+        let spec = self.stages[s].spec.clone();
         let metrics = &spec.metrics;
-        let records = &batch[run.clone()];
+        let base = batch.refusals.register(StageRun {
+            letters: self.stages[s].letters.clone(),
+            spec: spec.clone(),
+            records: records.clone(),
+            start: run.start,
+            len: run.len(),
+            sources: sources.clone(),
+        });
+        let mut forwards = Forwards::new();
         let started = Instant::now();
-        let outcome = self.processor.process(records);
+        let outcome = self.stages[s].processor.process(&records[run.clone()]);
         ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
         let routed = Instant::now();
         match outcome {
             Ok(results) => {
-                self.persist_writes(ack)?;
-                for ((index, record), result) in run.clone().zip(records).zip(results) {
-                    self.route(record, index, result, ack)?;
+                self.persist_writes(s, &batch.ack)?;
+                for (index, result) in run.clone().zip(results) {
+                    let input = base + (index - run.start) as u32;
+                    self.route(s, records, index, &sources[index], input, result, batch, &mut forwards)?;
                 }
             }
             Err(trap) => {
-                self.discard_writes();
+                self.stages[s].discard_writes();
                 if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
                     return Err(TaskError::HostFault {
                         task: self.id.clone(),
@@ -286,15 +340,17 @@ impl StreamTask {
                 }
                 ProcessorMetrics::add(&metrics.traps, 1);
                 match spec.manifest().limits.on_trap {
-                    OnTrap::Continue => self.replay_after_trap(batch, run, trap, ack)?,
+                    OnTrap::Continue => {
+                        self.replay_after_trap(s, records, run.clone(), sources, base, trap, batch, &mut forwards)?
+                    }
                     OnTrap::Fail => {
                         return Err(TaskError::Trapped {
                             task: self.id.clone(),
-                            message: format!("{trap:#}"),
+                            message: format!("{} ({}): {trap:#}", spec.name, self.stages[s].version),
                         });
                     }
                     OnTrap::PauseTask => {
-                        tracing::error!(task = %self.id, "plugin trapped; pausing the task (limits.on-trap = \"pause-task\"), its offsets stay uncommitted: {trap:#}");
+                        tracing::error!(task = %self.id, processor = %spec.name, "plugin trapped; pausing the task (limits.on-trap = \"pause-task\"), its offsets stay uncommitted: {trap:#}");
                         self.paused = true;
                         self.progress.pause();
                     }
@@ -302,21 +358,37 @@ impl StreamTask {
             }
         }
         ProcessorMetrics::add(&metrics.produce_nanos, routed.elapsed().as_nanos() as u64);
+        if self.paused || self.abandoned {
+            return Ok(());
+        }
+        ProcessorMetrics::add(&metrics.records_in, run.len() as u64);
+        for (stage, (fed, fed_sources)) in forwards {
+            if fed.is_empty() {
+                continue;
+            }
+            let len = fed.len();
+            self.run_stage(stage, &Arc::new(fed), 0..len, &Arc::new(fed_sources), batch)?;
+            if self.paused || self.abandoned {
+                return Ok(());
+            }
+        }
         Ok(())
     }
 
-    /// Makes the plugin's writes of the last call durable: one RocksDB
+    /// Makes stage `s`'s writes of its last call durable: one RocksDB
     /// write batch, and one changelog record per write on the task's
     /// changelog partition, counted in the batch's ack (their delivery
     /// reports move the changelog's checkpoint position).
-    fn persist_writes(&mut self, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
-        let Some(state) = &mut self.state else { return Ok(()) };
+    fn persist_writes(&mut self, s: usize, ack: &Arc<BatchAck>) -> Result<(), TaskError> {
+        let Some(state) = &mut self.stages[s].state else {
+            return Ok(());
+        };
         let records = state.take_writes().map_err(|source| TaskError::State {
             task: self.id.clone(),
             source,
         })?;
+        let state = self.stages[s].state.as_ref().expect("checked above");
         for record in &records {
-            let state = self.state.as_ref().expect("checked above");
             self.send(
                 OutgoingRecord {
                     topic: &record.topic,
@@ -334,26 +406,26 @@ impl StreamTask {
         Ok(())
     }
 
-    fn discard_writes(&mut self) {
-        if let Some(state) = &mut self.state {
-            state.discard_writes();
-        }
-    }
-
-    /// After a trap nothing of the batch has been produced. A fresh instance
+    /// After a trap nothing of the run has been produced. A fresh instance
     /// replays it one record at a time, so every record before the poison
     /// one is emitted exactly once and each record that traps on its own
     /// goes to the dead-letter topic.
+    #[allow(clippy::too_many_arguments, reason = "one run's context")]
     fn replay_after_trap(
         &mut self,
-        batch: &[InputRecord],
+        s: usize,
+        records: &Arc<Vec<InputRecord>>,
         run: std::ops::Range<usize>,
+        sources: &Arc<Vec<Arc<str>>>,
+        base: u32,
         trap: anyhow::Error,
-        ack: &Arc<BatchAck>,
+        batch: &InFlight,
+        forwards: &mut Forwards,
     ) -> Result<(), TaskError> {
-        tracing::warn!(task = %self.id, "plugin trapped ({trap:#}); restarting the instance and replaying the batch record by record");
-        self.restart()?;
-        for index in run {
+        let name = self.stages[s].spec.name.clone();
+        tracing::warn!(task = %self.id, processor = %name, "plugin trapped ({trap:#}); restarting the instance and replaying the batch record by record");
+        self.restart(s)?;
+        for index in run.clone() {
             if self.shutdown.abandon() {
                 // Shutting down: the rest of the batch is left for a
                 // restart (the batch is never committed).
@@ -361,133 +433,141 @@ impl StreamTask {
                 self.abandoned = true;
                 return Ok(());
             }
-            let record = &batch[index];
-            match self.processor.process(std::slice::from_ref(record)) {
+            let record = &records[index];
+            let input = base + (index - run.start) as u32;
+            match self.stages[s].processor.process(std::slice::from_ref(record)) {
                 Ok(mut results) => {
-                    self.persist_writes(ack)?;
-                    self.route(record, index, results.remove(0), ack)?
+                    self.persist_writes(s, &batch.ack)?;
+                    self.route(
+                        s,
+                        records,
+                        index,
+                        &sources[index],
+                        input,
+                        results.remove(0),
+                        batch,
+                        forwards,
+                    )?
                 }
                 Err(trap) => {
-                    self.discard_writes();
+                    self.stages[s].discard_writes();
                     if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
                         return Err(TaskError::HostFault {
                             task: self.id.clone(),
                             source: fault.clone(),
                         });
                     }
-                    ProcessorMetrics::add(&self.spec.metrics.traps, 1);
-                    self.dead_letter(record, kind::TRAP, &format!("{trap:#}"), ack)?;
-                    self.restart()?;
+                    ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
+                    self.dead_letter(s, record, &sources[index], kind::TRAP, &format!("{trap:#}"), &batch.ack)?;
+                    self.restart(s)?;
                 }
             }
         }
         Ok(())
     }
 
-    /// A hot swap happened: from this batch on, the new build processes the
-    /// task's records, with the same state. If the new build cannot start
-    /// here the old instance keeps running.
-    fn switch_version(&mut self) {
-        let generation = self.spec.generation();
-        let factory = self.spec.factory();
-        let started = Instant::now();
-        match factory.instantiate(&self.tag, self.state.as_ref().map(StateManager::store)) {
-            Ok(processor) => {
-                tracing::info!(
-                    task = %self.id,
-                    "switched from {} to {} in {:.2} ms",
-                    self.version,
-                    factory.version(),
-                    started.elapsed().as_secs_f64() * 1e3
-                );
-                self.processor = processor;
-                self.set_version(factory.version());
-            }
-            Err(error) => {
-                tracing::error!(task = %self.id, "cannot switch to {}; keeping {}: {error}", factory.version(), self.version)
-            }
-        }
-        self.generation = generation;
+    fn restart(&mut self, s: usize) -> Result<(), TaskError> {
+        self.stages[s].restart().map_err(|source| TaskError::Restart {
+            task: self.id.clone(),
+            source,
+        })
     }
 
-    fn restart(&mut self) -> Result<(), TaskError> {
-        let factory = self.spec.factory();
-        self.processor = factory
-            .instantiate(&self.tag, self.state.as_ref().map(StateManager::store))
-            .map_err(|source| TaskError::Restart {
-                task: self.id.clone(),
-                source,
-            })?;
-        self.set_version(factory.version());
-        Ok(())
-    }
-
-    fn set_version(&mut self, version: String) {
-        self.letters.version = version.as_str().into();
-        self.version = version;
-    }
-
-    /// Sends one record's outputs (`index` is its place in the batch), or
+    /// Sends one record's outputs (`records[index]`, numbered `input` for
+    /// refusals), feeds the stages its outputs reach in memory, or
     /// dead-letters it. An output the producer refuses for what it is (too
     /// large, bad timestamp) dead-letters the record; one refused for its
     /// topic or the cluster stops the task.
+    #[allow(clippy::too_many_arguments, reason = "one record's context")]
     fn route(
         &self,
-        record: &InputRecord,
+        s: usize,
+        records: &[InputRecord],
         index: usize,
+        source: &Arc<str>,
+        input: u32,
         result: RecordResult,
-        ack: &Arc<BatchAck>,
+        batch: &InFlight,
+        forwards: &mut Forwards,
     ) -> Result<(), TaskError> {
-        let metrics = &self.spec.metrics;
+        let record = &records[index];
+        let stage = &self.spec.stages[s];
+        let metrics = &stage.processor.metrics;
+        let ack = &batch.ack;
         let outputs = match result {
-            Err(message) => return self.dead_letter(record, kind::RECORD_ERROR, &message, ack),
+            Err(message) => return self.dead_letter(s, record, source, kind::RECORD_ERROR, &message, ack),
             Ok(outputs) => outputs,
         };
         if outputs.is_empty() {
             ProcessorMetrics::add(&metrics.dropped, 1);
             return Ok(());
         }
-        if let Some(undeclared) = outputs.iter().find(|o| !self.spec.outputs.contains_key(&o.output)) {
-            let mut declared: Vec<&str> = self.spec.outputs.keys().map(String::as_str).collect();
+        if let Some(undeclared) = outputs.iter().find(|o| !stage.routes.contains_key(&o.output)) {
+            let mut declared: Vec<&str> = stage.routes.keys().map(String::as_str).collect();
             declared.sort_unstable();
             let message = format!(
                 "emitted to output '{}', which the manifest does not declare (declared: {})",
                 undeclared.output,
                 declared.join(", ")
             );
-            return self.dead_letter(record, kind::UNDECLARED_OUTPUT, &message, ack);
+            return self.dead_letter(s, record, source, kind::UNDECLARED_OUTPUT, &message, ack);
         }
         let mut sent = 0;
-        for output in &outputs {
-            let topic = &self.spec.outputs[&output.output];
-            let outgoing = OutgoingRecord {
-                topic,
-                partition: None,
-                key: output.key.as_deref(),
-                value: output.value.as_deref(),
-                headers: output
-                    .headers
-                    .iter()
-                    .map(|h| (h.key.as_str(), h.value.as_deref()))
-                    .collect(),
-                timestamp: output.timestamp.unwrap_or(record.timestamp),
-                input: u32::try_from(index).ok(),
-                offsets: None,
-            };
-            match self.producer.send(outgoing, ack) {
-                Ok(()) => sent += 1,
-                Err(error) if error.rdkafka_error_code().is_some_and(refuses_record) => {
-                    let message = refused_message(&output.output, topic, &error.to_string());
-                    tracing::warn!(task = %self.id, "{message}; dead-lettering the input {}/{}@{}", record.topic, record.partition, record.offset);
-                    self.dead_letter(record, kind::OUTPUT_REFUSED, &message, ack)?;
+        for output in outputs {
+            let route = &stage.routes[&output.output];
+            let timestamp = output.timestamp.unwrap_or(record.timestamp);
+            for topic in &route.topics {
+                let outgoing = OutgoingRecord {
+                    topic,
+                    partition: None,
+                    key: output.key.as_deref(),
+                    value: output.value.as_deref(),
+                    headers: output
+                        .headers
+                        .iter()
+                        .map(|h| (h.key.as_str(), h.value.as_deref()))
+                        .collect(),
+                    timestamp,
+                    input: Some(input),
+                    offsets: None,
+                };
+                match self.producer.send(outgoing, ack) {
+                    Ok(()) => sent += 1,
+                    Err(error) if error.rdkafka_error_code().is_some_and(refuses_record) => {
+                        let message = refused_message(&output.output, topic, &error.to_string());
+                        tracing::warn!(task = %self.id, "{message}; dead-lettering the input {source}/{}@{}", record.partition, record.offset);
+                        self.dead_letter(s, record, source, kind::OUTPUT_REFUSED, &message, ack)?;
+                    }
+                    Err(source) => {
+                        return Err(TaskError::Produce {
+                            task: self.id.clone(),
+                            topic: topic.to_string(),
+                            source,
+                        });
+                    }
                 }
-                Err(source) => {
-                    return Err(TaskError::Produce {
-                        task: self.id.clone(),
-                        topic: topic.clone(),
-                        source,
-                    });
-                }
+            }
+            // In memory, each downstream stage gets the record as if read
+            // back from the output's topic, at the source's position.
+            let mut output = Some(output);
+            for (n, (to, topic)) in route.forward.iter().enumerate() {
+                let last = n + 1 == route.forward.len();
+                let o = if last {
+                    output.take().expect("taken once, last")
+                } else {
+                    output.clone().expect("present until the last")
+                };
+                let (fed, fed_sources) = forwards.entry(*to).or_default();
+                fed.push(InputRecord {
+                    topic: topic.to_string(),
+                    partition: record.partition,
+                    offset: record.offset,
+                    timestamp,
+                    key: o.key,
+                    value: o.value,
+                    headers: o.headers,
+                });
+                fed_sources.push(source.clone());
             }
         }
         ProcessorMetrics::add(&metrics.records_out, sent);
@@ -496,18 +576,22 @@ impl StreamTask {
 
     fn dead_letter(
         &self,
+        s: usize,
         record: &InputRecord,
+        source: &str,
         kind: &str,
         message: &str,
         ack: &Arc<BatchAck>,
     ) -> Result<(), TaskError> {
-        ProcessorMetrics::add(&self.spec.metrics.dead_lettered, 1);
-        self.letters
-            .send(&*self.producer, record, kind, message, ack)
-            .map_err(|source| TaskError::Produce {
+        let stage = &self.stages[s];
+        ProcessorMetrics::add(&stage.spec.metrics.dead_lettered, 1);
+        stage
+            .letters
+            .send(&*self.producer, record, source, kind, message, ack)
+            .map_err(|error| TaskError::Produce {
                 task: self.id.clone(),
-                topic: self.spec.dead_letter.clone(),
-                source,
+                topic: stage.spec.dead_letter.clone(),
+                source: error,
             })
     }
 
@@ -521,29 +605,120 @@ impl StreamTask {
     }
 }
 
-/// Opens task `id`'s database and restores what its checkpoint lacks:
-/// tables up to the group's committed offsets in `committed_tables`,
-/// changelogs to their end. Runs on the state updater; stops early when
-/// `cancel` is set (the task was revoked meanwhile).
+impl Stage {
+    fn start(
+        spec: Arc<ProcessorSpec>,
+        tag: String,
+        task: String,
+        state: Option<StateManager>,
+    ) -> Result<Self, PluginError> {
+        let generation = spec.generation();
+        let factory = spec.factory();
+        let processor = factory.instantiate(&tag, state.as_ref().map(StateManager::store))?;
+        let version = factory.version();
+        Ok(Stage {
+            letters: DeadLetters {
+                topic: spec.dead_letter.as_str().into(),
+                processor: spec.name.clone(),
+                version: version.as_str().into(),
+                task: task.into(),
+            },
+            version,
+            tag,
+            spec,
+            processor,
+            state,
+            generation,
+        })
+    }
+
+    fn discard_writes(&mut self) {
+        if let Some(state) = &mut self.state {
+            state.discard_writes();
+        }
+    }
+
+    /// A hot swap happened: from this batch on, the new build processes the
+    /// stage's records, with the same state. If the new build cannot start
+    /// here the old instance keeps running.
+    fn switch_version(&mut self) {
+        let generation = self.spec.generation();
+        let factory = self.spec.factory();
+        let started = Instant::now();
+        match factory.instantiate(&self.tag, self.state.as_ref().map(StateManager::store)) {
+            Ok(processor) => {
+                tracing::info!(
+                    task = %self.tag,
+                    "switched from {} to {} in {:.2} ms",
+                    self.version,
+                    factory.version(),
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+                self.processor = processor;
+                self.set_version(factory.version());
+            }
+            Err(error) => {
+                tracing::error!(task = %self.tag, "cannot switch to {}; keeping {}: {error}", factory.version(), self.version)
+            }
+        }
+        self.generation = generation;
+    }
+
+    fn restart(&mut self) -> Result<(), PluginError> {
+        let factory = self.spec.factory();
+        self.processor = factory.instantiate(&self.tag, self.state.as_ref().map(StateManager::store))?;
+        self.set_version(factory.version());
+        Ok(())
+    }
+
+    fn set_version(&mut self, version: String) {
+        self.letters.version = version.as_str().into();
+        self.version = version;
+    }
+}
+
+/// Opens the database of every stateful stage of task `id` and restores
+/// what its checkpoint lacks: tables up to the group's committed offsets in
+/// `committed_tables`, changelogs to their end. Runs on the state updater;
+/// stops early when `cancel` is set (the task was revoked meanwhile).
+/// Returns one entry per stage, `None` for stateless ones.
 pub fn open_state(
     id: &TaskId,
-    spec: &ProcessorSpec,
-    config: &super::spec::StateConfig,
+    spec: &TaskSpec,
     committed_tables: &HashMap<String, i64>,
     cancel: &AtomicBool,
-) -> Result<StateManager, StateError> {
-    let tag = id.to_string();
-    let mut state = StateManager::open(
-        config.root.join(&tag),
-        id.partition,
-        &spec.changelogs,
-        &spec.table_topics,
-        config.global.clone(),
-    )?;
-    let restored = state.restore(&config.kafka, committed_tables, &tag, cancel)?;
-    ProcessorMetrics::add(&spec.metrics.restored, restored.records);
-    ProcessorMetrics::add(&spec.metrics.restore_nanos, restored.elapsed.as_nanos() as u64);
-    Ok(state)
+) -> Result<Vec<Option<StateManager>>, StateError> {
+    let mut states = Vec::with_capacity(spec.stages.len());
+    for processor in spec.processors() {
+        let Some(config) = &processor.state else {
+            states.push(None);
+            continue;
+        };
+        // Each stage keeps its state where a task of that processor alone
+        // would: `<processor>_<partition>`.
+        let tag = TaskId {
+            processor: processor.name.clone(),
+            partition: id.partition,
+        }
+        .to_string();
+        let mut state = StateManager::open(
+            config.root.join(&tag),
+            id.partition,
+            &processor.changelogs,
+            &processor.table_topics,
+            config.global.clone(),
+        )?;
+        let tables: HashMap<String, i64> = committed_tables
+            .iter()
+            .filter(|(topic, _)| processor.table_topics.contains(topic))
+            .map(|(t, o)| (t.clone(), *o))
+            .collect();
+        let restored = state.restore(&config.kafka, &tables, &tag, cancel)?;
+        ProcessorMetrics::add(&processor.metrics.restored, restored.records);
+        ProcessorMetrics::add(&processor.metrics.restore_nanos, restored.elapsed.as_nanos() as u64);
+        states.push(Some(state));
+    }
+    Ok(states)
 }
 
 #[cfg(test)]
@@ -595,7 +770,8 @@ mod tests {
             processor: "echo".into(),
             partition: 0,
         };
-        let mut task = StreamTask::start(id, spec, sink.clone(), progress.clone(), None, Arc::default()).unwrap();
+        let spec = Arc::new(TaskSpec::single(spec));
+        let mut task = StreamTask::start(id, spec, sink.clone(), progress.clone(), Vec::new(), Arc::default()).unwrap();
         let records = ["a", "bbbb", "cc"]
             .iter()
             .enumerate()

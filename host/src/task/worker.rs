@@ -4,7 +4,7 @@
 
 use super::TaskId;
 use super::progress::TaskProgress;
-use super::spec::ProcessorSpec;
+use super::spec::TaskSpec;
 use super::stream_task::{StreamTask, TaskError};
 use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
@@ -59,12 +59,13 @@ pub enum Command {
     Start {
         /// The task.
         id: TaskId,
-        /// Its processor.
-        spec: Arc<ProcessorSpec>,
+        /// Its sub-topology.
+        spec: Arc<TaskSpec>,
         /// Where the task records processed batches.
         progress: Arc<TaskProgress>,
-        /// Its state, opened and restored; `None` when stateless.
-        state: Option<StateManager>,
+        /// Each stage's state, opened and restored (`None` when stateless;
+        /// empty when every stage is).
+        states: Vec<Option<StateManager>>,
     },
     /// Process a batch of one task.
     Batch {
@@ -130,8 +131,8 @@ fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot
                 id,
                 spec,
                 progress,
-                state,
-            } => match StreamTask::start(id.clone(), spec, producer.clone(), progress, state, shutdown.clone()) {
+                states,
+            } => match StreamTask::start(id.clone(), spec, producer.clone(), progress, states, shutdown.clone()) {
                 Ok(task) => {
                     tasks.insert(id, task);
                 }

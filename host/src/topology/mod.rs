@@ -165,7 +165,9 @@ impl Topology {
         Self::build(application_id, &app.processors, &app.connections)
     }
 
-    fn build(application_id: &str, manifests: &[Arc<Manifest>], connections: &[Connection]) -> Topology {
+    /// The plan for `manifests` joined by `connections` (validated, as an
+    /// [`App`]'s are).
+    pub fn build(application_id: &str, manifests: &[Arc<Manifest>], connections: &[Connection]) -> Topology {
         let mut global_tables: Vec<GlobalTable> = Vec::new();
         for m in manifests {
             for topic in m.global_topics() {

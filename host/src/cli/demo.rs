@@ -1,12 +1,12 @@
 //! `rill demo`: the seed notes' metricbeat pipeline end to end on an
 //! embedded broker. Produces the seed records plus generated ones to
-//! `metric.all`, runs metric-branch and cpu-alert until the inputs are
-//! drained, then prints per-topic counts (next to what the data implies)
-//! and a few alerts.
+//! `metric.all`, runs `apps/metrics.toml` (metric-branch feeding cpu-alert
+//! in memory) until the inputs are drained, then prints per-topic counts
+//! (next to what the data implies) and a few alerts.
 
+use crate::app::App;
 use crate::kafka::KafkaSettings;
 use crate::kafka::embedded::EmbeddedBroker;
-use crate::manifest::Manifest;
 use crate::metricbeat::{Expect, Generator, SEED_CPU, SEED_MEMORY, TOPICS};
 use crate::plugin::{Plugin, new_engine};
 use crate::runtime::{self, ProcessorDef, RunOptions};
@@ -25,9 +25,10 @@ pub struct DemoArgs {
     /// Generated records on top of the two seed records.
     #[arg(long, default_value_t = 20_000)]
     records: usize,
-    /// Directory holding metric-branch/ and cpu-alert/ with built components.
-    #[arg(long, default_value = "plugins")]
-    plugins: PathBuf,
+    /// The application file to run (its plugins built by
+    /// scripts/build-plugins.sh).
+    #[arg(long, default_value = "apps/metrics.toml")]
+    app: PathBuf,
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -41,14 +42,13 @@ const PARTITIONS: i32 = 3;
 /// Runs `rill demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let engine = new_engine()?;
+    let app = App::load(&args.app)?;
     let mut processors = Vec::new();
-    for name in ["metric-branch", "cpu-alert"] {
-        let path = args.plugins.join(name).join("plugin.toml");
-        let manifest = Arc::new(Manifest::load(&path)?);
+    for manifest in &app.processors {
         let plugin = Plugin::load(&engine, manifest.clone(), None)
-            .with_context(|| format!("build the plugins first: scripts/build-plugins.sh ({name})"))?;
+            .with_context(|| format!("build the plugins first: scripts/build-plugins.sh ({})", manifest.name))?;
         processors.push(ProcessorDef {
-            manifest,
+            manifest: manifest.clone(),
             factory: Arc::new(plugin),
         });
     }
@@ -98,7 +98,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         state_dir: std::env::temp_dir().join("rill-demo-state"),
         hot_swap: None,
     };
-    let report = runtime::run(&options, processors, &Arc::new(AtomicBool::new(false)))?;
+    let report = runtime::run_connected(
+        &options,
+        processors,
+        &app.connections,
+        &Arc::new(AtomicBool::new(false)),
+    )?;
 
     println!("\n{:<18} {:>8} {:>9}", "topic", "records", "expected");
     let expected = [values.len() as u64, cpu, memory, alerts, malformed, no_host];

@@ -1,203 +1,311 @@
-//! `cargo bench -p rill-tests`: the metrics pipeline over N records through
-//! the embedded broker, once with the Wasm plugins and once with the same
-//! plugin crates compiled natively behind the same `ProcessorFactory` seam
-//! (same broker, data, batch size and client settings; no Wasm). Prints
-//! records/s for each, their ratio, and where the time went.
+//! `cargo bench -p rill-tests --bench pipeline`: the seed notes' metricbeat
+//! pipeline end to end, rill (`apps/metrics.toml`: metric-branch feeding
+//! cpu-alert in memory, the real Wasm plugins, the real binary) against
+//! the native baseline a user would otherwise write (`native-metrics`: one
+//! rdkafka consume loop, one JSON parse per record, same client settings).
 //!
-//! Environment: RILL_BENCH_RECORDS (default 100000), RILL_BENCH_BATCH (500).
+//! Each run gets a fresh embedded broker with the same pre-loaded
+//! `metric.all`, and is timed from process start until the group's
+//! committed offsets cover every input record (both commit only after their
+//! outputs are acknowledged). Prints records/s, CPU seconds and peak RSS of
+//! each, the ratios, and where rill's time goes per record.
+//!
+//! Environment: RILL_BENCH_RECORDS (default 300000; the dev broker keeps
+//! about 5 MiB per partition), RILL_BENCH_ROUNDS (3),
+//! RILL_BENCH_PARTITIONS (12), RILL_BENCH_COMMIT_MS (1000).
 
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, TopicPartitionList};
 use rill_host::kafka::KafkaSettings;
 use rill_host::kafka::embedded::EmbeddedBroker;
-use rill_host::manifest::Manifest;
-use rill_host::metricbeat::Generator;
-use rill_host::plugin::{
-    InputRecord, OutputRecord, Plugin, PluginError, ProcessorFactory, RecordProcessor, RecordResult, new_engine,
-};
-use rill_host::runtime::{self, ProcessorDef, ProcessorSummary, RunOptions};
-use rill_sdk::testing::TestDriver;
-use rill_sdk::{Processor, Record};
-use std::marker::PhantomData;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use rill_host::metricbeat::{Generator, TOPICS};
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-const PARTITIONS: i32 = 12;
-const IDLE: Duration = Duration::from_millis(500);
-
-/// A plugin crate run natively, converting records exactly as the SDK's
-/// component glue does.
-struct Native<P> {
-    config: String,
-    _p: PhantomData<fn() -> P>,
+/// What one run of one program measured.
+struct Measured {
+    seconds: f64,
+    cpu_seconds: f64,
+    peak_rss_mib: f64,
+    /// rill's exit log (JSON lines), for the breakdown.
+    log: String,
+    /// Records written per output and dead-letter topic.
+    written: Vec<(&'static str, i64)>,
 }
 
-struct NativeInstance<P: Processor>(TestDriver<P>);
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
 
-impl<P: Processor + Send> ProcessorFactory for Native<P> {
-    fn version(&self) -> String {
-        "native".into()
+/// Sum of the group's committed offsets on `metric.all`.
+fn committed(watcher: &BaseConsumer, partitions: i32) -> i64 {
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition("metric.all", p);
     }
-    fn instantiate(
-        &self,
-        _tag: &str,
-        _state: Option<rill_host::plugin::SharedTaskStore>,
-    ) -> Result<Box<dyn RecordProcessor>, PluginError> {
-        let driver = TestDriver::<P>::new(&self.config).expect("native init");
-        Ok(Box::new(NativeInstance(driver)))
-    }
+    watcher
+        .committed_offsets(tpl, Duration::from_secs(5))
+        .map(|c| {
+            c.elements()
+                .iter()
+                .filter_map(|e| e.offset().to_raw())
+                .filter(|o| *o >= 0)
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
-impl<P: Processor + Send> RecordProcessor for NativeInstance<P> {
-    fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
-        Ok(batch
-            .iter()
-            .map(|r| {
-                let record = Record {
-                    topic: r.topic.clone(),
-                    partition: r.partition,
-                    offset: r.offset,
-                    timestamp: r.timestamp,
-                    key: r.key.clone(),
-                    value: r.value.clone(),
-                    headers: Vec::new(),
-                };
-                self.0
-                    .process(record)
-                    .map(|outs| {
-                        outs.into_iter()
-                            .map(|o| OutputRecord {
-                                output: o.output,
-                                key: o.key,
-                                value: o.value,
-                                headers: Vec::new(),
-                                timestamp: o.timestamp,
-                            })
-                            .collect()
-                    })
-                    .map_err(|e| e.to_string())
-            })
-            .collect())
-    }
+/// CPU seconds (user + system) and peak RSS (MiB) of a running process.
+fn usage(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime, in clock ticks of 1/100 s.
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (cpu, hwm_kib / 1024.0)
 }
 
-fn manifest(name: &str) -> Arc<Manifest> {
-    let path = rill_tests::workspace().join("plugins").join(name).join("plugin.toml");
-    let mut manifest = Manifest::load(&path).expect("manifest");
-    manifest.component = rill_tests::component(name);
-    Arc::new(manifest)
-}
-
-fn run(mode: &str, records: &[Vec<u8>], batch: usize) -> (f64, Vec<ProcessorSummary>) {
+fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commit_ms: usize) -> Measured {
     let broker = EmbeddedBroker::start(1).unwrap();
-    for topic in rill_host::metricbeat::TOPICS {
-        broker.create_topic(topic, PARTITIONS).unwrap();
+    for topic in TOPICS {
+        broker.create_topic(topic, partitions).unwrap();
     }
     let kafka = KafkaSettings::new(broker.bootstrap_servers());
-    let inputs: Vec<(Option<Vec<u8>>, Vec<u8>)> = records.iter().map(|v| (None, v.clone())).collect();
-    rill_tests::produce(&kafka.brokers, "metric.all", &inputs);
+    // Keyed, so the records spread evenly over the partitions.
+    let keys: Vec<Vec<u8>> = (0..records.len()).map(|i| format!("k{i}").into_bytes()).collect();
+    rill_host::kafka::produce_all(
+        &kafka,
+        "metric.all",
+        keys.iter()
+            .zip(records)
+            .map(|(k, v)| (Some(k.as_slice()), v.as_slice())),
+    )
+    .unwrap();
+    // The dev broker keeps about 5 MiB per partition: a run over records it
+    // already dropped would not be the same work for both programs.
+    let probe: BaseConsumer = kafka.reader().create().unwrap();
+    for p in 0..partitions {
+        let (low, _) = probe.fetch_watermarks("metric.all", p, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            low, 0,
+            "the broker dropped records of metric.all/{p}: use fewer records or more partitions"
+        );
+    }
+    let group = format!("bench-{mode}-{round}");
+    let dir = tempfile::tempdir().unwrap();
 
-    let (branch, alert) = (manifest("metric-branch"), manifest("cpu-alert"));
-    let factories: [Arc<dyn ProcessorFactory>; 2] = if mode == "wasm" {
-        let engine = new_engine().unwrap();
-        [
-            Arc::new(Plugin::load(&engine, branch.clone(), None).unwrap()),
-            Arc::new(Plugin::load(&engine, alert.clone(), None).unwrap()),
-        ]
-    } else {
-        [
-            Arc::new(Native::<metric_branch::MetricBranch> {
-                config: branch.config.to_string(),
-                _p: PhantomData,
-            }),
-            Arc::new(Native::<cpu_alert::CpuAlert> {
-                config: alert.config.to_string(),
-                _p: PhantomData,
-            }),
-        ]
+    let started = Instant::now();
+    let mut child: Child = match mode {
+        "native" => Command::new(env!("CARGO_BIN_EXE_native-metrics"))
+            .args([&kafka.brokers, &group, &commit_ms.to_string()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        _ => rill_tests::rill()
+            .arg("run")
+            .arg(rill_tests::install_metrics_app(dir.path()))
+            .args([
+                "--brokers",
+                &kafka.brokers,
+                "--application-id",
+                &group,
+                "--threads",
+                "2",
+            ])
+            .args(["--commit-interval", &format!("{commit_ms}ms")])
+            .args(["--log-format", "json", "--log-level", "info", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
     };
-    let processors = vec![
-        ProcessorDef {
-            manifest: branch,
-            factory: factories[0].clone(),
-        },
-        ProcessorDef {
-            manifest: alert,
-            factory: factories[1].clone(),
-        },
-    ];
-    let options = RunOptions {
-        application_id: format!("bench-{mode}"),
-        kafka,
-        threads: 2,
-        batch_size: batch,
-        commit_interval: Duration::from_secs(1),
-        max_task_idle: Duration::ZERO,
-        stop_when_idle: Some(IDLE),
-        state_dir: std::env::temp_dir().join("rill-bench-state"),
-        hot_swap: None,
+    let pid = child.id();
+    // Drain rill's log as it comes so a full pipe never blocks it.
+    let log_reader = child.stderr.take().map(|mut stderr| {
+        std::thread::spawn(move || {
+            let mut log = String::new();
+            let _ = stderr.read_to_string(&mut log);
+            log
+        })
+    });
+    let watcher: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.brokers)
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let total = records.len() as i64;
+    let mut last = (0.0, 0.0);
+    let seconds = loop {
+        if committed(&watcher, partitions) >= total {
+            break started.elapsed().as_secs_f64();
+        }
+        last = usage(pid);
+        assert!(started.elapsed() < Duration::from_secs(600), "{mode} did not finish");
+        assert!(child.try_wait().unwrap().is_none(), "{mode} exited early");
+        std::thread::sleep(Duration::from_millis(10));
     };
-    let report = runtime::run(&options, processors, &Arc::new(AtomicBool::new(false))).unwrap();
-    (report.active.as_secs_f64(), report.processors)
+    let (cpu_seconds, peak_rss_mib) = match usage(pid) {
+        (0.0, _) => last,
+        now => now,
+    };
+    rill_tests::terminate(&mut child);
+    let _ = child.wait();
+    let written = rill_host::metricbeat::written_topics()
+        .iter()
+        .map(|topic| {
+            let count = (0..partitions)
+                .map(|p| {
+                    watcher
+                        .fetch_watermarks(topic, p, Duration::from_secs(5))
+                        .map_or(0, |(_, high)| high)
+                })
+                .sum();
+            (*topic, count)
+        })
+        .collect();
+    let log = log_reader.map(|r| r.join().unwrap()).unwrap_or_default();
+    if let Ok(path) = std::env::var("RILL_BENCH_LOG") {
+        std::fs::write(path, &log).unwrap();
+    }
+    Measured {
+        seconds,
+        cpu_seconds,
+        peak_rss_mib,
+        log,
+        written,
+    }
+}
+
+/// A numeric field of the JSON log lines whose message starts with `prefix`,
+/// summed over those lines, by the value of `key` (e.g. the processor).
+fn log_fields(log: &str, prefix: &str, key: &str, field: &str) -> Vec<(String, f64)> {
+    let mut found = Vec::new();
+    for line in log.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        // `--log-format json` flattens event fields to the top level.
+        let fields = &v;
+        if !fields["message"].as_str().is_some_and(|m| m.starts_with(prefix)) {
+            continue;
+        }
+        let name = fields[key].as_str().unwrap_or_default().to_string();
+        let value = fields[field].as_f64().unwrap_or(0.0);
+        found.push((name, value));
+    }
+    found
 }
 
 fn main() {
-    // RILL_LOG=rill_host=debug shows the poll loop's per-second figures.
-    let filter = std::env::var("RILL_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .init();
-    let env = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    let (n, batch, rounds) = (
-        env("RILL_BENCH_RECORDS", 100_000),
-        env("RILL_BENCH_BATCH", 500),
+    let (n, rounds, partitions, commit_ms) = (
+        env("RILL_BENCH_RECORDS", 300_000),
         env("RILL_BENCH_ROUNDS", 3),
+        env("RILL_BENCH_PARTITIONS", 12) as i32,
+        env("RILL_BENCH_COMMIT_MS", 1000),
     );
     let mut generator = Generator::new(1);
     let records: Vec<Vec<u8>> = (0..n).map(|_| generator.sample().value).collect();
     println!(
-        "metrics pipeline: {n} metricbeat records, batch {batch}, {PARTITIONS} partitions, 2 worker threads, {rounds} rounds per mode"
+        "seed metrics pipeline: {n} metricbeat records pre-loaded on {partitions} partitions, commit every {commit_ms} ms, \
+         {rounds} rounds; timed from process start until every input offset is committed"
     );
-
-    // Alternate the modes so drift on a shared machine hits both alike.
-    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
-    let mut per_record: [Vec<(String, f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    let mut results: HashMap<&str, Vec<Measured>> = HashMap::new();
+    // Alternate so drift on a shared machine hits both alike.
     for round in 0..rounds {
-        for (m, mode) in ["native", "wasm"].into_iter().enumerate() {
-            let (seconds, summary) = run(mode, &records, batch);
-            let processed: u64 = summary.iter().map(|s| s.records_in).sum();
-            let rate = processed as f64 / seconds;
+        for mode in ["native", "rill"] {
+            let m = measure(mode, round, &records, partitions, commit_ms);
             println!(
-                "round {round} {mode:>6}: {processed} records through both processors in {seconds:.2}s = {rate:.0} records/s"
+                "round {round} {mode:>6}: {:.2} s = {:>7.0} records/s, cpu {:.2} s, peak RSS {:.0} MiB",
+                m.seconds,
+                n as f64 / m.seconds,
+                m.cpu_seconds,
+                m.peak_rss_mib
             );
-            rates[m].push(rate);
-            per_record[m] = summary
-                .iter()
-                .map(|s| {
-                    let n = s.records_in.max(1) as f64;
-                    (
-                        s.name.clone(),
-                        s.plugin_nanos as f64 / n / 1e3,
-                        s.produce_nanos as f64 / n / 1e3,
-                    )
-                })
-                .collect();
+            results.entry(mode).or_default().push(m);
         }
+        // The same work: every output and dead-letter topic got as many records.
+        let (native, rill) = (&results["native"][round].written, &results["rill"][round].written);
+        assert_eq!(native, rill, "the baseline and rill wrote different record counts");
     }
-    let median = |v: &mut Vec<f64>| {
+    let median = |mode: &str, f: &dyn Fn(&Measured) -> f64| {
+        let mut v: Vec<f64> = results[mode].iter().map(f).collect();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (native, wasm) = (median(&mut rates[0]), median(&mut rates[1]));
-    println!(
-        "\nend to end (fetch + plugin + produce), median records/s: native {native:.0}, wasm {wasm:.0}, wasm/native {:.2}",
-        wasm / native
+    let rate = |m: &Measured| n as f64 / m.seconds;
+    let (native, rill) = (median("native", &rate), median("rill", &rate));
+    let (native_rss, rill_rss) = (
+        median("native", &|m| m.peak_rss_mib),
+        median("rill", &|m| m.peak_rss_mib),
     );
-    println!("per record, last round (us): plugin call native / wasm (ratio native/wasm), routing+produce wasm");
-    for ((name, native_us, _), (_, wasm_us, produce_us)) in per_record[0].iter().zip(&per_record[1]) {
+    let (native_cpu, rill_cpu) = (median("native", &|m| m.cpu_seconds), median("rill", &|m| m.cpu_seconds));
+    println!(
+        "\n{:<8} {:>12} {:>10} {:>12}",
+        "median", "records/s", "cpu s", "peak RSS MiB"
+    );
+    println!("{:<8} {native:>12.0} {native_cpu:>10.2} {native_rss:>12.0}", "native");
+    println!("{:<8} {rill:>12.0} {rill_cpu:>10.2} {rill_rss:>12.0}", "rill");
+    println!(
+        "rill / native: records/s {:.2} (target >= 0.85), peak RSS {:.2} (target <= 1.10), cpu {:.2}",
+        rill / native,
+        rill_rss / native_rss,
+        rill_cpu / native_cpu
+    );
+
+    // Where rill's time went, per source record, from its exit log (last round).
+    let log = &results["rill"].last().expect("a rill round").log;
+    let looped = |field: &str| {
+        log_fields(log, "poll loop per source record", "", field)
+            .first()
+            .map_or(0.0, |(_, v)| *v)
+    };
+    let source = looped("records").max(1.0);
+    let us = |nanos: f64| nanos / source / 1e3;
+    println!("\nrill, per source record (us; threads overlap, so these add up to more than wall time / record):");
+    println!(
+        "  {:<28} {:>6.2}  (librdkafka handing over fetched records)",
+        "poll",
+        us(looped("poll_ns"))
+    );
+    println!(
+        "  {:<28} {:>6.2}  (message -> owned input record)",
+        "copy in",
+        us(looped("copy_in_ns"))
+    );
+    println!(
+        "  {:<28} {:>6.2}  (timestamp order, batches to workers)",
+        "dispatch",
+        us(looped("dispatch_ns"))
+    );
+    for (name, plugin) in log_fields(log, "processed", "processor", "plugin_ns") {
         println!(
-            "  {name:<14} {native_us:.2} / {wasm_us:.2} ({:.2}), {produce_us:.2}",
-            native_us / wasm_us
+            "  {:<28} {:>6.2}  (Wasm call incl. canonical-ABI copies in and out)",
+            format!("plugin {name}"),
+            us(plugin)
         );
     }
+    for (name, produce) in log_fields(log, "processed", "processor", "produce_ns") {
+        println!(
+            "  {:<28} {:>6.2}  (routing, copy out into librdkafka, dead letters)",
+            format!("produce {name}"),
+            us(produce)
+        );
+    }
+    println!(
+        "  {:<28} {:>6.2}  (synchronous offset commits)",
+        "commit",
+        us(looped("commit_ns"))
+    );
 }

@@ -146,10 +146,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     for p in &report.processors {
         tracing::info!(
             processor = %p.name,
+            records_in = p.records_in,
+            plugin_ns = p.plugin_nanos,
+            produce_ns = p.produce_nanos,
             "processed {} records: {} emitted, {} dropped, {} dead-lettered, {} traps",
             p.records_in, p.records_out, p.dropped, p.dead_lettered, p.traps
         );
     }
+    let time = report.poll_loop;
+    let per = |nanos: u64| nanos as f64 / time.records.max(1) as f64 / 1e3;
+    tracing::info!(
+        records = time.records,
+        poll_ns = time.poll_nanos,
+        copy_in_ns = time.copy_in_nanos,
+        dispatch_ns = time.dispatch_nanos,
+        commit_ns = time.commit_nanos,
+        "poll loop per source record: poll {:.2} us, copy in {:.2} us, dispatch {:.2} us, commit {:.2} us",
+        per(time.poll_nanos),
+        per(time.copy_in_nanos),
+        per(time.dispatch_nanos),
+        per(time.commit_nanos)
+    );
     if !report.failed.is_empty() {
         anyhow::bail!(
             "{} task(s) stopped on a failure; their offsets were not committed past it, so a restart after the \

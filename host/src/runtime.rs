@@ -128,6 +128,8 @@ pub struct ProcessorSummary {
     pub dead_lettered: u64,
     /// Plugin traps survived.
     pub traps: u64,
+    /// Plugin calls made (records_in / calls is the mean batch size).
+    pub calls: u64,
     /// Nanoseconds inside plugin calls.
     pub plugin_nanos: u64,
     /// Nanoseconds routing and producing.
@@ -148,6 +150,7 @@ impl ProcessorSummary {
             dropped: ProcessorMetrics::get(&m.dropped),
             dead_lettered: ProcessorMetrics::get(&m.dead_lettered),
             traps: ProcessorMetrics::get(&m.traps),
+            calls: ProcessorMetrics::get(&m.calls),
             plugin_nanos: ProcessorMetrics::get(&m.plugin_nanos),
             produce_nanos: ProcessorMetrics::get(&m.produce_nanos),
             restored: ProcessorMetrics::get(&m.restored),

@@ -289,11 +289,15 @@ fn main() {
         "dispatch",
         us(looped("dispatch_ns"))
     );
+    let calls = log_fields(log, "processed", "processor", "calls");
+    let inputs = log_fields(log, "processed", "processor", "records_in");
     for (name, plugin) in log_fields(log, "processed", "processor", "plugin_ns") {
+        let of = |list: &[(String, f64)]| list.iter().find(|(n, _)| *n == name).map_or(0.0, |(_, v)| *v);
         println!(
-            "  {:<28} {:>6.2}  (Wasm call incl. canonical-ABI copies in and out)",
+            "  {:<28} {:>6.2}  (Wasm call incl. canonical-ABI copies; {:.0} records per call)",
             format!("plugin {name}"),
-            us(plugin)
+            us(plugin),
+            of(&inputs) / of(&calls).max(1.0)
         );
     }
     for (name, produce) in log_fields(log, "processed", "processor", "produce_ns") {

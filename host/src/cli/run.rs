@@ -147,6 +147,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         tracing::info!(
             processor = %p.name,
             records_in = p.records_in,
+            calls = p.calls,
             plugin_ns = p.plugin_nanos,
             produce_ns = p.produce_nanos,
             "processed {} records: {} emitted, {} dropped, {} dead-lettered, {} traps",

@@ -62,7 +62,9 @@ impl KafkaSettings {
     /// The group member's consumer. Offsets are committed by rill only
     /// after outputs are acknowledged; `range` assignment keeps partition N
     /// of co-partitioned topics on one member; the short fetch-queue backoff
-    /// keeps a fast consumer from idling (1 s by default).
+    /// keeps a fast consumer from idling (1 s by default); a 16 MiB prefetch
+    /// queue (64 MiB by default) halved peak RSS of the pipeline benchmark
+    /// and made it faster (tasks buffer what they wait on themselves).
     pub fn consumer(&self, group_id: &str) -> ClientConfig {
         let mut config = self.client(
             Role::Consumer,
@@ -72,6 +74,7 @@ impl KafkaSettings {
                 ("auto.offset.reset", "earliest"),
                 ("partition.assignment.strategy", "range"),
                 ("fetch.queue.backoff.ms", "1"),
+                ("queued.max.messages.kbytes", "16384"),
                 ("allow.auto.create.topics", "false"),
             ],
         );
@@ -109,6 +112,7 @@ impl KafkaSettings {
                 ("group.id", "rill-state-reader"),
                 ("enable.auto.commit", "false"),
                 ("fetch.queue.backoff.ms", "1"),
+                ("queued.max.messages.kbytes", "16384"),
                 ("allow.auto.create.topics", "false"),
             ],
         )

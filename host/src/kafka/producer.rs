@@ -19,7 +19,7 @@ use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Acknowledgements outstanding for one processing batch.
@@ -31,7 +31,9 @@ pub struct BatchAck {
     failure: Mutex<Option<String>>,
     /// Dead-letters inputs whose outputs were refused; none for acks whose
     /// records have no input (changelogs) or whose refusals must fail.
-    refusals: OnceLock<Box<dyn Refusals>>,
+    /// Dropped as soon as the ack completes: it keeps the batch's input
+    /// records alive, and nothing can be refused any more.
+    refusals: Mutex<Option<Arc<dyn Refusals>>>,
 }
 
 impl std::fmt::Debug for BatchAck {
@@ -84,20 +86,29 @@ impl BatchAck {
         Arc::new(BatchAck {
             outstanding: AtomicUsize::new(1),
             failure: Mutex::new(None),
-            refusals: OnceLock::new(),
+            refusals: Mutex::new(None),
         })
     }
 
     /// A new ack whose refused records are handed to `refusals`.
     pub fn with_refusals(refusals: Box<dyn Refusals>) -> Arc<Self> {
         let ack = Self::new();
-        let _ = ack.refusals.set(refusals);
+        *ack.refusals.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(refusals));
         ack
     }
 
     /// Marks the end of producing for this batch.
     pub fn seal(&self) {
-        self.outstanding.fetch_sub(1, Ordering::AcqRel);
+        self.settle();
+    }
+
+    /// Counts one outstanding token down; the last one releases what the
+    /// ack kept for refusals.
+    fn settle(&self) {
+        if self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let released = self.refusals.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(released);
+        }
     }
 
     /// True once sealed and every record is acknowledged (or failed).
@@ -121,7 +132,7 @@ impl BatchAck {
                 .unwrap_or_else(|e| e.into_inner())
                 .get_or_insert(error);
         }
-        self.outstanding.fetch_sub(1, Ordering::AcqRel);
+        self.settle();
     }
 
     /// Settles a record that could not be delivered: a refusal of the
@@ -130,7 +141,8 @@ impl BatchAck {
     /// fails the batch.
     pub fn undeliverable(self: &Arc<Self>, input: Option<u32>, topic: &str, error: &KafkaError) {
         let refused_record = error.rdkafka_error_code().is_some_and(refuses_record);
-        if refused_record && let (Some(input), Some(refusals)) = (input, self.refusals.get()) {
+        let refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if refused_record && let (Some(input), Some(refusals)) = (input, refusals) {
             let outcome = refusals.refused(input, topic, &error.to_string(), self);
             self.delivered(outcome);
             return;

@@ -121,6 +121,8 @@ pub struct ProcessorMetrics {
     pub dead_lettered: AtomicU64,
     /// Traps (instance failures) survived.
     pub traps: AtomicU64,
+    /// Plugin calls (batches, and single records replayed after a trap).
+    pub calls: AtomicU64,
     /// Time spent inside plugin calls, in nanoseconds.
     pub plugin_nanos: AtomicU64,
     /// Time spent routing and producing, in nanoseconds.

@@ -321,6 +321,7 @@ impl StreamTask {
         let started = Instant::now();
         let outcome = self.stages[s].processor.process(&records[run.clone()]);
         ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
+        ProcessorMetrics::add(&metrics.calls, 1);
         let routed = Instant::now();
         match outcome {
             Ok(results) => {

@@ -233,7 +233,8 @@ pub struct SentRecord {
 
 /// A sink that keeps records in memory and acknowledges them at once, or,
 /// like a broker with a size limit, refuses values over `refuse_over` bytes
-/// in their delivery report.
+/// in their delivery report, or (`holding`) only when told to, like a slow
+/// broker.
 #[derive(Default)]
 pub struct MemorySink {
     records: Mutex<Vec<SentRecord>>,
@@ -241,9 +242,32 @@ pub struct MemorySink {
     offsets: Mutex<std::collections::HashMap<(String, Option<i32>), i64>>,
     /// Values larger than this are refused at delivery (`MessageSizeTooLarge`).
     refuse_over: Option<usize>,
+    /// When set, deliveries wait here until [`Self::deliver`].
+    held: Option<Mutex<Vec<(String, Arc<BatchAck>)>>>,
 }
 
 impl MemorySink {
+    /// A sink that acknowledges nothing until [`Self::deliver`] is called.
+    pub fn holding() -> Self {
+        MemorySink {
+            held: Some(Mutex::new(Vec::new())),
+            ..MemorySink::default()
+        }
+    }
+
+    /// Acknowledges the held records sent to `topic` (every held record
+    /// with `None`); returns how many.
+    pub fn deliver(&self, topic: Option<&str>) -> usize {
+        let Some(held) = &self.held else { return 0 };
+        let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+        let (now, later): (Vec<_>, Vec<_>) = held.drain(..).partition(|(t, _)| topic.is_none_or(|topic| t == topic));
+        *held = later;
+        for (_, ack) in &now {
+            ack.delivered(Ok(()));
+        }
+        now.len()
+    }
+
     /// A sink that refuses, in the delivery report, values over `limit` bytes.
     pub fn refusing_over(limit: usize) -> Self {
         MemorySink {
@@ -290,7 +314,13 @@ impl RecordSink for MemorySink {
                 .collect(),
             timestamp: record.timestamp,
         });
-        ack.delivered(Ok(()));
+        match &self.held {
+            Some(held) => held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((record.topic.to_string(), ack.clone())),
+            None => ack.delivered(Ok(())),
+        }
         Ok(())
     }
 

@@ -810,4 +810,191 @@ mod tests {
         // The batch completes once the dead letter is acknowledged: all of it commits.
         assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 3);
     }
+
+    /// Upper-cases each value twice over to output `out`; refuses values
+    /// containing "bad".
+    struct Upper;
+
+    impl RecordProcessor for Upper {
+        fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
+            Ok(batch
+                .iter()
+                .map(|r| {
+                    let value = r.value.clone().unwrap_or_default();
+                    if value.windows(3).any(|w| w == b"bad") {
+                        return Err(format!("refused {} from {}", String::from_utf8_lossy(&value), r.topic));
+                    }
+                    Ok(vec![OutputRecord {
+                        output: "out".into(),
+                        key: r.key.clone(),
+                        value: Some(value.to_ascii_uppercase().repeat(2)),
+                        headers: Vec::new(),
+                        timestamp: None,
+                    }])
+                })
+                .collect())
+        }
+    }
+
+    impl ProcessorFactory for Upper {
+        fn version(&self) -> String {
+            "upper".into()
+        }
+        fn instantiate(&self, _: &str, _: Option<SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
+            Ok(Box::new(Upper))
+        }
+    }
+
+    fn manifest(name: &str, input: &str, output: &str, dlq: &str) -> Manifest {
+        let text = format!(
+            "manifest-version = 1\nname = \"{name}\"\nversion = \"0.1.0\"\ncomponent = \"{name}.wasm\"\n\
+             dead-letter = \"{dlq}\"\n[[inputs]]\ntopic = \"{input}\"\n[outputs]\nout = \"{output}\"\n"
+        );
+        Manifest::parse(std::path::Path::new(&format!("{name}.toml")), &text).unwrap()
+    }
+
+    fn inputs(values: &[&str]) -> Vec<InputRecord> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(offset, value)| InputRecord {
+                topic: "in".into(),
+                partition: 3,
+                offset: 100 + offset as i64,
+                timestamp: 1000,
+                key: Some(format!("k{offset}").into_bytes()),
+                value: Some(value.as_bytes().to_vec()),
+                headers: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// `first` (Echo, `in` -> `mid`) feeds `second` (Upper, `mid` ->
+    /// `final`) in memory, `mid` written when `write`.
+    fn chain(sink: Arc<MemorySink>, write: bool) -> (StreamTask, Arc<TaskProgress>) {
+        let first = Arc::new(manifest("first", "in", "mid", "first.dlq"));
+        let second = Arc::new(manifest("second", "mid", "final", "second.dlq"));
+        let connections = [crate::app::Connection {
+            from: "first".into(),
+            output: "out".into(),
+            topic: "mid".into(),
+            to: "second".into(),
+            write,
+            repartition: false,
+        }];
+        let topology = crate::topology::Topology::build("app", &[first.clone(), second.clone()], &connections);
+        assert_eq!(
+            topology.subtopologies.len(),
+            1,
+            "connected processors share a sub-topology"
+        );
+        let specs = [
+            Arc::new(ProcessorSpec::new(&first, Arc::new(Echo), None)),
+            Arc::new(ProcessorSpec::new(&second, Arc::new(Upper), None)),
+        ];
+        let spec = TaskSpec::of_subtopology("app", &topology.subtopologies[0], &specs, &connections);
+        assert_eq!(
+            spec.input_topics().collect::<Vec<_>>(),
+            ["in"],
+            "mid is not read from Kafka"
+        );
+        let progress = Arc::new(TaskProgress::default());
+        let id = TaskId {
+            processor: "first".into(),
+            partition: 3,
+        };
+        let task = StreamTask::start(id, Arc::new(spec), sink, progress.clone(), Vec::new(), Arc::default()).unwrap();
+        (task, progress)
+    }
+
+    fn values(sink: &MemorySink, topic: &str) -> Vec<String> {
+        sink.records()
+            .iter()
+            .filter(|r| r.topic == topic)
+            .map(|r| String::from_utf8(r.value.clone().unwrap_or_default()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_chain_runs_in_order_and_commits_only_after_every_stage_is_acknowledged() {
+        let sink = Arc::new(MemorySink::holding());
+        let (mut task, progress) = chain(sink.clone(), true);
+        task.process_batch(inputs(&["a", "b", "c"])).unwrap();
+        task.process_batch(inputs(&["d"])).unwrap();
+
+        assert_eq!(values(&sink, "mid"), ["aaa", "bbb", "ccc", "ddd"]);
+        assert_eq!(
+            values(&sink, "final"),
+            ["AAAAAA", "BBBBBB", "CCCCCC", "DDDDDD"],
+            "in order, once each"
+        );
+        let keys: Vec<_> = sink
+            .records()
+            .iter()
+            .filter(|r| r.topic == "final")
+            .map(|r| r.key.clone())
+            .collect();
+        assert_eq!(keys[0].as_deref(), Some(&b"k0"[..]), "keys travel through the chain");
+        // The first stage's outputs acknowledged is not enough.
+        sink.deliver(Some("mid"));
+        assert!(progress.take_committable().unwrap().is_empty());
+        sink.deliver(Some("final"));
+        assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 101);
+        assert!(progress.is_committed());
+    }
+
+    #[test]
+    fn a_record_the_second_stage_refuses_dead_letters_there_with_the_source_position() {
+        let sink = Arc::new(MemorySink::default());
+        let (mut task, progress) = chain(sink.clone(), false);
+        task.process_batch(inputs(&["x", "bad", "y"])).unwrap();
+
+        assert!(
+            values(&sink, "mid").is_empty(),
+            "write = false keeps the connection internal"
+        );
+        assert_eq!(values(&sink, "final"), ["XXXXXX", "YYYYYY"]);
+        assert!(values(&sink, "first.dlq").is_empty());
+        let letters: Vec<_> = sink.records().into_iter().filter(|r| r.topic == "second.dlq").collect();
+        assert_eq!(letters.len(), 1);
+        let letter = &letters[0];
+        assert_eq!(
+            letter.value.as_deref(),
+            Some(&b"badbadbad"[..]),
+            "what the second stage was given"
+        );
+        assert_eq!(letter.key.as_deref(), Some(&b"k1"[..]));
+        let header = |name: &str| {
+            letter
+                .headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.clone())
+                .map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(header(headers::PROCESSOR).as_deref(), Some("second"));
+        assert_eq!(header(headers::ERROR_KIND).as_deref(), Some("record-error"));
+        assert_eq!(header(headers::SOURCE_TOPIC).as_deref(), Some("in"));
+        assert_eq!(header(headers::SOURCE_PARTITION).as_deref(), Some("3"));
+        assert_eq!(header(headers::SOURCE_OFFSET).as_deref(), Some("101"));
+        assert_eq!(header(headers::INPUT_TOPIC).as_deref(), Some("mid"));
+        assert_eq!(header(headers::TASK).as_deref(), Some("first_3"));
+        assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 103);
+    }
+
+    #[test]
+    fn an_output_of_the_second_stage_refused_by_the_brokers_dead_letters_its_own_input() {
+        // The brokers take 8 bytes: "AAAAAA" passes, "BBBBBBBBBBBB" (from
+        // "bb", fed as "bbbbbb") is refused.
+        let sink = Arc::new(MemorySink::refusing_over(8));
+        let (mut task, progress) = chain(sink.clone(), false);
+        task.process_batch(inputs(&["a", "bb"])).unwrap();
+        assert_eq!(values(&sink, "final"), ["AAAAAA"]);
+        assert_eq!(
+            values(&sink, "second.dlq"),
+            ["bbbbbb"],
+            "the second stage's input, not the source"
+        );
+        assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 102);
+    }
 }

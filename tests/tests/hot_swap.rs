@@ -5,7 +5,7 @@
 //! Bad files are refused with a log line naming them; a later good one wins.
 
 use rill_host::metricbeat::{Expect, Generator};
-use rill_tests::{DevBroker, install_plugin, produce, read_all, rill, terminate};
+use rill_tests::{DevBroker, Received, install_metrics_app, install_plugin, produce, read_all, rill, terminate};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -68,22 +68,7 @@ fn a_swap_under_load_switches_each_partition_once_and_loses_nothing() {
     let (mut rill, log) = start(&broker, &manifest, dir.path());
     wait_for_log(&log, "task running", Duration::from_secs(30));
 
-    // cpu records keyed by index; remember each one's usage.
-    let mut generator = Generator::new(5);
-    let mut pct_of: HashMap<Vec<u8>, f64> = HashMap::new();
-    let mut rounds = Vec::new();
-    while rounds.len() < 40 {
-        let mut round = Vec::new();
-        while round.len() < 100 {
-            let sample = generator.sample();
-            if let Expect::Cpu { pct, .. } = sample.expect {
-                let key = format!("k{}", pct_of.len()).into_bytes();
-                pct_of.insert(key.clone(), pct);
-                round.push((Some(key), sample.value));
-            }
-        }
-        rounds.push(round);
-    }
+    let (rounds, pct_of) = cpu_rounds(5, 40);
     let text = std::fs::read_to_string(&manifest).unwrap();
     for (i, round) in rounds.iter().enumerate() {
         produce(&broker.bootstrap, "metric.cpu", round);
@@ -108,13 +93,45 @@ fn a_swap_under_load_switches_each_partition_once_and_loses_nothing() {
 
     let inputs = read_all(&broker.bootstrap, "metric.cpu");
     let alerts = read_all(&broker.bootstrap, "metric.cpu.alert");
+    switched_once_per_partition(&inputs, &alerts, &pct_of, 2);
+}
+
+/// cpu records keyed `k<n>`, in rounds of 100, and each one's usage.
+fn cpu_rounds(seed: u64, rounds: usize) -> (Vec<Vec<(Option<Vec<u8>>, Vec<u8>)>>, HashMap<Vec<u8>, f64>) {
+    let mut generator = Generator::new(seed);
+    let mut pct_of: HashMap<Vec<u8>, f64> = HashMap::new();
+    let mut all = Vec::new();
+    while all.len() < rounds {
+        let mut round = Vec::new();
+        while round.len() < 100 {
+            let sample = generator.sample();
+            if let Expect::Cpu { pct, .. } = sample.expect {
+                let key = format!("k{}", pct_of.len()).into_bytes();
+                pct_of.insert(key.clone(), pct);
+                round.push((Some(key), sample.value));
+            }
+        }
+        all.push(round);
+    }
+    (all, pct_of)
+}
+
+/// Per input partition, in offset order, alerts follow v1 (threshold 0.5)
+/// up to some record and v2 (0.7) after it; no alert is duplicated; both
+/// versions processed records.
+fn switched_once_per_partition(
+    inputs: &[Received],
+    alerts: &[Received],
+    pct_of: &HashMap<Vec<u8>, f64>,
+    partitions: i32,
+) {
     let mut alerted: HashMap<Vec<u8>, usize> = HashMap::new();
-    for alert in &alerts {
+    for alert in alerts {
         *alerted.entry(alert.key.clone().unwrap()).or_default() += 1;
     }
     assert!(alerted.values().all(|n| *n == 1), "no alert is duplicated");
     let (mut by_v1, mut by_v2) = (0, 0);
-    for partition in 0..2 {
+    for partition in 0..partitions {
         let mut records: Vec<_> = inputs.iter().filter(|r| r.partition == partition).collect();
         records.sort_by_key(|r| r.offset);
         let mut switched = false;
@@ -142,6 +159,43 @@ fn a_swap_under_load_switches_each_partition_once_and_loses_nothing() {
         by_v1 > 0 && by_v2 > 0,
         "both versions processed records ({by_v1} by v1, {by_v2} by v2)"
     );
+}
+
+#[test]
+fn the_second_processor_of_an_application_swaps_under_load_in_its_chain() {
+    let broker = DevBroker::start(&rill_host::metricbeat::TOPICS.map(|t| (t, 2)));
+    let dir = tempfile::tempdir().unwrap();
+    let app = install_metrics_app(dir.path());
+    let manifest = dir.path().join("cpu-alert/plugin.toml");
+    let (mut rill, log) = start(&broker, &app, dir.path());
+    wait_for_log(&log, "task running", Duration::from_secs(30));
+
+    let (rounds, pct_of) = cpu_rounds(6, 40);
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    for (i, round) in rounds.iter().enumerate() {
+        produce(&broker.bootstrap, "metric.all", round);
+        if i == 15 {
+            deploy(&manifest, v2(&text).as_bytes());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let swapped = wait_for_log(&log, "hot swap of cpu-alert: 0.1.0+", Duration::from_secs(30));
+    assert!(swapped.contains("-> 0.2.0+"), "{swapped}");
+    std::thread::sleep(Duration::from_secs(2));
+    terminate(&mut rill);
+    assert!(rill.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("partitions assigned").count(), 1, "no rebalance:\n{text}");
+
+    // cpu-alert saw metric.all's records in memory, in its offset order.
+    let inputs = read_all(&broker.bootstrap, "metric.all");
+    assert_eq!(
+        read_all(&broker.bootstrap, "metric.cpu").len(),
+        inputs.len(),
+        "metric.cpu still written, once each"
+    );
+    let alerts = read_all(&broker.bootstrap, "metric.cpu.alert");
+    switched_once_per_partition(&inputs, &alerts, &pct_of, 2);
 }
 
 #[test]

@@ -278,15 +278,35 @@ impl Topology {
                 manifests: readers,
             });
         }
+        // A sub-topology reading a repartition topic gets its partition
+        // count once the sub-topology writing it is planned: plan those
+        // whose sources are all known first, then the rest.
         let mut plan = TopicPlan::default();
-        for sub in &self.subtopologies {
-            let inputs = sub.sources.iter().filter_map(|s| existing.get(&s.topic)).copied().max();
+        let mut known = existing.clone();
+        let mut planned = vec![false; self.subtopologies.len()];
+        loop {
+            let ready = (0..self.subtopologies.len()).find(|i| {
+                !planned[*i]
+                    && self.subtopologies[*i]
+                        .sources
+                        .iter()
+                        .all(|s| known.contains_key(&s.topic))
+            });
+            // Cycles are refused when an application loads; whatever is
+            // left goes with what is known.
+            let Some(i) = ready.or_else(|| planned.iter().position(|p| !p)) else {
+                break;
+            };
+            planned[i] = true;
+            let sub = &self.subtopologies[i];
+            let inputs = sub.sources.iter().filter_map(|s| known.get(&s.topic)).copied().max();
             for sink in &sub.sinks {
-                if existing.contains_key(&sink.topic) || plan.create.iter().any(|(t, _)| *t == sink.topic) {
+                if known.contains_key(&sink.topic) {
                     continue;
                 }
-                plan.create
-                    .push((sink.topic.clone(), sink.requested.or(inputs).unwrap_or(1)));
+                let partitions = sink.requested.or(inputs).unwrap_or(1);
+                plan.create.push((sink.topic.clone(), partitions));
+                known.insert(sink.topic.clone(), partitions);
                 if sink.kind == "changelog" {
                     plan.compacted.push(sink.topic.clone());
                 }
@@ -514,5 +534,30 @@ mod tests {
                 "metric.memory"
             ]
         );
+    }
+
+    #[test]
+    fn a_sub_topology_behind_a_repartition_topic_gets_its_writers_partition_count() {
+        // order-count listed first: it reads the repartition topic that
+        // order-join's sub-topology writes, so it is planned after it.
+        let join = sample("order-join/plugin.toml");
+        let count = sample("order-count/plugin.toml");
+        let mut count_reads_joined = (*count).clone();
+        count_reads_joined.inputs[0].topic = join.outputs.values().next().unwrap().topic.clone();
+        let connection = Connection {
+            from: join.name.clone(),
+            output: join.outputs.keys().next().unwrap().clone(),
+            topic: count_reads_joined.inputs[0].topic.clone(),
+            to: count.name.clone(),
+            write: false,
+            repartition: true,
+        };
+        let t = Topology::build("shop", &[Arc::new(count_reads_joined), join], &[connection.clone()]);
+        assert_eq!(t.subtopologies.len(), 2);
+        let plan = t.topics_to_create(&counts(&[("order", 4), ("address", 4)])).unwrap();
+        let created: HashMap<String, i32> = plan.create.into_iter().collect();
+        assert_eq!(created[&connection.repartition_topic("shop")], 4);
+        assert_eq!(created["order_count"], 4, "the counting sub-topology runs 4 tasks");
+        assert_eq!(created["shop-counts-changelog"], 4);
     }
 }

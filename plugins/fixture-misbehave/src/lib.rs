@@ -3,7 +3,9 @@
 //! `panic`, `loop` (forever), `alloc` (without bound), `error` (returns an
 //! error value), `undeclared` (emits to an output the manifest lacks),
 //! `probe` (emits what the sandbox lets it see), `sleep` (blocks in a WASI
-//! call for an hour) or `huge` (emits one 20 MB record).
+//! call for an hour) or `huge` (emits one 20 MB record). With `rekey =
+//! true` every forwarded record is keyed by its value (Kafka Streams'
+//! `selectKey`), for repartition tests.
 
 use rill_sdk::{Error, Output, Processor, Record};
 use serde::Deserialize;
@@ -11,6 +13,7 @@ use serde::Deserialize;
 /// The misbehaving processor.
 pub struct Misbehave {
     poison: Mode,
+    rekey: bool,
 }
 
 /// What to do on a poison record.
@@ -42,6 +45,9 @@ pub enum Mode {
 pub struct Config {
     /// Behaviour on poison.
     pub poison: Mode,
+    /// Key every forwarded record by its value.
+    #[serde(default)]
+    pub rekey: bool,
 }
 
 impl Processor for Misbehave {
@@ -49,12 +55,20 @@ impl Processor for Misbehave {
 
     fn init(config: Config) -> Result<Self, Error> {
         println!("misbehave ready: poison = {:?}", config.poison);
-        Ok(Misbehave { poison: config.poison })
+        Ok(Misbehave {
+            poison: config.poison,
+            rekey: config.rekey,
+        })
     }
 
     fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
         if record.value.as_deref() != Some(b"poison") {
-            return Ok(vec![Output::forward(record, "out")]);
+            let rekeyed = self.rekey.then(|| record.value.clone()).flatten();
+            let mut output = Output::forward(record, "out");
+            if let Some(key) = rekeyed {
+                output.key = Some(key);
+            }
+            return Ok(vec![output]);
         }
         match self.poison {
             Mode::Panic => panic!("poison record at offset {}", record.offset),

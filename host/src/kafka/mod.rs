@@ -6,6 +6,7 @@
 //! [`producer::BatchAck`]) so the processing logic stays testable.
 
 pub mod admin;
+pub mod consumer;
 pub mod embedded;
 pub mod producer;
 

@@ -15,6 +15,8 @@ pub mod progress;
 pub mod spec;
 pub mod state;
 pub mod stream_task;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod worker;
 
 use std::fmt;

@@ -727,35 +727,29 @@ mod tests {
     use super::*;
     use crate::kafka::producer::MemorySink;
     use crate::manifest::Manifest;
-    use crate::plugin::{OutputRecord, ProcessorFactory, SharedTaskStore};
+    use crate::task::testing::{ECHO, chain as chain_spec, records};
 
-    /// Emits each input's value three times over to output `out`.
-    struct Echo;
-
-    impl RecordProcessor for Echo {
-        fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
-            Ok(batch
-                .iter()
-                .map(|r| {
-                    Ok(vec![OutputRecord {
-                        output: "out".into(),
-                        key: r.key.clone(),
-                        value: r.value.as_ref().map(|v| v.repeat(3)),
-                        headers: Vec::new(),
-                        timestamp: None,
-                    }])
-                })
-                .collect())
-        }
+    /// A task of [`chain_spec`] on partition 3 writing to `sink`.
+    fn chain(sink: Arc<MemorySink>, write: bool) -> (StreamTask, Arc<TaskProgress>) {
+        let progress = Arc::new(TaskProgress::default());
+        let id = TaskId {
+            processor: "first".into(),
+            partition: 3,
+        };
+        let task = StreamTask::start(
+            id,
+            Arc::new(chain_spec(write)),
+            sink,
+            progress.clone(),
+            Vec::new(),
+            Arc::default(),
+        )
+        .unwrap();
+        (task, progress)
     }
 
-    impl ProcessorFactory for Echo {
-        fn version(&self) -> String {
-            "echo".into()
-        }
-        fn instantiate(&self, _: &str, _: Option<SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
-            Ok(Box::new(Echo))
-        }
+    fn inputs(values: &[&str]) -> Vec<InputRecord> {
+        records(3, 100, values)
     }
 
     #[test]
@@ -763,7 +757,7 @@ mod tests {
         let text = "manifest-version = 1\nname = \"echo\"\nversion = \"0.1.0\"\ncomponent = \"echo.wasm\"\n\
                     dead-letter = \"dlq\"\n[[inputs]]\ntopic = \"in\"\n[outputs]\nout = \"out\"\n";
         let manifest = Manifest::parse(std::path::Path::new("echo.toml"), text).unwrap();
-        let spec = Arc::new(ProcessorSpec::new(&manifest, Arc::new(Echo), None));
+        let spec = Arc::new(ProcessorSpec::new(&manifest, Arc::new(ECHO), None));
         // The brokers take 8 bytes: "bbbb" becomes a 12-byte output, refused.
         let sink = Arc::new(MemorySink::refusing_over(8));
         let progress = Arc::new(TaskProgress::default());
@@ -809,102 +803,6 @@ mod tests {
         assert_eq!(header(headers::SOURCE_OFFSET).as_deref(), Some(&b"1"[..]));
         // The batch completes once the dead letter is acknowledged: all of it commits.
         assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 3);
-    }
-
-    /// Upper-cases each value twice over to output `out`; refuses values
-    /// containing "bad".
-    struct Upper;
-
-    impl RecordProcessor for Upper {
-        fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
-            Ok(batch
-                .iter()
-                .map(|r| {
-                    let value = r.value.clone().unwrap_or_default();
-                    if value.windows(3).any(|w| w == b"bad") {
-                        return Err(format!("refused {} from {}", String::from_utf8_lossy(&value), r.topic));
-                    }
-                    Ok(vec![OutputRecord {
-                        output: "out".into(),
-                        key: r.key.clone(),
-                        value: Some(value.to_ascii_uppercase().repeat(2)),
-                        headers: Vec::new(),
-                        timestamp: None,
-                    }])
-                })
-                .collect())
-        }
-    }
-
-    impl ProcessorFactory for Upper {
-        fn version(&self) -> String {
-            "upper".into()
-        }
-        fn instantiate(&self, _: &str, _: Option<SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
-            Ok(Box::new(Upper))
-        }
-    }
-
-    fn manifest(name: &str, input: &str, output: &str, dlq: &str) -> Manifest {
-        let text = format!(
-            "manifest-version = 1\nname = \"{name}\"\nversion = \"0.1.0\"\ncomponent = \"{name}.wasm\"\n\
-             dead-letter = \"{dlq}\"\n[[inputs]]\ntopic = \"{input}\"\n[outputs]\nout = \"{output}\"\n"
-        );
-        Manifest::parse(std::path::Path::new(&format!("{name}.toml")), &text).unwrap()
-    }
-
-    fn inputs(values: &[&str]) -> Vec<InputRecord> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(offset, value)| InputRecord {
-                topic: "in".into(),
-                partition: 3,
-                offset: 100 + offset as i64,
-                timestamp: 1000,
-                key: Some(format!("k{offset}").into_bytes()),
-                value: Some(value.as_bytes().to_vec()),
-                headers: Vec::new(),
-            })
-            .collect()
-    }
-
-    /// `first` (Echo, `in` -> `mid`) feeds `second` (Upper, `mid` ->
-    /// `final`) in memory, `mid` written when `write`.
-    fn chain(sink: Arc<MemorySink>, write: bool) -> (StreamTask, Arc<TaskProgress>) {
-        let first = Arc::new(manifest("first", "in", "mid", "first.dlq"));
-        let second = Arc::new(manifest("second", "mid", "final", "second.dlq"));
-        let connections = [crate::app::Connection {
-            from: "first".into(),
-            output: "out".into(),
-            topic: "mid".into(),
-            to: "second".into(),
-            write,
-            repartition: false,
-        }];
-        let topology = crate::topology::Topology::build("app", &[first.clone(), second.clone()], &connections);
-        assert_eq!(
-            topology.subtopologies.len(),
-            1,
-            "connected processors share a sub-topology"
-        );
-        let specs = [
-            Arc::new(ProcessorSpec::new(&first, Arc::new(Echo), None)),
-            Arc::new(ProcessorSpec::new(&second, Arc::new(Upper), None)),
-        ];
-        let spec = TaskSpec::of_subtopology("app", &topology.subtopologies[0], &specs, &connections);
-        assert_eq!(
-            spec.input_topics().collect::<Vec<_>>(),
-            ["in"],
-            "mid is not read from Kafka"
-        );
-        let progress = Arc::new(TaskProgress::default());
-        let id = TaskId {
-            processor: "first".into(),
-            partition: 3,
-        };
-        let task = StreamTask::start(id, Arc::new(spec), sink, progress.clone(), Vec::new(), Arc::default()).unwrap();
-        (task, progress)
     }
 
     fn values(sink: &MemorySink, topic: &str) -> Vec<String> {

@@ -1,0 +1,339 @@
+//! The consumer-group member: its rebalance listener (which drives the
+//! task manager), its committer, what it knows of partition ends, and its
+//! records as the poll loop's [`RecordSource`].
+//!
+//! Rebalance callbacks run inside `poll`, on the polling thread, as
+//! librdkafka delivers them: an assignment creates tasks (restoring ones
+//! stay paused until their state is back), a revocation closes tasks after
+//! committing what they processed.
+
+use crate::plugin::{Header, InputRecord};
+use crate::runtime::stream_thread::RecordSource;
+use crate::task::manager::{Offset, OffsetCommitter, TaskManager, Watermarks};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::{ClientContext, Message, Offset as KafkaOffset, TopicPartitionList};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The consumer's context: rebalance callbacks run the task manager.
+pub(crate) struct GroupContext {
+    manager: Mutex<TaskManager>,
+    /// Set after the first assignment, even an empty one.
+    assigned: AtomicBool,
+    /// Between a revocation and the next assignment (eager protocol): the
+    /// empty assignment then says nothing about being drained.
+    rebalancing: AtomicBool,
+    /// A task that could not start; stops the run.
+    failed: Mutex<Option<String>>,
+}
+
+impl GroupContext {
+    pub(crate) fn manager(&self) -> MutexGuard<'_, TaskManager> {
+        self.manager.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            self.rebalancing.store(true, Ordering::Release);
+            let partitions = partitions(tpl);
+            tracing::info!("partitions revoked: {}", show(&partitions));
+            self.manager().handle_revocation(&partitions, &Committer(consumer));
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let partitions = partitions(tpl);
+                tracing::info!("partitions assigned: {}", show(&partitions));
+                let committed = match committed_offsets(consumer, tpl) {
+                    Ok(committed) => committed,
+                    Err(error) => {
+                        self.failed
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(error);
+                        return;
+                    }
+                };
+                // Restoring tasks' partitions wait, paused, for their state;
+                // the state updater restores it while this loop polls on.
+                let restoring = self.manager().handle_assignment(&partitions, &committed);
+                set_fetching(consumer, &restoring, false);
+                self.assigned.store(true, Ordering::Release);
+                self.rebalancing.store(false, Ordering::Release);
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(error) => tracing::warn!("rebalance error: {error}"),
+        }
+    }
+}
+
+/// The group's committed offsets of newly assigned partitions (those that
+/// have one). One OffsetFetch request, made while the assignment is taken.
+fn committed_offsets(
+    consumer: &BaseConsumer<GroupContext>,
+    tpl: &TopicPartitionList,
+) -> Result<HashMap<(String, i32), i64>, String> {
+    if tpl.count() == 0 {
+        return Ok(HashMap::new());
+    }
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
+            Ok(offsets) => {
+                return Ok(offsets
+                    .elements()
+                    .iter()
+                    .filter_map(|e| {
+                        let offset = e.offset().to_raw().filter(|o| *o >= 0)?;
+                        Some(((e.topic().to_string(), e.partition()), offset))
+                    })
+                    .collect());
+            }
+            Err(error) => {
+                tracing::warn!("reading committed offsets of the assignment: {error}; retrying");
+                last_error = error.to_string();
+            }
+        }
+    }
+    Err(format!("cannot read the group's committed offsets: {last_error}"))
+}
+
+/// The consumer's knowledge of partition ends: cached high watermarks from
+/// fetch responses, and the first offset from the broker when needed.
+struct ConsumerMarks<'a>(&'a BaseConsumer<GroupContext>);
+
+impl Watermarks for ConsumerMarks<'_> {
+    fn high(&self, topic: &str, partition: i32) -> Option<i64> {
+        crate::kafka::cached_high_watermark(self.0.client(), topic, partition)
+    }
+
+    fn low(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.0
+            .fetch_watermarks(topic, partition, Duration::from_secs(10))
+            .ok()
+            .map(|(low, _)| low)
+    }
+}
+
+struct Committer<'a>(&'a BaseConsumer<GroupContext>);
+
+impl OffsetCommitter for Committer<'_> {
+    fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
+        let mut tpl = TopicPartitionList::with_capacity(offsets.len());
+        for (topic, partition, offset) in offsets {
+            tpl.add_partition_offset(topic, *partition, KafkaOffset::Offset(*offset))
+                .map_err(|e| e.to_string())?;
+        }
+        self.0.commit(&tpl, CommitMode::Sync).map_err(|e| e.to_string())
+    }
+}
+
+fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition()))
+        .collect()
+}
+
+/// `topic/partition, ...` for logs.
+pub(crate) fn show(partitions: &[(String, i32)]) -> String {
+    if partitions.is_empty() {
+        return "none".into();
+    }
+    partitions
+        .iter()
+        .map(|(t, p)| format!("{t}/{p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The group member as the poll loop sees it.
+pub struct KafkaSource {
+    consumer: BaseConsumer<GroupContext>,
+    /// Nanoseconds spent copying polled messages into input records.
+    copy_nanos: Cell<u64>,
+}
+
+impl KafkaSource {
+    /// Joins group `group` with `config` (rill's consumer settings),
+    /// subscribed to `topics`; rebalances drive `manager`.
+    pub fn join(
+        config: &rdkafka::ClientConfig,
+        manager: TaskManager,
+        topics: &[&str],
+    ) -> rdkafka::error::KafkaResult<Self> {
+        let context = GroupContext {
+            manager: Mutex::new(manager),
+            assigned: AtomicBool::new(false),
+            rebalancing: AtomicBool::new(false),
+            failed: Mutex::new(None),
+        };
+        let consumer: BaseConsumer<GroupContext> = config.create_with_context(context)?;
+        consumer.subscribe(topics)?;
+        Ok(KafkaSource {
+            consumer,
+            copy_nanos: Cell::new(0),
+        })
+    }
+}
+
+impl RecordSource for KafkaSource {
+    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>> {
+        match self.consumer.poll(timeout)? {
+            Err(error) => Some(Err(error.to_string())),
+            Ok(message) => {
+                let copying = Instant::now();
+                let record = to_input_record(&message);
+                self.copy_nanos
+                    .set(self.copy_nanos.get() + copying.elapsed().as_nanos() as u64);
+                Some(Ok(record))
+            }
+        }
+    }
+
+    fn manager(&self) -> MutexGuard<'_, TaskManager> {
+        self.consumer.context().manager()
+    }
+
+    fn set_fetching(&self, partitions: &[(String, i32)], fetch: bool) {
+        set_fetching(&self.consumer, partitions, fetch);
+    }
+
+    fn drained(&self) -> Result<bool, String> {
+        drained(&self.consumer)
+    }
+
+    fn take_failure(&self) -> Option<String> {
+        self.consumer
+            .context()
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    fn assigned(&self) -> bool {
+        self.consumer.context().assigned.load(Ordering::Acquire)
+    }
+
+    fn rebalancing(&self) -> bool {
+        self.consumer.context().rebalancing.load(Ordering::Acquire)
+    }
+
+    fn copy_nanos(&self) -> u64 {
+        self.copy_nanos.get()
+    }
+}
+
+impl OffsetCommitter for KafkaSource {
+    fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
+        Committer(&self.consumer).commit(offsets)
+    }
+}
+
+impl Watermarks for KafkaSource {
+    fn high(&self, topic: &str, partition: i32) -> Option<i64> {
+        ConsumerMarks(&self.consumer).high(topic, partition)
+    }
+
+    fn low(&self, topic: &str, partition: i32) -> Option<i64> {
+        ConsumerMarks(&self.consumer).low(topic, partition)
+    }
+}
+
+/// Pauses or resumes fetching `partitions` (flow control, restores).
+fn set_fetching<C: ConsumerContext>(consumer: &BaseConsumer<C>, partitions: &[(String, i32)], fetch: bool) {
+    if partitions.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        tpl.add_partition(topic, *partition);
+    }
+    let result = if fetch {
+        consumer.resume(&tpl)
+    } else {
+        consumer.pause(&tpl)
+    };
+    match result {
+        Ok(()) => tracing::debug!("{} {}", if fetch { "fetching" } else { "paused" }, show(partitions)),
+        Err(error) => tracing::warn!("cannot pause/resume {}: {error}", show(partitions)),
+    }
+}
+
+/// True when every assigned partition has been consumed up to its high
+/// watermark.
+fn drained(consumer: &BaseConsumer<GroupContext>) -> Result<bool, String> {
+    let timeout = Duration::from_secs(10);
+    let positions = consumer
+        .position()
+        .map_err(|e| format!("reading consumer positions: {e}"))?;
+    let mut committed = None;
+    for element in positions.elements() {
+        let (topic, partition) = (element.topic(), element.partition());
+        // A paused task's partition cannot drain; it waits for a restart.
+        if consumer.context().manager().is_paused(topic, partition) {
+            continue;
+        }
+        let consumed = element.offset().to_raw().filter(|o| *o >= 0);
+        let cached = crate::kafka::cached_high_watermark(consumer.client(), topic, partition);
+        let (position, high) = match (consumed, cached) {
+            (Some(position), Some(high)) => (position, high),
+            _ => {
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, partition, timeout)
+                    .map_err(|e| format!("reading watermarks: {e}"))?;
+                if committed.is_none() {
+                    committed = Some(
+                        consumer
+                            .committed(timeout)
+                            .map_err(|e| format!("reading committed offsets: {e}"))?,
+                    );
+                }
+                let committed = committed
+                    .as_ref()
+                    .and_then(|c| c.find_partition(topic, partition))
+                    .and_then(|e| e.offset().to_raw());
+                (consumed.or(committed.filter(|o| *o >= 0)).unwrap_or(low), high)
+            }
+        };
+        if position < high {
+            tracing::debug!("{topic}/{partition} not drained: at {position} of {high}");
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
+    let headers = message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| Header {
+                    key: h.key.to_string(),
+                    value: h.value.map(<[u8]>::to_vec),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    InputRecord {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp: message.timestamp().to_millis().unwrap_or(0),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        headers,
+    }
+}

@@ -1,0 +1,238 @@
+//! A broker-less host: the real poll loop, task manager, worker threads and
+//! tasks over a scripted [`RecordSource`], a [`MemorySink`] for outputs and
+//! a committer that records what it commits. Unit tests of commits,
+//! revocation, drain and chains run here without Kafka.
+
+use super::RunOptions;
+use super::stream_thread::{RecordSource, poll_loop};
+use crate::kafka::KafkaSettings;
+use crate::kafka::producer::MemorySink;
+use crate::plugin::InputRecord;
+use crate::task::manager::{FeedOptions, Offset, OffsetCommitter, TaskManager, Watermarks};
+use crate::task::spec::TaskSpec;
+use crate::task::testing::{chain, records};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Records waiting to be polled, the group's commits, and the task manager
+/// its (scripted) assignment created.
+struct FakeSource {
+    manager: Mutex<TaskManager>,
+    queued: Mutex<VecDeque<InputRecord>>,
+    /// One past the last record ever queued, per partition.
+    ends: Mutex<HashMap<(String, i32), i64>>,
+    /// Next offset to poll per partition.
+    positions: Mutex<HashMap<(String, i32), i64>>,
+    committed: Mutex<HashMap<(String, i32), i64>>,
+}
+
+impl FakeSource {
+    /// Assigns `partitions` of `spec`'s sources to this member, with no
+    /// committed offsets, and queues `records`.
+    fn new(spec: TaskSpec, partitions: &[(String, i32)], sink: Arc<MemorySink>, records: Vec<InputRecord>) -> Self {
+        let mut manager = TaskManager::new(
+            &[Arc::new(spec)],
+            2,
+            sink,
+            FeedOptions {
+                batch_size: 4,
+                ..FeedOptions::default()
+            },
+            Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
+        let paused = manager.handle_assignment(partitions, &HashMap::new());
+        assert!(paused.is_empty(), "stateless tasks restore nothing");
+        let source = FakeSource {
+            manager: Mutex::new(manager),
+            queued: Mutex::default(),
+            ends: Mutex::default(),
+            positions: Mutex::default(),
+            committed: Mutex::default(),
+        };
+        source.queue(records);
+        source
+    }
+
+    fn queue(&self, records: Vec<InputRecord>) {
+        let mut ends = self.ends.lock().unwrap();
+        for r in &records {
+            ends.insert((r.topic.clone(), r.partition), r.offset + 1);
+        }
+        self.queued.lock().unwrap().extend(records);
+    }
+
+    fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.committed
+            .lock()
+            .unwrap()
+            .get(&(topic.to_string(), partition))
+            .copied()
+    }
+}
+
+impl RecordSource for FakeSource {
+    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>> {
+        let next = self.queued.lock().unwrap().pop_front();
+        match next {
+            Some(record) => {
+                self.positions
+                    .lock()
+                    .unwrap()
+                    .insert((record.topic.clone(), record.partition), record.offset + 1);
+                Some(Ok(record))
+            }
+            None => {
+                std::thread::sleep(timeout.min(Duration::from_millis(2)));
+                None
+            }
+        }
+    }
+
+    fn manager(&self) -> MutexGuard<'_, TaskManager> {
+        self.manager.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_fetching(&self, _: &[(String, i32)], _: bool) {}
+
+    fn drained(&self) -> Result<bool, String> {
+        let positions = self.positions.lock().unwrap();
+        Ok(self
+            .ends
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(tp, end)| positions.get(tp) == Some(end)))
+    }
+
+    fn take_failure(&self) -> Option<String> {
+        None
+    }
+
+    fn assigned(&self) -> bool {
+        true
+    }
+
+    fn rebalancing(&self) -> bool {
+        false
+    }
+}
+
+impl OffsetCommitter for FakeSource {
+    fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
+        let mut committed = self.committed.lock().unwrap();
+        for (topic, partition, offset) in offsets {
+            let previous = committed.insert((topic.clone(), *partition), *offset);
+            assert!(previous.is_none_or(|p| p <= *offset), "commits never go backwards");
+        }
+        Ok(())
+    }
+}
+
+impl Watermarks for FakeSource {
+    fn high(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.ends.lock().unwrap().get(&(topic.to_string(), partition)).copied()
+    }
+
+    fn low(&self, _: &str, _: i32) -> Option<i64> {
+        Some(0)
+    }
+}
+
+fn options(stop_when_idle: Option<Duration>) -> RunOptions {
+    RunOptions {
+        application_id: "app".into(),
+        kafka: KafkaSettings::new("unused:9092"),
+        threads: 2,
+        batch_size: 4,
+        commit_interval: Duration::from_millis(20),
+        max_task_idle: Duration::ZERO,
+        stop_when_idle,
+        state_dir: std::env::temp_dir(),
+        hot_swap: None,
+    }
+}
+
+fn values(sink: &MemorySink, topic: &str) -> Vec<String> {
+    sink.records()
+        .iter()
+        .filter(|r| r.topic == topic)
+        .map(|r| String::from_utf8(r.value.clone().unwrap_or_default()).unwrap())
+        .collect()
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_chain_commits_only_once_every_stage_is_acknowledged_and_stops_when_drained() {
+    let sink = Arc::new(MemorySink::holding());
+    let partitions = [("in".to_string(), 0), ("in".to_string(), 1)];
+    let mut input = records(0, 0, &["a", "b", "c", "d", "e", "f", "g"]);
+    input.extend(records(1, 40, &["x", "y"]));
+    let source = FakeSource::new(chain(false), &partitions, sink.clone(), input);
+    let shutdown = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let running = scope.spawn(|| poll_loop(&options(Some(Duration::from_millis(50))), &source, &shutdown));
+        wait_until("both stages ran", || values(&sink, "final").len() == 9);
+        // Everything is processed but nothing acknowledged: no commit, and
+        // the loop does not stop.
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(source.committed("in", 0), None);
+        assert!(!running.is_finished(), "stopped with uncommitted work");
+        // The brokers acknowledge the chain's outputs.
+        while !running.is_finished() {
+            sink.deliver(None);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (_, time) = running.join().unwrap().unwrap();
+        assert_eq!(time.records, 9);
+    });
+    assert_eq!(source.committed("in", 0), Some(7));
+    assert_eq!(source.committed("in", 1), Some(42));
+    let mut finals = values(&sink, "final");
+    finals.sort();
+    assert_eq!(finals.len(), 9);
+    assert_eq!(finals[0], "AAAAAA");
+    assert!(values(&sink, "mid").is_empty(), "the connection is internal");
+    assert!(source.manager().is_committed());
+}
+
+#[test]
+fn a_revoked_task_commits_what_it_processed_and_later_records_of_it_are_dropped() {
+    let sink = Arc::new(MemorySink::default());
+    let partitions = [("in".to_string(), 0), ("in".to_string(), 1)];
+    let mut input = records(0, 0, &["a", "b", "c"]);
+    input.extend(records(1, 0, &["x"]));
+    let source = FakeSource::new(chain(true), &partitions, sink.clone(), input);
+    let shutdown = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let running = scope.spawn(|| poll_loop(&options(None), &source, &shutdown));
+        wait_until("all four were processed", || values(&sink, "final").len() == 4);
+        source.manager().handle_revocation(&partitions[..1], &source);
+        assert_eq!(source.committed("in", 0), Some(3), "committed on revocation");
+        assert!(source.manager().task_for("in", 0).is_none(), "the task is closed");
+        // Records of the revoked partition that were still in flight are
+        // not processed here (their new owner does).
+        source.queue(records(0, 3, &["late"]));
+        source.queue(records(1, 1, &["z"]));
+        wait_until("partition 1 goes on", || values(&sink, "final").len() == 5);
+        shutdown.store(true, Ordering::Release);
+        running.join().unwrap().unwrap();
+    });
+    assert!(!values(&sink, "final").contains(&"LATELATELATELATELATELATE".to_string()));
+    source.manager().close_all(&source);
+    assert_eq!(
+        source.committed("in", 0),
+        Some(3),
+        "never past what this member processed"
+    );
+    assert_eq!(source.committed("in", 1), Some(2));
+}

@@ -1,0 +1,249 @@
+//! The running application: startup checks, topics, state, the worker
+//! threads and the consumer-group member, then the poll loop until it ends,
+//! and shutdown (Kafka Streams' `KafkaStreams` client).
+//!
+//! - [`stream_thread`]: the poll loop over a [`stream_thread::RecordSource`].
+//! - [`crate::kafka::consumer`]: the group member, its rebalance listener
+//!   and committer.
+//! - [`crate::task`]: tasks, their partition groups and workers.
+//! - [`crate::topology`]: the plan of sub-topologies and topics.
+//! - [`report`]: what a run did.
+
+#[cfg(test)]
+mod harness;
+pub mod report;
+pub mod stream_thread;
+
+pub use report::{LoopTime, ProcessorSummary, RunReport};
+
+use crate::app::Connection;
+use crate::kafka::KafkaSettings;
+use crate::kafka::admin::{self, TopicError};
+use crate::kafka::consumer::KafkaSource;
+use crate::kafka::producer::{OutputProducer, RecordSink};
+use crate::manifest::Manifest;
+use crate::plugin::ProcessorFactory;
+use crate::plugin::cache::CompileCache;
+use crate::plugin::reload::{Reloader, SwapTarget};
+use crate::state::global::GlobalTables;
+use crate::task::manager::{FeedOptions, TaskManager};
+use crate::task::spec::{ProcessorSpec, StateConfig, TaskSpec};
+use crate::topology::Topology;
+use anyhow::{Context as _, bail};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+use stream_thread::RecordSource as _;
+
+/// Everything `rill run` needs besides the processors.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Consumer group id and prefix of internal topics.
+    pub application_id: String,
+    /// How to reach Kafka.
+    pub kafka: KafkaSettings,
+    /// Worker threads.
+    pub threads: usize,
+    /// Most records per plugin call.
+    pub batch_size: usize,
+    /// How often acknowledged progress is committed.
+    pub commit_interval: Duration,
+    /// How long a caught-up, empty input partition may hold its task back
+    /// (`--max-task-idle`, Kafka Streams' `max.task.idle.ms`); 0 waits only
+    /// for data known to be on the broker.
+    pub max_task_idle: Duration,
+    /// Exit once inputs are drained and nothing arrived for this long.
+    pub stop_when_idle: Option<Duration>,
+    /// Root of local state (`--state-dir`).
+    pub state_dir: PathBuf,
+    /// Watch plugin files and swap builds in place (`rill run` does).
+    pub hot_swap: Option<HotSwap>,
+}
+
+/// What hot swapping needs: the engine new builds are compiled for, and
+/// the compile cache.
+#[derive(Clone)]
+pub struct HotSwap {
+    /// The engine the running builds use.
+    pub engine: wasmtime::Engine,
+    /// Where compiled components are cached.
+    pub cache: Option<CompileCache>,
+}
+
+impl std::fmt::Debug for HotSwap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotSwap")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One processor to run: its manifest and how to instantiate it.
+pub struct ProcessorDef {
+    /// The validated manifest.
+    pub manifest: Arc<Manifest>,
+    /// The loaded plugin (or a native stand-in).
+    pub factory: Arc<dyn ProcessorFactory>,
+}
+
+/// Puts the topics `topology` needs in place: checks co-partitioning and
+/// that inputs exist, creates missing outputs, dead-letter topics and
+/// (compacted) changelogs, as [`Topology::topics_to_create`] plans it.
+/// Nothing is created when a check fails. Returns every topic's partition
+/// count.
+pub fn prepare_topics(kafka: &KafkaSettings, topology: &Topology) -> Result<HashMap<String, i32>, TopicError> {
+    let mut existing = admin::partition_counts(kafka)?;
+    let plan = topology.topics_to_create(&existing)?;
+    admin::create_topics(kafka, &plan.create, &plan.compacted)?;
+    existing.extend(plan.create);
+    Ok(existing)
+}
+
+/// Refuses pipelines that one consumer group cannot run: two processors
+/// of one name, or one topic read (as a stream) by two processors.
+pub fn check_pipeline(manifests: &[Arc<Manifest>], topology: &Topology) -> anyhow::Result<()> {
+    let mut names = HashSet::new();
+    for manifest in manifests {
+        if !names.insert(&manifest.name) {
+            bail!(
+                "two manifests are named \"{}\"; processor names must be unique in one application",
+                manifest.name
+            );
+        }
+    }
+    let path = |name: &str| {
+        manifests
+            .iter()
+            .find(|m| m.name == name)
+            .map_or_else(|| name.to_string(), |m| m.path.display().to_string())
+    };
+    let mut readers: HashMap<&str, &str> = HashMap::new();
+    for source in topology.subtopologies.iter().flat_map(|s| &s.sources) {
+        if source.kind != "stream" {
+            continue;
+        }
+        if let Some(other) = readers.insert(&source.topic, &source.to) {
+            bail!(
+                "topic \"{}\" is an input of both {} and {}; one application reads each topic once.\n  fix: run them with different --application-id values",
+                source.topic,
+                path(other),
+                path(&source.to)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the processors, each its own sub-topology, until `shutdown` is
+/// set, a fatal error occurs, or the inputs are drained (with
+/// `stop_when_idle`). Returns the counters.
+pub fn run(
+    options: &RunOptions,
+    processors: Vec<ProcessorDef>,
+    shutdown: &Arc<AtomicBool>,
+) -> anyhow::Result<RunReport> {
+    run_connected(options, processors, &[], shutdown)
+}
+
+/// Runs the processors of an application, joined in memory by
+/// `connections` (validated, see [`crate::app`]): connected processors run
+/// as one sub-topology, each task calling them in a chain.
+pub fn run_connected(
+    options: &RunOptions,
+    processors: Vec<ProcessorDef>,
+    connections: &[Connection],
+    shutdown: &Arc<AtomicBool>,
+) -> anyhow::Result<RunReport> {
+    let manifests: Vec<Arc<Manifest>> = processors.iter().map(|p| p.manifest.clone()).collect();
+    let topology = Topology::build(&options.application_id, &manifests, connections);
+    check_pipeline(&manifests, &topology)?;
+    let partitions = prepare_topics(&options.kafka, &topology)?;
+
+    let root = options.state_dir.join(&options.application_id);
+    let global_topics: Vec<(String, i32)> = manifests
+        .iter()
+        .flat_map(|m| m.global_topics())
+        .map(|t| (t.to_string(), partitions.get(t).copied().unwrap_or(1)))
+        .collect();
+    let globals = if global_topics.is_empty() {
+        None
+    } else {
+        Some(
+            GlobalTables::start(&options.kafka, &root.join("global"), &global_topics)
+                .context("restoring global tables")?,
+        )
+    };
+    let state = Arc::new(StateConfig {
+        root,
+        application_id: options.application_id.clone(),
+        kafka: options.kafka.clone(),
+        global: globals.as_ref().map(GlobalTables::store),
+    });
+
+    let producer: Arc<dyn RecordSink> =
+        Arc::new(OutputProducer::new(&options.kafka.producer()).context("creating the producer")?);
+    let specs: Vec<Arc<ProcessorSpec>> = processors
+        .iter()
+        .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))
+        .collect();
+    let _reloader = match &options.hot_swap {
+        Some(hot) => {
+            let targets = specs.iter().map(|s| s.clone() as Arc<dyn SwapTarget>).collect();
+            Some(Reloader::start(hot.engine.clone(), hot.cache.clone(), targets).context("watching plugin files")?)
+        }
+        None => None,
+    };
+    let feed = FeedOptions {
+        batch_size: options.batch_size,
+        max_task_idle: options.max_task_idle,
+        ..FeedOptions::default()
+    };
+    let subtopologies: Vec<Arc<TaskSpec>> = topology
+        .subtopologies
+        .iter()
+        .map(|sub| {
+            Arc::new(TaskSpec::of_subtopology(
+                &options.application_id,
+                sub,
+                &specs,
+                connections,
+            ))
+        })
+        .collect();
+    let manager = TaskManager::new(
+        &subtopologies,
+        options.threads,
+        producer.clone(),
+        feed,
+        shutdown.clone(),
+    )
+    .context("starting worker threads")?;
+    let topics: Vec<&str> = subtopologies
+        .iter()
+        .flat_map(|s| s.input_topics())
+        .map(String::as_str)
+        .collect();
+    let source = KafkaSource::join(&options.kafka.consumer(&options.application_id), manager, &topics)
+        .context("joining the consumer group")?;
+    tracing::info!(application = %options.application_id, "joined group; reading {}", topics.join(", "));
+
+    let outcome = stream_thread::poll_loop(options, &source, shutdown);
+    tracing::info!("stopping: finishing in-flight batches, flushing and committing");
+    source.manager().close_all(&source);
+    let failed = source.manager().failures();
+    // Dropping the consumer closes it: revoke (nothing left to do) and
+    // LeaveGroup, so the partitions move to other members at once instead
+    // of after the session timeout.
+    drop(source);
+    producer.flush(Duration::from_secs(30)).context("flushing outputs")?;
+    drop(globals);
+    let (active, poll_loop) = outcome.map_err(anyhow::Error::msg)?;
+    Ok(RunReport {
+        processors: specs.iter().map(|s| ProcessorSummary::of(s)).collect(),
+        active,
+        failed,
+        poll_loop,
+    })
+}

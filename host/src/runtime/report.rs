@@ -1,0 +1,84 @@
+//! What a run did: per-processor counters and where the poll loop's time
+//! went, for the exit summary and the benchmark.
+
+use crate::task::spec::{ProcessorMetrics, ProcessorSpec};
+use std::time::Duration;
+
+/// What a run did: per-processor counters and how long it was busy.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// Counters per processor, in manifest order.
+    pub processors: Vec<ProcessorSummary>,
+    /// From the first input record polled to the last moment work was in
+    /// flight (to within one poll turn): the pipeline's own time, without
+    /// startup, idle waiting or shutdown.
+    pub active: Duration,
+    /// Tasks that stopped on a failure (outputs their topic or the cluster
+    /// refused), with why; their offsets were not committed past it.
+    pub failed: Vec<String>,
+    /// Where the poll loop's own time went.
+    pub poll_loop: LoopTime,
+}
+
+/// The poll loop's time by activity, summed over the run: with the
+/// processors' plugin and produce time, where a record's cost goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoopTime {
+    /// Records polled.
+    pub records: u64,
+    /// Nanoseconds inside `poll` (librdkafka handing over fetched records).
+    pub poll_nanos: u64,
+    /// Nanoseconds copying polled records into owned input records.
+    pub copy_in_nanos: u64,
+    /// Nanoseconds ordering records into batches and handing them to the
+    /// workers (including waits on full worker queues: backpressure).
+    pub dispatch_nanos: u64,
+    /// Nanoseconds committing offsets.
+    pub commit_nanos: u64,
+}
+
+/// Counters of one processor at exit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessorSummary {
+    /// Manifest name.
+    pub name: String,
+    /// Input records processed.
+    pub records_in: u64,
+    /// Records produced to outputs.
+    pub records_out: u64,
+    /// Inputs that produced nothing.
+    pub dropped: u64,
+    /// Inputs sent to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Plugin traps survived.
+    pub traps: u64,
+    /// Plugin calls made (records_in / calls is the mean batch size).
+    pub calls: u64,
+    /// Nanoseconds inside plugin calls.
+    pub plugin_nanos: u64,
+    /// Nanoseconds routing and producing.
+    pub produce_nanos: u64,
+    /// Records restored into task state.
+    pub restored: u64,
+    /// Nanoseconds spent restoring.
+    pub restore_nanos: u64,
+}
+
+impl ProcessorSummary {
+    pub(crate) fn of(spec: &ProcessorSpec) -> Self {
+        let m = &spec.metrics;
+        ProcessorSummary {
+            name: spec.name.to_string(),
+            records_in: ProcessorMetrics::get(&m.records_in),
+            records_out: ProcessorMetrics::get(&m.records_out),
+            dropped: ProcessorMetrics::get(&m.dropped),
+            dead_lettered: ProcessorMetrics::get(&m.dead_lettered),
+            traps: ProcessorMetrics::get(&m.traps),
+            calls: ProcessorMetrics::get(&m.calls),
+            plugin_nanos: ProcessorMetrics::get(&m.plugin_nanos),
+            produce_nanos: ProcessorMetrics::get(&m.produce_nanos),
+            restored: ProcessorMetrics::get(&m.restored),
+            restore_nanos: ProcessorMetrics::get(&m.restore_nanos),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The poll loop (Kafka Streams' `StreamThread`): polls records from a
+//! [`RecordSource`], hands them to the tasks' partition groups, commits
+//! acknowledged progress, pauses and resumes fetching, and decides when the
+//! run is over (a signal, a fatal error, or drained inputs with
+//! `--stop-when-idle`).
+//!
+//! The loop never touches Kafka itself: [`crate::kafka::consumer::KafkaSource`]
+//! is the real source, and the tests drive it with a broker-less one.
+
+use super::RunOptions;
+use super::report::LoopTime;
+use crate::kafka::consumer::show;
+use crate::plugin::InputRecord;
+use crate::task::manager::{OffsetCommitter, TaskManager, Watermarks};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::MutexGuard;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What the poll loop needs of the consumer-group member: records, the
+/// task manager its rebalance listener drives, commits, partition ends,
+/// pausing, and the drain check.
+pub trait RecordSource: OffsetCommitter + Watermarks {
+    /// The next record, waiting up to `timeout`. Rebalances happen inside
+    /// (as librdkafka's callbacks do) and act on [`Self::manager`].
+    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>>;
+    /// The task manager, shared with the rebalance listener.
+    fn manager(&self) -> MutexGuard<'_, TaskManager>;
+    /// Stops (`false`) or resumes fetching `partitions`.
+    fn set_fetching(&self, partitions: &[(String, i32)], fetch: bool);
+    /// Whether every assigned partition is consumed to its end; an error
+    /// means it cannot be told now (brokers unreachable).
+    fn drained(&self) -> Result<bool, String>;
+    /// A failure of the rebalance listener that ends the run.
+    fn take_failure(&self) -> Option<String>;
+    /// Whether the member has had an assignment yet (even an empty one).
+    fn assigned(&self) -> bool;
+    /// Between a revocation and the next assignment.
+    fn rebalancing(&self) -> bool;
+    /// Nanoseconds spent copying polled records, for the run report.
+    fn copy_nanos(&self) -> u64 {
+        0
+    }
+}
+
+/// Records polled per loop turn before batches are handed out.
+const POLL_BUDGET: usize = 4096;
+
+/// Runs until `shutdown` is set, a fatal error occurs, or (with
+/// `options.stop_when_idle`) the inputs are drained and everything is
+/// committed. Returns how long the pipeline was busy and where the loop's
+/// time went.
+pub fn poll_loop<S: RecordSource>(
+    options: &RunOptions,
+    source: &S,
+    shutdown: &AtomicBool,
+) -> Result<(Duration, LoopTime), String> {
+    let mut last_commit = Instant::now();
+    let mut last_activity = Instant::now();
+    let mut first_input: Option<Instant> = None;
+    let mut last_busy = Instant::now();
+    let mut busy = false;
+    let mut batches: TurnBatches = HashMap::new();
+    let mut window = LoopStats::default();
+    let mut time = LoopTime::default();
+    while !shutdown.load(Ordering::Acquire) {
+        let turn = Instant::now();
+        let mut polled = 0;
+        while polled < POLL_BUDGET {
+            // Short waits while outputs are in flight, so the end of the
+            // work is noticed promptly.
+            let wait = if busy {
+                Duration::from_millis(5)
+            } else {
+                Duration::from_millis(100)
+            };
+            let timeout = if polled == 0 { wait } else { Duration::ZERO };
+            match source.poll(timeout) {
+                None => break,
+                Some(Err(error)) => {
+                    tracing::warn!("consumer: {error}");
+                    break;
+                }
+                Some(Ok(record)) => {
+                    polled += 1;
+                    // Allocate a topic key once per topic, not once per record.
+                    if !batches.contains_key(record.topic.as_str()) {
+                        batches.insert(record.topic.as_str().into(), HashMap::new());
+                    }
+                    let per_topic = batches.get_mut(record.topic.as_str()).expect("inserted above");
+                    per_topic.entry(record.partition).or_default().push(record);
+                }
+            }
+        }
+        let polled_at = Instant::now();
+        if polled > 0 {
+            // A turn that found nothing was idle waiting, not cost.
+            time.poll_nanos += (polled_at - turn).as_nanos() as u64;
+        }
+        feed_tasks(source, &mut batches);
+        window.record(polled, polled_at - turn, polled_at.elapsed());
+        time.records += polled as u64;
+        time.dispatch_nanos += polled_at.elapsed().as_nanos() as u64;
+        if polled > 0 {
+            last_activity = Instant::now();
+            first_input.get_or_insert(last_activity);
+        }
+
+        if let Some(error) = source.take_failure() {
+            return Err(error);
+        }
+        let mut manager = source.manager();
+        if let Some(error) = manager.fatal() {
+            return Err(error);
+        }
+        // Also commit when the inputs run dry, so the end of a burst is
+        // committed at once rather than up to a commit interval later
+        // (nothing is committed when nothing new was acknowledged).
+        if last_commit.elapsed() >= options.commit_interval || (polled == 0 && !manager.is_committed()) {
+            let committing = Instant::now();
+            manager.commit(source);
+            time.commit_nanos += committing.elapsed().as_nanos() as u64;
+            last_commit = Instant::now();
+        }
+        let paused = manager.take_newly_paused();
+        if !paused.is_empty() {
+            tracing::warn!("stopped fetching paused task partitions: {}", show(&paused));
+            source.set_fetching(&paused, false);
+        }
+        busy = polled > 0 || !manager.is_idle();
+        if busy {
+            last_busy = Instant::now();
+        }
+        if busy || source.rebalancing() {
+            last_activity = Instant::now();
+        }
+        drop(manager);
+
+        if let Some(idle) = options.stop_when_idle
+            && source.assigned()
+            && last_activity.elapsed() >= idle
+        {
+            let committed = {
+                let mut manager = source.manager();
+                manager.commit(source);
+                manager.is_committed()
+            };
+            if !committed {
+                // A commit that failed (brokers unreachable) is retried;
+                // stopping now would leave processed work uncommitted.
+                last_activity = Instant::now();
+                continue;
+            }
+            let checked = Instant::now();
+            // Brokers that cannot be reached say nothing about being
+            // drained: keep running until they answer.
+            let is_drained = source.drained().unwrap_or_else(|error| {
+                tracing::debug!("drain check: {error}");
+                false
+            });
+            tracing::debug!("drain check took {:?}", checked.elapsed());
+            if is_drained {
+                tracing::info!(
+                    "inputs drained and idle for {}; stopping",
+                    humantime::format_duration(idle)
+                );
+                break;
+            }
+            last_activity = Instant::now();
+        }
+    }
+    time.copy_in_nanos = source.copy_nanos();
+    time.poll_nanos = time.poll_nanos.saturating_sub(time.copy_in_nanos);
+    Ok((active(first_input, last_busy), time))
+}
+
+fn active(first_input: Option<Instant>, last_busy: Instant) -> Duration {
+    first_input.map_or(Duration::ZERO, |first| last_busy.saturating_duration_since(first))
+}
+
+/// Records gathered in one poll turn, by topic, then partition.
+type TurnBatches = HashMap<Arc<str>, HashMap<i32, Vec<InputRecord>>>;
+
+/// Hands what one poll turn gathered to the tasks' partition groups, sends
+/// every task the records it may process now (timestamp order across its
+/// inputs, see `task::partition_group`), and pauses or resumes fetching of
+/// partitions by how much their tasks hold.
+fn feed_tasks<S: RecordSource>(source: &S, batches: &mut TurnBatches) {
+    let mut manager = source.manager();
+    for (topic, partitions) in batches.iter_mut() {
+        for (partition, batch) in partitions.iter_mut().filter(|(_, b)| !b.is_empty()) {
+            manager.buffer(topic, *partition, std::mem::take(batch));
+        }
+    }
+    manager.dispatch_ready(source);
+    let flow = manager.flow_control();
+    let restored = manager.poll_restores();
+    drop(manager);
+    source.set_fetching(&flow.pause, false);
+    source.set_fetching(&flow.resume, true);
+    source.set_fetching(&restored, true);
+}
+
+/// Where the poll loop's time goes, logged at debug level once a second.
+#[derive(Default)]
+struct LoopStats {
+    started: Option<Instant>,
+    records: usize,
+    turns: usize,
+    polling: Duration,
+    dispatching: Duration,
+}
+
+impl LoopStats {
+    fn record(&mut self, records: usize, polling: Duration, dispatching: Duration) {
+        let started = *self.started.get_or_insert_with(Instant::now);
+        self.records += records;
+        self.turns += 1;
+        self.polling += polling;
+        self.dispatching += dispatching;
+        if started.elapsed() >= Duration::from_secs(1) {
+            tracing::debug!(
+                records = self.records,
+                turns = self.turns,
+                polling_ms = self.polling.as_millis() as u64,
+                dispatching_ms = self.dispatching.as_millis() as u64,
+                "poll loop, last second"
+            );
+            *self = LoopStats::default();
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Native stand-ins for plugins and small sub-topologies, shared by the
+//! task and runtime unit tests (never built into the binary).
+
+use super::spec::{ProcessorSpec, TaskSpec};
+use crate::app::Connection;
+use crate::manifest::Manifest;
+use crate::plugin::{
+    InputRecord, OutputRecord, PluginError, ProcessorFactory, RecordProcessor, RecordResult, SharedTaskStore,
+};
+use std::sync::Arc;
+
+/// A processor that maps each record with a plain function.
+#[derive(Clone, Copy)]
+pub struct Fixture(pub fn(&InputRecord) -> RecordResult);
+
+impl RecordProcessor for Fixture {
+    fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
+        Ok(batch.iter().map(self.0).collect())
+    }
+}
+
+impl ProcessorFactory for Fixture {
+    fn version(&self) -> String {
+        "fixture".into()
+    }
+    fn instantiate(&self, _: &str, _: Option<SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
+        Ok(Box::new(*self))
+    }
+}
+
+fn to_out(record: &InputRecord, value: Vec<u8>) -> RecordResult {
+    Ok(vec![OutputRecord {
+        output: "out".into(),
+        key: record.key.clone(),
+        value: Some(value),
+        headers: Vec::new(),
+        timestamp: None,
+    }])
+}
+
+/// Emits each value three times over to output `out`.
+pub const ECHO: Fixture = Fixture(|r| to_out(r, r.value.clone().unwrap_or_default().repeat(3)));
+
+/// Upper-cases each value twice over to output `out`; refuses values
+/// containing "bad".
+pub const UPPER: Fixture = Fixture(|r| {
+    let value = r.value.clone().unwrap_or_default();
+    if value.windows(3).any(|w| w == b"bad") {
+        return Err(format!("refused {} from {}", String::from_utf8_lossy(&value), r.topic));
+    }
+    to_out(r, value.to_ascii_uppercase().repeat(2))
+});
+
+/// A manifest reading `input`, writing output `out` to `output`.
+pub fn manifest(name: &str, input: &str, output: &str, dlq: &str) -> Manifest {
+    let text = format!(
+        "manifest-version = 1\nname = \"{name}\"\nversion = \"0.1.0\"\ncomponent = \"{name}.wasm\"\n\
+         dead-letter = \"{dlq}\"\n[[inputs]]\ntopic = \"{input}\"\n[outputs]\nout = \"{output}\"\n"
+    );
+    Manifest::parse(std::path::Path::new(&format!("{name}.toml")), &text).unwrap()
+}
+
+/// `first` ([`ECHO`], `in` -> `mid`) feeding `second` ([`UPPER`], `mid` ->
+/// `final`) in memory, `mid` also written when `write`: one sub-topology.
+pub fn chain(write: bool) -> TaskSpec {
+    let first = Arc::new(manifest("first", "in", "mid", "first.dlq"));
+    let second = Arc::new(manifest("second", "mid", "final", "second.dlq"));
+    let connections = [Connection {
+        from: "first".into(),
+        output: "out".into(),
+        topic: "mid".into(),
+        to: "second".into(),
+        write,
+        repartition: false,
+    }];
+    let topology = crate::topology::Topology::build("app", &[first.clone(), second.clone()], &connections);
+    assert_eq!(
+        topology.subtopologies.len(),
+        1,
+        "connected processors share a sub-topology"
+    );
+    let specs = [
+        Arc::new(ProcessorSpec::new(&first, Arc::new(ECHO), None)),
+        Arc::new(ProcessorSpec::new(&second, Arc::new(UPPER), None)),
+    ];
+    let spec = TaskSpec::of_subtopology("app", &topology.subtopologies[0], &specs, &connections);
+    assert_eq!(
+        spec.input_topics().collect::<Vec<_>>(),
+        ["in"],
+        "mid is not read from Kafka"
+    );
+    spec
+}
+
+/// Records of `in` partition `partition` with `values`, keyed `k<i>`, from
+/// offset `first`.
+pub fn records(partition: i32, first: i64, values: &[&str]) -> Vec<InputRecord> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| InputRecord {
+            topic: "in".into(),
+            partition,
+            offset: first + i as i64,
+            timestamp: 1000,
+            key: Some(format!("k{i}").into_bytes()),
+            value: Some(value.as_bytes().to_vec()),
+            headers: Vec::new(),
+        })
+        .collect()
+}

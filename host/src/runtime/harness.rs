@@ -10,7 +10,7 @@ use crate::kafka::producer::MemorySink;
 use crate::plugin::InputRecord;
 use crate::task::manager::{FeedOptions, Offset, OffsetCommitter, TaskManager, Watermarks};
 use crate::task::spec::TaskSpec;
-use crate::task::testing::{chain, records};
+use crate::task::testing::{chain, records, values};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -153,14 +153,6 @@ fn options(stop_when_idle: Option<Duration>) -> RunOptions {
         state_dir: std::env::temp_dir(),
         hot_swap: None,
     }
-}
-
-fn values(sink: &MemorySink, topic: &str) -> Vec<String> {
-    sink.records()
-        .iter()
-        .filter(|r| r.topic == topic)
-        .map(|r| String::from_utf8(r.value.clone().unwrap_or_default()).unwrap())
-        .collect()
 }
 
 fn wait_until(what: &str, done: impl Fn() -> bool) {

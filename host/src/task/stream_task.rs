@@ -727,7 +727,7 @@ mod tests {
     use super::*;
     use crate::kafka::producer::MemorySink;
     use crate::manifest::Manifest;
-    use crate::task::testing::{ECHO, chain as chain_spec, records};
+    use crate::task::testing::{ECHO, chain as chain_spec, records, values};
 
     /// A task of [`chain_spec`] on partition 3 writing to `sink`.
     fn chain(sink: Arc<MemorySink>, write: bool) -> (StreamTask, Arc<TaskProgress>) {
@@ -803,14 +803,6 @@ mod tests {
         assert_eq!(header(headers::SOURCE_OFFSET).as_deref(), Some(&b"1"[..]));
         // The batch completes once the dead letter is acknowledged: all of it commits.
         assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 3);
-    }
-
-    fn values(sink: &MemorySink, topic: &str) -> Vec<String> {
-        sink.records()
-            .iter()
-            .filter(|r| r.topic == topic)
-            .map(|r| String::from_utf8(r.value.clone().unwrap_or_default()).unwrap())
-            .collect()
     }
 
     #[test]

@@ -109,3 +109,12 @@ pub fn records(partition: i32, first: i64, values: &[&str]) -> Vec<InputRecord> 
         })
         .collect()
 }
+
+/// The values a [`MemorySink`] received for `topic`, as text, in order.
+pub fn values(sink: &crate::kafka::producer::MemorySink, topic: &str) -> Vec<String> {
+    sink.records()
+        .iter()
+        .filter(|r| r.topic == topic)
+        .map(|r| String::from_utf8(r.value.clone().unwrap_or_default()).unwrap())
+        .collect()
+}

@@ -12,7 +12,8 @@
 //!
 //! Environment: RILL_BENCH_RECORDS (default 300000; the dev broker keeps
 //! about 5 MiB per partition), RILL_BENCH_ROUNDS (3),
-//! RILL_BENCH_PARTITIONS (12), RILL_BENCH_COMMIT_MS (1000).
+//! RILL_BENCH_PARTITIONS (12), RILL_BENCH_COMMIT_MS (1000), RILL_BENCH_THREADS
+//! (rill's worker threads, 2).
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, TopicPartitionList};
@@ -76,6 +77,13 @@ fn usage(pid: u32) -> (f64, f64) {
     (cpu, hwm_kib / 1024.0)
 }
 
+/// Where rill keeps state and compiled plugins across rounds: after the
+/// first round it starts with a warm compile cache, as a restarted rill does.
+fn state_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
 fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commit_ms: usize) -> Measured {
     let broker = EmbeddedBroker::start(1).unwrap();
     for topic in TOPICS {
@@ -125,7 +133,7 @@ fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commi
             ])
             .args(["--commit-interval", &format!("{commit_ms}ms")])
             .args(["--log-format", "json", "--log-level", "info", "--state-dir"])
-            .arg(dir.path().join("state"))
+            .arg(state_dir())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),

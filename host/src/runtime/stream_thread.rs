@@ -12,7 +12,6 @@ use super::report::LoopTime;
 use crate::kafka::consumer::show;
 use crate::plugin::InputRecord;
 use crate::task::manager::{OffsetCommitter, TaskManager, Watermarks};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::MutexGuard;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,7 +60,7 @@ pub fn poll_loop<S: RecordSource>(
     let mut first_input: Option<Instant> = None;
     let mut last_busy = Instant::now();
     let mut busy = false;
-    let mut batches: TurnBatches = HashMap::new();
+    let mut batches = TurnBatches::default();
     let mut window = LoopStats::default();
     let mut time = LoopTime::default();
     while !shutdown.load(Ordering::Acquire) {
@@ -84,12 +83,7 @@ pub fn poll_loop<S: RecordSource>(
                 }
                 Some(Ok(record)) => {
                     polled += 1;
-                    // Allocate a topic key once per topic, not once per record.
-                    if !batches.contains_key(record.topic.as_str()) {
-                        batches.insert(record.topic.as_str().into(), HashMap::new());
-                    }
-                    let per_topic = batches.get_mut(record.topic.as_str()).expect("inserted above");
-                    per_topic.entry(record.partition).or_default().push(record);
+                    batches.push(record);
                 }
             }
         }
@@ -179,8 +173,33 @@ fn active(first_input: Option<Instant>, last_busy: Instant) -> Duration {
     first_input.map_or(Duration::ZERO, |first| last_busy.saturating_duration_since(first))
 }
 
-/// Records gathered in one poll turn, by topic, then partition.
-type TurnBatches = HashMap<Arc<str>, HashMap<i32, Vec<InputRecord>>>;
+/// Records gathered in one poll turn, by partition. librdkafka hands over a
+/// partition's fetched records in a row, so the partition of the previous
+/// record is tried first and a turn costs no hashing per record.
+#[derive(Default)]
+struct TurnBatches {
+    partitions: Vec<(Arc<str>, i32, Vec<InputRecord>)>,
+    last: usize,
+}
+
+impl TurnBatches {
+    fn push(&mut self, record: InputRecord) {
+        let same = |(topic, partition, _): &(Arc<str>, i32, Vec<InputRecord>)| {
+            *partition == record.partition && **topic == *record.topic
+        };
+        if !self.partitions.get(self.last).is_some_and(same) {
+            self.last = match self.partitions.iter().position(same) {
+                Some(i) => i,
+                None => {
+                    let topic: Arc<str> = record.topic.as_str().into();
+                    self.partitions.push((topic, record.partition, Vec::new()));
+                    self.partitions.len() - 1
+                }
+            };
+        }
+        self.partitions[self.last].2.push(record);
+    }
+}
 
 /// Hands what one poll turn gathered to the tasks' partition groups, sends
 /// every task the records it may process now (timestamp order across its
@@ -188,10 +207,8 @@ type TurnBatches = HashMap<Arc<str>, HashMap<i32, Vec<InputRecord>>>;
 /// partitions by how much their tasks hold.
 fn feed_tasks<S: RecordSource>(source: &S, batches: &mut TurnBatches) {
     let mut manager = source.manager();
-    for (topic, partitions) in batches.iter_mut() {
-        for (partition, batch) in partitions.iter_mut().filter(|(_, b)| !b.is_empty()) {
-            manager.buffer(topic, *partition, std::mem::take(batch));
-        }
+    for (topic, partition, batch) in batches.partitions.iter_mut().filter(|(_, _, b)| !b.is_empty()) {
+        manager.buffer(topic, *partition, std::mem::take(batch));
     }
     manager.dispatch_ready(source);
     let flow = manager.flow_control();

@@ -112,6 +112,19 @@ impl PartitionGroup {
     /// the broker for a partition; `now` is the wall clock (for
     /// `max-task-idle`).
     pub fn take_ready(&mut self, max: usize, now: Instant, lag: impl Fn(&str, i32) -> Lag) -> Vec<InputRecord> {
+        // One input (the common case): its records are already in order,
+        // so take them in one move.
+        if let [queue] = self.queues.as_mut_slice()
+            && !queue.records.is_empty()
+            && max > 0
+        {
+            queue.idle_since = None;
+            let n = max.min(queue.records.len());
+            let taken: Vec<InputRecord> = queue.records.drain(..n).collect();
+            let newest = taken.iter().map(|r| r.timestamp).max().expect("n > 0");
+            self.stream_time = Some(self.stream_time.map_or(newest, |t| t.max(newest)));
+            return taken;
+        }
         let mut taken = Vec::new();
         while taken.len() < max && self.ready(now, &lag) {
             let Some(next) = self.next_queue() else { break };

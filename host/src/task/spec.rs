@@ -177,8 +177,16 @@ pub struct TaskSpec {
 pub struct StageSpec {
     /// The processor (manifest, plugin, counters, hot swap).
     pub processor: Arc<ProcessorSpec>,
-    /// Output name to where its records go.
-    pub routes: HashMap<String, Route>,
+    /// Output name and where its records go (a list: a processor has a
+    /// few outputs, and a scan beats hashing the name per record).
+    pub routes: Vec<(String, Route)>,
+}
+
+impl StageSpec {
+    /// Where output `name` goes; `None` if the manifest does not declare it.
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|(n, _)| n == name).map(|(_, r)| r)
+    }
 }
 
 /// Where one output's records go.
@@ -260,7 +268,7 @@ impl TaskSpec {
                 None => None,
             };
             sources.extend(sources_of(processor, i, &feeds));
-            let mut routes = HashMap::new();
+            let mut routes = Vec::new();
             for (output, topic) in &processor.outputs {
                 let edges: Vec<&crate::app::Connection> = connections
                     .iter()
@@ -277,7 +285,7 @@ impl TaskSpec {
                         route.forward.push((to, topic.as_str().into()));
                     }
                 }
-                routes.insert(output.clone(), route);
+                routes.push((output.clone(), route));
             }
             stage_specs.push(StageSpec {
                 processor: processor.clone(),

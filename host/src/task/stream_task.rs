@@ -503,8 +503,8 @@ impl StreamTask {
             ProcessorMetrics::add(&metrics.dropped, 1);
             return Ok(());
         }
-        if let Some(undeclared) = outputs.iter().find(|o| !stage.routes.contains_key(&o.output)) {
-            let mut declared: Vec<&str> = stage.routes.keys().map(String::as_str).collect();
+        if let Some(undeclared) = outputs.iter().find(|o| stage.route(&o.output).is_none()) {
+            let mut declared: Vec<&str> = stage.routes.iter().map(|(name, _)| name.as_str()).collect();
             declared.sort_unstable();
             let message = format!(
                 "emitted to output '{}', which the manifest does not declare (declared: {})",
@@ -515,7 +515,7 @@ impl StreamTask {
         }
         let mut sent = 0;
         for output in outputs {
-            let route = &stage.routes[&output.output];
+            let route = stage.route(&output.output).expect("checked above");
             let timestamp = output.timestamp.unwrap_or(record.timestamp);
             for topic in &route.topics {
                 let outgoing = OutgoingRecord {

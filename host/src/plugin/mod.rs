@@ -115,6 +115,11 @@ pub fn new_engine() -> anyhow::Result<Engine> {
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
     config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Disable);
     config.epoch_interruption(true);
+    // `RILL_WASM_PROFILE=perfmap` names plugin functions in `perf report`
+    // (/tmp/perf-<pid>.map), for finding where a plugin's time goes.
+    if std::env::var("RILL_WASM_PROFILE").is_ok_and(|v| v == "perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config)?;
     sandbox::start_ticker(&engine);
     Ok(engine)

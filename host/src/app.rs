@@ -130,6 +130,23 @@ impl Connection {
     }
 }
 
+/// `apps/../plugins/x` as `plugins/x`: manifest paths as a user would write
+/// them, in messages and `rill describe` (lexical: no file system access).
+fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(clean.components().next_back(), Some(Component::Normal(_))) => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    clean
+}
+
 /// Whether `text` is an application file rather than a plugin manifest.
 pub fn is_app(text: &str) -> bool {
     toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("app-version"))
@@ -217,7 +234,7 @@ impl App {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut processors: Vec<Arc<Manifest>> = Vec::new();
         for (i, p) in raw.processors.iter().enumerate() {
-            let manifest = load(&base.join(&p.manifest))?;
+            let manifest = load(&clean(&base.join(&p.manifest)))?;
             if processors.iter().any(|m| m.name == manifest.name) {
                 return Err(invalid(
                     format!("processors[{i}].manifest"),
@@ -348,6 +365,21 @@ mod tests {
     /// Golden tests: each `host/tests/app-ui/invalid/NAME.toml` must be
     /// refused with exactly `NAME.err` (`RILL_BLESS=1` rewrites them).
     /// Manifests are the samples under `plugins/`.
+    #[test]
+    fn manifest_paths_are_cleaned_lexically() {
+        assert_eq!(
+            clean(Path::new("apps/../plugins/x/plugin.toml")),
+            Path::new("plugins/x/plugin.toml")
+        );
+        assert_eq!(clean(Path::new("./a/./b.toml")), Path::new("a/b.toml"));
+        assert_eq!(
+            clean(Path::new("../up/b.toml")),
+            Path::new("../up/b.toml"),
+            "nothing to pop stays"
+        );
+        assert_eq!(clean(Path::new("/x/../y")), Path::new("/y"));
+    }
+
     #[test]
     fn invalid_apps_are_refused_with_their_golden_message() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-ui/invalid");

@@ -56,6 +56,23 @@ fn describe_refuses_what_run_refuses() {
 }
 
 #[test]
+fn validate_checks_an_application_file_and_its_plugins() {
+    let app = rill_tests::workspace().join("apps/metrics.toml");
+    let output = rill().arg("validate").arg(&app).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains("plugins/metric-branch/plugin.toml: ok (metric-branch 0.1.0+"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("/../"), "paths are clean: {stdout}");
+    assert!(
+        stdout.contains("metrics.toml: ok (2 processors, 1 connections, 1 sub-topologies)"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn an_application_file_is_described_as_one_sub_topology() {
     let app = rill_tests::workspace().join("apps/metrics.toml");
     let output = rill().arg("describe").arg(&app).output().unwrap();

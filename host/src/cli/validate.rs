@@ -1,8 +1,11 @@
-//! `rill validate`: load manifests and components exactly as `rill run`
-//! would (including calling `init` with the config), without Kafka.
+//! `rill validate`: load manifests (or an application file and its
+//! manifests) and components exactly as `rill run` would (including calling
+//! `init` with the config), without Kafka.
 
-use crate::manifest::Manifest;
+use crate::app::App;
 use crate::plugin::{Plugin, new_engine};
+use crate::runtime::check_pipeline;
+use crate::topology::Topology;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +13,7 @@ use std::sync::Arc;
 /// Arguments of `rill validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Plugin manifests to check.
+    /// Plugin manifests to check, or one application file.
     #[arg(required = true)]
     manifests: Vec<PathBuf>,
 }
@@ -18,10 +21,22 @@ pub struct ValidateArgs {
 /// Runs `rill validate`.
 pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let engine = new_engine()?;
-    for path in &args.manifests {
-        let manifest = Arc::new(Manifest::load(path)?);
-        let plugin = Plugin::load(&engine, manifest.clone(), None)?;
-        println!("{}: ok ({} {})", path.display(), manifest.name, plugin.version);
+    let app = App::load_args(&args.manifests)?;
+    for manifest in &app.processors {
+        let plugin = Plugin::load(&engine, Arc::clone(manifest), None)?;
+        println!("{}: ok ({} {})", manifest.path.display(), manifest.name, plugin.version);
+    }
+    if !app.connections.is_empty() {
+        // What `rill run` checks before it touches Kafka.
+        let topology = Topology::plan_app("rill", &app);
+        check_pipeline(&app.processors, &topology)?;
+        println!(
+            "{}: ok ({} processors, {} connections, {} sub-topologies)",
+            app.path.display(),
+            app.processors.len(),
+            app.connections.len(),
+            topology.subtopologies.len()
+        );
     }
     Ok(())
 }

@@ -312,7 +312,7 @@ mod tests {
         let mut app = crate::app::App::load(&root.join("apps/metrics.toml")).unwrap();
         for p in &mut app.processors {
             let m = Arc::make_mut(p);
-            m.path = m.path.strip_prefix(root.join("apps")).unwrap_or(&m.path).to_path_buf();
+            m.path = m.path.strip_prefix(root).unwrap_or(&m.path).to_path_buf();
         }
         let t = Topology::plan_app("metrics", &app);
         golden("app-metrics.txt", &render(&t, Format::Text));

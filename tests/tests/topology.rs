@@ -121,3 +121,71 @@ fn without_the_repartition_edge_the_application_is_refused_with_the_fix() {
     assert!(stderr.contains("app.toml: `connections[0].repartition`"), "{stderr}");
     assert!(stderr.contains("fix: add repartition = true"), "{stderr}");
 }
+
+/// order-count (a store) feeding `fwd` (the misbehave fixture passing
+/// records through) in memory: `order_count` stays internal, `fwd` writes
+/// `counts.out`.
+fn install_stateful_head(dir: &Path) -> std::path::PathBuf {
+    std::fs::copy(component("fixture-misbehave"), dir.join("fixture-misbehave.wasm")).unwrap();
+    std::fs::write(
+        dir.join("fwd.toml"),
+        "manifest-version = 1\nname = \"fwd\"\nversion = \"0.1.0\"\ncomponent = \"fixture-misbehave.wasm\"\n\
+         dead-letter = \"fwd.dlq\"\n[[inputs]]\ntopic = \"order_count\"\n[outputs]\nout = \"counts.out\"\n\
+         [config]\npoison = \"error\"\n",
+    )
+    .unwrap();
+    install_plugin(dir, "order-count");
+    let app = dir.join("app.toml");
+    std::fs::write(
+        &app,
+        "app-version = 1\n[[processors]]\nmanifest = \"order-count/plugin.toml\"\n[[processors]]\nmanifest = \"fwd.toml\"\n\
+         [[connections]]\nfrom = \"order-count.counts\"\nto = \"fwd\"\nwrite = false\n",
+    )
+    .unwrap();
+    app
+}
+
+#[test]
+fn a_stateful_first_stage_keeps_its_store_and_restores_it_from_the_changelog_in_a_chain() {
+    let broker = DevBroker::start(&[
+        ("order", 2),
+        ("order.count.dlq", 2),
+        ("fwd.dlq", 2),
+        ("counts.out", 2),
+        ("chained-counts-changelog", 2),
+    ]);
+    let orders = |n: usize| -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+        (0..n)
+            .map(|i| {
+                (
+                    Some(["alice", "bob", "carol"][i % 3].as_bytes().to_vec()),
+                    b"order".to_vec(),
+                )
+            })
+            .collect()
+    };
+    produce(&broker.bootstrap, "order", &orders(30));
+    let dir = tempfile::tempdir().unwrap();
+    let app = install_stateful_head(dir.path());
+    rill_tests::run_until_idle(&broker.bootstrap, &[&app], "chained", &dir.path().join("state-1"));
+    assert_eq!(read_all(&broker.bootstrap, "counts.out").len(), 30);
+    // One changelog record per key and batch (the latest value).
+    let changelog = read_all(&broker.bootstrap, "chained-counts-changelog").len() as u64;
+    assert!((3..=30).contains(&changelog), "{changelog} changelog records");
+
+    // A new instance on an empty state dir restores the store from the
+    // changelog, and the counts go on from there.
+    produce(&broker.bootstrap, "order", &orders(6));
+    let log = rill_tests::run_until_idle(&broker.bootstrap, &[&app], "chained", &dir.path().join("state-2"));
+    assert_eq!(rill_tests::restored_records(&log), changelog, "{log}");
+    let mut last: HashMap<String, u64> = HashMap::new();
+    for record in read_all(&broker.bootstrap, "counts.out") {
+        let text = String::from_utf8(record.value.unwrap()).unwrap();
+        let (customer, n) = text.split_once(':').unwrap();
+        let n: u64 = n.parse().unwrap();
+        let previous = last.insert(customer.to_string(), n).unwrap_or(0);
+        assert_eq!(n, previous + 1, "{customer}: counts go on from the restored store");
+    }
+    assert_eq!(last["alice"], 12);
+    assert_eq!(last.values().sum::<u64>(), 36);
+}

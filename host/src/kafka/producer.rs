@@ -353,18 +353,21 @@ impl RecordSink for OutputProducer {
     /// Queues `record`, counting it against `ack`. Waits (never drops) when
     /// librdkafka's local queue is full.
     fn send(&self, record: OutgoingRecord<'_>, ack: &Arc<BatchAck>) -> Result<(), KafkaError> {
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for (key, value) in &record.headers {
-            headers = headers.insert(KafkaHeader { key, value: *value });
-        }
         let delivery = Box::new(Delivery {
             ack: ack.clone(),
             input: record.input,
             offsets: record.offsets.cloned(),
         });
-        let mut base = BaseRecord::with_opaque_to(record.topic, delivery)
-            .timestamp(record.timestamp)
-            .headers(headers);
+        let mut base = BaseRecord::with_opaque_to(record.topic, delivery).timestamp(record.timestamp);
+        // No header list at all for records without headers (most): it is
+        // an allocation in librdkafka per record.
+        if !record.headers.is_empty() {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (key, value) in &record.headers {
+                headers = headers.insert(KafkaHeader { key, value: *value });
+            }
+            base = base.headers(headers);
+        }
         if let Some(key) = record.key {
             base = base.key(key);
         }

@@ -727,25 +727,11 @@ mod tests {
     use super::*;
     use crate::kafka::producer::MemorySink;
     use crate::manifest::Manifest;
-    use crate::task::testing::{ECHO, chain as chain_spec, records, values};
+    use crate::task::testing::{ECHO, Trapping, chain as chain_spec, chain_with, records, values};
 
     /// A task of [`chain_spec`] on partition 3 writing to `sink`.
     fn chain(sink: Arc<MemorySink>, write: bool) -> (StreamTask, Arc<TaskProgress>) {
-        let progress = Arc::new(TaskProgress::default());
-        let id = TaskId {
-            processor: "first".into(),
-            partition: 3,
-        };
-        let task = StreamTask::start(
-            id,
-            Arc::new(chain_spec(write)),
-            sink,
-            progress.clone(),
-            Vec::new(),
-            Arc::default(),
-        )
-        .unwrap();
-        (task, progress)
+        chain_task(chain_spec(write), sink)
     }
 
     fn inputs(values: &[&str]) -> Vec<InputRecord> {
@@ -886,5 +872,59 @@ mod tests {
             "the second stage's input, not the source"
         );
         assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 102);
+    }
+
+    fn chain_task(spec: TaskSpec, sink: Arc<MemorySink>) -> (StreamTask, Arc<TaskProgress>) {
+        let progress = Arc::new(TaskProgress::default());
+        let id = TaskId {
+            processor: "first".into(),
+            partition: 3,
+        };
+        let task = StreamTask::start(id, Arc::new(spec), sink, progress.clone(), Vec::new(), Arc::default()).unwrap();
+        (task, progress)
+    }
+
+    #[test]
+    fn a_trap_in_the_second_stage_replays_only_that_stage_and_dead_letters_the_poison_record() {
+        let sink = Arc::new(MemorySink::default());
+        let (mut task, progress) = chain_task(chain_with(Arc::new(Trapping), "continue", true), sink.clone());
+        task.process_batch(inputs(&["a", "boom", "c"])).unwrap();
+        assert_eq!(
+            values(&sink, "mid"),
+            ["aaa", "boomboomboom", "ccc"],
+            "the first stage ran once"
+        );
+        assert_eq!(values(&sink, "final"), ["AAAAAA", "CCCCCC"]);
+        let letters: Vec<_> = sink.records().into_iter().filter(|r| r.topic == "second.dlq").collect();
+        assert_eq!(letters.len(), 1);
+        let kind = letters[0]
+            .headers
+            .iter()
+            .find(|(k, _)| k == headers::ERROR_KIND)
+            .unwrap();
+        assert_eq!(kind.1.as_deref(), Some(&b"trap"[..]));
+        let offset = letters[0]
+            .headers
+            .iter()
+            .find(|(k, _)| k == headers::SOURCE_OFFSET)
+            .unwrap();
+        assert_eq!(offset.1.as_deref(), Some(&b"101"[..]));
+        assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 103);
+    }
+
+    #[test]
+    fn pause_task_in_the_second_stage_commits_nothing_of_the_batch() {
+        let sink = Arc::new(MemorySink::default());
+        let (mut task, progress) = chain_task(chain_with(Arc::new(Trapping), "pause-task", false), sink.clone());
+        task.process_batch(inputs(&["a"])).unwrap();
+        task.process_batch(records(3, 101, &["boom"])).unwrap();
+        assert!(progress.is_paused());
+        task.process_batch(records(3, 102, &["c"])).unwrap();
+        assert_eq!(values(&sink, "final"), ["AAAAAA"], "nothing after the pause");
+        assert_eq!(
+            progress.take_committable().unwrap()[&Arc::<str>::from("in")],
+            101,
+            "only the batch before the trap"
+        );
     }
 }

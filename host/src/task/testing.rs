@@ -51,11 +51,44 @@ pub const UPPER: Fixture = Fixture(|r| {
     to_out(r, value.to_ascii_uppercase().repeat(2))
 });
 
+/// A processor whose whole call fails (as a Wasm trap does) when any
+/// record of the batch contains "boom"; otherwise [`UPPER`].
+#[derive(Clone, Copy)]
+pub struct Trapping;
+
+impl RecordProcessor for Trapping {
+    fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
+        if batch
+            .iter()
+            .any(|r| r.value.as_deref().is_some_and(|v| v.windows(4).any(|w| w == b"boom")))
+        {
+            anyhow::bail!("wasm trap: unreachable (boom)");
+        }
+        let mut upper = UPPER;
+        upper.process(batch)
+    }
+}
+
+impl ProcessorFactory for Trapping {
+    fn version(&self) -> String {
+        "trapping".into()
+    }
+    fn instantiate(&self, _: &str, _: Option<SharedTaskStore>) -> Result<Box<dyn RecordProcessor>, PluginError> {
+        Ok(Box::new(*self))
+    }
+}
+
 /// A manifest reading `input`, writing output `out` to `output`.
 pub fn manifest(name: &str, input: &str, output: &str, dlq: &str) -> Manifest {
+    manifest_with(name, input, output, dlq, "continue")
+}
+
+/// [`manifest`] with `limits.on-trap`.
+pub fn manifest_with(name: &str, input: &str, output: &str, dlq: &str, on_trap: &str) -> Manifest {
     let text = format!(
         "manifest-version = 1\nname = \"{name}\"\nversion = \"0.1.0\"\ncomponent = \"{name}.wasm\"\n\
-         dead-letter = \"{dlq}\"\n[[inputs]]\ntopic = \"{input}\"\n[outputs]\nout = \"{output}\"\n"
+         dead-letter = \"{dlq}\"\n[[inputs]]\ntopic = \"{input}\"\n[outputs]\nout = \"{output}\"\n\
+         [limits]\non-trap = \"{on_trap}\"\n"
     );
     Manifest::parse(std::path::Path::new(&format!("{name}.toml")), &text).unwrap()
 }
@@ -63,8 +96,13 @@ pub fn manifest(name: &str, input: &str, output: &str, dlq: &str) -> Manifest {
 /// `first` ([`ECHO`], `in` -> `mid`) feeding `second` ([`UPPER`], `mid` ->
 /// `final`) in memory, `mid` also written when `write`: one sub-topology.
 pub fn chain(write: bool) -> TaskSpec {
+    chain_with(Arc::new(UPPER), "continue", write)
+}
+
+/// [`chain`] with `second` as the second stage and its `on-trap`.
+pub fn chain_with(second_stage: Arc<dyn ProcessorFactory>, on_trap: &str, write: bool) -> TaskSpec {
     let first = Arc::new(manifest("first", "in", "mid", "first.dlq"));
-    let second = Arc::new(manifest("second", "mid", "final", "second.dlq"));
+    let second = Arc::new(manifest_with("second", "mid", "final", "second.dlq", on_trap));
     let connections = [Connection {
         from: "first".into(),
         output: "out".into(),
@@ -81,7 +119,7 @@ pub fn chain(write: bool) -> TaskSpec {
     );
     let specs = [
         Arc::new(ProcessorSpec::new(&first, Arc::new(ECHO), None)),
-        Arc::new(ProcessorSpec::new(&second, Arc::new(UPPER), None)),
+        Arc::new(ProcessorSpec::new(&second, second_stage, None)),
     ];
     let spec = TaskSpec::of_subtopology("app", &topology.subtopologies[0], &specs, &connections);
     assert_eq!(

@@ -727,7 +727,7 @@ mod tests {
     use super::*;
     use crate::kafka::producer::MemorySink;
     use crate::manifest::Manifest;
-    use crate::task::testing::{ECHO, Trapping, chain as chain_spec, chain_with, records, values};
+    use crate::task::testing::{ECHO, Trapping, chain as chain_spec, chain_with, header, records, values};
 
     /// A task of [`chain_spec`] on partition 3 writing to `sink`.
     fn chain(sink: Arc<MemorySink>, write: bool) -> (StreamTask, Arc<TaskProgress>) {
@@ -778,15 +778,9 @@ mod tests {
         assert_eq!(values("out"), [b"aaa".to_vec(), b"cccccc".to_vec()]);
         assert_eq!(values("dlq"), [b"bbbb".to_vec()], "the refused output's own input");
         let letter = sent.iter().find(|r| r.topic == "dlq").unwrap();
-        let header = |name: &str| {
-            letter
-                .headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .and_then(|(_, v)| v.clone())
-        };
-        assert_eq!(header(headers::ERROR_KIND).as_deref(), Some(&b"output-refused"[..]));
-        assert_eq!(header(headers::SOURCE_OFFSET).as_deref(), Some(&b"1"[..]));
+        let header = |name: &str| header(letter, name);
+        assert_eq!(header(headers::ERROR_KIND).as_deref(), Some("output-refused"));
+        assert_eq!(header(headers::SOURCE_OFFSET).as_deref(), Some("1"));
         // The batch completes once the dead letter is acknowledged: all of it commits.
         assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 3);
     }
@@ -840,14 +834,7 @@ mod tests {
             "what the second stage was given"
         );
         assert_eq!(letter.key.as_deref(), Some(&b"k1"[..]));
-        let header = |name: &str| {
-            letter
-                .headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .and_then(|(_, v)| v.clone())
-                .map(|v| String::from_utf8(v).unwrap())
-        };
+        let header = |name: &str| header(letter, name);
         assert_eq!(header(headers::PROCESSOR).as_deref(), Some("second"));
         assert_eq!(header(headers::ERROR_KIND).as_deref(), Some("record-error"));
         assert_eq!(header(headers::SOURCE_TOPIC).as_deref(), Some("in"));
@@ -897,18 +884,8 @@ mod tests {
         assert_eq!(values(&sink, "final"), ["AAAAAA", "CCCCCC"]);
         let letters: Vec<_> = sink.records().into_iter().filter(|r| r.topic == "second.dlq").collect();
         assert_eq!(letters.len(), 1);
-        let kind = letters[0]
-            .headers
-            .iter()
-            .find(|(k, _)| k == headers::ERROR_KIND)
-            .unwrap();
-        assert_eq!(kind.1.as_deref(), Some(&b"trap"[..]));
-        let offset = letters[0]
-            .headers
-            .iter()
-            .find(|(k, _)| k == headers::SOURCE_OFFSET)
-            .unwrap();
-        assert_eq!(offset.1.as_deref(), Some(&b"101"[..]));
+        assert_eq!(header(&letters[0], headers::ERROR_KIND).as_deref(), Some("trap"));
+        assert_eq!(header(&letters[0], headers::SOURCE_OFFSET).as_deref(), Some("101"));
         assert_eq!(progress.take_committable().unwrap()[&Arc::<str>::from("in")], 103);
     }
 

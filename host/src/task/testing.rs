@@ -156,3 +156,15 @@ pub fn values(sink: &crate::kafka::producer::MemorySink, topic: &str) -> Vec<Str
         .map(|r| String::from_utf8(r.value.clone().unwrap_or_default()).unwrap())
         .collect()
 }
+
+/// Header `name` of a record a [`MemorySink`] received, as text.
+///
+/// [`MemorySink`]: crate::kafka::producer::MemorySink
+pub fn header(record: &crate::kafka::producer::SentRecord, name: &str) -> Option<String> {
+    record
+        .headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.clone())
+        .map(|v| String::from_utf8(v).unwrap())
+}

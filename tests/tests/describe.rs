@@ -57,12 +57,18 @@ fn describe_refuses_what_run_refuses() {
 
 #[test]
 fn validate_checks_an_application_file_and_its_plugins() {
-    let app = rill_tests::workspace().join("apps/metrics.toml");
+    // The repository's apps/metrics.toml beside freshly built components.
+    let dir = tempfile::tempdir().unwrap();
+    let app = rill_tests::install_metrics_app(dir.path());
     let output = rill().arg("validate").arg(&app).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(
-        stdout.contains("plugins/metric-branch/plugin.toml: ok (metric-branch 0.1.0+"),
+        stdout.contains("/metric-branch/plugin.toml: ok (metric-branch 0.1.0+"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/cpu-alert/plugin.toml: ok (cpu-alert 0.1.0+"),
         "{stdout}"
     );
     assert!(!stdout.contains("/../"), "paths are clean: {stdout}");

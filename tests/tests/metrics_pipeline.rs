@@ -182,6 +182,55 @@ fn plain_manifests_still_run_as_two_hops_with_the_same_outputs() {
 }
 
 #[test]
+fn sigkill_mid_chain_then_a_restart_loses_nothing() {
+    let broker = DevBroker::start(&TOPICS.map(|t| (t, 4)));
+    let work = workload(40_000, 11);
+    produce(&broker.bootstrap, "metric.all", &work.inputs);
+    let dir = tempfile::tempdir().unwrap();
+    let app = install_metrics_app(dir.path());
+    let run = |extra: &[&str]| {
+        rill()
+            .arg("run")
+            .arg(&app)
+            .args(["--brokers", &broker.bootstrap, "--application-id", "e2e-kill"])
+            .args(["--batch-size", "50", "--log-level", "warn", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .args(["-X", "consumer.session.timeout.ms=6000"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = run(&[]);
+    // Kill it once some, not all, alerts are out: mid-chain, mid-batch.
+    let alerts: usize = work.expected["metric.cpu.alert"].values().sum();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = read_all(&broker.bootstrap, "metric.cpu.alert").len();
+        if seen > alerts / 4 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress before the kill");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let mut second = run(&["--stop-when-idle", "3s"]);
+    assert!(wait_exit(&mut second, Duration::from_secs(120)).success());
+    // At least once: every expected record of every output is there.
+    for topic in rill_host::metricbeat::written_topics() {
+        let got = kv(&read_all(&broker.bootstrap, topic));
+        let missing: usize = work.expected[topic]
+            .iter()
+            .filter(|(k, _)| !got.contains_key(*k))
+            .count();
+        assert_eq!(missing, 0, "{topic}: records lost after SIGKILL");
+    }
+    assert_eq!(committed(&broker.bootstrap, "e2e-kill", "metric.all"), 40_000);
+}
+
+#[test]
 fn a_missing_input_topic_is_a_clear_error() {
     let broker = DevBroker::start(&[("metric.cpu.alert", 1), ("metric.cpu.dlq", 1)]);
     let dir = tempfile::tempdir().unwrap();

@@ -55,14 +55,6 @@ pub trait Refusals: Send + Sync {
     fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String>;
 }
 
-/// A task keeps adding the inputs of a batch's later stages to its
-/// refusals while the ack already holds them.
-impl<T: Refusals + ?Sized> Refusals for Arc<T> {
-    fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String> {
-        (**self).refused(input, topic, reason, ack)
-    }
-}
-
 /// Whether the client or broker refused a record for what it is (it can
 /// never be written, so its input is dead-lettered) rather than for the
 /// topic, the cluster or the moment.
@@ -90,10 +82,12 @@ impl BatchAck {
         })
     }
 
-    /// A new ack whose refused records are handed to `refusals`.
-    pub fn with_refusals(refusals: Box<dyn Refusals>) -> Arc<Self> {
+    /// A new ack whose refused records are handed to `refusals` (shared:
+    /// a task keeps adding the inputs of a batch's later stages to it while
+    /// the ack already holds it).
+    pub fn with_refusals(refusals: Arc<dyn Refusals>) -> Arc<Self> {
         let ack = Self::new();
-        *ack.refusals.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(refusals));
+        *ack.refusals.lock().unwrap_or_else(|e| e.into_inner()) = Some(refusals);
         ack
     }
 

@@ -313,11 +313,6 @@ impl TaskSpec {
     pub fn is_stateful(&self) -> bool {
         self.processors().any(|p| p.state.is_some())
     }
-
-    /// The source for `topic`.
-    pub fn source(&self, topic: &str) -> Option<&SourceSpec> {
-        self.sources.iter().find(|s| s.topic == topic)
-    }
 }
 
 /// The sources of `processor` as stage `stage`: its stream and table

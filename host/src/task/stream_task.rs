@@ -110,8 +110,18 @@ pub struct StreamTask {
     shutdown: Arc<super::worker::Shutdown>,
     /// Set when a replay gave up for shutdown: the batch is not recorded.
     abandoned: bool,
-    /// Per source topic, the shared name every record of it is tagged with.
-    source_names: HashMap<String, Arc<str>>,
+    /// The sub-topology's sources as batches meet them.
+    sources: Vec<Source>,
+}
+
+/// A source topic of the task: the shared name its records are tagged with
+/// (for dead-letter headers and commit positions), the stage it enters,
+/// whether it is a table, and the topic name the stage sees.
+struct Source {
+    name: Arc<str>,
+    stage: usize,
+    table: bool,
+    alias: Option<Arc<str>>,
 }
 
 /// Records one stage feeds to the stages downstream, by stage: the
@@ -149,10 +159,15 @@ impl StreamTask {
                 Stage::start(processor.clone(), tag, id.to_string(), states.next().flatten())
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let source_names = spec
+        let sources = spec
             .sources
             .iter()
-            .map(|s| (s.topic.clone(), Arc::<str>::from(s.topic.as_str())))
+            .map(|s| Source {
+                name: s.topic.as_str().into(),
+                stage: s.stage,
+                table: s.table,
+                alias: s.alias.clone(),
+            })
             .collect();
         Ok(StreamTask {
             id,
@@ -163,7 +178,7 @@ impl StreamTask {
             paused: false,
             shutdown,
             abandoned: false,
-            source_names,
+            sources,
         })
     }
 
@@ -228,28 +243,47 @@ impl StreamTask {
                 stage.switch_version();
             }
         }
-        let mut ends: Vec<(Arc<str>, i64)> = Vec::with_capacity(2);
         // Where each record enters the chain, worked out on the topic it
-        // was read from (before a repartition topic takes its alias).
+        // was read from (before a repartition topic takes its alias). A
+        // partition's records come in runs, so the previous record's source
+        // is tried first.
+        let mut ends: Vec<Option<i64>> = vec![None; self.sources.len()];
         let mut sources: Vec<Arc<str>> = Vec::with_capacity(records.len());
         let mut entries: Vec<(usize, bool)> = Vec::with_capacity(records.len());
+        let mut last = 0;
         for record in &mut records {
-            let name = match self.source_names.get(record.topic.as_str()) {
-                Some(name) => name.clone(),
-                None => Arc::from(record.topic.as_str()),
-            };
-            match ends.iter_mut().find(|(t, _)| *t == name) {
-                Some((_, end)) => *end = (*end).max(record.offset + 1),
-                None => ends.push((name.clone(), record.offset + 1)),
+            if self.sources.get(last).is_none_or(|s| *s.name != *record.topic) {
+                last = self
+                    .sources
+                    .iter()
+                    .position(|s| *s.name == *record.topic)
+                    .unwrap_or_else(|| {
+                        // Not a source of this task (never assigned one):
+                        // treat it as a stream into the first stage.
+                        self.sources.push(Source {
+                            name: record.topic.as_str().into(),
+                            stage: 0,
+                            table: false,
+                            alias: None,
+                        });
+                        ends.push(None);
+                        self.sources.len() - 1
+                    });
             }
-            let source = self.spec.source(&record.topic);
-            entries.push(source.map_or((0, false), |s| (s.stage, s.table)));
-            if let Some(alias) = source.and_then(|s| s.alias.as_ref()) {
+            let source = &self.sources[last];
+            ends[last] = Some(ends[last].map_or(record.offset + 1, |end| end.max(record.offset + 1)));
+            entries.push((source.stage, source.table));
+            sources.push(source.name.clone());
+            if let Some(alias) = &source.alias {
                 record.topic = alias.to_string();
             }
-            sources.push(name);
         }
-        let positions: Positions = ends;
+        let positions: Positions = self
+            .sources
+            .iter()
+            .zip(ends)
+            .filter_map(|(source, end)| Some((source.name.clone(), end?)))
+            .collect();
         // The batch's inputs (and every stage's) stay alive until its
         // outputs are acknowledged, so an output the brokers refuse later
         // can dead-letter its input.
@@ -257,7 +291,7 @@ impl StreamTask {
         let sources = Arc::new(sources);
         let refusals = Arc::new(RefusedOutputs::new(Arc::downgrade(&self.producer)));
         let batch = InFlight {
-            ack: BatchAck::with_refusals(Box::new(refusals.clone())),
+            ack: BatchAck::with_refusals(refusals.clone()),
             refusals,
         };
 

@@ -27,12 +27,15 @@ CARGO_TARGET_DIR="$target_dir" cargo build --quiet --profile plugin --target was
 for p in "${rust[@]}"; do
   install "$target_dir/wasm32-wasip2/plugin/${p//-/_}.wasm" "plugins/$p/$p.wasm"
 done
+# A Python or JavaScript plugin with its own `wit` (a link to wit/0.1.0) is
+# built against that world; the rest against the current one.
+wit_of() { if [ -e "plugins/$1/wit" ]; then echo "plugins/$1/wit"; else echo wit; fi; }
 for p in "${python[@]}"; do
-  PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d wit -w processor componentize -p "plugins/$p" app -o "$target_dir/$p.wasm" >/dev/null
+  PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d "$(wit_of "$p")" -w processor componentize -p "plugins/$p" app -o "$target_dir/$p.wasm" >/dev/null
   install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done
 for p in "${javascript[@]}"; do
-  tools/js/node_modules/.bin/componentize-js "plugins/$p/app.js" --wit wit -n processor \
+  tools/js/node_modules/.bin/componentize-js "plugins/$p/app.js" --wit "$(wit_of "$p")" -n processor \
     --disable http fetch-event -o "$target_dir/$p.wasm" >/dev/null
   install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done

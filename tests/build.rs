@@ -63,6 +63,14 @@ fn main() {
     build_javascript(&root, &wasm_target);
 }
 
+/// The WIT a Python or JavaScript plugin is built against: its own `wit`
+/// (a link to `wit/0.1.0` for the samples kept on the old world, to prove
+/// such components still run) or the current one.
+fn wit_dir(root: &Path, plugin: &str) -> PathBuf {
+    let own = root.join("plugins").join(plugin).join("wit");
+    if own.exists() { own } else { root.join("wit") }
+}
+
 /// Python processors (a directory with `app.py`) are built with
 /// componentize-py, which scripts/setup.sh installs.
 fn build_python(root: &Path, out_dir: &Path) {
@@ -81,7 +89,7 @@ fn build_python(root: &Path, out_dir: &Path) {
         let output = out_dir.join(format!("{plugin}.wasm"));
         let status = Command::new(&tool)
             .args(["-d"])
-            .arg(root.join("wit"))
+            .arg(wit_dir(root, plugin))
             .args(["-w", "processor", "componentize", "-p"])
             .arg(&dir)
             .args(["app", "-o"])
@@ -115,16 +123,9 @@ fn build_javascript(root: &Path, out_dir: &Path) {
         let status = Command::new(&tool)
             .current_dir(root)
             .arg(format!("plugins/{plugin}/app.js"))
-            .args([
-                "--wit",
-                "wit",
-                "-n",
-                "processor",
-                "--disable",
-                "http",
-                "fetch-event",
-                "-o",
-            ])
+            .arg("--wit")
+            .arg(wit_dir(root, plugin))
+            .args(["-n", "processor", "--disable", "http", "fetch-event", "-o"])
             .arg(&output)
             .stdout(std::process::Stdio::null())
             .status()

@@ -13,9 +13,12 @@ pub mod bindings {
 
 pub use bindings::Guest;
 pub use bindings::export_world;
+pub use bindings::rill::processor::time::{
+    Aggregation, Clock as WitClock, Tick as WitTick, WindowResult as WitWindowResult,
+};
 pub use bindings::rill::processor::types::{Header as WitHeader, InputRecord, OutputRecord, RecordResult};
 
-use crate::{Header, Output, Processor, Record};
+use crate::{Header, Output, Processor, Record, Tick, Window, WindowResult};
 use std::cell::RefCell;
 
 std::thread_local! {
@@ -49,6 +52,112 @@ pub fn process<P: Processor>(batch: Vec<InputRecord>) -> Vec<RecordResult> {
             })
             .collect()
     })
+}
+
+/// Runs `f` on this instance's processor, or fails with `none` before init.
+fn with<P: Processor, T>(none: impl FnOnce() -> T, f: impl FnOnce(&mut P) -> T) -> T {
+    INSTANCE.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        match slot.as_mut().and_then(|p| p.downcast_mut::<P>()) {
+            Some(processor) => f(processor),
+            None => none(),
+        }
+    })
+}
+
+const NO_INIT: &str = "called before a successful init";
+
+/// The `aggregate` export: folds each aggregation's records with
+/// `P::merge` and `P::aggregate`.
+pub fn aggregate<P: Processor>(batch: Vec<Aggregation>) -> Vec<Result<Vec<Vec<u8>>, String>> {
+    let n = batch.len();
+    with::<P, _>(
+        || vec![Err(NO_INIT.to_string()); n],
+        |processor| {
+            batch
+                .into_iter()
+                .map(|a| {
+                    let window = Window {
+                        store: a.store,
+                        key: a.key,
+                        start: a.window.start,
+                        end: a.window.end,
+                    };
+                    crate::windows::fold(
+                        processor,
+                        &window,
+                        a.current,
+                        a.merged,
+                        a.records.into_iter().map(from_wit),
+                        a.running,
+                    )
+                    .map_err(|e| e.to_string())
+                })
+                .collect()
+        },
+    )
+}
+
+/// The `emit` export: `P::emit` per window result.
+pub fn emit<P: Processor>(results: Vec<WitWindowResult>) -> Vec<Result<Vec<OutputRecord>, String>> {
+    let n = results.len();
+    with::<P, _>(
+        || vec![Err(NO_INIT.to_string()); n],
+        |processor| {
+            results
+                .into_iter()
+                .map(|r| {
+                    let result = WindowResult {
+                        window: Window {
+                            store: r.store,
+                            key: r.key,
+                            start: r.window.start,
+                            end: r.window.end,
+                        },
+                        value: r.value,
+                        timestamp: r.timestamp,
+                    };
+                    processor
+                        .emit(result)
+                        .map(|outputs| outputs.into_iter().map(to_wit).collect())
+                        .map_err(|e| e.to_string())
+                })
+                .collect()
+        },
+    )
+}
+
+/// The `on-timer` export: `P::on_timer`.
+pub fn on_timer<P: Processor>(tick: WitTick) -> Result<Vec<OutputRecord>, String> {
+    with::<P, _>(
+        || Err(NO_INIT.to_string()),
+        |processor| {
+            let tick = Tick {
+                name: tick.name,
+                clock: match tick.clock {
+                    WitClock::StreamTime => crate::Clock::StreamTime,
+                    WitClock::WallClock => crate::Clock::WallClock,
+                },
+                time: tick.time,
+            };
+            processor
+                .on_timer(tick)
+                .map(|outputs| outputs.into_iter().map(to_wit).collect())
+                .map_err(|e| e.to_string())
+        },
+    )
+}
+
+pub(crate) fn timer_schedule(name: &str, clock: crate::Clock, interval_ms: u64, aligned: bool) -> Result<(), String> {
+    let clock = match clock {
+        crate::Clock::StreamTime => WitClock::StreamTime,
+        crate::Clock::WallClock => WitClock::WallClock,
+    };
+    bindings::rill::processor::timers::schedule(name, clock, interval_ms, aligned)
+}
+
+pub(crate) fn timer_cancel(name: &str) {
+    bindings::rill::processor::timers::cancel(name)
 }
 
 fn from_wit(r: InputRecord) -> Record {

@@ -42,6 +42,11 @@ pub use types::{Error, Header, Output, Record};
 pub mod log;
 pub mod state;
 pub mod testing;
+pub mod time;
+pub mod timers;
+pub mod windows;
+pub use timers::{Clock, Tick};
+pub use windows::{Window, WindowResult};
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
@@ -75,6 +80,49 @@ pub trait Processor: Sized + 'static {
     /// dead-letter topic with the error message in its headers, and the
     /// pipeline goes on with the next record.
     fn process(&mut self, record: Record) -> Result<Vec<Output>, Error>;
+
+    /// Windows: folds `record` into `window`'s aggregate (`None` for a new
+    /// window: start from your initial value) and returns the new one.
+    /// Records reach a window when [`Processor::process`] emits them to the
+    /// output named like a `[windows.<name>]` of the manifest; the host
+    /// assigns windows, drops late records, stores and expires aggregates.
+    /// [`windows::decode`] and [`windows::encode`] keep a typed aggregate
+    /// as JSON. `Err` dead-letters the records of this window's update.
+    fn aggregate(&mut self, window: &Window, aggregate: Option<Vec<u8>>, record: &Record) -> Result<Vec<u8>, Error> {
+        let _ = (aggregate, record);
+        Err(Error::new(format!(
+            "aggregate is not implemented, but records reached window store '{}'",
+            window.store
+        )))
+    }
+
+    /// Session windows: merges the aggregate of an `older` session into a
+    /// `newer` one when a record bridges them (Kafka Streams' `Merger`).
+    fn merge(&mut self, window: &Window, older: Vec<u8>, newer: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let _ = (older, newer);
+        Err(Error::new(format!(
+            "merge is not implemented, but sessions of window store '{}' merged",
+            window.store
+        )))
+    }
+
+    /// Turns a window's result (every update, or the final one when the
+    /// window closes, as the manifest's `emit` says) into output records.
+    fn emit(&mut self, result: WindowResult) -> Result<Vec<Output>, Error> {
+        Err(Error::new(format!(
+            "emit is not implemented, but window store '{}' has a result",
+            result.window.store
+        )))
+    }
+
+    /// A timer fired (scheduled in the manifest's `[[timers]]` or with
+    /// [`timers::schedule`]). Outputs go where `process` outputs go.
+    fn on_timer(&mut self, tick: Tick) -> Result<Vec<Output>, Error> {
+        Err(Error::new(format!(
+            "on_timer is not implemented, but timer '{}' fired",
+            tick.name
+        )))
+    }
 }
 
 /// A `Config` for processors that take no configuration: it accepts any
@@ -94,7 +142,8 @@ pub(crate) fn build<P: Processor>(config_json: &str) -> Result<P, Error> {
 /// Exports a [`Processor`] as the plugin's component.
 ///
 /// Write it once, at the top level of the plugin crate. On `wasm32` it
-/// generates the component's `init` and `process` exports; natively it
+/// generates the component's exports (`init`, `process`, and `aggregate`,
+/// `emit`, `on-timer` calling the trait's methods of the same names); natively it
 /// expands to nothing, so the crate still builds and tests with `cargo test`.
 #[macro_export]
 macro_rules! export {
@@ -111,8 +160,27 @@ macro_rules! export {
                 ) -> ::std::vec::Vec<$crate::__private::RecordResult> {
                     $crate::__private::process::<$processor>(batch)
                 }
+                fn aggregate(
+                    batch: ::std::vec::Vec<$crate::__private::Aggregation>,
+                ) -> ::std::vec::Vec<::std::result::Result<::std::vec::Vec<::std::vec::Vec<u8>>, ::std::string::String>>
+                {
+                    $crate::__private::aggregate::<$processor>(batch)
+                }
+                fn emit(
+                    results: ::std::vec::Vec<$crate::__private::WitWindowResult>,
+                ) -> ::std::vec::Vec<
+                    ::std::result::Result<::std::vec::Vec<$crate::__private::OutputRecord>, ::std::string::String>,
+                > {
+                    $crate::__private::emit::<$processor>(results)
+                }
+                fn on_timer(
+                    tick: $crate::__private::WitTick,
+                ) -> ::std::result::Result<::std::vec::Vec<$crate::__private::OutputRecord>, ::std::string::String>
+        {
+                    $crate::__private::on_timer::<$processor>(tick)
+                }
             }
-    $crate::__private::export_world!(RillComponent with_types_in $crate::__private::bindings);
+            $crate::__private::export_world!(RillComponent with_types_in $crate::__private::bindings);
         };
     };
 }

@@ -11,6 +11,43 @@ type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 std::thread_local! {
     static STORES: RefCell<HashMap<String, Map>> = RefCell::new(HashMap::new());
     static TABLES: RefCell<HashMap<String, Map>> = RefCell::new(HashMap::new());
+    /// Timer calls not yet taken by the TestDriver.
+    static TIMERS: RefCell<Vec<TimerCall>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A `timers` call made natively, for the TestDriver to apply.
+#[derive(Debug, Clone)]
+pub(crate) enum TimerCall {
+    Schedule {
+        name: String,
+        clock: crate::Clock,
+        interval: i64,
+        aligned: bool,
+    },
+    Cancel(String),
+}
+
+pub(crate) fn timer_schedule(name: &str, clock: crate::Clock, interval_ms: u64, aligned: bool) -> Result<(), String> {
+    if interval_ms == 0 {
+        return Err(format!("timer '{name}': the interval must be at least 1 ms"));
+    }
+    TIMERS.with(|t| {
+        t.borrow_mut().push(TimerCall::Schedule {
+            name: name.to_string(),
+            clock,
+            interval: i64::try_from(interval_ms).unwrap_or(i64::MAX),
+            aligned,
+        })
+    });
+    Ok(())
+}
+
+pub(crate) fn timer_cancel(name: &str) {
+    TIMERS.with(|t| t.borrow_mut().push(TimerCall::Cancel(name.to_string())));
+}
+
+pub(crate) fn take_timer_calls() -> Vec<TimerCall> {
+    TIMERS.with(|t| std::mem::take(&mut *t.borrow_mut()))
 }
 
 pub(crate) fn log(level: Level, message: &str) {
@@ -75,4 +112,5 @@ pub(crate) fn set_table(table: &str, key: &[u8], value: Option<&[u8]>) {
 pub(crate) fn reset() {
     STORES.with(|s| s.borrow_mut().clear());
     TABLES.with(|t| t.borrow_mut().clear());
+    TIMERS.with(|t| t.borrow_mut().clear());
 }

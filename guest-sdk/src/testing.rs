@@ -1,13 +1,58 @@
 //! Running a processor natively, without a broker or a Wasm runtime: the
 //! rill counterpart of Kafka Streams' `TopologyTestDriver`.
+//!
+//! Windows and timers behave as on the host (the rules come from
+//! [`crate::time`], which the host uses too): declare the manifest's
+//! windows and timers on the driver, feed records with timestamps, and
+//! move the clocks.
+//!
+//! ```
+//! use rill_sdk::testing::TestDriver;
+//! use rill_sdk::time::{Emit, WindowKind};
+//! # use rill_sdk::{Error, Output, Processor, Record, Window, WindowResult, windows};
+//! # struct Count;
+//! # impl Processor for Count {
+//! #     type Config = rill_sdk::NoConfig;
+//! #     fn init(_: Self::Config) -> Result<Self, Error> { Ok(Count) }
+//! #     fn process(&mut self, r: Record) -> Result<Vec<Output>, Error> { Ok(vec![Output::forward(r, "counts")]) }
+//! #     fn aggregate(&mut self, _: &Window, c: Option<Vec<u8>>, _: &Record) -> Result<Vec<u8>, Error> {
+//! #         Ok(windows::encode(&(windows::decode::<u64>(c)? + 1)))
+//! #     }
+//! #     fn emit(&mut self, r: WindowResult) -> Result<Vec<Output>, Error> {
+//! #         Ok(vec![Output::new("out", Some(r.window.key), r.value)])
+//! #     }
+//! # }
+//! let mut driver = TestDriver::<Count>::new("{}").unwrap()
+//!     .with_window("counts", WindowKind::Tumbling { size: 10 }, 0, Emit::Final);
+//! assert!(driver.process_at(b"a", b"x", 1).unwrap().is_empty());
+//! assert!(driver.process_at(b"a", b"x", 5).unwrap().is_empty());
+//! let closed = driver.process_at(b"b", b"x", 10).unwrap(); // closes [0,10)
+//! assert_eq!(closed[0].value.as_deref(), Some(&b"2"[..]));
+//! ```
 
-use crate::{Error, Output, Processor, Record};
+use crate::time::{Bounds, Emit, Schedule, WindowKind};
+use crate::{Clock, Error, Output, Processor, Record, Tick, Window, WindowResult};
+use std::collections::BTreeMap;
+
+/// A windowed store as the manifest declares it.
+struct WindowStore {
+    kind: WindowKind,
+    grace: i64,
+    emit: Emit,
+    /// (key, window) -> (aggregate, latest record time).
+    windows: BTreeMap<(Vec<u8>, Bounds), (Vec<u8>, i64)>,
+}
 
 /// Drives one processor instance the way the host would: built from a JSON
 /// config, then fed records in order.
 pub struct TestDriver<P: Processor> {
     processor: P,
     next_offset: i64,
+    windows: BTreeMap<String, WindowStore>,
+    timers: BTreeMap<String, (Clock, Schedule)>,
+    stream_time: Option<i64>,
+    wall: i64,
+    late: u64,
 }
 
 impl<P: Processor> TestDriver<P> {
@@ -16,16 +61,78 @@ impl<P: Processor> TestDriver<P> {
     pub fn new(config_json: &str) -> Result<Self, Error> {
         #[cfg(not(target_arch = "wasm32"))]
         crate::stub::reset();
-        Ok(TestDriver {
+        let mut driver = TestDriver {
             processor: crate::build::<P>(config_json)?,
             next_offset: 0,
-        })
+            windows: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            stream_time: None,
+            wall: 0,
+            late: 0,
+        };
+        driver.take_timer_calls();
+        Ok(driver)
     }
 
-    /// Processes one record.
+    /// Declares `[windows.<name>]` (grace in ms): outputs of `process` to
+    /// `name` are aggregated instead of returned.
+    pub fn with_window(mut self, name: &str, kind: WindowKind, grace: i64, emit: Emit) -> Self {
+        self.windows.insert(
+            name.to_string(),
+            WindowStore {
+                kind,
+                grace,
+                emit,
+                windows: BTreeMap::new(),
+            },
+        );
+        self
+    }
+
+    /// Declares a manifest `[[timers]]` entry (interval in ms).
+    pub fn with_timer(mut self, name: &str, clock: Clock, interval: i64, aligned: bool) -> Self {
+        self.timers
+            .insert(name.to_string(), (clock, Schedule::new(interval, aligned)));
+        self
+    }
+
+    /// The task's stream time: the largest timestamp processed.
+    pub fn stream_time(&self) -> Option<i64> {
+        self.stream_time
+    }
+
+    /// Records dropped because every window they fell in had closed.
+    pub fn late_records(&self) -> u64 {
+        self.late
+    }
+
+    /// Processes one record: its outputs, then the window results and
+    /// stream-time timer firings it causes, in that order.
     pub fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
         self.next_offset = record.offset + 1;
-        self.processor.process(record)
+        let timestamp = record.timestamp;
+        let outputs = self.processor.process(record.clone())?;
+        self.take_timer_calls();
+        self.stream_time = Some(self.stream_time.map_or(timestamp, |t| t.max(timestamp)));
+        let mut out = Vec::new();
+        for output in outputs {
+            if self.windows.contains_key(&output.output) {
+                let routed = Record {
+                    key: output.key,
+                    value: output.value,
+                    headers: output.headers,
+                    timestamp: output.timestamp.unwrap_or(timestamp),
+                    ..record.clone()
+                };
+                self.stream_time = self.stream_time.max(Some(routed.timestamp));
+                out.extend(self.window_update(&output.output, routed)?);
+            } else {
+                out.push(output);
+            }
+        }
+        out.extend(self.close_windows()?);
+        out.extend(self.fire(Clock::StreamTime)?);
+        Ok(out)
     }
 
     /// Processes a record with this value, no key, and the next offset of
@@ -36,9 +143,20 @@ impl<P: Processor> TestDriver<P> {
 
     /// Processes a record with this key and value.
     pub fn process_keyed(&mut self, key: Option<&[u8]>, value: &[u8]) -> Result<Vec<Output>, Error> {
+        let timestamp = self.stream_time.unwrap_or(0);
+        self.process_record(key, value, timestamp)
+    }
+
+    /// Processes a record with this key, value and timestamp (epoch ms).
+    pub fn process_at(&mut self, key: &[u8], value: &[u8], timestamp: i64) -> Result<Vec<Output>, Error> {
+        self.process_record(Some(key), value, timestamp)
+    }
+
+    fn process_record(&mut self, key: Option<&[u8]>, value: &[u8], timestamp: i64) -> Result<Vec<Output>, Error> {
         let record = Record {
             topic: "input".to_string(),
             offset: self.next_offset,
+            timestamp,
             key: key.map(<[u8]>::to_vec),
             value: Some(value.to_vec()),
             ..Record::default()
@@ -46,10 +164,225 @@ impl<P: Processor> TestDriver<P> {
         self.process(record)
     }
 
+    /// Moves stream time to `time` without a record (what the manifest's
+    /// `idle-advance` does on a quiet stream): closes windows and fires
+    /// stream-time timers.
+    pub fn advance_stream_time(&mut self, time: i64) -> Result<Vec<Output>, Error> {
+        self.stream_time = Some(self.stream_time.map_or(time, |t| t.max(time)));
+        let mut out = self.close_windows()?;
+        out.extend(self.fire(Clock::StreamTime)?);
+        Ok(out)
+    }
+
+    /// Sets the wall clock to `now` (epoch ms) and fires the wall-clock
+    /// timers due.
+    pub fn advance_wall_clock(&mut self, now: i64) -> Result<Vec<Output>, Error> {
+        self.wall = now;
+        self.fire(Clock::WallClock)
+    }
+
     /// Sets (or with `None` deletes) `key` in the table read from `topic`,
     /// as if a record had arrived on that table input.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn set_table(&mut self, topic: &str, key: &[u8], value: Option<&[u8]>) {
         crate::stub::set_table(topic, key, value)
+    }
+
+    fn take_timer_calls(&mut self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        for call in crate::stub::take_timer_calls() {
+            match call {
+                crate::stub::TimerCall::Schedule {
+                    name,
+                    clock,
+                    interval,
+                    aligned,
+                } => {
+                    self.timers.insert(name, (clock, Schedule::new(interval, aligned)));
+                }
+                crate::stub::TimerCall::Cancel(name) => {
+                    self.timers.remove(&name);
+                }
+            }
+        }
+    }
+
+    fn fire(&mut self, clock: Clock) -> Result<Vec<Output>, Error> {
+        let now = match clock {
+            Clock::StreamTime => match self.stream_time {
+                Some(t) => t,
+                None => return Ok(Vec::new()),
+            },
+            Clock::WallClock => self.wall,
+        };
+        let due: Vec<(String, i64)> = self
+            .timers
+            .iter_mut()
+            .filter(|(_, (c, _))| *c == clock)
+            .filter_map(|(name, (_, schedule))| Some((name.clone(), schedule.due(now)?)))
+            .collect();
+        let mut out = Vec::new();
+        for (name, time) in due {
+            let outputs = self.processor.on_timer(Tick { name, clock, time })?;
+            out.extend(outputs.into_iter().map(|mut o| {
+                o.timestamp.get_or_insert(time);
+                o
+            }));
+            self.take_timer_calls();
+        }
+        Ok(out)
+    }
+
+    fn window_update(&mut self, store: &str, record: Record) -> Result<Vec<Output>, Error> {
+        let stream_time = self.stream_time.unwrap_or(record.timestamp);
+        let spec = &self.windows[store];
+        let Some(key) = record.key.clone() else {
+            return Err(Error::new(
+                "a record without a key cannot be windowed (the host dead-letters it)",
+            ));
+        };
+        let (kind, grace, emit) = (spec.kind, spec.grace, spec.emit);
+        let ts = record.timestamp;
+        let mut results = Vec::new();
+        if let WindowKind::Session { .. } = kind {
+            let found: Vec<(Bounds, (Vec<u8>, i64))> = spec
+                .windows
+                .iter()
+                .filter(|((k, w), _)| *k == key && kind.session_takes(*w, ts))
+                .map(|((_, w), v)| (*w, v.clone()))
+                .collect();
+            let mut merged = Bounds { start: ts, end: ts };
+            for (w, _) in &found {
+                merged = Bounds {
+                    start: merged.start.min(w.start),
+                    end: merged.end.max(w.end),
+                };
+            }
+            if stream_time >= kind.closes_at(merged, grace) {
+                self.late += 1;
+                return Ok(Vec::new());
+            }
+            let window = self.window(store, &key, merged);
+            let mut aggregate = None;
+            let mut latest = ts;
+            for (w, (value, at)) in &found {
+                latest = latest.max(*at);
+                aggregate = Some(match aggregate {
+                    None => value.clone(),
+                    Some(older) => self.processor.merge(&window, older, value.clone())?,
+                });
+                self.windows
+                    .get_mut(store)
+                    .expect("declared")
+                    .windows
+                    .remove(&(key.clone(), *w));
+                if emit == Emit::Update && *w != merged {
+                    results.push(WindowResult {
+                        window: self.window(store, &key, *w),
+                        value: None,
+                        timestamp: w.end,
+                    });
+                }
+            }
+            let value = self.processor.aggregate(&window, aggregate, &record)?;
+            self.windows
+                .get_mut(store)
+                .expect("declared")
+                .windows
+                .insert((key.clone(), merged), (value.clone(), latest));
+            if emit == Emit::Update {
+                results.push(WindowResult {
+                    window,
+                    value: Some(value),
+                    timestamp: merged.end,
+                });
+            }
+        } else {
+            let mut any = false;
+            for bounds in kind.windows_for(ts) {
+                if stream_time >= kind.closes_at(bounds, grace) {
+                    continue;
+                }
+                any = true;
+                let window = self.window(store, &key, bounds);
+                let old = self.windows[store].windows.get(&(key.clone(), bounds)).cloned();
+                let latest = old.as_ref().map_or(ts, |(_, at)| (*at).max(ts));
+                let value = self.processor.aggregate(&window, old.map(|(v, _)| v), &record)?;
+                self.windows
+                    .get_mut(store)
+                    .expect("declared")
+                    .windows
+                    .insert((key.clone(), bounds), (value.clone(), latest));
+                if emit == Emit::Update {
+                    results.push(WindowResult {
+                        window,
+                        value: Some(value),
+                        timestamp: latest,
+                    });
+                }
+            }
+            if !any {
+                self.late += 1;
+            }
+        }
+        self.emit_all(results)
+    }
+
+    /// Emits (final mode) and forgets windows closed at the stream time.
+    fn close_windows(&mut self) -> Result<Vec<Output>, Error> {
+        let Some(now) = self.stream_time else {
+            return Ok(Vec::new());
+        };
+        let mut results = Vec::new();
+        for (name, store) in &mut self.windows {
+            let closed: Vec<(Vec<u8>, Bounds)> = store
+                .windows
+                .keys()
+                .filter(|(_, w)| now >= store.kind.closes_at(*w, store.grace))
+                .cloned()
+                .collect();
+            let mut due: Vec<(i64, Vec<u8>, Bounds, Vec<u8>, i64)> = Vec::new();
+            for (key, w) in closed {
+                let (value, latest) = store.windows.remove(&(key.clone(), w)).expect("listed");
+                if store.emit == Emit::Final {
+                    due.push((store.kind.closes_at(w, store.grace), key, w, value, latest));
+                }
+            }
+            due.sort();
+            for (_, key, w, value, latest) in due {
+                results.push(WindowResult {
+                    window: Window {
+                        store: name.clone(),
+                        key,
+                        start: w.start,
+                        end: w.end,
+                    },
+                    value: Some(value),
+                    timestamp: latest,
+                });
+            }
+        }
+        self.emit_all(results)
+    }
+
+    fn emit_all(&mut self, results: Vec<WindowResult>) -> Result<Vec<Output>, Error> {
+        let mut out = Vec::new();
+        for result in results {
+            let timestamp = result.timestamp;
+            out.extend(self.processor.emit(result)?.into_iter().map(|mut o| {
+                o.timestamp.get_or_insert(timestamp);
+                o
+            }));
+        }
+        Ok(out)
+    }
+
+    fn window(&self, store: &str, key: &[u8], bounds: Bounds) -> Window {
+        Window {
+            store: store.to_string(),
+            key: key.to_vec(),
+            start: bounds.start,
+            end: bounds.end,
+        }
     }
 }

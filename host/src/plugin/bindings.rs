@@ -1,5 +1,9 @@
-//! Host-side bindings generated from `wit/processor.wit`. The world `use`s
-//! `input-record` and `record-result`, so those two sit at this module's root.
+//! Host-side bindings generated from the WIT worlds: `rill:processor@0.2.0`
+//! (`wit/`, the current world) at this module's root, and
+//! `rill:processor@0.1.0` (`wit/0.1.0/`) in [`v0_1`] so components built
+//! against it keep running. Both share the 0.2.0 record types: the two
+//! `types` interfaces are identical, so a batch is lowered into either
+//! world without copying.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -13,4 +17,16 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use rill::processor::types::{Header, OutputRecord};
+pub use rill::processor::time::{Clock, Window};
+pub use rill::processor::types::Header;
+
+/// The 0.1.0 world: `init` and `process` only.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/0.1.0",
+        world: "processor",
+        imports: { "rill:processor/state": trappable },
+        exports: { default: async },
+        with: { "rill:processor/types": super::rill::processor::types },
+    });
+}

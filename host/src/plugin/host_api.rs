@@ -3,7 +3,8 @@
 //! arguments, clocks frozen at the epoch (Rust's std links WASI's clocks;
 //! the world grants none), and stdout and stderr going to the host log. Everything lives in the store's data.
 
-use super::bindings::rill::processor::{log, state, types};
+use super::bindings::rill::processor::{log, state, time, timers, types};
+use super::bindings::v0_1::rill::processor::{log as log_v0_1, state as state_v0_1};
 use super::sandbox::{FrozenClock, LogStream};
 use crate::state::store::{AccessError, TaskStore};
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,26 @@ pub struct HostState {
     state: Option<SharedTaskStore>,
     /// The memory cap, enforced by wasmtime as the store's limiter.
     pub(super) limits: wasmtime::StoreLimits,
+    /// Timer calls since the task last looked, in order.
+    pub(super) timers: Vec<TimerRequest>,
+}
+
+/// A plugin's `timers` call, for its task to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimerRequest {
+    /// `schedule(name, clock, interval-ms, aligned)`.
+    Schedule {
+        /// The timer's name (a new schedule replaces one of the same name).
+        name: String,
+        /// The clock it follows.
+        clock: time::Clock,
+        /// The interval in milliseconds (at least 1).
+        interval_ms: u64,
+        /// Fire at multiples of the interval since the epoch.
+        aligned: bool,
+    },
+    /// `cancel(name)`.
+    Cancel(String),
 }
 
 impl HostState {
@@ -56,6 +77,7 @@ impl HostState {
             tag,
             state,
             limits,
+            timers: Vec::new(),
         }
     }
 }
@@ -70,6 +92,102 @@ impl WasiView for HostState {
 }
 
 impl types::Host for HostState {}
+impl time::Host for HostState {}
+
+impl timers::Host for HostState {
+    fn schedule(&mut self, name: String, clock: time::Clock, interval_ms: u64, aligned: bool) -> Result<(), String> {
+        if interval_ms == 0 {
+            return Err(format!("timer '{name}': the interval must be at least 1 ms"));
+        }
+        if name.is_empty() {
+            return Err("a timer needs a name".into());
+        }
+        self.timers.push(TimerRequest::Schedule {
+            name,
+            clock,
+            interval_ms,
+            aligned,
+        });
+        Ok(())
+    }
+
+    fn cancel(&mut self, name: String) {
+        self.timers.push(TimerRequest::Cancel(name));
+    }
+}
+
+/// 0.1.0 components log through the same host log.
+impl log_v0_1::Host for HostState {
+    fn log(&mut self, level: log_v0_1::Level, message: String) {
+        let level = match level {
+            log_v0_1::Level::Trace => log::Level::Trace,
+            log_v0_1::Level::Debug => log::Level::Debug,
+            log_v0_1::Level::Info => log::Level::Info,
+            log_v0_1::Level::Warn => log::Level::Warn,
+            log_v0_1::Level::Error => log::Level::Error,
+        };
+        log::Host::log(self, level, message)
+    }
+}
+
+/// 0.1.0 components reach the same stores (the interface is unchanged).
+impl state_v0_1::Host for HostState {
+    fn get(
+        &mut self,
+        store: String,
+        key: Vec<u8>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, state_v0_1::StateError>> {
+        Ok(state::Host::get(self, store, key)?.map_err(error_v0_1))
+    }
+
+    fn put(
+        &mut self,
+        store: String,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), state_v0_1::StateError>> {
+        Ok(state::Host::put(self, store, key, value)?.map_err(error_v0_1))
+    }
+
+    fn delete(&mut self, store: String, key: Vec<u8>) -> wasmtime::Result<Result<(), state_v0_1::StateError>> {
+        Ok(state::Host::delete(self, store, key)?.map_err(error_v0_1))
+    }
+
+    fn range(
+        &mut self,
+        store: String,
+        start: Option<Vec<u8>>,
+        end: Option<Vec<u8>>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<state_v0_1::Entry>, state_v0_1::StateError>> {
+        Ok(state::Host::range(self, store, start, end, limit)?
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|e| state_v0_1::Entry {
+                        key: e.key,
+                        value: e.value,
+                    })
+                    .collect()
+            })
+            .map_err(error_v0_1))
+    }
+
+    fn lookup(
+        &mut self,
+        table: String,
+        key: Vec<u8>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, state_v0_1::StateError>> {
+        Ok(state::Host::lookup(self, table, key)?.map_err(error_v0_1))
+    }
+}
+
+fn error_v0_1(error: state::StateError) -> state_v0_1::StateError {
+    match error {
+        state::StateError::Undeclared(name) => state_v0_1::StateError::Undeclared(name),
+        state::StateError::Storage(message) => state_v0_1::StateError::Storage(message),
+    }
+}
 
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String) {

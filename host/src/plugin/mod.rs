@@ -14,8 +14,8 @@ mod host_api;
 pub mod reload;
 pub mod sandbox;
 
-pub use bindings::{Header, InputRecord, OutputRecord, RecordResult};
-pub use host_api::{HostFault, HostState, SharedTaskStore};
+pub use bindings::{Aggregation, Clock, Header, InputRecord, OutputRecord, RecordResult, Tick, Window, WindowResult};
+pub use host_api::{HostFault, HostState, SharedTaskStore, TimerRequest};
 
 use crate::manifest::Manifest;
 use sha2::{Digest, Sha256};
@@ -47,8 +47,8 @@ pub enum PluginError {
         detail: String,
     },
     /// Cranelift refused the component, or it imports or exports something
-    /// other than the `rill:processor` world.
-    #[error("{}: does not implement the rill:processor@0.1.0 world: {detail:#}", file.display())]
+    /// other than a `rill:processor` world (0.2.0 or 0.1.0).
+    #[error("{}: does not implement the rill:processor@0.2.0 world (nor 0.1.0): {detail:#}", file.display())]
     WrongWorld {
         /// Component path.
         file: PathBuf,
@@ -97,6 +97,63 @@ impl fmt::Display for PluginVersion {
 pub trait RecordProcessor: Send {
     /// Processes `batch` in order.
     fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error>;
+
+    /// Folds window records into aggregates: one result per aggregation.
+    /// Processors without windows (and 0.1.0 components) never get called:
+    /// the manifest check refuses windows for them.
+    fn aggregate(&mut self, batch: &[Aggregation]) -> Result<Vec<Result<Vec<Vec<u8>>, String>>, anyhow::Error> {
+        let _ = batch;
+        anyhow::bail!("this processor does not aggregate windows")
+    }
+
+    /// Turns window results into output records: one result per window.
+    fn emit(&mut self, results: &[WindowResult]) -> Result<Vec<Result<Vec<OutputRecord>, String>>, anyhow::Error> {
+        let _ = results;
+        anyhow::bail!("this processor does not emit window results")
+    }
+
+    /// A timer fired.
+    fn on_timer(&mut self, tick: &Tick) -> Result<Result<Vec<OutputRecord>, String>, anyhow::Error> {
+        let _ = tick;
+        anyhow::bail!("this processor has no timers")
+    }
+
+    /// Timers the instance scheduled or cancelled since the last call (at
+    /// `init`, or during a call), in order.
+    fn take_timer_requests(&mut self) -> Vec<TimerRequest> {
+        Vec::new()
+    }
+}
+
+/// Which `rill:processor` world a component was built against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorldVersion {
+    /// `init` and `process`.
+    V0_1,
+    /// Adds windows (`aggregate`, `emit`) and timers.
+    V0_2,
+}
+
+impl fmt::Display for WorldVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WorldVersion::V0_1 => "rill:processor@0.1.0",
+            WorldVersion::V0_2 => "rill:processor@0.2.0",
+        })
+    }
+}
+
+/// A component linked against one of the worlds, ready to instantiate.
+#[derive(Clone)]
+enum Pre {
+    V0_2(bindings::ProcessorPre<HostState>),
+    V0_1(bindings::v0_1::ProcessorPre<HostState>),
+}
+
+/// An instance's exports, in the world it was built against.
+enum Exports {
+    V0_2(bindings::Processor),
+    V0_1(bindings::v0_1::Processor),
 }
 
 /// Creates processor instances for tasks.
@@ -131,8 +188,10 @@ pub struct Plugin {
     pub manifest: Arc<Manifest>,
     /// Manifest version and content hash.
     pub version: PluginVersion,
+    /// The world the component was built against.
+    pub world: WorldVersion,
     engine: Engine,
-    pre: bindings::ProcessorPre<HostState>,
+    pre: Pre,
 }
 
 impl Plugin {
@@ -166,9 +225,22 @@ impl Plugin {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| wrong_world(e.into()))?;
         bindings::Processor::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
+        bindings::v0_1::rill::processor::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| wrong_world(e.into()))?;
+        bindings::v0_1::rill::processor::state::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| wrong_world(e.into()))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| wrong_world(e.into()))?;
-        let pre = bindings::ProcessorPre::new(instance_pre).map_err(|e| wrong_world(e.into()))?;
+        // The current world first; a component that does not export it may
+        // be a 0.1.0 one, which keeps working (without windows or timers).
+        let (pre, world) = match bindings::ProcessorPre::new(instance_pre.clone()) {
+            Ok(pre) => (Pre::V0_2(pre), WorldVersion::V0_2),
+            Err(current) => match bindings::v0_1::ProcessorPre::new(instance_pre) {
+                Ok(pre) => (Pre::V0_1(pre), WorldVersion::V0_1),
+                Err(_) => return Err(wrong_world(current.into())),
+            },
+        };
         let plugin = Plugin {
+            world,
             version: PluginVersion {
                 version: manifest.version.clone(),
                 hash,
@@ -194,9 +266,18 @@ impl Plugin {
         store.set_epoch_deadline(sandbox::ticks(limits.time_per_batch));
         let config = self.manifest.config.to_string();
         let bindings = sandbox::call_within(limits.time_per_batch, async {
-            let bindings = self.pre.instantiate_async(&mut store).await?;
-            let init = bindings.call_init(&mut store, &config).await?;
-            Ok((bindings, init))
+            match &self.pre {
+                Pre::V0_2(pre) => {
+                    let bindings = pre.instantiate_async(&mut store).await?;
+                    let init = bindings.call_init(&mut store, &config).await?;
+                    Ok((Exports::V0_2(bindings), init))
+                }
+                Pre::V0_1(pre) => {
+                    let bindings = pre.instantiate_async(&mut store).await?;
+                    let init = bindings.call_init(&mut store, &config).await?;
+                    Ok((Exports::V0_1(bindings), init))
+                }
+            }
         })
         .map_err(trap)
         .and_then(|(bindings, init)| {
@@ -226,23 +307,42 @@ impl ProcessorFactory for Plugin {
 /// One live instance: its own store, memory and `init`-ed state.
 pub struct PluginInstance {
     store: Store<HostState>,
-    bindings: bindings::Processor,
+    bindings: Exports,
     limits: crate::manifest::Limits,
 }
 
-impl RecordProcessor for PluginInstance {
-    fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
+impl PluginInstance {
+    /// Runs one export call under the time limit. A host fault keeps its
+    /// type (the task tells it from a trap); a trap becomes one line.
+    fn call<T>(
+        &mut self,
+        call: impl AsyncFnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, anyhow::Error> {
         let limit = self.limits.time_per_batch;
         self.store.set_epoch_deadline(sandbox::ticks(limit));
         let (bindings, store) = (&self.bindings, &mut self.store);
-        let results = sandbox::call_within(limit, bindings.call_process(store, batch)).map_err(|e| {
+        sandbox::call_within(limit, call(bindings, store)).map_err(|e| {
             let error: anyhow::Error = e.into();
-            // A host fault is the host's, not the plugin's: keep its type so
-            // the task can tell it from a trap.
             match error.chain().find_map(|c| c.downcast_ref::<HostFault>()) {
                 Some(fault) => anyhow::Error::new(fault.clone()),
                 None => anyhow::anyhow!("{}", sandbox::describe_trap(&error, &self.limits)),
             }
+        })
+    }
+
+    fn v0_2(&self, export: &str) -> Result<(), anyhow::Error> {
+        match self.bindings {
+            Exports::V0_2(_) => Ok(()),
+            Exports::V0_1(_) => anyhow::bail!("`{export}` needs a component built against rill:processor@0.2.0"),
+        }
+    }
+}
+
+impl RecordProcessor for PluginInstance {
+    fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
+        let results = self.call(async |bindings, store| match bindings {
+            Exports::V0_2(b) => b.call_process(store, batch).await,
+            Exports::V0_1(b) => b.call_process(store, batch).await,
         })?;
         anyhow::ensure!(
             results.len() == batch.len(),
@@ -251,6 +351,60 @@ impl RecordProcessor for PluginInstance {
             batch.len()
         );
         Ok(results)
+    }
+
+    fn aggregate(&mut self, batch: &[Aggregation]) -> Result<Vec<Result<Vec<Vec<u8>>, String>>, anyhow::Error> {
+        self.v0_2("aggregate")?;
+        let results = self.call(async |bindings, store| match bindings {
+            Exports::V0_2(b) => b.call_aggregate(store, batch).await,
+            Exports::V0_1(_) => unreachable!("checked above"),
+        })?;
+        anyhow::ensure!(
+            results.len() == batch.len(),
+            "aggregate returned {} results for {} aggregations; the world requires one each",
+            results.len(),
+            batch.len()
+        );
+        for (result, group) in results.iter().zip(batch) {
+            let want = if group.running { group.records.len() } else { 1 };
+            if let Ok(values) = result {
+                anyhow::ensure!(
+                    values.len() == want,
+                    "aggregate returned {} aggregates for {} records (running = {}); the world requires {want}",
+                    values.len(),
+                    group.records.len(),
+                    group.running
+                );
+            }
+        }
+        Ok(results)
+    }
+
+    fn emit(&mut self, results: &[WindowResult]) -> Result<Vec<Result<Vec<OutputRecord>, String>>, anyhow::Error> {
+        self.v0_2("emit")?;
+        let outputs = self.call(async |bindings, store| match bindings {
+            Exports::V0_2(b) => b.call_emit(store, results).await,
+            Exports::V0_1(_) => unreachable!("checked above"),
+        })?;
+        anyhow::ensure!(
+            outputs.len() == results.len(),
+            "emit returned {} results for {} window results; the world requires one each",
+            outputs.len(),
+            results.len()
+        );
+        Ok(outputs)
+    }
+
+    fn on_timer(&mut self, tick: &Tick) -> Result<Result<Vec<OutputRecord>, String>, anyhow::Error> {
+        self.v0_2("on-timer")?;
+        self.call(async |bindings, store| match bindings {
+            Exports::V0_2(b) => b.call_on_timer(store, tick).await,
+            Exports::V0_1(_) => unreachable!("checked above"),
+        })
+    }
+
+    fn take_timer_requests(&mut self) -> Vec<TimerRequest> {
+        std::mem::take(&mut self.store.data_mut().timers)
     }
 }
 

@@ -19,3 +19,17 @@ function one(record) {
 export function process(batch) {
   return batch.map(one);
 }
+
+// Windows and timers (rill:processor@0.2.0). Unused here: declare
+// `[windows.<name>]` or `[[timers]]` in plugin.toml to get these calls.
+export function aggregate(batch) {
+  return batch.map(() => ({ tag: 'err', val: 'this processor declares no windows' }));
+}
+
+export function emit(results) {
+  return results.map(() => ({ tag: 'err', val: 'this processor declares no windows' }));
+}
+
+export function onTimer(tick) {
+  throw 'this processor has no timers';
+}

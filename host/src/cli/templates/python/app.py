@@ -29,3 +29,14 @@ class WitWorld(wit_world.WitWorld):
         if len(record.value) <= WitWorld.min_length:
             return Ok([])
         return Ok([OutputRecord("long", record.key, record.value, record.headers, record.timestamp)])
+
+    # Windows and timers (rill:processor@0.2.0). Unused here: declare
+    # `[windows.<name>]` or `[[timers]]` in plugin.toml to get these calls.
+    def aggregate(self, batch: List) -> List:
+        return [Err("this processor declares no windows") for _ in batch]
+
+    def emit(self, results: List) -> List:
+        return [Err("this processor declares no windows") for _ in results]
+
+    def on_timer(self, tick) -> List[OutputRecord]:
+        raise Err("this processor has no timers")

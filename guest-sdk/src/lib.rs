@@ -176,11 +176,11 @@ macro_rules! export {
                 fn on_timer(
                     tick: $crate::__private::WitTick,
                 ) -> ::std::result::Result<::std::vec::Vec<$crate::__private::OutputRecord>, ::std::string::String>
-        {
+                {
                     $crate::__private::on_timer::<$processor>(tick)
                 }
             }
-            $crate::__private::export_world!(RillComponent with_types_in $crate::__private::bindings);
+    $crate::__private::export_world!(RillComponent with_types_in $crate::__private::bindings);
         };
     };
 }

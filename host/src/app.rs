@@ -301,7 +301,7 @@ impl App {
                     "connect each input once".into(),
                 ));
             }
-            let stateful = !downstream.stores.is_empty() || downstream.table_topics().next().is_some();
+            let stateful = downstream.all_stores().next().is_some() || downstream.table_topics().next().is_some();
             if stateful && !c.repartition {
                 return Err(invalid(
                     field("repartition"),

@@ -25,7 +25,9 @@
 //!
 //! A stateful processor adds `kind = "table"` or `kind = "global-table"` to
 //! inputs it only looks values up in, and `stores = ["name", ...]` for
-//! key-value stores it writes.
+//! key-value stores it writes. Time (docs/time.md) adds `[windows.<name>]`
+//! (windowed stores the plugin emits records to), `[[timers]]` and
+//! `idle-advance`.
 
 mod error;
 mod raw;
@@ -63,8 +65,103 @@ pub struct Manifest {
     /// Key-value stores the plugin may use, each backed by RocksDB and the
     /// changelog topic `<application-id>-<store>-changelog`.
     pub stores: Vec<String>,
+    /// Windowed stores (`[windows.<name>]`), by name: outputs of that name
+    /// are aggregated into windows instead of written to a topic.
+    pub windows: Vec<WindowSpec>,
+    /// Timers the host schedules for every task (`[[timers]]`).
+    pub timers: Vec<TimerSpec>,
+    /// After this long with nothing to process, a task's stream time follows
+    /// the wall clock (so quiet streams still close windows and fire
+    /// stream-time timers).
+    pub idle_advance: Option<std::time::Duration>,
     /// The `[config]` table as a JSON object, handed to the plugin's `init`.
     pub config: serde_json::Value,
+}
+
+/// How a windowed store cuts time (the manifest's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowShape {
+    /// `size`.
+    Tumbling,
+    /// `size` and `advance`.
+    Hopping,
+    /// `gap`.
+    Session,
+}
+
+/// When a windowed store emits (the manifest's `emit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Emit {
+    /// Every update of a window.
+    Update,
+    /// Once per window, when it closes.
+    Final,
+}
+
+/// What happens to a record whose windows have all closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Late {
+    /// Dropped and counted (Kafka Streams' behaviour).
+    #[default]
+    Drop,
+    /// Sent to the dead-letter topic with kind `late`.
+    DeadLetter,
+}
+
+/// The clock a manifest timer follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimerClock {
+    /// The task's stream time.
+    StreamTime,
+    /// The wall clock.
+    WallClock,
+}
+
+/// A windowed store: `[windows.<name>]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// The store's name; the plugin emits records to the output of this
+    /// name, and it names the changelog `<application-id>-<name>-changelog`.
+    pub name: String,
+    /// Window shape and sizes, in milliseconds.
+    pub kind: rill_sdk::time::WindowKind,
+    /// How long after a window ends records are still accepted (ms).
+    pub grace: i64,
+    /// How long a window is kept (ms, Kafka Streams' retention: from the
+    /// window's start for time windows, from its end for sessions; at
+    /// least size + grace, or gap + grace).
+    pub retention: i64,
+    /// Every update or final results only.
+    pub emit: Emit,
+    /// The declared output window results go to.
+    pub output: String,
+    /// What a late record becomes.
+    pub late: Late,
+}
+
+impl WindowSpec {
+    /// How long past its close a window is kept (0: dropped when it
+    /// closes, after its final result is emitted).
+    pub fn kept_after_close(&self) -> i64 {
+        (self.retention - self.kind.min_retention(self.grace)).max(0)
+    }
+}
+
+/// A manifest timer: `[[timers]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerSpec {
+    /// The name the plugin's `on-timer` sees.
+    pub name: String,
+    /// Stream time or wall clock.
+    pub clock: TimerClock,
+    /// Milliseconds between firings.
+    pub interval: i64,
+    /// Fire at multiples of the interval since the epoch.
+    pub aligned: bool,
 }
 
 /// One input topic and how the processor reads it.
@@ -185,6 +282,24 @@ impl Manifest {
     /// The changelog topic of `store` in application `application_id`.
     pub fn changelog_topic(application_id: &str, store: &str) -> String {
         format!("{application_id}-{store}-changelog")
+    }
+
+    /// The windowed store `name`, if declared.
+    pub fn window(&self, name: &str) -> Option<&WindowSpec> {
+        self.windows.iter().find(|w| w.name == name)
+    }
+
+    /// Every store with a changelog: key-value stores, then windowed ones.
+    pub fn all_stores(&self) -> impl Iterator<Item = &str> {
+        self.stores
+            .iter()
+            .map(String::as_str)
+            .chain(self.windows.iter().map(|w| w.name.as_str()))
+    }
+
+    /// Whether the plugin must be built against rill:processor@0.2.0.
+    pub fn uses_time(&self) -> bool {
+        !self.windows.is_empty() || !self.timers.is_empty()
     }
 
     /// The topic an output name maps to, if it is declared.

@@ -24,6 +24,11 @@ pub(super) struct RawManifest {
     #[serde(default)]
     pub stores: Vec<String>,
     #[serde(default)]
+    pub windows: BTreeMap<String, RawWindow>,
+    #[serde(default)]
+    pub timers: Vec<RawTimer>,
+    pub idle_advance: Option<String>,
+    #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
     pub config: toml::Table,
@@ -35,6 +40,31 @@ pub(super) struct RawLimits {
     pub memory: Option<String>,
     pub time_per_batch: Option<String>,
     pub on_trap: Option<super::OnTrap>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawWindow {
+    pub kind: super::WindowShape,
+    pub size: Option<String>,
+    pub advance: Option<String>,
+    pub gap: Option<String>,
+    pub grace: Option<String>,
+    pub retention: Option<String>,
+    pub emit: super::Emit,
+    pub output: String,
+    #[serde(default)]
+    pub late: super::Late,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawTimer {
+    pub name: String,
+    pub clock: super::TimerClock,
+    pub interval: String,
+    #[serde(default)]
+    pub aligned: bool,
 }
 
 #[derive(Debug, Deserialize)]

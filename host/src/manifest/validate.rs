@@ -1,7 +1,7 @@
 //! Semantic checks on a parsed manifest: names, topics, and how they relate.
 
 use super::raw::{RawManifest, RawTopic};
-use super::{Input, InputKind, Limits, Manifest, ManifestError, TopicSpec};
+use super::{Input, InputKind, Limits, Manifest, ManifestError, TimerSpec, TopicSpec, WindowShape, WindowSpec};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
@@ -136,6 +136,165 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         stores.push(store);
     }
 
+    let millis = |field: &str, text: &str| -> Result<i64, ManifestError> {
+        humantime::parse_duration(text)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .map_err(|e| {
+                invalid(
+                    field,
+                    format!("\"{text}\" is not a duration ({e})"),
+                    "write a duration such as \"10m\", \"30s\" or \"250ms\"".into(),
+                )
+            })
+    };
+    let mut windows = Vec::new();
+    for (name, raw_window) in raw.windows {
+        let field = |key: &str| format!("windows.{name}.{key}");
+        if !is_output_name(&name) || name.chars().any(|c| c.is_ascii_uppercase() || c == '_') {
+            return Err(invalid(
+                &format!("windows.{name}"),
+                format!("\"{name}\" is not a usable window store name"),
+                "use lowercase letters, digits and '-' (the plugin emits to this name, and it names the changelog topic)".into(),
+            ));
+        }
+        if outputs.contains_key(&name) || stores.contains(&name) {
+            return Err(invalid(
+                &format!("windows.{name}"),
+                format!("\"{name}\" is also an output or a store"),
+                "give the window store a name of its own: the plugin emits records to it by that name".into(),
+            ));
+        }
+        let required = |key: &str, value: &Option<String>| -> Result<i64, ManifestError> {
+            let Some(text) = value else {
+                return Err(invalid(
+                    &field(key),
+                    format!("missing (a {:?} window needs it)", raw_window.kind).to_lowercase(),
+                    format!("add `{key} = \"10m\"` (a duration)"),
+                ));
+            };
+            let ms = millis(&field(key), text)?;
+            if ms <= 0 {
+                return Err(invalid(
+                    &field(key),
+                    "is zero".into(),
+                    "give a duration of at least 1ms".into(),
+                ));
+            }
+            Ok(ms)
+        };
+        let forbidden = |key: &str, value: &Option<String>, fix: &str| -> Result<(), ManifestError> {
+            match value {
+                Some(_) => Err(invalid(
+                    &field(key),
+                    format!("does not apply to a {:?} window", raw_window.kind).to_lowercase(),
+                    fix.to_string(),
+                )),
+                None => Ok(()),
+            }
+        };
+        use rill_sdk::time::WindowKind;
+        let kind = match raw_window.kind {
+            WindowShape::Tumbling => {
+                forbidden("advance", &raw_window.advance, "remove it, or use kind = \"hopping\"")?;
+                forbidden("gap", &raw_window.gap, "remove it, or use kind = \"session\"")?;
+                WindowKind::Tumbling {
+                    size: required("size", &raw_window.size)?,
+                }
+            }
+            WindowShape::Hopping => {
+                forbidden("gap", &raw_window.gap, "remove it, or use kind = \"session\"")?;
+                let size = required("size", &raw_window.size)?;
+                let advance = required("advance", &raw_window.advance)?;
+                if advance > size {
+                    return Err(invalid(
+                        &field("advance"),
+                        "is larger than size, so some records would fall in no window".into(),
+                        "make advance at most size (advance = size is a tumbling window)".into(),
+                    ));
+                }
+                WindowKind::Hopping { size, advance }
+            }
+            WindowShape::Session => {
+                forbidden(
+                    "size",
+                    &raw_window.size,
+                    "remove it: a session's size comes from its records",
+                )?;
+                forbidden("advance", &raw_window.advance, "remove it, or use kind = \"hopping\"")?;
+                WindowKind::Session {
+                    gap: required("gap", &raw_window.gap)?,
+                }
+            }
+        };
+        let grace = match &raw_window.grace {
+            None => 0,
+            Some(text) => millis(&field("grace"), text)?,
+        };
+        let least = kind.min_retention(grace);
+        let retention = match &raw_window.retention {
+            None => least,
+            Some(text) => millis(&field("retention"), text)?,
+        };
+        if retention < least {
+            return Err(invalid(
+                &field("retention"),
+                format!(
+                    "{} is shorter than the window needs ({}: size + grace, or gap + grace)",
+                    humantime::format_duration(std::time::Duration::from_millis(retention as u64)),
+                    humantime::format_duration(std::time::Duration::from_millis(least as u64))
+                ),
+                "leave retention out (the least it can be), or make it longer".into(),
+            ));
+        }
+        if !outputs.contains_key(&raw_window.output) {
+            return Err(invalid(
+                &field("output"),
+                format!("\"{}\" is not a declared output", raw_window.output),
+                "name the [outputs] entry window results go to".into(),
+            ));
+        }
+        windows.push(WindowSpec {
+            name,
+            kind,
+            grace,
+            retention,
+            emit: raw_window.emit,
+            output: raw_window.output,
+            late: raw_window.late,
+        });
+    }
+    let mut timers: Vec<TimerSpec> = Vec::new();
+    for (i, timer) in raw.timers.into_iter().enumerate() {
+        let field = format!("timers[{i}]");
+        if timer.name.is_empty() || timers.iter().any(|t| t.name == timer.name) {
+            return Err(invalid(
+                &format!("{field}.name"),
+                format!("\"{}\" is empty or names another timer", timer.name),
+                "give each timer a name of its own".into(),
+            ));
+        }
+        let interval = millis(&format!("{field}.interval"), &timer.interval)?;
+        if interval <= 0 {
+            return Err(invalid(
+                &format!("{field}.interval"),
+                "is zero".into(),
+                "give an interval of at least 1ms".into(),
+            ));
+        }
+        timers.push(TimerSpec {
+            name: timer.name,
+            clock: timer.clock,
+            interval,
+            aligned: timer.aligned,
+        });
+    }
+    let idle_advance = match &raw.idle_advance {
+        None => None,
+        Some(text) => Some(std::time::Duration::from_millis(
+            millis("idle-advance", text)?.max(1) as u64
+        )),
+    };
+
     let defaults = Limits::default();
     let memory = match &raw.limits.memory {
         None => defaults.memory,
@@ -189,6 +348,9 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         dead_letter,
         limits,
         stores,
+        windows,
+        timers,
+        idle_advance,
         config: toml_to_json(toml::Value::Table(raw.config)),
     })
 }

@@ -239,6 +239,12 @@ impl Plugin {
                 Err(_) => return Err(wrong_world(current.into())),
             },
         };
+        if world == WorldVersion::V0_1 && manifest.uses_time() {
+            return Err(wrong_world(anyhow::anyhow!(
+                "it was built against rill:processor@0.1.0, which has no windows or timers, but {} declares [windows] or [[timers]]; rebuild it against wit/processor.wit (0.2.0)",
+                manifest.path.display()
+            )));
+        }
         let plugin = Plugin {
             world,
             version: PluginVersion {

@@ -150,5 +150,14 @@ fn compatible(old: &Manifest, new: &Manifest) -> Result<(), &'static str> {
     if old.stores != new.stores {
         return Err("stores");
     }
+    if old.windows != new.windows {
+        return Err("windows");
+    }
+    if old.timers != new.timers {
+        return Err("timers");
+    }
+    if old.idle_advance != new.idle_advance {
+        return Err("idle-advance");
+    }
     Ok(())
 }

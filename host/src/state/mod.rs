@@ -23,6 +23,7 @@ pub mod manager;
 pub mod restore;
 pub mod store;
 pub mod updater;
+pub mod window;
 
 use thiserror::Error;
 

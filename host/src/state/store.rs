@@ -169,6 +169,9 @@ pub struct TaskStore {
     global: Option<Arc<GlobalStore>>,
     /// Writes of the batch in progress, by (store, key).
     overlay: BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>,
+    /// Windowed stores: the host's (`state::window`), never the plugin's
+    /// to read or write directly.
+    hidden: HashSet<String>,
 }
 
 impl TaskStore {
@@ -190,11 +193,24 @@ impl TaskStore {
             tables: tables.iter().cloned().collect(),
             global,
             overlay: BTreeMap::new(),
+            hidden: HashSet::new(),
         })
     }
 
+    /// Keeps `store` (a windowed store) from the plugin's state calls.
+    pub fn hide(&mut self, store: &str) {
+        self.hidden.insert(store.to_string());
+    }
+
+    /// The host's access to a store the plugin cannot see: the same
+    /// overlay, so its writes join the batch's changelog and roll back
+    /// with it.
+    pub fn host(&mut self) -> HostView<'_> {
+        HostView(self)
+    }
+
     fn check_store(&self, store: &str) -> Result<(), AccessError> {
-        if self.stores.contains(store) {
+        if self.stores.contains(store) && !self.hidden.contains(store) {
             Ok(())
         } else {
             Err(AccessError::Undeclared(store.to_string()))
@@ -285,6 +301,40 @@ impl TaskStore {
     /// Forgets the batch's writes (the plugin trapped).
     pub fn discard_writes(&mut self) {
         self.overlay.clear();
+    }
+}
+
+/// [`TaskStore`] without the plugin's name check: for windowed stores.
+pub struct HostView<'a>(&'a mut TaskStore);
+
+impl HostView<'_> {
+    fn with<T>(&mut self, store: &str, f: impl FnOnce(&mut TaskStore) -> T) -> T {
+        let hidden = self.0.hidden.remove(store);
+        let out = f(self.0);
+        if hidden {
+            self.0.hidden.insert(store.to_string());
+        }
+        out
+    }
+
+    /// A value, including the batch's writes.
+    pub fn get(&mut self, store: &str, key: &[u8]) -> Result<Option<Vec<u8>>, AccessError> {
+        self.with(store, |s| s.get(store, key))
+    }
+
+    /// Buffers a put.
+    pub fn put(&mut self, store: &str, key: Vec<u8>, value: Vec<u8>) -> Result<(), AccessError> {
+        self.with(store, |s| s.put(store, key, value))
+    }
+
+    /// Buffers a delete.
+    pub fn delete(&mut self, store: &str, key: Vec<u8>) -> Result<(), AccessError> {
+        self.with(store, |s| s.delete(store, key))
+    }
+
+    /// Entries in `[start, end)`, including the batch's writes.
+    pub fn range(&mut self, store: &str, start: &[u8], end: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AccessError> {
+        self.with(store, |s| s.range(store, Some(start), Some(end), usize::MAX / 2))
     }
 }
 

@@ -40,7 +40,7 @@ impl ProcessorSpec {
     /// processors) where state lives.
     pub fn new(manifest: &Manifest, factory: Arc<dyn ProcessorFactory>, state: Option<Arc<StateConfig>>) -> Self {
         let application = state.as_ref().map_or("", |s| s.application_id.as_str());
-        let stateful = !manifest.stores.is_empty()
+        let stateful = manifest.all_stores().next().is_some()
             || manifest
                 .inputs
                 .iter()
@@ -48,9 +48,8 @@ impl ProcessorSpec {
         ProcessorSpec {
             table_topics: manifest.table_topics().map(str::to_string).collect(),
             changelogs: manifest
-                .stores
-                .iter()
-                .map(|s| (s.clone(), Manifest::changelog_topic(application, s)))
+                .all_stores()
+                .map(|s| (s.to_string(), Manifest::changelog_topic(application, s)))
                 .collect(),
             state: if stateful { state } else { None },
             name: manifest.name.as_str().into(),

@@ -395,10 +395,9 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
             });
         }
         let stores: Vec<Store> = m
-            .stores
-            .iter()
+            .all_stores()
             .map(|s| Store {
-                name: s.clone(),
+                name: s.to_string(),
                 changelog: Manifest::changelog_topic(application_id, s),
             })
             .collect();

@@ -1,0 +1,400 @@
+//! Windowed stores: which windows a record falls in, which are late, what
+//! the plugin must fold, and when windows close and are forgotten. The
+//! plugin only folds records into aggregates and formats results; this
+//! module owns everything else, on top of the task's store (so windows are
+//! in RocksDB, changelogged, and rolled back with a trapped batch).
+//!
+//! ```text
+//!  routed records ──► plan (assign windows, drop late, group per window) ──► plugin `aggregate`
+//!        ──► apply (store aggregates; updates) ──► close (final results; expire) ──► plugin `emit`
+//! ```
+//!
+//! One column family per windowed store holds three kinds of keys (times
+//! are order-preserving 8-byte encodings, so byte order is time order):
+//!
+//! ```text
+//! W | key length | key | start | end   → latest record time | aggregate
+//! T | closes at | key length | key | start | end  → (empty)   time index
+//! M                                     → stream time | closed through
+//! ```
+//!
+//! The time index finds windows to close and expire without scanning the
+//! keys. `M` keeps the store's stream time across restarts, so a window
+//! closed before a restart stays closed (its final result is not emitted
+//! twice, late records stay late).
+
+use crate::manifest::{Emit, WindowSpec};
+use crate::plugin::InputRecord;
+use crate::state::store::{AccessError, HostView};
+use rill_sdk::time::{Bounds, WindowKind};
+use std::collections::HashMap;
+
+/// A record a stage emitted to a windowed store.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// Key, value, headers; `timestamp` is its event time.
+    pub record: InputRecord,
+    /// The stage input it came from (index in the stage's run), for
+    /// dead letters and attribution.
+    pub input: usize,
+    /// Stream time when it was processed (includes its own timestamp).
+    pub stream_time: i64,
+}
+
+/// Records of one window to fold, and what the window held.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The record key.
+    pub key: Vec<u8>,
+    /// The window (for sessions: after merging).
+    pub window: Bounds,
+    /// The stored aggregate and latest record time, if the window exists.
+    pub current: Option<(Vec<u8>, i64)>,
+    /// Sessions only: stored sessions this one absorbs (oldest first).
+    pub merged: Vec<(Bounds, Vec<u8>, i64)>,
+    /// Indices into the routed records, in order.
+    pub records: Vec<usize>,
+    /// Absorbed into a later group of the same batch (sessions).
+    absorbed: bool,
+}
+
+impl Group {
+    /// Whether the plugin must fold this group (it was not absorbed).
+    pub fn is_live(&self) -> bool {
+        !self.absorbed
+    }
+}
+
+/// What to do with a batch of routed records for one windowed store.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Windows to fold, in first-record order.
+    pub groups: Vec<Group>,
+    /// Routed records every window of which had closed.
+    pub late: Vec<usize>,
+    /// Routed records without a key.
+    pub keyless: Vec<usize>,
+    /// The store's stream time after the batch.
+    pub stream_time: i64,
+}
+
+/// A window result to emit, attributed to the routed record (or, for
+/// closing, the stage input) that caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emission {
+    /// The record key.
+    pub key: Vec<u8>,
+    /// The window.
+    pub window: Bounds,
+    /// The aggregate; `None` for a session absorbed by a bigger one.
+    pub value: Option<Vec<u8>>,
+    /// Latest record time in the window (a session's end).
+    pub timestamp: i64,
+    /// The routed record that caused it, if one did (else: closing).
+    pub routed: Option<usize>,
+}
+
+const WINDOW: u8 = b'W';
+const INDEX: u8 = b'T';
+const META: &[u8] = b"M";
+
+/// An i64 as 8 bytes whose byte order is numeric order.
+fn ord(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn unord(b: &[u8]) -> i64 {
+    (u64::from_be_bytes(b[..8].try_into().expect("8 bytes")) ^ (1 << 63)) as i64
+}
+
+fn window_prefix(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + key.len() + 16);
+    k.push(WINDOW);
+    k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn window_key(key: &[u8], w: Bounds) -> Vec<u8> {
+    let mut k = window_prefix(key);
+    k.extend_from_slice(&ord(w.start));
+    k.extend_from_slice(&ord(w.end));
+    k
+}
+
+fn index_key(closes_at: i64, key: &[u8], w: Bounds) -> Vec<u8> {
+    let mut k = vec![INDEX];
+    k.extend_from_slice(&ord(closes_at));
+    k.extend_from_slice(&window_key(key, w)[1..]);
+    k
+}
+
+/// (key, window) from an index key.
+fn parse_index(k: &[u8]) -> (Vec<u8>, Bounds) {
+    let len = u32::from_be_bytes(k[9..13].try_into().expect("4 bytes")) as usize;
+    let key = k[13..13 + len].to_vec();
+    let rest = &k[13 + len..];
+    (
+        key,
+        Bounds {
+            start: unord(&rest[..8]),
+            end: unord(&rest[8..16]),
+        },
+    )
+}
+
+fn value(latest: i64, aggregate: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + aggregate.len());
+    v.extend_from_slice(&ord(latest));
+    v.extend_from_slice(aggregate);
+    v
+}
+
+fn unvalue(v: &[u8]) -> (Vec<u8>, i64) {
+    (v[8..].to_vec(), unord(&v[..8]))
+}
+
+/// (stream time, closed through) of a store; `i64::MIN` before any record.
+pub fn meta(view: &mut HostView<'_>, store: &str) -> Result<(i64, i64), AccessError> {
+    Ok(match view.get(store, META)? {
+        Some(m) if m.len() == 16 => (unord(&m[..8]), unord(&m[8..])),
+        _ => (i64::MIN, i64::MIN),
+    })
+}
+
+/// Assigns `routed` records (in processing order) to windows of `spec`.
+/// `floor` is a stream time the store must at least reach (the task's).
+pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed], floor: i64) -> Result<Plan, AccessError> {
+    let (stored_time, _) = meta(view, &spec.name)?;
+    let mut plan = Plan {
+        stream_time: stored_time.max(floor),
+        ..Plan::default()
+    };
+    let mut by_window: HashMap<(Vec<u8>, Bounds), usize> = HashMap::new();
+    // Sessions known per key: (window, Some(group) or the stored aggregate).
+    let mut sessions: HashMap<Vec<u8>, Vec<(Bounds, Slot)>> = HashMap::new();
+    for (i, r) in routed.iter().enumerate() {
+        let now = plan.stream_time.max(r.stream_time).max(r.record.timestamp);
+        plan.stream_time = now;
+        let Some(key) = &r.record.key else {
+            plan.keyless.push(i);
+            continue;
+        };
+        let ts = r.record.timestamp;
+        match spec.kind {
+            WindowKind::Session { .. } => {
+                if !sessions.contains_key(key) {
+                    let stored = stored_sessions(view, &spec.name, key)?;
+                    sessions.insert(key.clone(), stored);
+                }
+                let known = sessions.get_mut(key).expect("loaded above");
+                let (found, kept): (Vec<_>, Vec<_>) =
+                    known.drain(..).partition(|(w, _)| spec.kind.session_takes(*w, ts));
+                *known = kept;
+                let merged = found.iter().fold(Bounds { start: ts, end: ts }, |m, (w, _)| Bounds {
+                    start: m.start.min(w.start),
+                    end: m.end.max(w.end),
+                });
+                if now >= spec.kind.closes_at(merged, spec.grace) {
+                    known.extend(found);
+                    plan.late.push(i);
+                    continue;
+                }
+                let mut group = Group {
+                    key: key.clone(),
+                    window: merged,
+                    current: None,
+                    merged: Vec::new(),
+                    records: Vec::new(),
+                    absorbed: false,
+                };
+                for (w, slot) in found {
+                    match slot {
+                        Slot::Stored(aggregate, latest) => group.merged.push((w, aggregate, latest)),
+                        Slot::Group(g) => {
+                            let old = &mut plan.groups[g];
+                            old.absorbed = true;
+                            group.merged.append(&mut old.merged);
+                            group.records.append(&mut old.records);
+                        }
+                    }
+                }
+                group.merged.sort_by_key(|(w, _, _)| *w);
+                group.records.push(i);
+                group.records.sort_unstable();
+                plan.groups.push(group);
+                known.push((merged, Slot::Group(plan.groups.len() - 1)));
+            }
+            _ => {
+                let mut open = false;
+                for w in spec.kind.windows_for(ts) {
+                    if now >= spec.kind.closes_at(w, spec.grace) {
+                        continue;
+                    }
+                    open = true;
+                    let g = match by_window.get(&(key.clone(), w)) {
+                        Some(&g) => g,
+                        None => {
+                            let current = view.get(&spec.name, &window_key(key, w))?.map(|v| unvalue(&v));
+                            plan.groups.push(Group {
+                                key: key.clone(),
+                                window: w,
+                                current,
+                                merged: Vec::new(),
+                                records: Vec::new(),
+                                absorbed: false,
+                            });
+                            by_window.insert((key.clone(), w), plan.groups.len() - 1);
+                            plan.groups.len() - 1
+                        }
+                    };
+                    plan.groups[g].records.push(i);
+                }
+                if !open {
+                    plan.late.push(i);
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Where a known session's aggregate is: stored, or a group of this batch.
+enum Slot {
+    Stored(Vec<u8>, i64),
+    Group(usize),
+}
+
+fn stored_sessions(view: &mut HostView<'_>, store: &str, key: &[u8]) -> Result<Vec<(Bounds, Slot)>, AccessError> {
+    let start = window_prefix(key);
+    let mut end = start.clone();
+    end.push(0xff);
+    end.extend_from_slice(&[0xff; 16]);
+    Ok(view
+        .range(store, &start, &end)?
+        .into_iter()
+        .filter(|(k, _)| k.len() == start.len() + 16)
+        .map(|(k, v)| {
+            let rest = &k[start.len()..];
+            let (aggregate, latest) = unvalue(&v);
+            (
+                Bounds {
+                    start: unord(&rest[..8]),
+                    end: unord(&rest[8..16]),
+                },
+                Slot::Stored(aggregate, latest),
+            )
+        })
+        .collect())
+}
+
+/// Stores a folded group: `values` is the plugin's result (one aggregate
+/// per record when `running`, else the last). Returns the update-mode
+/// emissions (none in final mode).
+pub fn apply(
+    view: &mut HostView<'_>,
+    spec: &WindowSpec,
+    group: &Group,
+    routed: &[Routed],
+    values: &[Vec<u8>],
+) -> Result<Vec<Emission>, AccessError> {
+    let store = &spec.name;
+    let mut emissions = Vec::new();
+    for (w, _, latest) in &group.merged {
+        view.delete(store, window_key(&group.key, *w))?;
+        view.delete(store, index_key(spec.kind.closes_at(*w, spec.grace), &group.key, *w))?;
+        if spec.emit == Emit::Update && *w != group.window {
+            emissions.push(Emission {
+                key: group.key.clone(),
+                window: *w,
+                value: None,
+                timestamp: (*latest).max(w.end),
+                routed: group.records.first().copied(),
+            });
+        }
+    }
+    let session = matches!(spec.kind, WindowKind::Session { .. });
+    let mut latest = group
+        .current
+        .as_ref()
+        .map(|(_, t)| *t)
+        .into_iter()
+        .chain(group.merged.iter().map(|(_, _, t)| *t))
+        .max()
+        .unwrap_or(i64::MIN);
+    for (n, &r) in group.records.iter().enumerate() {
+        latest = latest.max(routed[r].record.timestamp);
+        if spec.emit == Emit::Update && (!session || n + 1 == group.records.len()) {
+            let value = if values.len() == group.records.len() {
+                &values[n]
+            } else {
+                values.last().expect("one value")
+            };
+            emissions.push(Emission {
+                key: group.key.clone(),
+                window: group.window,
+                value: Some(value.clone()),
+                timestamp: if session { group.window.end } else { latest },
+                routed: Some(r),
+            });
+        }
+    }
+    let last = values.last().expect("the plugin returns at least one aggregate");
+    view.put(store, window_key(&group.key, group.window), value(latest, last))?;
+    if group.current.is_none() {
+        view.put(
+            store,
+            index_key(spec.kind.closes_at(group.window, spec.grace), &group.key, group.window),
+            Vec::new(),
+        )?;
+    }
+    Ok(emissions)
+}
+
+/// Closes the windows due at the plan's stream time: their final results
+/// (final mode, in closing order), then forgets windows past retention
+/// (tombstones in the changelog), and records the new stream time.
+pub fn close(view: &mut HostView<'_>, spec: &WindowSpec, stream_time: i64) -> Result<Vec<Emission>, AccessError> {
+    let store = &spec.name;
+    let (stored_time, closed_through) = meta(view, store)?;
+    let now = stored_time.max(stream_time);
+    let mut emissions = Vec::new();
+    if now == i64::MIN {
+        return Ok(emissions);
+    }
+    if spec.emit == Emit::Final && now > closed_through {
+        let from = [&[INDEX][..], &ord(closed_through.saturating_add(1))].concat();
+        let to = [&[INDEX][..], &ord(now.saturating_add(1))].concat();
+        for (k, _) in view.range(store, &from, &to)? {
+            let (key, window) = parse_index(&k);
+            if let Some(v) = view.get(store, &window_key(&key, window))? {
+                let (aggregate, latest) = unvalue(&v);
+                emissions.push(Emission {
+                    key,
+                    window,
+                    value: Some(aggregate),
+                    timestamp: if matches!(spec.kind, WindowKind::Session { .. }) {
+                        window.end
+                    } else {
+                        latest
+                    },
+                    routed: None,
+                });
+            }
+        }
+    }
+    let expire_through = now.saturating_sub(spec.kept_after_close());
+    let to = [&[INDEX][..], &ord(expire_through.saturating_add(1))].concat();
+    for (k, _) in view.range(store, &[INDEX], &to)? {
+        let (key, window) = parse_index(&k);
+        view.delete(store, window_key(&key, window))?;
+        view.delete(store, k)?;
+    }
+    if (now, now) != (stored_time, closed_through) {
+        view.put(store, META.to_vec(), [ord(now), ord(now)].concat())?;
+    }
+    Ok(emissions)
+}
+
+#[cfg(test)]
+mod tests;

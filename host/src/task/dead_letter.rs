@@ -51,6 +51,16 @@ pub mod kind {
     /// The client or the brokers refused an output of the record (too
     /// large, invalid timestamp, invalid record).
     pub const OUTPUT_REFUSED: &str = "output-refused";
+    /// Every window the record fell in had closed (`late = "dead-letter"`).
+    pub const LATE: &str = "late";
+    /// The plugin's `aggregate` returned an error for the record's window.
+    pub const AGGREGATE_ERROR: &str = "aggregate-error";
+    /// The plugin's `emit` returned an error for a window result (the
+    /// dead letter holds the window's key and aggregate).
+    pub const EMIT_ERROR: &str = "emit-error";
+    /// The plugin's `on-timer` returned an error (the dead letter stands
+    /// for the firing: topic `timer:<name>`, the firing's time).
+    pub const TIMER_ERROR: &str = "timer-error";
 }
 
 /// Who dead letters come from: the topic, processor, build and task.

@@ -17,6 +17,7 @@ pub mod state;
 pub mod stream_task;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod timers;
 pub mod worker;
 
 use std::fmt;

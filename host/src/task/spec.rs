@@ -120,6 +120,9 @@ pub struct ProcessorMetrics {
     pub dead_lettered: AtomicU64,
     /// Traps (instance failures) survived.
     pub traps: AtomicU64,
+    /// Records routed to a windowed store after every window they fell in
+    /// had closed (dropped or dead-lettered, as the manifest says).
+    pub late: AtomicU64,
     /// Plugin calls (batches, and single records replayed after a trap).
     pub calls: AtomicU64,
     /// Time spent inside plugin calls, in nanoseconds.

@@ -22,6 +22,9 @@ use thiserror::Error;
 
 pub use super::dead_letter::headers;
 
+mod windowing;
+use windowing::Run;
+
 /// A failure that stops the task (not a record failure).
 #[derive(Debug, Error)]
 pub enum TaskError {
@@ -85,6 +88,12 @@ struct Stage {
     state: Option<StateManager>,
     /// The spec generation the instance was built from.
     generation: u64,
+    /// Windowed stores the stage's outputs may go to (`[windows.<name>]`).
+    windows: Vec<crate::manifest::WindowSpec>,
+    /// The manifest's timers and those the plugin scheduled.
+    timers: super::timers::Timers,
+    /// The manifest's `idle-advance`.
+    idle_advance: Option<Duration>,
 }
 
 /// One running task: every processor of its sub-topology over one
@@ -112,6 +121,12 @@ pub struct StreamTask {
     abandoned: bool,
     /// The sub-topology's sources as batches meet them.
     sources: Vec<Source>,
+    /// The largest source record timestamp processed (or reached by
+    /// `idle-advance`); `i64::MIN` before any.
+    stream_time: i64,
+    /// When the task last processed a record, and its stream time then:
+    /// where `idle-advance` starts from.
+    active: (Instant, i64),
 }
 
 /// A source topic of the task: the shared name its records are tagged with
@@ -127,6 +142,15 @@ struct Source {
 /// Records one stage feeds to the stages downstream, by stage: the
 /// records and their source topics.
 type Forwards = std::collections::BTreeMap<usize, (Vec<InputRecord>, Vec<Arc<str>>)>;
+
+/// What routing a stage's results leaves to do after the call: records for
+/// the stages downstream, and records for the stage's windowed stores.
+#[derive(Default)]
+struct Pending {
+    forwards: Forwards,
+    /// (window index in the stage, the record as routed).
+    windowed: Vec<(usize, crate::state::window::Routed)>,
+}
 
 /// A batch in flight through the chain: its ack and the refusals
 /// registry every stage's runs are added to.
@@ -179,6 +203,8 @@ impl StreamTask {
             shutdown,
             abandoned: false,
             sources,
+            stream_time: i64::MIN,
+            active: (Instant::now(), i64::MIN),
         })
     }
 
@@ -303,16 +329,35 @@ impl StreamTask {
                 at += 1;
                 continue;
             }
-            let run = entries[at..].iter().take_while(|e| **e == (stage, false)).count();
-            self.run_stage(stage, &records, at..at + run, &sources, &batch)?;
+            let mut run = entries[at..].iter().take_while(|e| **e == (stage, false)).count();
+            // A stream-time timer fires right after the record that makes
+            // it due (as Kafka Streams punctuates), so a run ends there.
+            let due = self.stages.iter().filter_map(|s| s.timers.next_stream_due()).min();
+            let floor = self.stream_time;
+            if let Some(due) = due {
+                let mut time = self.stream_time;
+                if let Some(n) = records[at..at + run].iter().position(|r| {
+                    time = time.max(r.timestamp);
+                    time >= due
+                }) {
+                    run = n + 1;
+                }
+            }
+            let latest = records[at..at + run].iter().map(|r| r.timestamp).max();
+            self.run_stage(stage, &records, at..at + run, &sources, &batch, floor)?;
             if std::mem::take(&mut self.abandoned) || self.paused {
                 // Nothing of this batch counts as processed; its offsets
                 // are never committed.
                 batch.ack.seal();
                 return Ok(());
             }
+            self.stream_time = self.stream_time.max(latest.unwrap_or(i64::MIN));
+            if due.is_some() {
+                self.fire_timers(crate::plugin::Clock::StreamTime, self.stream_time, &batch)?;
+            }
             at += run;
         }
+        self.active = (Instant::now(), self.stream_time);
         batch.ack.seal();
         self.progress.push(positions, batch.ack);
         Ok(())
@@ -340,6 +385,7 @@ impl StreamTask {
         run: std::ops::Range<usize>,
         sources: &Arc<Vec<Arc<str>>>,
         batch: &InFlight,
+        floor: i64,
     ) -> Result<(), TaskError> {
         let spec = self.stages[s].spec.clone();
         let metrics = &spec.metrics;
@@ -351,7 +397,7 @@ impl StreamTask {
             len: run.len(),
             sources: sources.clone(),
         });
-        let mut forwards = Forwards::new();
+        let mut pending = Pending::default();
         let started = Instant::now();
         let outcome = self.stages[s].processor.process(&records[run.clone()]);
         ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
@@ -362,7 +408,7 @@ impl StreamTask {
                 self.persist_writes(s, &batch.ack)?;
                 for (index, result) in run.clone().zip(results) {
                     let input = base + (index - run.start) as u32;
-                    self.route(s, records, index, &sources[index], input, result, batch, &mut forwards)?;
+                    self.route(s, records, index, &sources[index], input, result, batch, &mut pending)?;
                 }
             }
             Err(trap) => {
@@ -376,7 +422,7 @@ impl StreamTask {
                 ProcessorMetrics::add(&metrics.traps, 1);
                 match spec.manifest().limits.on_trap {
                     OnTrap::Continue => {
-                        self.replay_after_trap(s, records, run.clone(), sources, base, trap, batch, &mut forwards)?
+                        self.replay_after_trap(s, records, run.clone(), sources, base, trap, batch, &mut pending)?
                     }
                     OnTrap::Fail => {
                         return Err(TaskError::Trapped {
@@ -397,12 +443,32 @@ impl StreamTask {
             return Ok(());
         }
         ProcessorMetrics::add(&metrics.records_in, run.len() as u64);
-        for (stage, (fed, fed_sources)) in forwards {
+        self.timer_requests(s);
+        if !self.stages[s].windows.is_empty() {
+            let run_ctx = Run {
+                records,
+                sources,
+                run: run.clone(),
+                base,
+            };
+            self.window_stage(
+                s,
+                &run_ctx,
+                std::mem::take(&mut pending.windowed),
+                floor,
+                batch,
+                &mut pending.forwards,
+            )?;
+            if self.paused || self.abandoned {
+                return Ok(());
+            }
+        }
+        for (stage, (fed, fed_sources)) in pending.forwards {
             if fed.is_empty() {
                 continue;
             }
             let len = fed.len();
-            self.run_stage(stage, &Arc::new(fed), 0..len, &Arc::new(fed_sources), batch)?;
+            self.run_stage(stage, &Arc::new(fed), 0..len, &Arc::new(fed_sources), batch, floor)?;
             if self.paused || self.abandoned {
                 return Ok(());
             }
@@ -455,7 +521,7 @@ impl StreamTask {
         base: u32,
         trap: anyhow::Error,
         batch: &InFlight,
-        forwards: &mut Forwards,
+        pending: &mut Pending,
     ) -> Result<(), TaskError> {
         let name = self.stages[s].spec.name.clone();
         tracing::warn!(task = %self.id, processor = %name, "plugin trapped ({trap:#}); restarting the instance and replaying the batch record by record");
@@ -481,7 +547,7 @@ impl StreamTask {
                         input,
                         results.remove(0),
                         batch,
-                        forwards,
+                        pending,
                     )?
                 }
                 Err(trap) => {
@@ -523,19 +589,48 @@ impl StreamTask {
         input: u32,
         result: RecordResult,
         batch: &InFlight,
-        forwards: &mut Forwards,
+        pending: &mut Pending,
     ) -> Result<(), TaskError> {
         let record = &records[index];
         let stage = &self.spec.stages[s];
         let metrics = &stage.processor.metrics;
         let ack = &batch.ack;
-        let outputs = match result {
+        let mut outputs = match result {
             Err(message) => return self.dead_letter(s, record, source, kind::RECORD_ERROR, &message, ack),
             Ok(outputs) => outputs,
         };
         if outputs.is_empty() {
             ProcessorMetrics::add(&metrics.dropped, 1);
             return Ok(());
+        }
+        // Outputs to a windowed store are aggregated after the call.
+        let windows = &self.stages[s].windows;
+        if !windows.is_empty() {
+            outputs.retain_mut(|o| match windows.iter().position(|w| w.name == o.output) {
+                None => true,
+                Some(w) => {
+                    pending.windowed.push((
+                        w,
+                        crate::state::window::Routed {
+                            record: InputRecord {
+                                topic: record.topic.clone(),
+                                partition: record.partition,
+                                offset: record.offset,
+                                timestamp: o.timestamp.unwrap_or(record.timestamp),
+                                key: o.key.take(),
+                                value: o.value.take(),
+                                headers: std::mem::take(&mut o.headers),
+                            },
+                            input: index,
+                            stream_time: i64::MIN,
+                        },
+                    ));
+                    false
+                }
+            });
+            if outputs.is_empty() {
+                return Ok(());
+            }
         }
         if let Some(undeclared) = outputs.iter().find(|o| stage.route(&o.output).is_none()) {
             let mut declared: Vec<&str> = stage.routes.iter().map(|(name, _)| name.as_str()).collect();
@@ -592,7 +687,7 @@ impl StreamTask {
                 } else {
                     output.clone().expect("present until the last")
                 };
-                let (fed, fed_sources) = forwards.entry(*to).or_default();
+                let (fed, fed_sources) = pending.forwards.entry(*to).or_default();
                 fed.push(InputRecord {
                     topic: topic.to_string(),
                     partition: record.partition,
@@ -649,9 +744,22 @@ impl Stage {
     ) -> Result<Self, PluginError> {
         let generation = spec.generation();
         let factory = spec.factory();
-        let processor = factory.instantiate(&tag, state.as_ref().map(StateManager::store))?;
+        let mut processor = factory.instantiate(&tag, state.as_ref().map(StateManager::store))?;
         let version = factory.version();
+        let manifest = spec.manifest();
+        if let Some(state) = &state {
+            let store = state.store();
+            let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+            for w in &manifest.windows {
+                store.hide(&w.name);
+            }
+        }
+        let mut timers = super::timers::Timers::from_manifest(&manifest.timers);
+        timers.apply(processor.take_timer_requests());
         Ok(Stage {
+            windows: manifest.windows.clone(),
+            timers,
+            idle_advance: manifest.idle_advance,
             letters: DeadLetters {
                 topic: spec.dead_letter.as_str().into(),
                 processor: spec.name.clone(),
@@ -691,6 +799,8 @@ impl Stage {
                 );
                 self.processor = processor;
                 self.set_version(factory.version());
+                let requests = self.processor.take_timer_requests();
+                self.timers.apply(requests);
             }
             Err(error) => {
                 tracing::error!(task = %self.tag, "cannot switch to {}; keeping {}: {error}", factory.version(), self.version)
@@ -703,6 +813,8 @@ impl Stage {
         let factory = self.spec.factory();
         self.processor = factory.instantiate(&self.tag, self.state.as_ref().map(StateManager::store))?;
         self.set_version(factory.version());
+        let requests = self.processor.take_timer_requests();
+        self.timers.apply(requests);
         Ok(())
     }
 

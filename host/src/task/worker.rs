@@ -126,7 +126,34 @@ impl Drop for Worker {
 
 fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot, shutdown: Arc<Shutdown>) {
     let mut tasks: HashMap<TaskId, StreamTask> = HashMap::new();
-    for command in inbox {
+    let mut ticked = std::time::Instant::now();
+    loop {
+        // Wall-clock timers and idle-advance need a call even when no
+        // batch comes: every TICK, between commands or instead of one.
+        let command = match inbox.recv_timeout(TICK) {
+            Ok(command) => Some(command),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
+        if ticked.elapsed() >= TICK {
+            ticked = std::time::Instant::now();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let mut failed = Vec::new();
+            for (id, task) in &mut tasks {
+                if shutdown.abandon() {
+                    break;
+                }
+                if let Err(error) = task.tick(now) {
+                    failed.push((id.clone(), error));
+                }
+            }
+            for (id, error) in failed {
+                fail(&mut tasks, id, error, &fatal);
+            }
+        }
+        let Some(command) = command else { continue };
         match command {
             Command::Start {
                 id,
@@ -154,24 +181,8 @@ fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot
                 }
                 let result = task.process_batch(records);
                 task.progress().dequeue();
-                match result {
-                    Ok(()) => {}
-                    // The topic or cluster refused an output, or local
-                    // storage failed: this task stops, the others go on.
-                    Err(error @ (TaskError::Produce { .. } | TaskError::HostFault { .. })) => {
-                        tracing::error!(
-                            "{error}; stopping the task without committing past it (a restart reprocesses from the last commit)"
-                        );
-                        task.halt(&error);
-                    }
-                    Err(error) => {
-                        tracing::error!("{error}");
-                        fatal
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get_or_insert(error.to_string());
-                        tasks.remove(&id);
-                    }
+                if let Err(error) = result {
+                    fail(&mut tasks, id, error, &fatal);
                 }
             }
             Command::Close { id, reply } => {
@@ -182,6 +193,32 @@ fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot
                 }
                 let _ = reply.send(());
             }
+        }
+    }
+}
+
+/// How often tasks get a [`StreamTask::tick`].
+const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A task failed: output refusals and storage faults stop only that task
+/// (nothing past it is committed); anything else stops the application.
+fn fail(tasks: &mut HashMap<TaskId, StreamTask>, id: TaskId, error: TaskError, fatal: &FatalSlot) {
+    match error {
+        TaskError::Produce { .. } | TaskError::HostFault { .. } => {
+            tracing::error!(
+                "{error}; stopping the task without committing past it (a restart reprocesses from the last commit)"
+            );
+            if let Some(task) = tasks.get_mut(&id) {
+                task.halt(&error);
+            }
+        }
+        error => {
+            tracing::error!("{error}");
+            fatal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(error.to_string());
+            tasks.remove(&id);
         }
     }
 }

@@ -1,0 +1,526 @@
+//! Time in a task: windowed stores (routing a stage's windowed outputs
+//! through `state::window` and the plugin's `aggregate` and `emit`), timers
+//! (stream time after the record that makes them due, the wall clock on the
+//! worker's tick) and `idle-advance`.
+//!
+//! Everything here counts against an ack like a batch's outputs do: window
+//! results and timer outputs of a batch against the batch's, those of a
+//! tick against an ack of their own queued in the task's progress, so the
+//! commit order stays the processing order.
+
+use super::{Forwards, InFlight, Pending, StreamTask, TaskError};
+use crate::kafka::producer::BatchAck;
+use crate::manifest::{Emit, Late};
+use crate::plugin::{Aggregation, Clock, Header, InputRecord, Tick, Window, WindowResult};
+use crate::state::window::{self, Emission, Routed};
+use crate::task::dead_letter::{RefusedOutputs, StageRun, kind};
+use crate::task::spec::ProcessorMetrics;
+use rill_sdk::time::WindowKind;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A stage's run of records as dead letters and refusals see them: window
+/// results and timer outputs are attributed to one of these records.
+pub(super) struct Run<'a> {
+    pub records: &'a Arc<Vec<InputRecord>>,
+    pub sources: &'a Arc<Vec<Arc<str>>>,
+    pub run: Range<usize>,
+    /// The refusal number of `records[run.start]`.
+    pub base: u32,
+}
+
+impl Run<'_> {
+    fn input(&self, index: usize) -> u32 {
+        self.base + (index - self.run.start) as u32
+    }
+}
+
+/// A window result waiting for `emit`: which store, which input record it
+/// is attributed to, and the result.
+type Pendingresult = (usize, usize, Emission);
+
+impl StreamTask {
+    /// Applies the timer calls the stage's plugin made during its last call.
+    pub(super) fn timer_requests(&mut self, s: usize) {
+        let requests = self.stages[s].processor.take_timer_requests();
+        if !requests.is_empty() {
+            self.stages[s].timers.apply(requests);
+        }
+    }
+
+    fn storage(&self, error: crate::state::store::AccessError) -> TaskError {
+        let message = match error {
+            crate::state::store::AccessError::Storage(m) => m,
+            crate::state::store::AccessError::Undeclared(name) => format!("windowed store {name} is not open"),
+        };
+        TaskError::HostFault {
+            task: self.id.clone(),
+            source: crate::plugin::HostFault(message),
+        }
+    }
+
+    /// Aggregates what stage `s` routed to its windowed stores in `run`,
+    /// closes the windows the new stream time closes, emits the results
+    /// (to topics and, in `forwards`, to the stages downstream) and makes
+    /// the store writes durable. `floor` is the task's stream time before
+    /// the run.
+    pub(super) fn window_stage(
+        &mut self,
+        s: usize,
+        run: &Run<'_>,
+        windowed: Vec<(usize, Routed)>,
+        floor: i64,
+        batch: &InFlight,
+        forwards: &mut Forwards,
+    ) -> Result<(), TaskError> {
+        let windows = self.stages[s].windows.clone();
+        let Some(state) = &self.stages[s].state else {
+            tracing::error!(task = %self.id, "windowed stores need local state, which this task has none of; window records are dropped");
+            return Ok(());
+        };
+        let store = state.store();
+        // Stream time at each record of the run (a window's lateness is
+        // judged as of the record, as Kafka Streams does).
+        let mut time = floor;
+        let prefix: Vec<i64> = run.records[run.run.clone()]
+            .iter()
+            .map(|r| {
+                time = time.max(r.timestamp);
+                time
+            })
+            .collect();
+        let run_time = time;
+        let mut routed: Vec<Vec<Routed>> = vec![Vec::new(); windows.len()];
+        for (w, mut r) in windowed {
+            r.stream_time = prefix[r.input - run.run.start];
+            routed[w].push(r);
+        }
+
+        let plans = {
+            let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut view = guard.host();
+            let mut plans = Vec::with_capacity(windows.len());
+            for (spec, routed) in windows.iter().zip(&routed) {
+                plans.push(window::plan(&mut view, spec, routed, floor).map_err(|e| self.storage(e))?);
+            }
+            plans
+        };
+
+        let mut aggregations = Vec::new();
+        let mut owners = Vec::new();
+        for (w, (spec, plan)) in windows.iter().zip(&plans).enumerate() {
+            let session = matches!(spec.kind, WindowKind::Session { .. });
+            for (g, group) in plan.groups.iter().enumerate().filter(|(_, g)| g.is_live()) {
+                aggregations.push(Aggregation {
+                    store: spec.name.clone(),
+                    key: group.key.clone(),
+                    window: Window {
+                        start: group.window.start,
+                        end: group.window.end,
+                    },
+                    current: group.current.as_ref().map(|(v, _)| v.clone()),
+                    merged: group.merged.iter().map(|(_, v, _)| v.clone()).collect(),
+                    records: group.records.iter().map(|&r| routed[w][r].record.clone()).collect(),
+                    running: spec.emit == Emit::Update && !session,
+                });
+                owners.push((w, g));
+            }
+        }
+        let results = if aggregations.is_empty() {
+            Vec::new()
+        } else {
+            let started = Instant::now();
+            let outcome = self.stages[s].processor.aggregate(&aggregations);
+            let metrics = &self.stages[s].spec.metrics;
+            ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
+            ProcessorMetrics::add(&metrics.calls, 1);
+            match outcome {
+                Ok(results) => results,
+                Err(trap) => {
+                    // Nothing of the windows was written: dead-letter every
+                    // record routed to them, on a fresh instance.
+                    self.after_trap(s, &trap)?;
+                    let mut inputs: Vec<usize> = routed.iter().flatten().map(|r| r.input).collect();
+                    inputs.dedup();
+                    for input in inputs {
+                        self.dead_letter(
+                            s,
+                            &run.records[input],
+                            &run.sources[input],
+                            kind::TRAP,
+                            &format!("aggregate trapped: {trap:#}"),
+                            &batch.ack,
+                        )?;
+                    }
+                    return Ok(());
+                }
+            }
+        };
+
+        let mut pending: Vec<Pendingresult> = Vec::new();
+        let mut letters: Vec<(usize, &'static str, String)> = Vec::new();
+        {
+            let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut view = guard.host();
+            for (&(w, g), result) in owners.iter().zip(results) {
+                let group = &plans[w].groups[g];
+                match result {
+                    Ok(values) if !values.is_empty() => {
+                        for e in window::apply(&mut view, &windows[w], group, &routed[w], &values)
+                            .map_err(|e| self.storage(e))?
+                        {
+                            let input = e.routed.map_or(run.run.end - 1, |r| routed[w][r].input);
+                            pending.push((w, input, e));
+                        }
+                    }
+                    Ok(_) => {
+                        for &r in &group.records {
+                            letters.push((
+                                routed[w][r].input,
+                                kind::AGGREGATE_ERROR,
+                                "aggregate returned no aggregate".into(),
+                            ));
+                        }
+                    }
+                    Err(message) => {
+                        for &r in &group.records {
+                            letters.push((routed[w][r].input, kind::AGGREGATE_ERROR, message.clone()));
+                        }
+                    }
+                }
+            }
+            // Updates in the order of the records that made them.
+            pending.sort_by_key(|(_, input, _)| *input);
+            for (w, (spec, plan)) in windows.iter().zip(&plans).enumerate() {
+                let metrics = &self.stages[s].spec.metrics;
+                ProcessorMetrics::add(&metrics.late, plan.late.len() as u64);
+                for &r in &plan.late {
+                    let record = &routed[w][r];
+                    if spec.late == Late::DeadLetter {
+                        letters.push((
+                            record.input,
+                            kind::LATE,
+                            format!(
+                                "late for window store '{}': every window of timestamp {} closed (stream time {}, grace {} ms)",
+                                spec.name, record.record.timestamp, record.stream_time, spec.grace
+                            ),
+                        ));
+                    } else {
+                        tracing::debug!(task = %self.id, store = %spec.name, timestamp = record.record.timestamp, "dropping a late record");
+                    }
+                }
+                for &r in &plan.keyless {
+                    letters.push((
+                        routed[w][r].input,
+                        kind::RECORD_ERROR,
+                        format!("a record emitted to window store '{}' has no key", spec.name),
+                    ));
+                }
+                for e in window::close(&mut view, spec, plan.stream_time.max(run_time)).map_err(|e| self.storage(e))? {
+                    pending.push((w, run.run.end - 1, e));
+                }
+            }
+        }
+        letters.sort_by_key(|(input, _, _)| *input);
+        letters.dedup_by_key(|(input, kind, _)| (*input, *kind));
+        for (input, kind, message) in letters {
+            self.dead_letter(s, &run.records[input], &run.sources[input], kind, &message, &batch.ack)?;
+        }
+        self.emit_results(s, run, pending, batch, forwards)?;
+        self.persist_writes(s, &batch.ack)
+    }
+
+    /// Calls the plugin's `emit` for `pending` window results and routes
+    /// their outputs (an output without a timestamp gets the result's).
+    fn emit_results(
+        &mut self,
+        s: usize,
+        run: &Run<'_>,
+        pending: Vec<Pendingresult>,
+        batch: &InFlight,
+        forwards: &mut Forwards,
+    ) -> Result<(), TaskError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let windows = &self.stages[s].windows;
+        let results: Vec<WindowResult> = pending
+            .iter()
+            .map(|(w, _, e)| WindowResult {
+                store: windows[*w].name.clone(),
+                key: e.key.clone(),
+                window: Window {
+                    start: e.window.start,
+                    end: e.window.end,
+                },
+                value: e.value.clone(),
+                timestamp: e.timestamp,
+            })
+            .collect();
+        let started = Instant::now();
+        let outcome = self.stages[s].processor.emit(&results);
+        ProcessorMetrics::add(
+            &self.stages[s].spec.metrics.plugin_nanos,
+            started.elapsed().as_nanos() as u64,
+        );
+        ProcessorMetrics::add(&self.stages[s].spec.metrics.calls, 1);
+        let outputs = match outcome {
+            Ok(outputs) => outputs,
+            Err(trap) => {
+                self.after_trap(s, &trap)?;
+                let message = format!("emit trapped: {trap:#}");
+                vec![Err(message); results.len()]
+            }
+        };
+        let mut scratch = Pending {
+            forwards: std::mem::take(forwards),
+            windowed: Vec::new(),
+        };
+        for ((_, input, _), (result, output)) in pending.iter().zip(results.iter().zip(outputs)) {
+            match output {
+                Ok(mut outputs) => {
+                    for o in &mut outputs {
+                        o.timestamp.get_or_insert(result.timestamp);
+                    }
+                    self.route(
+                        s,
+                        run.records,
+                        *input,
+                        &run.sources[*input],
+                        run.input(*input),
+                        Ok(outputs),
+                        batch,
+                        &mut scratch,
+                    )?;
+                    if let Some((_, r)) = scratch.windowed.pop() {
+                        scratch.windowed.clear();
+                        self.dead_letter(
+                            s,
+                            &r.record,
+                            &run.sources[*input],
+                            kind::EMIT_ERROR,
+                            "emit returned an output to a window store; window results go to outputs",
+                            &batch.ack,
+                        )?;
+                    }
+                }
+                Err(message) => {
+                    let record = result_record(result, run.records[*input].partition);
+                    self.dead_letter(s, &record, &run.sources[*input], kind::EMIT_ERROR, &message, &batch.ack)?;
+                }
+            }
+        }
+        *forwards = scratch.forwards;
+        Ok(())
+    }
+
+    /// After a trap in a window or timer call: a host fault stops the task;
+    /// otherwise the trap is counted and the instance replaced.
+    fn after_trap(&mut self, s: usize, trap: &anyhow::Error) -> Result<(), TaskError> {
+        self.stages[s].discard_writes();
+        if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
+            return Err(TaskError::HostFault {
+                task: self.id.clone(),
+                source: fault.clone(),
+            });
+        }
+        ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
+        tracing::warn!(task = %self.id, processor = %self.stages[s].spec.name, "plugin trapped ({trap:#}); restarting the instance");
+        self.restart(s)
+    }
+
+    /// Fires every timer of `clock` due at `now`, stage by stage; outputs
+    /// are routed like `process` outputs and count against `batch`.
+    pub(super) fn fire_timers(&mut self, clock: Clock, now: i64, batch: &InFlight) -> Result<(), TaskError> {
+        for s in 0..self.stages.len() {
+            for (name, time) in self.stages[s].timers.due(clock, now) {
+                self.fire(s, clock, name, time, batch)?;
+                if self.paused || self.abandoned {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fire(&mut self, s: usize, clock: Clock, name: String, time: i64, batch: &InFlight) -> Result<(), TaskError> {
+        let record = InputRecord {
+            topic: format!("timer:{name}"),
+            partition: self.id.partition,
+            offset: -1,
+            timestamp: time,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        };
+        let (records, sources, base) = self.synthetic_run(s, record, batch);
+        let tick = Tick { name, clock, time };
+        let started = Instant::now();
+        let outcome = self.stages[s].processor.on_timer(&tick);
+        ProcessorMetrics::add(
+            &self.stages[s].spec.metrics.plugin_nanos,
+            started.elapsed().as_nanos() as u64,
+        );
+        ProcessorMetrics::add(&self.stages[s].spec.metrics.calls, 1);
+        let result = match outcome {
+            Ok(Ok(mut outputs)) => {
+                self.persist_writes(s, &batch.ack)?;
+                for o in &mut outputs {
+                    o.timestamp.get_or_insert(time);
+                }
+                Ok(outputs)
+            }
+            Ok(Err(message)) => {
+                self.stages[s].discard_writes();
+                return self.dead_letter(s, &records[0], &sources[0], kind::TIMER_ERROR, &message, &batch.ack);
+            }
+            Err(trap) => {
+                self.after_trap(s, &trap)?;
+                let message = format!("on-timer trapped: {trap:#}");
+                return self.dead_letter(s, &records[0], &sources[0], kind::TRAP, &message, &batch.ack);
+            }
+        };
+        self.timer_requests(s);
+        let mut pending = Pending::default();
+        self.route(s, &records, 0, &sources[0], base, result, batch, &mut pending)?;
+        let run = Run {
+            records: &records,
+            sources: &sources,
+            run: 0..1,
+            base,
+        };
+        if !pending.windowed.is_empty() || !self.stages[s].windows.is_empty() {
+            let windowed = std::mem::take(&mut pending.windowed);
+            self.window_stage(s, &run, windowed, self.stream_time, batch, &mut pending.forwards)?;
+        }
+        self.run_forwards(pending.forwards, batch)
+    }
+
+    /// Runs the stages downstream over what a timer or window fed them.
+    fn run_forwards(&mut self, forwards: Forwards, batch: &InFlight) -> Result<(), TaskError> {
+        for (stage, (fed, fed_sources)) in forwards {
+            if fed.is_empty() {
+                continue;
+            }
+            let len = fed.len();
+            self.run_stage(
+                stage,
+                &Arc::new(fed),
+                0..len,
+                &Arc::new(fed_sources),
+                batch,
+                self.stream_time,
+            )?;
+            if self.paused || self.abandoned {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One made-up record standing for a timer firing or a stream-time
+    /// advance, registered so refusals of its outputs can dead-letter it.
+    fn synthetic_run(
+        &self,
+        s: usize,
+        record: InputRecord,
+        batch: &InFlight,
+    ) -> (Arc<Vec<InputRecord>>, Arc<Vec<Arc<str>>>, u32) {
+        let sources: Arc<Vec<Arc<str>>> = Arc::new(vec![record.topic.as_str().into()]);
+        let records = Arc::new(vec![record]);
+        let base = batch.refusals.register(StageRun {
+            letters: self.stages[s].letters.clone(),
+            spec: self.stages[s].spec.clone(),
+            records: records.clone(),
+            start: 0,
+            len: 1,
+            sources: sources.clone(),
+        });
+        (records, sources, base)
+    }
+
+    /// The worker's periodic call (every ~100 ms, records or not): fires
+    /// wall-clock timers due at `now_ms` (epoch ms) and, when the task has
+    /// been idle for its `idle-advance`, moves stream time on with the wall
+    /// clock (closing windows and firing stream-time timers).
+    pub fn tick(&mut self, now_ms: i64) -> Result<(), TaskError> {
+        if self.paused {
+            return Ok(());
+        }
+        let idle = self.stages.iter().filter_map(|s| s.idle_advance).min();
+        let wall = self.stages.iter().any(|s| s.timers.any(Clock::WallClock));
+        let (since, at) = self.active;
+        let advance = idle.is_some_and(|d| at != i64::MIN && since.elapsed() >= d);
+        if !wall && !advance {
+            return Ok(());
+        }
+        let refusals = Arc::new(RefusedOutputs::new(Arc::downgrade(&self.producer)));
+        let batch = InFlight {
+            ack: BatchAck::with_refusals(refusals.clone()),
+            refusals,
+        };
+        if advance {
+            let advanced = at.saturating_add(since.elapsed().as_millis() as i64);
+            if advanced > self.stream_time {
+                self.stream_time = advanced;
+                self.fire_timers(Clock::StreamTime, advanced, &batch)?;
+                for s in 0..self.stages.len() {
+                    if self.stages[s].windows.is_empty() || self.paused {
+                        continue;
+                    }
+                    let record = InputRecord {
+                        topic: "idle-advance".into(),
+                        partition: self.id.partition,
+                        offset: -1,
+                        timestamp: advanced,
+                        key: None,
+                        value: None,
+                        headers: Vec::new(),
+                    };
+                    let (records, sources, base) = self.synthetic_run(s, record, &batch);
+                    let run = Run {
+                        records: &records,
+                        sources: &sources,
+                        run: 0..1,
+                        base,
+                    };
+                    let mut forwards = Forwards::new();
+                    self.window_stage(s, &run, Vec::new(), advanced, &batch, &mut forwards)?;
+                    self.run_forwards(forwards, &batch)?;
+                }
+            }
+        }
+        if wall && !self.paused {
+            self.fire_timers(Clock::WallClock, now_ms, &batch)?;
+        }
+        batch.ack.seal();
+        if !self.paused {
+            self.progress.push(Vec::new(), batch.ack);
+        }
+        Ok(())
+    }
+}
+
+/// A window result as a record, for a dead letter: the window's key and
+/// aggregate, its bounds in headers.
+fn result_record(result: &WindowResult, partition: i32) -> InputRecord {
+    InputRecord {
+        topic: result.store.clone(),
+        partition,
+        offset: -1,
+        timestamp: result.timestamp,
+        key: Some(result.key.clone()),
+        value: result.value.clone(),
+        headers: vec![
+            Header {
+                key: "rill.window.start".into(),
+                value: Some(result.window.start.to_string().into_bytes()),
+            },
+            Header {
+                key: "rill.window.end".into(),
+                value: Some(result.window.end.to_string().into_bytes()),
+            },
+        ],
+    }
+}

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 6] = [
+const PLUGINS: [&str; 8] = [
+    "order-window-count",
+    "cpu-peak",
     "metric-branch",
     "cpu-alert",
     "order-join",

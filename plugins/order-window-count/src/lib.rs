@@ -1,0 +1,104 @@
+//! `order-window-count`: the seed's "orders of the last 10 minutes" (Kafka
+//! Streams' `groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(10m, 1m))
+//! .count().suppress(untilWindowCloses)`). `process` sends every order to
+//! the `counts` windowed store by its key; the host assigns windows, drops
+//! late orders and keeps the counts; this plugin only adds one per order
+//! and formats each window's result as
+//! `{"key":"<key>","start":<ms>,"end":<ms>,"count":<n>}` (end exclusive).
+//! `plugin.toml` emits final results only, `update.toml` every update.
+
+use rill_sdk::{Error, NoConfig, Output, Processor, Record, Window, WindowResult, windows};
+
+/// The windowed counter.
+pub struct OrderWindowCount;
+
+impl Processor for OrderWindowCount {
+    type Config = NoConfig;
+
+    fn init(_: NoConfig) -> Result<Self, Error> {
+        Ok(OrderWindowCount)
+    }
+
+    fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
+        if record.key.is_none() {
+            return Err(Error::new("an order needs a key to be counted"));
+        }
+        Ok(vec![Output::forward(record, "counts")])
+    }
+
+    fn aggregate(&mut self, _: &Window, count: Option<Vec<u8>>, _: &Record) -> Result<Vec<u8>, Error> {
+        Ok(windows::encode(&(windows::decode::<u64>(count)? + 1)))
+    }
+
+    fn emit(&mut self, result: WindowResult) -> Result<Vec<Output>, Error> {
+        let count: u64 = windows::decode(result.value)?;
+        let window = result.window;
+        let value = serde_json::json!({
+            "key": String::from_utf8_lossy(&window.key),
+            "start": window.start,
+            "end": window.end,
+            "count": count,
+        });
+        Ok(vec![Output::new(
+            "count",
+            Some(window.key),
+            Some(value.to_string().into_bytes()),
+        )])
+    }
+}
+
+rill_sdk::export!(OrderWindowCount);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rill_sdk::testing::TestDriver;
+    use rill_sdk::time::{Emit, WindowKind};
+
+    const MIN: i64 = 60_000;
+
+    fn driver(emit: Emit) -> TestDriver<OrderWindowCount> {
+        TestDriver::<OrderWindowCount>::new("{}").unwrap().with_window(
+            "counts",
+            WindowKind::Tumbling { size: 10 * MIN },
+            MIN,
+            emit,
+        )
+    }
+
+    fn values(outputs: Vec<Output>) -> Vec<String> {
+        outputs
+            .into_iter()
+            .map(|o| String::from_utf8(o.value.unwrap()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn final_counts_come_when_the_window_and_its_grace_have_passed() {
+        let mut d = driver(Emit::Final);
+        assert!(d.process_at(b"a", b"o1", MIN).unwrap().is_empty());
+        assert!(d.process_at(b"a", b"o2", 9 * MIN).unwrap().is_empty());
+        // 10:30 is in the next window; [0,10m) is still within its grace.
+        assert!(d.process_at(b"a", b"o3", 10 * MIN + MIN / 2).unwrap().is_empty());
+        // Out of order but within grace: still counted in [0,10m).
+        assert!(d.process_at(b"a", b"o4", 5 * MIN).unwrap().is_empty());
+        let out = values(d.process_at(b"b", b"o5", 11 * MIN).unwrap());
+        assert_eq!(out, vec![r#"{"count":3,"end":600000,"key":"a","start":0}"#]);
+        // Late: [0,10m) has closed.
+        assert!(d.process_at(b"a", b"o6", 2 * MIN).unwrap().is_empty());
+        assert_eq!(d.late_records(), 1);
+    }
+
+    #[test]
+    fn update_mode_emits_every_count() {
+        let mut d = driver(Emit::Update);
+        assert_eq!(
+            values(d.process_at(b"a", b"o1", MIN).unwrap()),
+            vec![r#"{"count":1,"end":600000,"key":"a","start":0}"#]
+        );
+        assert_eq!(
+            values(d.process_at(b"a", b"o2", 2 * MIN).unwrap()),
+            vec![r#"{"count":2,"end":600000,"key":"a","start":0}"#]
+        );
+    }
+}

@@ -61,6 +61,8 @@ pub fn component(plugin: &str) -> PathBuf {
         "cpu-alert" => env!("RILL_PLUGIN_CPU_ALERT"),
         "order-join" => env!("RILL_PLUGIN_ORDER_JOIN"),
         "order-count" => env!("RILL_PLUGIN_ORDER_COUNT"),
+        "order-window-count" => env!("RILL_PLUGIN_ORDER_WINDOW_COUNT"),
+        "cpu-peak" => env!("RILL_PLUGIN_CPU_PEAK"),
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
         "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),

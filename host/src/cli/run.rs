@@ -150,8 +150,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             calls = p.calls,
             plugin_ns = p.plugin_nanos,
             produce_ns = p.produce_nanos,
-            "processed {} records: {} emitted, {} dropped, {} dead-lettered, {} traps",
-            p.records_in, p.records_out, p.dropped, p.dead_lettered, p.traps
+            late = p.late,
+            "processed {} records: {} emitted, {} dropped, {} dead-lettered, {} traps, {} late",
+            p.records_in, p.records_out, p.dropped, p.dead_lettered, p.traps, p.late
         );
     }
     let time = report.poll_loop;

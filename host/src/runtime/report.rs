@@ -52,6 +52,8 @@ pub struct ProcessorSummary {
     pub dead_lettered: u64,
     /// Plugin traps survived.
     pub traps: u64,
+    /// Records late for every window they fell in.
+    pub late: u64,
     /// Plugin calls made (records_in / calls is the mean batch size).
     pub calls: u64,
     /// Nanoseconds inside plugin calls.
@@ -74,6 +76,7 @@ impl ProcessorSummary {
             dropped: ProcessorMetrics::get(&m.dropped),
             dead_lettered: ProcessorMetrics::get(&m.dead_lettered),
             traps: ProcessorMetrics::get(&m.traps),
+            late: ProcessorMetrics::get(&m.late),
             calls: ProcessorMetrics::get(&m.calls),
             plugin_nanos: ProcessorMetrics::get(&m.plugin_nanos),
             produce_nanos: ProcessorMetrics::get(&m.produce_nanos),

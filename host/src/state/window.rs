@@ -353,8 +353,15 @@ pub fn apply(
 
 /// Closes the windows due at the plan's stream time: their final results
 /// (final mode, in closing order), then forgets windows past retention
-/// (tombstones in the changelog), and records the new stream time.
-pub fn close(view: &mut HostView<'_>, spec: &WindowSpec, stream_time: i64) -> Result<Vec<Emission>, AccessError> {
+/// (tombstones in the changelog), and records the new stream time when
+/// anything closed or `records` moved it (an idle advance that closes
+/// nothing writes nothing, so a quiet task does not fill its changelog).
+pub fn close(
+    view: &mut HostView<'_>,
+    spec: &WindowSpec,
+    stream_time: i64,
+    records: bool,
+) -> Result<Vec<Emission>, AccessError> {
     let store = &spec.name;
     let (stored_time, closed_through) = meta(view, store)?;
     let now = stored_time.max(stream_time);
@@ -385,12 +392,15 @@ pub fn close(view: &mut HostView<'_>, spec: &WindowSpec, stream_time: i64) -> Re
     }
     let expire_through = now.saturating_sub(spec.kept_after_close());
     let to = [&[INDEX][..], &ord(expire_through.saturating_add(1))].concat();
+    let mut expired = false;
     for (k, _) in view.range(store, &[INDEX], &to)? {
         let (key, window) = parse_index(&k);
         view.delete(store, window_key(&key, window))?;
         view.delete(store, k)?;
+        expired = true;
     }
-    if (now, now) != (stored_time, closed_through) {
+    let moved = (now, now) != (stored_time, closed_through);
+    if moved && (records || expired || !emissions.is_empty()) {
         view.put(store, META.to_vec(), [ord(now), ord(now)].concat())?;
     }
     Ok(emissions)

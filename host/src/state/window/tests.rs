@@ -83,7 +83,7 @@ impl Counter {
         }
         // Update-mode emissions in record order, as Kafka Streams forwards them.
         emissions.sort_by_key(|e| e.routed);
-        emissions.extend(close(&mut view, &self.spec, plan.stream_time).unwrap());
+        emissions.extend(close(&mut view, &self.spec, plan.stream_time, true).unwrap());
         let writes: Vec<_> = self
             .store
             .take_writes()

@@ -91,6 +91,8 @@ impl StreamTask {
             })
             .collect();
         let run_time = time;
+        // Records (not an idle advance) moved stream time.
+        let records = run.records.first().is_some_and(|r| r.offset >= 0);
         let mut routed: Vec<Vec<Routed>> = vec![Vec::new(); windows.len()];
         for (w, mut r) in windowed {
             r.stream_time = prefix[r.input - run.run.start];
@@ -217,7 +219,9 @@ impl StreamTask {
                         format!("a record emitted to window store '{}' has no key", spec.name),
                     ));
                 }
-                for e in window::close(&mut view, spec, plan.stream_time.max(run_time)).map_err(|e| self.storage(e))? {
+                for e in window::close(&mut view, spec, plan.stream_time.max(run_time), records)
+                    .map_err(|e| self.storage(e))?
+                {
                     pending.push((w, run.run.end - 1, e));
                 }
             }
@@ -495,7 +499,11 @@ impl StreamTask {
             self.fire_timers(Clock::WallClock, now_ms, &batch)?;
         }
         batch.ack.seal();
-        if !self.paused {
+        // Outputs still in flight (or refused) hold back later commits;
+        // a tick that sent nothing, or whose outputs are already
+        // acknowledged, leaves nothing to wait for.
+        let settled = batch.ack.is_complete() && batch.ack.failure().is_none();
+        if !self.paused && !settled {
             self.progress.push(Vec::new(), batch.ack);
         }
         Ok(())

@@ -86,7 +86,7 @@ fn build_python(root: &Path, out_dir: &Path) {
             tools.join("venv/bin/componentize-py")
         });
     println!("cargo:rerun-if-env-changed=RILL_COMPONENTIZE_PY");
-    for plugin in ["cpu-alert-python"] {
+    for plugin in ["cpu-alert-python", "cpu-peak-python"] {
         let dir = root.join("plugins").join(plugin);
         let output = out_dir.join(format!("{plugin}.wasm"));
         let status = Command::new(&tool)

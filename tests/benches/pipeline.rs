@@ -58,25 +58,6 @@ fn committed(watcher: &BaseConsumer, partitions: i32) -> i64 {
         .unwrap_or(0)
 }
 
-/// CPU seconds (user + system) and peak RSS (MiB) of a running process.
-fn usage(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime, in clock ticks of 1/100 s.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
-    (cpu, hwm_kib / 1024.0)
-}
-
 /// Where rill keeps state and compiled plugins across rounds: after the
 /// first round it starts with a warm compile cache, as a restarted rill does.
 fn state_dir() -> &'static std::path::Path {
@@ -159,12 +140,12 @@ fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commi
         if committed(&watcher, partitions) >= total {
             break started.elapsed().as_secs_f64();
         }
-        last = usage(pid);
+        last = rill_tests::usage(pid);
         assert!(started.elapsed() < Duration::from_secs(600), "{mode} did not finish");
         assert!(child.try_wait().unwrap().is_none(), "{mode} exited early");
         std::thread::sleep(Duration::from_millis(10));
     };
-    let (cpu_seconds, peak_rss_mib) = match usage(pid) {
+    let (cpu_seconds, peak_rss_mib) = match rill_tests::usage(pid) {
         (0.0, _) => last,
         now => now,
     };

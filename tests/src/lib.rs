@@ -66,6 +66,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
         "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),
+        "cpu-peak-python" => env!("RILL_PLUGIN_CPU_PEAK_PYTHON"),
         "cpu-alert-js" => env!("RILL_PLUGIN_CPU_ALERT_JS"),
         other => panic!("no component is built for {other}"),
     };
@@ -334,6 +335,26 @@ pub fn read_all(bootstrap: &str, topic: &str) -> Vec<Received> {
         });
     }
     out
+}
+
+/// CPU seconds (user + system) and peak RSS (MiB) of a running process,
+/// from /proc: what the benchmarks report.
+pub fn usage(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime, in clock ticks of 1/100 s.
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (cpu, hwm_kib / 1024.0)
 }
 
 /// Counts of each element, for comparing outputs as multisets.

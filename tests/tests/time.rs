@@ -198,20 +198,26 @@ fn peaks(bootstrap: &str) -> Vec<(String, f64, i64)> {
         .collect()
 }
 
-fn cpu_broker() -> DevBroker {
-    DevBroker::start(&[
+#[test]
+fn a_stream_time_timer_emits_peaks_every_minute_of_event_time() {
+    stream_time_peaks("cpu-peak");
+}
+
+/// The Python port, built against the same WIT, gives the same outputs.
+#[test]
+fn the_python_port_of_cpu_peak_fires_the_same_timer_with_the_same_outputs() {
+    stream_time_peaks("cpu-peak-python");
+}
+
+fn stream_time_peaks(plugin: &str) {
+    let broker = DevBroker::start(&[
         ("metric.cpu", 1),
         ("metric.cpu.peak", 1),
         ("metric.cpu.peak.dlq", 1),
         ("peaks-peaks-changelog", 1),
-    ])
-}
-
-#[test]
-fn a_stream_time_timer_emits_peaks_every_minute_of_event_time() {
-    let broker = cpu_broker();
+    ]);
     let dir = tempfile::tempdir().unwrap();
-    let manifest = install_plugin(dir.path(), "cpu-peak");
+    let manifest = install_plugin(dir.path(), plugin);
     let records = [
         ("a", 0.2, 1_000),
         ("b", 0.4, 10_000),

@@ -33,17 +33,15 @@ impl Processor for OrderWindowCount {
     fn emit(&mut self, result: WindowResult) -> Result<Vec<Output>, Error> {
         let count: u64 = windows::decode(result.value)?;
         let window = result.window;
-        let value = serde_json::json!({
-            "key": String::from_utf8_lossy(&window.key),
-            "start": window.start,
-            "end": window.end,
-            "count": count,
-        });
-        Ok(vec![Output::new(
-            "count",
-            Some(window.key),
-            Some(value.to_string().into_bytes()),
-        )])
+        // Written by hand so the field order is the documented one whatever
+        // serde_json's features are.
+        let key =
+            serde_json::to_string(&String::from_utf8_lossy(&window.key)).map_err(|e| Error::new(e.to_string()))?;
+        let value = format!(
+            r#"{{"key":{key},"start":{},"end":{},"count":{count}}}"#,
+            window.start, window.end
+        );
+        Ok(vec![Output::new("count", Some(window.key), Some(value.into_bytes()))])
     }
 }
 
@@ -83,7 +81,7 @@ mod tests {
         // Out of order but within grace: still counted in [0,10m).
         assert!(d.process_at(b"a", b"o4", 5 * MIN).unwrap().is_empty());
         let out = values(d.process_at(b"b", b"o5", 11 * MIN).unwrap());
-        assert_eq!(out, vec![r#"{"count":3,"end":600000,"key":"a","start":0}"#]);
+        assert_eq!(out, vec![r#"{"key":"a","start":0,"end":600000,"count":3}"#]);
         // Late: [0,10m) has closed.
         assert!(d.process_at(b"a", b"o6", 2 * MIN).unwrap().is_empty());
         assert_eq!(d.late_records(), 1);
@@ -94,11 +92,11 @@ mod tests {
         let mut d = driver(Emit::Update);
         assert_eq!(
             values(d.process_at(b"a", b"o1", MIN).unwrap()),
-            vec![r#"{"count":1,"end":600000,"key":"a","start":0}"#]
+            vec![r#"{"key":"a","start":0,"end":600000,"count":1}"#]
         );
         assert_eq!(
             values(d.process_at(b"a", b"o2", 2 * MIN).unwrap()),
-            vec![r#"{"count":2,"end":600000,"key":"a","start":0}"#]
+            vec![r#"{"key":"a","start":0,"end":600000,"count":2}"#]
         );
     }
 }

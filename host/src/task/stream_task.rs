@@ -412,14 +412,7 @@ impl StreamTask {
                 }
             }
             Err(trap) => {
-                self.stages[s].discard_writes();
-                if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
-                    return Err(TaskError::HostFault {
-                        task: self.id.clone(),
-                        source: fault.clone(),
-                    });
-                }
-                ProcessorMetrics::add(&metrics.traps, 1);
+                self.trapped(s, &trap)?;
                 match spec.manifest().limits.on_trap {
                     OnTrap::Continue => {
                         self.replay_after_trap(s, records, run.clone(), sources, base, trap, batch, &mut pending)?
@@ -551,19 +544,27 @@ impl StreamTask {
                     )?
                 }
                 Err(trap) => {
-                    self.stages[s].discard_writes();
-                    if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
-                        return Err(TaskError::HostFault {
-                            task: self.id.clone(),
-                            source: fault.clone(),
-                        });
-                    }
-                    ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
+                    self.trapped(s, &trap)?;
                     self.dead_letter(s, record, &sources[index], kind::TRAP, &format!("{trap:#}"), &batch.ack)?;
                     self.restart(s)?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A call of stage `s` trapped: its writes are dropped; a host fault
+    /// (local storage failed inside the call) stops the task, any other
+    /// trap is counted and left to the caller to handle.
+    fn trapped(&mut self, s: usize, trap: &anyhow::Error) -> Result<(), TaskError> {
+        self.stages[s].discard_writes();
+        if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
+            return Err(TaskError::HostFault {
+                task: self.id.clone(),
+                source: fault.clone(),
+            });
+        }
+        ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
         Ok(())
     }
 

@@ -38,7 +38,7 @@ impl Run<'_> {
 
 /// A window result waiting for `emit`: which store, which input record it
 /// is attributed to, and the result.
-type Pendingresult = (usize, usize, Emission);
+type PendingResult = (usize, usize, Emission);
 
 impl StreamTask {
     /// Applies the timer calls the stage's plugin made during its last call.
@@ -160,7 +160,7 @@ impl StreamTask {
             }
         };
 
-        let mut pending: Vec<Pendingresult> = Vec::new();
+        let mut pending: Vec<PendingResult> = Vec::new();
         let mut letters: Vec<(usize, &'static str, String)> = Vec::new();
         {
             let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
@@ -241,7 +241,7 @@ impl StreamTask {
         &mut self,
         s: usize,
         run: &Run<'_>,
-        pending: Vec<Pendingresult>,
+        pending: Vec<PendingResult>,
         batch: &InFlight,
         forwards: &mut Forwards,
     ) -> Result<(), TaskError> {
@@ -322,14 +322,7 @@ impl StreamTask {
     /// After a trap in a window or timer call: a host fault stops the task;
     /// otherwise the trap is counted and the instance replaced.
     fn after_trap(&mut self, s: usize, trap: &anyhow::Error) -> Result<(), TaskError> {
-        self.stages[s].discard_writes();
-        if let Some(fault) = trap.downcast_ref::<crate::plugin::HostFault>() {
-            return Err(TaskError::HostFault {
-                task: self.id.clone(),
-                source: fault.clone(),
-            });
-        }
-        ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
+        self.trapped(s, trap)?;
         tracing::warn!(task = %self.id, processor = %self.stages[s].spec.name, "plugin trapped ({trap:#}); restarting the instance");
         self.restart(s)
     }

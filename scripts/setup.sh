@@ -2,11 +2,14 @@
 # Installs what building rill needs on a fresh Debian machine, and nothing
 # when it is already there: libclang (bindgen for RocksDB's C API), Debian's
 # librocksdb (linked instead of compiling RocksDB, see
-# docs/design/001-build.md), and the wasm32-wasip2 Rust target for plugins.
+# docs/design/001-build.md), Chromium (the status page test), and the
+# wasm32-wasip2 Rust target for plugins.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 dpkg -s librocksdb-dev >/dev/null 2>&1 || need+=(librocksdb-dev)
+# Debian's Chromium: the status page test renders / in it headless.
+dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

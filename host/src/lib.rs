@@ -13,6 +13,7 @@ mod golden;
 pub mod kafka;
 pub mod manifest;
 pub mod metricbeat;
+pub mod observe;
 pub mod plugin;
 pub mod runtime;
 pub mod state;

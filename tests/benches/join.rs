@@ -45,6 +45,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         stop_when_idle: Some(Duration::from_millis(500)),
         state_dir: state_dir.to_path_buf(),
         hot_swap: None,
+        lag_window: rill_host::observe::lag::DEFAULT_WINDOW,
     };
     let processors = vec![ProcessorDef {
         manifest: plugin.manifest.clone(),

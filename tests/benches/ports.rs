@@ -77,6 +77,7 @@ fn main() {
             stop_when_idle: Some(Duration::from_millis(500)),
             state_dir: state.path().to_path_buf(),
             hot_swap: None,
+            lag_window: rill_host::observe::lag::DEFAULT_WINDOW,
         };
         let report = runtime::run(
             &options,

@@ -423,3 +423,73 @@ pub fn componentize_py() -> PathBuf {
 pub fn componentize_js() -> PathBuf {
     workspace().join("tools/js/node_modules/.bin/componentize-js")
 }
+
+/// A TCP port free right now on 127.0.0.1 (for `rill run --http`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `GET http://{addr}{path}`: the status code and body, or `None` when
+/// nothing answers. A plain HTTP/1.0 request: enough for rill's endpoints.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+/// One sample of a Prometheus text exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSample {
+    /// The series name (`x_bucket` for a histogram's buckets).
+    pub name: String,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+    /// Its value.
+    pub value: f64,
+}
+
+/// Parses the samples of a Prometheus text exposition (label values
+/// without escaped quotes, which rill never writes).
+pub fn parse_metrics(text: &str) -> Vec<MetricSample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split("\",")
+                .filter(|kv| !kv.is_empty())
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    Some((k.trim().to_string(), v.trim_matches('"').to_string()))
+                })
+                .collect();
+            Some(MetricSample {
+                name: name.to_string(),
+                labels,
+                value: value.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The metric families a Prometheus exposition declares (`# TYPE` lines).
+pub fn metric_families(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}

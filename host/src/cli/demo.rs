@@ -97,6 +97,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         stop_when_idle: Some(Duration::from_secs(2)),
         state_dir: std::env::temp_dir().join("rill-demo-state"),
         hot_swap: None,
+        lag_window: crate::observe::lag::DEFAULT_WINDOW,
     };
     let report = runtime::run_connected(
         &options,

@@ -3,6 +3,7 @@
 mod demo;
 mod describe;
 mod dev_broker;
+mod lag;
 mod new;
 mod run;
 mod validate;
@@ -50,6 +51,8 @@ enum Command {
     Describe(describe::DescribeArgs),
     /// Scaffold a new processor project (Rust, Python or JavaScript).
     New(new::NewArgs),
+    /// Show a consumer group's lag and its Burrow status, from outside.
+    Lag(lag::LagArgs),
 }
 
 /// Parses the command line and runs the subcommand; the binary's `main`.
@@ -74,6 +77,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Validate(args) => validate::run(args),
         Command::Describe(args) => describe::run(args),
         Command::New(args) => new::run(args),
+        Command::Lag(args) => lag::run(args),
     }
 }
 

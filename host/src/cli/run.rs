@@ -52,6 +52,13 @@ pub struct RunArgs {
     /// Partitions of each topic the embedded broker creates.
     #[arg(long, default_value_t = 3)]
     embedded_partitions: i32,
+    /// Serve Prometheus metrics, /health, /ready, /status, /lag, /topology
+    /// and a status page on this address, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Commits each partition's lag status is judged on (Burrow's window).
+    #[arg(long, default_value_t = crate::observe::lag::DEFAULT_WINDOW)]
+    lag_window: usize,
     /// librdkafka property for every client, e.g. -X security.protocol=SSL;
     /// prefix with consumer. or producer. for one kind of client.
     #[arg(short = 'X', value_parser = super::parse_property)]
@@ -83,6 +90,11 @@ fn watchdog(shutdown: Arc<std::sync::atomic::AtomicBool>, grace: Duration) {
 
 /// Runs `rill run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    // First, so /health answers and a taken port fails before anything runs.
+    let _http = match &args.http {
+        Some(addr) => Some(crate::observe::http::start(addr)?),
+        None => None,
+    };
     // One application file, or plain manifests (each its own sub-topology).
     let crate::app::App {
         processors: manifests,
@@ -134,6 +146,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             engine,
             cache: Some(cache),
         }),
+        lag_window: args.lag_window.max(2),
     };
     let (shutdown, _signals) = super::shutdown_flag()?;
     let slowest = manifests

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod consumer;
 pub mod embedded;
+pub mod group;
 pub mod producer;
 
 use rdkafka::ClientConfig;

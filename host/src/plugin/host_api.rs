@@ -31,9 +31,11 @@ pub struct HostState {
     /// The task's stores and tables, shared with the task that owns them.
     state: Option<SharedTaskStore>,
     /// The memory cap, enforced by wasmtime as the store's limiter.
-    pub(super) limits: wasmtime::StoreLimits,
+    pub(super) limits: MeteredLimits,
     /// Timer calls since the task last looked, in order.
     pub(super) timers: Vec<TimerRequest>,
+    /// Latency histograms of state calls, per store and operation.
+    store_latency: std::collections::HashMap<(String, Operation), metrics::Histogram>,
 }
 
 /// A plugin's `timers` call, for its task to apply.
@@ -76,9 +78,55 @@ impl HostState {
             table: ResourceTable::new(),
             tag,
             state,
-            limits,
+            limits: MeteredLimits {
+                inner: limits,
+                bytes: 0,
+            },
+            store_latency: std::collections::HashMap::new(),
             timers: Vec::new(),
         }
+    }
+}
+
+/// wasmtime's memory cap, counting the linear memory it lets the instance
+/// have (the `rill_plugin_memory_bytes` gauge).
+pub struct MeteredLimits {
+    inner: wasmtime::StoreLimits,
+    /// Bytes of linear memory granted, over all the instance's memories.
+    pub(super) bytes: usize,
+}
+
+impl wasmtime::ResourceLimiter for MeteredLimits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let granted = self.inner.memory_growing(current, desired, maximum)?;
+        if granted {
+            self.bytes = self.bytes.saturating_sub(current).saturating_add(desired);
+        }
+        Ok(granted)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
     }
 }
 
@@ -206,15 +254,15 @@ impl log::Host for HostState {
 /// load-time trial, a native stand-in) sees every name as undeclared.
 impl state::Host for HostState {
     fn get(&mut self, store: String, key: Vec<u8>) -> wasmtime::Result<Result<Option<Vec<u8>>, state::StateError>> {
-        self.with_state(&store, |s| s.get(&store, &key))
+        self.timed(Operation::Get, &store, |s| s.get(&store, &key))
     }
 
     fn put(&mut self, store: String, key: Vec<u8>, value: Vec<u8>) -> wasmtime::Result<Result<(), state::StateError>> {
-        self.with_state(&store, |s| s.put(&store, key, value))
+        self.timed(Operation::Put, &store, |s| s.put(&store, key, value))
     }
 
     fn delete(&mut self, store: String, key: Vec<u8>) -> wasmtime::Result<Result<(), state::StateError>> {
-        self.with_state(&store, |s| s.delete(&store, key))
+        self.timed(Operation::Delete, &store, |s| s.delete(&store, key))
     }
 
     fn range(
@@ -224,7 +272,7 @@ impl state::Host for HostState {
         end: Option<Vec<u8>>,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<state::Entry>, state::StateError>> {
-        self.with_state(&store, |s| {
+        self.timed(Operation::Range, &store, |s| {
             s.range(&store, start.as_deref(), end.as_deref(), limit as usize)
                 .map(|entries| {
                     entries
@@ -240,7 +288,54 @@ impl state::Host for HostState {
     }
 }
 
+/// A state call, the `operation` label of the store latency histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Operation {
+    Get,
+    Put,
+    Delete,
+    Range,
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Get => "get",
+            Operation::Put => "put",
+            Operation::Delete => "delete",
+            Operation::Range => "range",
+        }
+    }
+}
+
 impl HostState {
+    /// [`Self::with_state`], timed into `rill_store_operation_latency_seconds`
+    /// when metrics are on (the clock is not read otherwise).
+    fn timed<T>(
+        &mut self,
+        operation: Operation,
+        name: &str,
+        f: impl FnOnce(&mut TaskStore) -> Result<T, AccessError>,
+    ) -> wasmtime::Result<Result<T, state::StateError>> {
+        if !crate::observe::metrics::enabled() || self.state.is_none() {
+            return self.with_state(name, f);
+        }
+        let started = std::time::Instant::now();
+        let result = self.with_state(name, f);
+        let seconds = started.elapsed().as_secs_f64();
+        let key = (name.to_string(), operation);
+        let histogram = self.store_latency.entry(key).or_insert_with(|| {
+            metrics::histogram!(
+                crate::observe::metrics::STORE_LATENCY,
+                "task" => self.tag.to_string(),
+                "store" => name.to_string(),
+                "operation" => operation.name()
+            )
+        });
+        histogram.record(seconds);
+        result
+    }
+
     /// Runs a state call. An undeclared name is the plugin's error (a value
     /// it can handle); a storage failure traps the instance as a
     /// [`HostFault`].

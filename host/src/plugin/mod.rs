@@ -123,6 +123,11 @@ pub trait RecordProcessor: Send {
     fn take_timer_requests(&mut self) -> Vec<TimerRequest> {
         Vec::new()
     }
+
+    /// Bytes of linear memory the instance holds (0 for native stand-ins).
+    fn memory_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// Which `rill:processor` world a component was built against.
@@ -411,6 +416,10 @@ impl RecordProcessor for PluginInstance {
 
     fn take_timer_requests(&mut self) -> Vec<TimerRequest> {
         std::mem::take(&mut self.store.data_mut().timers)
+    }
+
+    fn memory_bytes(&self) -> u64 {
+        self.store.data().limits.bytes as u64
     }
 }
 

@@ -47,6 +47,12 @@ impl Reloader {
     ) -> notify_debouncer_mini::notify::Result<Self> {
         let watched: Vec<(Vec<PathBuf>, Arc<dyn SwapTarget>)> =
             targets.iter().map(|t| (files_of(&t.manifest()), t.clone())).collect();
+        for target in &targets {
+            for result in ["swapped", "refused"] {
+                metrics::counter!(crate::observe::metrics::HOT_SWAPS, "processor" => target.manifest().name.clone(), "result" => result)
+                    .absolute(0);
+            }
+        }
         let dirs: Vec<PathBuf> = {
             let mut dirs: Vec<PathBuf> = watched
                 .iter()
@@ -93,44 +99,56 @@ fn same_file(event: &Path, watched: &Path) -> bool {
     absolute(event) == watched
 }
 
-/// One reload attempt; every outcome is logged.
+/// One reload attempt; every outcome is logged, counted
+/// (`rill_hot_swaps_total{result}`) and shown on the status page.
 fn reload(engine: &Engine, cache: Option<&CompileCache>, target: &dyn SwapTarget) {
-    let old = target.manifest();
-    let new = match Manifest::load(&old.path) {
-        Ok(manifest) => manifest,
-        Err(error) => {
-            tracing::error!("hot swap refused, keeping {} {}: {error}", old.name, target.version());
-            return;
+    let name = target.manifest().name.clone();
+    let telemetry = crate::observe::telemetry();
+    let result = match try_reload(engine, cache, target) {
+        Ok(None) => return,
+        Ok(Some(done)) => {
+            tracing::info!("{done}");
+            telemetry.event("swap", &name, done);
+            "swapped"
+        }
+        Err(refused) => {
+            tracing::error!("{refused}");
+            telemetry.event("swap-refused", &name, refused);
+            "refused"
         }
     };
+    metrics::counter!(crate::observe::metrics::HOT_SWAPS, "processor" => name, "result" => result).increment(1);
+}
+
+/// Loads the changed build and installs it: `Ok(None)` when nothing
+/// changed, `Ok(message)` when swapped, `Err(why)` when refused.
+fn try_reload(
+    engine: &Engine,
+    cache: Option<&CompileCache>,
+    target: &dyn SwapTarget,
+) -> Result<Option<String>, String> {
+    let old = target.manifest();
+    let refused = |why: String| format!("hot swap refused, keeping {} {}: {why}", old.name, target.version());
+    let new = Manifest::load(&old.path).map_err(|error| refused(error.to_string()))?;
     if let Err(field) = compatible(&old, &new) {
-        tracing::error!(
-            "hot swap refused, keeping {} {}: {}: `{field}` changed; a swap keeps the topology (topics, stores), so restart rill to change it",
-            old.name,
-            target.version(),
+        return Err(refused(format!(
+            "{}: `{field}` changed; a swap keeps the topology (topics, stores), so restart rill to change it",
             new.path.display()
-        );
-        return;
+        )));
     }
     let started = Instant::now();
-    let plugin = match Plugin::load(engine, Arc::new(new.clone()), cache) {
-        Ok(plugin) => plugin,
-        Err(error) => {
-            tracing::error!("hot swap refused, keeping {} {}: {error}", old.name, target.version());
-            return;
-        }
-    };
+    let plugin = Plugin::load(engine, Arc::new(new.clone()), cache).map_err(|error| refused(error.to_string()))?;
     let old_version = target.version();
     if plugin.version.to_string() == old_version && new == *old {
-        return;
+        return Ok(None);
     }
     let new_version = plugin.version.to_string();
     target.install(Arc::new(new), Arc::new(plugin));
-    tracing::info!(
+    Ok(Some(format!(
         "hot swap of {}: {old_version} -> {new_version} (loaded in {:.1} ms); tasks switch at their next batch",
         old.name,
         started.elapsed().as_secs_f64() * 1e3
-    );
+    )))
 }
 
 /// The first field a swap may not change, if any.

@@ -152,6 +152,7 @@ fn options(stop_when_idle: Option<Duration>) -> RunOptions {
         stop_when_idle,
         state_dir: std::env::temp_dir(),
         hot_swap: None,
+        lag_window: crate::observe::lag::DEFAULT_WINDOW,
     }
 }
 

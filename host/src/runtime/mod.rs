@@ -22,6 +22,7 @@ use crate::kafka::admin::{self, TopicError};
 use crate::kafka::consumer::KafkaSource;
 use crate::kafka::producer::{OutputProducer, RecordSink};
 use crate::manifest::Manifest;
+use crate::observe::app_state::AppState;
 use crate::plugin::ProcessorFactory;
 use crate::plugin::cache::CompileCache;
 use crate::plugin::reload::{Reloader, SwapTarget};
@@ -60,6 +61,8 @@ pub struct RunOptions {
     pub state_dir: PathBuf,
     /// Watch plugin files and swap builds in place (`rill run` does).
     pub hot_swap: Option<HotSwap>,
+    /// Commits a partition's lag status is judged on (`--lag-window`).
+    pub lag_window: usize,
 }
 
 /// What hot swapping needs: the engine new builds are compiled for, and
@@ -160,6 +163,10 @@ pub fn run_connected(
     let topology = Topology::build(&options.application_id, &manifests, connections);
     check_pipeline(&manifests, &topology)?;
     let partitions = prepare_topics(&options.kafka, &topology)?;
+    let described = crate::topology::render::render(
+        &topology.clone().with_partitions(&partitions).with_hashes(),
+        crate::topology::render::Format::Json,
+    );
 
     let root = options.state_dir.join(&options.application_id);
     let global_topics: Vec<(String, i32)> = manifests
@@ -195,6 +202,14 @@ pub fn run_connected(
         }
         None => None,
     };
+    crate::observe::telemetry().start(
+        &options.application_id,
+        serde_json::from_str(&described).unwrap_or_default(),
+        &specs,
+        options.state_dir.join(&options.application_id),
+        options.threads.max(1),
+        options.lag_window,
+    );
     let feed = FeedOptions {
         batch_size: options.batch_size,
         max_task_idle: options.max_task_idle,
@@ -230,6 +245,12 @@ pub fn run_connected(
     tracing::info!(application = %options.application_id, "joined group; reading {}", topics.join(", "));
 
     let outcome = stream_thread::poll_loop(options, &source, shutdown);
+    let telemetry = crate::observe::telemetry();
+    telemetry.set_state(if outcome.is_ok() {
+        AppState::PendingShutdown
+    } else {
+        AppState::Error
+    });
     tracing::info!("stopping: finishing in-flight batches, flushing and committing");
     source.manager().close_all(&source);
     let failed = source.manager().failures();
@@ -240,6 +261,7 @@ pub fn run_connected(
     producer.flush(Duration::from_secs(30)).context("flushing outputs")?;
     drop(globals);
     let (active, poll_loop) = outcome.map_err(anyhow::Error::msg)?;
+    telemetry.set_state(AppState::NotRunning);
     Ok(RunReport {
         processors: specs.iter().map(|s| ProcessorSummary::of(s)).collect(),
         active,

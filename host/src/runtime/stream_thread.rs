@@ -10,6 +10,8 @@
 use super::RunOptions;
 use super::report::LoopTime;
 use crate::kafka::consumer::show;
+use crate::observe::app_state::AppState;
+use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY, observe_thread};
 use crate::plugin::InputRecord;
 use crate::task::manager::{OffsetCommitter, TaskManager, Watermarks};
 use std::sync::Arc;
@@ -43,6 +45,9 @@ pub trait RecordSource: OffsetCommitter + Watermarks {
     }
 }
 
+/// The `thread` label of the poll loop's metrics.
+const POLL_THREAD: &str = "rill-poll";
+
 /// Records polled per loop turn before batches are handed out.
 const POLL_BUDGET: usize = 4096;
 
@@ -63,6 +68,10 @@ pub fn poll_loop<S: RecordSource>(
     let mut batches = TurnBatches::default();
     let mut window = LoopStats::default();
     let mut time = LoopTime::default();
+    let telemetry = crate::observe::telemetry();
+    let metered = crate::observe::metrics::enabled();
+    let mut last_lag = Instant::now();
+    telemetry.set_state(AppState::Rebalancing);
     while !shutdown.load(Ordering::Acquire) {
         let turn = Instant::now();
         let mut polled = 0;
@@ -91,6 +100,9 @@ pub fn poll_loop<S: RecordSource>(
         if polled > 0 {
             // A turn that found nothing was idle waiting, not cost.
             time.poll_nanos += (polled_at - turn).as_nanos() as u64;
+            if metered {
+                observe_thread(THREAD_POLL_LATENCY, POLL_THREAD, (polled_at - turn).as_secs_f64());
+            }
         }
         feed_tasks(source, &mut batches);
         window.record(polled, polled_at - turn, polled_at.elapsed());
@@ -115,8 +127,22 @@ pub fn poll_loop<S: RecordSource>(
             let committing = Instant::now();
             manager.commit(source);
             time.commit_nanos += committing.elapsed().as_nanos() as u64;
+            if metered {
+                observe_thread(THREAD_COMMIT_LATENCY, POLL_THREAD, committing.elapsed().as_secs_f64());
+            }
             last_commit = Instant::now();
         }
+        if last_lag.elapsed() >= options.commit_interval {
+            manager.observe_lag(source);
+            last_lag = Instant::now();
+        }
+        telemetry.set_state(
+            if !source.assigned() || source.rebalancing() || manager.is_restoring() {
+                AppState::Rebalancing
+            } else {
+                AppState::Running
+            },
+        );
         let paused = manager.take_newly_paused();
         if !paused.is_empty() {
             tracing::warn!("stopped fetching paused task partitions: {}", show(&paused));

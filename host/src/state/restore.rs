@@ -77,6 +77,8 @@ pub fn restore(
     let mut tpl = TopicPartitionList::new();
     let mut ends: HashMap<(String, i32), (i64, String)> = HashMap::new();
     let mut behind = 0;
+    // Every store gets its series, at zero when it has nothing to restore.
+    let mut per_family: HashMap<String, u64> = sources.iter().map(|s| (s.family.clone(), 0)).collect();
     for source in sources {
         let (low, high) = consumer
             .fetch_watermarks(&source.topic, source.partition, Duration::from_secs(30))
@@ -86,6 +88,7 @@ pub fn restore(
         let high = source.until.map_or(high, |until| until.min(high));
         if start < high {
             behind += high - start;
+            *per_family.entry(source.family.clone()).or_default() += (high - start) as u64;
             tpl.add_partition_offset(&source.topic, source.partition, Offset::Offset(start))
                 .map_err(|e| failed(source, e.to_string()))?;
             ends.insert((source.topic.clone(), source.partition), (high, source.family.clone()));
@@ -95,8 +98,10 @@ pub fn restore(
                 .insert((source.topic.clone(), source.partition), high.max(start));
         }
     }
+    let mut progress = Progress::start(label, behind as u64, per_family);
     if ends.is_empty() {
         tracing::info!(task = label, "state is up to date; nothing to restore");
+        progress.publish(0, true);
         return Ok(restored);
     }
     tracing::info!(
@@ -140,6 +145,7 @@ pub fn restore(
                             writes.push((family.clone(), k.to_vec(), message.payload().map(<[u8]>::to_vec)));
                         }
                         restored.records += 1;
+                        progress.record(family);
                         last_progress = Instant::now();
                     }
                     // A record past the end (after a compacted gap) is not
@@ -155,8 +161,14 @@ pub fn restore(
         if writes.len() >= 1000 || (ends.is_empty() && !writes.is_empty()) {
             db.write(&writes)?;
             writes.clear();
+            progress.publish(restored.records, false);
             if last_report.elapsed() >= PROGRESS_EVERY {
-                tracing::info!(task = label, "restoring: {} of {behind} records", restored.records);
+                tracing::info!(
+                    task = label,
+                    "restoring: {} of {behind} records ({:.0} records/s)",
+                    restored.records,
+                    restored.records as f64 / started.elapsed().as_secs_f64().max(1e-6)
+                );
                 last_report = Instant::now();
             }
         }
@@ -170,6 +182,7 @@ pub fn restore(
         }
     }
     db.flush()?;
+    progress.publish(restored.records, true);
     restored.elapsed = started.elapsed();
     tracing::info!(
         task = label,
@@ -179,4 +192,72 @@ pub fn restore(
         restored.records as f64 / restored.elapsed.as_secs_f64().max(1e-6)
     );
     Ok(restored)
+}
+
+/// A restore's progress as the outside sees it: per store, restored-records
+/// counters and remaining-records gauges; the task's line in `/status`;
+/// and, when stderr is a terminal, a progress bar (Kafka Streams' restore
+/// listener: start, batch, end).
+struct Progress {
+    task: String,
+    total: u64,
+    /// Per column family: records to restore, restored since the last
+    /// publish, restored in all.
+    stores: HashMap<String, (u64, u64, u64)>,
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    fn start(task: &str, total: u64, families: HashMap<String, u64>) -> Self {
+        use std::io::IsTerminal as _;
+        let stores = families.into_iter().map(|(family, n)| (family, (n, 0, 0))).collect();
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{prefix} restoring [{bar:30}] {pos}/{len} records, {per_sec}, eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(task.to_string());
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        crate::observe::telemetry().restore(task, total, 0, false);
+        Progress {
+            task: task.to_string(),
+            total,
+            stores,
+            bar,
+        }
+    }
+
+    fn record(&mut self, family: &str) {
+        if let Some(counts) = self.stores.get_mut(family) {
+            counts.1 += 1;
+        }
+    }
+
+    /// Publishes what was restored since the last call.
+    fn publish(&mut self, restored: u64, done: bool) {
+        use crate::observe::metrics::{RESTORE_RECORDS, RESTORE_REMAINING};
+        for (family, (total, fresh, sum)) in &mut self.stores {
+            // `store.<name>` or `table.<topic>`: the store's (or table's) name.
+            let store = family
+                .split_once('.')
+                .map_or(family.as_str(), |(_, name)| name)
+                .to_string();
+            let delta = std::mem::take(fresh);
+            *sum += delta;
+            let labels = [("task", self.task.clone()), ("store", store)];
+            metrics::counter!(RESTORE_RECORDS, &labels).increment(delta);
+            let remaining = if done { 0 } else { total.saturating_sub(*sum) };
+            metrics::gauge!(RESTORE_REMAINING, &labels).set(remaining as f64);
+        }
+        crate::observe::telemetry().restore(&self.task, self.total, restored, done);
+        self.bar.set_position(restored);
+        if done {
+            self.bar.finish_and_clear();
+        }
+    }
 }

@@ -201,6 +201,13 @@ impl Refusals for RefusedOutputs {
             run.letters.processor
         );
         super::spec::ProcessorMetrics::add(&run.spec.metrics.dead_lettered, 1);
+        metrics::counter!(
+            crate::observe::metrics::RECORDS_DEAD_LETTERED,
+            "processor" => run.spec.name.to_string(),
+            "task" => run.letters.task.to_string(),
+            "reason" => kind::OUTPUT_REFUSED
+        )
+        .increment(1);
         run.letters
             .send(&*sink, record, &run.sources[at], kind::OUTPUT_REFUSED, &message, ack)
             .map_err(|e| format!("dead-lettering a refused output: {e}"))

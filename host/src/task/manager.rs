@@ -90,6 +90,8 @@ struct TaskEntry {
     throttled: Vec<(String, i32)>,
     /// The restore in progress, while the task is `Restoring`.
     restore: Option<Restoring<TaskStates, StateError>>,
+    /// Its input partitions as `topic-partition`, for `/status`.
+    partitions: Vec<String>,
 }
 
 /// Each stage's restored state, `None` for stateless stages.
@@ -121,6 +123,10 @@ pub struct TaskManager {
     failures: Vec<String>,
     /// Restores tasks' state off the poll loop.
     updater: StateUpdater,
+    /// Per input partition, the first offset and timestamp of each polled
+    /// chunk not yet committed (first offset, last offset, timestamp of the
+    /// first): how far behind in time the group is.
+    polled_times: HashMap<(String, i32), std::collections::VecDeque<(i64, i64, i64)>>,
 }
 
 /// How long a partition with no committed offset and nothing polled may
@@ -142,6 +148,12 @@ impl TaskManager {
         let workers = (0..threads.max(1))
             .map(|i| Worker::spawn(i, producer.clone(), fatal.clone(), shutdown.clone()))
             .collect::<Result<_, _>>()?;
+        for i in 0..threads.max(1) {
+            use crate::observe::metrics as m;
+            for name in [m::THREAD_TASKS_CREATED, m::THREAD_TASKS_CLOSED, m::THREAD_REPLACEMENTS] {
+                metrics::counter!(name, "thread" => format!("rill-worker-{i}")).increment(0);
+            }
+        }
         let by_topic = subtopologies
             .iter()
             .flat_map(|spec| spec.input_topics().map(move |t| (t.clone(), spec.clone())))
@@ -160,6 +172,7 @@ impl TaskManager {
             feed,
             failures: Vec::new(),
             updater: StateUpdater::start()?,
+            polled_times: HashMap::new(),
         })
     }
 
@@ -188,6 +201,8 @@ impl TaskManager {
         for tp in partitions {
             if let Some(offset) = committed.get(tp) {
                 self.positions.insert(tp.clone(), *offset);
+                // The group's offset: committing it again would be a no-op.
+                self.committed.insert(tp.clone(), *offset);
             }
         }
         let mut restoring = Vec::new();
@@ -204,13 +219,22 @@ impl TaskManager {
             }
             let worker = self.least_loaded_worker();
             let progress = Arc::new(TaskProgress::default());
-            let mut state = TaskState::Created;
             let group = PartitionGroup::new(
                 spec.input_topics().map(|t| (Arc::<str>::from(t.as_str()), *partition)),
                 self.feed.max_task_idle,
             );
-            transition(&id, &mut state, TaskState::Restoring);
-            let restore = if spec.is_stateful() {
+            let mut entry = TaskEntry {
+                worker,
+                state: TaskState::Created,
+                progress: progress.clone(),
+                paused_reported: false,
+                group,
+                throttled: Vec::new(),
+                restore: None,
+                partitions: spec.input_topics().map(|t| format!("{t}-{partition}")).collect(),
+            };
+            transition(&id, &mut entry, TaskState::Restoring);
+            entry.restore = if spec.is_stateful() {
                 // Stateful: restored on the state updater while its
                 // partitions are paused; it starts once that is done.
                 let tables: HashMap<String, i64> = spec
@@ -232,22 +256,11 @@ impl TaskManager {
             } else {
                 // Stateless: nothing to restore, the worker starts it now.
                 self.start_on_worker(worker, &id, &spec, &progress, Vec::new());
-                transition(&id, &mut state, TaskState::Running);
+                transition(&id, &mut entry, TaskState::Running);
                 tracing::info!(task = %id, worker, "task running");
                 None
             };
-            self.tasks.insert(
-                id,
-                TaskEntry {
-                    worker,
-                    state,
-                    progress,
-                    paused_reported: false,
-                    group,
-                    throttled: Vec::new(),
-                    restore,
-                },
-            );
+            self.tasks.insert(id, entry);
         }
         restoring
     }
@@ -269,7 +282,7 @@ impl TaskManager {
             match outcome {
                 Ok(states) => {
                     let (worker, progress) = (entry.worker, entry.progress.clone());
-                    transition(&id, &mut entry.state, TaskState::Running);
+                    transition(&id, entry, TaskState::Running);
                     ready.extend(spec.input_topics().map(|t| (t.clone(), id.partition)));
                     self.start_on_worker(worker, &id, &spec, &progress, states);
                     tracing::info!(task = %id, worker, "task running");
@@ -351,7 +364,7 @@ impl TaskManager {
                 }
                 continue;
             }
-            transition(id, &mut entry.state, TaskState::Suspended);
+            transition(id, entry, TaskState::Suspended);
             let (reply, done) = bounded(1);
             let worker = entry.worker;
             self.send(worker, Command::Close { id: id.clone(), reply });
@@ -379,7 +392,7 @@ impl TaskManager {
                 if let Some(failure) = entry.progress.failure() {
                     self.failures.push(failure);
                 }
-                transition(id, &mut entry.state, TaskState::Closed);
+                transition(id, &mut entry, TaskState::Closed);
                 // Another member may advance these partitions now; a stale
                 // position must never be committed if they come back.
                 for topic in self.topics_of(id) {
@@ -389,6 +402,8 @@ impl TaskManager {
                     self.positions.remove(&tp);
                     self.unknown_since.remove(&tp);
                     self.lows.remove(&tp);
+                    self.polled_times.remove(&tp);
+                    crate::observe::telemetry().lag().forget(&tp.0, tp.1);
                 }
                 tracing::info!(task = %id, "task closed");
             }
@@ -399,9 +414,14 @@ impl TaskManager {
     /// task that owns it; records of partitions not assigned here are
     /// dropped (the consumer delivers them again to their new owner).
     pub fn buffer(&mut self, topic: &str, partition: i32, records: Vec<InputRecord>) {
-        let Some(last) = records.last().map(|r| r.offset) else {
+        let (Some(first), Some(last)) = (records.first(), records.last().map(|r| r.offset)) else {
             return;
         };
+        let tp = (topic.to_string(), partition);
+        let times = self.polled_times.entry(tp).or_default();
+        if times.len() < 4096 {
+            times.push_back((first.offset, last, first.timestamp));
+        }
         let Some(id) = self.task_for(topic, partition) else {
             tracing::debug!("dropping {} records of unassigned {topic}/{partition}", records.len());
             return;
@@ -590,6 +610,46 @@ impl TaskManager {
                 .all(|(tp, offset)| self.committed.get(tp) == Some(offset))
     }
 
+    /// Whether any task is still restoring its state.
+    pub fn is_restoring(&self) -> bool {
+        self.tasks.values().any(|t| t.restore.is_some())
+    }
+
+    /// Feeds the lag monitor (see [`crate::observe::lag`]) one entry per
+    /// assigned input partition: its committed offset, end offset and how
+    /// far behind in time it is. Called once per commit interval, so a
+    /// member that commits without moving shows as STALL and one whose
+    /// loop stopped as STOP.
+    pub fn observe_lag(&mut self, marks: &dyn Watermarks) {
+        let now = crate::observe::now_ms();
+        let mut monitor = crate::observe::telemetry().lag();
+        let partitions: Vec<(String, i32)> = self
+            .tasks
+            .keys()
+            .flat_map(|id| self.topics_of(id).into_iter().map(|t| (t, id.partition)))
+            .collect();
+        for tp in partitions {
+            let end = marks.high(&tp.0, tp.1);
+            let committed = self.committed.get(&tp).copied();
+            let times = self.polled_times.entry(tp.clone()).or_default();
+            if let Some(committed) = committed {
+                // Drop chunks wholly committed: the front one then holds
+                // the oldest uncommitted record, if it was polled.
+                while times.front().is_some_and(|(_, last, _)| *last < committed) {
+                    times.pop_front();
+                }
+            }
+            let lag_seconds = times.front().map(|(_, _, ts)| ((now - ts) as f64 / 1000.0).max(0.0));
+            match (committed, end) {
+                (Some(offset), Some(end)) => {
+                    monitor.commit(&tp.0, tp.1, offset, end, now);
+                    monitor.observe(&tp.0, tp.1, Some(end), lag_seconds);
+                }
+                _ => monitor.observe(&tp.0, tp.1, end, lag_seconds),
+            }
+        }
+    }
+
     /// Why tasks that were closed had failed (the run's outcome).
     pub fn failures(&self) -> Vec<String> {
         let mut failures = self.failures.clone();
@@ -661,8 +721,22 @@ impl TaskManager {
     }
 }
 
-fn transition(id: &TaskId, state: &mut TaskState, next: TaskState) {
-    if let Err(illegal) = state.transition(next) {
+/// Moves a task along its state diagram, reporting it to `/status` and
+/// the worker's task counters.
+fn transition(id: &TaskId, entry: &mut TaskEntry, next: TaskState) {
+    if let Err(illegal) = entry.state.transition(next) {
         tracing::error!(task = %id, "{illegal}");
+        return;
     }
+    let thread = format!("rill-worker-{}", entry.worker);
+    match next {
+        TaskState::Running => {
+            metrics::counter!(crate::observe::metrics::THREAD_TASKS_CREATED, "thread" => thread).increment(1)
+        }
+        TaskState::Closed => {
+            metrics::counter!(crate::observe::metrics::THREAD_TASKS_CLOSED, "thread" => thread).increment(1)
+        }
+        _ => {}
+    }
+    crate::observe::telemetry().task(&id.to_string(), next, entry.worker, entry.partitions.clone());
 }

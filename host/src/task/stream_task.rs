@@ -94,6 +94,8 @@ struct Stage {
     timers: super::timers::Timers,
     /// The manifest's `idle-advance`.
     idle_advance: Option<Duration>,
+    /// Its Prometheus series (no-ops without `--http`).
+    meters: crate::observe::metrics::StageMeters,
 }
 
 /// One running task: every processor of its sub-topology over one
@@ -366,6 +368,7 @@ impl StreamTask {
     /// A table record: the latest value per key; a null value deletes it.
     fn apply_table(&mut self, stage: usize, record: &InputRecord) -> Result<(), TaskError> {
         ProcessorMetrics::add(&self.stages[stage].spec.metrics.records_in, 1);
+        self.stages[stage].meters.consumed.increment(1);
         let Some(state) = &mut self.stages[stage].state else {
             return Ok(());
         };
@@ -400,8 +403,15 @@ impl StreamTask {
         let mut pending = Pending::default();
         let started = Instant::now();
         let outcome = self.stages[s].processor.process(&records[run.clone()]);
-        ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
+        let took = started.elapsed();
+        ProcessorMetrics::add(&metrics.plugin_nanos, took.as_nanos() as u64);
         ProcessorMetrics::add(&metrics.calls, 1);
+        if crate::observe::metrics::enabled() {
+            let stage = &self.stages[s];
+            stage.meters.latency.record(took.as_secs_f64());
+            stage.meters.batch.record(run.len() as f64);
+            stage.meters.memory.set(stage.processor.memory_bytes() as f64);
+        }
         let routed = Instant::now();
         match outcome {
             Ok(results) => {
@@ -436,6 +446,7 @@ impl StreamTask {
             return Ok(());
         }
         ProcessorMetrics::add(&metrics.records_in, run.len() as u64);
+        self.stages[s].meters.consumed.increment(run.len() as u64);
         self.timer_requests(s);
         if !self.stages[s].windows.is_empty() {
             let run_ctx = Run {
@@ -565,6 +576,11 @@ impl StreamTask {
             });
         }
         ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
+        let stage = &self.stages[s];
+        stage.meters.trap(&crate::plugin::sandbox::describe_trap(
+            trap,
+            &stage.spec.manifest().limits,
+        ));
         Ok(())
     }
 
@@ -602,6 +618,7 @@ impl StreamTask {
         };
         if outputs.is_empty() {
             ProcessorMetrics::add(&metrics.dropped, 1);
+            self.stages[s].meters.dropped.increment(1);
             return Ok(());
         }
         // Outputs to a windowed store are aggregated after the call.
@@ -646,6 +663,7 @@ impl StreamTask {
         let mut sent = 0;
         for output in outputs {
             let route = stage.route(&output.output).expect("checked above");
+            let before = sent;
             let timestamp = output.timestamp.unwrap_or(record.timestamp);
             for topic in &route.topics {
                 let outgoing = OutgoingRecord {
@@ -677,6 +695,9 @@ impl StreamTask {
                         });
                     }
                 }
+            }
+            if sent > before {
+                self.stages[s].meters.produced(&output.output, sent - before);
             }
             // In memory, each downstream stage gets the record as if read
             // back from the output's topic, at the source's position.
@@ -716,6 +737,8 @@ impl StreamTask {
     ) -> Result<(), TaskError> {
         let stage = &self.stages[s];
         ProcessorMetrics::add(&stage.spec.metrics.dead_lettered, 1);
+        stage.meters.dead_lettered(kind);
+        crate::observe::telemetry().event("dead-letter", &stage.letters.task, format!("{kind}: {message}"));
         stage
             .letters
             .send(&*self.producer, record, source, kind, message, ack)
@@ -758,6 +781,7 @@ impl Stage {
         let mut timers = super::timers::Timers::from_manifest(&manifest.timers);
         timers.apply(processor.take_timer_requests());
         Ok(Stage {
+            meters: crate::observe::metrics::StageMeters::new(&spec.name, &task, spec.outputs.keys()),
             windows: manifest.windows.clone(),
             timers,
             idle_advance: manifest.idle_advance,

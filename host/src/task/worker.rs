@@ -105,7 +105,7 @@ impl Worker {
         let (commands, inbox) = bounded(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name(format!("rill-worker-{index}"))
-            .spawn(move || run(inbox, producer, fatal, shutdown))?;
+            .spawn(move || run(index, inbox, producer, fatal, shutdown))?;
         Ok(Worker {
             commands,
             thread: Some(thread),
@@ -124,8 +124,19 @@ impl Drop for Worker {
     }
 }
 
-fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot, shutdown: Arc<Shutdown>) {
+fn run(
+    index: usize,
+    inbox: Receiver<Command>,
+    producer: Arc<dyn RecordSink>,
+    fatal: FatalSlot,
+    shutdown: Arc<Shutdown>,
+) {
     let mut tasks: HashMap<TaskId, StreamTask> = HashMap::new();
+    let process_latency = metrics::histogram!(
+        crate::observe::metrics::THREAD_PROCESS_LATENCY,
+        "thread" => format!("rill-worker-{index}")
+    );
+    let metered = crate::observe::metrics::enabled();
     let mut ticked = std::time::Instant::now();
     loop {
         // Wall-clock timers and idle-advance need a call even when no
@@ -179,7 +190,11 @@ fn run(inbox: Receiver<Command>, producer: Arc<dyn RecordSink>, fatal: FatalSlot
                     task.progress().dequeue();
                     continue;
                 }
+                let started = metered.then(Instant::now);
                 let result = task.process_batch(records);
+                if let Some(started) = started {
+                    process_latency.record(started.elapsed().as_secs_f64());
+                }
                 task.progress().dequeue();
                 if let Err(error) = result {
                     fail(&mut tasks, id, error, &fatal);

@@ -197,6 +197,7 @@ impl StreamTask {
             for (w, (spec, plan)) in windows.iter().zip(&plans).enumerate() {
                 let metrics = &self.stages[s].spec.metrics;
                 ProcessorMetrics::add(&metrics.late, plan.late.len() as u64);
+                self.stages[s].meters.late.increment(plan.late.len() as u64);
                 for &r in &plan.late {
                     let record = &routed[w][r];
                     if spec.late == Late::DeadLetter {

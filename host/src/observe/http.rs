@@ -1,0 +1,137 @@
+//! The HTTP server of `rill run --http ADDR`: Prometheus metrics, health
+//! and readiness for orchestrators, JSON for tools, and a status page for
+//! people. It runs on its own thread with its own small runtime, so a slow
+//! scraper never touches the poll loop or the workers.
+//!
+//! | path        | what                                                      |
+//! |-------------|-----------------------------------------------------------|
+//! | `/metrics`  | Prometheus text format (see `docs/observability.md`)      |
+//! | `/health`   | 200 while the process is alive                            |
+//! | `/ready`    | 200 only in RUNNING, else 503 with the state              |
+//! | `/status`   | application state, threads, tasks, processors, restores   |
+//! | `/lag`      | per partition: offsets, lag, lag seconds, Burrow status   |
+//! | `/topology` | the topology, as `rill describe --format json` prints it  |
+//! | `/`         | the status page (self-contained HTML, no CDN)             |
+
+use super::app_state::AppState;
+use super::telemetry;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Json, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The status page, served from the binary.
+const PAGE: &str = include_str!("page.html");
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The address could not be bound.
+    #[error("--http {addr}: cannot listen: {source}\n  fix: pick a free port, e.g. --http 127.0.0.1:9464")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The metrics recorder could not be installed.
+    #[error("--http: {0}")]
+    Recorder(String),
+    /// The server thread could not start.
+    #[error("--http: cannot start the server thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// A running server; it stops with the process.
+#[derive(Debug)]
+pub struct HttpServer {
+    /// Where it listens (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+}
+
+/// Binds `addr` (now, so a taken port fails the start), installs the
+/// metrics recorder, and serves on a thread of its own.
+pub fn start(addr: &str) -> Result<HttpServer, HttpError> {
+    let bind_error = |source| HttpError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    let handle = super::metrics::install().map_err(HttpError::Recorder)?;
+    std::thread::Builder::new()
+        .name("rill-http".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    tracing::error!("--http: cannot start its runtime: {error}");
+                    return;
+                }
+            };
+            runtime.block_on(serve(listener, handle));
+        })
+        .map_err(HttpError::Thread)?;
+    tracing::info!("http: serving /metrics, /health, /ready, /status, /lag, /topology and / on http://{local}");
+    Ok(HttpServer { addr: local })
+}
+
+async fn serve(listener: std::net::TcpListener, handle: PrometheusHandle) {
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            telemetry().sample();
+        }
+    });
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!("--http: {error}");
+            return;
+        }
+    };
+    if let Err(error) = axum::serve(listener, router(handle)).await {
+        tracing::error!("--http: the server stopped: {error}");
+    }
+}
+
+/// The routes (tests serve them on their own listener).
+pub fn router(handle: PrometheusHandle) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                async move {
+                    telemetry().refresh_gauges();
+                    handle.run_upkeep();
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                        handle.render(),
+                    )
+                }
+            }),
+        )
+        .route("/health", get(|| async { Json(serde_json::json!({"status": "UP"})) }))
+        .route("/ready", get(ready))
+        .route("/status", get(|| async { Json(telemetry().status_json()) }))
+        .route("/lag", get(|| async { Json(telemetry().lag_json()) }))
+        .route("/topology", get(|| async { Json(telemetry().topology_json()) }))
+        .route("/page.json", get(|| async { Json(telemetry().page_json()) }))
+        .route("/", get(|| async { Html(PAGE) }))
+}
+
+async fn ready() -> Response {
+    let state = telemetry().state.get();
+    let code = if state == AppState::Running {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(serde_json::json!({"state": state}))).into_response()
+}

@@ -1,0 +1,462 @@
+//! The Prometheus exporter: every metric rill exports, described once
+//! ([`CATALOG`], which `docs/observability.md` lists and a test compares
+//! with what `/metrics` serves), the recorder (`metrics` +
+//! `metrics-exporter-prometheus`, no hand-written exposition), and the
+//! handles the data plane records into.
+//!
+//! Nothing is recorded until [`install`] runs (`rill run --http`): without a
+//! recorder the `metrics` handles are no-ops and the timed paths skip their
+//! clocks ([`enabled`]), so a run without `--http` pays nothing.
+
+use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What kind of series a metric is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up (`_total`).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations in buckets (`_bucket`, `_sum`, `_count`).
+    Histogram,
+}
+
+impl Kind {
+    /// The Prometheus `# TYPE` word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One exported metric: what the docs list and the exporter describes.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDoc {
+    /// The metric (family) name.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: Kind,
+    /// Its labels.
+    pub labels: &'static [&'static str],
+    /// What it measures (the `# HELP` text).
+    pub help: &'static str,
+}
+
+const fn doc(name: &'static str, kind: Kind, labels: &'static [&'static str], help: &'static str) -> MetricDoc {
+    MetricDoc {
+        name,
+        kind,
+        labels,
+        help,
+    }
+}
+
+use Kind::{Counter as C, Gauge as G, Histogram as H};
+
+/// Every metric rill exports.
+pub const CATALOG: &[MetricDoc] = &[
+    // Processors, per task.
+    doc(
+        RECORDS_CONSUMED,
+        C,
+        &["processor", "task"],
+        "Input records a processor processed.",
+    ),
+    doc(
+        RECORDS_PRODUCED,
+        C,
+        &["processor", "task", "output"],
+        "Records a processor produced, per output.",
+    ),
+    doc(
+        RECORDS_DROPPED,
+        C,
+        &["processor", "task"],
+        "Input records that produced nothing and no error.",
+    ),
+    doc(
+        RECORDS_DEAD_LETTERED,
+        C,
+        &["processor", "task", "reason"],
+        "Records sent to the dead-letter topic, per reason (the rill.error.kind header).",
+    ),
+    doc(
+        RECORDS_LATE,
+        C,
+        &["processor", "task"],
+        "Records that arrived after every window they fell in had closed.",
+    ),
+    doc(
+        PLUGIN_TRAPS,
+        C,
+        &["processor", "task", "kind"],
+        "Plugin instance failures survived: time-limit, memory-limit or trap.",
+    ),
+    doc(
+        PROCESS_LATENCY,
+        H,
+        &["processor", "task"],
+        "Duration of one plugin call (a batch).",
+    ),
+    doc(BATCH_SIZE, H, &["processor", "task"], "Records per plugin call."),
+    doc(
+        PLUGIN_MEMORY,
+        G,
+        &["processor", "task"],
+        "Linear memory of the task's plugin instance.",
+    ),
+    doc(
+        HOT_SWAPS,
+        C,
+        &["processor", "result"],
+        "Plugin files the watcher acted on: swapped or refused.",
+    ),
+    // Threads.
+    doc(
+        THREAD_POLL_LATENCY,
+        H,
+        &["thread"],
+        "Duration of one poll turn that returned records.",
+    ),
+    doc(
+        THREAD_PROCESS_LATENCY,
+        H,
+        &["thread"],
+        "Duration of one batch on a worker, through the chain and into the producer.",
+    ),
+    doc(THREAD_COMMIT_LATENCY, H, &["thread"], "Duration of one offset commit."),
+    doc(THREAD_TASKS_CREATED, C, &["thread"], "Tasks started on a worker."),
+    doc(THREAD_TASKS_CLOSED, C, &["thread"], "Tasks closed on a worker."),
+    doc(
+        THREAD_REPLACEMENTS,
+        C,
+        &["thread"],
+        "Workers replaced after a fatal error (--on-fatal replace-worker).",
+    ),
+    // State stores.
+    doc(
+        STORE_LATENCY,
+        H,
+        &["task", "store", "operation"],
+        "Duration of a plugin's state call: get, put, delete or range.",
+    ),
+    doc(
+        RESTORE_RECORDS,
+        C,
+        &["task", "store"],
+        "Records restored into a store from its changelog (or a table from its topic).",
+    ),
+    doc(RESTORE_REMAINING, G, &["task", "store"], "Records left to restore."),
+    doc(STORE_DISK, G, &["task"], "Bytes on disk of a task's state directory."),
+    // The application.
+    doc(
+        APPLICATION_STATE,
+        G,
+        &["state"],
+        "1 for the application's current state, 0 for the others.",
+    ),
+    doc(TASKS, G, &["state"], "Tasks of this instance per state."),
+    // Consumer lag, under kafka_exporter's names and labels.
+    doc(
+        LAG,
+        G,
+        &["consumergroup", "topic", "partition"],
+        "Messages the group has not committed: end offset minus committed offset (kafka_exporter's name).",
+    ),
+    doc(
+        CURRENT_OFFSET,
+        G,
+        &["consumergroup", "topic", "partition"],
+        "The group's committed offset (kafka_exporter's name).",
+    ),
+    doc(
+        PARTITION_OFFSET,
+        G,
+        &["topic", "partition"],
+        "The partition's end offset (kafka_exporter's name).",
+    ),
+    doc(
+        LAG_SECONDS,
+        G,
+        &["consumergroup", "topic", "partition"],
+        "How far behind in time: now minus the timestamp of the oldest record not yet committed.",
+    ),
+    doc(
+        LAG_STATUS,
+        G,
+        &["consumergroup", "topic", "partition", "status"],
+        "1 for the partition's Burrow status (OK, WARN, STOP, STALL, REWIND), 0 for the others.",
+    ),
+    doc(
+        GROUP_STATUS,
+        G,
+        &["consumergroup", "status"],
+        "1 for the group's status (its worst partition's), 0 for the others.",
+    ),
+];
+
+/// See [`CATALOG`].
+pub const RECORDS_CONSUMED: &str = "rill_records_consumed_total";
+/// See [`CATALOG`].
+pub const RECORDS_PRODUCED: &str = "rill_records_produced_total";
+/// See [`CATALOG`].
+pub const RECORDS_DROPPED: &str = "rill_records_dropped_total";
+/// See [`CATALOG`].
+pub const RECORDS_DEAD_LETTERED: &str = "rill_records_dead_lettered_total";
+/// See [`CATALOG`].
+pub const RECORDS_LATE: &str = "rill_records_late_total";
+/// See [`CATALOG`].
+pub const PLUGIN_TRAPS: &str = "rill_plugin_traps_total";
+/// See [`CATALOG`].
+pub const PROCESS_LATENCY: &str = "rill_process_latency_seconds";
+/// See [`CATALOG`].
+pub const BATCH_SIZE: &str = "rill_batch_size_records";
+/// See [`CATALOG`].
+pub const PLUGIN_MEMORY: &str = "rill_plugin_memory_bytes";
+/// See [`CATALOG`].
+pub const HOT_SWAPS: &str = "rill_hot_swaps_total";
+/// See [`CATALOG`].
+pub const THREAD_POLL_LATENCY: &str = "rill_thread_poll_latency_seconds";
+/// See [`CATALOG`].
+pub const THREAD_PROCESS_LATENCY: &str = "rill_thread_process_latency_seconds";
+/// See [`CATALOG`].
+pub const THREAD_COMMIT_LATENCY: &str = "rill_thread_commit_latency_seconds";
+/// See [`CATALOG`].
+pub const THREAD_TASKS_CREATED: &str = "rill_thread_tasks_created_total";
+/// See [`CATALOG`].
+pub const THREAD_TASKS_CLOSED: &str = "rill_thread_tasks_closed_total";
+/// See [`CATALOG`].
+pub const THREAD_REPLACEMENTS: &str = "rill_thread_replacements_total";
+/// See [`CATALOG`].
+pub const STORE_LATENCY: &str = "rill_store_operation_latency_seconds";
+/// See [`CATALOG`].
+pub const RESTORE_RECORDS: &str = "rill_store_restored_records_total";
+/// See [`CATALOG`].
+pub const RESTORE_REMAINING: &str = "rill_store_restore_remaining_records";
+/// See [`CATALOG`].
+pub const STORE_DISK: &str = "rill_store_disk_bytes";
+/// See [`CATALOG`].
+pub const APPLICATION_STATE: &str = "rill_application_state";
+/// See [`CATALOG`].
+pub const TASKS: &str = "rill_tasks";
+/// See [`CATALOG`].
+pub const LAG: &str = "kafka_consumergroup_lag";
+/// See [`CATALOG`].
+pub const CURRENT_OFFSET: &str = "kafka_consumergroup_current_offset";
+/// See [`CATALOG`].
+pub const PARTITION_OFFSET: &str = "kafka_topic_partition_current_offset";
+/// See [`CATALOG`].
+pub const LAG_SECONDS: &str = "rill_consumergroup_lag_seconds";
+/// See [`CATALOG`].
+pub const LAG_STATUS: &str = "rill_consumergroup_lag_status";
+/// See [`CATALOG`].
+pub const GROUP_STATUS: &str = "rill_consumergroup_status";
+
+/// Latency buckets, in seconds: 50 us to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// Batch-size buckets, in records.
+const BATCH_BUCKETS: &[f64] = &[1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0];
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Whether a recorder is installed: timed paths read their clocks only then.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Installs the process-wide Prometheus recorder (once; later calls return
+/// the same handle) and describes every metric of [`CATALOG`].
+pub fn install() -> Result<PrometheusHandle, String> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), BATCH_BUCKETS))
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| format!("installing the Prometheus recorder: {e}"))?;
+    for m in CATALOG {
+        match m.kind {
+            Kind::Counter => metrics::describe_counter!(m.name, m.help),
+            Kind::Gauge => metrics::describe_gauge!(m.name, m.help),
+            Kind::Histogram => metrics::describe_histogram!(m.name, m.help),
+        }
+    }
+    ENABLED.store(true, Ordering::Relaxed);
+    let _ = HANDLE.set(handle.clone());
+    Ok(handle)
+}
+
+/// Why a plugin call failed, as the `kind` label of [`PLUGIN_TRAPS`].
+pub fn trap_kind(description: &str) -> &'static str {
+    if description.contains("(limits.time-per-batch)") {
+        "time-limit"
+    } else if description.contains("(limits.memory)") {
+        "memory-limit"
+    } else {
+        "trap"
+    }
+}
+
+/// Every dead-letter reason, registered at zero so a dashboard sees the
+/// series before the first dead letter.
+const REASONS: &[&str] = &[
+    crate::task::dead_letter::kind::RECORD_ERROR,
+    crate::task::dead_letter::kind::UNDECLARED_OUTPUT,
+    crate::task::dead_letter::kind::TRAP,
+    crate::task::dead_letter::kind::OUTPUT_REFUSED,
+    crate::task::dead_letter::kind::LATE,
+    crate::task::dead_letter::kind::AGGREGATE_ERROR,
+    crate::task::dead_letter::kind::EMIT_ERROR,
+    crate::task::dead_letter::kind::TIMER_ERROR,
+];
+
+/// The handles one processor of one task records into: registered when
+/// the task starts (every series at zero), incremented per batch.
+pub struct StageMeters {
+    processor: String,
+    task: String,
+    /// Input records processed.
+    pub consumed: Counter,
+    /// Inputs that produced nothing.
+    pub dropped: Counter,
+    /// Late records.
+    pub late: Counter,
+    /// Plugin call durations.
+    pub latency: Histogram,
+    /// Records per plugin call.
+    pub batch: Histogram,
+    /// The instance's linear memory.
+    pub memory: Gauge,
+    produced: Vec<(String, Counter)>,
+    dead_lettered: Vec<(&'static str, Counter)>,
+}
+
+impl StageMeters {
+    /// Registers `processor`'s series for `task`, with its `outputs`.
+    pub fn new<'a>(processor: &str, task: &str, outputs: impl Iterator<Item = &'a String>) -> Self {
+        let labels = [("processor", processor.to_string()), ("task", task.to_string())];
+        let with = |key: &'static str, value: &str| {
+            let mut l = labels.to_vec();
+            l.push((key, value.to_string()));
+            l
+        };
+        for kind in ["time-limit", "memory-limit", "trap"] {
+            counter!(PLUGIN_TRAPS, &with("kind", kind)).absolute(0);
+        }
+        StageMeters {
+            processor: processor.to_string(),
+            task: task.to_string(),
+            consumed: counter!(RECORDS_CONSUMED, &labels),
+            dropped: counter!(RECORDS_DROPPED, &labels),
+            late: counter!(RECORDS_LATE, &labels),
+            latency: histogram!(PROCESS_LATENCY, &labels),
+            batch: histogram!(BATCH_SIZE, &labels),
+            memory: gauge!(PLUGIN_MEMORY, &labels),
+            produced: outputs
+                .map(|o| (o.clone(), counter!(RECORDS_PRODUCED, &with("output", o))))
+                .collect(),
+            dead_lettered: REASONS
+                .iter()
+                .map(|r| (*r, counter!(RECORDS_DEAD_LETTERED, &with("reason", r))))
+                .collect(),
+        }
+    }
+
+    /// Counts `n` records produced to `output`.
+    pub fn produced(&self, output: &str, n: u64) {
+        match self.produced.iter().find(|(o, _)| o == output) {
+            Some((_, c)) => c.increment(n),
+            None => counter!(RECORDS_PRODUCED, "processor" => self.processor.clone(), "task" => self.task.clone(), "output" => output.to_string()).increment(n),
+        }
+    }
+
+    /// Counts one dead letter of `reason`.
+    pub fn dead_lettered(&self, reason: &str) {
+        match self.dead_lettered.iter().find(|(r, _)| *r == reason) {
+            Some((_, c)) => c.increment(1),
+            None => counter!(RECORDS_DEAD_LETTERED, "processor" => self.processor.clone(), "task" => self.task.clone(), "reason" => reason.to_string()).increment(1),
+        }
+    }
+
+    /// Counts one trap described as `description` (see [`trap_kind`]).
+    pub fn trap(&self, description: &str) {
+        counter!(PLUGIN_TRAPS, "processor" => self.processor.clone(), "task" => self.task.clone(), "kind" => trap_kind(description)).increment(1);
+    }
+}
+
+impl std::fmt::Debug for StageMeters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageMeters")
+            .field("processor", &self.processor)
+            .field("task", &self.task)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Records one duration in seconds into `histogram` (a worker thread's or
+/// the poll loop's).
+pub fn observe_thread(name: &'static str, thread: &str, seconds: f64) {
+    histogram!(name, "thread" => thread.to_string()).record(seconds);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        let mut seen = std::collections::HashSet::new();
+        for m in CATALOG {
+            assert!(seen.insert(m.name), "{} is listed twice", m.name);
+            assert!(
+                m.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{}: snake_case",
+                m.name
+            );
+            assert_eq!(
+                m.kind == Kind::Counter,
+                m.name.ends_with("_total"),
+                "{}: counters end in _total",
+                m.name
+            );
+            if m.kind == Kind::Histogram {
+                assert!(
+                    m.name.ends_with("_seconds") || m.name.ends_with("_records"),
+                    "{}: a histogram names its unit",
+                    m.name
+                );
+            }
+            assert!(
+                m.name.starts_with("rill_") || m.name.starts_with("kafka_"),
+                "{}",
+                m.name
+            );
+            assert!(m.help.ends_with('.'), "{}: help is a sentence", m.name);
+        }
+    }
+
+    #[test]
+    fn trap_kinds_come_from_the_limit_named_in_the_description() {
+        assert_eq!(
+            trap_kind("exceeded the time limit of 1s per batch (limits.time-per-batch): x"),
+            "time-limit"
+        );
+        assert_eq!(
+            trap_kind("exceeded the memory limit of 16 MiB (limits.memory): x"),
+            "memory-limit"
+        );
+        assert_eq!(trap_kind("wasm trap: unreachable"), "trap");
+    }
+}

@@ -46,6 +46,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         state_dir: state_dir.to_path_buf(),
         hot_swap: None,
         lag_window: rill_host::observe::lag::DEFAULT_WINDOW,
+        on_fatal: Default::default(),
     };
     let processors = vec![ProcessorDef {
         manifest: plugin.manifest.clone(),

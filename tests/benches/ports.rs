@@ -78,6 +78,7 @@ fn main() {
             state_dir: state.path().to_path_buf(),
             hot_swap: None,
             lag_window: rill_host::observe::lag::DEFAULT_WINDOW,
+            on_fatal: Default::default(),
         };
         let report = runtime::run(
             &options,

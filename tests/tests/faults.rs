@@ -16,6 +16,16 @@ fn inputs(from: usize, to: usize) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
 /// `rill run` of the pass-through with its log in a file, stopping once
 /// idle for `idle` (or only on a signal).
 fn start(broker: &DevBroker, dir: &Path, application: &str, idle: Option<&str>) -> (Child, PathBuf) {
+    start_with(broker, dir, application, idle, &[])
+}
+
+fn start_with(
+    broker: &DevBroker,
+    dir: &Path,
+    application: &str,
+    idle: Option<&str>,
+    extra: &[&str],
+) -> (Child, PathBuf) {
     let log = dir.join(format!("{application}-{}.log", std::process::id()));
     let mut command = rill();
     command.arg("run").arg(install_passthrough(dir)).args([
@@ -24,6 +34,7 @@ fn start(broker: &DevBroker, dir: &Path, application: &str, idle: Option<&str>) 
         "--application-id",
         application,
     ]);
+    command.args(extra);
     if let Some(idle) = idle {
         command.args(["--stop-when-idle", idle]);
     }
@@ -109,6 +120,37 @@ fn an_output_refused_for_its_topic_stops_that_task_without_loss() {
     let status = wait_exit(&mut child, Duration::from_secs(120));
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{text}");
+    let out = values(&read_all(&broker.bootstrap, "out"));
+    for (_, value) in &records {
+        assert!(
+            out.contains_key(value),
+            "{} lost:\n{text}",
+            String::from_utf8_lossy(value)
+        );
+    }
+    assert!(read_all(&broker.bootstrap, "dlq").is_empty());
+}
+
+#[test]
+fn replace_worker_restarts_a_stopped_task_from_its_last_commit_and_carries_on() {
+    let mut broker = DevBroker::start(&[("in", 3), ("out", 3), ("dlq", 3)]);
+    let dir = tempfile::tempdir().unwrap();
+    let records = inputs(0, 3000);
+    produce(&broker.bootstrap, "in", &records);
+    // The same transient fault that stops a task above: with
+    // replace-worker the run recovers by itself.
+    broker.command("fail-produce topic-authorization-failed 1");
+    let (mut child, log) = start_with(
+        &broker,
+        dir.path(),
+        "faults-replace",
+        Some("3s"),
+        &["--on-fatal", "replace-worker"],
+    );
+    let status = wait_exit(&mut child, Duration::from_secs(120));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "the run carries on:\n{text}");
+    assert!(text.contains("replacing worker 0"), "{text}");
     let out = values(&read_all(&broker.bootstrap, "out"));
     for (_, value) in &records {
         assert!(

@@ -391,3 +391,32 @@ fn sigterm_exits_within_the_time_limit_plus_ten_seconds_with_a_stuck_plugin() {
     );
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn replace_worker_gives_up_on_a_fault_that_repeats() {
+    let broker = DevBroker::start(&[("in", 2), ("out", 2), ("dlq", 2)]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path(), "panic", "fail");
+    produce(&broker.bootstrap, "in", &inputs());
+    let output = rill()
+        .arg("run")
+        .arg(&manifest)
+        .args(["--brokers", &broker.bootstrap, "--application-id", "misbehave-replace"])
+        .args(["--on-fatal", "replace-worker", "--stop-when-idle", "2s", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    // The poison record traps the fresh tasks every time: three
+    // replacements, then the application stops.
+    assert_eq!(stderr.matches("replacing worker 0").count(), 3, "{stderr}");
+    assert!(stderr.contains("already replaced 3 times"), "{stderr}");
+    assert!(
+        stderr.contains("application state RUNNING -> ERROR") || stderr.contains("-> ERROR"),
+        "{stderr}"
+    );
+    // Nothing past the poison record was committed: a restart with the fix
+    // would process it.
+    assert!(read_all(&broker.bootstrap, "dlq").is_empty());
+}

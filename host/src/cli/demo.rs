@@ -98,6 +98,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         state_dir: std::env::temp_dir().join("rill-demo-state"),
         hot_swap: None,
         lag_window: crate::observe::lag::DEFAULT_WINDOW,
+        on_fatal: Default::default(),
     };
     let report = runtime::run_connected(
         &options,

@@ -56,6 +56,11 @@ pub struct RunArgs {
     /// and a status page on this address, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     http: Option<String>,
+    /// What a fatal error does: `shutdown` stops the application;
+    /// `replace-worker` replaces the failed worker thread and restarts its
+    /// tasks from their last commit (Kafka Streams' REPLACE_THREAD).
+    #[arg(long, value_enum, default_value = "shutdown")]
+    on_fatal: crate::runtime::OnFatal,
     /// Commits each partition's lag status is judged on (Burrow's window).
     #[arg(long, default_value_t = crate::observe::lag::DEFAULT_WINDOW)]
     lag_window: usize,
@@ -147,6 +152,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             cache: Some(cache),
         }),
         lag_window: args.lag_window.max(2),
+        on_fatal: args.on_fatal,
     };
     let (shutdown, _signals) = super::shutdown_flag()?;
     let slowest = manifests

@@ -233,6 +233,36 @@ impl RecordSource for KafkaSource {
     fn copy_nanos(&self) -> u64 {
         self.copy_nanos.get()
     }
+
+    fn rewind(&self, partitions: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String> {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            tpl.add_partition(topic, *partition);
+        }
+        let committed = committed_offsets(&self.consumer, &tpl)?;
+        let mut seek = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            let offset = committed
+                .get(&(topic.clone(), *partition))
+                .map_or(rdkafka::Offset::Beginning, |o| rdkafka::Offset::Offset(*o));
+            seek.add_partition_offset(topic, *partition, offset)
+                .map_err(|e| e.to_string())?;
+        }
+        // A seek also drops what was fetched past it and not yet polled.
+        let sought = self
+            .consumer
+            .seek_partitions(seek, Duration::from_secs(30))
+            .map_err(|e| format!("seeking: {e}"))?;
+        if let Some(failed) = sought.elements().iter().find(|e| e.error().is_err()) {
+            return Err(format!(
+                "seeking {}/{}: {:?}",
+                failed.topic(),
+                failed.partition(),
+                failed.error()
+            ));
+        }
+        Ok(committed)
+    }
 }
 
 impl OffsetCommitter for KafkaSource {

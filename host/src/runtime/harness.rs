@@ -153,6 +153,7 @@ fn options(stop_when_idle: Option<Duration>) -> RunOptions {
         state_dir: std::env::temp_dir(),
         hot_swap: None,
         lag_window: crate::observe::lag::DEFAULT_WINDOW,
+        on_fatal: Default::default(),
     }
 }
 

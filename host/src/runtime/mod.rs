@@ -63,6 +63,20 @@ pub struct RunOptions {
     pub hot_swap: Option<HotSwap>,
     /// Commits a partition's lag status is judged on (`--lag-window`).
     pub lag_window: usize,
+    /// What a fatal error does (`--on-fatal`).
+    pub on_fatal: OnFatal,
+}
+
+/// What a fatal error does: Kafka Streams' uncaught exception handler.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnFatal {
+    /// Stop the application (SHUTDOWN_CLIENT): state ERROR, exit non-zero.
+    #[default]
+    Shutdown,
+    /// Replace the failed worker thread and restart its tasks from their
+    /// last commit (REPLACE_THREAD); three replacements of one worker
+    /// within ten minutes stop the application.
+    ReplaceWorker,
 }
 
 /// What hot swapping needs: the engine new builds are compiled for, and

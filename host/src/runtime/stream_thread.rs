@@ -7,13 +7,14 @@
 //! The loop never touches Kafka itself: [`crate::kafka::consumer::KafkaSource`]
 //! is the real source, and the tests drive it with a broker-less one.
 
-use super::RunOptions;
 use super::report::LoopTime;
+use super::{OnFatal, RunOptions};
 use crate::kafka::consumer::show;
 use crate::observe::app_state::AppState;
 use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY, observe_thread};
 use crate::plugin::InputRecord;
 use crate::task::manager::{OffsetCommitter, TaskManager, Watermarks};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::MutexGuard;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,14 @@ pub trait RecordSource: OffsetCommitter + Watermarks {
     /// Nanoseconds spent copying polled records, for the run report.
     fn copy_nanos(&self) -> u64 {
         0
+    }
+    /// Moves the consumer back to the group's committed offsets of
+    /// `partitions` (the beginning where none is committed) and returns
+    /// them: `--on-fatal replace-worker` reads a replaced worker's
+    /// partitions again from there.
+    fn rewind(&self, partitions: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String> {
+        let _ = partitions;
+        Err("this source cannot rewind".into())
     }
 }
 
@@ -117,6 +126,17 @@ pub fn poll_loop<S: RecordSource>(
             return Err(error);
         }
         let mut manager = source.manager();
+        if options.on_fatal == OnFatal::ReplaceWorker
+            && let Some((worker, why)) = manager.failed_worker()
+        {
+            let (partitions, restoring) =
+                manager.replace_worker(worker, &why, source, &|partitions| source.rewind(partitions))?;
+            drop(manager);
+            let ready: Vec<(String, i32)> = partitions.into_iter().filter(|p| !restoring.contains(p)).collect();
+            source.set_fetching(&restoring, false);
+            source.set_fetching(&ready, true);
+            continue;
+        }
         if let Some(error) = manager.fatal() {
             return Err(error);
         }

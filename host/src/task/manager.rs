@@ -10,7 +10,7 @@ use super::progress::TaskProgress;
 use super::spec::TaskSpec;
 use super::state::TaskState;
 use super::stream_task::open_state;
-use super::worker::{Command, FatalSlot, Shutdown, Worker};
+use super::worker::{Command, FatalSlot, Shutdown, Worker, set_fatal};
 use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
 use crate::state::StateError;
@@ -97,6 +97,11 @@ struct TaskEntry {
 /// Each stage's restored state, `None` for stateless stages.
 type TaskStates = Vec<Option<StateManager>>;
 
+/// How many times one worker may be replaced within [`REPLACEMENT_WINDOW`].
+pub const MAX_REPLACEMENTS: usize = 3;
+/// See [`MAX_REPLACEMENTS`].
+pub const REPLACEMENT_WINDOW: Duration = Duration::from_secs(600);
+
 /// How long a revoked task may take to get its outputs acknowledged.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -127,6 +132,10 @@ pub struct TaskManager {
     /// chunk not yet committed (first offset, last offset, timestamp of the
     /// first): how far behind in time the group is.
     polled_times: HashMap<(String, i32), std::collections::VecDeque<(i64, i64, i64)>>,
+    /// The process's shutdown, handed to replacement workers.
+    shutdown: Arc<Shutdown>,
+    /// When each worker was replaced, for [`MAX_REPLACEMENTS`].
+    replacements: Vec<Vec<Instant>>,
 }
 
 /// How long a partition with no committed offset and nothing polled may
@@ -173,6 +182,8 @@ impl TaskManager {
             failures: Vec::new(),
             updater: StateUpdater::start()?,
             polled_times: HashMap::new(),
+            replacements: vec![Vec::new(); threads.max(1)],
+            shutdown,
         })
     }
 
@@ -287,12 +298,7 @@ impl TaskManager {
                     self.start_on_worker(worker, &id, &spec, &progress, states);
                     tracing::info!(task = %id, worker, "task running");
                 }
-                Err(error) => {
-                    self.fatal
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get_or_insert(format!("task {id}: {error}"));
-                }
+                Err(error) => set_fatal(&self.fatal, None, format!("task {id}: {error}")),
             }
         }
         ready
@@ -396,14 +402,7 @@ impl TaskManager {
                 // Another member may advance these partitions now; a stale
                 // position must never be committed if they come back.
                 for topic in self.topics_of(id) {
-                    let tp = (topic, id.partition);
-                    self.reached.remove(&tp);
-                    self.committed.remove(&tp);
-                    self.positions.remove(&tp);
-                    self.unknown_since.remove(&tp);
-                    self.lows.remove(&tp);
-                    self.polled_times.remove(&tp);
-                    crate::observe::telemetry().lag().forget(&tp.0, tp.1);
+                    self.forget_partition(&(topic, id.partition));
                 }
                 tracing::info!(task = %id, "task closed");
             }
@@ -667,7 +666,106 @@ impl TaskManager {
 
     /// The error that stopped a worker, if any.
     pub fn fatal(&self) -> Option<String> {
-        self.fatal.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.fatal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|f| f.message.clone())
+    }
+
+    /// A worker that must be replaced or the application stopped, and why:
+    /// a fatal error on it, its thread gone (a panic), or a task on it
+    /// that stopped on a failure (an output its topic or the cluster
+    /// refused, local storage failing).
+    pub fn failed_worker(&self) -> Option<(usize, String)> {
+        if let Some(fatal) = self.fatal.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            return fatal.worker.map(|w| (w, fatal.message.clone()));
+        }
+        if let Some(w) = self.workers.iter().position(Worker::is_finished) {
+            return Some((w, format!("worker {w} stopped")));
+        }
+        self.tasks
+            .iter()
+            .find_map(|(id, t)| Some((t.worker, format!("task {id}: {}", t.progress.failure()?))))
+    }
+
+    /// `--on-fatal replace-worker` (Kafka Streams' REPLACE_THREAD): commits
+    /// what the worker's tasks had acknowledged, drops them and the worker
+    /// (its plugin instances and open state go with it), starts a new
+    /// worker in its place, and creates the tasks again, their state
+    /// reopened from checkpoint and changelog and their partitions read
+    /// again from the last commit (`rewind` moves the consumer there and
+    /// returns the committed offsets). Returns the tasks' partitions, and
+    /// those to keep paused while the new tasks restore. Refuses (the caller stops the
+    /// application) a worker replaced [`MAX_REPLACEMENTS`] times within
+    /// [`REPLACEMENT_WINDOW`]: a fault that repeats is not transient.
+    pub fn replace_worker(
+        &mut self,
+        worker: usize,
+        why: &str,
+        committer: &dyn OffsetCommitter,
+        rewind: &dyn Fn(&[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String>,
+    ) -> Result<(Vec<(String, i32)>, Vec<(String, i32)>), String> {
+        let now = Instant::now();
+        let history = &mut self.replacements[worker];
+        history.retain(|at| now.duration_since(*at) < REPLACEMENT_WINDOW);
+        if history.len() >= MAX_REPLACEMENTS {
+            return Err(format!(
+                "{why}; worker {worker} was already replaced {MAX_REPLACEMENTS} times within {}, so the fault is not transient",
+                humantime::format_duration(REPLACEMENT_WINDOW)
+            ));
+        }
+        history.push(now);
+        let ids: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.worker == worker && t.restore.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        tracing::warn!(
+            worker,
+            "{why}; replacing worker {worker} and restarting its tasks ({}) from their last commit",
+            ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        );
+        // What was acknowledged is safe to commit: a failed task's progress
+        // stops before its failure.
+        self.commit_tasks(&ids, committer);
+        let fresh = Worker::spawn(worker, self.producer.clone(), self.fatal.clone(), self.shutdown.clone())
+            .map_err(|e| format!("{why}; cannot start a new worker: {e}"))?;
+        // Dropping the old handle closes its queue and joins its thread,
+        // which drops its tasks: plugin instances and open stores.
+        drop(std::mem::replace(&mut self.workers[worker], fresh));
+        *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut partitions = Vec::new();
+        for id in &ids {
+            let Some(mut entry) = self.tasks.remove(id) else {
+                continue;
+            };
+            transition(id, &mut entry, TaskState::Closed);
+            for topic in self.topics_of(id) {
+                let tp = (topic, id.partition);
+                self.forget_partition(&tp);
+                partitions.push(tp);
+            }
+        }
+        metrics::counter!(crate::observe::metrics::THREAD_REPLACEMENTS, "thread" => format!("rill-worker-{worker}"))
+            .increment(1);
+        crate::observe::telemetry().event("worker", &format!("rill-worker-{worker}"), format!("replaced: {why}"));
+        let committed = rewind(&partitions).map_err(|e| format!("{why}; rewinding its partitions: {e}"))?;
+        let restoring = self.handle_assignment(&partitions, &committed);
+        Ok((partitions, restoring))
+    }
+
+    /// Forgets everything known of a partition this member no longer works
+    /// on, so a stale position is never committed if it comes back.
+    fn forget_partition(&mut self, tp: &(String, i32)) {
+        self.reached.remove(tp);
+        self.committed.remove(tp);
+        self.positions.remove(tp);
+        self.unknown_since.remove(tp);
+        self.lows.remove(tp);
+        self.polled_times.remove(tp);
+        crate::observe::telemetry().lag().forget(&tp.0, tp.1);
     }
 
     /// Partitions of tasks that paused since the last call, so the consumer
@@ -713,10 +811,7 @@ impl TaskManager {
 
     fn send(&self, worker: usize, command: Command) {
         if self.workers[worker].commands.send(command).is_err() {
-            self.fatal
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_or_insert(format!("worker {worker} stopped"));
+            set_fatal(&self.fatal, Some(worker), format!("worker {worker} stopped"));
         }
     }
 }

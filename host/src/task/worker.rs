@@ -16,8 +16,26 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// The first fatal error any worker hit; the poll loop stops on it.
-pub type FatalSlot = Arc<Mutex<Option<String>>>;
+/// The first fatal error any worker hit: the poll loop stops on it, or
+/// (`--on-fatal replace-worker`) replaces the worker it names.
+pub type FatalSlot = Arc<Mutex<Option<Fatal>>>;
+
+/// A fatal error, and the worker it happened on (`None`: not on a worker,
+/// e.g. a restore that failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fatal {
+    /// The worker, if the error belongs to one.
+    pub worker: Option<usize>,
+    /// What happened.
+    pub message: String,
+}
+
+/// Records `message` as the fatal error of `worker`, unless one is there.
+pub fn set_fatal(slot: &FatalSlot, worker: Option<usize>, message: String) {
+    slot.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert(Fatal { worker, message });
+}
 
 /// How long after a shutdown signal queued batches are still processed;
 /// after that they are abandoned (never committed, so a restart
@@ -113,6 +131,13 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Whether its thread has ended (it only ends on its own by panicking).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
         // Closing the channel ends the thread's loop.
@@ -161,7 +186,7 @@ fn run(
                 }
             }
             for (id, error) in failed {
-                fail(&mut tasks, id, error, &fatal);
+                fail(index, &mut tasks, id, error, &fatal);
             }
         }
         let Some(command) = command else { continue };
@@ -178,7 +203,7 @@ fn run(
                 Err(error) => {
                     let error = format!("task {id} cannot start: {error}");
                     tracing::error!("{error}");
-                    fatal.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
+                    set_fatal(&fatal, Some(index), error);
                 }
             },
             Command::Batch { id, records } => {
@@ -197,7 +222,7 @@ fn run(
                 }
                 task.progress().dequeue();
                 if let Err(error) = result {
-                    fail(&mut tasks, id, error, &fatal);
+                    fail(index, &mut tasks, id, error, &fatal);
                 }
             }
             Command::Close { id, reply } => {
@@ -217,7 +242,7 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A task failed: output refusals and storage faults stop only that task
 /// (nothing past it is committed); anything else stops the application.
-fn fail(tasks: &mut HashMap<TaskId, StreamTask>, id: TaskId, error: TaskError, fatal: &FatalSlot) {
+fn fail(worker: usize, tasks: &mut HashMap<TaskId, StreamTask>, id: TaskId, error: TaskError, fatal: &FatalSlot) {
     match error {
         TaskError::Produce { .. } | TaskError::HostFault { .. } => {
             tracing::error!(
@@ -229,10 +254,7 @@ fn fail(tasks: &mut HashMap<TaskId, StreamTask>, id: TaskId, error: TaskError, f
         }
         error => {
             tracing::error!("{error}");
-            fatal
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_or_insert(error.to_string());
+            set_fatal(fatal, Some(worker), error.to_string());
             tasks.remove(&id);
         }
     }

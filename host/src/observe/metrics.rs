@@ -405,12 +405,6 @@ impl std::fmt::Debug for StageMeters {
     }
 }
 
-/// Records one duration in seconds into `histogram` (a worker thread's or
-/// the poll loop's).
-pub fn observe_thread(name: &'static str, thread: &str, seconds: f64) {
-    histogram!(name, "thread" => thread.to_string()).record(seconds);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,7 @@ pub struct HostState {
     /// Timer calls since the task last looked, in order.
     pub(super) timers: Vec<TimerRequest>,
     /// Latency histograms of state calls, per store and operation.
-    store_latency: std::collections::HashMap<(String, Operation), metrics::Histogram>,
+    store_latency: Vec<(String, Operation, metrics::Histogram)>,
 }
 
 /// A plugin's `timers` call, for its task to apply.
@@ -82,7 +82,7 @@ impl HostState {
                 inner: limits,
                 bytes: 0,
             },
-            store_latency: std::collections::HashMap::new(),
+            store_latency: Vec::new(),
             timers: Vec::new(),
         }
     }
@@ -323,16 +323,24 @@ impl HostState {
         let started = std::time::Instant::now();
         let result = self.with_state(name, f);
         let seconds = started.elapsed().as_secs_f64();
-        let key = (name.to_string(), operation);
-        let histogram = self.store_latency.entry(key).or_insert_with(|| {
-            metrics::histogram!(
-                crate::observe::metrics::STORE_LATENCY,
-                "task" => self.tag.to_string(),
-                "store" => name.to_string(),
-                "operation" => operation.name()
-            )
-        });
-        histogram.record(seconds);
+        // A handful of stores: a scan without allocating beats a map.
+        match self
+            .store_latency
+            .iter()
+            .find(|(store, op, _)| *op == operation && store == name)
+        {
+            Some((_, _, histogram)) => histogram.record(seconds),
+            None => {
+                let histogram = metrics::histogram!(
+                    crate::observe::metrics::STORE_LATENCY,
+                    "task" => self.tag.to_string(),
+                    "store" => name.to_string(),
+                    "operation" => operation.name()
+                );
+                histogram.record(seconds);
+                self.store_latency.push((name.to_string(), operation, histogram));
+            }
+        }
         result
     }
 

@@ -11,7 +11,7 @@ use super::report::LoopTime;
 use super::{OnFatal, RunOptions};
 use crate::kafka::consumer::show;
 use crate::observe::app_state::AppState;
-use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY, observe_thread};
+use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY};
 use crate::plugin::InputRecord;
 use crate::task::manager::{OffsetCommitter, TaskManager, Watermarks};
 use std::collections::HashMap;
@@ -79,6 +79,8 @@ pub fn poll_loop<S: RecordSource>(
     let mut time = LoopTime::default();
     let telemetry = crate::observe::telemetry();
     let metered = crate::observe::metrics::enabled();
+    let poll_latency = metrics::histogram!(THREAD_POLL_LATENCY, "thread" => POLL_THREAD);
+    let commit_latency = metrics::histogram!(THREAD_COMMIT_LATENCY, "thread" => POLL_THREAD);
     let mut last_lag = Instant::now();
     telemetry.set_state(AppState::Rebalancing);
     while !shutdown.load(Ordering::Acquire) {
@@ -110,7 +112,7 @@ pub fn poll_loop<S: RecordSource>(
             // A turn that found nothing was idle waiting, not cost.
             time.poll_nanos += (polled_at - turn).as_nanos() as u64;
             if metered {
-                observe_thread(THREAD_POLL_LATENCY, POLL_THREAD, (polled_at - turn).as_secs_f64());
+                poll_latency.record((polled_at - turn).as_secs_f64());
             }
         }
         feed_tasks(source, &mut batches);
@@ -148,7 +150,7 @@ pub fn poll_loop<S: RecordSource>(
             manager.commit(source);
             time.commit_nanos += committing.elapsed().as_nanos() as u64;
             if metered {
-                observe_thread(THREAD_COMMIT_LATENCY, POLL_THREAD, committing.elapsed().as_secs_f64());
+                commit_latency.record(committing.elapsed().as_secs_f64());
             }
             last_commit = Instant::now();
         }

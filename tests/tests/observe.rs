@@ -400,4 +400,41 @@ fn a_running_application_is_visible_from_outside() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("group nobody has no committed offsets"));
+
+    // A restart without local state restores the counts from the changelog:
+    // the restore shows in the metrics and in /status, and the 20 waiting
+    // orders are then processed (lag back to zero).
+    let changelog_records = rill_tests::read_all(&broker.bootstrap, &changelog).len() as f64;
+    assert!(changelog_records > 0.0);
+    std::fs::remove_dir_all(dir.path().join("state")).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let (mut child, log) = start(&broker, &manifest, &addr, &dir.path().join("state"));
+    let samples = eventually(Duration::from_secs(60), "the restore and the 20 new orders", || {
+        let (_, body) = http_get(&addr, "/metrics")?;
+        let samples = parse_metrics(&body);
+        (sum(&samples, "rill_records_consumed_total") == 20.0
+            && sum(&samples, "kafka_consumergroup_lag") == 0.0
+            && sum(&samples, "kafka_consumergroup_current_offset") == 70.0)
+            .then_some(samples)
+    });
+    assert_eq!(sum(&samples, "rill_store_restored_records_total"), changelog_records);
+    assert_eq!(sum(&samples, "rill_store_restore_remaining_records"), 0.0);
+    assert!(find(&samples, "rill_store_restored_records_total", &[("store", "counts")]).is_some());
+    let status = json(&addr, "/status");
+    let restores = status["restores"].as_array().unwrap();
+    assert_eq!(
+        restores.iter().map(|r| r["restored"].as_f64().unwrap()).sum::<f64>(),
+        changelog_records,
+        "{status}"
+    );
+    assert!(
+        restores
+            .iter()
+            .all(|r| r["done"] == true && r["restored"] == r["total"]),
+        "{status}"
+    );
+    terminate(&mut child);
+    assert!(wait_exit(&mut child, Duration::from_secs(60)).success());
+    let log = log.join().unwrap();
+    assert!(log.contains("records/s)"), "the restore logs its rate: {log}");
 }

@@ -142,6 +142,9 @@ pub fn poll_loop<S: RecordSource>(
         if let Some(error) = manager.fatal() {
             return Err(error);
         }
+        if let Some(worker) = manager.dead_worker() {
+            return Err(format!("worker {worker} stopped (its thread ended)"));
+        }
         // Also commit when the inputs run dry, so the end of a burst is
         // committed at once rather than up to a commit interval later
         // (nothing is committed when nothing new was acknowledged).

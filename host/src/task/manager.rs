@@ -673,6 +673,11 @@ impl TaskManager {
             .map(|f| f.message.clone())
     }
 
+    /// A worker whose thread ended (it only does by panicking).
+    pub fn dead_worker(&self) -> Option<usize> {
+        self.workers.iter().position(Worker::is_finished)
+    }
+
     /// A worker that must be replaced or the application stopped, and why:
     /// a fatal error on it, its thread gone (a panic), or a task on it
     /// that stopped on a failure (an output its topic or the cluster
@@ -681,8 +686,8 @@ impl TaskManager {
         if let Some(fatal) = self.fatal.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             return fatal.worker.map(|w| (w, fatal.message.clone()));
         }
-        if let Some(w) = self.workers.iter().position(Worker::is_finished) {
-            return Some((w, format!("worker {w} stopped")));
+        if let Some(w) = self.dead_worker() {
+            return Some((w, format!("worker {w} stopped (its thread ended)")));
         }
         self.tasks
             .iter()

@@ -129,9 +129,7 @@ impl Worker {
             thread: Some(thread),
         })
     }
-}
 
-impl Worker {
     /// Whether its thread has ended (it only ends on its own by panicking).
     pub fn is_finished(&self) -> bool {
         self.thread.as_ref().is_none_or(JoinHandle::is_finished)

@@ -121,18 +121,87 @@ pub fn install_passthrough(dir: &Path) -> PathBuf {
     path
 }
 
-/// A `rill dev-broker` child process; stopped with SIGTERM when dropped.
+/// A broker child process for one test; stopped with SIGTERM when
+/// dropped. Normally `rill dev-broker` (librdkafka's mock); with
+/// `RILL_TEST_BROKER=txn` crabka-broker through `rill-txn-broker`
+/// (tools/txn-broker), a second, independent implementation of the Kafka
+/// protocol that also honours transactions. scripts/test.sh runs the
+/// at-least-once end-to-end tests against both.
 pub struct DevBroker {
     child: Child,
     /// `bootstrap.servers` for clients.
     pub bootstrap: String,
     /// Its stdout, where fault commands are confirmed.
     answers: BufReader<std::process::ChildStdout>,
+    /// Whether this is the transactional broker (no fault commands).
+    transactional: bool,
+}
+
+/// The `rill-txn-broker` binary scripts/txn-broker.sh builds
+/// (`RILL_TXN_BROKER`, or its default place in the tools cache).
+pub fn txn_broker_bin() -> PathBuf {
+    let bin = std::env::var_os("RILL_TXN_BROKER").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(".cache/rill/txn-broker-target/debug/rill-txn-broker")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with scripts/txn-broker.sh (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
 }
 
 impl DevBroker {
-    /// Starts a broker with `topics` (name, partitions) created.
+    /// Starts a broker with `topics` (name, partitions) created: the one
+    /// `RILL_TEST_BROKER` names (`dev`, the default, or `txn`).
     pub fn start(topics: &[(&str, i32)]) -> DevBroker {
+        match std::env::var("RILL_TEST_BROKER").as_deref() {
+            Err(_) | Ok("dev") => Self::start_dev(topics),
+            Ok("txn") => Self::start_txn(topics),
+            Ok(other) => panic!("RILL_TEST_BROKER={other}: use dev or txn"),
+        }
+    }
+
+    /// Starts crabka-broker (transactions honoured) with `topics` created.
+    pub fn start_txn(topics: &[(&str, i32)]) -> DevBroker {
+        let mut child = Command::new(txn_broker_bin())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning rill-txn-broker");
+        let (answers, bootstrap) = Self::bootstrap_line(&mut child);
+        let settings = rill_host::kafka::KafkaSettings::new(&bootstrap);
+        let wanted: Vec<(String, i32)> = topics.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        rill_host::kafka::admin::create_topics(&settings, &wanted, &[]).expect("creating the test topics");
+        DevBroker {
+            child,
+            bootstrap,
+            answers,
+            transactional: true,
+        }
+    }
+
+    /// Reads the `bootstrap.servers=...` line both brokers print first; the
+    /// rest of their stdout answers fault commands.
+    fn bootstrap_line(child: &mut Child) -> (BufReader<std::process::ChildStdout>, String) {
+        let mut answers = BufReader::new(child.stdout.take().expect("the broker's stdout"));
+        let mut first = String::new();
+        answers.read_line(&mut first).expect("reading the bootstrap line");
+        let bootstrap = first
+            .trim()
+            .strip_prefix("bootstrap.servers=")
+            .unwrap_or_else(|| panic!("the broker printed {first:?} instead of bootstrap.servers=..."))
+            .to_string();
+        (answers, bootstrap)
+    }
+
+    /// Starts `rill dev-broker` with `topics` (name, partitions) created.
+    pub fn start_dev(topics: &[(&str, i32)]) -> DevBroker {
         let mut command = rill();
         command.args(["dev-broker", "--brokers", "1", "--log-level", "warn"]);
         for (topic, partitions) in topics {
@@ -144,18 +213,12 @@ impl DevBroker {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawning rill dev-broker");
-        let mut answers = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        answers.read_line(&mut first).expect("reading the bootstrap line");
-        let bootstrap = first
-            .trim()
-            .strip_prefix("bootstrap.servers=")
-            .unwrap_or_else(|| panic!("dev-broker printed {first:?} instead of bootstrap.servers=..."))
-            .to_string();
+        let (answers, bootstrap) = Self::bootstrap_line(&mut child);
         DevBroker {
             child,
             bootstrap,
             answers,
+            transactional: false,
         }
     }
 
@@ -163,6 +226,10 @@ impl DevBroker {
     /// and waits until the broker confirms it is in effect.
     pub fn command(&mut self, line: &str) {
         use std::io::Write;
+        assert!(
+            !self.transactional,
+            "`{line}` needs rill dev-broker's fault injection, which the transactional broker does not have"
+        );
         let stdin = self.child.stdin.as_mut().expect("dev-broker stdin");
         writeln!(stdin, "{line}")
             .and_then(|()| stdin.flush())

@@ -113,10 +113,52 @@ pub fn create_topics(
         reason,
     };
     let admin: AdminClient<DefaultClientContext> = settings.admin().create().map_err(|e| cannot(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| cannot(e.to_string()))?;
+    // The broker's default replication factor (-1, KIP-464) first; a broker
+    // that does not take -1 (before Kafka 2.4, some other implementations)
+    // gets an explicit factor: its broker count, at most 3.
+    let mut pending: Vec<(String, i32)> = topics.to_vec();
+    let mut replication = -1;
+    loop {
+        let refused = create(&runtime, &admin, &pending, compacted, replication).map_err(|e| cannot(e))?;
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let wrong_factor = refused
+            .iter()
+            .all(|(_, code)| *code == rdkafka::types::RDKafkaErrorCode::InvalidReplicationFactor);
+        if replication != -1 || !wrong_factor {
+            let (topic, code) = &refused[0];
+            return Err(cannot(format!("{topic}: {code}")));
+        }
+        let consumer: BaseConsumer = settings.reader().create().map_err(|e| cannot(e.to_string()))?;
+        let brokers = consumer
+            .fetch_metadata(None, TIMEOUT)
+            .map_err(|e| cannot(e.to_string()))?
+            .brokers()
+            .len();
+        replication = brokers.clamp(1, 3) as i32;
+        pending.retain(|(name, _)| refused.iter().any(|(topic, _)| topic == name));
+        tracing::info!("the broker refused the default replication factor; creating with {replication}");
+    }
+}
+
+/// One CreateTopics request: the topics refused, with why (one that
+/// exists already is not refused).
+fn create(
+    runtime: &tokio::runtime::Runtime,
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[(String, i32)],
+    compacted: &[String],
+    replication: i32,
+) -> Result<Vec<(String, rdkafka::types::RDKafkaErrorCode)>, String> {
     let new_topics: Vec<NewTopic> = topics
         .iter()
         .map(|(name, partitions)| {
-            let topic = NewTopic::new(name, *partitions, TopicReplication::Fixed(-1));
+            let topic = NewTopic::new(name, *partitions, TopicReplication::Fixed(replication));
             if compacted.contains(name) {
                 topic.set("cleanup.policy", "compact")
             } else {
@@ -127,21 +169,14 @@ pub fn create_topics(
     let options = AdminOptions::new()
         .operation_timeout(Some(TIMEOUT))
         .request_timeout(Some(TIMEOUT));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| cannot(e.to_string()))?;
     let results = runtime
         .block_on(admin.create_topics(&new_topics, &options))
-        .map_err(|e| cannot(explain(&e)))?;
-    for result in results {
-        if let Err((topic, code)) = result
-            && code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists
-        {
-            return Err(cannot(format!("{topic}: {code}")));
-        }
-    }
-    Ok(())
+        .map_err(|e| explain(&e))?;
+    Ok(results
+        .into_iter()
+        .filter_map(Result::err)
+        .filter(|(_, code)| *code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)
+        .collect())
 }
 
 fn explain(error: &KafkaError) -> String {

@@ -175,9 +175,23 @@ fn a_running_application_is_visible_from_outside() {
     eventually(Duration::from_secs(30), "/health", || {
         http_get(&addr, "/health").filter(|(code, _)| *code == 200)
     });
+    // The server starts before the plugins load and the group is joined,
+    // so the first polls see 503 with the state that is not yet RUNNING.
+    let mut not_ready = Vec::new();
     eventually(Duration::from_secs(60), "/ready", || {
-        http_get(&addr, "/ready").filter(|(code, _)| *code == 200)
+        let (code, body) = http_get(&addr, "/ready")?;
+        if code == 503 {
+            not_ready.push(body);
+        }
+        (code == 200).then_some(())
     });
+    assert!(!not_ready.is_empty(), "/ready answered 200 before rill was running");
+    assert!(
+        not_ready
+            .iter()
+            .all(|b| b.contains("\"CREATED\"") || b.contains("\"REBALANCING\"")),
+        "{not_ready:?}"
+    );
     let samples = eventually(Duration::from_secs(60), "all 50 orders counted and committed", || {
         let (_, body) = http_get(&addr, "/metrics")?;
         let samples = parse_metrics(&body);

@@ -353,7 +353,7 @@ impl StageMeters {
             l
         };
         for kind in ["time-limit", "memory-limit", "trap"] {
-            counter!(PLUGIN_TRAPS, &with("kind", kind)).absolute(0);
+            counter!(PLUGIN_TRAPS, &with("kind", kind)).increment(0);
         }
         StageMeters {
             processor: processor.to_string(),

@@ -50,7 +50,7 @@ impl Reloader {
         for target in &targets {
             for result in ["swapped", "refused"] {
                 metrics::counter!(crate::observe::metrics::HOT_SWAPS, "processor" => target.manifest().name.clone(), "result" => result)
-                    .absolute(0);
+                    .increment(0);
             }
         }
         let dirs: Vec<PathBuf> = {

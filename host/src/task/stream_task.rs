@@ -576,11 +576,9 @@ impl StreamTask {
             });
         }
         ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
-        let stage = &self.stages[s];
-        stage.meters.trap(&crate::plugin::sandbox::describe_trap(
-            trap,
-            &stage.spec.manifest().limits,
-        ));
+        // The instance already described the trap (the limit it hit, if
+        // any) when the call failed: classify that text, do not redo it.
+        self.stages[s].meters.trap(&trap.to_string());
         Ok(())
     }
 

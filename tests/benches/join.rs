@@ -47,6 +47,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         hot_swap: None,
         lag_window: rill_host::observe::lag::DEFAULT_WINDOW,
         on_fatal: Default::default(),
+        guarantee: Default::default(),
     };
     let processors = vec![ProcessorDef {
         manifest: plugin.manifest.clone(),

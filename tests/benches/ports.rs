@@ -79,6 +79,7 @@ fn main() {
             hot_swap: None,
             lag_window: rill_host::observe::lag::DEFAULT_WINDOW,
             on_fatal: Default::default(),
+            guarantee: Default::default(),
         };
         let report = runtime::run(
             &options,

@@ -379,29 +379,33 @@ pub fn read_all(bootstrap: &str, topic: &str) -> Vec<Received> {
         let Some(message) = consumer.poll(Duration::from_millis(100)) else {
             continue;
         };
-        let message = message.expect("consuming");
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_string(),
-                            String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(Received {
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            value: message.payload().map(<[u8]>::to_vec),
-            headers,
-        });
+        out.push(received(&message.expect("consuming")));
     }
     out
+}
+
+/// A consumed message as a [`Received`].
+fn received(message: &rdkafka::message::BorrowedMessage<'_>) -> Received {
+    let headers = message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| {
+                    (
+                        h.key.to_string(),
+                        String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Received {
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        headers,
+    }
 }
 
 /// CPU seconds (user + system) and peak RSS (MiB) of a running process,
@@ -559,4 +563,105 @@ pub fn metric_families(text: &str) -> std::collections::BTreeSet<String> {
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_string)
         .collect()
+}
+
+/// Reads every record of `topic` as a consumer with
+/// `isolation.level=read_committed` (`committed`) or `read_uncommitted`
+/// sees it: from the beginning of each partition until its position
+/// passes the high watermark at call time (offsets there include
+/// transaction markers, so records are not counted). Fails after 60 s, e.g.
+/// while an open transaction holds a read_committed reader back.
+pub fn read_isolated(bootstrap: &str, topic: &str, committed: bool) -> Vec<Received> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "rill-tests-reader")
+        .set("enable.auto.commit", "false")
+        .set("fetch.queue.backoff.ms", "1")
+        .set(
+            "isolation.level",
+            if committed {
+                "read_committed"
+            } else {
+                "read_uncommitted"
+            },
+        )
+        .create()
+        .expect("test consumer");
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer.fetch_metadata(Some(topic), timeout).expect("metadata");
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for partition in 0..partitions {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, partition, timeout)
+            .expect("watermarks");
+        if high > 0 {
+            ends.insert(partition, high);
+            tpl.add_partition_offset(topic, partition, Offset::Beginning).unwrap();
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ends.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "{topic}: partitions {ends:?} not read to their end within 60 s (read {} records; an open transaction?)",
+            out.len()
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(message) => {
+                let message = message.expect("consuming");
+                if ends
+                    .get(&message.partition())
+                    .is_some_and(|end| message.offset() < *end)
+                {
+                    out.push(received(&message));
+                }
+            }
+            None => {
+                // Markers and aborted records are skipped without being
+                // handed over; the position still moves past them.
+                let positions = consumer.position().expect("positions");
+                for element in positions.elements() {
+                    if let (Some(end), Some(at)) = (ends.get(&element.partition()), element.offset().to_raw())
+                        && at >= *end
+                    {
+                        ends.remove(&element.partition());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Produces `records` to `topic` as a steady stream, `per_second` records a
+/// second in slices every 10 ms from one producer, and waits for all acks:
+/// members reading it are busy all along instead of with one backlog.
+pub fn produce_paced(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)], per_second: usize) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let settings = rill_host::kafka::KafkaSettings::new(bootstrap);
+    let producer: ThreadedProducer<DefaultProducerContext> = settings.producer().create().expect("test producer");
+    let slice = (per_second / 100).max(1);
+    let started = Instant::now();
+    for (i, chunk) in records.chunks(slice).enumerate() {
+        for (key, value) in chunk {
+            let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
+            if let Some(key) = key {
+                record = record.key(key);
+            }
+            producer
+                .send(record)
+                .map_err(|(e, _)| e)
+                .expect("queueing a test record");
+        }
+        let due = started + Duration::from_millis(10 * (i as u64 + 1));
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+    }
+    producer.flush(Duration::from_secs(30)).expect("producing test records");
 }

@@ -99,6 +99,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         hot_swap: None,
         lag_window: crate::observe::lag::DEFAULT_WINDOW,
         on_fatal: Default::default(),
+        guarantee: Default::default(),
     };
     let report = runtime::run_connected(
         &options,

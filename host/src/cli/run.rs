@@ -61,6 +61,16 @@ pub struct RunArgs {
     /// tasks from their last commit (Kafka Streams' REPLACE_THREAD).
     #[arg(long, value_enum, default_value = "shutdown")]
     on_fatal: crate::runtime::OnFatal,
+    /// `at-least-once`, or `exactly-once`: outputs, changelog records,
+    /// dead letters and input offsets of each commit interval commit in one
+    /// Kafka transaction, and local state only moves when it commits
+    /// (needs brokers with transactions; Kafka Streams' exactly_once_v2).
+    #[arg(long, value_enum, default_value = "at-least-once")]
+    processing_guarantee: crate::runtime::Guarantee,
+    /// Testing aid: under exactly-once, make the Nth commit that carries
+    /// offsets fail (aborting its transaction) to watch the abort path.
+    #[arg(long, value_name = "N", hide = true)]
+    inject_commit_failure: Option<u64>,
     /// Commits each partition's lag status is judged on (Burrow's window).
     #[arg(long, default_value_t = crate::observe::lag::DEFAULT_WINDOW)]
     lag_window: usize,
@@ -135,6 +145,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         args.brokers.clone()
     };
 
+    if args.processing_guarantee == crate::runtime::Guarantee::ExactlyOnce
+        && let Some((key, _)) = args
+            .property
+            .iter()
+            .find(|(k, v)| k.ends_with("isolation.level") && v != "read_committed")
+    {
+        anyhow::bail!(
+            "-X {key}: exactly-once reads only committed records.\n  fix: drop the property, or run --processing-guarantee at-least-once"
+        );
+    }
     let options = RunOptions {
         application_id: args.application_id,
         kafka: KafkaSettings {
@@ -153,6 +173,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }),
         lag_window: args.lag_window.max(2),
         on_fatal: args.on_fatal,
+        guarantee: match (args.processing_guarantee, args.inject_commit_failure) {
+            (crate::runtime::Guarantee::ExactlyOnce, Some(n)) => crate::runtime::Guarantee::ExactlyOnceFailing(n),
+            (_, Some(_)) => anyhow::bail!("--inject-commit-failure needs --processing-guarantee exactly-once"),
+            (guarantee, None) => guarantee,
+        },
     };
     let (shutdown, _signals) = super::shutdown_flag()?;
     let slowest = manifests

@@ -136,6 +136,14 @@ impl OffsetCommitter for Committer<'_> {
         }
         self.0.commit(&tpl, CommitMode::Sync).map_err(|e| e.to_string())
     }
+
+    fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
+        self.0.group_metadata()
+    }
+
+    fn lost(&self) -> bool {
+        self.0.assignment_lost()
+    }
 }
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
@@ -234,7 +242,22 @@ impl RecordSource for KafkaSource {
         self.copy_nanos.get()
     }
 
+    fn owned(&self, partitions: &[(String, i32)]) -> Vec<(String, i32)> {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return Vec::new();
+        };
+        let assigned: std::collections::HashSet<(String, i32)> = assignment
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        partitions.iter().filter(|p| assigned.contains(*p)).cloned().collect()
+    }
+
     fn rewind(&self, partitions: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String> {
+        if partitions.is_empty() {
+            return Ok(HashMap::new());
+        }
         let mut tpl = TopicPartitionList::new();
         for (topic, partition) in partitions {
             tpl.add_partition(topic, *partition);
@@ -268,6 +291,14 @@ impl RecordSource for KafkaSource {
 impl OffsetCommitter for KafkaSource {
     fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
         Committer(&self.consumer).commit(offsets)
+    }
+
+    fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
+        self.consumer.group_metadata()
+    }
+
+    fn lost(&self) -> bool {
+        self.consumer.assignment_lost()
     }
 }
 

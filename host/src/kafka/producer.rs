@@ -327,19 +327,167 @@ impl RecordSink for MemorySink {
 #[derive(Clone)]
 pub struct OutputProducer {
     inner: Arc<ThreadedProducer<AckContext>>,
+    /// Test hook (`rill run --inject-commit-failure N`): the Nth commit
+    /// that carries offsets fails as an abortable error instead of being
+    /// sent, so the abort path can be shown on a real broker.
+    fail_commit: Option<u64>,
+    commits: Arc<AtomicI64>,
+    /// Records sent since the transaction began.
+    sent: Arc<AtomicI64>,
 }
+
+/// Why a transaction could not be committed (or begun, or aborted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxnError {
+    /// The transaction must be aborted; the producer stays usable (a
+    /// commit refused for a stale group generation, a timeout, a record
+    /// that could not be delivered).
+    #[error("the transaction must be aborted: {0}")]
+    Abortable(String),
+    /// The producer cannot go on (fenced by a newer instance with the same
+    /// transactional.id, or a broker-side fatal error).
+    #[error("the transactional producer cannot continue: {0}")]
+    Fatal(String),
+}
+
+impl TxnError {
+    fn of(what: &str, error: KafkaError) -> Self {
+        let fatal = match &error {
+            KafkaError::Transaction(e) => e.is_fatal(),
+            _ => false,
+        };
+        let message = format!("{what}: {error}");
+        if fatal {
+            TxnError::Fatal(message)
+        } else {
+            TxnError::Abortable(message)
+        }
+    }
+}
+
+/// The transaction operations exactly-once needs (Kafka's transactional
+/// producer): the task manager drives them at each commit; tests drive a
+/// stand-in.
+pub trait Transactions: Send + Sync {
+    /// Starts the next transaction; every record sent until the next
+    /// commit or abort belongs to it.
+    fn begin(&self) -> Result<(), TxnError>;
+    /// Waits until every record sent in the open transaction is
+    /// acknowledged (or failed), so the batches' acks are final.
+    fn flush(&self) -> Result<(), TxnError>;
+    /// Adds the input `offsets` (topic, partition, next offset) with the
+    /// consumer's group metadata to the open transaction: the group
+    /// coordinator refuses them from a member no longer in the group.
+    fn send_offsets(
+        &self,
+        offsets: &[(String, i32, i64)],
+        group: Option<&rdkafka::consumer::ConsumerGroupMetadata>,
+    ) -> Result<(), TxnError>;
+    /// Commits the open transaction.
+    fn commit(&self) -> Result<(), TxnError>;
+    /// Aborts the open transaction: nothing sent in it becomes visible to
+    /// read_committed readers.
+    fn abort(&self) -> Result<(), TxnError>;
+    /// Whether anything was sent in the open transaction.
+    fn has_records(&self) -> bool;
+}
+
+/// How long one transaction operation may take before it counts as failed.
+const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl OutputProducer {
     /// Creates the producer from a client config.
     pub fn new(config: &rdkafka::ClientConfig) -> Result<Self, KafkaError> {
         Ok(OutputProducer {
             inner: Arc::new(config.create_with_context(AckContext)?),
+            fail_commit: None,
+            commits: Arc::new(AtomicI64::new(0)),
+            sent: Arc::new(AtomicI64::new(0)),
         })
+    }
+
+    /// Creates a transactional producer (the config names its
+    /// `transactional.id`), fences any older producer with that id (its
+    /// open transaction is aborted), and begins the first transaction.
+    /// `fail_commit`: see [`OutputProducer::fail_commit`].
+    pub fn transactional(config: &rdkafka::ClientConfig, fail_commit: Option<u64>) -> Result<Self, TxnError> {
+        let inner: ThreadedProducer<AckContext> = config
+            .create_with_context(AckContext)
+            .map_err(|e| TxnError::Fatal(format!("creating the transactional producer: {e}")))?;
+        inner
+            .init_transactions(TXN_TIMEOUT)
+            .map_err(|e| TxnError::Fatal(format!("initializing transactions: {e}")))?;
+        let producer = OutputProducer {
+            inner: Arc::new(inner),
+            fail_commit,
+            commits: Arc::new(AtomicI64::new(0)),
+            sent: Arc::new(AtomicI64::new(0)),
+        };
+        producer.begin()?;
+        Ok(producer)
     }
 
     /// Waits for every queued record to be delivered, up to `timeout`.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.inner.flush(timeout)
+    }
+}
+
+impl Transactions for OutputProducer {
+    fn begin(&self) -> Result<(), TxnError> {
+        self.sent.store(0, Ordering::Release);
+        self.inner
+            .begin_transaction()
+            .map_err(|e| TxnError::of("beginning a transaction", e))
+    }
+
+    fn flush(&self) -> Result<(), TxnError> {
+        self.inner
+            .flush(TXN_TIMEOUT)
+            .map_err(|e| TxnError::of("flushing the transaction", e))
+    }
+
+    fn send_offsets(
+        &self,
+        offsets: &[(String, i32, i64)],
+        group: Option<&rdkafka::consumer::ConsumerGroupMetadata>,
+    ) -> Result<(), TxnError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let n = self.commits.fetch_add(1, Ordering::AcqRel) as u64 + 1;
+        if self.fail_commit == Some(n) {
+            return Err(TxnError::Abortable(format!(
+                "commit {n} failed on purpose (--inject-commit-failure {n})"
+            )));
+        }
+        let group = group
+            .ok_or_else(|| TxnError::Abortable("the consumer has no group metadata (not a group member)".into()))?;
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for (topic, partition, offset) in offsets {
+            tpl.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
+                .map_err(|e| TxnError::Abortable(format!("offset {topic}/{partition}@{offset}: {e}")))?;
+        }
+        tracing::debug!(offsets = offsets.len(), "adding offsets to the transaction");
+        self.inner
+            .send_offsets_to_transaction(&tpl, group, TXN_TIMEOUT)
+            .map_err(|e| TxnError::of("adding the input offsets to the transaction", e))
+    }
+
+    fn commit(&self) -> Result<(), TxnError> {
+        self.inner
+            .commit_transaction(TXN_TIMEOUT)
+            .map_err(|e| TxnError::of("committing the transaction", e))
+    }
+
+    fn abort(&self) -> Result<(), TxnError> {
+        self.inner
+            .abort_transaction(TXN_TIMEOUT)
+            .map_err(|e| TxnError::of("aborting the transaction", e))
+    }
+
+    fn has_records(&self) -> bool {
+        self.sent.load(Ordering::Acquire) > 0
     }
 }
 
@@ -372,6 +520,7 @@ impl RecordSink for OutputProducer {
             base = base.payload(value);
         }
         ack.sent();
+        self.sent.fetch_add(1, Ordering::AcqRel);
         loop {
             match self.inner.send(base) {
                 Ok(()) => return Ok(()),

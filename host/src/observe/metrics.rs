@@ -139,6 +139,12 @@ pub const CATALOG: &[MetricDoc] = &[
         &["thread"],
         "Workers replaced after a fatal error (--on-fatal replace-worker).",
     ),
+    doc(
+        TRANSACTIONS,
+        C,
+        &["result"],
+        "Exactly-once transactions that committed or aborted (always 0 at-least-once).",
+    ),
     // State stores.
     doc(
         STORE_LATENCY,
@@ -233,6 +239,8 @@ pub const THREAD_TASKS_CREATED: &str = "rill_thread_tasks_created_total";
 pub const THREAD_TASKS_CLOSED: &str = "rill_thread_tasks_closed_total";
 /// See [`CATALOG`].
 pub const THREAD_REPLACEMENTS: &str = "rill_thread_replacements_total";
+/// See [`CATALOG`].
+pub const TRANSACTIONS: &str = "rill_transactions_total";
 /// See [`CATALOG`].
 pub const STORE_LATENCY: &str = "rill_store_operation_latency_seconds";
 /// See [`CATALOG`].

@@ -154,6 +154,7 @@ fn options(stop_when_idle: Option<Duration>) -> RunOptions {
         hot_swap: None,
         lag_window: crate::observe::lag::DEFAULT_WINDOW,
         on_fatal: Default::default(),
+        guarantee: Default::default(),
     }
 }
 

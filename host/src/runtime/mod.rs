@@ -65,6 +65,33 @@ pub struct RunOptions {
     pub lag_window: usize,
     /// What a fatal error does (`--on-fatal`).
     pub on_fatal: OnFatal,
+    /// At-least-once or exactly-once (`--processing-guarantee`).
+    pub guarantee: Guarantee,
+}
+
+/// Kafka Streams' `processing.guarantee`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Guarantee {
+    /// Outputs are acknowledged before input offsets are committed: after
+    /// a crash, records since the last commit are processed again
+    /// (duplicate outputs, state updated twice).
+    #[default]
+    AtLeastOnce,
+    /// Outputs, changelog records, dead letters and input offsets of a
+    /// commit interval form one Kafka transaction; local state is applied
+    /// only when it commits (see `docs/design/007-exactly-once.md`).
+    ExactlyOnce,
+    /// Test hook, hidden: exactly-once whose `N`th commit fails (see
+    /// `--inject-commit-failure`).
+    #[value(skip)]
+    ExactlyOnceFailing(u64),
+}
+
+impl Guarantee {
+    /// Whether this is exactly-once.
+    pub fn exactly_once(self) -> bool {
+        !matches!(self, Guarantee::AtLeastOnce)
+    }
 }
 
 /// What a fatal error does: Kafka Streams' uncaught exception handler.
@@ -173,6 +200,17 @@ pub fn run_connected(
     connections: &[Connection],
     shutdown: &Arc<AtomicBool>,
 ) -> anyhow::Result<RunReport> {
+    // Exactly-once reads only committed records, everywhere.
+    let committed_reads;
+    let options = if options.guarantee.exactly_once() {
+        committed_reads = RunOptions {
+            kafka: options.kafka.clone().read_committed(),
+            ..options.clone()
+        };
+        &committed_reads
+    } else {
+        options
+    };
     let manifests: Vec<Arc<Manifest>> = processors.iter().map(|p| p.manifest.clone()).collect();
     let topology = Topology::build(&options.application_id, &manifests, connections);
     check_pipeline(&manifests, &topology)?;
@@ -197,14 +235,37 @@ pub fn run_connected(
         )
     };
     let state = Arc::new(StateConfig {
-        root,
+        root: root.clone(),
         application_id: options.application_id.clone(),
         kafka: options.kafka.clone(),
         global: globals.as_ref().map(GlobalTables::store),
+        exactly_once: options.guarantee.exactly_once(),
     });
 
-    let producer: Arc<dyn RecordSink> =
-        Arc::new(OutputProducer::new(&options.kafka.producer()).context("creating the producer")?);
+    // Held for the whole run: two live processes on one state directory
+    // would share a transactional.id and fence each other.
+    let (producer, transactions, _instance) = match options.guarantee {
+        Guarantee::AtLeastOnce => {
+            let producer = OutputProducer::new(&options.kafka.producer()).context("creating the producer")?;
+            (Arc::new(producer), None, None)
+        }
+        guarantee => {
+            let instance = crate::state::instance::Instance::claim(&root)?;
+            let id = format!("{}-{}", options.application_id, instance.id());
+            let timeout = options.commit_interval.saturating_mul(3).max(Duration::from_secs(10));
+            let fail = match guarantee {
+                Guarantee::ExactlyOnceFailing(n) => Some(n),
+                _ => None,
+            };
+            let producer = OutputProducer::transactional(&options.kafka.transactional_producer(&id, timeout), fail)
+                .with_context(|| format!("starting the transactional producer {id}"))?;
+            tracing::info!(transactional_id = %id, "exactly-once: outputs, state and offsets commit in transactions");
+            let producer = Arc::new(producer);
+            let transactions: Arc<dyn crate::kafka::producer::Transactions> = producer.clone();
+            (producer, Some(transactions), Some(instance))
+        }
+    };
+    let producer: Arc<dyn RecordSink> = producer;
     let specs: Vec<Arc<ProcessorSpec>> = processors
         .iter()
         .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))
@@ -248,7 +309,8 @@ pub fn run_connected(
         feed,
         shutdown.clone(),
     )
-    .context("starting worker threads")?;
+    .context("starting worker threads")?
+    .with_transactions(transactions);
     let topics: Vec<&str> = subtopologies
         .iter()
         .flat_map(|s| s.input_topics())

@@ -52,10 +52,19 @@ pub trait RecordSource: OffsetCommitter + Watermarks {
         let _ = partitions;
         Err("this source cannot rewind".into())
     }
+    /// Which of `partitions` are still assigned to this member (a member
+    /// whose session expired has lost them before it could tell).
+    fn owned(&self, partitions: &[(String, i32)]) -> Vec<(String, i32)> {
+        partitions.to_vec()
+    }
 }
 
 /// The `thread` label of the poll loop's metrics.
 const POLL_THREAD: &str = "rill-poll";
+
+/// Exactly-once: how long after a commit the inputs running dry may
+/// commit again before the commit interval is up.
+const EOS_EARLY_COMMIT: Duration = Duration::from_millis(100);
 
 /// Records polled per loop turn before batches are handed out.
 const POLL_BUDGET: usize = 4096;
@@ -128,6 +137,19 @@ pub fn poll_loop<S: RecordSource>(
             return Err(error);
         }
         let mut manager = source.manager();
+        if let Some(why) = manager.take_aborted() {
+            // Exactly-once: the transaction aborted; every task goes back
+            // to the last commit.
+            let (partitions, restoring) = manager.roll_back(&why, &|partitions| {
+                let owned = source.owned(partitions);
+                Ok((owned.clone(), source.rewind(&owned)?))
+            })?;
+            drop(manager);
+            let ready: Vec<(String, i32)> = partitions.into_iter().filter(|p| !restoring.contains(p)).collect();
+            source.set_fetching(&restoring, false);
+            source.set_fetching(&ready, true);
+            continue;
+        }
         if options.on_fatal == OnFatal::ReplaceWorker
             && let Some((worker, why)) = manager.failed_worker()
         {
@@ -148,7 +170,10 @@ pub fn poll_loop<S: RecordSource>(
         // Also commit when the inputs run dry, so the end of a burst is
         // committed at once rather than up to a commit interval later
         // (nothing is committed when nothing new was acknowledged).
-        if last_commit.elapsed() >= options.commit_interval || (polled == 0 && !manager.is_committed()) {
+        // Under exactly-once each commit is a transaction: the inputs
+        // running dry commit early only after a short pause, not per gap.
+        let early = !options.guarantee.exactly_once() || last_commit.elapsed() >= EOS_EARLY_COMMIT;
+        if last_commit.elapsed() >= options.commit_interval || (polled == 0 && early && !manager.is_committed()) {
             let committing = Instant::now();
             manager.commit(source);
             time.commit_nanos += committing.elapsed().as_nanos() as u64;

@@ -186,11 +186,12 @@ impl StateManager {
         *next = record.offset + 1;
         let Some(key) = &record.key else { return Ok(()) };
         let write: Write = (table_cf(&record.topic), key.clone(), record.value.clone());
-        self.lock().db.write(&[write])
+        self.lock().write_local(vec![write])
     }
 
     /// Makes the plugin's writes of the last call durable locally (one
-    /// RocksDB write batch) and returns the changelog records to produce.
+    /// RocksDB write batch; under exactly-once, the open transaction's
+    /// writes) and returns the changelog records to produce.
     pub fn take_writes(&mut self) -> Result<Vec<ChangelogRecord>, StateError> {
         let mut store = self.lock();
         let writes = store.take_writes();
@@ -201,7 +202,7 @@ impl StateManager {
             .iter()
             .map(|(s, k, v)| (store_cf(s), k.clone(), v.clone()))
             .collect();
-        store.db.write(&local)?;
+        store.write_local(local)?;
         drop(store);
         Ok(writes
             .into_iter()
@@ -216,6 +217,23 @@ impl StateManager {
     /// Forgets the plugin's writes of the last call (it trapped).
     pub fn discard_writes(&mut self) {
         self.lock().discard_writes();
+    }
+
+    /// Exactly-once: holds finished writes (plugin stores and tables) out
+    /// of RocksDB until the transaction commits (see [`TaskStore::hold`]).
+    pub fn hold_until_commit(&mut self) {
+        self.lock().hold();
+    }
+
+    /// The transaction that holds this task's writes committed: they go to
+    /// RocksDB, and the checkpoint moves to the committed changelog ends,
+    /// so a crash from here on restores nothing before them.
+    pub fn commit_held(&self) -> Result<usize, StateError> {
+        let written = self.lock().commit_held()?;
+        if written > 0 {
+            self.checkpoint()?;
+        }
+        Ok(written)
     }
 
     /// Where the acknowledgements of `changelog`'s records are counted.

@@ -7,6 +7,7 @@
 //! <state-dir>/<application-id>/<task-id>/       RocksDB: cf "store.<name>", cf "table.<topic>"
 //! <state-dir>/<application-id>/<task-id>/.checkpoint   topic partition offset, one per line
 //! <state-dir>/<application-id>/global/          RocksDB: cf "table.<topic>" for global tables
+//! <state-dir>/<application-id>/.instance        this instance's id (exactly-once), locked while running
 //! ```
 //!
 //! Every store is backed by the compacted topic
@@ -19,6 +20,7 @@
 
 pub mod checkpoint;
 pub mod global;
+pub mod instance;
 pub mod manager;
 pub mod restore;
 pub mod store;

@@ -135,7 +135,25 @@ pub fn restore(
             return Ok(restored);
         }
         match consumer.poll(Duration::from_millis(100)) {
-            None => {}
+            None => {
+                // Nothing more to read, yet short of the end: under
+                // transactions the last offsets can be a commit or abort
+                // marker (or aborted records), which a read_committed
+                // consumer skips without handing them over, moving its
+                // position past them.
+                if let Ok(positions) = consumer.position() {
+                    for element in positions.elements() {
+                        let key = (element.topic().to_string(), element.partition());
+                        if let (Some((end, _)), Some(at)) = (ends.get(&key), element.offset().to_raw())
+                            && at >= *end
+                        {
+                            restored.reached.insert(key.clone(), *end);
+                            ends.remove(&key);
+                            last_progress = Instant::now();
+                        }
+                    }
+                }
+            }
             Some(Err(e)) => tracing::warn!(task = label, "restore consumer: {e}"),
             Some(Ok(message)) => {
                 let key = (message.topic().to_string(), message.partition());

@@ -4,6 +4,18 @@
 //! Plugin writes during a batch go to an overlay that reads see at once
 //! (read-your-writes) and that is thrown away if the plugin traps; after the
 //! batch the overlay becomes one RocksDB write batch plus changelog records.
+//!
+//! Under exactly-once a second level sits between the two: the writes of
+//! the open transaction ([`TaskStore::hold`]). A finished batch's writes
+//! move there instead of into RocksDB; they reach RocksDB in one write
+//! batch when the transaction commits and are dropped when it aborts, so
+//! the local store never gets ahead of what the brokers committed.
+//!
+//! ```text
+//! plugin put ─► batch overlay ─(batch ends)─► transaction writes ─(commit)─► RocksDB
+//!                    │ trap: dropped                 │ abort: dropped
+//! reads: batch overlay, then transaction writes, then RocksDB
+//! ```
 
 use super::{StateError, store_cf, table_cf};
 use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
@@ -172,6 +184,10 @@ pub struct TaskStore {
     /// Windowed stores: the host's (`state::window`), never the plugin's
     /// to read or write directly.
     hidden: HashSet<String>,
+    /// Under exactly-once, the writes of the open transaction by (column
+    /// family, key), held out of RocksDB until it commits; `None` when
+    /// every write goes to RocksDB at once (at-least-once).
+    held: Option<BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>>,
 }
 
 impl TaskStore {
@@ -194,7 +210,56 @@ impl TaskStore {
             global,
             overlay: BTreeMap::new(),
             hidden: HashSet::new(),
+            held: None,
         })
+    }
+
+    /// From now on, holds finished writes out of RocksDB until
+    /// [`Self::commit_held`] (exactly-once: the open transaction's writes).
+    pub fn hold(&mut self) {
+        self.held.get_or_insert_with(BTreeMap::new);
+    }
+
+    /// Writes `writes` (column family, key, value) locally: into the open
+    /// transaction's writes when holding, else into RocksDB at once.
+    pub fn write_local(&mut self, writes: Vec<Write>) -> Result<(), StateError> {
+        match &mut self.held {
+            Some(held) => {
+                for (cf, key, value) in writes {
+                    held.insert((cf, key), value);
+                }
+                Ok(())
+            }
+            None => self.db.write(&writes),
+        }
+    }
+
+    /// The transaction committed: its writes go to RocksDB in one atomic
+    /// write batch. Returns how many.
+    pub fn commit_held(&mut self) -> Result<usize, StateError> {
+        let Some(held) = &mut self.held else { return Ok(0) };
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let writes: Vec<Write> = std::mem::take(held)
+            .into_iter()
+            .map(|((cf, k), v)| (cf, k, v))
+            .collect();
+        self.db.write(&writes)?;
+        Ok(writes.len())
+    }
+
+    /// The transaction aborted: its writes are forgotten. Returns how many.
+    pub fn discard_held(&mut self) -> usize {
+        self.held.as_mut().map_or(0, |held| std::mem::take(held).len())
+    }
+
+    /// A value of column family `cf` as the open transaction sees it.
+    fn read(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(value) = self.held.as_ref().and_then(|h| h.get(&(cf.to_string(), key.to_vec()))) {
+            return Ok(value.clone());
+        }
+        self.db.get(cf, key)
     }
 
     /// Keeps `store` (a windowed store) from the plugin's state calls.
@@ -223,7 +288,7 @@ impl TaskStore {
         if let Some(value) = self.overlay.get(&(store.to_string(), key.to_vec())) {
             return Ok(value.clone());
         }
-        self.db.get(&store_cf(store), key).map_err(storage)
+        self.read(&store_cf(store), key).map_err(storage)
     }
 
     /// Buffers a put for the end of the batch.
@@ -258,14 +323,20 @@ impl TaskStore {
             .filter(|((_, k), _)| in_range(k))
             .map(|((_, k), v)| (k, v))
             .collect();
+        let cf = store_cf(store);
+        let held: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = self.held.as_ref().map_or_else(Vec::new, |held| {
+            held.range((cf.clone(), Vec::new())..)
+                .take_while(|((c, _), _)| *c == cf)
+                .filter(|((_, k), _)| in_range(k))
+                .map(|((_, k), v)| (k, v))
+                .collect()
+        });
         // Pending deletes can hide at most that many stored entries.
-        let deletes = pending.iter().filter(|(_, v)| v.is_none()).count();
-        let stored = self
-            .db
-            .range(&store_cf(store), start, end, limit + deletes)
-            .map_err(storage)?;
+        let deletes = pending.iter().chain(&held).filter(|(_, v)| v.is_none()).count();
+        let stored = self.db.range(&cf, start, end, limit + deletes).map_err(storage)?;
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = stored.into_iter().collect();
-        for (key, value) in pending {
+        // The transaction's writes over RocksDB, the batch's over both.
+        for (key, value) in held.into_iter().chain(pending) {
             match value {
                 Some(v) => merged.insert(key.clone(), v.clone()),
                 None => merged.remove(key),
@@ -277,7 +348,7 @@ impl TaskStore {
     /// The current value of `key` in a table or global table input.
     pub fn lookup(&self, topic: &str, key: &[u8]) -> Result<Option<Vec<u8>>, AccessError> {
         if self.tables.contains(topic) {
-            return self.db.get(&table_cf(topic), key).map_err(storage);
+            return self.read(&table_cf(topic), key).map_err(storage);
         }
         match &self.global {
             Some(global) if global.has(topic) => global.db.get(&table_cf(topic), key).map_err(storage),
@@ -388,6 +459,43 @@ mod tests {
         assert_eq!(s.range("counts", Some(b"b"), None, 2).unwrap().len(), 2);
         s.discard_writes();
         assert_eq!(s.get("counts", b"a").unwrap(), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn held_writes_are_read_but_reach_rocksdb_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store(dir.path());
+        let cf = store_cf("counts");
+        s.db.write(&[(cf.clone(), b"a".to_vec(), Some(b"1".to_vec()))]).unwrap();
+        s.hold();
+        // A finished batch: into the transaction's writes, not RocksDB.
+        s.write_local(vec![
+            (cf.clone(), b"a".to_vec(), None),
+            (cf.clone(), b"b".to_vec(), Some(b"2".to_vec())),
+            (table_cf("address"), b"k".to_vec(), Some(b"v".to_vec())),
+        ])
+        .unwrap();
+        assert_eq!(s.get("counts", b"a").unwrap(), None);
+        assert_eq!(s.get("counts", b"b").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(s.lookup("address", b"k").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(s.db.get(&cf, b"a").unwrap(), Some(b"1".to_vec()));
+        // The next batch sees both levels; its own writes win.
+        s.put("counts", b"c".to_vec(), b"3".to_vec()).unwrap();
+        let all = s.range("counts", None, None, 10).unwrap();
+        assert_eq!(
+            all,
+            vec![(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]
+        );
+        // Aborted: RocksDB is as it was.
+        assert_eq!(s.discard_held(), 3);
+        assert_eq!(s.get("counts", b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(s.lookup("address", b"k").unwrap(), None);
+        // Committed: RocksDB gets them in one write.
+        s.write_local(vec![(cf.clone(), b"b".to_vec(), Some(b"2".to_vec()))])
+            .unwrap();
+        assert_eq!(s.commit_held().unwrap(), 1);
+        assert_eq!(s.db.get(&cf, b"b").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(s.commit_held().unwrap(), 0);
     }
 
     #[test]

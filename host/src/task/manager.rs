@@ -11,7 +11,7 @@ use super::spec::TaskSpec;
 use super::state::TaskState;
 use super::stream_task::open_state;
 use super::worker::{Command, FatalSlot, Shutdown, Worker, set_fatal};
-use crate::kafka::producer::RecordSink;
+use crate::kafka::producer::{RecordSink, Transactions, TxnError};
 use crate::plugin::InputRecord;
 use crate::state::StateError;
 use crate::state::manager::StateManager;
@@ -29,6 +29,21 @@ pub type Offset = (String, i32, i64);
 pub trait OffsetCommitter {
     /// Commits `offsets`; an error is logged by the caller.
     fn commit(&self, offsets: &[Offset]) -> Result<(), String>;
+    /// The consumer's group metadata (member id and generation), which
+    /// exactly-once commits offsets with, so the group coordinator refuses
+    /// the commit of a member that is no longer in the generation (a
+    /// zombie). `None` without a group.
+    fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
+        None
+    }
+    /// Whether the member lost its partitions without giving them up (its
+    /// session expired, e.g. while the process was paused): it must not
+    /// commit anything any more. librdkafka then hands out group metadata
+    /// without a member id, which a coordinator accepts as a plain
+    /// consumer's, so the check cannot be left to the coordinator.
+    fn lost(&self) -> bool {
+        false
+    }
 }
 
 /// What the consumer knows about where each input partition ends, so a
@@ -136,6 +151,15 @@ pub struct TaskManager {
     shutdown: Arc<Shutdown>,
     /// When each worker was replaced, for [`MAX_REPLACEMENTS`].
     replacements: Vec<Vec<Instant>>,
+    /// Exactly-once: the transactional producer whose transaction every
+    /// task's outputs, changelog records and dead letters go into; `None`
+    /// under at-least-once.
+    transactions: Option<Arc<dyn Transactions>>,
+    /// Exactly-once: why the open transaction was aborted, until the poll
+    /// loop rolls every task back to the last commit ([`Self::roll_back`]).
+    aborted: Option<String>,
+    /// When transactions were rolled back, for [`MAX_REPLACEMENTS`].
+    rollbacks: Vec<Instant>,
 }
 
 /// How long a partition with no committed offset and nothing polled may
@@ -163,6 +187,9 @@ impl TaskManager {
                 metrics::counter!(name, "thread" => format!("rill-worker-{i}")).increment(0);
             }
         }
+        for result in ["committed", "aborted"] {
+            metrics::counter!(crate::observe::metrics::TRANSACTIONS, "result" => result).increment(0);
+        }
         let by_topic = subtopologies
             .iter()
             .flat_map(|spec| spec.input_topics().map(move |t| (t.clone(), spec.clone())))
@@ -184,7 +211,17 @@ impl TaskManager {
             polled_times: HashMap::new(),
             replacements: vec![Vec::new(); threads.max(1)],
             shutdown,
+            transactions: None,
+            aborted: None,
+            rollbacks: Vec::new(),
         })
+    }
+
+    /// Exactly-once: commits go through `transactions` (see
+    /// [`Self::commit`]); `None` keeps at-least-once.
+    pub fn with_transactions(mut self, transactions: Option<Arc<dyn Transactions>>) -> Self {
+        self.transactions = transactions;
+        self
     }
 
     /// The task that owns `partition` of `topic`, if assigned here.
@@ -338,18 +375,28 @@ impl TaskManager {
             .collect();
         ids.sort();
         ids.dedup();
-        self.close_tasks(&ids, committer);
+        self.close_tasks(&ids, Some(committer));
     }
 
     /// Closes every task, committing what they processed.
     pub fn close_all(&mut self, committer: &dyn OffsetCommitter) {
         let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
-        self.close_tasks(&ids, committer);
+        self.close_tasks(&ids, Some(committer));
     }
 
-    fn close_tasks(&mut self, ids: &[TaskId], committer: &dyn OffsetCommitter) {
+    /// Closes `ids`: finishes their queued batches, commits what they
+    /// processed (`committer`; `None` after an aborted transaction, when
+    /// nothing of theirs may be committed), checkpoints and drops them.
+    fn close_tasks(&mut self, ids: &[TaskId], committer: Option<&dyn OffsetCommitter>) {
         if ids.is_empty() {
             return;
+        }
+        if let Some(committer) = committer
+            && self.transactions.is_some()
+        {
+            // Exactly-once: the transaction commits before the tasks close,
+            // so their held writes reach RocksDB and the checkpoint.
+            self.commit_transaction(committer);
         }
         let mut replies = Vec::new();
         for id in ids {
@@ -382,17 +429,19 @@ impl TaskManager {
         if let Err(error) = self.producer.flush(DRAIN_TIMEOUT) {
             tracing::warn!("flushing outputs of closing tasks: {error}");
         }
-        let deadline = Instant::now() + DRAIN_TIMEOUT;
-        while ids.iter().any(|id| {
-            self.tasks
-                .get(id)
-                .is_some_and(|t| !t.progress.is_committed() && t.progress.failure().is_none())
-        }) && Instant::now() < deadline
-        {
-            self.collect(ids);
-            std::thread::sleep(Duration::from_millis(1));
+        if let Some(committer) = committer {
+            let deadline = Instant::now() + DRAIN_TIMEOUT;
+            while ids.iter().any(|id| {
+                self.tasks
+                    .get(id)
+                    .is_some_and(|t| !t.progress.is_committed() && t.progress.failure().is_none())
+            }) && Instant::now() < deadline
+            {
+                self.collect(ids);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.commit_tasks(ids, committer);
         }
-        self.commit_tasks(ids, committer);
         for id in ids {
             if let Some(mut entry) = self.tasks.remove(id) {
                 if let Some(failure) = entry.progress.failure() {
@@ -435,6 +484,10 @@ impl TaskManager {
     /// batches of at most `batch_size`, as far as its partition group lets
     /// it go (waits if a worker's queue is full).
     pub fn dispatch_ready(&mut self, marks: &dyn Watermarks) {
+        if self.aborted.is_some() {
+            // The tasks are about to be rolled back: nothing more for them.
+            return;
+        }
         let now = Instant::now();
         let ids: Vec<TaskId> = self
             .tasks
@@ -577,6 +630,11 @@ impl TaskManager {
     }
 
     fn commit_tasks(&mut self, ids: &[TaskId], committer: &dyn OffsetCommitter) {
+        if self.transactions.is_some() {
+            // One transaction holds every task's work: it commits whole.
+            self.commit_transaction(committer);
+            return;
+        }
         self.collect(ids);
         let due: Vec<Offset> = self
             .reached
@@ -595,6 +653,228 @@ impl TaskManager {
             }
             Err(error) => tracing::warn!("offset commit failed (will retry): {error}"),
         }
+    }
+
+    /// Exactly-once commit (Kafka Streams' EOS v2, one transaction for the
+    /// whole process): every worker stops after the batches it was given,
+    /// the producer's deliveries settle, the input positions those batches
+    /// reached go into the transaction with the group metadata, and it
+    /// commits; then the workers apply their tasks' held writes to RocksDB
+    /// and go on in the next transaction. Any failure aborts instead, and
+    /// the poll loop rolls every task back ([`Self::roll_back`]); a fatal
+    /// producer error (fenced) stops the application.
+    ///
+    /// ```text
+    /// workers: ... batch batch │stopped│ ........ apply held writes │ next txn
+    /// manager:                  flush, offsets, commit ──► begin ──►│
+    ///                           (failure: abort ──► begin, workers drop nothing yet,
+    ///                            poll loop: roll_back)
+    /// ```
+    fn commit_transaction(&mut self, committer: &dyn OffsetCommitter) {
+        let Some(txn) = self.transactions.clone() else { return };
+        if self.aborted.is_some() {
+            // Aborted already; nothing may commit until the roll-back.
+            return;
+        }
+        let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
+        self.collect(&ids);
+        let due = self.due_offsets();
+        if due.is_empty() && self.tasks.values().all(|t| t.progress.is_idle()) && !self.sent_since_commit() {
+            return;
+        }
+        let barriers = self.stop_workers();
+        let outcome = self.finish_transaction(&*txn, committer, &ids);
+        let committed = outcome.is_ok();
+        let outcome = outcome.and_then(|due| {
+            tracing::debug!(offsets = due.len(), "transaction committed");
+            for (topic, partition, offset) in due {
+                self.committed.insert((topic, partition), offset);
+            }
+            txn.begin()
+        });
+        self.resume_workers(barriers, committed);
+        if let Err(error) = outcome {
+            self.abandon_transaction(&*txn, error);
+        }
+    }
+
+    /// Offsets reached and not yet committed.
+    fn due_offsets(&self) -> Vec<Offset> {
+        self.reached
+            .iter()
+            .filter(|(tp, offset)| self.committed.get(*tp) != Some(offset))
+            .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
+            .collect()
+    }
+
+    /// Whether the open transaction may hold records no input offset
+    /// accounts for (timers, a batch still in flight).
+    fn sent_since_commit(&self) -> bool {
+        self.transactions.as_ref().is_some_and(|t| t.has_records())
+            || self.tasks.values().any(|t| !t.progress.is_committed())
+    }
+
+    /// With every worker stopped: settles deliveries, refuses to commit a
+    /// transaction holding part of a failed batch, commits. Returns the
+    /// offsets committed.
+    fn finish_transaction(
+        &mut self,
+        txn: &dyn Transactions,
+        committer: &dyn OffsetCommitter,
+        ids: &[TaskId],
+    ) -> Result<Vec<Offset>, TxnError> {
+        if let Some(fatal) = self.fatal() {
+            // A batch the failed worker dropped half-way may be in it.
+            return Err(TxnError::Abortable(fatal));
+        }
+        if let Some(worker) = self.dead_worker() {
+            return Err(TxnError::Abortable(format!(
+                "worker {worker} stopped (its thread ended)"
+            )));
+        }
+        txn.flush()?;
+        self.collect(ids);
+        if let Some((id, failure)) = self
+            .tasks
+            .iter()
+            .find_map(|(id, t)| Some((id.clone(), t.progress.failure()?)))
+        {
+            // Part of the failed batch may be in the transaction.
+            return Err(TxnError::Abortable(format!("task {id} failed: {failure}")));
+        }
+        let due = self.due_offsets();
+        let lost = || {
+            TxnError::Abortable(
+                "this member lost its partitions (its session expired), so its transaction must not commit".into(),
+            )
+        };
+        let group = committer.group_metadata();
+        if committer.lost() {
+            return Err(lost());
+        }
+        txn.send_offsets(&due, group.as_ref())?;
+        // The session may have expired while the offsets were on their way.
+        if committer.lost() {
+            return Err(lost());
+        }
+        txn.commit()?;
+        Ok(due)
+    }
+
+    /// The transaction could not commit: abort it (a fatal error, or an
+    /// abort that fails, stops the application) and have the poll loop
+    /// roll every task back.
+    fn abandon_transaction(&mut self, txn: &dyn Transactions, error: TxnError) {
+        let why = error.to_string();
+        crate::observe::telemetry().event("transaction", "aborted", why.clone());
+        metrics::counter!(crate::observe::metrics::TRANSACTIONS, "result" => "aborted").increment(1);
+        if let TxnError::Fatal(message) = error {
+            tracing::error!("{message}; stopping (another instance may own this application's transactional.id)");
+            set_fatal(&self.fatal, None, message);
+            return;
+        }
+        tracing::warn!("{why}; aborting it and rolling every task back to the last commit");
+        if let Err(error) = txn.abort().and_then(|()| txn.begin()) {
+            set_fatal(&self.fatal, None, format!("{why}; then {error}"));
+            return;
+        }
+        self.aborted = Some(why);
+    }
+
+    /// Stops every worker after the commands it was given (see
+    /// [`Command::Barrier`]); returns how to resume each.
+    fn stop_workers(&self) -> Vec<(crossbeam_channel::Sender<bool>, crossbeam_channel::Receiver<()>)> {
+        let mut barriers = Vec::new();
+        let mut stops = Vec::new();
+        for worker in 0..self.workers.len() {
+            let (stopped_tx, stopped) = bounded(1);
+            let (outcome, outcome_rx) = bounded(1);
+            let (done_tx, done) = bounded(1);
+            self.send(
+                worker,
+                Command::Barrier {
+                    stopped: stopped_tx,
+                    outcome: outcome_rx,
+                    done: done_tx,
+                },
+            );
+            stops.push(stopped);
+            barriers.push((outcome, done));
+        }
+        for stopped in stops {
+            // A worker that died drops the command: nothing to wait for.
+            let _ = stopped.recv();
+        }
+        barriers
+    }
+
+    /// Tells every stopped worker how the transaction ended and waits until
+    /// each has applied (`committed`) its tasks' held writes.
+    fn resume_workers(
+        &self,
+        barriers: Vec<(crossbeam_channel::Sender<bool>, crossbeam_channel::Receiver<()>)>,
+        committed: bool,
+    ) {
+        if committed {
+            metrics::counter!(crate::observe::metrics::TRANSACTIONS, "result" => "committed").increment(1);
+        }
+        for (outcome, _) in &barriers {
+            let _ = outcome.send(committed);
+        }
+        for (_, done) in barriers {
+            let _ = done.recv();
+        }
+    }
+
+    /// Exactly-once: why the transaction was aborted, once, for the poll
+    /// loop to [`Self::roll_back`].
+    pub fn take_aborted(&mut self) -> Option<String> {
+        self.aborted.take()
+    }
+
+    /// Exactly-once, after an aborted transaction (`why`): every task is
+    /// dropped without committing or keeping its held writes, and created
+    /// again from its checkpoint (which never includes uncommitted writes)
+    /// with its partitions read again from the committed offsets (`rewind`
+    /// moves the consumer there and returns the partitions still assigned,
+    /// with their committed offsets; a lost one is left to the next
+    /// rebalance). Returns the partitions and those to keep
+    /// paused while the tasks restore. Refuses (the caller stops) the
+    /// [`MAX_REPLACEMENTS`]th roll-back within [`REPLACEMENT_WINDOW`]: an
+    /// abort that repeats is not transient.
+    pub fn roll_back(
+        &mut self,
+        why: &str,
+        rewind: &dyn Fn(&[(String, i32)]) -> Result<(Vec<(String, i32)>, HashMap<(String, i32), i64>), String>,
+    ) -> Result<(Vec<(String, i32)>, Vec<(String, i32)>), String> {
+        let now = Instant::now();
+        self.rollbacks.retain(|at| now.duration_since(*at) < REPLACEMENT_WINDOW);
+        if self.rollbacks.len() >= MAX_REPLACEMENTS {
+            return Err(format!(
+                "{why}; transactions were already rolled back {MAX_REPLACEMENTS} times within {}, so the fault is not transient",
+                humantime::format_duration(REPLACEMENT_WINDOW)
+            ));
+        }
+        self.rollbacks.push(now);
+        // Whatever the workers did since the abort is void too.
+        if let Some(txn) = self.transactions.clone() {
+            let barriers = self.stop_workers();
+            let outcome = txn.abort().and_then(|()| txn.begin());
+            self.resume_workers(barriers, false);
+            outcome.map_err(|e| format!("{why}; then {e}"))?;
+        }
+        let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
+        let mut partitions: Vec<(String, i32)> = ids
+            .iter()
+            .flat_map(|id| self.topics_of(id).into_iter().map(|t| (t, id.partition)))
+            .collect();
+        partitions.sort();
+        self.close_tasks(&ids, None);
+        let (partitions, committed) =
+            rewind(&partitions).map_err(|e| format!("{why}; rewinding the partitions: {e}"))?;
+        let restoring = self.handle_assignment(&partitions, &committed);
+        tracing::info!("rolled back to the last commit: {} task(s) restarted", ids.len());
+        Ok((partitions, restoring))
     }
 
     /// True when everything processed is committed: no batch awaits its
@@ -732,6 +1012,19 @@ impl TaskManager {
             "{why}; replacing worker {worker} and restarting its tasks ({}) from their last commit",
             ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         );
+        if self.transactions.is_some() {
+            // Exactly-once: the failed worker may have left half a batch
+            // in the transaction, which holds every task's work: abort it
+            // and roll every task back (the poll loop does, next).
+            let fresh = Worker::spawn(worker, self.producer.clone(), self.fatal.clone(), self.shutdown.clone())
+                .map_err(|e| format!("{why}; cannot start a new worker: {e}"))?;
+            drop(std::mem::replace(&mut self.workers[worker], fresh));
+            *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            metrics::counter!(crate::observe::metrics::THREAD_REPLACEMENTS, "thread" => format!("rill-worker-{worker}"))
+                .increment(1);
+            self.aborted = Some(why.to_string());
+            return Ok((Vec::new(), Vec::new()));
+        }
         // What was acknowledged is safe to commit: a failed task's progress
         // stops before its failure.
         self.commit_tasks(&ids, committer);

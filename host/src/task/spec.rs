@@ -104,6 +104,9 @@ pub struct StateConfig {
     pub kafka: KafkaSettings,
     /// Global tables of this instance, if any processor declares one.
     pub global: Option<Arc<GlobalStore>>,
+    /// Exactly-once: tasks hold their writes out of RocksDB until the
+    /// transaction that carries their changelog records commits.
+    pub exactly_once: bool,
 }
 
 /// Per-processor counters, updated by the data plane and read for logs,

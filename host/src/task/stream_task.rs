@@ -245,6 +245,21 @@ impl StreamTask {
         Ok(())
     }
 
+    /// Exactly-once: the transaction carrying this task's changelog records
+    /// committed, so each stage's held writes go to RocksDB and its
+    /// checkpoint moves to the committed changelog ends. Returns how many
+    /// writes were applied.
+    pub fn commit_held(&mut self) -> Result<usize, TaskError> {
+        let mut written = 0;
+        for state in self.stages.iter().filter_map(|s| s.state.as_ref()) {
+            written += state.commit_held().map_err(|source| TaskError::State {
+                task: self.id.clone(),
+                source,
+            })?;
+        }
+        Ok(written)
+    }
+
     /// Stops the task after `error`: nothing more is processed or
     /// committed until a restart (nothing is lost: the restart reprocesses
     /// from the last commit).
@@ -884,6 +899,10 @@ pub fn open_state(
             .map(|(t, o)| (t.clone(), *o))
             .collect();
         let restored = state.restore(&config.kafka, &tables, &tag, cancel)?;
+        if config.exactly_once {
+            // What was restored is committed; what comes next is not yet.
+            state.hold_until_commit();
+        }
         ProcessorMetrics::add(&processor.metrics.restored, restored.records);
         ProcessorMetrics::add(&processor.metrics.restore_nanos, restored.elapsed.as_nanos() as u64);
         states.push(Some(state));

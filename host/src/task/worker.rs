@@ -92,6 +92,20 @@ pub enum Command {
         /// Records in offset order.
         records: Vec<InputRecord>,
     },
+    /// Exactly-once: stop here (every batch queued before is processed),
+    /// say so on `stopped`, and wait on `outcome` for the transaction's
+    /// end: `true` (committed) applies each task's held writes to RocksDB,
+    /// `false` (aborted) leaves them to be dropped with the tasks. Then
+    /// reply on `done` and go on. Nothing is produced while stopped, so
+    /// the transaction can be committed.
+    Barrier {
+        /// Told once every earlier command is done.
+        stopped: Sender<()>,
+        /// Whether the transaction committed.
+        outcome: Receiver<bool>,
+        /// Told once the held writes are applied (or not).
+        done: Sender<()>,
+    },
     /// Drop a task once its queued batches are done; reply when dropped.
     Close {
         /// The task.
@@ -222,6 +236,22 @@ fn run(
                 if let Err(error) = result {
                     fail(index, &mut tasks, id, error, &fatal);
                 }
+            }
+            Command::Barrier { stopped, outcome, done } => {
+                let _ = stopped.send(());
+                // A manager that went away decided nothing: an abort.
+                if outcome.recv().unwrap_or(false) {
+                    let mut failed = Vec::new();
+                    for (id, task) in &mut tasks {
+                        if let Err(error) = task.commit_held() {
+                            failed.push((id.clone(), error));
+                        }
+                    }
+                    for (id, error) in failed {
+                        fail(index, &mut tasks, id, error, &fatal);
+                    }
+                }
+                let _ = done.send(());
             }
             Command::Close { id, reply } => {
                 if let Some(task) = tasks.remove(&id)

@@ -231,3 +231,82 @@ fn a_revoked_task_commits_what_it_processed_and_later_records_of_it_are_dropped(
     );
     assert_eq!(source.committed("in", 1), Some(2));
 }
+
+/// A transactional producer's bookkeeping, without a broker: what each
+/// transaction carried and how it ended; `fail_commit` fails that commit.
+#[derive(Default)]
+struct FakeTransactions {
+    /// Offsets sent per transaction, and whether it committed.
+    ended: Mutex<Vec<(Vec<Offset>, bool)>>,
+    open: Mutex<Vec<Offset>>,
+    fail_commit: Option<usize>,
+    sink: Arc<MemorySink>,
+    sent_at_begin: Mutex<usize>,
+}
+
+impl crate::kafka::producer::Transactions for FakeTransactions {
+    fn begin(&self) -> Result<(), crate::kafka::producer::TxnError> {
+        *self.sent_at_begin.lock().unwrap() = self.sink.records().len();
+        Ok(())
+    }
+    fn flush(&self) -> Result<(), crate::kafka::producer::TxnError> {
+        Ok(())
+    }
+    fn send_offsets(
+        &self,
+        offsets: &[Offset],
+        _: Option<&rdkafka::consumer::ConsumerGroupMetadata>,
+    ) -> Result<(), crate::kafka::producer::TxnError> {
+        self.open.lock().unwrap().extend_from_slice(offsets);
+        Ok(())
+    }
+    fn commit(&self) -> Result<(), crate::kafka::producer::TxnError> {
+        let mut ended = self.ended.lock().unwrap();
+        let offsets = std::mem::take(&mut *self.open.lock().unwrap());
+        if self.fail_commit == Some(ended.len() + 1) {
+            ended.push((offsets, false));
+            return Err(crate::kafka::producer::TxnError::Abortable("injected".into()));
+        }
+        ended.push((offsets, true));
+        Ok(())
+    }
+    fn abort(&self) -> Result<(), crate::kafka::producer::TxnError> {
+        self.open.lock().unwrap().clear();
+        Ok(())
+    }
+    fn has_records(&self) -> bool {
+        self.sink.records().len() > *self.sent_at_begin.lock().unwrap()
+    }
+}
+
+#[test]
+fn exactly_once_commits_offsets_only_inside_transactions() {
+    let sink = Arc::new(MemorySink::default());
+    let partitions = [("in".to_string(), 0), ("in".to_string(), 1)];
+    let mut input = records(0, 0, &["a", "b", "c", "d", "e"]);
+    input.extend(records(1, 0, &["x", "y"]));
+    let source = FakeSource::new(chain(true), &partitions, sink.clone(), input);
+    let txn = Arc::new(FakeTransactions {
+        sink: sink.clone(),
+        ..FakeTransactions::default()
+    });
+    source.manager().set_transactions(Some(txn.clone()));
+    let shutdown = AtomicBool::new(false);
+    let mut eos = options(Some(Duration::from_millis(50)));
+    eos.guarantee = super::Guarantee::ExactlyOnce;
+    poll_loop(&eos, &source, &shutdown).unwrap();
+    assert_eq!(values(&sink, "final").len(), 7);
+    assert_eq!(source.committed("in", 0), None, "never through the consumer");
+    let ended = txn.ended.lock().unwrap();
+    assert!(ended.iter().all(|(_, committed)| *committed));
+    let last = |partition: i32| {
+        ended
+            .iter()
+            .flat_map(|(offsets, _)| offsets)
+            .filter(|(_, p, _)| *p == partition)
+            .map(|(_, _, o)| *o)
+            .max()
+    };
+    assert_eq!((last(0), last(1)), (Some(5), Some(2)), "every input, in transactions");
+    assert!(source.manager().is_committed());
+}

@@ -302,15 +302,15 @@ pub fn run_connected(
             ))
         })
         .collect();
-    let manager = TaskManager::new(
+    let mut manager = TaskManager::new(
         &subtopologies,
         options.threads,
         producer.clone(),
         feed,
         shutdown.clone(),
     )
-    .context("starting worker threads")?
-    .with_transactions(transactions);
+    .context("starting worker threads")?;
+    manager.set_transactions(transactions);
     let topics: Vec<&str> = subtopologies
         .iter()
         .flat_map(|s| s.input_topics())

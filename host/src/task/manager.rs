@@ -219,9 +219,8 @@ impl TaskManager {
 
     /// Exactly-once: commits go through `transactions` (see
     /// [`Self::commit`]); `None` keeps at-least-once.
-    pub fn with_transactions(mut self, transactions: Option<Arc<dyn Transactions>>) -> Self {
+    pub fn set_transactions(&mut self, transactions: Option<Arc<dyn Transactions>>) {
         self.transactions = transactions;
-        self
     }
 
     /// The task that owns `partition` of `topic`, if assigned here.

@@ -2,8 +2,8 @@
 # Installs what building rill needs on a fresh Debian machine, and nothing
 # when it is already there: libclang (bindgen for RocksDB's C API), Debian's
 # librocksdb (linked instead of compiling RocksDB, see
-# docs/design/001-build.md), Chromium (the status page test), patch and
-# curl (the test broker's patched crate), and the
+# docs/design/001-build.md), Chromium (the status page test), patch (the
+# test broker's patched crate), and the
 # wasm32-wasip2 Rust target for plugins.
 set -euo pipefail
 need=()
@@ -11,9 +11,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 dpkg -s librocksdb-dev >/dev/null 2>&1 || need+=(librocksdb-dev)
 # Debian's Chromium: the status page test renders / in it headless.
 dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
-# patch and curl: scripts/txn-broker.sh patches the test broker's crate.
+# patch: scripts/txn-broker.sh patches the test broker's crate.
 dpkg -s patch >/dev/null 2>&1 || need+=(patch)
-dpkg -s curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

@@ -112,9 +112,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("bootstrap.servers={addr}");
     std::io::stdout().flush()?;
-    let stdin_closed = tokio::task::spawn_blocking(|| {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
+    // A plain thread, not `spawn_blocking`: the runtime waits for its
+    // blocking tasks when it shuts down, so a read of a stdin held open
+    // kept the process alive after SIGTERM. A detached thread does not.
+    let (closed, stdin_closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 4096];
+        while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+        let _ = closed.send(());
     });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

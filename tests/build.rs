@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 8] = [
+const PLUGINS: [&str; 9] = [
     "order-window-count",
     "cpu-peak",
     "metric-branch",
@@ -14,6 +14,7 @@ const PLUGINS: [&str; 8] = [
     "order-join",
     "order-count",
     "fixture-misbehave",
+    "fixture-window-gate",
     "fixture-wrong-world",
 ];
 

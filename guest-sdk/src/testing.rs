@@ -41,6 +41,9 @@ struct WindowStore {
     emit: Emit,
     /// (key, window) -> (aggregate, latest record time).
     windows: BTreeMap<(Vec<u8>, Bounds), (Vec<u8>, i64)>,
+    /// The store's own stream time: the largest timestamp of the keyed
+    /// records routed to it (as the host keeps it).
+    stream_time: Option<i64>,
 }
 
 /// Drives one processor instance the way the host would: built from a JSON
@@ -84,6 +87,7 @@ impl<P: Processor> TestDriver<P> {
                 grace,
                 emit,
                 windows: BTreeMap::new(),
+                stream_time: None,
             },
         );
         self
@@ -96,9 +100,17 @@ impl<P: Processor> TestDriver<P> {
         self
     }
 
-    /// The task's stream time: the largest timestamp processed.
+    /// The processor's stream time, which its stream-time timers follow:
+    /// the largest timestamp of the records it processed without an error.
     pub fn stream_time(&self) -> Option<i64> {
         self.stream_time
+    }
+
+    /// A windowed store's own stream time: the largest timestamp of the
+    /// keyed records routed to it (records rejected, filtered out or
+    /// without a key never move it).
+    pub fn window_stream_time(&self, store: &str) -> Option<i64> {
+        self.windows.get(store).and_then(|w| w.stream_time)
     }
 
     /// Records dropped because every window they fell in had closed.
@@ -124,7 +136,6 @@ impl<P: Processor> TestDriver<P> {
                     timestamp: output.timestamp.unwrap_or(timestamp),
                     ..record.clone()
                 };
-                self.stream_time = self.stream_time.max(Some(routed.timestamp));
                 out.extend(self.window_update(&output.output, routed)?);
             } else {
                 out.push(output);
@@ -165,10 +176,13 @@ impl<P: Processor> TestDriver<P> {
     }
 
     /// Moves stream time to `time` without a record (what the manifest's
-    /// `idle-advance` does on a quiet stream): closes windows and fires
-    /// stream-time timers.
+    /// `idle-advance` does on a quiet stream): the processor's and every
+    /// windowed store's, closing windows and firing stream-time timers.
     pub fn advance_stream_time(&mut self, time: i64) -> Result<Vec<Output>, Error> {
         self.stream_time = Some(self.stream_time.map_or(time, |t| t.max(time)));
+        for store in self.windows.values_mut() {
+            store.stream_time = Some(store.stream_time.map_or(time, |t| t.max(time)));
+        }
         let mut out = self.close_windows()?;
         out.extend(self.fire(Clock::StreamTime)?);
         Ok(out)
@@ -234,13 +248,17 @@ impl<P: Processor> TestDriver<P> {
     }
 
     fn window_update(&mut self, store: &str, record: Record) -> Result<Vec<Output>, Error> {
-        let stream_time = self.stream_time.unwrap_or(record.timestamp);
-        let spec = &self.windows[store];
         let Some(key) = record.key.clone() else {
             return Err(Error::new(
-                "a record without a key cannot be windowed (the host dead-letters it)",
+                "a record without a key cannot be windowed (the host dead-letters it, or drops it \
+                 with keyless = \"drop\"; either way it moves no window's time)",
             ));
         };
+        // The store's own time, raised by this record before it is judged.
+        let spec = self.windows.get_mut(store).expect("declared");
+        let stream_time = spec.stream_time.map_or(record.timestamp, |t| t.max(record.timestamp));
+        spec.stream_time = Some(stream_time);
+        let spec = &self.windows[store];
         let (kind, grace, emit) = (spec.kind, spec.grace, spec.emit);
         let ts = record.timestamp;
         let mut results = Vec::new();
@@ -328,13 +346,14 @@ impl<P: Processor> TestDriver<P> {
         self.emit_all(results)
     }
 
-    /// Emits (final mode) and forgets windows closed at the stream time.
+    /// Emits (final mode) and forgets windows closed at each store's own
+    /// stream time.
     fn close_windows(&mut self) -> Result<Vec<Output>, Error> {
-        let Some(now) = self.stream_time else {
-            return Ok(Vec::new());
-        };
         let mut results = Vec::new();
         for (name, store) in &mut self.windows {
+            let Some(now) = store.stream_time else {
+                continue;
+            };
             let closed: Vec<(Vec<u8>, Bounds)> = store
                 .windows
                 .keys()

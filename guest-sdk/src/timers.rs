@@ -10,9 +10,10 @@ use std::time::Duration;
 /// Which time a timer follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Clock {
-    /// The task's stream time (the largest record timestamp processed):
-    /// deterministic, replays the same, advances only with records (or
-    /// with the wall clock under the manifest's `idle-advance`).
+    /// The processor's stream time (the largest timestamp of the records
+    /// it processed without an error): deterministic, replays the same,
+    /// advances only with records (or with the wall clock under the
+    /// manifest's `idle-advance`).
     StreamTime,
     /// The host's wall clock: fires even while no record arrives.
     WallClock,

@@ -70,6 +70,17 @@ pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("aggregates serialize to JSON")
 }
 
+/// The most common aggregate, a count: `count` (`None` for a new window)
+/// plus one, as JSON bytes (for `aggregate`).
+pub fn count_one(count: Option<Vec<u8>>) -> Result<Vec<u8>, Error> {
+    Ok(encode(&(decode::<u64>(count)? + 1)))
+}
+
+/// Two sessions' counts added up (for `merge`).
+pub fn add_counts(older: Vec<u8>, newer: Vec<u8>) -> Result<Vec<u8>, Error> {
+    Ok(encode(&(decode::<u64>(Some(older))? + decode::<u64>(Some(newer))?)))
+}
+
 /// Folds one aggregation the way the `aggregate` export defines it: merge
 /// the bridged sessions (oldest first) into `current`, then fold each
 /// record, keeping every step when `running`.

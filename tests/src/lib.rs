@@ -65,6 +65,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "cpu-peak" => env!("RILL_PLUGIN_CPU_PEAK"),
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
+        "fixture-window-gate" => env!("RILL_PLUGIN_FIXTURE_WINDOW_GATE"),
         "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),
         "cpu-peak-python" => env!("RILL_PLUGIN_CPU_PEAK_PYTHON"),
         "cpu-alert-js" => env!("RILL_PLUGIN_CPU_ALERT_JS"),
@@ -286,13 +287,23 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8
 /// (tombstones) to `topic`, keyed partitioning as rill's producer does it,
 /// and waits for all acks. For pre-loading topics in event time.
 pub fn produce_at(bootstrap: &str, topic: &str, records: &[(&str, Option<&str>, i64)]) {
+    let records: Vec<(Option<&str>, Option<&str>, i64)> = records.iter().map(|(k, v, t)| (Some(*k), *v, *t)).collect();
+    produce_timed(bootstrap, topic, &records);
+}
+
+/// [`produce_at`] with optional keys (a keyless record goes to a partition
+/// the client picks: use it on one-partition topics where order matters).
+pub fn produce_timed(bootstrap: &str, topic: &str, records: &[(Option<&str>, Option<&str>, i64)]) {
     use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
     let settings = rill_host::kafka::KafkaSettings::new(bootstrap);
     let producer: ThreadedProducer<DefaultProducerContext> = settings.producer().create().expect("test producer");
     for (key, value, timestamp) in records {
-        let mut record = BaseRecord::<str, str>::to(topic).key(key).timestamp(*timestamp);
+        let mut record = BaseRecord::<str, str>::to(topic).timestamp(*timestamp);
+        if let Some(key) = key {
+            record = record.key(*key);
+        }
         if let Some(value) = value {
-            record = record.payload(value);
+            record = record.payload(*value);
         }
         producer
             .send(record)
@@ -441,9 +452,21 @@ pub fn multiset<T: std::hash::Hash + Eq>(items: impl IntoIterator<Item = T>) -> 
 /// and returns its log; fails the test if it does not exit 0. Uses a 6 s
 /// session timeout because the dev broker holds a rejoin for it.
 pub fn run_until_idle(bootstrap: &str, manifests: &[&Path], application_id: &str, state_dir: &Path) -> String {
+    run_until_idle_with(bootstrap, manifests, application_id, state_dir, &[])
+}
+
+/// [`run_until_idle`] with more `rill run` arguments (e.g. the guarantee).
+pub fn run_until_idle_with(
+    bootstrap: &str,
+    manifests: &[&Path],
+    application_id: &str,
+    state_dir: &Path,
+    extra: &[&str],
+) -> String {
     let mut child = rill()
         .arg("run")
         .args(manifests)
+        .args(extra)
         .args([
             "--brokers",
             bootstrap,

@@ -111,11 +111,25 @@ pub enum Late {
     DeadLetter,
 }
 
+/// What happens to a record without a key emitted to a windowed store:
+/// either way it moves no window's stream time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Keyless {
+    /// Sent to the dead-letter topic with kind `record-error` (a window
+    /// counts per key, so a keyless record is usually a producer's bug).
+    #[default]
+    DeadLetter,
+    /// Ignored and counted in `rill_records_dropped_total` (Kafka Streams'
+    /// behaviour: "records with null key are ignored").
+    Drop,
+}
+
 /// The clock a manifest timer follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TimerClock {
-    /// The task's stream time.
+    /// The processor's stream time (see docs/time.md).
     StreamTime,
     /// The wall clock.
     WallClock,
@@ -141,6 +155,8 @@ pub struct WindowSpec {
     pub output: String,
     /// What a late record becomes.
     pub late: Late,
+    /// What a record without a key becomes.
+    pub keyless: Keyless,
 }
 
 impl WindowSpec {

@@ -55,6 +55,8 @@ pub(super) struct RawWindow {
     pub output: String,
     #[serde(default)]
     pub late: super::Late,
+    #[serde(default)]
+    pub keyless: super::Keyless,
 }
 
 #[derive(Debug, Deserialize)]

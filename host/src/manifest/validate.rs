@@ -261,6 +261,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
             emit: raw_window.emit,
             output: raw_window.output,
             late: raw_window.late,
+            keyless: raw_window.keyless,
         });
     }
     let mut timers: Vec<TimerSpec> = Vec::new();

@@ -22,6 +22,13 @@
 //! keys. `M` keeps the store's stream time across restarts, so a window
 //! closed before a restart stays closed (its final result is not emitted
 //! twice, late records stay late).
+//!
+//! A store's stream time is its own, as in Kafka Streams'
+//! `KStreamWindowAggregate` and `KStreamSessionWindowAggregate`: the largest
+//! timestamp of the keyed records routed to it. Nothing else moves it: not
+//! the task's other records, not records the plugin rejected or filtered,
+//! not records without a key (see docs/time.md). Only an explicit
+//! `idle-advance` moves it without a record ([`close`] with a later time).
 
 use crate::manifest::{Emit, WindowSpec};
 use crate::plugin::InputRecord;
@@ -37,8 +44,6 @@ pub struct Routed {
     /// The stage input it came from (index in the stage's run), for
     /// dead letters and attribution.
     pub input: usize,
-    /// Stream time when it was processed (includes its own timestamp).
-    pub stream_time: i64,
 }
 
 /// Records of one window to fold, and what the window held.
@@ -70,11 +75,13 @@ impl Group {
 pub struct Plan {
     /// Windows to fold, in first-record order.
     pub groups: Vec<Group>,
-    /// Routed records every window of which had closed.
-    pub late: Vec<usize>,
-    /// Routed records without a key.
+    /// Routed records every window of which had closed, with the store's
+    /// stream time that judged them late.
+    pub late: Vec<(usize, i64)>,
+    /// Routed records without a key (they leave stream time unchanged).
     pub keyless: Vec<usize>,
-    /// The store's stream time after the batch.
+    /// The store's stream time after the batch: its stored time, raised
+    /// by the timestamp of every keyed record routed to it.
     pub stream_time: i64,
 }
 
@@ -163,24 +170,26 @@ pub fn meta(view: &mut HostView<'_>, store: &str) -> Result<(i64, i64), AccessEr
 }
 
 /// Assigns `routed` records (in processing order) to windows of `spec`.
-/// `floor` is a stream time the store must at least reach (the task's).
-pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed], floor: i64) -> Result<Plan, AccessError> {
+/// Each keyed record first raises the store's stream time to its own
+/// timestamp, then is judged late or not against it (Kafka Streams'
+/// order); a keyless record is set aside before it can move the time.
+pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed]) -> Result<Plan, AccessError> {
     let (stored_time, _) = meta(view, &spec.name)?;
     let mut plan = Plan {
-        stream_time: stored_time.max(floor),
+        stream_time: stored_time,
         ..Plan::default()
     };
     let mut by_window: HashMap<(Vec<u8>, Bounds), usize> = HashMap::new();
     // Sessions known per key: (window, Some(group) or the stored aggregate).
     let mut sessions: HashMap<Vec<u8>, Vec<(Bounds, Slot)>> = HashMap::new();
     for (i, r) in routed.iter().enumerate() {
-        let now = plan.stream_time.max(r.stream_time).max(r.record.timestamp);
-        plan.stream_time = now;
         let Some(key) = &r.record.key else {
             plan.keyless.push(i);
             continue;
         };
         let ts = r.record.timestamp;
+        let now = plan.stream_time.max(ts);
+        plan.stream_time = now;
         match spec.kind {
             WindowKind::Session { .. } => {
                 if !sessions.contains_key(key) {
@@ -197,7 +206,7 @@ pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed], floor
                 });
                 if now >= spec.kind.closes_at(merged, spec.grace) {
                     known.extend(found);
-                    plan.late.push(i);
+                    plan.late.push((i, now));
                     continue;
                 }
                 let mut group = Group {
@@ -251,7 +260,7 @@ pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed], floor
                     plan.groups[g].records.push(i);
                 }
                 if !open {
-                    plan.late.push(i);
+                    plan.late.push((i, now));
                 }
             }
         }
@@ -407,4 +416,4 @@ pub fn close(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -25,6 +25,9 @@ pub use super::dead_letter::headers;
 mod windowing;
 use windowing::Run;
 
+#[cfg(test)]
+mod time_tests;
+
 /// A failure that stops the task (not a record failure).
 #[derive(Debug, Error)]
 pub enum TaskError {
@@ -94,6 +97,14 @@ struct Stage {
     timers: super::timers::Timers,
     /// The manifest's `idle-advance`.
     idle_advance: Option<Duration>,
+    /// The stage's stream time, which its stream-time timers follow: the
+    /// largest timestamp of the records it processed without rejecting
+    /// them (a record its call returned an error for, or trapped on, moves
+    /// nothing), raised by `idle-advance`; `i64::MIN` before any.
+    stream_time: i64,
+    /// Where the stage's clocks stood when the task went idle (taken at
+    /// the first `idle-advance` after a batch): what it advances from.
+    idle_base: Option<Clocks>,
     /// Its Prometheus series (no-ops without `--http`).
     meters: crate::observe::metrics::StageMeters,
 }
@@ -123,12 +134,17 @@ pub struct StreamTask {
     abandoned: bool,
     /// The sub-topology's sources as batches meet them.
     sources: Vec<Source>,
-    /// The largest source record timestamp processed (or reached by
-    /// `idle-advance`); `i64::MIN` before any.
+    /// When the task last processed a batch: where `idle-advance` counts
+    /// from.
+    idle_since: Instant,
+}
+
+/// A stage's clocks: its own stream time and each windowed store's (in
+/// the order of its `[windows]`), `i64::MIN` for one that saw no record.
+#[derive(Debug, Clone)]
+struct Clocks {
     stream_time: i64,
-    /// When the task last processed a record, and its stream time then:
-    /// where `idle-advance` starts from.
-    active: (Instant, i64),
+    windows: Vec<i64>,
 }
 
 /// A source topic of the task: the shared name its records are tagged with
@@ -205,8 +221,7 @@ impl StreamTask {
             shutdown,
             abandoned: false,
             sources,
-            stream_time: i64::MIN,
-            active: (Instant::now(), i64::MIN),
+            idle_since: Instant::now(),
         })
     }
 
@@ -350,9 +365,8 @@ impl StreamTask {
             // A stream-time timer fires right after the record that makes
             // it due (as Kafka Streams punctuates), so a run ends there.
             let due = self.stages.iter().filter_map(|s| s.timers.next_stream_due()).min();
-            let floor = self.stream_time;
             if let Some(due) = due {
-                let mut time = self.stream_time;
+                let mut time = self.stages[stage].stream_time;
                 if let Some(n) = records[at..at + run].iter().position(|r| {
                     time = time.max(r.timestamp);
                     time >= due
@@ -360,21 +374,22 @@ impl StreamTask {
                     run = n + 1;
                 }
             }
-            let latest = records[at..at + run].iter().map(|r| r.timestamp).max();
-            self.run_stage(stage, &records, at..at + run, &sources, &batch, floor)?;
+            self.run_stage(stage, &records, at..at + run, &sources, &batch)?;
             if std::mem::take(&mut self.abandoned) || self.paused {
                 // Nothing of this batch counts as processed; its offsets
                 // are never committed.
                 batch.ack.seal();
                 return Ok(());
             }
-            self.stream_time = self.stream_time.max(latest.unwrap_or(i64::MIN));
             if due.is_some() {
-                self.fire_timers(crate::plugin::Clock::StreamTime, self.stream_time, &batch)?;
+                self.fire_timers(crate::plugin::Clock::StreamTime, i64::MIN, &batch)?;
             }
             at += run;
         }
-        self.active = (Instant::now(), self.stream_time);
+        self.idle_since = Instant::now();
+        for stage in &mut self.stages {
+            stage.idle_base = None;
+        }
         batch.ack.seal();
         self.progress.push(positions, batch.ack);
         Ok(())
@@ -403,7 +418,6 @@ impl StreamTask {
         run: std::ops::Range<usize>,
         sources: &Arc<Vec<Arc<str>>>,
         batch: &InFlight,
-        floor: i64,
     ) -> Result<(), TaskError> {
         let spec = self.stages[s].spec.clone();
         let metrics = &spec.metrics;
@@ -432,6 +446,9 @@ impl StreamTask {
             Ok(results) => {
                 self.persist_writes(s, &batch.ack)?;
                 for (index, result) in run.clone().zip(results) {
+                    if result.is_ok() {
+                        self.stages[s].saw(records[index].timestamp);
+                    }
                     let input = base + (index - run.start) as u32;
                     self.route(s, records, index, &sources[index], input, result, batch, &mut pending)?;
                 }
@@ -474,7 +491,7 @@ impl StreamTask {
                 s,
                 &run_ctx,
                 std::mem::take(&mut pending.windowed),
-                floor,
+                None,
                 batch,
                 &mut pending.forwards,
             )?;
@@ -487,7 +504,7 @@ impl StreamTask {
                 continue;
             }
             let len = fed.len();
-            self.run_stage(stage, &Arc::new(fed), 0..len, &Arc::new(fed_sources), batch, floor)?;
+            self.run_stage(stage, &Arc::new(fed), 0..len, &Arc::new(fed_sources), batch)?;
             if self.paused || self.abandoned {
                 return Ok(());
             }
@@ -558,6 +575,9 @@ impl StreamTask {
             match self.stages[s].processor.process(std::slice::from_ref(record)) {
                 Ok(mut results) => {
                     self.persist_writes(s, &batch.ack)?;
+                    if results[0].is_ok() {
+                        self.stages[s].saw(record.timestamp);
+                    }
                     self.route(
                         s,
                         records,
@@ -653,7 +673,6 @@ impl StreamTask {
                                 headers: std::mem::take(&mut o.headers),
                             },
                             input: index,
-                            stream_time: i64::MIN,
                         },
                     ));
                     false
@@ -798,6 +817,8 @@ impl Stage {
             windows: manifest.windows.clone(),
             timers,
             idle_advance: manifest.idle_advance,
+            stream_time: i64::MIN,
+            idle_base: None,
             letters: DeadLetters {
                 topic: spec.dead_letter.as_str().into(),
                 processor: spec.name.clone(),
@@ -810,6 +831,28 @@ impl Stage {
             processor,
             state,
             generation,
+        })
+    }
+
+    /// The stage processed a record at `timestamp` without rejecting it.
+    fn saw(&mut self, timestamp: i64) {
+        self.stream_time = self.stream_time.max(timestamp);
+    }
+
+    /// Where the stage's clocks stand now (window times from the store).
+    fn clocks(&self) -> Result<Clocks, crate::state::store::AccessError> {
+        let mut windows = Vec::with_capacity(self.windows.len());
+        if let Some(state) = &self.state {
+            let store = state.store();
+            let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut view = guard.host();
+            for w in &self.windows {
+                windows.push(crate::state::window::meta(&mut view, &w.name)?.0);
+            }
+        }
+        Ok(Clocks {
+            stream_time: self.stream_time,
+            windows,
         })
     }
 

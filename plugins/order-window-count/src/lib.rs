@@ -27,14 +27,13 @@ impl Processor for OrderWindowCount {
     }
 
     fn aggregate(&mut self, _: &Window, count: Option<Vec<u8>>, _: &Record) -> Result<Vec<u8>, Error> {
-        Ok(windows::encode(&(windows::decode::<u64>(count)? + 1)))
+        windows::count_one(count)
     }
 
     /// Sessions (docs/time.md's session example runs this plugin with
     /// `kind = "session"`): two sessions' counts add up.
     fn merge(&mut self, _: &Window, older: Vec<u8>, newer: Vec<u8>) -> Result<Vec<u8>, Error> {
-        let sum = windows::decode::<u64>(Some(older))? + windows::decode::<u64>(Some(newer))?;
-        Ok(windows::encode(&sum))
+        windows::add_counts(older, newer)
     }
 
     fn emit(&mut self, result: WindowResult) -> Result<Vec<Output>, Error> {

@@ -14,6 +14,7 @@ fn spec(kind: WindowKind, grace: i64, emit: Emit) -> WindowSpec {
         emit,
         output: "out".into(),
         late: Late::Drop,
+        keyless: crate::manifest::Keyless::DeadLetter,
     }
 }
 
@@ -24,6 +25,7 @@ struct Counter {
     store: TaskStore,
     spec: WindowSpec,
     late: usize,
+    keyless: usize,
 }
 
 impl Counter {
@@ -36,49 +38,38 @@ impl Counter {
             store,
             spec,
             late: 0,
+            keyless: 0,
         }
     }
 
-    /// One batch of (key, timestamp) records; returns (key, start, end, count
-    /// or None) per emission in order.
+    /// One batch of (key, timestamp) records (key `""`: no key); returns
+    /// (key, start, end, count or None) per emission in order.
     fn batch(&mut self, records: &[(&str, i64)]) -> Vec<(String, i64, i64, Option<u64>)> {
-        let mut time = i64::MIN;
         let routed: Vec<Routed> = records
             .iter()
             .enumerate()
-            .map(|(i, (k, ts))| {
-                time = time.max(*ts);
-                Routed {
-                    record: InputRecord {
-                        topic: "in".into(),
-                        partition: 0,
-                        offset: i as i64,
-                        timestamp: *ts,
-                        key: Some(k.as_bytes().to_vec()),
-                        value: Some(b"v".to_vec()),
-                        headers: vec![],
-                    },
-                    input: i,
-                    stream_time: time,
-                }
+            .map(|(i, (k, ts))| Routed {
+                record: InputRecord {
+                    topic: "in".into(),
+                    partition: 0,
+                    offset: i as i64,
+                    timestamp: *ts,
+                    key: (!k.is_empty()).then(|| k.as_bytes().to_vec()),
+                    value: Some(b"v".to_vec()),
+                    headers: vec![],
+                },
+                input: i,
             })
             .collect();
         let mut view = self.store.host();
-        let plan = plan(&mut view, &self.spec, &routed, i64::MIN).unwrap();
+        let plan = plan(&mut view, &self.spec, &routed).unwrap();
         self.late += plan.late.len();
+        self.keyless += plan.keyless.len();
         let mut emissions = Vec::new();
         for group in plan.groups.iter().filter(|g| g.is_live()) {
-            let count = |v: &[u8]| std::str::from_utf8(v).unwrap().parse::<u64>().unwrap();
-            let mut n = group.current.as_ref().map_or(0, |(v, _)| count(v));
-            n += group.merged.iter().map(|(_, v, _)| count(v)).sum::<u64>();
-            let values: Vec<Vec<u8>> = group
-                .records
-                .iter()
-                .map(|_| {
-                    n += 1;
-                    n.to_string().into_bytes()
-                })
-                .collect();
+            let current = group.current.as_ref().map(|(v, _)| v.as_slice());
+            let merged = group.merged.iter().map(|(_, v, _)| v.as_slice());
+            let values = running_counts(current, merged, group.records.len());
             emissions.extend(apply(&mut view, &self.spec, group, &routed, &values).unwrap());
         }
         // Update-mode emissions in record order, as Kafka Streams forwards them.
@@ -115,6 +106,19 @@ impl Counter {
             .unwrap()
             .len()
     }
+}
+
+/// A count per window as text: what a counting plugin returns for an
+/// aggregation of `records` records over `current` and the `merged`
+/// sessions' counts, after each record.
+pub(crate) fn running_counts<'a>(
+    current: Option<&[u8]>,
+    merged: impl Iterator<Item = &'a [u8]>,
+    records: usize,
+) -> Vec<Vec<u8>> {
+    let count = |v: &[u8]| std::str::from_utf8(v).unwrap().parse::<u64>().unwrap();
+    let n = current.map_or(0, count) + merged.map(count).sum::<u64>();
+    (1..=records as u64).map(|i| (n + i).to_string().into_bytes()).collect()
 }
 
 fn e(key: &str, start: i64, end: i64, count: Option<u64>) -> (String, i64, i64, Option<u64>) {
@@ -230,4 +234,52 @@ fn retention_longer_than_the_window_keeps_closed_windows_until_it_passes() {
     assert_eq!(c.stored_windows(), 3);
     c.each(&[("a", 30)]);
     assert_eq!(c.stored_windows(), 3, "[0,10) dropped at 30, [30,40) added");
+}
+
+/// A keyless record with a far-future timestamp is set aside before it can
+/// move the store's stream time (Kafka Streams returns before touching
+/// `observedStreamTime` for a null key): every window stays open and every
+/// later on-time record counts, in one batch or one record at a time.
+#[test]
+fn a_keyless_far_future_record_moves_no_window_time() {
+    const MIN: i64 = 60_000;
+    let far = 100 * MIN;
+    for one_at_a_time in [false, true] {
+        for kind in [
+            WindowKind::Tumbling { size: 10 * MIN },
+            WindowKind::Hopping {
+                size: 10 * MIN,
+                advance: 5 * MIN,
+            },
+            WindowKind::Session { gap: 5 * MIN },
+        ] {
+            for emit in [Emit::Final, Emit::Update] {
+                let mut c = Counter::new(spec(kind, MIN, emit));
+                let input = [("a", MIN), ("", far), ("a", 2 * MIN), ("a", 3 * MIN)];
+                let out = if one_at_a_time { c.each(&input) } else { c.batch(&input) };
+                let label = format!("{kind:?} {emit:?} one at a time: {one_at_a_time}");
+                assert_eq!((c.late, c.keyless), (0, 1), "{label}");
+                let (mut meta_view, name) = (c.store.host(), c.spec.name.clone());
+                assert_eq!(
+                    meta(&mut meta_view, &name).unwrap().0,
+                    3 * MIN,
+                    "{label}: the store's own time"
+                );
+                drop(meta_view);
+                match emit {
+                    // Nothing closed: the keyless record's time never counted.
+                    Emit::Final => assert!(out.is_empty(), "{label}: {out:?}"),
+                    Emit::Update => assert!(out.iter().any(|e| e.3 == Some(3)), "{label}: {out:?}"),
+                }
+                // The windows close on the store's own time, with all three.
+                let closed = c.batch(&[("b", 20 * MIN)]);
+                if emit == Emit::Final {
+                    assert!(
+                        closed.iter().any(|e| e.0 == "a" && e.3 == Some(3)),
+                        "{label}: {closed:?}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@
 
 use super::{Forwards, InFlight, Pending, StreamTask, TaskError};
 use crate::kafka::producer::BatchAck;
-use crate::manifest::{Emit, Late};
+use crate::manifest::{Emit, Keyless, Late};
 use crate::plugin::{Aggregation, Clock, Header, InputRecord, Tick, Window, WindowResult};
 use crate::state::window::{self, Emission, Routed};
 use crate::task::dead_letter::{RefusedOutputs, StageRun, kind};
@@ -61,16 +61,17 @@ impl StreamTask {
     }
 
     /// Aggregates what stage `s` routed to its windowed stores in `run`,
-    /// closes the windows the new stream time closes, emits the results
-    /// (to topics and, in `forwards`, to the stages downstream) and makes
-    /// the store writes durable. `floor` is the task's stream time before
-    /// the run.
+    /// closes the windows each store's own new stream time closes, emits
+    /// the results (to topics and, in `forwards`, to the stages downstream)
+    /// and makes the store writes durable. Each store's time moves only
+    /// with the keyed records routed to it, or, for an `idle-advance`, to
+    /// `advance[w]` (one time per windowed store of the stage).
     pub(super) fn window_stage(
         &mut self,
         s: usize,
         run: &Run<'_>,
         windowed: Vec<(usize, Routed)>,
-        floor: i64,
+        advance: Option<&[i64]>,
         batch: &InFlight,
         forwards: &mut Forwards,
     ) -> Result<(), TaskError> {
@@ -80,22 +81,8 @@ impl StreamTask {
             return Ok(());
         };
         let store = state.store();
-        // Stream time at each record of the run (a window's lateness is
-        // judged as of the record, as Kafka Streams does).
-        let mut time = floor;
-        let prefix: Vec<i64> = run.records[run.run.clone()]
-            .iter()
-            .map(|r| {
-                time = time.max(r.timestamp);
-                time
-            })
-            .collect();
-        let run_time = time;
-        // Records (not an idle advance) moved stream time.
-        let records = run.records.first().is_some_and(|r| r.offset >= 0);
         let mut routed: Vec<Vec<Routed>> = vec![Vec::new(); windows.len()];
-        for (w, mut r) in windowed {
-            r.stream_time = prefix[r.input - run.run.start];
+        for (w, r) in windowed {
             routed[w].push(r);
         }
 
@@ -104,7 +91,7 @@ impl StreamTask {
             let mut view = guard.host();
             let mut plans = Vec::with_capacity(windows.len());
             for (spec, routed) in windows.iter().zip(&routed) {
-                plans.push(window::plan(&mut view, spec, routed, floor).map_err(|e| self.storage(e))?);
+                plans.push(window::plan(&mut view, spec, routed).map_err(|e| self.storage(e))?);
             }
             plans
         };
@@ -198,7 +185,7 @@ impl StreamTask {
                 let metrics = &self.stages[s].spec.metrics;
                 ProcessorMetrics::add(&metrics.late, plan.late.len() as u64);
                 self.stages[s].meters.late.increment(plan.late.len() as u64);
-                for &r in &plan.late {
+                for &(r, stream_time) in &plan.late {
                     let record = &routed[w][r];
                     if spec.late == Late::DeadLetter {
                         letters.push((
@@ -206,23 +193,34 @@ impl StreamTask {
                             kind::LATE,
                             format!(
                                 "late for window store '{}': every window of timestamp {} closed (stream time {}, grace {} ms)",
-                                spec.name, record.record.timestamp, record.stream_time, spec.grace
+                                spec.name, record.record.timestamp, stream_time, spec.grace
                             ),
                         ));
                     } else {
                         tracing::debug!(task = %self.id, store = %spec.name, timestamp = record.record.timestamp, "dropping a late record");
                     }
                 }
-                for &r in &plan.keyless {
-                    letters.push((
-                        routed[w][r].input,
-                        kind::RECORD_ERROR,
-                        format!("a record emitted to window store '{}' has no key", spec.name),
-                    ));
+                match spec.keyless {
+                    Keyless::DeadLetter => {
+                        for &r in &plan.keyless {
+                            letters.push((
+                                routed[w][r].input,
+                                kind::RECORD_ERROR,
+                                format!("a record emitted to window store '{}' has no key", spec.name),
+                            ));
+                        }
+                    }
+                    Keyless::Drop => {
+                        let n = plan.keyless.len() as u64;
+                        ProcessorMetrics::add(&metrics.dropped, n);
+                        self.stages[s].meters.dropped.increment(n);
+                    }
                 }
-                for e in window::close(&mut view, spec, plan.stream_time.max(run_time), records)
-                    .map_err(|e| self.storage(e))?
-                {
+                let now = match advance {
+                    Some(times) => plan.stream_time.max(times[w]),
+                    None => plan.stream_time,
+                };
+                for e in window::close(&mut view, spec, now, advance.is_none()).map_err(|e| self.storage(e))? {
                     pending.push((w, run.run.end - 1, e));
                 }
             }
@@ -328,15 +326,33 @@ impl StreamTask {
         self.restart(s)
     }
 
-    /// Fires every timer of `clock` due at `now`, stage by stage; outputs
-    /// are routed like `process` outputs and count against `batch`.
-    pub(super) fn fire_timers(&mut self, clock: Clock, now: i64, batch: &InFlight) -> Result<(), TaskError> {
+    /// Fires every timer of `clock` due, stage by stage: stream-time
+    /// timers at the stage's own stream time, wall-clock ones at
+    /// `wall_now`. Outputs are routed like `process` outputs and count
+    /// against `batch`.
+    pub(super) fn fire_timers(&mut self, clock: Clock, wall_now: i64, batch: &InFlight) -> Result<(), TaskError> {
         for s in 0..self.stages.len() {
-            for (name, time) in self.stages[s].timers.due(clock, now) {
-                self.fire(s, clock, name, time, batch)?;
-                if self.paused || self.abandoned {
-                    return Ok(());
-                }
+            self.fire_stage_timers(s, clock, wall_now, batch)?;
+            if self.paused || self.abandoned {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::fire_timers`] for stage `s` alone.
+    fn fire_stage_timers(&mut self, s: usize, clock: Clock, wall_now: i64, batch: &InFlight) -> Result<(), TaskError> {
+        let now = match clock {
+            Clock::StreamTime => self.stages[s].stream_time,
+            Clock::WallClock => wall_now,
+        };
+        if now == i64::MIN {
+            return Ok(());
+        }
+        for (name, time) in self.stages[s].timers.due(clock, now) {
+            self.fire(s, clock, name, time, batch)?;
+            if self.paused || self.abandoned {
+                break;
             }
         }
         Ok(())
@@ -390,7 +406,7 @@ impl StreamTask {
         };
         if !pending.windowed.is_empty() || !self.stages[s].windows.is_empty() {
             let windowed = std::mem::take(&mut pending.windowed);
-            self.window_stage(s, &run, windowed, self.stream_time, batch, &mut pending.forwards)?;
+            self.window_stage(s, &run, windowed, None, batch, &mut pending.forwards)?;
         }
         self.run_forwards(pending.forwards, batch)
     }
@@ -402,14 +418,7 @@ impl StreamTask {
                 continue;
             }
             let len = fed.len();
-            self.run_stage(
-                stage,
-                &Arc::new(fed),
-                0..len,
-                &Arc::new(fed_sources),
-                batch,
-                self.stream_time,
-            )?;
+            self.run_stage(stage, &Arc::new(fed), 0..len, &Arc::new(fed_sources), batch)?;
             if self.paused || self.abandoned {
                 break;
             }
@@ -439,18 +448,19 @@ impl StreamTask {
     }
 
     /// The worker's periodic call (every ~100 ms, records or not): fires
-    /// wall-clock timers due at `now_ms` (epoch ms) and, when the task has
-    /// been idle for its `idle-advance`, moves stream time on with the wall
-    /// clock (closing windows and firing stream-time timers).
+    /// wall-clock timers due at `now_ms` (epoch ms) and, for each stage
+    /// idle for its `idle-advance`, moves its clocks on with the wall clock
+    /// (closing windows and firing stream-time timers).
     pub fn tick(&mut self, now_ms: i64) -> Result<(), TaskError> {
         if self.paused {
             return Ok(());
         }
-        let idle = self.stages.iter().filter_map(|s| s.idle_advance).min();
+        let idle = self.idle_since.elapsed();
+        let advancing: Vec<usize> = (0..self.stages.len())
+            .filter(|&s| self.stages[s].idle_advance.is_some_and(|d| idle >= d))
+            .collect();
         let wall = self.stages.iter().any(|s| s.timers.any(Clock::WallClock));
-        let (since, at) = self.active;
-        let advance = idle.is_some_and(|d| at != i64::MIN && since.elapsed() >= d);
-        if !wall && !advance {
+        if !wall && advancing.is_empty() {
             return Ok(());
         }
         let refusals = Arc::new(RefusedOutputs::new(Arc::downgrade(&self.producer)));
@@ -458,36 +468,12 @@ impl StreamTask {
             ack: BatchAck::with_refusals(refusals.clone()),
             refusals,
         };
-        if advance {
-            let advanced = at.saturating_add(since.elapsed().as_millis() as i64);
-            if advanced > self.stream_time {
-                self.stream_time = advanced;
-                self.fire_timers(Clock::StreamTime, advanced, &batch)?;
-                for s in 0..self.stages.len() {
-                    if self.stages[s].windows.is_empty() || self.paused {
-                        continue;
-                    }
-                    let record = InputRecord {
-                        topic: "idle-advance".into(),
-                        partition: self.id.partition,
-                        offset: -1,
-                        timestamp: advanced,
-                        key: None,
-                        value: None,
-                        headers: Vec::new(),
-                    };
-                    let (records, sources, base) = self.synthetic_run(s, record, &batch);
-                    let run = Run {
-                        records: &records,
-                        sources: &sources,
-                        run: 0..1,
-                        base,
-                    };
-                    let mut forwards = Forwards::new();
-                    self.window_stage(s, &run, Vec::new(), advanced, &batch, &mut forwards)?;
-                    self.run_forwards(forwards, &batch)?;
-                }
+        let elapsed = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        for s in advancing {
+            if self.paused {
+                break;
             }
+            self.idle_advance(s, elapsed, &batch)?;
         }
         if wall && !self.paused {
             self.fire_timers(Clock::WallClock, now_ms, &batch)?;
@@ -501,6 +487,50 @@ impl StreamTask {
             self.progress.push(Vec::new(), batch.ack);
         }
         Ok(())
+    }
+
+    /// `idle-advance` of stage `s`, `elapsed` ms after the task's last
+    /// record: each of its clocks (its stream time for timers, each
+    /// windowed store's own time) moves to where it stood then plus the
+    /// time elapsed. A clock that never saw a record stays where it is.
+    fn idle_advance(&mut self, s: usize, elapsed: i64, batch: &InFlight) -> Result<(), TaskError> {
+        let base = match self.stages[s].idle_base.clone() {
+            Some(base) => base,
+            None => {
+                let base = self.stages[s].clocks().map_err(|e| self.storage(e))?;
+                self.stages[s].idle_base = Some(base.clone());
+                base
+            }
+        };
+        let later = |t: i64| if t == i64::MIN { t } else { t.saturating_add(elapsed) };
+        let advanced = later(base.stream_time);
+        if advanced > self.stages[s].stream_time {
+            self.stages[s].stream_time = advanced;
+            self.fire_stage_timers(s, Clock::StreamTime, i64::MIN, batch)?;
+        }
+        if self.stages[s].windows.is_empty() || self.paused || base.windows.iter().all(|&t| t == i64::MIN) {
+            return Ok(());
+        }
+        let times: Vec<i64> = base.windows.iter().map(|&t| later(t)).collect();
+        let record = InputRecord {
+            topic: "idle-advance".into(),
+            partition: self.id.partition,
+            offset: -1,
+            timestamp: times.iter().copied().max().unwrap_or(i64::MIN),
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        };
+        let (records, sources, base) = self.synthetic_run(s, record, batch);
+        let run = Run {
+            records: &records,
+            sources: &sources,
+            run: 0..1,
+            base,
+        };
+        let mut forwards = Forwards::new();
+        self.window_stage(s, &run, Vec::new(), Some(&times), batch, &mut forwards)?;
+        self.run_forwards(forwards, batch)
     }
 }
 

@@ -111,10 +111,10 @@ fn main() {
     let p = &first.processors[0];
     println!(
         "join: {orders} orders (+{} address records read as input, in timestamp order) in {:.2}s = {:.0} orders/s, {} joined out, plugin {:.2} us/order",
-        p.records_in - orders as u64,
+        p.counts.records_in - orders as u64,
         first.active.as_secs_f64(),
         orders as f64 / first.active.as_secs_f64(),
-        p.records_out,
+        p.counts.records_out,
         p.plugin_nanos as f64 / 1e3 / orders.max(1) as f64
     );
     println!(

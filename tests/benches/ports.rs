@@ -97,8 +97,8 @@ fn main() {
             cold,
             cached,
             instance,
-            p.records_in as f64 / report.active.as_secs_f64(),
-            p.plugin_nanos as f64 / 1e3 / p.records_in.max(1) as f64
+            p.counts.records_in as f64 / report.active.as_secs_f64(),
+            p.plugin_nanos as f64 / 1e3 / p.counts.records_in.max(1) as f64
         );
     }
 }

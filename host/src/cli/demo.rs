@@ -116,10 +116,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     for p in &report.processors {
         println!(
             "{}: {} in, {} out, {} dropped, {} dead-lettered",
-            p.name, p.records_in, p.records_out, p.dropped, p.dead_lettered
+            p.name, p.counts.records_in, p.counts.records_out, p.counts.dropped, p.counts.dead_lettered
         );
     }
-    let processed: u64 = report.processors.iter().map(|p| p.records_in).sum();
+    let processed: u64 = report.processors.iter().map(|p| p.counts.records_in).sum();
     println!(
         "pipeline busy {:.2}s for {processed} records ({:.0} records/s through both processors)",
         report.active.as_secs_f64(),

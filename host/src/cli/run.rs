@@ -190,13 +190,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     for p in &report.processors {
         tracing::info!(
             processor = %p.name,
-            records_in = p.records_in,
+            records_in = p.counts.records_in,
             calls = p.calls,
             plugin_ns = p.plugin_nanos,
             produce_ns = p.produce_nanos,
-            late = p.late,
+            late = p.counts.late,
             "processed {} records: {} emitted, {} dropped, {} dead-lettered, {} traps, {} late",
-            p.records_in, p.records_out, p.dropped, p.dead_lettered, p.traps, p.late
+            p.counts.records_in, p.counts.records_out, p.counts.dropped, p.counts.dead_lettered, p.counts.traps, p.counts.late
         );
     }
     let time = report.poll_loop;

@@ -180,10 +180,11 @@ fn create(
 }
 
 fn explain(error: &KafkaError) -> String {
-    let text = error.to_string();
-    if text.contains("Unsupported") || text.contains("not supported") {
-        format!("the broker does not support the CreateTopics API ({text})")
-    } else {
-        text
+    use rdkafka::types::RDKafkaErrorCode::{UnsupportedFeature, UnsupportedVersion};
+    match error.rdkafka_error_code() {
+        Some(UnsupportedFeature | UnsupportedVersion) => {
+            format!("the broker does not support the CreateTopics API ({error})")
+        }
+        _ => error.to_string(),
     }
 }

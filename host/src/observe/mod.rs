@@ -23,7 +23,6 @@ pub mod http;
 pub mod lag;
 pub mod metrics;
 
-use crate::task::spec::{ProcessorMetrics, ProcessorSpec};
 use app_state::{AppState, AppStateCell};
 use lag::{LagMonitor, LagStatus, PartitionLag};
 use serde::Serialize;
@@ -103,6 +102,44 @@ const HISTORY: usize = 300;
 /// Events kept for the status page.
 const EVENTS: usize = 50;
 
+/// What `/status` shows of a processor. The task layer's processor spec
+/// implements it, so this module (a leaf every layer reports into) needs
+/// nothing of the task layer.
+pub trait ProcessorView: Send + Sync {
+    /// The manifest name.
+    fn name(&self) -> &str;
+    /// The running build (`version+hash`).
+    fn version(&self) -> String;
+    /// Its counters, summed over its tasks.
+    fn counts(&self) -> ProcessorCounts;
+}
+
+/// A processor's counters as `/status` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessorCounts {
+    /// Input records processed.
+    pub records_in: u64,
+    /// Records produced.
+    pub records_out: u64,
+    /// Inputs that produced nothing.
+    pub dropped: u64,
+    /// Inputs dead-lettered.
+    pub dead_lettered: u64,
+    /// Plugin traps.
+    pub traps: u64,
+    /// Records late for every window.
+    pub late: u64,
+}
+
+/// A processor's row in `/status`.
+#[derive(Serialize)]
+struct ProcessorStatus<'a> {
+    name: &'a str,
+    version: String,
+    #[serde(flatten)]
+    counts: ProcessorCounts,
+}
+
 /// Everything the endpoints show, reported by the running application.
 pub struct Telemetry {
     /// The application state.
@@ -114,7 +151,7 @@ pub struct Telemetry {
     events: Mutex<VecDeque<Event>>,
     history: Mutex<(VecDeque<Sample>, u64, u64)>,
     topology: Mutex<serde_json::Value>,
-    processors: Mutex<Vec<Arc<ProcessorSpec>>>,
+    processors: Mutex<Vec<Arc<dyn ProcessorView>>>,
     state_dir: Mutex<Option<PathBuf>>,
     threads: Mutex<usize>,
 }
@@ -144,14 +181,14 @@ impl Telemetry {
         &self,
         application: &str,
         topology: serde_json::Value,
-        processors: &[Arc<ProcessorSpec>],
+        processors: Vec<Arc<dyn ProcessorView>>,
         state_dir: PathBuf,
         threads: usize,
         lag_window: usize,
     ) {
         *lock(&self.application) = application.to_string();
         *lock(&self.topology) = topology;
-        *lock(&self.processors) = processors.to_vec();
+        *lock(&self.processors) = processors;
         *lock(&self.state_dir) = Some(state_dir);
         *lock(&self.threads) = threads;
         *lock(&self.lag) = LagMonitor::new(lag_window);
@@ -164,14 +201,15 @@ impl Telemetry {
         }
     }
 
-    /// Records a task's state; `Closed` removes it.
-    pub fn task(&self, id: &str, state: crate::task::state::TaskState, worker: usize, partitions: Vec<String>) {
+    /// Records a task's state by name (the task layer's state machine);
+    /// `None`: the task closed, and is removed.
+    pub fn task(&self, id: &str, state: Option<&str>, worker: usize, partitions: Vec<String>) {
         let mut tasks = lock(&self.tasks);
-        if state == crate::task::state::TaskState::Closed {
+        let Some(state) = state else {
             tasks.remove(id);
             lock(&self.restores).remove(id);
             return;
-        }
+        };
         tasks.insert(
             id.to_string(),
             TaskView {
@@ -227,11 +265,9 @@ impl Telemetry {
     /// Takes this second's throughput sample (the HTTP server calls it once
     /// a second).
     pub fn sample(&self) {
-        let (consumed, produced) = lock(&self.processors).iter().fold((0, 0), |(c, p), spec| {
-            (
-                c + ProcessorMetrics::get(&spec.metrics.records_in),
-                p + ProcessorMetrics::get(&spec.metrics.records_out),
-            )
+        let (consumed, produced) = lock(&self.processors).iter().fold((0u64, 0u64), |(c, p), spec| {
+            let counts = spec.counts();
+            (c + counts.records_in, p + counts.records_out)
         });
         let mut history = lock(&self.history);
         let (samples, last_consumed, last_produced) = &mut *history;
@@ -267,16 +303,10 @@ impl Telemetry {
         let processors: Vec<serde_json::Value> = lock(&self.processors)
             .iter()
             .map(|spec| {
-                let m = &spec.metrics;
-                serde_json::json!({
-                    "name": &*spec.name,
-                    "version": crate::plugin::reload::SwapTarget::version(&**spec),
-                    "records_in": ProcessorMetrics::get(&m.records_in),
-                    "records_out": ProcessorMetrics::get(&m.records_out),
-                    "dropped": ProcessorMetrics::get(&m.dropped),
-                    "dead_lettered": ProcessorMetrics::get(&m.dead_lettered),
-                    "traps": ProcessorMetrics::get(&m.traps),
-                    "late": ProcessorMetrics::get(&m.late),
+                serde_json::json!(ProcessorStatus {
+                    name: spec.name(),
+                    version: spec.version(),
+                    counts: spec.counts(),
                 })
             })
             .collect();

@@ -81,6 +81,7 @@ impl HostState {
             limits: MeteredLimits {
                 inner: limits,
                 bytes: 0,
+                denied: false,
             },
             store_latency: Vec::new(),
             timers: Vec::new(),
@@ -94,15 +95,19 @@ pub struct MeteredLimits {
     inner: wasmtime::StoreLimits,
     /// Bytes of linear memory granted, over all the instance's memories.
     pub(super) bytes: usize,
+    /// A growth was refused since the current call began: a trap in the
+    /// call is the memory limit's (reset before each call).
+    pub(super) denied: bool,
 }
 
 impl wasmtime::ResourceLimiter for MeteredLimits {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let granted = self.inner.memory_growing(current, desired, maximum)?;
-        if granted {
-            self.bytes = self.bytes.saturating_sub(current).saturating_add(desired);
+        let granted = self.inner.memory_growing(current, desired, maximum);
+        match granted {
+            Ok(true) => self.bytes = self.bytes.saturating_sub(current).saturating_add(desired),
+            _ => self.denied = true,
         }
-        Ok(granted)
+        granted
     }
 
     fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {

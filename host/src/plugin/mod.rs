@@ -16,6 +16,7 @@ pub mod sandbox;
 
 pub use bindings::{Aggregation, Clock, Header, InputRecord, OutputRecord, RecordResult, Tick, Window, WindowResult};
 pub use host_api::{HostFault, HostState, SharedTaskStore, TimerRequest};
+pub use sandbox::{TrapKind, Trapped};
 
 use crate::manifest::Manifest;
 use sha2::{Digest, Sha256};
@@ -331,12 +332,17 @@ impl PluginInstance {
     ) -> Result<T, anyhow::Error> {
         let limit = self.limits.time_per_batch;
         self.store.set_epoch_deadline(sandbox::ticks(limit));
+        self.store.data_mut().limits.denied = false;
         let (bindings, store) = (&self.bindings, &mut self.store);
-        sandbox::call_within(limit, call(bindings, store)).map_err(|e| {
+        let result = sandbox::call_within(limit, call(bindings, store));
+        result.map_err(|e| {
             let error: anyhow::Error = e.into();
             match error.chain().find_map(|c| c.downcast_ref::<HostFault>()) {
                 Some(fault) => anyhow::Error::new(fault.clone()),
-                None => anyhow::anyhow!("{}", sandbox::describe_trap(&error, &self.limits)),
+                None => {
+                    let denied = self.store.data().limits.denied;
+                    anyhow::Error::new(sandbox::describe_trap(&error, &self.limits, denied))
+                }
             }
         })
     }

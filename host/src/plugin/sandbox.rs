@@ -74,28 +74,76 @@ pub fn ticks(limit: Duration) -> u64 {
     (limit.as_millis() / TICK.as_millis()).max(1) as u64
 }
 
-/// Turns a trap into one line: the limit hit (if one was), what trapped,
-/// and the innermost Wasm frames. Never the host's Rust backtrace, whatever
-/// `RUST_BACKTRACE` says: an operator needs the plugin's frames, not ours.
-pub fn describe_trap(error: &anyhow::Error, limits: &crate::manifest::Limits) -> String {
+/// Which limit a trapped plugin call hit, if any: decided where the trap
+/// is caught, from what wasmtime and the limiter report (never from the
+/// trap's text). The `kind` label of `rill_plugin_traps_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    /// The call ran (or blocked) past `limits.time-per-batch`.
+    TimeLimit,
+    /// The instance asked for more linear memory than `limits.memory`.
+    MemoryLimit,
+    /// Any other trap (a panic, `unreachable`, an out-of-bounds access).
+    Trap,
+}
+
+impl TrapKind {
+    /// Every kind's label, for registering their series at zero.
+    pub const LABELS: [&'static str; 3] = ["time-limit", "memory-limit", "trap"];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            TrapKind::TimeLimit => Self::LABELS[0],
+            TrapKind::MemoryLimit => Self::LABELS[1],
+            TrapKind::Trap => Self::LABELS[2],
+        }
+    }
+}
+
+/// A plugin call that trapped: its kind and a one-line description (the
+/// limit hit, if one was, what trapped, the innermost Wasm frames).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{description}")]
+pub struct Trapped {
+    /// Which limit, if any.
+    pub kind: TrapKind,
+    /// The line for logs and dead-letter headers.
+    pub description: String,
+}
+
+/// Turns a trap into a [`Trapped`]. `memory_denied`: the limiter refused a
+/// memory growth during the call. Never the host's Rust backtrace,
+/// whatever `RUST_BACKTRACE` says: an operator needs the plugin's frames,
+/// not ours.
+pub fn describe_trap(error: &anyhow::Error, limits: &crate::manifest::Limits, memory_denied: bool) -> Trapped {
     let trap = error.downcast_ref::<wasmtime::Trap>().copied();
-    let cause = error.root_cause().to_string();
-    let limit = if error.downcast_ref::<BlockedPastLimit>().is_some() {
-        String::new()
+    let (kind, limit) = if error.downcast_ref::<BlockedPastLimit>().is_some() {
+        // Its own message names the limit.
+        (TrapKind::TimeLimit, String::new())
     } else if trap == Some(wasmtime::Trap::Interrupt) {
-        format!(
-            "exceeded the time limit of {} per batch (limits.time-per-batch): ",
-            humantime::format_duration(limits.time_per_batch)
+        (
+            TrapKind::TimeLimit,
+            format!(
+                "exceeded the time limit of {} per batch (limits.time-per-batch): ",
+                humantime::format_duration(limits.time_per_batch)
+            ),
         )
-    } else if cause.contains("memory") && (cause.contains("limit") || cause.contains("grow")) {
-        format!(
-            "exceeded the memory limit of {} MiB (limits.memory): ",
-            limits.memory >> 20
+    } else if memory_denied {
+        (
+            TrapKind::MemoryLimit,
+            format!(
+                "exceeded the memory limit of {} MiB (limits.memory): ",
+                limits.memory >> 20
+            ),
         )
     } else {
-        String::new()
+        (TrapKind::Trap, String::new())
     };
-    format!("{limit}{}", one_line(error))
+    Trapped {
+        kind,
+        description: format!("{limit}{}", one_line(error)),
+    }
 }
 
 /// Frames of a Wasm backtrace worth a log line.

@@ -280,7 +280,10 @@ pub fn run_connected(
     crate::observe::telemetry().start(
         &options.application_id,
         serde_json::from_str(&described).unwrap_or_default(),
-        &specs,
+        specs
+            .iter()
+            .map(|s| s.clone() as Arc<dyn crate::observe::ProcessorView>)
+            .collect(),
         options.state_dir.join(&options.application_id),
         options.threads.max(1),
         options.lag_window,

@@ -42,18 +42,9 @@ pub struct LoopTime {
 pub struct ProcessorSummary {
     /// Manifest name.
     pub name: String,
-    /// Input records processed.
-    pub records_in: u64,
-    /// Records produced to outputs.
-    pub records_out: u64,
-    /// Inputs that produced nothing.
-    pub dropped: u64,
-    /// Inputs sent to the dead-letter topic.
-    pub dead_lettered: u64,
-    /// Plugin traps survived.
-    pub traps: u64,
-    /// Records late for every window they fell in.
-    pub late: u64,
+    /// Records in and out, dropped, dead-lettered, traps, late (what
+    /// `/status` shows too).
+    pub counts: crate::observe::ProcessorCounts,
     /// Plugin calls made (records_in / calls is the mean batch size).
     pub calls: u64,
     /// Nanoseconds inside plugin calls.
@@ -71,12 +62,7 @@ impl ProcessorSummary {
         let m = &spec.metrics;
         ProcessorSummary {
             name: spec.name.to_string(),
-            records_in: ProcessorMetrics::get(&m.records_in),
-            records_out: ProcessorMetrics::get(&m.records_out),
-            dropped: ProcessorMetrics::get(&m.dropped),
-            dead_lettered: ProcessorMetrics::get(&m.dead_lettered),
-            traps: ProcessorMetrics::get(&m.traps),
-            late: ProcessorMetrics::get(&m.late),
+            counts: crate::observe::ProcessorView::counts(spec),
             calls: ProcessorMetrics::get(&m.calls),
             plugin_nanos: ProcessorMetrics::get(&m.plugin_nanos),
             produce_nanos: ProcessorMetrics::get(&m.produce_nanos),

@@ -56,6 +56,15 @@ pub enum StateError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The database is still open elsewhere in this process (a revoked
+    /// task's store that did not close in time).
+    #[error("state store {path}: still open in this process after {waited:?}")]
+    StillOpen {
+        /// The database directory.
+        path: String,
+        /// How long the open waited for it.
+        waited: std::time::Duration,
+    },
     /// Reading a changelog or table topic failed.
     #[error("restoring {topic}/{partition}: {message}")]
     Restore {

@@ -41,15 +41,57 @@ pub type Write = (String, Vec<u8>, Option<Vec<u8>>);
 pub struct Database {
     db: DB,
     path: PathBuf,
+    /// Declared last: released after `db` has closed.
+    _open: OpenPath,
 }
 
-/// How long to wait for another process to release a task directory during
-/// a rebalance before giving up.
+/// How long an open waits for the same directory to be released by a task
+/// of this process that is still closing (a revocation on another worker).
 const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The database directories open in this process. RocksDB refuses a second
+/// open of a directory while the first is open, and during a rebalance a
+/// revoked task's store may still be closing on its worker when the new
+/// owner opens it: an open waits here until the path is released, instead
+/// of retrying on RocksDB's error text. (Other processes cannot share a
+/// state directory: `state::instance` locks it.)
+static OPEN: std::sync::LazyLock<(std::sync::Mutex<HashSet<PathBuf>>, std::sync::Condvar)> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A claim on one directory of [`OPEN`], released on drop.
+struct OpenPath(PathBuf);
+
+impl OpenPath {
+    fn claim(path: &Path, wait: Duration) -> Result<OpenPath, StateError> {
+        let (open, released) = &*OPEN;
+        let deadline = Instant::now() + wait;
+        let mut paths = open.lock().unwrap_or_else(|e| e.into_inner());
+        while paths.contains(path) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StateError::StillOpen {
+                    path: path.display().to_string(),
+                    waited: wait,
+                });
+            }
+            paths = released.wait_timeout(paths, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        paths.insert(path.to_path_buf());
+        Ok(OpenPath(path.to_path_buf()))
+    }
+}
+
+impl Drop for OpenPath {
+    fn drop(&mut self) {
+        let (open, released) = &*OPEN;
+        open.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.0);
+        released.notify_all();
+    }
+}
 
 impl Database {
     /// Opens (creating if needed) the database at `path` with `families`.
-    /// Waits while another process holds its lock, up to 30 s.
+    /// Waits while a task of this process still has it open, up to 30 s.
     pub fn open(path: &Path, families: &[String]) -> Result<Database, StateError> {
         std::fs::create_dir_all(path).map_err(|source| StateError::Checkpoint {
             path: path.display().to_string(),
@@ -58,29 +100,19 @@ impl Database {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let deadline = Instant::now() + LOCK_WAIT;
-        loop {
-            let descriptors = families
-                .iter()
-                .map(|f| ColumnFamilyDescriptor::new(f, Options::default()));
-            match DB::open_cf_descriptors(&options, path, descriptors) {
-                Ok(db) => {
-                    return Ok(Database {
-                        db,
-                        path: path.to_path_buf(),
-                    });
-                }
-                Err(e) if e.to_string().contains("LOCK") && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(source) => {
-                    return Err(StateError::Db {
-                        path: path.display().to_string(),
-                        source,
-                    });
-                }
-            }
-        }
+        let open = OpenPath::claim(path, LOCK_WAIT)?;
+        let descriptors = families
+            .iter()
+            .map(|f| ColumnFamilyDescriptor::new(f, Options::default()));
+        let db = DB::open_cf_descriptors(&options, path, descriptors).map_err(|source| StateError::Db {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Database {
+            db,
+            path: path.to_path_buf(),
+            _open: open,
+        })
     }
 
     fn error(&self, source: rocksdb::Error) -> StateError {

@@ -61,6 +61,18 @@ pub mod kind {
     /// The plugin's `on-timer` returned an error (the dead letter stands
     /// for the firing: topic `timer:<name>`, the firing's time).
     pub const TIMER_ERROR: &str = "timer-error";
+
+    /// Every kind (the metrics register a series for each at zero).
+    pub const ALL: [&str; 8] = [
+        RECORD_ERROR,
+        UNDECLARED_OUTPUT,
+        TRAP,
+        OUTPUT_REFUSED,
+        LATE,
+        AGGREGATE_ERROR,
+        EMIT_ERROR,
+        TIMER_ERROR,
+    ];
 }
 
 /// Who dead letters come from: the topic, processor, build and task.

@@ -7,10 +7,11 @@
 use super::TaskId;
 use super::partition_group::{Lag, PartitionGroup};
 use super::progress::TaskProgress;
+use super::shutdown::Shutdown;
 use super::spec::TaskSpec;
 use super::state::TaskState;
 use super::stream_task::open_state;
-use super::worker::{Command, FatalSlot, Shutdown, Worker, set_fatal};
+use super::worker::{Command, FatalSlot, Worker, set_fatal};
 use crate::kafka::producer::{RecordSink, Transactions, TxnError};
 use crate::plugin::InputRecord;
 use crate::state::StateError;
@@ -1130,5 +1131,11 @@ fn transition(id: &TaskId, entry: &mut TaskEntry, next: TaskState) {
         }
         _ => {}
     }
-    crate::observe::telemetry().task(&id.to_string(), next, entry.worker, entry.partitions.clone());
+    let state = (next != TaskState::Closed).then(|| next.to_string());
+    crate::observe::telemetry().task(
+        &id.to_string(),
+        state.as_deref(),
+        entry.worker,
+        entry.partitions.clone(),
+    );
 }

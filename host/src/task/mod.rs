@@ -12,6 +12,7 @@ pub mod dead_letter;
 pub mod manager;
 pub mod partition_group;
 pub mod progress;
+pub mod shutdown;
 pub mod spec;
 pub mod state;
 pub mod stream_task;

@@ -164,6 +164,28 @@ impl crate::plugin::reload::SwapTarget for ProcessorSpec {
     }
 }
 
+impl crate::observe::ProcessorView for ProcessorSpec {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn version(&self) -> String {
+        self.factory().version()
+    }
+
+    fn counts(&self) -> crate::observe::ProcessorCounts {
+        let m = &self.metrics;
+        crate::observe::ProcessorCounts {
+            records_in: ProcessorMetrics::get(&m.records_in),
+            records_out: ProcessorMetrics::get(&m.records_out),
+            dropped: ProcessorMetrics::get(&m.dropped),
+            dead_lettered: ProcessorMetrics::get(&m.dead_lettered),
+            traps: ProcessorMetrics::get(&m.traps),
+            late: ProcessorMetrics::get(&m.late),
+        }
+    }
+}
+
 /// What every task of one sub-topology runs (Kafka Streams' sub-topology
 /// as tasks see it): its processors as stages, where each stage's outputs
 /// go (topics, downstream stages in memory), and which stage each source

@@ -129,7 +129,7 @@ pub struct StreamTask {
     /// processed or committed for this task.
     paused: bool,
     /// Tells a long replay to give up when the process is shutting down.
-    shutdown: Arc<super::worker::Shutdown>,
+    shutdown: Arc<super::shutdown::Shutdown>,
     /// Set when a replay gave up for shutdown: the batch is not recorded.
     abandoned: bool,
     /// The sub-topology's sources as batches meet them.
@@ -187,7 +187,7 @@ impl StreamTask {
         producer: Arc<dyn RecordSink>,
         progress: Arc<TaskProgress>,
         states: Vec<Option<StateManager>>,
-        shutdown: Arc<super::worker::Shutdown>,
+        shutdown: Arc<super::shutdown::Shutdown>,
     ) -> Result<Self, PluginError> {
         let mut states = states.into_iter();
         let stages = spec
@@ -611,9 +611,11 @@ impl StreamTask {
             });
         }
         ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
-        // The instance already described the trap (the limit it hit, if
-        // any) when the call failed: classify that text, do not redo it.
-        self.stages[s].meters.trap(&trap.to_string());
+        // The instance decided the kind where it caught the trap.
+        let kind = trap
+            .downcast_ref::<crate::plugin::Trapped>()
+            .map_or(crate::plugin::TrapKind::Trap, |t| t.kind);
+        self.stages[s].meters.trap(kind.label());
         Ok(())
     }
 
@@ -813,7 +815,15 @@ impl Stage {
         let mut timers = super::timers::Timers::from_manifest(&manifest.timers);
         timers.apply(processor.take_timer_requests());
         Ok(Stage {
-            meters: crate::observe::metrics::StageMeters::new(&spec.name, &task, spec.outputs.keys()),
+            meters: crate::observe::metrics::StageMeters::new(
+                &spec.name,
+                &task,
+                spec.outputs.keys(),
+                crate::observe::metrics::EventLabels {
+                    dead_letter: &kind::ALL,
+                    traps: &crate::plugin::TrapKind::LABELS,
+                },
+            ),
             windows: manifest.windows.clone(),
             timers,
             idle_advance: manifest.idle_advance,

@@ -4,6 +4,7 @@
 
 use super::TaskId;
 use super::progress::TaskProgress;
+use super::shutdown::Shutdown;
 use super::spec::TaskSpec;
 use super::stream_task::{StreamTask, TaskError};
 use crate::kafka::producer::RecordSink;
@@ -11,10 +12,9 @@ use crate::plugin::InputRecord;
 use crate::state::manager::StateManager;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The first fatal error any worker hit: the poll loop stops on it, or
 /// (`--on-fatal replace-worker`) replaces the worker it names.
@@ -35,39 +35,6 @@ pub fn set_fatal(slot: &FatalSlot, worker: Option<usize>, message: String) {
     slot.lock()
         .unwrap_or_else(|e| e.into_inner())
         .get_or_insert(Fatal { worker, message });
-}
-
-/// How long after a shutdown signal queued batches are still processed;
-/// after that they are abandoned (never committed, so a restart
-/// reprocesses them), so a slow or stuck plugin cannot hold shutdown.
-pub const FINISH_WITHIN: Duration = Duration::from_secs(5);
-
-/// What workers and tasks see of a shutdown: the signal flag itself (set
-/// by the signal handler, so a poll loop blocked on a full worker queue
-/// cannot delay it) and when they first saw it.
-#[derive(Debug, Default)]
-pub struct Shutdown {
-    flag: Arc<AtomicBool>,
-    seen: OnceLock<Instant>,
-}
-
-impl Shutdown {
-    /// Follows `flag`, the process's shutdown signal.
-    pub fn new(flag: Arc<AtomicBool>) -> Arc<Self> {
-        Arc::new(Shutdown {
-            flag,
-            seen: OnceLock::new(),
-        })
-    }
-
-    /// Whether work in hand should be dropped now: the signal came more
-    /// than [`FINISH_WITHIN`] ago.
-    pub fn abandon(&self) -> bool {
-        if !self.flag.load(Ordering::Acquire) {
-            return false;
-        }
-        self.seen.get_or_init(Instant::now).elapsed() >= FINISH_WITHIN
-    }
 }
 
 /// What the control plane asks of a worker.

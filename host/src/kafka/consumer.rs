@@ -46,6 +46,10 @@ impl ConsumerContext for GroupContext {
             self.rebalancing.store(true, Ordering::Release);
             let partitions = partitions(tpl);
             tracing::info!("partitions revoked: {}", show(&partitions));
+            // Eager protocol: librdkafka sends JoinGroup only once this
+            // returns, so the revocation commits once and gives up on a
+            // refusal by the rebalancing group (see handle_revocation and
+            // docs/design/002, "Revocation under the eager protocol").
             self.manager().handle_revocation(&partitions, &Committer(consumer));
         }
     }

@@ -9,9 +9,10 @@
 
 use crate::plugin::{Header, InputRecord};
 use crate::runtime::stream_thread::RecordSource;
-use crate::task::manager::{Offset, OffsetCommitter, TaskManager, Watermarks};
+use crate::task::manager::{CommitError, Offset, OffsetCommitter, TaskManager, Watermarks};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::error::KafkaError;
 use rdkafka::{ClientContext, Message, Offset as KafkaOffset, TopicPartitionList};
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -45,6 +46,10 @@ impl ConsumerContext for GroupContext {
             self.rebalancing.store(true, Ordering::Release);
             let partitions = partitions(tpl);
             tracing::info!("partitions revoked: {}", show(&partitions));
+            // Eager protocol: librdkafka sends JoinGroup only once this
+            // returns, so the revocation commits once and gives up on a
+            // refusal by the rebalancing group (see handle_revocation and
+            // docs/design/002, "Revocation under the eager protocol").
             self.manager().handle_revocation(&partitions, &Committer(consumer));
         }
     }
@@ -128,13 +133,13 @@ impl Watermarks for ConsumerMarks<'_> {
 struct Committer<'a>(&'a BaseConsumer<GroupContext>);
 
 impl OffsetCommitter for Committer<'_> {
-    fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
+    fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError> {
         let mut tpl = TopicPartitionList::with_capacity(offsets.len());
         for (topic, partition, offset) in offsets {
             tpl.add_partition_offset(topic, *partition, KafkaOffset::Offset(*offset))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| CommitError::Failed(e.to_string()))?;
         }
-        self.0.commit(&tpl, CommitMode::Sync).map_err(|e| e.to_string())
+        self.0.commit(&tpl, CommitMode::Sync).map_err(commit_error)
     }
 
     fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
@@ -143,6 +148,19 @@ impl OffsetCommitter for Committer<'_> {
 
     fn lost(&self) -> bool {
         self.0.assignment_lost()
+    }
+}
+
+/// Classifies a failed commit by librdkafka's error code: the codes with
+/// which a coordinator refuses a commit of a generation that is ending or
+/// over mean retrying cannot help (see [`CommitError::Rebalancing`]).
+fn commit_error(error: KafkaError) -> CommitError {
+    use rdkafka::types::RDKafkaErrorCode::{IllegalGeneration, RebalanceInProgress, UnknownMemberId};
+    match error {
+        KafkaError::ConsumerCommit(RebalanceInProgress | IllegalGeneration | UnknownMemberId) => {
+            CommitError::Rebalancing(error.to_string())
+        }
+        error => CommitError::Failed(error.to_string()),
     }
 }
 
@@ -289,7 +307,7 @@ impl RecordSource for KafkaSource {
 }
 
 impl OffsetCommitter for KafkaSource {
-    fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
+    fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError> {
         Committer(&self.consumer).commit(offsets)
     }
 

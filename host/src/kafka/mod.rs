@@ -67,6 +67,12 @@ impl KafkaSettings {
     /// keeps a fast consumer from idling (1 s by default); a 16 MiB prefetch
     /// queue (64 MiB by default) halved peak RSS of the pipeline benchmark
     /// and made it faster (tasks buffer what they wait on themselves).
+    ///
+    /// Heartbeats every second (librdkafka: 3 s): a member learns that its
+    /// group is rebalancing only from a heartbeat's answer, and until then
+    /// it processes records whose commits the coordinator refuses (they are
+    /// processed again by the partitions' next owner) while the rest of the
+    /// group waits for it to rejoin.
     pub fn consumer(&self, group_id: &str) -> ClientConfig {
         let mut config = self.client(
             Role::Consumer,
@@ -75,6 +81,7 @@ impl KafkaSettings {
                 ("enable.auto.offset.store", "false"),
                 ("auto.offset.reset", "earliest"),
                 ("partition.assignment.strategy", "range"),
+                ("heartbeat.interval.ms", "1000"),
                 ("fetch.queue.backoff.ms", "1"),
                 ("queued.max.messages.kbytes", "16384"),
                 ("allow.auto.create.topics", "false"),

@@ -8,7 +8,7 @@ use super::stream_thread::{RecordSource, poll_loop};
 use crate::kafka::KafkaSettings;
 use crate::kafka::producer::MemorySink;
 use crate::plugin::InputRecord;
-use crate::task::manager::{FeedOptions, Offset, OffsetCommitter, TaskManager, Watermarks};
+use crate::task::manager::{CommitError, FeedOptions, Offset, OffsetCommitter, TaskManager, Watermarks};
 use crate::task::spec::TaskSpec;
 use crate::task::testing::{chain, records, values};
 use std::collections::{HashMap, VecDeque};
@@ -26,6 +26,10 @@ struct FakeSource {
     /// Next offset to poll per partition.
     positions: Mutex<HashMap<(String, i32), i64>>,
     committed: Mutex<HashMap<(String, i32), i64>>,
+    /// Refuse every commit as a rebalancing group's coordinator does.
+    refuse: AtomicBool,
+    /// Commits asked for, refused or not.
+    attempts: std::sync::atomic::AtomicUsize,
 }
 
 impl FakeSource {
@@ -51,6 +55,8 @@ impl FakeSource {
             ends: Mutex::default(),
             positions: Mutex::default(),
             committed: Mutex::default(),
+            refuse: AtomicBool::new(false),
+            attempts: Default::default(),
         };
         source.queue(records);
         source
@@ -121,7 +127,11 @@ impl RecordSource for FakeSource {
 }
 
 impl OffsetCommitter for FakeSource {
-    fn commit(&self, offsets: &[Offset]) -> Result<(), String> {
+    fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError> {
+        self.attempts.fetch_add(1, Ordering::AcqRel);
+        if self.refuse.load(Ordering::Acquire) {
+            return Err(CommitError::Rebalancing("Broker: Group rebalance in progress".into()));
+        }
         let mut committed = self.committed.lock().unwrap();
         for (topic, partition, offset) in offsets {
             let previous = committed.insert((topic.clone(), *partition), *offset);
@@ -230,6 +240,43 @@ fn a_revoked_task_commits_what_it_processed_and_later_records_of_it_are_dropped(
         "never past what this member processed"
     );
     assert_eq!(source.committed("in", 1), Some(2));
+}
+
+#[test]
+fn commits_refused_by_a_rebalancing_group_are_not_retried_every_turn_and_the_revocation_gives_up_at_once() {
+    let sink = Arc::new(MemorySink::default());
+    let partitions = [("in".to_string(), 0)];
+    let source = FakeSource::new(chain(true), &partitions, sink.clone(), records(0, 0, &["a", "b", "c"]));
+    source.refuse.store(true, Ordering::Release);
+    let shutdown = AtomicBool::new(false);
+    let options = RunOptions {
+        commit_interval: Duration::from_secs(5),
+        ..options(None)
+    };
+    std::thread::scope(|scope| {
+        let running = scope.spawn(|| poll_loop(&options, &source, &shutdown));
+        wait_until("processed and a commit tried", || {
+            values(&sink, "final").len() == 3 && source.attempts.load(Ordering::Acquire) >= 1
+        });
+        // Idle turns (every few ms here) would each retry an early commit;
+        // a refusal by a rebalancing group waits for the commit interval.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(source.attempts.load(Ordering::Acquire), 1, "retried before the commit interval");
+        assert!(source.manager().commits_refused_by_rebalance());
+
+        // The revocation tries once more, gives up on the refusal and
+        // returns at once (librdkafka rejoins only after it returns).
+        let revoking = Instant::now();
+        source.manager().handle_revocation(&partitions, &source);
+        assert!(revoking.elapsed() < Duration::from_secs(1), "took {:?}", revoking.elapsed());
+        assert_eq!(source.attempts.load(Ordering::Acquire), 2, "one commit in the revocation");
+        assert!(source.manager().task_for("in", 0).is_none(), "the task is closed");
+        assert!(!source.manager().commits_refused_by_rebalance(), "the next generation starts afresh");
+        assert!(source.manager().is_committed(), "nothing of the revoked partition is left to commit");
+        shutdown.store(true, Ordering::Release);
+        running.join().unwrap().unwrap();
+    });
+    assert_eq!(source.committed("in", 0), None, "nothing committed past a refusal");
 }
 
 /// A transactional producer's bookkeeping, without a broker: what each

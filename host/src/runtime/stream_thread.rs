@@ -172,7 +172,11 @@ pub fn poll_loop<S: RecordSource>(
         // (nothing is committed when nothing new was acknowledged).
         // Under exactly-once each commit is a transaction: the inputs
         // running dry commit early only after a short pause, not per gap.
-        let early = !options.guarantee.exactly_once() || last_commit.elapsed() >= EOS_EARLY_COMMIT;
+        // A commit the coordinator refused because the group is rebalancing
+        // is not retried every idle turn (it cannot succeed before this
+        // member rejoins): only each commit interval.
+        let early = (!options.guarantee.exactly_once() || last_commit.elapsed() >= EOS_EARLY_COMMIT)
+            && !manager.commits_refused_by_rebalance();
         if last_commit.elapsed() >= options.commit_interval || (polled == 0 && early && !manager.is_committed()) {
             let committing = Instant::now();
             manager.commit(source);

@@ -26,10 +26,27 @@ use std::time::{Duration, Instant};
 /// A topic partition with the offset to resume from.
 pub type Offset = (String, i32, i64);
 
+/// Why an offset commit did not happen: whether retrying it can help.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The group coordinator refused the commit because the group is
+    /// rebalancing or has moved on to a generation this member is not in
+    /// (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID).
+    /// Retrying cannot succeed before the member rejoins; under the eager
+    /// protocol its partitions are revoked anyway, and whoever owns them
+    /// next resumes from the last commit (the at-least-once duplicate
+    /// window).
+    #[error("the group is rebalancing: {0}")]
+    Rebalancing(String),
+    /// Anything else (brokers unreachable, a timeout): retried later.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Commits consumer offsets synchronously (the consumer, in production).
 pub trait OffsetCommitter {
     /// Commits `offsets`; an error is logged by the caller.
-    fn commit(&self, offsets: &[Offset]) -> Result<(), String>;
+    fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError>;
     /// The consumer's group metadata (member id and generation), which
     /// exactly-once commits offsets with, so the group coordinator refuses
     /// the commit of a member that is no longer in the generation (a
@@ -161,6 +178,11 @@ pub struct TaskManager {
     aborted: Option<String>,
     /// When transactions were rolled back, for [`MAX_REPLACEMENTS`].
     rollbacks: Vec<Instant>,
+    /// The last commit was refused because the group is rebalancing
+    /// ([`CommitError::Rebalancing`]): the poll loop then stops its early
+    /// commits (every idle turn) and tries again only each commit interval,
+    /// until an assignment or revocation starts the next generation.
+    refused_by_rebalance: bool,
 }
 
 /// How long a partition with no committed offset and nothing polled may
@@ -215,6 +237,7 @@ impl TaskManager {
             transactions: None,
             aborted: None,
             rollbacks: Vec::new(),
+            refused_by_rebalance: false,
         })
     }
 
@@ -246,6 +269,7 @@ impl TaskManager {
         partitions: &[(String, i32)],
         committed: &HashMap<(String, i32), i64>,
     ) -> Vec<(String, i32)> {
+        self.refused_by_rebalance = false;
         for tp in partitions {
             if let Some(offset) = committed.get(tp) {
                 self.positions.insert(tp.clone(), *offset);
@@ -366,7 +390,15 @@ impl TaskManager {
 
     /// Closes the tasks owning any of `partitions`: their queued batches are
     /// finished, their outputs flushed and acknowledged, their offsets
-    /// committed.
+    /// committed once.
+    ///
+    /// This runs inside librdkafka's revoke callback, and under the eager
+    /// protocol the member sends its JoinGroup only once it returns, so it
+    /// must return promptly: the commit is tried once and not retried when
+    /// the coordinator refuses it because the group is rebalancing (a
+    /// broker may refuse commits while it waits for members to rejoin; the
+    /// partitions' next owner resumes from the last commit). Waiting for
+    /// acknowledgements is bounded by [`DRAIN_TIMEOUT`].
     pub fn handle_revocation(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter) {
         // A task owns one partition of each input: name it once.
         let mut ids: Vec<TaskId> = partitions
@@ -376,6 +408,16 @@ impl TaskManager {
         ids.sort();
         ids.dedup();
         self.close_tasks(&ids, Some(committer));
+        // What the refusal was about is gone with the closed tasks; the
+        // next generation's commits start afresh.
+        self.refused_by_rebalance = false;
+    }
+
+    /// Whether the last commit was refused because the group is
+    /// rebalancing (see [`CommitError::Rebalancing`]): retrying before the
+    /// rebalance reaches this member cannot succeed.
+    pub fn commits_refused_by_rebalance(&self) -> bool {
+        self.refused_by_rebalance
     }
 
     /// Closes every task, committing what they processed.
@@ -647,9 +689,19 @@ impl TaskManager {
         }
         match committer.commit(&due) {
             Ok(()) => {
+                self.refused_by_rebalance = false;
                 for (topic, partition, offset) in due {
                     self.committed.insert((topic, partition), offset);
                 }
+            }
+            Err(error @ CommitError::Rebalancing(_)) => {
+                if !self.refused_by_rebalance {
+                    tracing::info!(
+                        "offset commit refused: {error}; retried only each commit interval until the rebalance \
+                         reaches this member (a revoked partition's next owner resumes from the last commit)"
+                    );
+                }
+                self.refused_by_rebalance = true;
             }
             Err(error) => tracing::warn!("offset commit failed (will retry): {error}"),
         }

@@ -1,0 +1,277 @@
+//! Rebalances on a steady stream (issue 20): two members of one
+//! application start together and a third joins a few seconds later, while
+//! records arrive at a steady rate. Every rebalance must complete within a
+//! few seconds, nothing may be lost, and records may be processed twice only
+//! from what the last commit interval(s) before each rebalance held.
+//!
+//! Runs on the broker `RILL_TEST_BROKER` names (the dev broker by default,
+//! crabka-broker with `txn`).
+
+use rill_host::metricbeat::{Expect, Generator, TOPICS};
+use rill_tests::{DevBroker, committed, install_plugin, produce_paced, read_all, rill, terminate, wait_exit};
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PARTITIONS: i32 = 12;
+const RATE: usize = 2_000;
+const PRODUCE_FOR: Duration = Duration::from_secs(16);
+const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
+/// rill's consumer heartbeat interval: how long a member may go on before
+/// it learns of a rebalance (its commits are refused meanwhile).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Generous for a noisy 2-core machine; the figures measured are printed.
+const REBALANCE_BOUND: Duration = Duration::from_secs(15);
+const APP: &str = "e2e-rebalance";
+
+/// A `rill run` member whose log lines are stamped with the time the test
+/// read them (since the test started).
+struct Member {
+    name: &'static str,
+    child: Child,
+    lines: Arc<Mutex<Vec<(Duration, String)>>>,
+    started: Duration,
+}
+
+impl Member {
+    fn start(name: &'static str, broker: &str, dir: &Path, t0: Instant) -> Member {
+        let mut child = rill()
+            .arg("run")
+            .arg(dir.join("metric-branch/plugin.toml"))
+            .args(["--brokers", broker, "--application-id", APP])
+            .arg("--commit-interval")
+            .arg(format!("{}ms", COMMIT_INTERVAL.as_millis()))
+            // The dev broker holds every rejoin for the session timeout
+            // minus 1 s (librdkafka's mock), so tests keep it short.
+            .args(["-X", "consumer.session.timeout.ms=6000"])
+            .arg("--state-dir")
+            .arg(dir.join(name))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning rill run");
+        let started = t0.elapsed();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push((t0.elapsed(), line));
+            }
+        });
+        Member {
+            name,
+            child,
+            lines,
+            started,
+        }
+    }
+
+    fn log(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        lines.iter().map(|(_, l)| format!("{l}\n")).collect()
+    }
+
+    /// Rebalance callbacks seen: (when, assigned (true) or revoked, the
+    /// metric.all partitions).
+    fn callbacks(&self) -> Vec<(Duration, bool, BTreeSet<i32>)> {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .filter_map(|(at, line)| {
+                let (assigned, rest) = if let Some((_, rest)) = line.split_once("partitions assigned: ") {
+                    (true, rest)
+                } else {
+                    (false, line.split_once("partitions revoked: ")?.1)
+                };
+                let partitions = rest
+                    .split(", ")
+                    .filter_map(|tp| tp.trim().strip_prefix("metric.all/")?.parse().ok())
+                    .collect();
+                Some((*at, assigned, partitions))
+            })
+            .collect()
+    }
+
+    /// Its current assignment if its last callback was an assignment.
+    fn working(&self) -> Option<(Duration, BTreeSet<i32>)> {
+        let callbacks = self.callbacks();
+        let (at, assigned, partitions) = callbacks.last()?;
+        assigned.then(|| (*at, partitions.clone()))
+    }
+}
+
+impl Drop for Member {
+    /// A failed test leaves no member running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until every member works on a share of the partitions, taken
+/// after `since`, and the shares cover all partitions once; returns when
+/// the last of them was assigned.
+fn settled(members: &[&Member], since: Duration, t0: Instant, limit: Duration) -> Duration {
+    let deadline = Instant::now() + limit;
+    loop {
+        let working: Vec<_> = members.iter().filter_map(|m| m.working()).collect();
+        if working.len() == members.len() && working.iter().all(|(at, _)| *at >= since) {
+            let total: usize = working.iter().map(|(_, p)| p.len()).sum();
+            let union: BTreeSet<i32> = working.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+            if total == PARTITIONS as usize && union.len() == PARTITIONS as usize {
+                return working.iter().map(|(at, _)| *at).max().unwrap();
+            }
+        }
+        if Instant::now() > deadline {
+            let logs: String = members.iter().map(|m| format!("--- {}:\n{}", m.name, m.log())).collect();
+            panic!(
+                "the group did not settle within {limit:?} after {since:?} (now {:?}):\n{logs}",
+                t0.elapsed()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
+    let broker = DevBroker::start(&TOPICS.map(|t| (t, PARTITIONS)));
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(dir.path(), "metric-branch");
+
+    // Each input has at most one output from metric-branch, by key.
+    let mut generator = Generator::new(20);
+    let total = RATE * PRODUCE_FOR.as_secs() as usize;
+    let mut inputs = Vec::with_capacity(total);
+    let mut expected: HashMap<Vec<u8>, (&str, Vec<u8>)> = HashMap::new();
+    for i in 0..total {
+        let sample = generator.sample();
+        let key = format!("k{i}").into_bytes();
+        let topic = match sample.expect {
+            Expect::Cpu { .. } | Expect::CpuWithoutHost => Some("metric.cpu"),
+            Expect::Memory => Some("metric.memory"),
+            Expect::Malformed => Some("metric.all.dlq"),
+            Expect::Other => None,
+        };
+        if let Some(topic) = topic {
+            expected.insert(key.clone(), (topic, sample.value.clone()));
+        }
+        inputs.push((Some(key), sample.value));
+    }
+
+    let t0 = Instant::now();
+    let bootstrap = broker.bootstrap.clone();
+    let producer = std::thread::spawn(move || produce_paced(&bootstrap, "metric.all", &inputs, RATE));
+    let a = Member::start("a", &broker.bootstrap, dir.path(), t0);
+    let b = Member::start("b", &broker.bootstrap, dir.path(), t0);
+    let b_started = b.started;
+    let first = settled(&[&a, &b], b_started, t0, Duration::from_secs(40));
+    // The third joins a group that is stable and busy.
+    std::thread::sleep(Duration::from_secs(3));
+    let c = Member::start("c", &broker.bootstrap, dir.path(), t0);
+    let c_started = c.started;
+    let second = settled(&[&a, &b, &c], c_started, t0, Duration::from_secs(40));
+    producer.join().expect("the producer thread");
+    let produced_at = t0.elapsed();
+
+    // Everything is processed and committed before the members stop, so
+    // duplicates can only come from the rebalances.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while committed(&broker.bootstrap, APP, "metric.all") < total as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "metric.all not committed to its end ({} of {total}):\n--- a:\n{}--- b:\n{}--- c:\n{}",
+            committed(&broker.bootstrap, APP, "metric.all"),
+            a.log(),
+            b.log(),
+            c.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let all_committed = t0.elapsed();
+    let mut members = [a, b, c];
+    for member in &mut members {
+        terminate(&mut member.child);
+    }
+    for member in &mut members {
+        let status = wait_exit(&mut member.child, Duration::from_secs(30));
+        assert!(status.success(), "member {} exited with {status}:\n{}", member.name, member.log());
+    }
+    let stopped = t0.elapsed();
+
+    // How long each member went without partitions in each rebalance
+    // before the shutdown: from a revocation to the next assignment.
+    let mut stalls = Vec::new();
+    let mut rounds = 0;
+    for member in &members {
+        let callbacks: Vec<_> = member.callbacks().into_iter().filter(|(at, _, _)| *at < all_committed).collect();
+        rounds = rounds.max(callbacks.iter().filter(|(_, assigned, p)| !assigned && !p.is_empty()).count());
+        for pair in callbacks.windows(2) {
+            if let [(revoked, false, _), (assigned, true, _)] = pair {
+                stalls.push((member.name, *assigned - *revoked));
+            }
+        }
+    }
+    println!(
+        "two members settled {:.2} s after starting; the third {:.2} s after its start; \
+         produced by {:.1} s, all committed at {:.1} s, stopped at {:.1} s",
+        (first - b_started).as_secs_f64(),
+        (second - c_started).as_secs_f64(),
+        produced_at.as_secs_f64(),
+        all_committed.as_secs_f64(),
+        stopped.as_secs_f64()
+    );
+    println!(
+        "revocation-to-assignment per member: {}",
+        stalls
+            .iter()
+            .map(|(name, d)| format!("{name} {:.2} s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert!(
+        first - b_started <= REBALANCE_BOUND,
+        "the first two members took {:?} to settle",
+        first - b_started
+    );
+    assert!(
+        second - c_started <= REBALANCE_BOUND,
+        "the third member's join took {:?} to settle",
+        second - c_started
+    );
+    for (name, stall) in &stalls {
+        assert!(*stall <= REBALANCE_BOUND, "member {name} had no partitions for {stall:?}");
+    }
+
+    // Nothing lost; duplicates bounded by what was processed since the
+    // last commit when each rebalance began: the commit interval, plus up
+    // to a heartbeat before a member learns of the rebalance (commits are
+    // refused meanwhile), plus a second of slack per rebalance.
+    let mut copies: HashMap<Vec<u8>, usize> = HashMap::new();
+    for topic in ["metric.cpu", "metric.memory", "metric.all.dlq"] {
+        for record in read_all(&broker.bootstrap, topic) {
+            let key = record.key.expect("outputs are keyed");
+            let (want_topic, want_value) = expected
+                .get(&key)
+                .unwrap_or_else(|| panic!("{topic}: unexpected key {}", String::from_utf8_lossy(&key)));
+            assert_eq!((*want_topic, record.value.as_deref()), (topic, Some(want_value.as_slice())));
+            *copies.entry(key).or_insert(0) += 1;
+        }
+    }
+    let lost = expected.keys().filter(|k| !copies.contains_key(*k)).count();
+    let duplicates: usize = copies.values().map(|n| n - 1).sum();
+    let per_round = RATE as f64 * (COMMIT_INTERVAL + HEARTBEAT + Duration::from_secs(1)).as_secs_f64();
+    let bound = (rounds.max(1) as f64 * per_round) as usize;
+    println!(
+        "{} inputs with an output: {lost} lost, {duplicates} processed twice (bound {bound} for {rounds} rebalance(s))",
+        expected.len()
+    );
+    assert_eq!(lost, 0, "inputs lost");
+    assert!(duplicates <= bound, "{duplicates} duplicates exceed {bound}");
+}

@@ -129,7 +129,10 @@ fn settled(members: &[&Member], since: Duration, t0: Instant, limit: Duration) -
             }
         }
         if Instant::now() > deadline {
-            let logs: String = members.iter().map(|m| format!("--- {}:\n{}", m.name, m.log())).collect();
+            let logs: String = members
+                .iter()
+                .map(|m| format!("--- {}:\n{}", m.name, m.log()))
+                .collect();
             panic!(
                 "the group did not settle within {limit:?} after {since:?} (now {:?}):\n{logs}",
                 t0.elapsed()
@@ -201,7 +204,12 @@ fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
     }
     for member in &mut members {
         let status = wait_exit(&mut member.child, Duration::from_secs(30));
-        assert!(status.success(), "member {} exited with {status}:\n{}", member.name, member.log());
+        assert!(
+            status.success(),
+            "member {} exited with {status}:\n{}",
+            member.name,
+            member.log()
+        );
     }
     let stopped = t0.elapsed();
 
@@ -210,8 +218,17 @@ fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
     let mut stalls = Vec::new();
     let mut rounds = 0;
     for member in &members {
-        let callbacks: Vec<_> = member.callbacks().into_iter().filter(|(at, _, _)| *at < all_committed).collect();
-        rounds = rounds.max(callbacks.iter().filter(|(_, assigned, p)| !assigned && !p.is_empty()).count());
+        let callbacks: Vec<_> = member
+            .callbacks()
+            .into_iter()
+            .filter(|(at, _, _)| *at < all_committed)
+            .collect();
+        rounds = rounds.max(
+            callbacks
+                .iter()
+                .filter(|(_, assigned, p)| !assigned && !p.is_empty())
+                .count(),
+        );
         for pair in callbacks.windows(2) {
             if let [(revoked, false, _), (assigned, true, _)] = pair {
                 stalls.push((member.name, *assigned - *revoked));
@@ -246,7 +263,10 @@ fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
         second - c_started
     );
     for (name, stall) in &stalls {
-        assert!(*stall <= REBALANCE_BOUND, "member {name} had no partitions for {stall:?}");
+        assert!(
+            *stall <= REBALANCE_BOUND,
+            "member {name} had no partitions for {stall:?}"
+        );
     }
 
     // Nothing lost; duplicates bounded by what was processed since the
@@ -260,7 +280,10 @@ fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
             let (want_topic, want_value) = expected
                 .get(&key)
                 .unwrap_or_else(|| panic!("{topic}: unexpected key {}", String::from_utf8_lossy(&key)));
-            assert_eq!((*want_topic, record.value.as_deref()), (topic, Some(want_value.as_slice())));
+            assert_eq!(
+                (*want_topic, record.value.as_deref()),
+                (topic, Some(want_value.as_slice()))
+            );
             *copies.entry(key).or_insert(0) += 1;
         }
     }

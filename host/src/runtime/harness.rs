@@ -261,18 +261,40 @@ fn commits_refused_by_a_rebalancing_group_are_not_retried_every_turn_and_the_rev
         // Idle turns (every few ms here) would each retry an early commit;
         // a refusal by a rebalancing group waits for the commit interval.
         std::thread::sleep(Duration::from_millis(300));
-        assert_eq!(source.attempts.load(Ordering::Acquire), 1, "retried before the commit interval");
+        assert_eq!(
+            source.attempts.load(Ordering::Acquire),
+            1,
+            "retried before the commit interval"
+        );
         assert!(source.manager().commits_refused_by_rebalance());
+        // Nothing processed now could be committed: new records wait.
+        source.queue(records(0, 3, &["d"]));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(values(&sink, "final").len(), 3, "processed while the group rebalances");
 
         // The revocation tries once more, gives up on the refusal and
         // returns at once (librdkafka rejoins only after it returns).
         let revoking = Instant::now();
         source.manager().handle_revocation(&partitions, &source);
-        assert!(revoking.elapsed() < Duration::from_secs(1), "took {:?}", revoking.elapsed());
-        assert_eq!(source.attempts.load(Ordering::Acquire), 2, "one commit in the revocation");
+        assert!(
+            revoking.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            revoking.elapsed()
+        );
+        assert_eq!(
+            source.attempts.load(Ordering::Acquire),
+            2,
+            "one commit in the revocation"
+        );
         assert!(source.manager().task_for("in", 0).is_none(), "the task is closed");
-        assert!(!source.manager().commits_refused_by_rebalance(), "the next generation starts afresh");
-        assert!(source.manager().is_committed(), "nothing of the revoked partition is left to commit");
+        assert!(
+            !source.manager().commits_refused_by_rebalance(),
+            "the next generation starts afresh"
+        );
+        assert!(
+            source.manager().is_committed(),
+            "nothing of the revoked partition is left to commit"
+        );
         shutdown.store(true, Ordering::Release);
         running.join().unwrap().unwrap();
     });

@@ -179,9 +179,10 @@ pub struct TaskManager {
     /// When transactions were rolled back, for [`MAX_REPLACEMENTS`].
     rollbacks: Vec<Instant>,
     /// The last commit was refused because the group is rebalancing
-    /// ([`CommitError::Rebalancing`]): the poll loop then stops its early
-    /// commits (every idle turn) and tries again only each commit interval,
-    /// until an assignment or revocation starts the next generation.
+    /// ([`CommitError::Rebalancing`]): no batch is dispatched, the poll loop
+    /// stops its early commits (every idle turn) and tries again only each
+    /// commit interval, until an assignment or revocation starts the next
+    /// generation or a retried commit succeeds.
     refused_by_rebalance: bool,
 }
 
@@ -530,6 +531,15 @@ impl TaskManager {
             // The tasks are about to be rolled back: nothing more for them.
             return;
         }
+        if self.refused_by_rebalance {
+            // Nothing processed now could be committed: the group is
+            // rebalancing and the partitions' next owner (maybe this
+            // member) resumes from the last commit. Records wait in their
+            // buffers (flow control pauses fetching when those fill), so
+            // the duplicates a rebalance causes stay within what was
+            // processed before the coordinator refused the commit.
+            return;
+        }
         let now = Instant::now();
         let ids: Vec<TaskId> = self
             .tasks
@@ -697,8 +707,9 @@ impl TaskManager {
             Err(error @ CommitError::Rebalancing(_)) => {
                 if !self.refused_by_rebalance {
                     tracing::info!(
-                        "offset commit refused: {error}; retried only each commit interval until the rebalance \
-                         reaches this member (a revoked partition's next owner resumes from the last commit)"
+                        "offset commit refused: {error}; processing holds and the commit is retried each commit \
+                         interval until the rebalance reaches this member (a revoked partition's next owner \
+                         resumes from the last commit)"
                     );
                 }
                 self.refused_by_rebalance = true;

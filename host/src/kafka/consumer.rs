@@ -1,15 +1,14 @@
-//! The consumer-group member: its rebalance listener (which drives the
-//! task manager), its committer, what it knows of partition ends, and its
-//! records as the poll loop's [`RecordSource`].
+//! The consumer-group member: its committer, what it knows of partition
+//! ends, and its records as the poll loop's [`RecordSource`]; rebalances go
+//! to its [`RebalanceListener`] (the task manager, which the runtime owns).
 //!
 //! Rebalance callbacks run inside `poll`, on the polling thread, as
 //! librdkafka delivers them: an assignment creates tasks (restoring ones
 //! stay paused until their state is back), a revocation closes tasks after
 //! committing what they processed.
 
+use super::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, Watermarks};
 use crate::plugin::{Header, InputRecord};
-use crate::runtime::stream_thread::RecordSource;
-use crate::task::manager::{CommitError, Offset, OffsetCommitter, TaskManager, Watermarks};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers};
@@ -17,12 +16,12 @@ use rdkafka::{ClientContext, Message, Offset as KafkaOffset, TopicPartitionList}
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The consumer's context: rebalance callbacks run the task manager.
+/// The consumer's context: rebalance callbacks run the listener.
 pub(crate) struct GroupContext {
-    manager: Mutex<TaskManager>,
+    listener: Arc<Mutex<dyn RebalanceListener>>,
     /// Set after the first assignment, even an empty one.
     assigned: AtomicBool,
     /// Between a revocation and the next assignment (eager protocol): the
@@ -33,8 +32,8 @@ pub(crate) struct GroupContext {
 }
 
 impl GroupContext {
-    pub(crate) fn manager(&self) -> MutexGuard<'_, TaskManager> {
-        self.manager.lock().unwrap_or_else(|e| e.into_inner())
+    fn listener(&self) -> MutexGuard<'_, dyn RebalanceListener + 'static> {
+        self.listener.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -50,7 +49,7 @@ impl ConsumerContext for GroupContext {
             // returns, so the revocation commits once and gives up on a
             // refusal by the rebalancing group (see handle_revocation and
             // docs/design/002, "Revocation under the eager protocol").
-            self.manager().handle_revocation(&partitions, &Committer(consumer));
+            self.listener().revoked(&partitions, &Committer(consumer));
         }
     }
 
@@ -71,7 +70,7 @@ impl ConsumerContext for GroupContext {
                 };
                 // Restoring tasks' partitions wait, paused, for their state;
                 // the state updater restores it while this loop polls on.
-                let restoring = self.manager().handle_assignment(&partitions, &committed);
+                let restoring = self.listener().assigned(&partitions, &committed);
                 set_fetching(consumer, &restoring, false);
                 self.assigned.store(true, Ordering::Release);
                 self.rebalancing.store(false, Ordering::Release);
@@ -192,14 +191,14 @@ pub struct KafkaSource {
 
 impl KafkaSource {
     /// Joins group `group` with `config` (rill's consumer settings),
-    /// subscribed to `topics`; rebalances drive `manager`.
+    /// subscribed to `topics`; rebalances go to `listener`.
     pub fn join(
         config: &rdkafka::ClientConfig,
-        manager: TaskManager,
+        listener: Arc<Mutex<dyn RebalanceListener>>,
         topics: &[&str],
     ) -> rdkafka::error::KafkaResult<Self> {
         let context = GroupContext {
-            manager: Mutex::new(manager),
+            listener,
             assigned: AtomicBool::new(false),
             rebalancing: AtomicBool::new(false),
             failed: Mutex::new(None),
@@ -225,10 +224,6 @@ impl RecordSource for KafkaSource {
                 Some(Ok(record))
             }
         }
-    }
-
-    fn manager(&self) -> MutexGuard<'_, TaskManager> {
-        self.consumer.context().manager()
     }
 
     fn set_fetching(&self, partitions: &[(String, i32)], fetch: bool) {
@@ -361,7 +356,7 @@ fn drained(consumer: &BaseConsumer<GroupContext>) -> Result<bool, String> {
     for element in positions.elements() {
         let (topic, partition) = (element.topic(), element.partition());
         // A paused task's partition cannot drain; it waits for a restart.
-        if consumer.context().manager().is_paused(topic, partition) {
+        if consumer.context().listener().is_paused(topic, partition) {
             continue;
         }
         let consumed = element.offset().to_raw().filter(|o| *o >= 0);

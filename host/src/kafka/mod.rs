@@ -9,6 +9,7 @@ pub mod admin;
 pub mod consumer;
 pub mod embedded;
 pub mod group;
+pub mod member;
 pub mod producer;
 
 use rdkafka::ClientConfig;

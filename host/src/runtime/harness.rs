@@ -4,11 +4,12 @@
 //! revocation, drain and chains run here without Kafka.
 
 use super::RunOptions;
-use super::stream_thread::{RecordSource, poll_loop};
+use super::stream_thread::poll_loop;
 use crate::kafka::KafkaSettings;
+use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RecordSource, Watermarks};
 use crate::kafka::producer::MemorySink;
 use crate::plugin::InputRecord;
-use crate::task::manager::{CommitError, FeedOptions, Offset, OffsetCommitter, TaskManager, Watermarks};
+use crate::task::manager::{FeedOptions, TaskManager};
 use crate::task::spec::TaskSpec;
 use crate::task::testing::{chain, records, values};
 use std::collections::{HashMap, VecDeque};
@@ -79,6 +80,13 @@ impl FakeSource {
     }
 }
 
+impl FakeSource {
+    /// The task manager the scripted assignment created.
+    fn manager(&self) -> MutexGuard<'_, TaskManager> {
+        self.manager.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl RecordSource for FakeSource {
     fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>> {
         let next = self.queued.lock().unwrap().pop_front();
@@ -95,10 +103,6 @@ impl RecordSource for FakeSource {
                 None
             }
         }
-    }
-
-    fn manager(&self) -> MutexGuard<'_, TaskManager> {
-        self.manager.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn set_fetching(&self, _: &[(String, i32)], _: bool) {}
@@ -185,7 +189,14 @@ fn a_chain_commits_only_once_every_stage_is_acknowledged_and_stops_when_drained(
     let source = FakeSource::new(chain(false), &partitions, sink.clone(), input);
     let shutdown = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let running = scope.spawn(|| poll_loop(&options(Some(Duration::from_millis(50))), &source, &shutdown));
+        let running = scope.spawn(|| {
+            poll_loop(
+                &options(Some(Duration::from_millis(50))),
+                &source,
+                &source.manager,
+                &shutdown,
+            )
+        });
         wait_until("both stages ran", || values(&sink, "final").len() == 9);
         // Everything is processed but nothing acknowledged: no commit, and
         // the loop does not stop.
@@ -219,7 +230,7 @@ fn a_revoked_task_commits_what_it_processed_and_later_records_of_it_are_dropped(
     let source = FakeSource::new(chain(true), &partitions, sink.clone(), input);
     let shutdown = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let running = scope.spawn(|| poll_loop(&options(None), &source, &shutdown));
+        let running = scope.spawn(|| poll_loop(&options(None), &source, &source.manager, &shutdown));
         wait_until("all four were processed", || values(&sink, "final").len() == 4);
         source.manager().handle_revocation(&partitions[..1], &source);
         assert_eq!(source.committed("in", 0), Some(3), "committed on revocation");
@@ -254,7 +265,7 @@ fn commits_refused_by_a_rebalancing_group_are_not_retried_every_turn_and_the_rev
         ..options(None)
     };
     std::thread::scope(|scope| {
-        let running = scope.spawn(|| poll_loop(&options, &source, &shutdown));
+        let running = scope.spawn(|| poll_loop(&options, &source, &source.manager, &shutdown));
         wait_until("processed and a commit tried", || {
             values(&sink, "final").len() == 3 && source.attempts.load(Ordering::Acquire) >= 1
         });
@@ -363,7 +374,7 @@ fn exactly_once_commits_offsets_only_inside_transactions() {
     let shutdown = AtomicBool::new(false);
     let mut eos = options(Some(Duration::from_millis(50)));
     eos.guarantee = super::Guarantee::ExactlyOnce;
-    poll_loop(&eos, &source, &shutdown).unwrap();
+    poll_loop(&eos, &source, &source.manager, &shutdown).unwrap();
     assert_eq!(values(&sink, "final").len(), 7);
     assert_eq!(source.committed("in", 0), None, "never through the consumer");
     let ended = txn.ended.lock().unwrap();

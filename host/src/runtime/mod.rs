@@ -2,7 +2,7 @@
 //! threads and the consumer-group member, then the poll loop until it ends,
 //! and shutdown (Kafka Streams' `KafkaStreams` client).
 //!
-//! - [`stream_thread`]: the poll loop over a [`stream_thread::RecordSource`].
+//! - [`stream_thread`]: the poll loop over a [`crate::kafka::member::RecordSource`].
 //! - [`crate::kafka::consumer`]: the group member, its rebalance listener
 //!   and committer.
 //! - [`crate::task`]: tasks, their partition groups and workers.
@@ -33,10 +33,9 @@ use crate::topology::Topology;
 use anyhow::{Context as _, bail};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use stream_thread::RecordSource as _;
 
 /// Everything `rill run` needs besides the processors.
 #[derive(Debug, Clone)]
@@ -319,11 +318,15 @@ pub fn run_connected(
         .flat_map(|s| s.input_topics())
         .map(String::as_str)
         .collect();
-    let source = KafkaSource::join(&options.kafka.consumer(&options.application_id), manager, &topics)
+    // The runtime owns the task manager; the member's rebalance listener
+    // is the same manager.
+    let manager = Arc::new(Mutex::new(manager));
+    let listener: Arc<Mutex<dyn crate::kafka::member::RebalanceListener>> = manager.clone();
+    let source = KafkaSource::join(&options.kafka.consumer(&options.application_id), listener, &topics)
         .context("joining the consumer group")?;
     tracing::info!(application = %options.application_id, "joined group; reading {}", topics.join(", "));
 
-    let outcome = stream_thread::poll_loop(options, &source, shutdown);
+    let outcome = stream_thread::poll_loop(options, &source, &manager, shutdown);
     let telemetry = crate::observe::telemetry();
     telemetry.set_state(if outcome.is_ok() {
         AppState::PendingShutdown
@@ -331,8 +334,8 @@ pub fn run_connected(
         AppState::Error
     });
     tracing::info!("stopping: finishing in-flight batches, flushing and committing");
-    source.manager().close_all(&source);
-    let failed = source.manager().failures();
+    stream_thread::lock(&manager).close_all(&source);
+    let failed = stream_thread::lock(&manager).failures();
     // Dropping the consumer closes it: revoke (nothing left to do) and
     // LeaveGroup, so the partitions move to other members at once instead
     // of after the session timeout.

@@ -5,58 +5,27 @@
 //! `--stop-when-idle`).
 //!
 //! The loop never touches Kafka itself: [`crate::kafka::consumer::KafkaSource`]
-//! is the real source, and the tests drive it with a broker-less one.
+//! is the real source, and the tests drive it with a broker-less one. It
+//! owns nothing of the tasks either: the task manager is handed in (the
+//! member's rebalance listener is the same manager).
 
 use super::report::LoopTime;
 use super::{OnFatal, RunOptions};
 use crate::kafka::consumer::show;
+use crate::kafka::member::RecordSource;
 use crate::observe::app_state::AppState;
 use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY};
 use crate::plugin::InputRecord;
-use crate::task::manager::{OffsetCommitter, TaskManager, Watermarks};
-use std::collections::HashMap;
+use crate::task::manager::TaskManager;
 use std::sync::Arc;
-use std::sync::MutexGuard;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// What the poll loop needs of the consumer-group member: records, the
-/// task manager its rebalance listener drives, commits, partition ends,
-/// pausing, and the drain check.
-pub trait RecordSource: OffsetCommitter + Watermarks {
-    /// The next record, waiting up to `timeout`. Rebalances happen inside
-    /// (as librdkafka's callbacks do) and act on [`Self::manager`].
-    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>>;
-    /// The task manager, shared with the rebalance listener.
-    fn manager(&self) -> MutexGuard<'_, TaskManager>;
-    /// Stops (`false`) or resumes fetching `partitions`.
-    fn set_fetching(&self, partitions: &[(String, i32)], fetch: bool);
-    /// Whether every assigned partition is consumed to its end; an error
-    /// means it cannot be told now (brokers unreachable).
-    fn drained(&self) -> Result<bool, String>;
-    /// A failure of the rebalance listener that ends the run.
-    fn take_failure(&self) -> Option<String>;
-    /// Whether the member has had an assignment yet (even an empty one).
-    fn assigned(&self) -> bool;
-    /// Between a revocation and the next assignment.
-    fn rebalancing(&self) -> bool;
-    /// Nanoseconds spent copying polled records, for the run report.
-    fn copy_nanos(&self) -> u64 {
-        0
-    }
-    /// Moves the consumer back to the group's committed offsets of
-    /// `partitions` (the beginning where none is committed) and returns
-    /// them: `--on-fatal replace-worker` reads a replaced worker's
-    /// partitions again from there.
-    fn rewind(&self, partitions: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String> {
-        let _ = partitions;
-        Err("this source cannot rewind".into())
-    }
-    /// Which of `partitions` are still assigned to this member (a member
-    /// whose session expired has lost them before it could tell).
-    fn owned(&self, partitions: &[(String, i32)]) -> Vec<(String, i32)> {
-        partitions.to_vec()
-    }
+/// The task manager, also after a panic elsewhere held its lock (its
+/// state is still consistent: every method finishes its own changes).
+pub fn lock(manager: &Mutex<TaskManager>) -> MutexGuard<'_, TaskManager> {
+    manager.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The `thread` label of the poll loop's metrics.
@@ -76,6 +45,7 @@ const POLL_BUDGET: usize = 4096;
 pub fn poll_loop<S: RecordSource>(
     options: &RunOptions,
     source: &S,
+    tasks: &Mutex<TaskManager>,
     shutdown: &AtomicBool,
 ) -> Result<(Duration, LoopTime), String> {
     let mut last_commit = Instant::now();
@@ -124,7 +94,7 @@ pub fn poll_loop<S: RecordSource>(
                 poll_latency.record((polled_at - turn).as_secs_f64());
             }
         }
-        feed_tasks(source, &mut batches);
+        feed_tasks(source, tasks, &mut batches);
         window.record(polled, polled_at - turn, polled_at.elapsed());
         time.records += polled as u64;
         time.dispatch_nanos += polled_at.elapsed().as_nanos() as u64;
@@ -136,7 +106,7 @@ pub fn poll_loop<S: RecordSource>(
         if let Some(error) = source.take_failure() {
             return Err(error);
         }
-        let mut manager = source.manager();
+        let mut manager = lock(tasks);
         if let Some(why) = manager.take_aborted() {
             // Exactly-once: the transaction aborted; every task goes back
             // to the last commit.
@@ -216,7 +186,7 @@ pub fn poll_loop<S: RecordSource>(
             && last_activity.elapsed() >= idle
         {
             let committed = {
-                let mut manager = source.manager();
+                let mut manager = lock(tasks);
                 manager.commit(source);
                 manager.is_committed()
             };
@@ -285,8 +255,8 @@ impl TurnBatches {
 /// every task the records it may process now (timestamp order across its
 /// inputs, see `task::partition_group`), and pauses or resumes fetching of
 /// partitions by how much their tasks hold.
-fn feed_tasks<S: RecordSource>(source: &S, batches: &mut TurnBatches) {
-    let mut manager = source.manager();
+fn feed_tasks<S: RecordSource>(source: &S, manager: &Mutex<TaskManager>, batches: &mut TurnBatches) {
+    let mut manager = lock(manager);
     for (topic, partition, batch) in batches.partitions.iter_mut().filter(|(_, _, b)| !b.is_empty()) {
         manager.buffer(topic, *partition, std::mem::take(batch));
     }

@@ -12,6 +12,7 @@ use super::spec::TaskSpec;
 use super::state::TaskState;
 use super::stream_task::open_state;
 use super::worker::{Command, FatalSlot, Worker, set_fatal};
+pub use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, Watermarks};
 use crate::kafka::producer::{RecordSink, Transactions, TxnError};
 use crate::plugin::InputRecord;
 use crate::state::StateError;
@@ -23,57 +24,22 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-/// A topic partition with the offset to resume from.
-pub type Offset = (String, i32, i64);
-
-/// Why an offset commit did not happen: whether retrying it can help.
-#[derive(Debug, thiserror::Error)]
-pub enum CommitError {
-    /// The group coordinator refused the commit because the group is
-    /// rebalancing or has moved on to a generation this member is not in
-    /// (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID).
-    /// Retrying cannot succeed before the member rejoins; under the eager
-    /// protocol its partitions are revoked anyway, and whoever owns them
-    /// next resumes from the last commit (the at-least-once duplicate
-    /// window).
-    #[error("the group is rebalancing: {0}")]
-    Rebalancing(String),
-    /// Anything else (brokers unreachable, a timeout): retried later.
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// Commits consumer offsets synchronously (the consumer, in production).
-pub trait OffsetCommitter {
-    /// Commits `offsets`; an error is logged by the caller.
-    fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError>;
-    /// The consumer's group metadata (member id and generation), which
-    /// exactly-once commits offsets with, so the group coordinator refuses
-    /// the commit of a member that is no longer in the generation (a
-    /// zombie). `None` without a group.
-    fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
-        None
+impl RebalanceListener for TaskManager {
+    fn assigned(
+        &mut self,
+        partitions: &[(String, i32)],
+        committed: &HashMap<(String, i32), i64>,
+    ) -> Vec<(String, i32)> {
+        self.handle_assignment(partitions, committed)
     }
-    /// Whether the member lost its partitions without giving them up (its
-    /// session expired, e.g. while the process was paused): it must not
-    /// commit anything any more. librdkafka then hands out group metadata
-    /// without a member id, which a coordinator accepts as a plain
-    /// consumer's, so the check cannot be left to the coordinator.
-    fn lost(&self) -> bool {
-        false
-    }
-}
 
-/// What the consumer knows about where each input partition ends, so a
-/// task can tell "nothing buffered, but more on the broker" from "caught
-/// up" (see [`super::partition_group`]).
-pub trait Watermarks {
-    /// The high watermark last seen in a fetch response (no network);
-    /// `None` before the partition was first fetched.
-    fn high(&self, topic: &str, partition: i32) -> Option<i64>;
-    /// The partition's first offset, asked of the broker: only for a
-    /// partition with no committed offset and no record polled yet.
-    fn low(&self, topic: &str, partition: i32) -> Option<i64>;
+    fn revoked(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter) {
+        self.handle_revocation(partitions, committer)
+    }
+
+    fn is_paused(&self, topic: &str, partition: i32) -> bool {
+        TaskManager::is_paused(self, topic, partition)
+    }
 }
 
 /// How tasks are fed: batch size, how long an idle input may hold a task

@@ -1,0 +1,118 @@
+//! What the rest of the host needs of the consumer-group member, as small
+//! traits: commits ([`OffsetCommitter`]), partition ends ([`Watermarks`]),
+//! records and pausing for the poll loop ([`RecordSource`]), and whom it
+//! tells about rebalances ([`RebalanceListener`], the task manager). The
+//! member (`kafka::consumer`) implements the first three over librdkafka;
+//! the broker-less harness (`runtime::harness`) over a script. Defined
+//! here, below the task and runtime layers, so Kafka I/O imports neither.
+
+use crate::plugin::InputRecord;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A topic partition with the offset to resume from.
+pub type Offset = (String, i32, i64);
+
+/// Why an offset commit did not happen: whether retrying it can help.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The group coordinator refused the commit because the group is
+    /// rebalancing or has moved on to a generation this member is not in
+    /// (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID).
+    /// Retrying cannot succeed before the member rejoins; under the eager
+    /// protocol its partitions are revoked anyway, and whoever owns them
+    /// next resumes from the last commit (the at-least-once duplicate
+    /// window).
+    #[error("the group is rebalancing: {0}")]
+    Rebalancing(String),
+    /// Anything else (brokers unreachable, a timeout): retried later.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Commits consumer offsets synchronously (the consumer, in production).
+pub trait OffsetCommitter {
+    /// Commits `offsets`; an error is logged by the caller.
+    fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError>;
+    /// The consumer's group metadata (member id and generation), which
+    /// exactly-once commits offsets with, so the group coordinator refuses
+    /// the commit of a member that is no longer in the generation (a
+    /// zombie). `None` without a group.
+    fn group_metadata(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
+        None
+    }
+    /// Whether the member lost its partitions without giving them up (its
+    /// session expired, e.g. while the process was paused): it must not
+    /// commit anything any more. librdkafka then hands out group metadata
+    /// without a member id, which a coordinator accepts as a plain
+    /// consumer's, so the check cannot be left to the coordinator.
+    fn lost(&self) -> bool {
+        false
+    }
+}
+
+/// What the consumer knows about where each input partition ends, so a
+/// task can tell "nothing buffered, but more on the broker" from "caught
+/// up" (see `task::partition_group`).
+pub trait Watermarks {
+    /// The high watermark last seen in a fetch response (no network);
+    /// `None` before the partition was first fetched.
+    fn high(&self, topic: &str, partition: i32) -> Option<i64>;
+    /// The partition's first offset, asked of the broker: only for a
+    /// partition with no committed offset and no record polled yet.
+    fn low(&self, topic: &str, partition: i32) -> Option<i64>;
+}
+
+/// Whom the member tells about rebalances, inside its `poll` (Kafka's
+/// `ConsumerRebalanceListener`): the task manager.
+pub trait RebalanceListener: Send {
+    /// Partitions assigned to this member, with the group's committed
+    /// offsets of those that have one. Returns the partitions to keep
+    /// paused (their tasks restore state first).
+    fn assigned(&mut self, partitions: &[(String, i32)], committed: &HashMap<(String, i32), i64>)
+    -> Vec<(String, i32)>;
+    /// Partitions revoked from this member: commit what was processed
+    /// (through `committer`) and close their tasks, promptly.
+    fn revoked(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter);
+    /// Whether the task owning `partition` of `topic` is paused (its
+    /// partition cannot drain).
+    fn is_paused(&self, topic: &str, partition: i32) -> bool;
+}
+
+/// What the poll loop (`runtime::stream_thread`) needs of the
+/// consumer-group member: records, commits, partition ends, pausing, and
+/// the drain check. Rebalances happen inside [`Self::poll`] and act on the
+/// member's [`RebalanceListener`].
+pub trait RecordSource: OffsetCommitter + Watermarks {
+    /// The next record, waiting up to `timeout`. Rebalance callbacks run
+    /// inside (as librdkafka's do).
+    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>>;
+    /// Stops (`false`) or resumes fetching `partitions`.
+    fn set_fetching(&self, partitions: &[(String, i32)], fetch: bool);
+    /// Whether every assigned partition is consumed to its end; an error
+    /// means it cannot be told now (brokers unreachable).
+    fn drained(&self) -> Result<bool, String>;
+    /// A failure of the rebalance listener that ends the run.
+    fn take_failure(&self) -> Option<String>;
+    /// Whether the member has had an assignment yet (even an empty one).
+    fn assigned(&self) -> bool;
+    /// Between a revocation and the next assignment.
+    fn rebalancing(&self) -> bool;
+    /// Nanoseconds spent copying polled records, for the run report.
+    fn copy_nanos(&self) -> u64 {
+        0
+    }
+    /// Moves the consumer back to the group's committed offsets of
+    /// `partitions` (the beginning where none is committed) and returns
+    /// them: `--on-fatal replace-worker` reads a replaced worker's
+    /// partitions again from there.
+    fn rewind(&self, partitions: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String> {
+        let _ = partitions;
+        Err("this source cannot rewind".into())
+    }
+    /// Which of `partitions` are still assigned to this member (a member
+    /// whose session expired has lost them before it could tell).
+    fn owned(&self, partitions: &[(String, i32)]) -> Vec<(String, i32)> {
+        partitions.to_vec()
+    }
+}

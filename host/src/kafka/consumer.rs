@@ -9,14 +9,15 @@
 
 use super::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, Watermarks};
 use crate::plugin::{Header, InputRecord};
+use parking_lot::{Mutex, MutexGuard};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{ClientContext, Message, Offset as KafkaOffset, TopicPartitionList};
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The consumer's context: rebalance callbacks run the listener.
@@ -33,7 +34,7 @@ pub(crate) struct GroupContext {
 
 impl GroupContext {
     fn listener(&self) -> MutexGuard<'_, dyn RebalanceListener + 'static> {
-        self.listener.lock().unwrap_or_else(|e| e.into_inner())
+        self.listener.lock()
     }
 }
 
@@ -61,10 +62,7 @@ impl ConsumerContext for GroupContext {
                 let committed = match committed_offsets(consumer, tpl) {
                     Ok(committed) => committed,
                     Err(error) => {
-                        self.failed
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get_or_insert(error);
+                        self.failed.lock().get_or_insert(error);
                         return;
                     }
                 };
@@ -235,12 +233,7 @@ impl RecordSource for KafkaSource {
     }
 
     fn take_failure(&self) -> Option<String> {
-        self.consumer
-            .context()
-            .failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
+        self.consumer.context().failed.lock().take()
     }
 
     fn assigned(&self) -> bool {

@@ -14,12 +14,13 @@
 //! here: the producer retries them for as long as it takes
 //! (`message.timeout.ms=0`).
 
+use parking_lot::Mutex;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Acknowledgements outstanding for one processing batch.
@@ -87,7 +88,7 @@ impl BatchAck {
     /// the ack already holds it).
     pub fn with_refusals(refusals: Arc<dyn Refusals>) -> Arc<Self> {
         let ack = Self::new();
-        *ack.refusals.lock().unwrap_or_else(|e| e.into_inner()) = Some(refusals);
+        *ack.refusals.lock() = Some(refusals);
         ack
     }
 
@@ -100,7 +101,7 @@ impl BatchAck {
     /// ack kept for refusals.
     fn settle(&self) {
         if self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let released = self.refusals.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let released = self.refusals.lock().take();
             drop(released);
         }
     }
@@ -112,7 +113,7 @@ impl BatchAck {
 
     /// The first delivery failure, if any record could not be delivered.
     pub fn failure(&self) -> Option<String> {
-        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.failure.lock().clone()
     }
 
     fn sent(&self) {
@@ -121,10 +122,7 @@ impl BatchAck {
 
     fn delivered(&self, result: Result<(), String>) {
         if let Err(error) = result {
-            self.failure
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_or_insert(error);
+            self.failure.lock().get_or_insert(error);
         }
         self.settle();
     }
@@ -135,7 +133,7 @@ impl BatchAck {
     /// fails the batch.
     pub fn undeliverable(self: &Arc<Self>, input: Option<u32>, topic: &str, error: &KafkaError) {
         let refused_record = error.rdkafka_error_code().is_some_and(refuses_record);
-        let refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let refusals = self.refusals.lock().clone();
         if refused_record && let (Some(input), Some(refusals)) = (input, refusals) {
             let outcome = refusals.refused(input, topic, &error.to_string(), self);
             self.delivered(outcome);
@@ -253,7 +251,7 @@ impl MemorySink {
     /// with `None`); returns how many.
     pub fn deliver(&self, topic: Option<&str>) -> usize {
         let Some(held) = &self.held else { return 0 };
-        let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = held.lock();
         let (now, later): (Vec<_>, Vec<_>) = held.drain(..).partition(|(t, _)| topic.is_none_or(|topic| t == topic));
         *held = later;
         for (_, ack) in &now {
@@ -272,7 +270,7 @@ impl MemorySink {
 
     /// Everything sent so far, in order.
     pub fn records(&self) -> Vec<SentRecord> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.records.lock().clone()
     }
 }
 
@@ -288,7 +286,7 @@ impl RecordSink for MemorySink {
             return Ok(());
         }
         let offset = {
-            let mut offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            let mut offsets = self.offsets.lock();
             let next = offsets.entry((record.topic.to_string(), record.partition)).or_insert(0);
             *next += 1;
             *next - 1
@@ -296,7 +294,7 @@ impl RecordSink for MemorySink {
         if let Some(offsets) = record.offsets {
             offsets.fetch_max(offset + 1, Ordering::AcqRel);
         }
-        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(SentRecord {
+        self.records.lock().push(SentRecord {
             topic: record.topic.to_string(),
             partition: record.partition,
             key: record.key.map(<[u8]>::to_vec),
@@ -309,10 +307,7 @@ impl RecordSink for MemorySink {
             timestamp: record.timestamp,
         });
         match &self.held {
-            Some(held) => held
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((record.topic.to_string(), ack.clone())),
+            Some(held) => held.lock().push((record.topic.to_string(), ack.clone())),
             None => ack.delivered(Ok(())),
         }
         Ok(())

@@ -24,8 +24,8 @@
 //! is final: a fatal error the `--on-fatal` policy did not absorb; the
 //! process then exits non-zero.
 
+use parking_lot::Mutex;
 use std::fmt;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Where the application is in its life.
@@ -114,25 +114,25 @@ impl Default for AppStateCell {
 impl AppStateCell {
     /// The state now.
     pub fn get(&self) -> AppState {
-        self.current.lock().unwrap_or_else(|e| e.into_inner()).0
+        self.current.lock().0
     }
 
     /// The state now and how long it has held.
     pub fn get_with_age(&self) -> (AppState, Duration) {
-        let (state, since) = *self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let (state, since) = *self.current.lock();
         (state, since.elapsed())
     }
 
     /// Adds a listener, called on every later transition.
     pub fn listen(&self, listener: StateListener) {
-        self.listeners.lock().unwrap_or_else(|e| e.into_inner()).push(listener);
+        self.listeners.lock().push(listener);
     }
 
     /// Moves to `next` if the diagram allows it; staying put is a no-op.
     /// Returns whether the state changed.
     pub fn set(&self, next: AppState) -> bool {
         let from = {
-            let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            let mut current = self.current.lock();
             let from = current.0;
             if from == next {
                 return false;
@@ -145,7 +145,7 @@ impl AppStateCell {
             from
         };
         tracing::info!(from = %from, to = %next, "application state {from} -> {next}");
-        for listener in self.listeners.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for listener in self.listeners.lock().iter() {
             listener(from, next);
         }
         true

@@ -25,10 +25,11 @@ pub mod metrics;
 
 use app_state::{AppState, AppStateCell};
 use lag::{LagMonitor, LagStatus, PartitionLag};
+use parking_lot::{Mutex, MutexGuard};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
@@ -39,7 +40,7 @@ pub fn now_ms() -> i64 {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock()
 }
 
 /// A task as `/status` shows it.

@@ -7,7 +7,8 @@ use super::bindings::rill::processor::{log, state, time, timers, types};
 use super::bindings::v0_1::rill::processor::{log as log_v0_1, state as state_v0_1};
 use super::sandbox::{FrozenClock, LogStream};
 use crate::state::store::{AccessError, TaskStore};
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// A task's store as the task and its plugin instance share it.
 pub type SharedTaskStore = Arc<Mutex<TaskStore>>;
@@ -360,7 +361,7 @@ impl HostState {
         let Some(store) = &self.state else {
             return Ok(Err(state::StateError::Undeclared(name.to_string())));
         };
-        let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+        let mut store = store.lock();
         match f(&mut store) {
             Ok(value) => Ok(Ok(value)),
             Err(AccessError::Undeclared(name)) => Ok(Err(state::StateError::Undeclared(name))),

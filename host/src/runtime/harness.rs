@@ -12,9 +12,10 @@ use crate::plugin::InputRecord;
 use crate::task::manager::{FeedOptions, TaskManager};
 use crate::task::spec::TaskSpec;
 use crate::task::testing::{chain, records, values};
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Records waiting to be polled, the group's commits, and the task manager
@@ -64,37 +65,32 @@ impl FakeSource {
     }
 
     fn queue(&self, records: Vec<InputRecord>) {
-        let mut ends = self.ends.lock().unwrap();
+        let mut ends = self.ends.lock();
         for r in &records {
             ends.insert((r.topic.clone(), r.partition), r.offset + 1);
         }
-        self.queued.lock().unwrap().extend(records);
+        self.queued.lock().extend(records);
     }
 
     fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.committed
-            .lock()
-            .unwrap()
-            .get(&(topic.to_string(), partition))
-            .copied()
+        self.committed.lock().get(&(topic.to_string(), partition)).copied()
     }
 }
 
 impl FakeSource {
     /// The task manager the scripted assignment created.
     fn manager(&self) -> MutexGuard<'_, TaskManager> {
-        self.manager.lock().unwrap_or_else(|e| e.into_inner())
+        self.manager.lock()
     }
 }
 
 impl RecordSource for FakeSource {
     fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>> {
-        let next = self.queued.lock().unwrap().pop_front();
+        let next = self.queued.lock().pop_front();
         match next {
             Some(record) => {
                 self.positions
                     .lock()
-                    .unwrap()
                     .insert((record.topic.clone(), record.partition), record.offset + 1);
                 Some(Ok(record))
             }
@@ -108,13 +104,8 @@ impl RecordSource for FakeSource {
     fn set_fetching(&self, _: &[(String, i32)], _: bool) {}
 
     fn drained(&self) -> Result<bool, String> {
-        let positions = self.positions.lock().unwrap();
-        Ok(self
-            .ends
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|(tp, end)| positions.get(tp) == Some(end)))
+        let positions = self.positions.lock();
+        Ok(self.ends.lock().iter().all(|(tp, end)| positions.get(tp) == Some(end)))
     }
 
     fn take_failure(&self) -> Option<String> {
@@ -136,7 +127,7 @@ impl OffsetCommitter for FakeSource {
         if self.refuse.load(Ordering::Acquire) {
             return Err(CommitError::Rebalancing("Broker: Group rebalance in progress".into()));
         }
-        let mut committed = self.committed.lock().unwrap();
+        let mut committed = self.committed.lock();
         for (topic, partition, offset) in offsets {
             let previous = committed.insert((topic.clone(), *partition), *offset);
             assert!(previous.is_none_or(|p| p <= *offset), "commits never go backwards");
@@ -147,7 +138,7 @@ impl OffsetCommitter for FakeSource {
 
 impl Watermarks for FakeSource {
     fn high(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.ends.lock().unwrap().get(&(topic.to_string(), partition)).copied()
+        self.ends.lock().get(&(topic.to_string(), partition)).copied()
     }
 
     fn low(&self, _: &str, _: i32) -> Option<i64> {
@@ -326,7 +317,7 @@ struct FakeTransactions {
 
 impl crate::kafka::producer::Transactions for FakeTransactions {
     fn begin(&self) -> Result<(), crate::kafka::producer::TxnError> {
-        *self.sent_at_begin.lock().unwrap() = self.sink.records().len();
+        *self.sent_at_begin.lock() = self.sink.records().len();
         Ok(())
     }
     fn flush(&self) -> Result<(), crate::kafka::producer::TxnError> {
@@ -337,12 +328,12 @@ impl crate::kafka::producer::Transactions for FakeTransactions {
         offsets: &[Offset],
         _: Option<&rdkafka::consumer::ConsumerGroupMetadata>,
     ) -> Result<(), crate::kafka::producer::TxnError> {
-        self.open.lock().unwrap().extend_from_slice(offsets);
+        self.open.lock().extend_from_slice(offsets);
         Ok(())
     }
     fn commit(&self) -> Result<(), crate::kafka::producer::TxnError> {
-        let mut ended = self.ended.lock().unwrap();
-        let offsets = std::mem::take(&mut *self.open.lock().unwrap());
+        let mut ended = self.ended.lock();
+        let offsets = std::mem::take(&mut *self.open.lock());
         if self.fail_commit == Some(ended.len() + 1) {
             ended.push((offsets, false));
             return Err(crate::kafka::producer::TxnError::Abortable("injected".into()));
@@ -351,11 +342,11 @@ impl crate::kafka::producer::Transactions for FakeTransactions {
         Ok(())
     }
     fn abort(&self) -> Result<(), crate::kafka::producer::TxnError> {
-        self.open.lock().unwrap().clear();
+        self.open.lock().clear();
         Ok(())
     }
     fn has_records(&self) -> bool {
-        self.sink.records().len() > *self.sent_at_begin.lock().unwrap()
+        self.sink.records().len() > *self.sent_at_begin.lock()
     }
 }
 
@@ -377,7 +368,7 @@ fn exactly_once_commits_offsets_only_inside_transactions() {
     poll_loop(&eos, &source, &source.manager, &shutdown).unwrap();
     assert_eq!(values(&sink, "final").len(), 7);
     assert_eq!(source.committed("in", 0), None, "never through the consumer");
-    let ended = txn.ended.lock().unwrap();
+    let ended = txn.ended.lock();
     assert!(ended.iter().all(|(_, committed)| *committed));
     let last = |partition: i32| {
         ended

@@ -31,10 +31,11 @@ use crate::task::manager::{FeedOptions, TaskManager};
 use crate::task::spec::{ProcessorSpec, StateConfig, TaskSpec};
 use crate::topology::Topology;
 use anyhow::{Context as _, bail};
+use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Everything `rill run` needs besides the processors.

@@ -17,15 +17,15 @@ use crate::observe::app_state::AppState;
 use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY};
 use crate::plugin::InputRecord;
 use crate::task::manager::TaskManager;
+use parking_lot::{Mutex, MutexGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The task manager, also after a panic elsewhere held its lock (its
 /// state is still consistent: every method finishes its own changes).
 pub fn lock(manager: &Mutex<TaskManager>) -> MutexGuard<'_, TaskManager> {
-    manager.lock().unwrap_or_else(|e| e.into_inner())
+    manager.lock()
 }
 
 /// The `thread` label of the poll loop's metrics.

@@ -19,10 +19,11 @@ use super::store::{GlobalStore, TaskStore, Write};
 use super::{StateError, store_cf, table_cf};
 use crate::kafka::KafkaSettings;
 use crate::plugin::{InputRecord, SharedTaskStore};
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The end of one changelog partition as far as this task knows it: the
 /// next offset after the last record it saw acknowledged (or restored).
@@ -265,6 +266,6 @@ impl StateManager {
     }
 
     fn lock(&self) -> MutexGuard<'_, TaskStore> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        self.store.lock()
     }
 }

@@ -55,7 +55,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 /// owner opens it: an open waits here until the path is released, instead
 /// of retrying on RocksDB's error text. (Other processes cannot share a
 /// state directory: `state::instance` locks it.)
-static OPEN: std::sync::LazyLock<(std::sync::Mutex<HashSet<PathBuf>>, std::sync::Condvar)> =
+static OPEN: std::sync::LazyLock<(parking_lot::Mutex<HashSet<PathBuf>>, parking_lot::Condvar)> =
     std::sync::LazyLock::new(Default::default);
 
 /// A claim on one directory of [`OPEN`], released on drop.
@@ -65,7 +65,7 @@ impl OpenPath {
     fn claim(path: &Path, wait: Duration) -> Result<OpenPath, StateError> {
         let (open, released) = &*OPEN;
         let deadline = Instant::now() + wait;
-        let mut paths = open.lock().unwrap_or_else(|e| e.into_inner());
+        let mut paths = open.lock();
         while paths.contains(path) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -74,7 +74,7 @@ impl OpenPath {
                     waited: wait,
                 });
             }
-            paths = released.wait_timeout(paths, left).unwrap_or_else(|e| e.into_inner()).0;
+            released.wait_for(&mut paths, left);
         }
         paths.insert(path.to_path_buf());
         Ok(OpenPath(path.to_path_buf()))
@@ -84,7 +84,7 @@ impl OpenPath {
 impl Drop for OpenPath {
     fn drop(&mut self) {
         let (open, released) = &*OPEN;
-        open.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.0);
+        open.lock().remove(&self.0);
         released.notify_all();
     }
 }

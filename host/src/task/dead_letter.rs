@@ -165,7 +165,7 @@ pub struct StageRun {
 /// output carries its input's index, numbered across the batch's runs in
 /// the order they were [registered](Self::register).
 pub struct RefusedOutputs {
-    runs: std::sync::Mutex<(u32, Vec<(u32, StageRun)>)>,
+    runs: parking_lot::Mutex<(u32, Vec<(u32, StageRun)>)>,
     /// Where dead letters go (weak: the producer owns the ack's records).
     sink: Weak<dyn RecordSink>,
 }
@@ -174,7 +174,7 @@ impl RefusedOutputs {
     /// No runs yet; dead letters go to `sink`.
     pub fn new(sink: Weak<dyn RecordSink>) -> Self {
         RefusedOutputs {
-            runs: std::sync::Mutex::new((0, Vec::new())),
+            runs: parking_lot::Mutex::new((0, Vec::new())),
             sink,
         }
     }
@@ -182,7 +182,7 @@ impl RefusedOutputs {
     /// Adds a run; its first record's index is returned (the next ones
     /// follow on).
     pub fn register(&self, run: StageRun) -> u32 {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut runs = self.runs.lock();
         let base = runs.0;
         runs.0 = base.saturating_add(u32::try_from(run.len).unwrap_or(u32::MAX));
         runs.1.push((base, run));
@@ -192,7 +192,7 @@ impl RefusedOutputs {
 
 impl Refusals for RefusedOutputs {
     fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String> {
-        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let runs = self.runs.lock();
         let (base, run) = runs
             .1
             .iter()

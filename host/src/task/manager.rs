@@ -975,11 +975,7 @@ impl TaskManager {
 
     /// The error that stopped a worker, if any.
     pub fn fatal(&self) -> Option<String> {
-        self.fatal
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|f| f.message.clone())
+        self.fatal.lock().as_ref().map(|f| f.message.clone())
     }
 
     /// A worker whose thread ended (it only does by panicking).
@@ -992,7 +988,7 @@ impl TaskManager {
     /// that stopped on a failure (an output its topic or the cluster
     /// refused, local storage failing).
     pub fn failed_worker(&self) -> Option<(usize, String)> {
-        if let Some(fatal) = self.fatal.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(fatal) = self.fatal.lock().as_ref() {
             return fatal.worker.map(|w| (w, fatal.message.clone()));
         }
         if let Some(w) = self.dead_worker() {
@@ -1048,7 +1044,7 @@ impl TaskManager {
             let fresh = Worker::spawn(worker, self.producer.clone(), self.fatal.clone(), self.shutdown.clone())
                 .map_err(|e| format!("{why}; cannot start a new worker: {e}"))?;
             drop(std::mem::replace(&mut self.workers[worker], fresh));
-            *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            *self.fatal.lock() = None;
             metrics::counter!(crate::observe::metrics::THREAD_REPLACEMENTS, "thread" => format!("rill-worker-{worker}"))
                 .increment(1);
             self.aborted = Some(why.to_string());
@@ -1062,7 +1058,7 @@ impl TaskManager {
         // Dropping the old handle closes its queue and joins its thread,
         // which drops its tasks: plugin instances and open stores.
         drop(std::mem::replace(&mut self.workers[worker], fresh));
-        *self.fatal.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.fatal.lock() = None;
         let mut partitions = Vec::new();
         for id in &ids {
             let Some(mut entry) = self.tasks.remove(id) else {

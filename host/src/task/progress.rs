@@ -4,9 +4,10 @@
 //! acknowledged, with every earlier batch acknowledged too.
 
 use crate::kafka::producer::BatchAck;
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// Next offset to consume, per input topic, after a batch.
 pub type Positions = Vec<(Arc<str>, i64)>;
@@ -64,16 +65,13 @@ impl TaskProgress {
     /// Stops the task for good (until a restart) because of `reason`: it is
     /// paused, and its offsets stay where they were last committed.
     pub fn fail(&self, reason: String) {
-        self.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(reason);
+        self.failure.lock().get_or_insert(reason);
         self.pause();
     }
 
     /// Why the task failed, if it did.
     pub fn failure(&self) -> Option<String> {
-        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.failure.lock().clone()
     }
 
     /// Whether the task paused itself after a trap, or failed.
@@ -102,8 +100,8 @@ impl TaskProgress {
         self.lock().is_empty()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Positions, Arc<BatchAck>)>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, VecDeque<(Positions, Arc<BatchAck>)>> {
+        self.pending.lock()
     }
 }
 

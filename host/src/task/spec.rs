@@ -5,10 +5,11 @@ use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
 use crate::plugin::ProcessorFactory;
 use crate::state::store::GlobalStore;
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 
 /// One processor of the running application.
 pub struct ProcessorSpec {
@@ -73,12 +74,12 @@ impl ProcessorSpec {
 
     /// The plugin build new instances come from.
     pub fn factory(&self) -> Arc<dyn ProcessorFactory> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+        self.current.read().1.clone()
     }
 
     /// The manifest of the running build.
     pub fn manifest(&self) -> Arc<Manifest> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+        self.current.read().0.clone()
     }
 
     /// The swap generation; tasks re-instantiate when it changes.
@@ -89,7 +90,7 @@ impl ProcessorSpec {
     /// Makes `factory` (built from `manifest`) the build every task switches
     /// to at its next batch boundary.
     pub fn swap(&self, manifest: Arc<Manifest>, factory: Arc<dyn ProcessorFactory>) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = (manifest, factory);
+        *self.current.write() = (manifest, factory);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -807,7 +807,7 @@ impl Stage {
         let manifest = spec.manifest();
         if let Some(state) = &state {
             let store = state.store();
-            let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut store = store.lock();
             for w in &manifest.windows {
                 store.hide(&w.name);
             }
@@ -854,7 +854,7 @@ impl Stage {
         let mut windows = Vec::with_capacity(self.windows.len());
         if let Some(state) = &self.state {
             let store = state.store();
-            let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = store.lock();
             let mut view = guard.host();
             for w in &self.windows {
                 windows.push(crate::state::window::meta(&mut view, &w.name)?.0);

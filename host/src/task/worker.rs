@@ -11,8 +11,9 @@ use crate::kafka::producer::RecordSink;
 use crate::plugin::InputRecord;
 use crate::state::manager::StateManager;
 use crossbeam_channel::{Receiver, Sender, bounded};
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -32,9 +33,7 @@ pub struct Fatal {
 
 /// Records `message` as the fatal error of `worker`, unless one is there.
 pub fn set_fatal(slot: &FatalSlot, worker: Option<usize>, message: String) {
-    slot.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert(Fatal { worker, message });
+    slot.lock().get_or_insert(Fatal { worker, message });
 }
 
 /// What the control plane asks of a worker.

@@ -87,7 +87,7 @@ impl StreamTask {
         }
 
         let plans = {
-            let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = store.lock();
             let mut view = guard.host();
             let mut plans = Vec::with_capacity(windows.len());
             for (spec, routed) in windows.iter().zip(&routed) {
@@ -150,7 +150,7 @@ impl StreamTask {
         let mut pending: Vec<PendingResult> = Vec::new();
         let mut letters: Vec<(usize, &'static str, String)> = Vec::new();
         {
-            let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = store.lock();
             let mut view = guard.host();
             for (&(w, g), result) in owners.iter().zip(results) {
                 let group = &plans[w].groups[g];

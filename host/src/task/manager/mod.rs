@@ -1,0 +1,594 @@
+//! The control plane: turns group assignments into tasks on workers, hands
+//! polled batches to them, and commits what their progress allows.
+//!
+//! It never touches the network itself: offsets go through an
+//! [`OffsetCommitter`], so the logic can be driven without a broker.
+//!
+//! One `TaskManager`, one job per file: task lifecycle (assignment,
+//! restore, revocation, closing) here; feeding tasks (buffering, dispatch,
+//! flow control) in [`feed`]; the commit paths (at-least-once, the
+//! exactly-once transaction, roll-back) in [`commit`]; failed workers in
+//! [`workers`].
+
+mod commit;
+mod feed;
+mod workers;
+
+pub use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, Watermarks};
+use crate::kafka::producer::{RecordSink, Transactions, TxnError};
+use crate::plugin::InputRecord;
+use crate::state::StateError;
+use crate::state::manager::StateManager;
+use crate::state::updater::{Restoring, StateUpdater};
+use crate::task::TaskId;
+use crate::task::partition_group::{Lag, PartitionGroup};
+use crate::task::progress::TaskProgress;
+use crate::task::shutdown::Shutdown;
+use crate::task::spec::TaskSpec;
+use crate::task::state::TaskState;
+use crate::task::stream_task::open_state;
+use crate::task::worker::{Command, FatalSlot, Worker, set_fatal};
+use crossbeam_channel::bounded;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+impl RebalanceListener for TaskManager {
+    fn assigned(
+        &mut self,
+        partitions: &[(String, i32)],
+        committed: &HashMap<(String, i32), i64>,
+    ) -> Vec<(String, i32)> {
+        self.handle_assignment(partitions, committed)
+    }
+
+    fn revoked(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter) {
+        self.handle_revocation(partitions, committer)
+    }
+
+    fn is_paused(&self, topic: &str, partition: i32) -> bool {
+        TaskManager::is_paused(self, topic, partition)
+    }
+}
+
+/// How tasks are fed: batch size, how long an idle input may hold a task
+/// back, and how many records a partition may buffer before its fetching
+/// is paused.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedOptions {
+    /// Most records per plugin call.
+    pub batch_size: usize,
+    /// `--max-task-idle`: how long a caught-up, empty input partition may
+    /// hold its task back (Kafka Streams' `max.task.idle.ms`).
+    pub max_task_idle: Duration,
+    /// Records a partition may have buffered before the consumer stops
+    /// fetching it (resumed below half).
+    pub max_buffered: usize,
+}
+
+impl Default for FeedOptions {
+    fn default() -> Self {
+        FeedOptions {
+            batch_size: 500,
+            max_task_idle: Duration::ZERO,
+            max_buffered: 2_000,
+        }
+    }
+}
+
+/// Partitions whose fetching should stop or start again because of how
+/// much their tasks have buffered.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FlowChange {
+    /// Stop fetching these.
+    pub pause: Vec<(String, i32)>,
+    /// Fetch these again.
+    pub resume: Vec<(String, i32)>,
+}
+
+struct TaskEntry {
+    worker: usize,
+    state: TaskState,
+    progress: Arc<TaskProgress>,
+    /// Whether the consumer was already told to stop fetching it.
+    paused_reported: bool,
+    /// Polled records waiting to be processed in timestamp order.
+    group: PartitionGroup,
+    /// Partitions whose fetching is paused because the group holds enough.
+    throttled: Vec<(String, i32)>,
+    /// The restore in progress, while the task is `Restoring`.
+    restore: Option<Restoring<TaskStates, StateError>>,
+    /// Its input partitions as `topic-partition`, for `/status`.
+    partitions: Vec<String>,
+}
+
+/// Each stage's restored state, `None` for stateless stages.
+type TaskStates = Vec<Option<StateManager>>;
+
+/// How many times one worker may be replaced within [`REPLACEMENT_WINDOW`].
+pub const MAX_REPLACEMENTS: usize = 3;
+/// See [`MAX_REPLACEMENTS`].
+pub const REPLACEMENT_WINDOW: Duration = Duration::from_secs(600);
+
+/// How long a revoked task may take to get its outputs acknowledged.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Owns the tasks of this process.
+pub struct TaskManager {
+    by_topic: HashMap<String, Arc<TaskSpec>>,
+    workers: Vec<Worker>,
+    tasks: BTreeMap<TaskId, TaskEntry>,
+    producer: Arc<dyn RecordSink>,
+    fatal: FatalSlot,
+    /// Latest committable offset per input partition, and what was
+    /// committed, so a failed commit is retried and an unchanged one skipped.
+    reached: HashMap<(String, i32), i64>,
+    committed: HashMap<(String, i32), i64>,
+    /// Next offset the consumer delivers per assigned input partition: the
+    /// committed offset at assignment, then one past the last polled record.
+    positions: HashMap<(String, i32), i64>,
+    /// Partitions with no position whose lag could not be told yet, since
+    /// when, and their first offset once asked of the broker.
+    unknown_since: HashMap<(String, i32), Instant>,
+    lows: HashMap<(String, i32), i64>,
+    feed: FeedOptions,
+    /// Tasks that stopped on a failure, with why, for the run's outcome.
+    failures: Vec<String>,
+    /// Restores tasks' state off the poll loop.
+    updater: StateUpdater,
+    /// Per input partition, the first offset and timestamp of each polled
+    /// chunk not yet committed (first offset, last offset, timestamp of the
+    /// first): how far behind in time the group is.
+    polled_times: HashMap<(String, i32), std::collections::VecDeque<(i64, i64, i64)>>,
+    /// The process's shutdown, handed to replacement workers.
+    shutdown: Arc<Shutdown>,
+    /// When each worker was replaced, for [`MAX_REPLACEMENTS`].
+    replacements: Vec<Vec<Instant>>,
+    /// Exactly-once: the transactional producer whose transaction every
+    /// task's outputs, changelog records and dead letters go into; `None`
+    /// under at-least-once.
+    transactions: Option<Arc<dyn Transactions>>,
+    /// Exactly-once: why the open transaction was aborted, until the poll
+    /// loop rolls every task back to the last commit ([`Self::roll_back`]).
+    aborted: Option<String>,
+    /// When transactions were rolled back, for [`MAX_REPLACEMENTS`].
+    rollbacks: Vec<Instant>,
+    /// The last commit was refused because the group is rebalancing
+    /// ([`CommitError::Rebalancing`]): no batch is dispatched, the poll loop
+    /// stops its early commits (every idle turn) and tries again only each
+    /// commit interval, until an assignment or revocation starts the next
+    /// generation or a retried commit succeeds.
+    refused_by_rebalance: bool,
+}
+
+/// How long a partition with no committed offset and nothing polled may
+/// have an unknown lag before its first offset is asked of the broker.
+const ASK_LOW_AFTER: Duration = Duration::from_secs(1);
+
+impl TaskManager {
+    /// A manager for the sub-topologies `subtopologies` with `threads`
+    /// workers; `shutdown` is the process's signal flag (see [`Shutdown`]).
+    pub fn new(
+        subtopologies: &[Arc<TaskSpec>],
+        threads: usize,
+        producer: Arc<dyn RecordSink>,
+        feed: FeedOptions,
+        shutdown: Arc<std::sync::atomic::AtomicBool>,
+    ) -> std::io::Result<Self> {
+        let fatal = FatalSlot::default();
+        let shutdown = Shutdown::new(shutdown);
+        let workers = (0..threads.max(1))
+            .map(|i| Worker::spawn(i, producer.clone(), fatal.clone(), shutdown.clone()))
+            .collect::<Result<_, _>>()?;
+        for i in 0..threads.max(1) {
+            use crate::observe::metrics as m;
+            for name in [m::THREAD_TASKS_CREATED, m::THREAD_TASKS_CLOSED, m::THREAD_REPLACEMENTS] {
+                metrics::counter!(name, "thread" => format!("rill-worker-{i}")).increment(0);
+            }
+        }
+        for result in ["committed", "aborted"] {
+            metrics::counter!(crate::observe::metrics::TRANSACTIONS, "result" => result).increment(0);
+        }
+        let by_topic = subtopologies
+            .iter()
+            .flat_map(|spec| spec.input_topics().map(move |t| (t.clone(), spec.clone())))
+            .collect();
+        Ok(TaskManager {
+            by_topic,
+            workers,
+            tasks: BTreeMap::new(),
+            producer,
+            fatal,
+            reached: HashMap::new(),
+            committed: HashMap::new(),
+            positions: HashMap::new(),
+            unknown_since: HashMap::new(),
+            lows: HashMap::new(),
+            feed,
+            failures: Vec::new(),
+            updater: StateUpdater::start()?,
+            polled_times: HashMap::new(),
+            replacements: vec![Vec::new(); threads.max(1)],
+            shutdown,
+            transactions: None,
+            aborted: None,
+            rollbacks: Vec::new(),
+            refused_by_rebalance: false,
+        })
+    }
+
+    /// Exactly-once: commits go through `transactions` (see
+    /// [`Self::commit`]); `None` keeps at-least-once.
+    pub fn set_transactions(&mut self, transactions: Option<Arc<dyn Transactions>>) {
+        self.transactions = transactions;
+    }
+
+    /// The task that owns `partition` of `topic`, if assigned here.
+    pub fn task_for(&self, topic: &str, partition: i32) -> Option<TaskId> {
+        let spec = self.by_topic.get(topic)?;
+        let id = TaskId {
+            processor: spec.name.clone(),
+            partition,
+        };
+        self.tasks.contains_key(&id).then_some(id)
+    }
+
+    /// Creates (and starts on a worker) the tasks for newly assigned
+    /// partitions. `committed` holds the group's committed offset of each
+    /// assigned partition that has one: where the consumer starts, and how
+    /// far a table is restored from its topic before the rest is processed
+    /// as input. Returns the partitions of tasks that restore first: the
+    /// consumer must not fetch them until [`Self::poll_restores`] hands
+    /// them back.
+    pub fn handle_assignment(
+        &mut self,
+        partitions: &[(String, i32)],
+        committed: &HashMap<(String, i32), i64>,
+    ) -> Vec<(String, i32)> {
+        self.refused_by_rebalance = false;
+        for tp in partitions {
+            if let Some(offset) = committed.get(tp) {
+                self.positions.insert(tp.clone(), *offset);
+                // The group's offset: committing it again would be a no-op.
+                self.committed.insert(tp.clone(), *offset);
+            }
+        }
+        let mut restoring = Vec::new();
+        for (topic, partition) in partitions {
+            let Some(spec) = self.by_topic.get(topic).cloned() else {
+                continue;
+            };
+            let id = TaskId {
+                processor: spec.name.clone(),
+                partition: *partition,
+            };
+            if self.tasks.contains_key(&id) {
+                continue;
+            }
+            let worker = self.least_loaded_worker();
+            let progress = Arc::new(TaskProgress::default());
+            let group = PartitionGroup::new(
+                spec.input_topics().map(|t| (Arc::<str>::from(t.as_str()), *partition)),
+                self.feed.max_task_idle,
+            );
+            let mut entry = TaskEntry {
+                worker,
+                state: TaskState::Created,
+                progress: progress.clone(),
+                paused_reported: false,
+                group,
+                throttled: Vec::new(),
+                restore: None,
+                partitions: spec.input_topics().map(|t| format!("{t}-{partition}")).collect(),
+            };
+            transition(&id, &mut entry, TaskState::Restoring);
+            entry.restore = if spec.is_stateful() {
+                // Stateful: restored on the state updater while its
+                // partitions are paused; it starts once that is done.
+                let tables: HashMap<String, i64> = spec
+                    .sources
+                    .iter()
+                    .filter(|s| s.table)
+                    .filter_map(|s| {
+                        committed
+                            .get(&(s.topic.clone(), *partition))
+                            .map(|o| (s.topic.clone(), *o))
+                    })
+                    .collect();
+                let (task, spec) = (id.clone(), spec.clone());
+                restoring.extend(spec.input_topics().map(|t| (t.clone(), *partition)));
+                tracing::info!(task = %id, "task restoring");
+                Some(self.updater.submit(Box::new(move |cancel: &AtomicBool| {
+                    open_state(&task, &spec, &tables, cancel)
+                })))
+            } else {
+                // Stateless: nothing to restore, the worker starts it now.
+                self.start_on_worker(worker, &id, &spec, &progress, Vec::new());
+                transition(&id, &mut entry, TaskState::Running);
+                tracing::info!(task = %id, worker, "task running");
+                None
+            };
+            self.tasks.insert(id, entry);
+        }
+        restoring
+    }
+
+    /// Starts the tasks whose restore finished on their workers; returns
+    /// their partitions, to be fetched again. A restore that failed stops
+    /// the application (as a task that cannot start does).
+    pub fn poll_restores(&mut self) -> Vec<(String, i32)> {
+        let mut ready = Vec::new();
+        let finished: Vec<(TaskId, Result<TaskStates, StateError>)> = self
+            .tasks
+            .iter()
+            .filter_map(|(id, entry)| Some((id.clone(), entry.restore.as_ref()?.try_finish()?)))
+            .collect();
+        for (id, outcome) in finished {
+            let Some(spec) = self.spec_of(&id) else { continue };
+            let entry = self.tasks.get_mut(&id).expect("listed above");
+            entry.restore = None;
+            match outcome {
+                Ok(states) => {
+                    let (worker, progress) = (entry.worker, entry.progress.clone());
+                    transition(&id, entry, TaskState::Running);
+                    ready.extend(spec.input_topics().map(|t| (t.clone(), id.partition)));
+                    self.start_on_worker(worker, &id, &spec, &progress, states);
+                    tracing::info!(task = %id, worker, "task running");
+                }
+                Err(error) => set_fatal(&self.fatal, None, format!("task {id}: {error}")),
+            }
+        }
+        ready
+    }
+
+    fn start_on_worker(
+        &self,
+        worker: usize,
+        id: &TaskId,
+        spec: &Arc<TaskSpec>,
+        progress: &Arc<TaskProgress>,
+        states: Vec<Option<StateManager>>,
+    ) {
+        self.send(
+            worker,
+            Command::Start {
+                id: id.clone(),
+                spec: spec.clone(),
+                progress: progress.clone(),
+                states,
+            },
+        );
+    }
+
+    fn spec_of(&self, id: &TaskId) -> Option<Arc<TaskSpec>> {
+        self.by_topic.values().find(|s| s.name == id.processor).cloned()
+    }
+
+    /// Closes the tasks owning any of `partitions`: their queued batches are
+    /// finished, their outputs flushed and acknowledged, their offsets
+    /// committed once.
+    ///
+    /// This runs inside librdkafka's revoke callback, and under the eager
+    /// protocol the member sends its JoinGroup only once it returns, so it
+    /// must return promptly: the commit is tried once and not retried when
+    /// the coordinator refuses it because the group is rebalancing (a
+    /// broker may refuse commits while it waits for members to rejoin; the
+    /// partitions' next owner resumes from the last commit). Waiting for
+    /// acknowledgements is bounded by [`DRAIN_TIMEOUT`].
+    pub fn handle_revocation(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter) {
+        // A task owns one partition of each input: name it once.
+        let mut ids: Vec<TaskId> = partitions
+            .iter()
+            .filter_map(|(topic, partition)| self.task_for(topic, *partition))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        self.close_tasks(&ids, Some(committer));
+        // What the refusal was about is gone with the closed tasks; the
+        // next generation's commits start afresh.
+        self.refused_by_rebalance = false;
+    }
+
+    /// Whether the last commit was refused because the group is
+    /// rebalancing (see [`CommitError::Rebalancing`]): retrying before the
+    /// rebalance reaches this member cannot succeed.
+    pub fn commits_refused_by_rebalance(&self) -> bool {
+        self.refused_by_rebalance
+    }
+
+    /// Closes every task, committing what they processed.
+    pub fn close_all(&mut self, committer: &dyn OffsetCommitter) {
+        let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
+        self.close_tasks(&ids, Some(committer));
+    }
+
+    /// Closes `ids`: finishes their queued batches, commits what they
+    /// processed (`committer`; `None` after an aborted transaction, when
+    /// nothing of theirs may be committed), checkpoints and drops them.
+    fn close_tasks(&mut self, ids: &[TaskId], committer: Option<&dyn OffsetCommitter>) {
+        if ids.is_empty() {
+            return;
+        }
+        if let Some(committer) = committer
+            && self.transactions.is_some()
+        {
+            // Exactly-once: the transaction commits before the tasks close,
+            // so their held writes reach RocksDB and the checkpoint.
+            self.commit_transaction(committer);
+        }
+        let mut replies = Vec::new();
+        for id in ids {
+            let Some(entry) = self.tasks.get_mut(id) else { continue };
+            if let Some(restore) = entry.restore.take() {
+                // Still restoring: stop it; it keeps (and checkpoints) what
+                // it restored for whoever opens this state next.
+                match restore.cancel(DRAIN_TIMEOUT) {
+                    Some(Ok(states)) => {
+                        for state in states.iter().flatten() {
+                            if let Err(error) = state.checkpoint() {
+                                tracing::warn!(task = %id, "checkpointing a revoked restore: {error}");
+                            }
+                        }
+                    }
+                    Some(Err(error)) => tracing::warn!(task = %id, "revoked while restoring: {error}"),
+                    None => tracing::warn!(task = %id, "the revoked restore did not stop in time"),
+                }
+                continue;
+            }
+            transition(id, entry, TaskState::Suspended);
+            let (reply, done) = bounded(1);
+            let worker = entry.worker;
+            self.send(worker, Command::Close { id: id.clone(), reply });
+            replies.push(done);
+        }
+        for done in replies {
+            let _ = done.recv();
+        }
+        if let Err(error) = self.producer.flush(DRAIN_TIMEOUT) {
+            tracing::warn!("flushing outputs of closing tasks: {error}");
+        }
+        if let Some(committer) = committer {
+            let deadline = Instant::now() + DRAIN_TIMEOUT;
+            while ids.iter().any(|id| {
+                self.tasks
+                    .get(id)
+                    .is_some_and(|t| !t.progress.is_committed() && t.progress.failure().is_none())
+            }) && Instant::now() < deadline
+            {
+                self.collect(ids);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.commit_tasks(ids, committer);
+        }
+        for id in ids {
+            if let Some(mut entry) = self.tasks.remove(id) {
+                if let Some(failure) = entry.progress.failure() {
+                    self.failures.push(failure);
+                }
+                transition(id, &mut entry, TaskState::Closed);
+                // Another member may advance these partitions now; a stale
+                // position must never be committed if they come back.
+                for topic in self.topics_of(id) {
+                    self.forget_partition(&(topic, id.partition));
+                }
+                tracing::info!(task = %id, "task closed");
+            }
+        }
+    }
+
+    /// Whether any task is still restoring its state.
+    pub fn is_restoring(&self) -> bool {
+        self.tasks.values().any(|t| t.restore.is_some())
+    }
+
+    /// Feeds the lag monitor (see [`crate::observe::lag`]) one entry per
+    /// assigned input partition: its committed offset, end offset and how
+    /// far behind in time it is. Called once per commit interval, so a
+    /// member that commits without moving shows as STALL and one whose
+    /// loop stopped as STOP.
+    pub fn observe_lag(&mut self, marks: &dyn Watermarks) {
+        let now = crate::observe::now_ms();
+        let mut monitor = crate::observe::telemetry().lag();
+        let partitions: Vec<(String, i32)> = self
+            .tasks
+            .keys()
+            .flat_map(|id| self.topics_of(id).into_iter().map(|t| (t, id.partition)))
+            .collect();
+        for tp in partitions {
+            let end = marks.high(&tp.0, tp.1);
+            let committed = self.committed.get(&tp).copied();
+            let times = self.polled_times.entry(tp.clone()).or_default();
+            if let Some(committed) = committed {
+                // Drop chunks wholly committed: the front one then holds
+                // the oldest uncommitted record, if it was polled.
+                while times.front().is_some_and(|(_, last, _)| *last < committed) {
+                    times.pop_front();
+                }
+            }
+            let lag_seconds = times.front().map(|(_, _, ts)| ((now - ts) as f64 / 1000.0).max(0.0));
+            match (committed, end) {
+                (Some(offset), Some(end)) => {
+                    monitor.commit(&tp.0, tp.1, offset, end, now);
+                    monitor.observe(&tp.0, tp.1, Some(end), lag_seconds);
+                }
+                _ => monitor.observe(&tp.0, tp.1, end, lag_seconds),
+            }
+        }
+    }
+
+    /// Why tasks that were closed had failed (the run's outcome).
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = self.failures.clone();
+        failures.extend(self.tasks.values().filter_map(|t| t.progress.failure()));
+        failures
+    }
+
+    /// True when no task has records buffered, a batch queued or outputs
+    /// in flight.
+    pub fn is_idle(&self) -> bool {
+        self.tasks.values().all(|t| {
+            t.restore.is_none() && t.progress.is_idle() && (t.group.total_buffered() == 0 || t.progress.is_paused())
+        })
+    }
+
+    /// Forgets everything known of a partition this member no longer works
+    /// on, so a stale position is never committed if it comes back.
+    fn forget_partition(&mut self, tp: &(String, i32)) {
+        self.reached.remove(tp);
+        self.committed.remove(tp);
+        self.positions.remove(tp);
+        self.unknown_since.remove(tp);
+        self.lows.remove(tp);
+        self.polled_times.remove(tp);
+        crate::observe::telemetry().lag().forget(&tp.0, tp.1);
+    }
+
+    fn topics_of(&self, id: &TaskId) -> Vec<String> {
+        self.by_topic
+            .iter()
+            .filter(|(_, spec)| spec.name == id.processor)
+            .map(|(topic, _)| topic.clone())
+            .collect()
+    }
+
+    fn least_loaded_worker(&self) -> usize {
+        let mut load = vec![0usize; self.workers.len()];
+        for entry in self.tasks.values() {
+            load[entry.worker] += 1;
+        }
+        (0..load.len()).min_by_key(|w| load[*w]).unwrap_or(0)
+    }
+
+    fn send(&self, worker: usize, command: Command) {
+        if self.workers[worker].commands.send(command).is_err() {
+            set_fatal(&self.fatal, Some(worker), format!("worker {worker} stopped"));
+        }
+    }
+}
+
+/// Moves a task along its state diagram, reporting it to `/status` and
+/// the worker's task counters.
+fn transition(id: &TaskId, entry: &mut TaskEntry, next: TaskState) {
+    if let Err(illegal) = entry.state.transition(next) {
+        tracing::error!(task = %id, "{illegal}");
+        return;
+    }
+    let thread = format!("rill-worker-{}", entry.worker);
+    match next {
+        TaskState::Running => {
+            metrics::counter!(crate::observe::metrics::THREAD_TASKS_CREATED, "thread" => thread).increment(1)
+        }
+        TaskState::Closed => {
+            metrics::counter!(crate::observe::metrics::THREAD_TASKS_CLOSED, "thread" => thread).increment(1)
+        }
+        _ => {}
+    }
+    let state = (next != TaskState::Closed).then(|| next.to_string());
+    crate::observe::telemetry().task(
+        &id.to_string(),
+        state.as_deref(),
+        entry.worker,
+        entry.partitions.clone(),
+    );
+}

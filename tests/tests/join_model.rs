@@ -6,7 +6,7 @@
 //! simple in-memory model of KStream-KTable join semantics produces.
 
 use proptest::prelude::*;
-use rill_host::kafka::producer::MemorySink;
+use rill_host::kafka::memory_sink::MemorySink;
 use rill_host::manifest::Manifest;
 use rill_host::plugin::{InputRecord, Plugin, new_engine};
 use rill_host::state::store::TaskStore;

@@ -7,7 +7,7 @@ use super::RunOptions;
 use super::stream_thread::poll_loop;
 use crate::kafka::KafkaSettings;
 use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RecordSource, Watermarks};
-use crate::kafka::producer::MemorySink;
+use crate::kafka::memory_sink::MemorySink;
 use crate::plugin::InputRecord;
 use crate::task::manager::{FeedOptions, TaskManager};
 use crate::task::spec::TaskSpec;

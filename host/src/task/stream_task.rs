@@ -573,7 +573,7 @@ pub fn open_state(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::producer::MemorySink;
+    use crate::kafka::memory_sink::MemorySink;
     use crate::manifest::Manifest;
     use crate::task::testing::{ECHO, Trapping, chain as chain_spec, chain_with, header, records, values};
 

@@ -149,7 +149,7 @@ pub fn records(partition: i32, first: i64, values: &[&str]) -> Vec<InputRecord> 
 }
 
 /// The values a [`MemorySink`] received for `topic`, as text, in order.
-pub fn values(sink: &crate::kafka::producer::MemorySink, topic: &str) -> Vec<String> {
+pub fn values(sink: &crate::kafka::memory_sink::MemorySink, topic: &str) -> Vec<String> {
     sink.records()
         .iter()
         .filter(|r| r.topic == topic)
@@ -159,8 +159,8 @@ pub fn values(sink: &crate::kafka::producer::MemorySink, topic: &str) -> Vec<Str
 
 /// Header `name` of a record a [`MemorySink`] received, as text.
 ///
-/// [`MemorySink`]: crate::kafka::producer::MemorySink
-pub fn header(record: &crate::kafka::producer::SentRecord, name: &str) -> Option<String> {
+/// [`MemorySink`]: crate::kafka::memory_sink::MemorySink
+pub fn header(record: &crate::kafka::memory_sink::SentRecord, name: &str) -> Option<String> {
     record
         .headers
         .iter()

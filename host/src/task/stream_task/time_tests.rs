@@ -5,7 +5,7 @@
 //! error), and `idle-advance` moving each from where it stood.
 
 use super::*;
-use crate::kafka::producer::MemorySink;
+use crate::kafka::memory_sink::MemorySink;
 use crate::manifest::Manifest;
 use crate::plugin::{Aggregation, OutputRecord, ProcessorFactory, SharedTaskStore, Tick, WindowResult};
 use crate::state::store::TaskStore;

@@ -426,3 +426,93 @@ impl RecordSink for OutputProducer {
         self.inner.flush(timeout)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The acknowledgement and refusal path without a broker: what a
+    //! batch's ack waits for, which refusals dead-letter an input and
+    //! which fail the batch.
+    use super::*;
+
+    /// Records each refusal and, like the task's dead-letter code, sends
+    /// one dead letter under the same ack (acknowledged when told).
+    #[derive(Default)]
+    struct Letters {
+        refused: Mutex<Vec<(u32, String)>>,
+        pending: Mutex<Vec<Arc<BatchAck>>>,
+    }
+
+    impl Refusals for Letters {
+        fn refused(&self, input: u32, topic: &str, _: &str, ack: &Arc<BatchAck>) -> Result<(), String> {
+            self.refused.lock().push((input, topic.to_string()));
+            ack.sent();
+            self.pending.lock().push(ack.clone());
+            Ok(())
+        }
+    }
+
+    fn too_large() -> KafkaError {
+        KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)
+    }
+
+    #[test]
+    fn an_ack_completes_once_sealed_and_every_record_is_delivered() {
+        let ack = BatchAck::new();
+        ack.sent();
+        ack.sent();
+        ack.delivered(Ok(()));
+        assert!(!ack.is_complete(), "one record and the seal outstanding");
+        ack.seal();
+        assert!(!ack.is_complete(), "one record outstanding");
+        ack.delivered(Ok(()));
+        assert!(ack.is_complete());
+        assert_eq!(ack.failure(), None);
+    }
+
+    #[test]
+    fn a_record_refused_for_what_it_is_dead_letters_its_input_and_the_ack_waits_for_the_letter() {
+        let letters = Arc::new(Letters::default());
+        let ack = BatchAck::with_refusals(letters.clone());
+        ack.sent();
+        ack.seal();
+        ack.undeliverable(Some(7), "out", &too_large());
+        assert_eq!(*letters.refused.lock(), [(7, "out".to_string())]);
+        assert!(
+            !ack.is_complete(),
+            "the dead letter joined the ack before the refused record left it"
+        );
+        letters.pending.lock().pop().unwrap().delivered(Ok(()));
+        assert!(ack.is_complete());
+        assert_eq!(ack.failure(), None, "a dead-lettered input does not fail the batch");
+    }
+
+    #[test]
+    fn a_refusal_for_the_topic_or_without_an_input_fails_the_batch() {
+        for (input, error) in [
+            (
+                Some(1),
+                KafkaError::MessageProduction(RDKafkaErrorCode::TopicAuthorizationFailed),
+            ),
+            (None, too_large()),
+        ] {
+            let letters = Arc::new(Letters::default());
+            let ack = BatchAck::with_refusals(letters.clone());
+            ack.sent();
+            ack.seal();
+            ack.undeliverable(input, "out", &error);
+            assert!(letters.refused.lock().is_empty(), "{error}: nothing to dead-letter");
+            assert!(ack.is_complete());
+            let failure = ack.failure().expect("the batch failed");
+            assert!(failure.starts_with("delivery to out failed"), "{failure}");
+        }
+    }
+
+    #[test]
+    fn only_refusals_of_the_record_itself_dead_letter() {
+        assert!(refuses_record(RDKafkaErrorCode::MessageSizeTooLarge));
+        assert!(refuses_record(RDKafkaErrorCode::InvalidTimestamp));
+        assert!(!refuses_record(RDKafkaErrorCode::TopicAuthorizationFailed));
+        assert!(!refuses_record(RDKafkaErrorCode::UnknownTopicOrPartition));
+        assert!(!refuses_record(RDKafkaErrorCode::RequestTimedOut));
+    }
+}

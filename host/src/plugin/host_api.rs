@@ -389,4 +389,21 @@ mod tests {
             Ok(Err(state::StateError::Undeclared(name))) if name == "other"
         ));
     }
+
+    /// The limiter remembers a refused growth, so a trap in that call is
+    /// the memory limit's, and counts only the memory it granted.
+    #[test]
+    fn a_refused_memory_growth_is_remembered_for_the_call() {
+        use wasmtime::ResourceLimiter as _;
+        let mut host = HostState::new("test".into(), None, 1 << 20);
+        assert!(host.limits.memory_growing(0, 1 << 19, None).unwrap());
+        assert!(!host.limits.denied);
+        assert_eq!(host.limits.bytes, 1 << 19);
+        assert!(
+            host.limits.memory_growing(1 << 19, 2 << 20, None).is_err(),
+            "over the cap traps"
+        );
+        assert!(host.limits.denied);
+        assert_eq!(host.limits.bytes, 1 << 19, "only what was granted");
+    }
 }

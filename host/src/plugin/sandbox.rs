@@ -272,3 +272,45 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A trap's kind is decided from what wasmtime and the limiter report,
+    //! never from the trap's text.
+    use super::*;
+    use crate::manifest::Limits;
+
+    fn kind(error: anyhow::Error, memory_denied: bool) -> (TrapKind, String) {
+        let trapped = describe_trap(&error, &Limits::default(), memory_denied);
+        (trapped.kind, trapped.description)
+    }
+
+    #[test]
+    fn the_kind_comes_from_the_trap_code_the_timeout_and_the_limiter() {
+        let (k, text) = kind(anyhow::Error::new(wasmtime::Trap::Interrupt), false);
+        assert_eq!(k, TrapKind::TimeLimit);
+        assert!(text.starts_with("exceeded the time limit of 1s per batch"), "{text}");
+
+        let (k, text) = kind(anyhow::Error::new(BlockedPastLimit(Duration::from_millis(300))), false);
+        assert_eq!(k, TrapKind::TimeLimit);
+        assert!(text.contains("while blocked in a WASI call"), "{text}");
+
+        let (k, text) = kind(anyhow::Error::new(wasmtime::Trap::UnreachableCodeReached), true);
+        assert_eq!(k, TrapKind::MemoryLimit, "the limiter refused a growth during the call");
+        assert!(text.starts_with("exceeded the memory limit of 64 MiB"), "{text}");
+
+        // The same trap without a refused growth is a plain trap, whatever
+        // its text says.
+        let (k, _) = kind(anyhow::anyhow!("memory limit grow (a plugin's own words)"), false);
+        assert_eq!(k, TrapKind::Trap);
+    }
+
+    #[test]
+    fn labels_are_the_metric_values() {
+        let labels: Vec<&str> = [TrapKind::TimeLimit, TrapKind::MemoryLimit, TrapKind::Trap]
+            .into_iter()
+            .map(TrapKind::label)
+            .collect();
+        assert_eq!(labels, TrapKind::LABELS);
+    }
+}

@@ -10,6 +10,7 @@
 
 pub mod dead_letter;
 pub mod manager;
+pub mod open_state;
 pub mod partition_group;
 pub mod progress;
 pub mod shutdown;

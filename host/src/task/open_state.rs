@@ -1,0 +1,59 @@
+//! Opening a task's state before it runs: each stateful stage's RocksDB
+//! database, restored from its changelogs and tables (on the state
+//! updater thread, `state::updater`), so the task starts on state that is
+//! whole.
+
+use super::TaskId;
+use super::spec::{ProcessorMetrics, TaskSpec};
+use crate::state::StateError;
+use crate::state::manager::StateManager;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+
+/// Opens the database of every stateful stage of task `id` and restores
+/// what its checkpoint lacks: tables up to the group's committed offsets in
+/// `committed_tables`, changelogs to their end. Runs on the state updater;
+/// stops early when `cancel` is set (the task was revoked meanwhile).
+/// Returns one entry per stage, `None` for stateless ones.
+pub fn open_state(
+    id: &TaskId,
+    spec: &TaskSpec,
+    committed_tables: &HashMap<String, i64>,
+    cancel: &AtomicBool,
+) -> Result<Vec<Option<StateManager>>, StateError> {
+    let mut states = Vec::with_capacity(spec.stages.len());
+    for processor in spec.processors() {
+        let Some(config) = &processor.state else {
+            states.push(None);
+            continue;
+        };
+        // Each stage keeps its state where a task of that processor alone
+        // would: `<processor>_<partition>`.
+        let tag = TaskId {
+            processor: processor.name.clone(),
+            partition: id.partition,
+        }
+        .to_string();
+        let mut state = StateManager::open(
+            config.root.join(&tag),
+            id.partition,
+            &processor.changelogs,
+            &processor.table_topics,
+            config.global.clone(),
+        )?;
+        let tables: HashMap<String, i64> = committed_tables
+            .iter()
+            .filter(|(topic, _)| processor.table_topics.contains(topic))
+            .map(|(t, o)| (t.clone(), *o))
+            .collect();
+        let restored = state.restore(&config.kafka, &tables, &tag, cancel)?;
+        if config.exactly_once {
+            // What was restored is committed; what comes next is not yet.
+            state.hold_until_commit();
+        }
+        ProcessorMetrics::add(&processor.metrics.restored, restored.records);
+        ProcessorMetrics::add(&processor.metrics.restore_nanos, restored.elapsed.as_nanos() as u64);
+        states.push(Some(state));
+    }
+    Ok(states)
+}

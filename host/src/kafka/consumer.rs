@@ -8,6 +8,7 @@
 //! committing what they processed.
 
 use super::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, Watermarks};
+use crate::kafka::member::TopicPartition;
 use crate::plugin::{Header, InputRecord};
 use parking_lot::{Mutex, MutexGuard};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -84,7 +85,7 @@ impl ConsumerContext for GroupContext {
 fn committed_offsets(
     consumer: &BaseConsumer<GroupContext>,
     tpl: &TopicPartitionList,
-) -> Result<HashMap<(String, i32), i64>, String> {
+) -> Result<HashMap<TopicPartition, i64>, String> {
     if tpl.count() == 0 {
         return Ok(HashMap::new());
     }
@@ -97,7 +98,7 @@ fn committed_offsets(
                     .iter()
                     .filter_map(|e| {
                         let offset = e.offset().to_raw().filter(|o| *o >= 0)?;
-                        Some(((e.topic().to_string(), e.partition()), offset))
+                        Some((TopicPartition::new(e.topic(), e.partition()), offset))
                     })
                     .collect());
             }
@@ -161,21 +162,21 @@ fn commit_error(error: KafkaError) -> CommitError {
     }
 }
 
-fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
+fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
     tpl.elements()
         .iter()
-        .map(|e| (e.topic().to_string(), e.partition()))
+        .map(|e| TopicPartition::new(e.topic(), e.partition()))
         .collect()
 }
 
 /// `topic/partition, ...` for logs.
-pub(crate) fn show(partitions: &[(String, i32)]) -> String {
+pub(crate) fn show(partitions: &[TopicPartition]) -> String {
     if partitions.is_empty() {
         return "none".into();
     }
     partitions
         .iter()
-        .map(|(t, p)| format!("{t}/{p}"))
+        .map(TopicPartition::to_string)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -224,7 +225,7 @@ impl RecordSource for KafkaSource {
         }
     }
 
-    fn set_fetching(&self, partitions: &[(String, i32)], fetch: bool) {
+    fn set_fetching(&self, partitions: &[TopicPartition], fetch: bool) {
         set_fetching(&self.consumer, partitions, fetch);
     }
 
@@ -248,31 +249,31 @@ impl RecordSource for KafkaSource {
         self.copy_nanos.get()
     }
 
-    fn owned(&self, partitions: &[(String, i32)]) -> Vec<(String, i32)> {
+    fn owned(&self, partitions: &[TopicPartition]) -> Vec<TopicPartition> {
         let Ok(assignment) = self.consumer.assignment() else {
             return Vec::new();
         };
-        let assigned: std::collections::HashSet<(String, i32)> = assignment
+        let assigned: std::collections::HashSet<TopicPartition> = assignment
             .elements()
             .iter()
-            .map(|e| (e.topic().to_string(), e.partition()))
+            .map(|e| TopicPartition::new(e.topic(), e.partition()))
             .collect();
         partitions.iter().filter(|p| assigned.contains(*p)).cloned().collect()
     }
 
-    fn rewind(&self, partitions: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String> {
+    fn rewind(&self, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, String> {
         if partitions.is_empty() {
             return Ok(HashMap::new());
         }
         let mut tpl = TopicPartitionList::new();
-        for (topic, partition) in partitions {
+        for TopicPartition { topic, partition } in partitions {
             tpl.add_partition(topic, *partition);
         }
         let committed = committed_offsets(&self.consumer, &tpl)?;
         let mut seek = TopicPartitionList::new();
-        for (topic, partition) in partitions {
+        for TopicPartition { topic, partition } in partitions {
             let offset = committed
-                .get(&(topic.clone(), *partition))
+                .get(&TopicPartition::new(topic.as_str(), *partition))
                 .map_or(rdkafka::Offset::Beginning, |o| rdkafka::Offset::Offset(*o));
             seek.add_partition_offset(topic, *partition, offset)
                 .map_err(|e| e.to_string())?;
@@ -319,12 +320,12 @@ impl Watermarks for KafkaSource {
 }
 
 /// Pauses or resumes fetching `partitions` (flow control, restores).
-fn set_fetching<C: ConsumerContext>(consumer: &BaseConsumer<C>, partitions: &[(String, i32)], fetch: bool) {
+fn set_fetching<C: ConsumerContext>(consumer: &BaseConsumer<C>, partitions: &[TopicPartition], fetch: bool) {
     if partitions.is_empty() {
         return;
     }
     let mut tpl = TopicPartitionList::new();
-    for (topic, partition) in partitions {
+    for TopicPartition { topic, partition } in partitions {
         tpl.add_partition(topic, *partition);
     }
     let result = if fetch {

@@ -8,7 +8,35 @@
 
 use crate::plugin::InputRecord;
 use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
+
+/// A partition of a topic: what the group assigns, offsets are committed
+/// for, fetching is paused on, and a task owns one of per input.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic's name.
+    pub topic: String,
+    /// The partition number.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// `topic`'s partition `partition`.
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    /// `topic/partition`, as logs show it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.topic, self.partition)
+    }
+}
 
 /// A topic partition with the offset to resume from.
 pub type Offset = (String, i32, i64);
@@ -69,11 +97,14 @@ pub trait RebalanceListener: Send {
     /// Partitions assigned to this member, with the group's committed
     /// offsets of those that have one. Returns the partitions to keep
     /// paused (their tasks restore state first).
-    fn assigned(&mut self, partitions: &[(String, i32)], committed: &HashMap<(String, i32), i64>)
-    -> Vec<(String, i32)>;
+    fn assigned(
+        &mut self,
+        partitions: &[TopicPartition],
+        committed: &HashMap<TopicPartition, i64>,
+    ) -> Vec<TopicPartition>;
     /// Partitions revoked from this member: commit what was processed
     /// (through `committer`) and close their tasks, promptly.
-    fn revoked(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter);
+    fn revoked(&mut self, partitions: &[TopicPartition], committer: &dyn OffsetCommitter);
     /// Whether the task owning `partition` of `topic` is paused (its
     /// partition cannot drain).
     fn is_paused(&self, topic: &str, partition: i32) -> bool;
@@ -88,7 +119,7 @@ pub trait RecordSource: OffsetCommitter + Watermarks {
     /// inside (as librdkafka's do).
     fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>>;
     /// Stops (`false`) or resumes fetching `partitions`.
-    fn set_fetching(&self, partitions: &[(String, i32)], fetch: bool);
+    fn set_fetching(&self, partitions: &[TopicPartition], fetch: bool);
     /// Whether every assigned partition is consumed to its end; an error
     /// means it cannot be told now (brokers unreachable).
     fn drained(&self) -> Result<bool, String>;
@@ -106,13 +137,13 @@ pub trait RecordSource: OffsetCommitter + Watermarks {
     /// `partitions` (the beginning where none is committed) and returns
     /// them: `--on-fatal replace-worker` reads a replaced worker's
     /// partitions again from there.
-    fn rewind(&self, partitions: &[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String> {
+    fn rewind(&self, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, String> {
         let _ = partitions;
         Err("this source cannot rewind".into())
     }
     /// Which of `partitions` are still assigned to this member (a member
     /// whose session expired has lost them before it could tell).
-    fn owned(&self, partitions: &[(String, i32)]) -> Vec<(String, i32)> {
+    fn owned(&self, partitions: &[TopicPartition]) -> Vec<TopicPartition> {
         partitions.to_vec()
     }
 }

@@ -6,6 +6,7 @@
 use super::RunOptions;
 use super::stream_thread::poll_loop;
 use crate::kafka::KafkaSettings;
+use crate::kafka::member::TopicPartition;
 use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RecordSource, Watermarks};
 use crate::kafka::memory_sink::MemorySink;
 use crate::plugin::InputRecord;
@@ -24,10 +25,10 @@ struct FakeSource {
     manager: Mutex<TaskManager>,
     queued: Mutex<VecDeque<InputRecord>>,
     /// One past the last record ever queued, per partition.
-    ends: Mutex<HashMap<(String, i32), i64>>,
+    ends: Mutex<HashMap<TopicPartition, i64>>,
     /// Next offset to poll per partition.
-    positions: Mutex<HashMap<(String, i32), i64>>,
-    committed: Mutex<HashMap<(String, i32), i64>>,
+    positions: Mutex<HashMap<TopicPartition, i64>>,
+    committed: Mutex<HashMap<TopicPartition, i64>>,
     /// Refuse every commit as a rebalancing group's coordinator does.
     refuse: AtomicBool,
     /// Commits asked for, refused or not.
@@ -37,7 +38,7 @@ struct FakeSource {
 impl FakeSource {
     /// Assigns `partitions` of `spec`'s sources to this member, with no
     /// committed offsets, and queues `records`.
-    fn new(spec: TaskSpec, partitions: &[(String, i32)], sink: Arc<MemorySink>, records: Vec<InputRecord>) -> Self {
+    fn new(spec: TaskSpec, partitions: &[TopicPartition], sink: Arc<MemorySink>, records: Vec<InputRecord>) -> Self {
         let mut manager = TaskManager::new(
             &[Arc::new(spec)],
             2,
@@ -67,13 +68,16 @@ impl FakeSource {
     fn queue(&self, records: Vec<InputRecord>) {
         let mut ends = self.ends.lock();
         for r in &records {
-            ends.insert((r.topic.clone(), r.partition), r.offset + 1);
+            ends.insert(TopicPartition::new(r.topic.clone(), r.partition), r.offset + 1);
         }
         self.queued.lock().extend(records);
     }
 
     fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.committed.lock().get(&(topic.to_string(), partition)).copied()
+        self.committed
+            .lock()
+            .get(&TopicPartition::new(topic, partition))
+            .copied()
     }
 }
 
@@ -89,9 +93,10 @@ impl RecordSource for FakeSource {
         let next = self.queued.lock().pop_front();
         match next {
             Some(record) => {
-                self.positions
-                    .lock()
-                    .insert((record.topic.clone(), record.partition), record.offset + 1);
+                self.positions.lock().insert(
+                    TopicPartition::new(record.topic.clone(), record.partition),
+                    record.offset + 1,
+                );
                 Some(Ok(record))
             }
             None => {
@@ -101,7 +106,7 @@ impl RecordSource for FakeSource {
         }
     }
 
-    fn set_fetching(&self, _: &[(String, i32)], _: bool) {}
+    fn set_fetching(&self, _: &[TopicPartition], _: bool) {}
 
     fn drained(&self) -> Result<bool, String> {
         let positions = self.positions.lock();
@@ -129,7 +134,7 @@ impl OffsetCommitter for FakeSource {
         }
         let mut committed = self.committed.lock();
         for (topic, partition, offset) in offsets {
-            let previous = committed.insert((topic.clone(), *partition), *offset);
+            let previous = committed.insert(TopicPartition::new(topic.as_str(), *partition), *offset);
             assert!(previous.is_none_or(|p| p <= *offset), "commits never go backwards");
         }
         Ok(())
@@ -138,7 +143,7 @@ impl OffsetCommitter for FakeSource {
 
 impl Watermarks for FakeSource {
     fn high(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.ends.lock().get(&(topic.to_string(), partition)).copied()
+        self.ends.lock().get(&TopicPartition::new(topic, partition)).copied()
     }
 
     fn low(&self, _: &str, _: i32) -> Option<i64> {
@@ -174,7 +179,7 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
 #[test]
 fn a_chain_commits_only_once_every_stage_is_acknowledged_and_stops_when_drained() {
     let sink = Arc::new(MemorySink::holding());
-    let partitions = [("in".to_string(), 0), ("in".to_string(), 1)];
+    let partitions = [TopicPartition::new("in", 0), TopicPartition::new("in", 1)];
     let mut input = records(0, 0, &["a", "b", "c", "d", "e", "f", "g"]);
     input.extend(records(1, 40, &["x", "y"]));
     let source = FakeSource::new(chain(false), &partitions, sink.clone(), input);
@@ -215,7 +220,7 @@ fn a_chain_commits_only_once_every_stage_is_acknowledged_and_stops_when_drained(
 #[test]
 fn a_revoked_task_commits_what_it_processed_and_later_records_of_it_are_dropped() {
     let sink = Arc::new(MemorySink::default());
-    let partitions = [("in".to_string(), 0), ("in".to_string(), 1)];
+    let partitions = [TopicPartition::new("in", 0), TopicPartition::new("in", 1)];
     let mut input = records(0, 0, &["a", "b", "c"]);
     input.extend(records(1, 0, &["x"]));
     let source = FakeSource::new(chain(true), &partitions, sink.clone(), input);
@@ -247,7 +252,7 @@ fn a_revoked_task_commits_what_it_processed_and_later_records_of_it_are_dropped(
 #[test]
 fn commits_refused_by_a_rebalancing_group_are_not_retried_every_turn_and_the_revocation_gives_up_at_once() {
     let sink = Arc::new(MemorySink::default());
-    let partitions = [("in".to_string(), 0)];
+    let partitions = [TopicPartition::new("in", 0)];
     let source = FakeSource::new(chain(true), &partitions, sink.clone(), records(0, 0, &["a", "b", "c"]));
     source.refuse.store(true, Ordering::Release);
     let shutdown = AtomicBool::new(false);
@@ -353,7 +358,7 @@ impl crate::kafka::producer::Transactions for FakeTransactions {
 #[test]
 fn exactly_once_commits_offsets_only_inside_transactions() {
     let sink = Arc::new(MemorySink::default());
-    let partitions = [("in".to_string(), 0), ("in".to_string(), 1)];
+    let partitions = [TopicPartition::new("in", 0), TopicPartition::new("in", 1)];
     let mut input = records(0, 0, &["a", "b", "c", "d", "e"]);
     input.extend(records(1, 0, &["x", "y"]));
     let source = FakeSource::new(chain(true), &partitions, sink.clone(), input);

@@ -13,6 +13,7 @@ use super::report::LoopTime;
 use super::{OnFatal, RunOptions};
 use crate::kafka::consumer::show;
 use crate::kafka::member::RecordSource;
+use crate::kafka::member::TopicPartition;
 use crate::observe::app_state::AppState;
 use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY};
 use crate::plugin::InputRecord;
@@ -115,7 +116,7 @@ pub fn poll_loop<S: RecordSource>(
                 Ok((owned.clone(), source.rewind(&owned)?))
             })?;
             drop(manager);
-            let ready: Vec<(String, i32)> = partitions.into_iter().filter(|p| !restoring.contains(p)).collect();
+            let ready: Vec<TopicPartition> = partitions.into_iter().filter(|p| !restoring.contains(p)).collect();
             source.set_fetching(&restoring, false);
             source.set_fetching(&ready, true);
             continue;
@@ -126,7 +127,7 @@ pub fn poll_loop<S: RecordSource>(
             let (partitions, restoring) =
                 manager.replace_worker(worker, &why, source, &|partitions| source.rewind(partitions))?;
             drop(manager);
-            let ready: Vec<(String, i32)> = partitions.into_iter().filter(|p| !restoring.contains(p)).collect();
+            let ready: Vec<TopicPartition> = partitions.into_iter().filter(|p| !restoring.contains(p)).collect();
             source.set_fetching(&restoring, false);
             source.set_fetching(&ready, true);
             continue;

@@ -6,6 +6,7 @@
 //! aborts.
 
 use super::*;
+use crate::kafka::member::TopicPartition;
 
 impl TaskManager {
     /// Commits every task's acknowledged progress. A task whose outputs
@@ -24,7 +25,7 @@ impl TaskManager {
             match entry.progress.take_committable() {
                 Ok(reached) => {
                     for (topic, offset) in reached {
-                        self.reached.insert((topic.to_string(), id.partition), offset);
+                        self.reached.insert(TopicPartition::new(&*topic, id.partition), offset);
                     }
                 }
                 Err(failure) => {
@@ -51,7 +52,7 @@ impl TaskManager {
             .reached
             .iter()
             .filter(|(tp, offset)| self.committed.get(*tp) != Some(offset))
-            .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
+            .map(|(tp, offset)| (tp.topic.clone(), tp.partition, *offset))
             .collect();
         if due.is_empty() {
             return;
@@ -60,7 +61,7 @@ impl TaskManager {
             Ok(()) => {
                 self.refused_by_rebalance = false;
                 for (topic, partition, offset) in due {
-                    self.committed.insert((topic, partition), offset);
+                    self.committed.insert(TopicPartition::new(topic, partition), offset);
                 }
             }
             Err(error @ CommitError::Rebalancing(_)) => {
@@ -110,7 +111,7 @@ impl TaskManager {
         let outcome = outcome.and_then(|due| {
             tracing::debug!(offsets = due.len(), "transaction committed");
             for (topic, partition, offset) in due {
-                self.committed.insert((topic, partition), offset);
+                self.committed.insert(TopicPartition::new(topic, partition), offset);
             }
             txn.begin()
         });
@@ -125,7 +126,7 @@ impl TaskManager {
         self.reached
             .iter()
             .filter(|(tp, offset)| self.committed.get(*tp) != Some(offset))
-            .map(|((topic, partition), offset)| (topic.clone(), *partition, *offset))
+            .map(|(tp, offset)| (tp.topic.clone(), tp.partition, *offset))
             .collect()
     }
 
@@ -267,8 +268,8 @@ impl TaskManager {
     pub fn roll_back(
         &mut self,
         why: &str,
-        rewind: &dyn Fn(&[(String, i32)]) -> Result<(Vec<(String, i32)>, HashMap<(String, i32), i64>), String>,
-    ) -> Result<(Vec<(String, i32)>, Vec<(String, i32)>), String> {
+        rewind: &dyn Fn(&[TopicPartition]) -> Result<(Vec<TopicPartition>, HashMap<TopicPartition, i64>), String>,
+    ) -> Result<(Vec<TopicPartition>, Vec<TopicPartition>), String> {
         let now = Instant::now();
         self.rollbacks.retain(|at| now.duration_since(*at) < REPLACEMENT_WINDOW);
         if self.rollbacks.len() >= MAX_REPLACEMENTS {
@@ -286,9 +287,13 @@ impl TaskManager {
             outcome.map_err(|e| format!("{why}; then {e}"))?;
         }
         let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
-        let mut partitions: Vec<(String, i32)> = ids
+        let mut partitions: Vec<TopicPartition> = ids
             .iter()
-            .flat_map(|id| self.topics_of(id).into_iter().map(|t| (t, id.partition)))
+            .flat_map(|id| {
+                self.topics_of(id)
+                    .into_iter()
+                    .map(|t| TopicPartition::new(t, id.partition))
+            })
             .collect();
         partitions.sort();
         self.close_tasks(&ids, None);

@@ -3,6 +3,7 @@
 //! control (pause a partition whose task holds enough, resume below half).
 
 use super::*;
+use crate::kafka::member::TopicPartition;
 
 impl TaskManager {
     /// Buffers records polled from one partition (offset order) with the
@@ -12,7 +13,7 @@ impl TaskManager {
         let (Some(first), Some(last)) = (records.first(), records.last().map(|r| r.offset)) else {
             return;
         };
-        let tp = (topic.to_string(), partition);
+        let tp = TopicPartition::new(topic, partition);
         let times = self.polled_times.entry(tp).or_default();
         if times.len() < 4096 {
             times.push_back((first.offset, last, first.timestamp));
@@ -23,7 +24,7 @@ impl TaskManager {
         };
         if let Some(entry) = self.tasks.get_mut(&id) {
             entry.group.add(topic, partition, records);
-            self.positions.insert((topic.to_string(), partition), last + 1);
+            self.positions.insert(TopicPartition::new(topic, partition), last + 1);
         }
     }
 
@@ -57,9 +58,12 @@ impl TaskManager {
                     let Some(entry) = self.tasks.get(&id) else { break };
                     // Each partition's lag (used once it runs dry), worked
                     // out before the group is borrowed mutably.
-                    let partitions: Vec<(String, i32)> =
-                        entry.group.partitions().map(|(t, p, _)| (t.to_string(), p)).collect();
-                    let lags: Vec<((String, i32), Lag)> = partitions
+                    let partitions: Vec<TopicPartition> = entry
+                        .group
+                        .partitions()
+                        .map(|(t, p, _)| TopicPartition::new(&**t, p))
+                        .collect();
+                    let lags: Vec<(TopicPartition, Lag)> = partitions
                         .into_iter()
                         .map(|tp| {
                             let lag = self.lag(&tp, marks, now);
@@ -70,7 +74,7 @@ impl TaskManager {
                     let entry = self.tasks.get_mut(&id).expect("present above");
                     entry.group.take_ready(batch_size, now, |t, p| {
                         lags.iter()
-                            .find(|((lt, lp), _)| lt == t && *lp == p)
+                            .find(|(l, _)| l.topic == t && l.partition == p)
                             .map_or(Lag::Unknown, |(_, lag)| *lag)
                     })
                 };
@@ -97,8 +101,8 @@ impl TaskManager {
     /// What is left on the broker for an empty partition; asks the broker
     /// for the first offset only for a partition with no position that has
     /// been unknown for a while (a partition emptied by retention).
-    pub(super) fn lag(&mut self, tp: &(String, i32), marks: &dyn Watermarks, now: Instant) -> Lag {
-        let Some(high) = marks.high(&tp.0, tp.1) else {
+    pub(super) fn lag(&mut self, tp: &TopicPartition, marks: &dyn Watermarks, now: Instant) -> Lag {
+        let Some(high) = marks.high(&tp.topic, tp.partition) else {
             return Lag::Unknown;
         };
         let position = match self.positions.get(tp).or_else(|| self.lows.get(tp)) {
@@ -109,7 +113,7 @@ impl TaskManager {
                 if now.saturating_duration_since(since) < ASK_LOW_AFTER {
                     return Lag::Unknown;
                 }
-                match marks.low(&tp.0, tp.1) {
+                match marks.low(&tp.topic, tp.partition) {
                     Some(low) => {
                         self.lows.insert(tp.clone(), low);
                         low
@@ -134,7 +138,7 @@ impl TaskManager {
             let mut over = Vec::new();
             let mut under = Vec::new();
             for (topic, partition, buffered) in entry.group.partitions() {
-                let tp = (topic.to_string(), partition);
+                let tp = TopicPartition::new(&**topic, partition);
                 let throttled = entry.throttled.contains(&tp);
                 if !throttled && buffered >= limit {
                     over.push(tp);
@@ -155,7 +159,7 @@ impl TaskManager {
 
     /// Partitions of tasks that paused since the last call, so the consumer
     /// can stop fetching them.
-    pub fn take_newly_paused(&mut self) -> Vec<(String, i32)> {
+    pub fn take_newly_paused(&mut self) -> Vec<TopicPartition> {
         let mut partitions = Vec::new();
         for (id, entry) in &mut self.tasks {
             if entry.progress.is_paused() && !entry.paused_reported {
@@ -164,7 +168,7 @@ impl TaskManager {
                     self.by_topic
                         .iter()
                         .filter(|(_, s)| s.name == id.processor)
-                        .map(|(t, _)| (t.clone(), id.partition)),
+                        .map(|(t, _)| TopicPartition::new(t.clone(), id.partition)),
                 );
             }
         }

@@ -14,6 +14,7 @@ mod commit;
 mod feed;
 mod workers;
 
+use crate::kafka::member::TopicPartition;
 pub use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, Watermarks};
 use crate::kafka::producer::{RecordSink, Transactions, TxnError};
 use crate::plugin::InputRecord;
@@ -37,13 +38,13 @@ use std::time::{Duration, Instant};
 impl RebalanceListener for TaskManager {
     fn assigned(
         &mut self,
-        partitions: &[(String, i32)],
-        committed: &HashMap<(String, i32), i64>,
-    ) -> Vec<(String, i32)> {
+        partitions: &[TopicPartition],
+        committed: &HashMap<TopicPartition, i64>,
+    ) -> Vec<TopicPartition> {
         self.handle_assignment(partitions, committed)
     }
 
-    fn revoked(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter) {
+    fn revoked(&mut self, partitions: &[TopicPartition], committer: &dyn OffsetCommitter) {
         self.handle_revocation(partitions, committer)
     }
 
@@ -82,9 +83,9 @@ impl Default for FeedOptions {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct FlowChange {
     /// Stop fetching these.
-    pub pause: Vec<(String, i32)>,
+    pub pause: Vec<TopicPartition>,
     /// Fetch these again.
-    pub resume: Vec<(String, i32)>,
+    pub resume: Vec<TopicPartition>,
 }
 
 struct TaskEntry {
@@ -96,7 +97,7 @@ struct TaskEntry {
     /// Polled records waiting to be processed in timestamp order.
     group: PartitionGroup,
     /// Partitions whose fetching is paused because the group holds enough.
-    throttled: Vec<(String, i32)>,
+    throttled: Vec<TopicPartition>,
     /// The restore in progress, while the task is `Restoring`.
     restore: Option<Restoring<TaskStates, StateError>>,
     /// Its input partitions as `topic-partition`, for `/status`.
@@ -123,15 +124,15 @@ pub struct TaskManager {
     fatal: FatalSlot,
     /// Latest committable offset per input partition, and what was
     /// committed, so a failed commit is retried and an unchanged one skipped.
-    reached: HashMap<(String, i32), i64>,
-    committed: HashMap<(String, i32), i64>,
+    reached: HashMap<TopicPartition, i64>,
+    committed: HashMap<TopicPartition, i64>,
     /// Next offset the consumer delivers per assigned input partition: the
     /// committed offset at assignment, then one past the last polled record.
-    positions: HashMap<(String, i32), i64>,
+    positions: HashMap<TopicPartition, i64>,
     /// Partitions with no position whose lag could not be told yet, since
     /// when, and their first offset once asked of the broker.
-    unknown_since: HashMap<(String, i32), Instant>,
-    lows: HashMap<(String, i32), i64>,
+    unknown_since: HashMap<TopicPartition, Instant>,
+    lows: HashMap<TopicPartition, i64>,
     feed: FeedOptions,
     /// Tasks that stopped on a failure, with why, for the run's outcome.
     failures: Vec<String>,
@@ -140,7 +141,7 @@ pub struct TaskManager {
     /// Per input partition, the first offset and timestamp of each polled
     /// chunk not yet committed (first offset, last offset, timestamp of the
     /// first): how far behind in time the group is.
-    polled_times: HashMap<(String, i32), std::collections::VecDeque<(i64, i64, i64)>>,
+    polled_times: HashMap<TopicPartition, std::collections::VecDeque<(i64, i64, i64)>>,
     /// The process's shutdown, handed to replacement workers.
     shutdown: Arc<Shutdown>,
     /// When each worker was replaced, for [`MAX_REPLACEMENTS`].
@@ -243,9 +244,9 @@ impl TaskManager {
     /// them back.
     pub fn handle_assignment(
         &mut self,
-        partitions: &[(String, i32)],
-        committed: &HashMap<(String, i32), i64>,
-    ) -> Vec<(String, i32)> {
+        partitions: &[TopicPartition],
+        committed: &HashMap<TopicPartition, i64>,
+    ) -> Vec<TopicPartition> {
         self.refused_by_rebalance = false;
         for tp in partitions {
             if let Some(offset) = committed.get(tp) {
@@ -255,7 +256,7 @@ impl TaskManager {
             }
         }
         let mut restoring = Vec::new();
-        for (topic, partition) in partitions {
+        for TopicPartition { topic, partition } in partitions {
             let Some(spec) = self.by_topic.get(topic).cloned() else {
                 continue;
             };
@@ -292,12 +293,12 @@ impl TaskManager {
                     .filter(|s| s.table)
                     .filter_map(|s| {
                         committed
-                            .get(&(s.topic.clone(), *partition))
+                            .get(&TopicPartition::new(s.topic.as_str(), *partition))
                             .map(|o| (s.topic.clone(), *o))
                     })
                     .collect();
                 let (task, spec) = (id.clone(), spec.clone());
-                restoring.extend(spec.input_topics().map(|t| (t.clone(), *partition)));
+                restoring.extend(spec.input_topics().map(|t| TopicPartition::new(t.as_str(), *partition)));
                 tracing::info!(task = %id, "task restoring");
                 Some(self.updater.submit(Box::new(move |cancel: &AtomicBool| {
                     open_state(&task, &spec, &tables, cancel)
@@ -317,7 +318,7 @@ impl TaskManager {
     /// Starts the tasks whose restore finished on their workers; returns
     /// their partitions, to be fetched again. A restore that failed stops
     /// the application (as a task that cannot start does).
-    pub fn poll_restores(&mut self) -> Vec<(String, i32)> {
+    pub fn poll_restores(&mut self) -> Vec<TopicPartition> {
         let mut ready = Vec::new();
         let finished: Vec<(TaskId, Result<TaskStates, StateError>)> = self
             .tasks
@@ -332,7 +333,10 @@ impl TaskManager {
                 Ok(states) => {
                     let (worker, progress) = (entry.worker, entry.progress.clone());
                     transition(&id, entry, TaskState::Running);
-                    ready.extend(spec.input_topics().map(|t| (t.clone(), id.partition)));
+                    ready.extend(
+                        spec.input_topics()
+                            .map(|t| TopicPartition::new(t.as_str(), id.partition)),
+                    );
                     self.start_on_worker(worker, &id, &spec, &progress, states);
                     tracing::info!(task = %id, worker, "task running");
                 }
@@ -376,11 +380,11 @@ impl TaskManager {
     /// broker may refuse commits while it waits for members to rejoin; the
     /// partitions' next owner resumes from the last commit). Waiting for
     /// acknowledgements is bounded by [`DRAIN_TIMEOUT`].
-    pub fn handle_revocation(&mut self, partitions: &[(String, i32)], committer: &dyn OffsetCommitter) {
+    pub fn handle_revocation(&mut self, partitions: &[TopicPartition], committer: &dyn OffsetCommitter) {
         // A task owns one partition of each input: name it once.
         let mut ids: Vec<TaskId> = partitions
             .iter()
-            .filter_map(|(topic, partition)| self.task_for(topic, *partition))
+            .filter_map(|tp| self.task_for(&tp.topic, tp.partition))
             .collect();
         ids.sort();
         ids.dedup();
@@ -470,7 +474,7 @@ impl TaskManager {
                 // Another member may advance these partitions now; a stale
                 // position must never be committed if they come back.
                 for topic in self.topics_of(id) {
-                    self.forget_partition(&(topic, id.partition));
+                    self.forget_partition(&TopicPartition::new(topic, id.partition));
                 }
                 tracing::info!(task = %id, "task closed");
             }
@@ -490,13 +494,17 @@ impl TaskManager {
     pub fn observe_lag(&mut self, marks: &dyn Watermarks) {
         let now = crate::observe::now_ms();
         let mut monitor = crate::observe::telemetry().lag();
-        let partitions: Vec<(String, i32)> = self
+        let partitions: Vec<TopicPartition> = self
             .tasks
             .keys()
-            .flat_map(|id| self.topics_of(id).into_iter().map(|t| (t, id.partition)))
+            .flat_map(|id| {
+                self.topics_of(id)
+                    .into_iter()
+                    .map(|t| TopicPartition::new(t, id.partition))
+            })
             .collect();
         for tp in partitions {
-            let end = marks.high(&tp.0, tp.1);
+            let end = marks.high(&tp.topic, tp.partition);
             let committed = self.committed.get(&tp).copied();
             let times = self.polled_times.entry(tp.clone()).or_default();
             if let Some(committed) = committed {
@@ -509,10 +517,10 @@ impl TaskManager {
             let lag_seconds = times.front().map(|(_, _, ts)| ((now - ts) as f64 / 1000.0).max(0.0));
             match (committed, end) {
                 (Some(offset), Some(end)) => {
-                    monitor.commit(&tp.0, tp.1, offset, end, now);
-                    monitor.observe(&tp.0, tp.1, Some(end), lag_seconds);
+                    monitor.commit(&tp.topic, tp.partition, offset, end, now);
+                    monitor.observe(&tp.topic, tp.partition, Some(end), lag_seconds);
                 }
-                _ => monitor.observe(&tp.0, tp.1, end, lag_seconds),
+                _ => monitor.observe(&tp.topic, tp.partition, end, lag_seconds),
             }
         }
     }
@@ -534,14 +542,14 @@ impl TaskManager {
 
     /// Forgets everything known of a partition this member no longer works
     /// on, so a stale position is never committed if it comes back.
-    fn forget_partition(&mut self, tp: &(String, i32)) {
+    fn forget_partition(&mut self, tp: &TopicPartition) {
         self.reached.remove(tp);
         self.committed.remove(tp);
         self.positions.remove(tp);
         self.unknown_since.remove(tp);
         self.lows.remove(tp);
         self.polled_times.remove(tp);
-        crate::observe::telemetry().lag().forget(&tp.0, tp.1);
+        crate::observe::telemetry().lag().forget(&tp.topic, tp.partition);
     }
 
     fn topics_of(&self, id: &TaskId) -> Vec<String> {

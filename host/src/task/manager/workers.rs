@@ -3,6 +3,7 @@
 //! their last commit).
 
 use super::*;
+use crate::kafka::member::TopicPartition;
 
 impl TaskManager {
     /// The error that stopped a worker, if any.
@@ -46,8 +47,8 @@ impl TaskManager {
         worker: usize,
         why: &str,
         committer: &dyn OffsetCommitter,
-        rewind: &dyn Fn(&[(String, i32)]) -> Result<HashMap<(String, i32), i64>, String>,
-    ) -> Result<(Vec<(String, i32)>, Vec<(String, i32)>), String> {
+        rewind: &dyn Fn(&[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, String>,
+    ) -> Result<(Vec<TopicPartition>, Vec<TopicPartition>), String> {
         let now = Instant::now();
         let history = &mut self.replacements[worker];
         history.retain(|at| now.duration_since(*at) < REPLACEMENT_WINDOW);
@@ -98,7 +99,7 @@ impl TaskManager {
             };
             transition(id, &mut entry, TaskState::Closed);
             for topic in self.topics_of(id) {
-                let tp = (topic, id.partition);
+                let tp = TopicPartition::new(topic, id.partition);
                 self.forget_partition(&tp);
                 partitions.push(tp);
             }

@@ -25,7 +25,7 @@ impl TaskManager {
             match entry.progress.take_committable() {
                 Ok(reached) => {
                     for (topic, offset) in reached {
-                        self.reached.insert(TopicPartition::new(&*topic, id.partition), offset);
+                        self.positions.of(&TopicPartition::new(&*topic, id.partition)).reached = Some(offset);
                     }
                 }
                 Err(failure) => {
@@ -48,21 +48,14 @@ impl TaskManager {
             return;
         }
         self.collect(ids);
-        let due: Vec<Offset> = self
-            .reached
-            .iter()
-            .filter(|(tp, offset)| self.committed.get(*tp) != Some(offset))
-            .map(|(tp, offset)| (tp.topic.clone(), tp.partition, *offset))
-            .collect();
+        let due = self.positions.due();
         if due.is_empty() {
             return;
         }
         match committer.commit(&due) {
             Ok(()) => {
                 self.refused_by_rebalance = false;
-                for (topic, partition, offset) in due {
-                    self.committed.insert(TopicPartition::new(topic, partition), offset);
-                }
+                self.positions.committed(due);
             }
             Err(error @ CommitError::Rebalancing(_)) => {
                 if !self.refused_by_rebalance {
@@ -110,9 +103,7 @@ impl TaskManager {
         let committed = outcome.is_ok();
         let outcome = outcome.and_then(|due| {
             tracing::debug!(offsets = due.len(), "transaction committed");
-            for (topic, partition, offset) in due {
-                self.committed.insert(TopicPartition::new(topic, partition), offset);
-            }
+            self.positions.committed(due);
             txn.begin()
         });
         self.resume_workers(barriers, committed);
@@ -123,11 +114,7 @@ impl TaskManager {
 
     /// Offsets reached and not yet committed.
     pub(super) fn due_offsets(&self) -> Vec<Offset> {
-        self.reached
-            .iter()
-            .filter(|(tp, offset)| self.committed.get(*tp) != Some(offset))
-            .map(|(tp, offset)| (tp.topic.clone(), tp.partition, *offset))
-            .collect()
+        self.positions.due()
     }
 
     /// Whether the open transaction may hold records no input offset
@@ -310,9 +297,6 @@ impl TaskManager {
         self.tasks
             .values()
             .all(|t| t.progress.is_committed() || t.progress.is_paused())
-            && self
-                .reached
-                .iter()
-                .all(|(tp, offset)| self.committed.get(tp) == Some(offset))
+            && self.positions.all_committed()
     }
 }

@@ -14,7 +14,7 @@ impl TaskManager {
             return;
         };
         let tp = TopicPartition::new(topic, partition);
-        let times = self.polled_times.entry(tp).or_default();
+        let times = &mut self.positions.of(&tp).polled_times;
         if times.len() < 4096 {
             times.push_back((first.offset, last, first.timestamp));
         }
@@ -24,7 +24,7 @@ impl TaskManager {
         };
         if let Some(entry) = self.tasks.get_mut(&id) {
             entry.group.add(topic, partition, records);
-            self.positions.insert(TopicPartition::new(topic, partition), last + 1);
+            self.positions.of(&tp).position = Some(last + 1);
         }
     }
 
@@ -105,21 +105,22 @@ impl TaskManager {
         let Some(high) = marks.high(&tp.topic, tp.partition) else {
             return Lag::Unknown;
         };
-        let position = match self.positions.get(tp).or_else(|| self.lows.get(tp)) {
-            Some(position) => *position,
+        let p = self.positions.of(tp);
+        let position = match p.position.or(p.low) {
+            Some(position) => position,
             None if high <= 0 => return Lag::Known(0),
             None => {
-                let since = *self.unknown_since.entry(tp.clone()).or_insert(now);
+                let since = *p.unknown_since.get_or_insert(now);
                 if now.saturating_duration_since(since) < ASK_LOW_AFTER {
                     return Lag::Unknown;
                 }
                 match marks.low(&tp.topic, tp.partition) {
                     Some(low) => {
-                        self.lows.insert(tp.clone(), low);
+                        p.low = Some(low);
                         low
                     }
                     None => {
-                        self.unknown_since.insert(tp.clone(), now);
+                        p.unknown_since = Some(now);
                         return Lag::Unknown;
                     }
                 }

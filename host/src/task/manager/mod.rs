@@ -12,6 +12,7 @@
 
 mod commit;
 mod feed;
+mod positions;
 mod workers;
 
 use crate::kafka::member::TopicPartition;
@@ -122,26 +123,14 @@ pub struct TaskManager {
     tasks: BTreeMap<TaskId, TaskEntry>,
     producer: Arc<dyn RecordSink>,
     fatal: FatalSlot,
-    /// Latest committable offset per input partition, and what was
-    /// committed, so a failed commit is retried and an unchanged one skipped.
-    reached: HashMap<TopicPartition, i64>,
-    committed: HashMap<TopicPartition, i64>,
-    /// Next offset the consumer delivers per assigned input partition: the
-    /// committed offset at assignment, then one past the last polled record.
-    positions: HashMap<TopicPartition, i64>,
-    /// Partitions with no position whose lag could not be told yet, since
-    /// when, and their first offset once asked of the broker.
-    unknown_since: HashMap<TopicPartition, Instant>,
-    lows: HashMap<TopicPartition, i64>,
+    /// Per input partition: position, reached and committed offsets, lag
+    /// bookkeeping (see [`positions`]).
+    positions: positions::Positions,
     feed: FeedOptions,
     /// Tasks that stopped on a failure, with why, for the run's outcome.
     failures: Vec<String>,
     /// Restores tasks' state off the poll loop.
     updater: StateUpdater,
-    /// Per input partition, the first offset and timestamp of each polled
-    /// chunk not yet committed (first offset, last offset, timestamp of the
-    /// first): how far behind in time the group is.
-    polled_times: HashMap<TopicPartition, std::collections::VecDeque<(i64, i64, i64)>>,
     /// The process's shutdown, handed to replacement workers.
     shutdown: Arc<Shutdown>,
     /// When each worker was replaced, for [`MAX_REPLACEMENTS`].
@@ -201,15 +190,10 @@ impl TaskManager {
             tasks: BTreeMap::new(),
             producer,
             fatal,
-            reached: HashMap::new(),
-            committed: HashMap::new(),
-            positions: HashMap::new(),
-            unknown_since: HashMap::new(),
-            lows: HashMap::new(),
+            positions: positions::Positions::default(),
             feed,
             failures: Vec::new(),
             updater: StateUpdater::start()?,
-            polled_times: HashMap::new(),
             replacements: vec![Vec::new(); threads.max(1)],
             shutdown,
             transactions: None,
@@ -250,9 +234,10 @@ impl TaskManager {
         self.refused_by_rebalance = false;
         for tp in partitions {
             if let Some(offset) = committed.get(tp) {
-                self.positions.insert(tp.clone(), *offset);
+                let p = self.positions.of(tp);
+                p.position = Some(*offset);
                 // The group's offset: committing it again would be a no-op.
-                self.committed.insert(tp.clone(), *offset);
+                p.committed = Some(*offset);
             }
         }
         let mut restoring = Vec::new();
@@ -505,8 +490,9 @@ impl TaskManager {
             .collect();
         for tp in partitions {
             let end = marks.high(&tp.topic, tp.partition);
-            let committed = self.committed.get(&tp).copied();
-            let times = self.polled_times.entry(tp.clone()).or_default();
+            let p = self.positions.of(&tp);
+            let committed = p.committed;
+            let times = &mut p.polled_times;
             if let Some(committed) = committed {
                 // Drop chunks wholly committed: the front one then holds
                 // the oldest uncommitted record, if it was polled.
@@ -543,12 +529,7 @@ impl TaskManager {
     /// Forgets everything known of a partition this member no longer works
     /// on, so a stale position is never committed if it comes back.
     fn forget_partition(&mut self, tp: &TopicPartition) {
-        self.reached.remove(tp);
-        self.committed.remove(tp);
-        self.positions.remove(tp);
-        self.unknown_since.remove(tp);
-        self.lows.remove(tp);
-        self.polled_times.remove(tp);
+        self.positions.forget(tp);
         crate::observe::telemetry().lag().forget(&tp.topic, tp.partition);
     }
 

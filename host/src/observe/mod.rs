@@ -39,10 +39,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock()
-}
-
 /// A task as `/status` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskView {
@@ -187,12 +183,12 @@ impl Telemetry {
         threads: usize,
         lag_window: usize,
     ) {
-        *lock(&self.application) = application.to_string();
-        *lock(&self.topology) = topology;
-        *lock(&self.processors) = processors;
-        *lock(&self.state_dir) = Some(state_dir);
-        *lock(&self.threads) = threads;
-        *lock(&self.lag) = LagMonitor::new(lag_window);
+        *self.application.lock() = application.to_string();
+        *self.topology.lock() = topology;
+        *self.processors.lock() = processors;
+        *self.state_dir.lock() = Some(state_dir);
+        *self.threads.lock() = threads;
+        *self.lag.lock() = LagMonitor::new(lag_window);
     }
 
     /// Sets the application state (see [`app_state`]) and exports it.
@@ -205,10 +201,10 @@ impl Telemetry {
     /// Records a task's state by name (the task layer's state machine);
     /// `None`: the task closed, and is removed.
     pub fn task(&self, id: &str, state: Option<&str>, worker: usize, partitions: Vec<String>) {
-        let mut tasks = lock(&self.tasks);
+        let mut tasks = self.tasks.lock();
         let Some(state) = state else {
             tasks.remove(id);
-            lock(&self.restores).remove(id);
+            self.restores.lock().remove(id);
             return;
         };
         tasks.insert(
@@ -225,7 +221,7 @@ impl Telemetry {
 
     /// A restore's progress: `restored` of `total` records so far.
     pub fn restore(&self, task: &str, total: u64, restored: u64, done: bool) {
-        let mut restores = lock(&self.restores);
+        let mut restores = self.restores.lock();
         let entry = restores.entry(task.to_string()).or_insert_with(|| {
             (
                 RestoreView {
@@ -246,7 +242,7 @@ impl Telemetry {
 
     /// Notes an event for the status page.
     pub fn event(&self, kind: &'static str, subject: &str, detail: String) {
-        let mut events = lock(&self.events);
+        let mut events = self.events.lock();
         events.push_back(Event {
             at_ms: now_ms(),
             kind,
@@ -260,17 +256,17 @@ impl Telemetry {
 
     /// The lag monitor, for the task manager to feed.
     pub fn lag(&self) -> MutexGuard<'_, LagMonitor> {
-        lock(&self.lag)
+        self.lag.lock()
     }
 
     /// Takes this second's throughput sample (the HTTP server calls it once
     /// a second).
     pub fn sample(&self) {
-        let (consumed, produced) = lock(&self.processors).iter().fold((0u64, 0u64), |(c, p), spec| {
+        let (consumed, produced) = self.processors.lock().iter().fold((0u64, 0u64), |(c, p), spec| {
             let counts = spec.counts();
             (c + counts.records_in, p + counts.records_out)
         });
-        let mut history = lock(&self.history);
+        let mut history = self.history.lock();
         let (samples, last_consumed, last_produced) = &mut *history;
         samples.push_back(Sample {
             at_ms: now_ms(),
@@ -293,15 +289,17 @@ impl Telemetry {
     /// `/status`: Kafka Streams' `localThreadsMetadata` and more.
     pub fn status_json(&self) -> serde_json::Value {
         let (state, age) = self.state.get_with_age();
-        let tasks: Vec<TaskView> = lock(&self.tasks).values().cloned().collect();
-        let threads = *lock(&self.threads);
+        let tasks: Vec<TaskView> = self.tasks.lock().values().cloned().collect();
+        let threads = *self.threads.lock();
         let workers: Vec<serde_json::Value> = (0..threads)
             .map(|w| {
                 let mine: Vec<&str> = tasks.iter().filter(|t| t.worker == w).map(|t| t.id.as_str()).collect();
                 serde_json::json!({"name": format!("rill-worker-{w}"), "tasks": mine})
             })
             .collect();
-        let processors: Vec<serde_json::Value> = lock(&self.processors)
+        let processors: Vec<serde_json::Value> = self
+            .processors
+            .lock()
             .iter()
             .map(|spec| {
                 serde_json::json!(ProcessorStatus {
@@ -311,10 +309,10 @@ impl Telemetry {
                 })
             })
             .collect();
-        let restores: Vec<RestoreView> = lock(&self.restores).values().map(|(r, _)| r.clone()).collect();
+        let restores: Vec<RestoreView> = self.restores.lock().values().map(|(r, _)| r.clone()).collect();
         let (lags, group) = self.lag_report();
         serde_json::json!({
-            "application_id": &*lock(&self.application),
+            "application_id": &*self.application.lock(),
             "state": state,
             "state_for_seconds": age.as_secs_f64(),
             "threads": workers,
@@ -330,7 +328,7 @@ impl Telemetry {
     pub fn lag_json(&self) -> serde_json::Value {
         let (partitions, status) = self.lag_report();
         serde_json::json!({
-            "consumergroup": &*lock(&self.application),
+            "consumergroup": &*self.application.lock(),
             "status": status,
             "partitions": partitions,
         })
@@ -338,13 +336,13 @@ impl Telemetry {
 
     /// `/topology`: what `rill describe --format json` prints.
     pub fn topology_json(&self) -> serde_json::Value {
-        lock(&self.topology).clone()
+        self.topology.lock().clone()
     }
 
     /// What the status page draws besides `/status` and `/lag`.
     pub fn page_json(&self) -> serde_json::Value {
-        let history: Vec<Sample> = lock(&self.history).0.iter().copied().collect();
-        let events: Vec<Event> = lock(&self.events).iter().rev().cloned().collect();
+        let history: Vec<Sample> = self.history.lock().0.iter().copied().collect();
+        let events: Vec<Event> = self.events.lock().iter().rev().cloned().collect();
         serde_json::json!({"history": history, "events": events})
     }
 
@@ -361,7 +359,7 @@ impl Telemetry {
             .into_iter()
             .map(|s| (s, 0))
             .collect();
-        for task in lock(&self.tasks).values() {
+        for task in self.tasks.lock().values() {
             if let Some(n) = per_state.get_mut(task.state.as_str()) {
                 *n += 1;
             }
@@ -369,7 +367,7 @@ impl Telemetry {
         for (s, n) in per_state {
             gauge!(m::TASKS, "state" => s).set(n as f64);
         }
-        let group = lock(&self.application).clone();
+        let group = self.application.lock().clone();
         let (lags, status) = self.lag_report();
         for l in &lags {
             let labels = [
@@ -400,8 +398,8 @@ impl Telemetry {
             gauge!(m::GROUP_STATUS, "consumergroup" => group.clone(), "status" => s.name())
                 .set(f64::from(u8::from(s == status)));
         }
-        if let Some(root) = lock(&self.state_dir).clone() {
-            for task in lock(&self.tasks).keys() {
+        if let Some(root) = self.state_dir.lock().clone() {
+            for task in self.tasks.lock().keys() {
                 gauge!(m::STORE_DISK, "task" => task.clone()).set(dir_size(&root.join(task)) as f64);
             }
         }

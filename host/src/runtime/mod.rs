@@ -335,8 +335,8 @@ pub fn run_connected(
         AppState::Error
     });
     tracing::info!("stopping: finishing in-flight batches, flushing and committing");
-    stream_thread::lock(&manager).close_all(&source);
-    let failed = stream_thread::lock(&manager).failures();
+    manager.lock().close_all(&source);
+    let failed = manager.lock().failures();
     // Dropping the consumer closes it: revoke (nothing left to do) and
     // LeaveGroup, so the partitions move to other members at once instead
     // of after the session timeout.

@@ -18,16 +18,10 @@ use crate::observe::app_state::AppState;
 use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY};
 use crate::plugin::InputRecord;
 use crate::task::manager::TaskManager;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// The task manager, also after a panic elsewhere held its lock (its
-/// state is still consistent: every method finishes its own changes).
-pub fn lock(manager: &Mutex<TaskManager>) -> MutexGuard<'_, TaskManager> {
-    manager.lock()
-}
 
 /// The `thread` label of the poll loop's metrics.
 const POLL_THREAD: &str = "rill-poll";
@@ -107,7 +101,7 @@ pub fn poll_loop<S: RecordSource>(
         if let Some(error) = source.take_failure() {
             return Err(error);
         }
-        let mut manager = lock(tasks);
+        let mut manager = tasks.lock();
         if let Some(why) = manager.take_aborted() {
             // Exactly-once: the transaction aborted; every task goes back
             // to the last commit.
@@ -187,7 +181,7 @@ pub fn poll_loop<S: RecordSource>(
             && last_activity.elapsed() >= idle
         {
             let committed = {
-                let mut manager = lock(tasks);
+                let mut manager = tasks.lock();
                 manager.commit(source);
                 manager.is_committed()
             };
@@ -257,7 +251,7 @@ impl TurnBatches {
 /// inputs, see `task::partition_group`), and pauses or resumes fetching of
 /// partitions by how much their tasks hold.
 fn feed_tasks<S: RecordSource>(source: &S, manager: &Mutex<TaskManager>, batches: &mut TurnBatches) {
-    let mut manager = lock(manager);
+    let mut manager = manager.lock();
     for (topic, partition, batch) in batches.partitions.iter_mut().filter(|(_, _, b)| !b.is_empty()) {
         manager.buffer(topic, *partition, std::mem::take(batch));
     }

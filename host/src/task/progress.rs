@@ -33,14 +33,14 @@ pub type Committable = Result<HashMap<Arc<str>, i64>, String>;
 impl TaskProgress {
     /// Records a processed batch whose outputs are in flight under `ack`.
     pub fn push(&self, positions: Positions, ack: Arc<BatchAck>) {
-        self.lock().push_back((positions, ack));
+        self.pending.lock().push_back((positions, ack));
     }
 
     /// Removes the completed prefix of batches and returns the positions
     /// they reached. A failed delivery is returned as an error and stays at
     /// the front, so nothing after it is ever committed.
     pub fn take_committable(&self) -> Committable {
-        let mut pending = self.lock();
+        let mut pending = self.pending.lock();
         let mut reached = HashMap::new();
         while let Some((positions, ack)) = pending.front() {
             if !ack.is_complete() {
@@ -92,16 +92,12 @@ impl TaskProgress {
     /// True when no batch is waiting for the worker and every processed
     /// batch has all its outputs acknowledged (committed or not).
     pub fn is_idle(&self) -> bool {
-        self.queued.load(Ordering::Acquire) == 0 && self.lock().iter().all(|(_, ack)| ack.is_complete())
+        self.queued.load(Ordering::Acquire) == 0 && self.pending.lock().iter().all(|(_, ack)| ack.is_complete())
     }
 
     /// True when nothing is left to commit.
     pub fn is_committed(&self) -> bool {
-        self.lock().is_empty()
-    }
-
-    fn lock(&self) -> parking_lot::MutexGuard<'_, VecDeque<(Positions, Arc<BatchAck>)>> {
-        self.pending.lock()
+        self.pending.lock().is_empty()
     }
 }
 

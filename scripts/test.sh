@@ -22,7 +22,7 @@ cargo test --release --workspace "$@"
 if [ $# -eq 0 ]; then
   echo "test.sh: the end-to-end tests again, against crabka-broker" >&2
   RILL_TEST_BROKER=txn cargo test --release -p rill-tests \
-    --test state --test observe --test metrics_pipeline --test restore --test time --test window_time \
+    --test state --test observe --test metrics_pipeline --test restore --test time --test window_time --test rebalance \
     -- \
     --skip a_broker_that_cannot_create_topics_gets_a_message_not_a_hang \
     --skip sigkill_mid_chain_then_a_restart_loses_nothing \

@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod metricbeat;
 pub mod observe;
 pub mod plugin;
+pub mod record;
 pub mod runtime;
 pub mod state;
 pub mod task;

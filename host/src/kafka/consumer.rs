@@ -9,7 +9,7 @@
 
 use super::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, Watermarks};
 use crate::kafka::member::TopicPartition;
-use crate::plugin::{Header, InputRecord};
+use crate::record::{Header, InputRecord};
 use parking_lot::{Mutex, MutexGuard};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;

@@ -6,7 +6,7 @@
 //! the broker-less harness (`runtime::harness`) over a script. Defined
 //! here, below the task and runtime layers, so Kafka I/O imports neither.
 
-use crate::plugin::InputRecord;
+use crate::record::InputRecord;
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;

@@ -3,15 +3,12 @@
 //! arguments, clocks frozen at the epoch (Rust's std links WASI's clocks;
 //! the world grants none), and stdout and stderr going to the host log. Everything lives in the store's data.
 
-use super::bindings::rill::processor::{log, state, time, timers, types};
+use super::bindings::rill::processor::{log, state, time, timers};
 use super::bindings::v0_1::rill::processor::{log as log_v0_1, state as state_v0_1};
 use super::sandbox::{FrozenClock, LogStream};
-use crate::state::store::{AccessError, TaskStore};
-use parking_lot::Mutex;
+use crate::state::store::{AccessError, SharedTaskStore, TaskStore};
 use std::sync::Arc;
 
-/// A task's store as the task and its plugin instance share it.
-pub type SharedTaskStore = Arc<Mutex<TaskStore>>;
 
 /// The host failed inside a plugin's call (its local storage): the call
 /// traps, and the task stops instead of blaming the record.
@@ -145,7 +142,6 @@ impl WasiView for HostState {
     }
 }
 
-impl types::Host for HostState {}
 impl time::Host for HostState {}
 
 impl timers::Host for HostState {
@@ -374,6 +370,7 @@ impl HostState {
 mod tests {
     use super::*;
     use crate::plugin::bindings::rill::processor::state::Host as _;
+    use parking_lot::Mutex;
 
     #[test]
     fn a_storage_failure_traps_as_a_host_fault_and_an_undeclared_name_is_the_plugins_error() {

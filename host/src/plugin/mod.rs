@@ -14,8 +14,10 @@ mod host_api;
 pub mod reload;
 pub mod sandbox;
 
-pub use bindings::{Aggregation, Clock, Header, InputRecord, OutputRecord, RecordResult, Tick, Window, WindowResult};
-pub use host_api::{HostFault, HostState, SharedTaskStore, TimerRequest};
+pub use crate::record::{Header, InputRecord, OutputRecord, RecordResult};
+pub use bindings::{Aggregation, Clock, Tick, Window, WindowResult};
+pub use host_api::{HostFault, HostState, TimerRequest};
+pub use crate::state::store::SharedTaskStore;
 pub use sandbox::{TrapKind, Trapped};
 
 use crate::manifest::Manifest;

@@ -9,7 +9,7 @@ use crate::kafka::KafkaSettings;
 use crate::kafka::member::TopicPartition;
 use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RecordSource, Watermarks};
 use crate::kafka::memory_sink::MemorySink;
-use crate::plugin::InputRecord;
+use crate::record::InputRecord;
 use crate::task::manager::{FeedOptions, TaskManager};
 use crate::task::spec::TaskSpec;
 use crate::task::testing::{chain, records, values};

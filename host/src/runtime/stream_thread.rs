@@ -16,7 +16,7 @@ use crate::kafka::member::RecordSource;
 use crate::kafka::member::TopicPartition;
 use crate::observe::app_state::AppState;
 use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY};
-use crate::plugin::InputRecord;
+use crate::record::InputRecord;
 use crate::task::manager::TaskManager;
 use parking_lot::Mutex;
 use std::sync::Arc;

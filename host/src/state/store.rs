@@ -37,6 +37,11 @@ pub enum AccessError {
 /// One write: column family, key, value (`None` deletes).
 pub type Write = (String, Vec<u8>, Option<Vec<u8>>);
 
+/// A task's store as the task and its plugin instances share it: the task
+/// writes table updates and commits, the instances' `state` imports read
+/// and write during a call.
+pub type SharedTaskStore = Arc<parking_lot::Mutex<TaskStore>>;
+
 /// An open RocksDB database with named column families.
 pub struct Database {
     db: DB,

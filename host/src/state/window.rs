@@ -31,7 +31,7 @@
 //! `idle-advance` moves it without a record ([`close`] with a later time).
 
 use crate::manifest::{Emit, WindowSpec};
-use crate::plugin::InputRecord;
+use crate::record::InputRecord;
 use crate::state::store::{AccessError, HostView};
 use rill_sdk::time::{Bounds, WindowKind};
 use std::collections::HashMap;

@@ -8,7 +8,7 @@
 //! refuse an output of an already processed batch ([`RefusedOutputs`]).
 
 use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, Refusals};
-use crate::plugin::InputRecord;
+use crate::record::InputRecord;
 use rdkafka::error::KafkaError;
 use std::sync::{Arc, Weak};
 

@@ -20,7 +20,7 @@
 //! Stream time is the largest timestamp the task has processed; it never
 //! goes backwards. Windows and timers build on it.
 
-use crate::plugin::InputRecord;
+use crate::record::InputRecord;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,9 +4,8 @@
 use super::spec::{ProcessorSpec, TaskSpec};
 use crate::app::Connection;
 use crate::manifest::Manifest;
-use crate::plugin::{
-    InputRecord, OutputRecord, PluginError, ProcessorFactory, RecordProcessor, RecordResult, SharedTaskStore,
-};
+use crate::plugin::{PluginError, ProcessorFactory, RecordProcessor, SharedTaskStore};
+use crate::record::{InputRecord, OutputRecord, RecordResult};
 use std::sync::Arc;
 
 /// A processor that maps each record with a plain function.

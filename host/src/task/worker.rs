@@ -8,7 +8,7 @@ use super::shutdown::Shutdown;
 use super::spec::TaskSpec;
 use super::stream_task::{StreamTask, TaskError};
 use crate::kafka::producer::RecordSink;
-use crate::plugin::InputRecord;
+use crate::record::InputRecord;
 use crate::state::manager::StateManager;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use parking_lot::Mutex;

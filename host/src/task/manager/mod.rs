@@ -18,7 +18,7 @@ mod workers;
 use crate::kafka::member::TopicPartition;
 pub use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, Watermarks};
 use crate::kafka::producer::{RecordSink, Transactions, TxnError};
-use crate::plugin::InputRecord;
+use crate::record::InputRecord;
 use crate::state::StateError;
 use crate::state::manager::StateManager;
 use crate::state::updater::{Restoring, StateUpdater};

@@ -7,7 +7,8 @@
 use super::*;
 use crate::kafka::memory_sink::MemorySink;
 use crate::manifest::Manifest;
-use crate::plugin::{Aggregation, OutputRecord, ProcessorFactory, SharedTaskStore, Tick, WindowResult};
+use crate::plugin::{Aggregation, ProcessorFactory, SharedTaskStore, Tick, WindowResult};
+use crate::record::OutputRecord;
 use crate::state::store::TaskStore;
 use crate::state::window::tests::running_counts;
 use crate::task::testing::values;

@@ -11,7 +11,8 @@
 use super::{Forwards, InFlight, Pending, StreamTask, TaskError};
 use crate::kafka::producer::BatchAck;
 use crate::manifest::{Emit, Keyless, Late};
-use crate::plugin::{Aggregation, Clock, Header, InputRecord, Tick, Window, WindowResult};
+use crate::plugin::{Aggregation, Clock, Tick, Window, WindowResult};
+use crate::record::{Header, InputRecord};
 use crate::state::window::{self, Emission, Routed};
 use crate::task::dead_letter::{RefusedOutputs, StageRun, kind};
 use crate::task::spec::ProcessorMetrics;

@@ -14,6 +14,8 @@ mod commit;
 mod feed;
 mod positions;
 mod workers;
+#[cfg(test)]
+mod tests;
 
 use crate::kafka::member::TopicPartition;
 pub use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, Watermarks};

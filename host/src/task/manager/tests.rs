@@ -1,0 +1,147 @@
+//! The task manager on its own, without the poll loop: assignment and
+//! revocation, flow control, and the at-least-once commit of acknowledged
+//! progress only. Native stand-in processors, an in-memory sink and a
+//! committer that records what it is asked to commit (the poll loop's
+//! tests over the same manager are in `runtime/harness.rs`).
+
+use super::{FeedOptions, TaskManager};
+use crate::kafka::member::{CommitError, Offset, OffsetCommitter, TopicPartition, Watermarks};
+use crate::kafka::memory_sink::MemorySink;
+use crate::task::testing::{chain, records, values};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+/// Records every commit it is asked for; the ends of `in` are unknown.
+#[derive(Default)]
+struct Recorder {
+    commits: Mutex<Vec<Vec<Offset>>>,
+}
+
+impl Recorder {
+    fn last(&self, partition: i32) -> Option<i64> {
+        self.commits
+            .lock()
+            .iter()
+            .flatten()
+            .filter(|(_, p, _)| *p == partition)
+            .map(|(_, _, o)| *o)
+            .max()
+    }
+}
+
+impl OffsetCommitter for Recorder {
+    fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError> {
+        self.commits.lock().push(offsets.to_vec());
+        Ok(())
+    }
+}
+
+impl Watermarks for Recorder {
+    fn high(&self, _: &str, _: i32) -> Option<i64> {
+        None
+    }
+    fn low(&self, _: &str, _: i32) -> Option<i64> {
+        Some(0)
+    }
+}
+
+fn manager(sink: Arc<MemorySink>, feed: FeedOptions) -> TaskManager {
+    TaskManager::new(&[Arc::new(chain(false))], 2, sink, feed, Arc::new(AtomicBool::new(false))).unwrap()
+}
+
+fn tp(partition: i32) -> TopicPartition {
+    TopicPartition::new("in", partition)
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn an_assignment_makes_one_task_per_input_partition_and_a_revocation_closes_only_its_own() {
+    let sink = Arc::new(MemorySink::default());
+    let mut tasks = manager(sink.clone(), FeedOptions::default());
+    let restoring = tasks.handle_assignment(&[tp(0), tp(1), tp(2)], &HashMap::new());
+    assert!(restoring.is_empty(), "stateless tasks restore nothing");
+    for p in 0..3 {
+        let id = tasks.task_for("in", p).expect("a task per assigned partition");
+        assert_eq!(id.partition, p);
+    }
+    assert_eq!(tasks.task_for("in", 3), None, "not assigned here");
+    assert_eq!(tasks.task_for("mid", 0), None, "an in-memory edge is no input");
+
+    let committer = Recorder::default();
+    tasks.handle_revocation(&[tp(1)], &committer);
+    assert_eq!(tasks.task_for("in", 1), None, "the revoked task is closed");
+    assert!(tasks.task_for("in", 0).is_some() && tasks.task_for("in", 2).is_some());
+
+    // Records of the revoked partition still arriving are dropped here (its
+    // new owner processes them); the others go on.
+    tasks.buffer("in", 1, records(1, 0, &["gone"]));
+    tasks.buffer("in", 0, records(0, 0, &["kept"]));
+    tasks.dispatch_ready(&committer);
+    wait_until("partition 0 was processed", || values(&sink, "final").len() == 1);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(values(&sink, "final"), ["KEPTKEPTKEPTKEPTKEPTKEPT"]);
+    tasks.close_all(&committer);
+}
+
+#[test]
+fn only_acknowledged_progress_is_committed() {
+    let sink = Arc::new(MemorySink::holding());
+    let mut tasks = manager(sink.clone(), FeedOptions::default());
+    tasks.handle_assignment(&[tp(0)], &HashMap::new());
+    let committer = Recorder::default();
+    tasks.buffer("in", 0, records(0, 10, &["a", "b", "c", "d", "e"]));
+    tasks.dispatch_ready(&committer);
+    wait_until("every record was processed", || values(&sink, "final").len() == 5);
+
+    tasks.commit(&committer);
+    assert_eq!(committer.last(0), None, "processed is not acknowledged");
+    assert!(!tasks.is_committed());
+
+    sink.deliver(None);
+    wait_until("the acknowledged offset was committed", || {
+        tasks.commit(&committer);
+        committer.last(0).is_some()
+    });
+    assert_eq!(committer.last(0), Some(15), "the offset after the last record");
+    assert!(tasks.is_committed());
+    let asked = committer.commits.lock().len();
+    tasks.commit(&committer);
+    assert_eq!(committer.commits.lock().len(), asked, "nothing new: no commit");
+    tasks.close_all(&committer);
+}
+
+#[test]
+fn a_partition_is_paused_when_its_task_holds_enough_and_resumed_below_half() {
+    let sink = Arc::new(MemorySink::default());
+    let feed = FeedOptions {
+        batch_size: 4,
+        max_buffered: 8,
+        ..FeedOptions::default()
+    };
+    let mut tasks = manager(sink.clone(), feed);
+    tasks.handle_assignment(&[tp(0), tp(1)], &HashMap::new());
+    let values_of = |n: usize| (0..n).map(|i| format!("v{i}")).collect::<Vec<_>>();
+    let ten = values_of(10);
+    tasks.buffer("in", 0, records(0, 0, &ten.iter().map(String::as_str).collect::<Vec<_>>()));
+    tasks.buffer("in", 1, records(1, 0, &["x"]));
+    let change = tasks.flow_control();
+    assert_eq!(change.pause, [tp(0)], "ten buffered of at most eight");
+    assert!(change.resume.is_empty());
+    assert_eq!(tasks.flow_control(), Default::default(), "said once");
+
+    let committer = Recorder::default();
+    tasks.dispatch_ready(&committer);
+    wait_until("everything was processed", || values(&sink, "final").len() == 11);
+    assert_eq!(tasks.flow_control().resume, [tp(0)], "fetched again once drained");
+    tasks.close_all(&committer);
+}

@@ -18,6 +18,12 @@ use std::time::{Duration, Instant};
 /// scripts/test.sh runs first), found in this test executable's profile
 /// directory.
 pub fn rill_bin() -> PathBuf {
+    // RILL_BIN names the binary to test instead, for checkouts that share
+    // one target directory (the last build of any of them sits next to the
+    // test executables).
+    if let Some(bin) = std::env::var_os("RILL_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     let bin = profile_dir.join("rill");
@@ -172,7 +178,9 @@ impl DevBroker {
         let mut child = Command::new(txn_broker_bin())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Its own failures (a port taken, a start refused) are said
+            // here, in the test's output.
+            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawning rill-txn-broker");
         let (answers, bootstrap) = Self::bootstrap_line(&mut child);

@@ -21,13 +21,6 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// An UpdateFeatures v1 request (flexible): finalize `feature` at `level`
 /// with upgrade type 2 (safe downgrade).
 fn update_features(feature: &str, level: i16) -> Vec<u8> {
@@ -86,30 +79,65 @@ fn finalize(addr: SocketAddr, feature: &str, level: i16) -> Result<(), String> {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or_else(free_port);
-    let dir = match arg("--dir") {
-        Some(dir) => PathBuf::from(dir),
-        None => std::env::temp_dir().join(format!("rill-txn-broker-{}-{port}", std::process::id())),
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let mut config = crabka_broker::BrokerConfig::for_tests(dir.clone());
+/// Starts crabka on `port`, or on a fresh loopback port, and finalizes
+/// `transaction.version` at 0. The data-plane socket is bound here and
+/// handed to crabka live (`start_with_listeners`): a port picked by binding
+/// and releasing a probe could be taken in between by any client's
+/// outgoing connection (the same ephemeral range), which happened in CI
+/// with many tests starting brokers side by side.
+async fn start(
+    port: Option<u16>,
+    dir: &std::path::Path,
+) -> Result<(crabka_broker::BrokerHandle, SocketAddr), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", port.unwrap_or(0)))?;
+    let addr = listener.local_addr()?;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let mut config = crabka_broker::BrokerConfig::for_tests(dir.to_path_buf());
     config.listen_addr = addr;
     config.advertised_listener = addr.to_string();
-    let handle = crabka_broker::Broker::start(config).await?;
+    let handle = crabka_broker::Broker::start_with_listeners(config, None, Some(listener))
+        .await
+        .map_err(|e| format!("crabka-broker did not start on {addr}: {e}"))?;
+    if let Err(error) = ready(addr).await {
+        handle.shutdown().await;
+        return Err(error.into());
+    }
+    Ok((handle, addr))
+}
+
+/// Waits until the broker answers and `transaction.version` is 0.
+async fn ready(addr: SocketAddr) -> Result<(), String> {
     let started = Instant::now();
     loop {
         match finalize(addr, "transaction.version", 0) {
-            Ok(()) => break,
+            Ok(()) => return Ok(()),
             Err(error) if started.elapsed() > Duration::from_secs(30) => {
-                return Err(format!("cannot set transaction.version to 0: {error}").into());
+                return Err(format!("cannot set transaction.version to 0 on {addr}: {error}"));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port: Option<u16> = arg("--port").and_then(|p| p.parse().ok());
+    let dir = match arg("--dir") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::temp_dir().join(format!("rill-txn-broker-{}", std::process::id())),
+    };
+    let (handle, addr) = match start(port, &dir).await {
+        Ok(started) => started,
+        Err(error) => {
+            // Said on stderr (the tests show it) before exiting non-zero.
+            eprintln!("rill-txn-broker: {error}");
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(error);
+        }
+    };
     println!("bootstrap.servers={addr}");
     std::io::stdout().flush()?;
     // A plain thread, not `spawn_blocking`: the runtime waits for its

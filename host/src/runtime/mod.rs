@@ -297,12 +297,7 @@ pub fn run_connected(
         .subtopologies
         .iter()
         .map(|sub| {
-            Arc::new(TaskSpec::of_subtopology(
-                &options.application_id,
-                sub,
-                &specs,
-                connections,
-            ))
+            Arc::new(TaskSpec::of_subtopology(sub, &specs))
         })
         .collect();
     let mut manager = TaskManager::new(

@@ -266,60 +266,57 @@ impl TaskSpec {
         }
     }
 
-    /// The tasks' view of sub-topology `sub` of `application_id`, whose
-    /// processors are among `processors` and connected by `connections`.
-    pub fn of_subtopology(
-        application_id: &str,
-        sub: &crate::topology::SubTopology,
-        processors: &[Arc<ProcessorSpec>],
-        connections: &[crate::app::Connection],
-    ) -> Self {
+    /// The tasks' view of sub-topology `sub`, whose processors are among
+    /// `processors`. What a stage reads and where each output goes are the
+    /// topology's decisions ([`crate::topology::Topology::build`]: in-memory
+    /// edges, repartition topics, written outputs); they are read here, not
+    /// worked out again.
+    pub fn of_subtopology(sub: &crate::topology::SubTopology, processors: &[Arc<ProcessorSpec>]) -> Self {
         let stages: Vec<Arc<ProcessorSpec>> = sub
             .processors
             .iter()
             .filter_map(|node| processors.iter().find(|p| *p.name == *node.name).cloned())
             .collect();
         let index = |name: &str| stages.iter().position(|p| *p.name == *name);
-        let mut sources = Vec::new();
-        let mut stage_specs = Vec::new();
-        for (i, processor) in stages.iter().enumerate() {
-            let mine = |topic: &str| {
-                connections
+        let sources = sub
+            .sources
+            .iter()
+            .filter_map(|source| {
+                Some(SourceSpec {
+                    topic: source.topic.clone(),
+                    stage: index(&source.to)?,
+                    table: source.kind == "table",
+                    alias: source.alias.as_deref().map(Into::into),
+                })
+            })
+            .collect();
+        let stage_specs = sub
+            .processors
+            .iter()
+            .filter_map(|node| Some((node, &stages[index(&node.name)?])))
+            .map(|(node, processor)| {
+                let routes = node
+                    .outputs
                     .iter()
-                    .find(|c| *c.to == *processor.name && c.topic == topic)
-            };
-            // In-memory inputs are not sources; a repartition topic stands
-            // in for the topic its connection names.
-            let feeds = |topic: &str| match mine(topic) {
-                Some(c) if !c.repartition => Some(None),
-                Some(c) => Some(Some(c.repartition_topic(application_id))),
-                None => None,
-            };
-            sources.extend(sources_of(processor, i, &feeds));
-            let mut routes = Vec::new();
-            for (output, topic) in &processor.outputs {
-                let edges: Vec<&crate::app::Connection> = connections
-                    .iter()
-                    .filter(|c| *c.from == *processor.name && c.output == *output)
+                    .map(|output| {
+                        let route = Route {
+                            topics: output.written_to.iter().map(|t| t.as_str().into()).collect(),
+                            forward: node
+                                .downstream
+                                .iter()
+                                .filter(|edge| edge.output == output.name)
+                                .filter_map(|edge| Some((index(&edge.to)?, output.topic.as_str().into())))
+                                .collect(),
+                        };
+                        (output.name.clone(), route)
+                    })
                     .collect();
-                let mut route = Route::default();
-                if edges.is_empty() || edges.iter().any(|c| c.write) {
-                    route.topics.push(topic.as_str().into());
+                StageSpec {
+                    processor: processor.clone(),
+                    routes,
                 }
-                for c in &edges {
-                    if c.repartition {
-                        route.topics.push(c.repartition_topic(application_id).into());
-                    } else if let Some(to) = index(&c.to) {
-                        route.forward.push((to, topic.as_str().into()));
-                    }
-                }
-                routes.push((output.clone(), route));
-            }
-            stage_specs.push(StageSpec {
-                processor: processor.clone(),
-                routes,
-            });
-        }
+            })
+            .collect();
         TaskSpec {
             name: stages.first().map_or_else(|| "".into(), |p| p.name.clone()),
             stages: stage_specs,

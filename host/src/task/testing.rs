@@ -120,7 +120,7 @@ pub fn chain_with(second_stage: Arc<dyn ProcessorFactory>, on_trap: &str, write:
         Arc::new(ProcessorSpec::new(&first, Arc::new(ECHO), None)),
         Arc::new(ProcessorSpec::new(&second, second_stage, None)),
     ];
-    let spec = TaskSpec::of_subtopology("app", &topology.subtopologies[0], &specs, &connections);
+    let spec = TaskSpec::of_subtopology(&topology.subtopologies[0], &specs);
     assert_eq!(
         spec.input_topics().collect::<Vec<_>>(),
         ["in"],

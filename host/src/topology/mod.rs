@@ -55,6 +55,10 @@ pub struct Source {
     pub partitions: Option<i32>,
     /// The processor it feeds.
     pub to: String,
+    /// For a repartition topic, the input topic it stands in for (the name
+    /// the processor's manifest gives it); `None` otherwise.
+    #[serde(skip)]
+    pub alias: Option<String>,
 }
 
 /// One processor.
@@ -104,6 +108,11 @@ pub struct Output {
     pub name: String,
     /// The topic it is written to.
     pub topic: String,
+    /// The topics its records are produced to: its own topic unless every
+    /// connection from it is in memory without `write`, plus a repartition
+    /// topic per repartitioning connection. Tasks route by it.
+    #[serde(skip)]
+    pub written_to: Vec<String>,
 }
 
 /// A store and the topic that backs it.
@@ -377,11 +386,11 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
     for m in members {
         let fed = |topic: &str| connections.iter().find(|c| c.to == m.name && c.topic == topic);
         for input in m.inputs.iter().filter(|i| i.kind != InputKind::GlobalTable) {
-            let topic = match fed(&input.topic) {
+            let (topic, alias) = match fed(&input.topic) {
                 // In memory: not a source of this sub-topology.
                 Some(c) if !c.repartition => continue,
-                Some(c) => c.repartition_topic(application_id),
-                None => input.topic.clone(),
+                Some(c) => (c.repartition_topic(application_id), Some(input.topic.clone())),
+                None => (input.topic.clone(), None),
             };
             sub.sources.push(Source {
                 topic,
@@ -392,6 +401,7 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                 },
                 partitions: None,
                 to: m.name.clone(),
+                alias,
             });
         }
         let stores: Vec<Store> = m
@@ -401,18 +411,17 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                 changelog: Manifest::changelog_topic(application_id, s),
             })
             .collect();
-        let outputs: Vec<Output> = m
-            .outputs
-            .iter()
-            .map(|(name, spec)| Output {
+        let out_edges: Vec<&Connection> = connections.iter().filter(|c| c.from == m.name).collect();
+        let mut outputs: Vec<Output> = Vec::new();
+        for (name, spec) in &m.outputs {
+            let mut o = Output {
                 name: name.clone(),
                 topic: spec.topic.clone(),
-            })
-            .collect();
-        let out_edges: Vec<&Connection> = connections.iter().filter(|c| c.from == m.name).collect();
-        for o in &outputs {
+                written_to: Vec::new(),
+            };
             let edges: Vec<&&Connection> = out_edges.iter().filter(|c| c.output == o.name).collect();
             if edges.is_empty() || edges.iter().any(|c| c.write) {
+                o.written_to.push(o.topic.clone());
                 sub.sinks.push(Sink {
                     topic: o.topic.clone(),
                     kind: "output",
@@ -422,6 +431,7 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                 });
             }
             for c in edges.iter().filter(|c| c.repartition) {
+                o.written_to.push(c.repartition_topic(application_id));
                 sub.sinks.push(Sink {
                     topic: c.repartition_topic(application_id),
                     kind: "repartition",
@@ -430,6 +440,7 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                     from: format!("{}.{}", m.name, o.name),
                 });
             }
+            outputs.push(o);
         }
         sub.sinks.push(Sink {
             topic: m.dead_letter.topic.clone(),

@@ -12,7 +12,6 @@ pub mod cli;
 mod golden;
 pub mod kafka;
 pub mod manifest;
-pub mod metricbeat;
 pub mod observe;
 pub mod plugin;
 pub mod record;
@@ -20,3 +19,9 @@ pub mod runtime;
 pub mod state;
 pub mod task;
 pub mod topology;
+
+/// The demo's sample data, for the end-to-end tests and the benchmarks:
+/// it lives with `rill demo` (`cli/demo/metricbeat.rs`) and is public only
+/// with the `testing` feature, out of the library's default surface.
+#[cfg(any(test, feature = "testing"))]
+pub use cli::demo::metricbeat;

@@ -4,14 +4,16 @@
 //! in memory) until the inputs are drained, then prints per-topic counts
 //! (next to what the data implies) and a few alerts.
 
+pub mod metricbeat;
+
 use crate::app::App;
 use crate::kafka::KafkaSettings;
 use crate::kafka::embedded::EmbeddedBroker;
-use crate::metricbeat::{Expect, Generator, SEED_CPU, SEED_MEMORY, TOPICS};
 use crate::plugin::{Plugin, new_engine};
 use crate::runtime::{self, ProcessorDef, RunOptions};
 use anyhow::Context as _;
 use clap::Args;
+use metricbeat::{Expect, Generator, SEED_CPU, SEED_MEMORY, TOPICS};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! The `rill` command line: one file per subcommand.
 
-mod demo;
+pub(crate) mod demo;
 mod describe;
 mod dev_broker;
 mod lag;

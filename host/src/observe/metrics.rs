@@ -2,16 +2,21 @@
 //! ([`CATALOG`], which `docs/observability.md` lists and a test compares
 //! with what `/metrics` serves), the recorder (`metrics` +
 //! `metrics-exporter-prometheus`, no hand-written exposition), and the
-//! handles the data plane records into.
+//! handles the data plane records into ([`StageMeters`], which add to the
+//! processor's [`ProcessorTotals`] in the same call: the exit report and
+//! `/status` read those, so a run without a recorder still counts).
 //!
-//! Nothing is recorded until [`install`] runs (`rill run --http`): without a
-//! recorder the `metrics` handles are no-ops and the timed paths skip their
-//! clocks ([`enabled`]), so a run without `--http` pays nothing.
+//! Nothing reaches Prometheus until [`install`] runs (`rill run --http`):
+//! without a recorder the `metrics` handles are no-ops and the timed paths
+//! skip their clocks ([`enabled`]), so a run without `--http` pays nothing
+//! beyond the totals' atomic adds.
 
+use super::ProcessorCounts;
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// What kind of series a metric is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,35 +323,119 @@ pub struct EventLabels {
     pub traps: &'static [&'static str],
 }
 
+/// One processor's counters, summed over all its tasks: what the exit
+/// report and `/status` show. Kept with or without a recorder (a run
+/// without `--http` still prints its summary); only [`StageMeters`] adds to
+/// them, in the same call that adds to the Prometheus series, so every
+/// event is counted once, in one place. Restores add through
+/// [`restored`](Self::restored), the one event counted outside a stage.
+#[derive(Debug, Default)]
+pub struct ProcessorTotals {
+    records_in: AtomicU64,
+    records_out: AtomicU64,
+    dropped: AtomicU64,
+    dead_lettered: AtomicU64,
+    traps: AtomicU64,
+    late: AtomicU64,
+    /// Plugin calls: batches, aggregations, emits and timers (not the
+    /// record-by-record replay after a trap).
+    calls: AtomicU64,
+    plugin_nanos: AtomicU64,
+    produce_nanos: AtomicU64,
+    restored: AtomicU64,
+    restore_nanos: AtomicU64,
+}
+
+/// Adds `n` to `counter` (counters only order against themselves).
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Reads `counter`.
+fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// Nanoseconds of `d`, saturating (a run does not last 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl ProcessorTotals {
+    /// Records in and out, dropped, dead-lettered, traps and late records:
+    /// the row `/status` and the exit report show.
+    pub fn counts(&self) -> ProcessorCounts {
+        ProcessorCounts {
+            records_in: get(&self.records_in),
+            records_out: get(&self.records_out),
+            dropped: get(&self.dropped),
+            dead_lettered: get(&self.dead_lettered),
+            traps: get(&self.traps),
+            late: get(&self.late),
+        }
+    }
+
+    /// Plugin calls made (records in / calls is the mean batch size).
+    pub fn calls(&self) -> u64 {
+        get(&self.calls)
+    }
+
+    /// Nanoseconds spent inside plugin calls.
+    pub fn plugin_nanos(&self) -> u64 {
+        get(&self.plugin_nanos)
+    }
+
+    /// Nanoseconds spent routing and producing outputs.
+    pub fn produce_nanos(&self) -> u64 {
+        get(&self.produce_nanos)
+    }
+
+    /// Records restored into the processor's task state.
+    pub fn restored_records(&self) -> u64 {
+        get(&self.restored)
+    }
+
+    /// Nanoseconds spent restoring (tasks restore one after another).
+    pub fn restore_nanos(&self) -> u64 {
+        get(&self.restore_nanos)
+    }
+
+    /// One task's state was restored: `records` in `took`. (The state
+    /// layer exports the same records per store, as the restore goes.)
+    pub fn restored(&self, records: u64, took: Duration) {
+        add(&self.restored, records);
+        add(&self.restore_nanos, nanos(took));
+    }
+}
+
 /// The handles one processor of one task records into: registered when
-/// the task starts (every series at zero), incremented per batch.
+/// the task starts (every series at zero), incremented per batch. Each
+/// method counts its event in both places at once: the task's Prometheus
+/// series and the processor's [`ProcessorTotals`].
 pub struct StageMeters {
     processor: String,
     task: String,
-    /// Input records processed.
-    pub consumed: Counter,
-    /// Inputs that produced nothing.
-    pub dropped: Counter,
-    /// Late records.
-    pub late: Counter,
-    /// Plugin call durations.
-    pub latency: Histogram,
-    /// Records per plugin call.
-    pub batch: Histogram,
-    /// The instance's linear memory.
-    pub memory: Gauge,
+    /// The processor's totals, shared by all its tasks.
+    totals: Arc<ProcessorTotals>,
+    consumed: Counter,
+    dropped: Counter,
+    late: Counter,
+    latency: Histogram,
+    batch: Histogram,
+    memory: Gauge,
     produced: Vec<(String, Counter)>,
     dead_lettered: Vec<(&'static str, Counter)>,
 }
 
 impl StageMeters {
     /// Registers `processor`'s series for `task`, with its `outputs` and
-    /// every event label.
+    /// every event label; events also add to `totals`.
     pub fn new<'a>(
         processor: &str,
         task: &str,
         outputs: impl Iterator<Item = &'a String>,
         events: EventLabels,
+        totals: Arc<ProcessorTotals>,
     ) -> Self {
         let labels = [("processor", processor.to_string()), ("task", task.to_string())];
         let with = |key: &'static str, value: &str| {
@@ -360,6 +449,7 @@ impl StageMeters {
         StageMeters {
             processor: processor.to_string(),
             task: task.to_string(),
+            totals,
             consumed: counter!(RECORDS_CONSUMED, &labels),
             dropped: counter!(RECORDS_DROPPED, &labels),
             late: counter!(RECORDS_LATE, &labels),
@@ -377,8 +467,28 @@ impl StageMeters {
         }
     }
 
+    /// Counts `n` input records processed (a run of stream records, or one
+    /// table record).
+    pub fn consumed(&self, n: u64) {
+        add(&self.totals.records_in, n);
+        self.consumed.increment(n);
+    }
+
+    /// Counts `n` inputs that produced nothing and no error.
+    pub fn dropped(&self, n: u64) {
+        add(&self.totals.dropped, n);
+        self.dropped.increment(n);
+    }
+
+    /// Counts `n` records late for every window they fell in.
+    pub fn late(&self, n: u64) {
+        add(&self.totals.late, n);
+        self.late.increment(n);
+    }
+
     /// Counts `n` records produced to `output`.
     pub fn produced(&self, output: &str, n: u64) {
+        add(&self.totals.records_out, n);
         match self.produced.iter().find(|(o, _)| o == output) {
             Some((_, c)) => c.increment(n),
             None => counter!(RECORDS_PRODUCED, "processor" => self.processor.clone(), "task" => self.task.clone(), "output" => output.to_string()).increment(n),
@@ -387,6 +497,7 @@ impl StageMeters {
 
     /// Counts one dead letter of `reason`.
     pub fn dead_lettered(&self, reason: &str) {
+        add(&self.totals.dead_lettered, 1);
         match self.dead_lettered.iter().find(|(r, _)| *r == reason) {
             Some((_, c)) => c.increment(1),
             None => counter!(RECORDS_DEAD_LETTERED, "processor" => self.processor.clone(), "task" => self.task.clone(), "reason" => reason.to_string()).increment(1),
@@ -396,8 +507,33 @@ impl StageMeters {
     /// Counts one trap of `kind` (one of [`EventLabels::traps`], decided
     /// by the plugin host where it caught the trap).
     pub fn trap(&self, kind: &'static str) {
+        add(&self.totals.traps, 1);
         counter!(PLUGIN_TRAPS, "processor" => self.processor.clone(), "task" => self.task.clone(), "kind" => kind)
             .increment(1);
+    }
+
+    /// Counts one plugin call that took `took` that is not over a batch of
+    /// input records (an aggregation, an emit, a timer).
+    pub fn call(&self, took: Duration) {
+        add(&self.totals.calls, 1);
+        add(&self.totals.plugin_nanos, nanos(took));
+    }
+
+    /// Counts one call over a batch of `records` that took `took`: a
+    /// [`call`](Self::call), and with a recorder its latency, its size and
+    /// the instance's memory (`memory` is only asked then).
+    pub fn batch_call(&self, took: Duration, records: usize, memory: impl FnOnce() -> u64) {
+        self.call(took);
+        if enabled() {
+            self.latency.record(took.as_secs_f64());
+            self.batch.record(records as f64);
+            self.memory.set(memory() as f64);
+        }
+    }
+
+    /// Counts `took` spent routing and producing a call's outputs.
+    pub fn routed(&self, took: Duration) {
+        add(&self.totals.produce_nanos, nanos(took));
     }
 }
 
@@ -413,6 +549,71 @@ impl std::fmt::Debug for StageMeters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An event counted once shows in both views: the task's Prometheus
+    /// series and the processor's totals (what `/status` and the exit
+    /// report read), which sum the processor's tasks.
+    #[test]
+    fn an_event_counted_once_shows_in_prometheus_and_in_the_totals() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let totals = Arc::new(ProcessorTotals::default());
+        let outputs = ["out".to_string()];
+        let events = EventLabels {
+            dead_letter: &["record-error", "output-refused"],
+            traps: &["trap", "time-limit"],
+        };
+        metrics::with_local_recorder(&recorder, || {
+            let a = StageMeters::new("p", "p_0", outputs.iter(), events, totals.clone());
+            let b = StageMeters::new("p", "p_1", outputs.iter(), events, totals.clone());
+            a.consumed(3);
+            b.consumed(2);
+            a.produced("out", 2);
+            a.dropped(1);
+            b.late(4);
+            b.dead_lettered("output-refused");
+            a.trap("time-limit");
+            a.call(Duration::from_nanos(5));
+            b.batch_call(Duration::from_nanos(7), 2, || 0);
+            a.routed(Duration::from_nanos(11));
+        });
+        totals.restored(9, Duration::from_nanos(13));
+        assert_eq!(
+            totals.counts(),
+            ProcessorCounts {
+                records_in: 5,
+                records_out: 2,
+                dropped: 1,
+                dead_lettered: 1,
+                traps: 1,
+                late: 4,
+            }
+        );
+        assert_eq!(
+            [
+                totals.calls(),
+                totals.plugin_nanos(),
+                totals.produce_nanos(),
+                totals.restored_records(),
+                totals.restore_nanos()
+            ],
+            [2, 12, 11, 9, 13]
+        );
+        let text = recorder.handle().render();
+        for series in [
+            r#"rill_records_consumed_total{processor="p",task="p_0"} 3"#,
+            r#"rill_records_consumed_total{processor="p",task="p_1"} 2"#,
+            r#"rill_records_produced_total{processor="p",task="p_0",output="out"} 2"#,
+            r#"rill_records_produced_total{processor="p",task="p_1",output="out"} 0"#,
+            r#"rill_records_dropped_total{processor="p",task="p_0"} 1"#,
+            r#"rill_records_late_total{processor="p",task="p_1"} 4"#,
+            r#"rill_records_dead_lettered_total{processor="p",task="p_1",reason="output-refused"} 1"#,
+            r#"rill_records_dead_lettered_total{processor="p",task="p_1",reason="record-error"} 0"#,
+            r#"rill_plugin_traps_total{processor="p",task="p_0",kind="time-limit"} 1"#,
+            r#"rill_plugin_traps_total{processor="p",task="p_0",kind="trap"} 0"#,
+        ] {
+            assert!(text.lines().any(|l| l == series), "{series} missing from\n{text}");
+        }
+    }
 
     #[test]
     fn names_follow_prometheus_conventions() {

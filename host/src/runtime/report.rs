@@ -1,7 +1,7 @@
 //! What a run did: per-processor counters and where the poll loop's time
 //! went, for the exit summary and the benchmark.
 
-use crate::task::spec::{ProcessorMetrics, ProcessorSpec};
+use crate::task::spec::ProcessorSpec;
 use std::time::Duration;
 
 /// What a run did: per-processor counters and how long it was busy.
@@ -59,15 +59,15 @@ pub struct ProcessorSummary {
 
 impl ProcessorSummary {
     pub(crate) fn of(spec: &ProcessorSpec) -> Self {
-        let m = &spec.metrics;
+        let t = &spec.totals;
         ProcessorSummary {
             name: spec.name.to_string(),
-            counts: crate::observe::ProcessorView::counts(spec),
-            calls: ProcessorMetrics::get(&m.calls),
-            plugin_nanos: ProcessorMetrics::get(&m.plugin_nanos),
-            produce_nanos: ProcessorMetrics::get(&m.produce_nanos),
-            restored: ProcessorMetrics::get(&m.restored),
-            restore_nanos: ProcessorMetrics::get(&m.restore_nanos),
+            counts: t.counts(),
+            calls: t.calls(),
+            plugin_nanos: t.plugin_nanos(),
+            produce_nanos: t.produce_nanos(),
+            restored: t.restored_records(),
+            restore_nanos: t.restore_nanos(),
         }
     }
 }

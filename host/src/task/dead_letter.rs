@@ -147,8 +147,8 @@ pub fn refused_message(output: &str, topic: &str, reason: &str) -> String {
 pub struct StageRun {
     /// Who the stage's dead letters come from.
     pub letters: DeadLetters,
-    /// The stage's processor, whose dead-letter counter a refusal adds to.
-    pub spec: Arc<super::spec::ProcessorSpec>,
+    /// The stage's meters, which count a refusal's dead letter.
+    pub meters: Arc<crate::observe::metrics::StageMeters>,
     /// The records the stage was called with are `records[start..start + len]`.
     pub records: Arc<Vec<InputRecord>>,
     /// First record of the run in `records`.
@@ -212,14 +212,7 @@ impl Refusals for RefusedOutputs {
             record.offset,
             run.letters.processor
         );
-        super::spec::ProcessorMetrics::add(&run.spec.metrics.dead_lettered, 1);
-        metrics::counter!(
-            crate::observe::metrics::RECORDS_DEAD_LETTERED,
-            "processor" => run.spec.name.to_string(),
-            "task" => run.letters.task.to_string(),
-            "reason" => kind::OUTPUT_REFUSED
-        )
-        .increment(1);
+        run.meters.dead_lettered(kind::OUTPUT_REFUSED);
         run.letters
             .send(&*sink, record, &run.sources[at], kind::OUTPUT_REFUSED, &message, ack)
             .map_err(|e| format!("dead-lettering a refused output: {e}"))

@@ -4,7 +4,7 @@
 //! whole.
 
 use super::TaskId;
-use super::spec::{ProcessorMetrics, TaskSpec};
+use super::spec::TaskSpec;
 use crate::state::StateError;
 use crate::state::manager::StateManager;
 use std::collections::HashMap;
@@ -51,8 +51,7 @@ pub fn open_state(
             // What was restored is committed; what comes next is not yet.
             state.hold_until_commit();
         }
-        ProcessorMetrics::add(&processor.metrics.restored, restored.records);
-        ProcessorMetrics::add(&processor.metrics.restore_nanos, restored.elapsed.as_nanos() as u64);
+        processor.totals.restored(restored.records, restored.elapsed);
         states.push(Some(state));
     }
     Ok(states)

@@ -3,6 +3,7 @@
 
 use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
+use crate::observe::metrics::ProcessorTotals;
 use crate::plugin::ProcessorFactory;
 use crate::state::store::GlobalStore;
 use parking_lot::RwLock;
@@ -27,8 +28,9 @@ pub struct ProcessorSpec {
     pub changelogs: Vec<(String, String)>,
     /// Where and how tasks keep state; `None` for stateless processors.
     pub state: Option<Arc<StateConfig>>,
-    /// Counters, summed over all tasks of the processor.
-    pub metrics: ProcessorMetrics,
+    /// Counters, summed over all tasks of the processor; each task's
+    /// stages add to them through their meters.
+    pub totals: Arc<ProcessorTotals>,
     /// The plugin build tasks instantiate and the manifest it came from;
     /// replaced together on hot swap.
     current: RwLock<(Arc<Manifest>, Arc<dyn ProcessorFactory>)>,
@@ -61,7 +63,7 @@ impl ProcessorSpec {
                 .collect(),
             dead_letter: manifest.dead_letter.topic.clone(),
             stream_topics: manifest.stream_topics().map(str::to_string).collect(),
-            metrics: ProcessorMetrics::default(),
+            totals: Arc::default(),
             current: RwLock::new((Arc::new(manifest.clone()), factory)),
             generation: AtomicU64::new(0),
         }
@@ -110,47 +112,6 @@ pub struct StateConfig {
     pub exactly_once: bool,
 }
 
-/// Per-processor counters, updated by the data plane and read for logs,
-/// the run summary and the benchmark.
-#[derive(Debug, Default)]
-pub struct ProcessorMetrics {
-    /// Input records processed.
-    pub records_in: AtomicU64,
-    /// Records produced to outputs.
-    pub records_out: AtomicU64,
-    /// Input records that produced nothing and no error.
-    pub dropped: AtomicU64,
-    /// Input records sent to the dead-letter topic.
-    pub dead_lettered: AtomicU64,
-    /// Traps (instance failures) survived.
-    pub traps: AtomicU64,
-    /// Records routed to a windowed store after every window they fell in
-    /// had closed (dropped or dead-lettered, as the manifest says).
-    pub late: AtomicU64,
-    /// Plugin calls (batches, and single records replayed after a trap).
-    pub calls: AtomicU64,
-    /// Time spent inside plugin calls, in nanoseconds.
-    pub plugin_nanos: AtomicU64,
-    /// Time spent routing and producing, in nanoseconds.
-    pub produce_nanos: AtomicU64,
-    /// Records restored into task stores from changelogs and table topics.
-    pub restored: AtomicU64,
-    /// Time spent restoring, in nanoseconds (tasks restore one after another).
-    pub restore_nanos: AtomicU64,
-}
-
-impl ProcessorMetrics {
-    /// Adds `n` to `counter`.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Reads `counter`.
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-}
-
 impl crate::plugin::reload::SwapTarget for ProcessorSpec {
     fn manifest(&self) -> Arc<Manifest> {
         ProcessorSpec::manifest(self)
@@ -175,15 +136,7 @@ impl crate::observe::ProcessorView for ProcessorSpec {
     }
 
     fn counts(&self) -> crate::observe::ProcessorCounts {
-        let m = &self.metrics;
-        crate::observe::ProcessorCounts {
-            records_in: ProcessorMetrics::get(&m.records_in),
-            records_out: ProcessorMetrics::get(&m.records_out),
-            dropped: ProcessorMetrics::get(&m.dropped),
-            dead_lettered: ProcessorMetrics::get(&m.dead_lettered),
-            traps: ProcessorMetrics::get(&m.traps),
-            late: ProcessorMetrics::get(&m.late),
-        }
+        self.totals.counts()
     }
 }
 

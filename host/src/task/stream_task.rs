@@ -12,7 +12,7 @@
 use super::TaskId;
 use super::dead_letter::{DeadLetters, RefusedOutputs, StageRun, kind, refused_message};
 use super::progress::{Positions, TaskProgress};
-use super::spec::{ProcessorMetrics, ProcessorSpec, TaskSpec};
+use super::spec::{ProcessorSpec, TaskSpec};
 use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, refuses_record};
 use crate::manifest::OnTrap;
 use crate::plugin::{PluginError, RecordProcessor};
@@ -374,8 +374,7 @@ impl StreamTask {
 
     /// A table record: the latest value per key; a null value deletes it.
     fn apply_table(&mut self, stage: usize, record: &InputRecord) -> Result<(), TaskError> {
-        ProcessorMetrics::add(&self.stages[stage].spec.metrics.records_in, 1);
-        self.stages[stage].meters.consumed.increment(1);
+        self.stages[stage].meters.consumed(1);
         let Some(state) = &mut self.stages[stage].state else {
             return Ok(());
         };
@@ -397,10 +396,9 @@ impl StreamTask {
         batch: &InFlight,
     ) -> Result<(), TaskError> {
         let spec = self.stages[s].spec.clone();
-        let metrics = &spec.metrics;
         let base = batch.refusals.register(StageRun {
             letters: self.stages[s].letters.clone(),
-            spec: spec.clone(),
+            meters: self.stages[s].meters.clone(),
             records: records.clone(),
             start: run.start,
             len: run.len(),
@@ -410,14 +408,9 @@ impl StreamTask {
         let started = Instant::now();
         let outcome = self.stages[s].processor.process(&records[run.clone()]);
         let took = started.elapsed();
-        ProcessorMetrics::add(&metrics.plugin_nanos, took.as_nanos() as u64);
-        ProcessorMetrics::add(&metrics.calls, 1);
-        if crate::observe::metrics::enabled() {
-            let stage = &self.stages[s];
-            stage.meters.latency.record(took.as_secs_f64());
-            stage.meters.batch.record(run.len() as f64);
-            stage.meters.memory.set(stage.processor.memory_bytes() as f64);
-        }
+        let stage = &self.stages[s];
+        let memory = || stage.processor.memory_bytes();
+        stage.meters.batch_call(took, run.len(), memory);
         let routed = Instant::now();
         match outcome {
             Ok(results) => {
@@ -450,12 +443,11 @@ impl StreamTask {
                 }
             }
         }
-        ProcessorMetrics::add(&metrics.produce_nanos, routed.elapsed().as_nanos() as u64);
+        self.stages[s].meters.routed(routed.elapsed());
         if self.paused || self.abandoned {
             return Ok(());
         }
-        ProcessorMetrics::add(&metrics.records_in, run.len() as u64);
-        self.stages[s].meters.consumed.increment(run.len() as u64);
+        self.stages[s].meters.consumed(run.len() as u64);
         self.timer_requests(s);
         if !self.stages[s].windows.is_empty() {
             let run_ctx = Run {

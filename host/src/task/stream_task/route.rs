@@ -25,15 +25,13 @@ impl StreamTask {
     ) -> Result<(), TaskError> {
         let record = &records[index];
         let stage = &self.spec.stages[s];
-        let metrics = &stage.processor.metrics;
         let ack = &batch.ack;
         let mut outputs = match result {
             Err(message) => return self.dead_letter(s, record, source, kind::RECORD_ERROR, &message, ack),
             Ok(outputs) => outputs,
         };
         if outputs.is_empty() {
-            ProcessorMetrics::add(&metrics.dropped, 1);
-            self.stages[s].meters.dropped.increment(1);
+            self.stages[s].meters.dropped(1);
             return Ok(());
         }
         // Outputs to a windowed store are aggregated after the call.
@@ -136,7 +134,6 @@ impl StreamTask {
                 fed_sources.push(source.clone());
             }
         }
-        ProcessorMetrics::add(&metrics.records_out, sent);
         Ok(())
     }
 
@@ -150,7 +147,6 @@ impl StreamTask {
         ack: &Arc<BatchAck>,
     ) -> Result<(), TaskError> {
         let stage = &self.stages[s];
-        ProcessorMetrics::add(&stage.spec.metrics.dead_lettered, 1);
         stage.meters.dead_lettered(kind);
         crate::observe::telemetry().event("dead-letter", &stage.letters.task, format!("{kind}: {message}"));
         stage

@@ -32,8 +32,9 @@ pub(super) struct Stage {
     /// Where the stage's clocks stood when the task went idle (taken at
     /// the first `idle-advance` after a batch): what it advances from.
     pub(super) idle_base: Option<Clocks>,
-    /// Its Prometheus series (no-ops without `--http`).
-    pub(super) meters: crate::observe::metrics::StageMeters,
+    /// Its counters: Prometheus series (no-ops without `--http`) and the
+    /// processor's totals; shared with the batch's refusal handler.
+    pub(super) meters: Arc<crate::observe::metrics::StageMeters>,
 }
 
 impl Stage {
@@ -58,7 +59,7 @@ impl Stage {
         let mut timers = crate::task::timers::Timers::from_manifest(&manifest.timers);
         timers.apply(processor.take_timer_requests());
         Ok(Stage {
-            meters: crate::observe::metrics::StageMeters::new(
+            meters: Arc::new(crate::observe::metrics::StageMeters::new(
                 &spec.name,
                 &task,
                 spec.outputs.keys(),
@@ -66,7 +67,8 @@ impl Stage {
                     dead_letter: &kind::ALL,
                     traps: &crate::plugin::TrapKind::LABELS,
                 },
-            ),
+                spec.totals.clone(),
+            )),
             windows: manifest.windows.clone(),
             timers,
             idle_advance: manifest.idle_advance,

@@ -290,11 +290,7 @@ fn keyless_drop_ignores_the_record_and_counts_it() {
         [("1".to_string(), "record-error".to_string())],
         "only the malformed one"
     );
-    assert_eq!(
-        ProcessorMetrics::get(&h.spec.metrics.dropped),
-        2,
-        "the keyless and the filtered order"
-    );
+    assert_eq!(h.spec.totals.counts().dropped, 2, "the keyless and the filtered order");
 }
 
 /// Without the poison records, the same input gives the same results:

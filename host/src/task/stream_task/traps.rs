@@ -72,7 +72,6 @@ impl StreamTask {
                 source: fault.clone(),
             });
         }
-        ProcessorMetrics::add(&self.stages[s].spec.metrics.traps, 1);
         // The instance decided the kind where it caught the trap.
         let kind = trap
             .downcast_ref::<crate::plugin::Trapped>()

@@ -15,7 +15,6 @@ use crate::plugin::{Aggregation, Clock, Tick, Window, WindowResult};
 use crate::record::{Header, InputRecord};
 use crate::state::window::{self, Emission, Routed};
 use crate::task::dead_letter::{RefusedOutputs, StageRun, kind};
-use crate::task::spec::ProcessorMetrics;
 use rill_sdk::time::WindowKind;
 use std::ops::Range;
 use std::sync::Arc;
@@ -122,9 +121,7 @@ impl StreamTask {
         } else {
             let started = Instant::now();
             let outcome = self.stages[s].processor.aggregate(&aggregations);
-            let metrics = &self.stages[s].spec.metrics;
-            ProcessorMetrics::add(&metrics.plugin_nanos, started.elapsed().as_nanos() as u64);
-            ProcessorMetrics::add(&metrics.calls, 1);
+            self.stages[s].meters.call(started.elapsed());
             match outcome {
                 Ok(results) => results,
                 Err(trap) => {
@@ -183,9 +180,7 @@ impl StreamTask {
             // Updates in the order of the records that made them.
             pending.sort_by_key(|(_, input, _)| *input);
             for (w, (spec, plan)) in windows.iter().zip(&plans).enumerate() {
-                let metrics = &self.stages[s].spec.metrics;
-                ProcessorMetrics::add(&metrics.late, plan.late.len() as u64);
-                self.stages[s].meters.late.increment(plan.late.len() as u64);
+                self.stages[s].meters.late(plan.late.len() as u64);
                 for &(r, stream_time) in &plan.late {
                     let record = &routed[w][r];
                     if spec.late == Late::DeadLetter {
@@ -213,8 +208,7 @@ impl StreamTask {
                     }
                     Keyless::Drop => {
                         let n = plan.keyless.len() as u64;
-                        ProcessorMetrics::add(&metrics.dropped, n);
-                        self.stages[s].meters.dropped.increment(n);
+                        self.stages[s].meters.dropped(n);
                     }
                 }
                 let now = match advance {
@@ -264,11 +258,7 @@ impl StreamTask {
             .collect();
         let started = Instant::now();
         let outcome = self.stages[s].processor.emit(&results);
-        ProcessorMetrics::add(
-            &self.stages[s].spec.metrics.plugin_nanos,
-            started.elapsed().as_nanos() as u64,
-        );
-        ProcessorMetrics::add(&self.stages[s].spec.metrics.calls, 1);
+        self.stages[s].meters.call(started.elapsed());
         let outputs = match outcome {
             Ok(outputs) => outputs,
             Err(trap) => {
@@ -373,11 +363,7 @@ impl StreamTask {
         let tick = Tick { name, clock, time };
         let started = Instant::now();
         let outcome = self.stages[s].processor.on_timer(&tick);
-        ProcessorMetrics::add(
-            &self.stages[s].spec.metrics.plugin_nanos,
-            started.elapsed().as_nanos() as u64,
-        );
-        ProcessorMetrics::add(&self.stages[s].spec.metrics.calls, 1);
+        self.stages[s].meters.call(started.elapsed());
         let result = match outcome {
             Ok(Ok(mut outputs)) => {
                 self.persist_writes(s, &batch.ack)?;
@@ -439,7 +425,7 @@ impl StreamTask {
         let records = Arc::new(vec![record]);
         let base = batch.refusals.register(StageRun {
             letters: self.stages[s].letters.clone(),
-            spec: self.stages[s].spec.clone(),
+            meters: self.stages[s].meters.clone(),
             records: records.clone(),
             start: 0,
             len: 1,

@@ -7,7 +7,7 @@ use super::RunOptions;
 use super::stream_thread::poll_loop;
 use crate::kafka::KafkaSettings;
 use crate::kafka::member::TopicPartition;
-use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RecordSource, Watermarks};
+use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RecordSource, SourceError, Watermarks};
 use crate::kafka::memory_sink::MemorySink;
 use crate::plugin::InputRecord;
 use crate::task::manager::{FeedOptions, TaskManager};
@@ -89,7 +89,7 @@ impl FakeSource {
 }
 
 impl RecordSource for FakeSource {
-    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>> {
+    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, SourceError>> {
         let next = self.queued.lock().pop_front();
         match next {
             Some(record) => {
@@ -108,12 +108,12 @@ impl RecordSource for FakeSource {
 
     fn set_fetching(&self, _: &[TopicPartition], _: bool) {}
 
-    fn drained(&self) -> Result<bool, String> {
+    fn drained(&self) -> Result<bool, SourceError> {
         let positions = self.positions.lock();
         Ok(self.ends.lock().iter().all(|(tp, end)| positions.get(tp) == Some(end)))
     }
 
-    fn take_failure(&self) -> Option<String> {
+    fn take_failure(&self) -> Option<SourceError> {
         None
     }
 
@@ -130,7 +130,9 @@ impl OffsetCommitter for FakeSource {
     fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError> {
         self.attempts.fetch_add(1, Ordering::AcqRel);
         if self.refuse.load(Ordering::Acquire) {
-            return Err(CommitError::Rebalancing("Broker: Group rebalance in progress".into()));
+            return Err(CommitError::Rebalancing(rdkafka::error::KafkaError::ConsumerCommit(
+                rdkafka::types::RDKafkaErrorCode::RebalanceInProgress,
+            )));
         }
         let mut committed = self.committed.lock();
         for (topic, partition, offset) in offsets {

@@ -11,9 +11,7 @@
 
 use super::report::LoopTime;
 use super::{OnFatal, RunOptions};
-use crate::kafka::consumer::show;
-use crate::kafka::member::RecordSource;
-use crate::kafka::member::TopicPartition;
+use crate::kafka::member::{RecordSource, TopicPartition, show};
 use crate::observe::app_state::AppState;
 use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY};
 use crate::plugin::InputRecord;
@@ -99,7 +97,7 @@ pub fn poll_loop<S: RecordSource>(
         }
 
         if let Some(error) = source.take_failure() {
-            return Err(error);
+            return Err(error.to_string());
         }
         let mut manager = tasks.lock();
         if let Some(why) = manager.take_aborted() {

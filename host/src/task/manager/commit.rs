@@ -6,7 +6,7 @@
 //! aborts.
 
 use super::*;
-use crate::kafka::member::TopicPartition;
+use crate::kafka::member::{SourceError, TopicPartition};
 
 impl TaskManager {
     /// Commits every task's acknowledged progress. A task whose outputs
@@ -255,7 +255,7 @@ impl TaskManager {
     pub fn roll_back(
         &mut self,
         why: &str,
-        rewind: &dyn Fn(&[TopicPartition]) -> Result<(Vec<TopicPartition>, HashMap<TopicPartition, i64>), String>,
+        rewind: &dyn Fn(&[TopicPartition]) -> Result<(Vec<TopicPartition>, HashMap<TopicPartition, i64>), SourceError>,
     ) -> Result<(Vec<TopicPartition>, Vec<TopicPartition>), String> {
         let now = Instant::now();
         self.rollbacks.retain(|at| now.duration_since(*at) < REPLACEMENT_WINDOW);

@@ -3,7 +3,7 @@
 //! their last commit).
 
 use super::*;
-use crate::kafka::member::TopicPartition;
+use crate::kafka::member::{SourceError, TopicPartition};
 
 impl TaskManager {
     /// The error that stopped a worker, if any.
@@ -47,7 +47,7 @@ impl TaskManager {
         worker: usize,
         why: &str,
         committer: &dyn OffsetCommitter,
-        rewind: &dyn Fn(&[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, String>,
+        rewind: &dyn Fn(&[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, SourceError>,
     ) -> Result<(Vec<TopicPartition>, Vec<TopicPartition>), String> {
         let now = Instant::now();
         let history = &mut self.replacements[worker];

@@ -254,9 +254,9 @@ impl StreamTask {
     /// Stops the task after `error`: nothing more is processed or
     /// committed until a restart (nothing is lost: the restart reprocesses
     /// from the last commit).
-    pub fn halt(&mut self, error: &TaskError) {
+    pub fn halt(&mut self, error: TaskError) {
         self.paused = true;
-        self.progress.fail(error.to_string());
+        self.progress.fail(super::progress::TaskFailure::Halted(Arc::new(error)));
     }
 
     /// Where the task records what it processed.

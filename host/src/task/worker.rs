@@ -243,7 +243,7 @@ fn fail(worker: usize, tasks: &mut HashMap<TaskId, StreamTask>, id: TaskId, erro
                 "{error}; stopping the task without committing past it (a restart reprocesses from the last commit)"
             );
             if let Some(task) = tasks.get_mut(&id) {
-                task.halt(&error);
+                task.halt(error);
             }
         }
         error => {

@@ -34,7 +34,7 @@ impl TaskManager {
                             task = %id,
                             "{failure}; stopping the task without committing past it (a restart reprocesses from the last commit)"
                         );
-                        entry.progress.fail(failure);
+                        entry.progress.fail(failure.into());
                     }
                 }
             }

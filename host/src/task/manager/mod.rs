@@ -25,7 +25,7 @@ use crate::state::updater::{Restoring, StateUpdater};
 use crate::task::TaskId;
 use crate::task::open_state::open_state;
 use crate::task::partition_group::{Lag, PartitionGroup};
-use crate::task::progress::TaskProgress;
+use crate::task::progress::{TaskFailure, TaskProgress};
 use crate::task::shutdown::Shutdown;
 use crate::task::spec::TaskSpec;
 use crate::task::state::TaskState;
@@ -128,7 +128,7 @@ pub struct TaskManager {
     positions: positions::Positions,
     feed: FeedOptions,
     /// Tasks that stopped on a failure, with why, for the run's outcome.
-    failures: Vec<String>,
+    failures: Vec<TaskFailure>,
     /// Restores tasks' state off the poll loop.
     updater: StateUpdater,
     /// The process's shutdown, handed to replacement workers.
@@ -512,7 +512,7 @@ impl TaskManager {
     }
 
     /// Why tasks that were closed had failed (the run's outcome).
-    pub fn failures(&self) -> Vec<String> {
+    pub fn failures(&self) -> Vec<TaskFailure> {
         let mut failures = self.failures.clone();
         failures.extend(self.tasks.values().filter_map(|t| t.progress.failure()));
         failures

@@ -23,7 +23,8 @@ pub type FatalSlot = Arc<Mutex<Option<Fatal>>>;
 
 /// A fatal error, and the worker it happened on (`None`: not on a worker,
 /// e.g. a restore that failed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Fatal {
     /// The worker, if the error belongs to one.
     pub worker: Option<usize>,

@@ -8,13 +8,16 @@
 //! restore, revocation, closing) here; feeding tasks (buffering, dispatch,
 //! flow control) in [`feed`]; the commit paths (at-least-once, the
 //! exactly-once transaction, roll-back) in [`commit`]; failed workers in
-//! [`workers`].
+//! [`workers`]; what goes wrong, as the poll loop decides on it, in
+//! [`error`].
 
 mod commit;
+mod error;
 mod feed;
 mod positions;
 mod workers;
 
+pub use error::{Aborted, RecoveryError, WorkerFailure};
 use crate::kafka::member::TopicPartition;
 pub use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, Watermarks};
 use crate::kafka::producer::{RecordSink, Transactions, TxnError};
@@ -141,7 +144,7 @@ pub struct TaskManager {
     transactions: Option<Arc<dyn Transactions>>,
     /// Exactly-once: why the open transaction was aborted, until the poll
     /// loop rolls every task back to the last commit ([`Self::roll_back`]).
-    aborted: Option<String>,
+    aborted: Option<Aborted>,
     /// When transactions were rolled back, for [`MAX_REPLACEMENTS`].
     rollbacks: Vec<Instant>,
     /// The last commit was refused because the group is rebalancing

@@ -8,7 +8,8 @@
 //! committing what they processed.
 
 use super::member::{
-    CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, SourceError, TopicPartition, Watermarks, show,
+    CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, SourceError, TopicPartition, Watermarks,
+    show,
 };
 use crate::plugin::{Header, InputRecord};
 use parking_lot::{Mutex, MutexGuard};
@@ -350,11 +351,7 @@ fn drained(consumer: &BaseConsumer<GroupContext>) -> Result<bool, SourceError> {
                     .fetch_watermarks(topic, partition, timeout)
                     .map_err(read_error("watermarks"))?;
                 if committed.is_none() {
-                    committed = Some(
-                        consumer
-                            .committed(timeout)
-                            .map_err(read_error("committed offsets"))?,
-                    );
+                    committed = Some(consumer.committed(timeout).map_err(read_error("committed offsets"))?);
                 }
                 let committed = committed
                     .as_ref()
@@ -431,7 +428,10 @@ mod tests {
             KafkaError::OffsetFetch(RebalanceInProgress),
         ] {
             let mapped = commit_error(error.clone());
-            assert!(matches!(&mapped, CommitError::Failed(e) if *e == error), "{error:?}: {mapped:?}");
+            assert!(
+                matches!(&mapped, CommitError::Failed(e) if *e == error),
+                "{error:?}: {mapped:?}"
+            );
         }
     }
 
@@ -446,5 +446,38 @@ mod tests {
         let error = seek_error(&partitions, KafkaError::Seek("timed out".into()));
         assert!(matches!(&error, SourceError::Seek { partitions: p, .. } if p[..] == partitions[..]));
         assert_eq!(error.to_string(), "seeking in/0, in/3: Seek error: timed out");
+    }
+
+    /// A listener for a member that is never assigned anything.
+    struct Unassigned;
+
+    impl RebalanceListener for Unassigned {
+        fn assigned(&mut self, _: &[TopicPartition], _: &HashMap<TopicPartition, i64>) -> Vec<TopicPartition> {
+            Vec::new()
+        }
+        fn revoked(&mut self, _: &[TopicPartition], _: &dyn OffsetCommitter) {}
+        fn is_paused(&self, _: &str, _: i32) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn rewinding_a_partition_the_member_does_not_have_is_a_seek_error_naming_it() {
+        let broker = crate::kafka::embedded::EmbeddedBroker::start(1).unwrap();
+        broker.create_topic("in", 1).unwrap();
+        let settings = crate::kafka::KafkaSettings::new(broker.bootstrap_servers());
+        let source = KafkaSource::join(
+            &settings.consumer("rewind-test"),
+            Arc::new(Mutex::new(Unassigned)),
+            &["in"],
+        )
+        .unwrap();
+        let elsewhere = TopicPartition::new("elsewhere", 0);
+        let error = source.rewind(std::slice::from_ref(&elsewhere)).unwrap_err();
+        assert!(
+            matches!(&error, SourceError::Seek { partitions, source }
+                if *partitions == [elsewhere.clone()] && source.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownPartition)),
+            "{error:?}"
+        );
     }
 }

@@ -11,7 +11,7 @@
 
 use super::TaskId;
 use super::dead_letter::{DeadLetters, RefusedOutputs, StageRun, kind, refused_message};
-use super::progress::{Positions, TaskProgress};
+use super::progress::{Positions, TaskFailure, TaskProgress};
 use super::spec::{ProcessorMetrics, ProcessorSpec, TaskSpec};
 use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, refuses_record};
 use crate::manifest::OnTrap;
@@ -256,7 +256,7 @@ impl StreamTask {
     /// from the last commit).
     pub fn halt(&mut self, error: TaskError) {
         self.paused = true;
-        self.progress.fail(super::progress::TaskFailure::Halted(Arc::new(error)));
+        self.progress.fail(TaskFailure::Halted(Arc::new(error)));
     }
 
     /// Where the task records what it processed.

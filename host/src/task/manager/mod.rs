@@ -17,7 +17,6 @@ mod feed;
 mod positions;
 mod workers;
 
-pub use error::{Aborted, RecoveryError, WorkerFailure};
 use crate::kafka::member::TopicPartition;
 pub use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, Watermarks};
 use crate::kafka::producer::{RecordSink, Transactions, TxnError};
@@ -34,6 +33,7 @@ use crate::task::spec::TaskSpec;
 use crate::task::state::TaskState;
 use crate::task::worker::{Command, FatalSlot, Worker, set_fatal};
 use crossbeam_channel::bounded;
+pub use error::{Aborted, RecoveryError, WorkerFailure};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

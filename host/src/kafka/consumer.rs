@@ -7,8 +7,10 @@
 //! stay paused until their state is back), a revocation closes tasks after
 //! committing what they processed.
 
-use super::member::{CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, Watermarks};
-use crate::kafka::member::TopicPartition;
+use super::member::{
+    CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, SourceError, TopicPartition, Watermarks,
+    show,
+};
 use crate::record::{Header, InputRecord};
 use parking_lot::{Mutex, MutexGuard};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -29,8 +31,9 @@ pub(crate) struct GroupContext {
     /// Between a revocation and the next assignment (eager protocol): the
     /// empty assignment then says nothing about being drained.
     rebalancing: AtomicBool,
-    /// A task that could not start; stops the run.
-    failed: Mutex<Option<String>>,
+    /// An assignment that could not be taken (its committed offsets could
+    /// not be read); stops the run.
+    failed: Mutex<Option<SourceError>>,
 }
 
 impl GroupContext {
@@ -85,11 +88,11 @@ impl ConsumerContext for GroupContext {
 fn committed_offsets(
     consumer: &BaseConsumer<GroupContext>,
     tpl: &TopicPartitionList,
-) -> Result<HashMap<TopicPartition, i64>, String> {
+) -> Result<HashMap<TopicPartition, i64>, SourceError> {
     if tpl.count() == 0 {
         return Ok(HashMap::new());
     }
-    let mut last_error = String::new();
+    let mut last_error = None;
     for _ in 0..3 {
         match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
             Ok(offsets) => {
@@ -104,11 +107,14 @@ fn committed_offsets(
             }
             Err(error) => {
                 tracing::warn!("reading committed offsets of the assignment: {error}; retrying");
-                last_error = error.to_string();
+                last_error = Some(error);
             }
         }
     }
-    Err(format!("cannot read the group's committed offsets: {last_error}"))
+    Err(SourceError::Read {
+        what: "the group's committed offsets",
+        source: last_error.expect("three attempts failed"),
+    })
 }
 
 /// The consumer's knowledge of partition ends: cached high watermarks from
@@ -135,7 +141,7 @@ impl OffsetCommitter for Committer<'_> {
         let mut tpl = TopicPartitionList::with_capacity(offsets.len());
         for (topic, partition, offset) in offsets {
             tpl.add_partition_offset(topic, *partition, KafkaOffset::Offset(*offset))
-                .map_err(|e| CommitError::Failed(e.to_string()))?;
+                .map_err(CommitError::Failed)?;
         }
         self.0.commit(&tpl, CommitMode::Sync).map_err(commit_error)
     }
@@ -156,9 +162,9 @@ fn commit_error(error: KafkaError) -> CommitError {
     use rdkafka::types::RDKafkaErrorCode::{IllegalGeneration, RebalanceInProgress, UnknownMemberId};
     match error {
         KafkaError::ConsumerCommit(RebalanceInProgress | IllegalGeneration | UnknownMemberId) => {
-            CommitError::Rebalancing(error.to_string())
+            CommitError::Rebalancing(error)
         }
-        error => CommitError::Failed(error.to_string()),
+        error => CommitError::Failed(error),
     }
 }
 
@@ -167,18 +173,6 @@ fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
         .iter()
         .map(|e| TopicPartition::new(e.topic(), e.partition()))
         .collect()
-}
-
-/// `topic/partition, ...` for logs.
-pub(crate) fn show(partitions: &[TopicPartition]) -> String {
-    if partitions.is_empty() {
-        return "none".into();
-    }
-    partitions
-        .iter()
-        .map(TopicPartition::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The group member as the poll loop sees it.
@@ -212,9 +206,9 @@ impl KafkaSource {
 }
 
 impl RecordSource for KafkaSource {
-    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>> {
+    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, SourceError>> {
         match self.consumer.poll(timeout)? {
-            Err(error) => Some(Err(error.to_string())),
+            Err(source) => Some(Err(SourceError::Poll { source })),
             Ok(message) => {
                 let copying = Instant::now();
                 let record = to_input_record(&message);
@@ -229,11 +223,11 @@ impl RecordSource for KafkaSource {
         set_fetching(&self.consumer, partitions, fetch);
     }
 
-    fn drained(&self) -> Result<bool, String> {
+    fn drained(&self) -> Result<bool, SourceError> {
         drained(&self.consumer)
     }
 
-    fn take_failure(&self) -> Option<String> {
+    fn take_failure(&self) -> Option<SourceError> {
         self.consumer.context().failed.lock().take()
     }
 
@@ -261,7 +255,7 @@ impl RecordSource for KafkaSource {
         partitions.iter().filter(|p| assigned.contains(*p)).cloned().collect()
     }
 
-    fn rewind(&self, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, String> {
+    fn rewind(&self, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, SourceError> {
         if partitions.is_empty() {
             return Ok(HashMap::new());
         }
@@ -271,25 +265,22 @@ impl RecordSource for KafkaSource {
         }
         let committed = committed_offsets(&self.consumer, &tpl)?;
         let mut seek = TopicPartitionList::new();
-        for TopicPartition { topic, partition } in partitions {
+        for tp in partitions {
             let offset = committed
-                .get(&TopicPartition::new(topic.as_str(), *partition))
+                .get(tp)
                 .map_or(rdkafka::Offset::Beginning, |o| rdkafka::Offset::Offset(*o));
-            seek.add_partition_offset(topic, *partition, offset)
-                .map_err(|e| e.to_string())?;
+            seek.add_partition_offset(&tp.topic, tp.partition, offset)
+                .map_err(|source| seek_error(std::slice::from_ref(tp), source))?;
         }
         // A seek also drops what was fetched past it and not yet polled.
         let sought = self
             .consumer
             .seek_partitions(seek, Duration::from_secs(30))
-            .map_err(|e| format!("seeking: {e}"))?;
-        if let Some(failed) = sought.elements().iter().find(|e| e.error().is_err()) {
-            return Err(format!(
-                "seeking {}/{}: {:?}",
-                failed.topic(),
-                failed.partition(),
-                failed.error()
-            ));
+            .map_err(|source| seek_error(partitions, source))?;
+        for element in sought.elements() {
+            element
+                .error()
+                .map_err(|source| seek_error(&[TopicPartition::new(element.topic(), element.partition())], source))?;
         }
         Ok(committed)
     }
@@ -341,11 +332,9 @@ fn set_fetching<C: ConsumerContext>(consumer: &BaseConsumer<C>, partitions: &[To
 
 /// True when every assigned partition has been consumed up to its high
 /// watermark.
-fn drained(consumer: &BaseConsumer<GroupContext>) -> Result<bool, String> {
+fn drained(consumer: &BaseConsumer<GroupContext>) -> Result<bool, SourceError> {
     let timeout = Duration::from_secs(10);
-    let positions = consumer
-        .position()
-        .map_err(|e| format!("reading consumer positions: {e}"))?;
+    let positions = consumer.position().map_err(read_error("consumer positions"))?;
     let mut committed = None;
     for element in positions.elements() {
         let (topic, partition) = (element.topic(), element.partition());
@@ -360,13 +349,9 @@ fn drained(consumer: &BaseConsumer<GroupContext>) -> Result<bool, String> {
             _ => {
                 let (low, high) = consumer
                     .fetch_watermarks(topic, partition, timeout)
-                    .map_err(|e| format!("reading watermarks: {e}"))?;
+                    .map_err(read_error("watermarks"))?;
                 if committed.is_none() {
-                    committed = Some(
-                        consumer
-                            .committed(timeout)
-                            .map_err(|e| format!("reading committed offsets: {e}"))?,
-                    );
+                    committed = Some(consumer.committed(timeout).map_err(read_error("committed offsets"))?);
                 }
                 let committed = committed
                     .as_ref()
@@ -381,6 +366,19 @@ fn drained(consumer: &BaseConsumer<GroupContext>) -> Result<bool, String> {
         }
     }
     Ok(true)
+}
+
+/// A failed read of `what` (see [`SourceError::Read`]).
+fn read_error(what: &'static str) -> impl Fn(KafkaError) -> SourceError {
+    move |source| SourceError::Read { what, source }
+}
+
+/// A failed seek of `partitions` (see [`SourceError::Seek`]).
+fn seek_error(partitions: &[TopicPartition], source: KafkaError) -> SourceError {
+    SourceError::Seek {
+        partitions: partitions.to_vec(),
+        source,
+    }
 }
 
 fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
@@ -403,5 +401,83 @@ fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
         key: message.key().map(<[u8]>::to_vec),
         value: message.payload().map(<[u8]>::to_vec),
         headers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The adapter's mapping of librdkafka's errors, by code, without a
+    //! broker.
+    use super::*;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    #[test]
+    fn a_commit_refused_by_a_rebalancing_group_is_told_from_one_worth_retrying() {
+        use RDKafkaErrorCode::*;
+        for code in [RebalanceInProgress, IllegalGeneration, UnknownMemberId] {
+            let error = commit_error(KafkaError::ConsumerCommit(code));
+            assert!(
+                matches!(&error, CommitError::Rebalancing(e) if e.rdkafka_error_code() == Some(code)),
+                "{code:?}: {error:?}"
+            );
+        }
+        for error in [
+            KafkaError::ConsumerCommit(RequestTimedOut),
+            KafkaError::ConsumerCommit(CoordinatorNotAvailable),
+            // The same code outside a commit is not the coordinator's refusal.
+            KafkaError::OffsetFetch(RebalanceInProgress),
+        ] {
+            let mapped = commit_error(error.clone());
+            assert!(
+                matches!(&mapped, CommitError::Failed(e) if *e == error),
+                "{error:?}: {mapped:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_reads_and_seeks_keep_the_code_and_name_what_failed() {
+        let error = read_error("watermarks")(KafkaError::MetadataFetch(RDKafkaErrorCode::BrokerTransportFailure));
+        assert!(matches!(
+            &error,
+            SourceError::Read { what: "watermarks", source } if source.rdkafka_error_code() == Some(RDKafkaErrorCode::BrokerTransportFailure)
+        ));
+        let partitions = [TopicPartition::new("in", 0), TopicPartition::new("in", 3)];
+        let error = seek_error(&partitions, KafkaError::Seek("timed out".into()));
+        assert!(matches!(&error, SourceError::Seek { partitions: p, .. } if p[..] == partitions[..]));
+        assert_eq!(error.to_string(), "seeking in/0, in/3: Seek error: timed out");
+    }
+
+    /// A listener for a member that is never assigned anything.
+    struct Unassigned;
+
+    impl RebalanceListener for Unassigned {
+        fn assigned(&mut self, _: &[TopicPartition], _: &HashMap<TopicPartition, i64>) -> Vec<TopicPartition> {
+            Vec::new()
+        }
+        fn revoked(&mut self, _: &[TopicPartition], _: &dyn OffsetCommitter) {}
+        fn is_paused(&self, _: &str, _: i32) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn rewinding_a_partition_the_member_does_not_have_is_a_seek_error_naming_it() {
+        let broker = crate::kafka::embedded::EmbeddedBroker::start(1).unwrap();
+        broker.create_topic("in", 1).unwrap();
+        let settings = crate::kafka::KafkaSettings::new(broker.bootstrap_servers());
+        let source = KafkaSource::join(
+            &settings.consumer("rewind-test"),
+            Arc::new(Mutex::new(Unassigned)),
+            &["in"],
+        )
+        .unwrap();
+        let elsewhere = TopicPartition::new("elsewhere", 0);
+        let error = source.rewind(std::slice::from_ref(&elsewhere)).unwrap_err();
+        assert!(
+            matches!(&error, SourceError::Seek { partitions, source }
+                if *partitions == [elsewhere.clone()] && source.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownPartition)),
+            "{error:?}"
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! here, below the task and runtime layers, so Kafka I/O imports neither.
 
 use crate::record::InputRecord;
+use rdkafka::error::KafkaError;
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -42,6 +43,7 @@ impl fmt::Display for TopicPartition {
 pub type Offset = (String, i32, i64);
 
 /// Why an offset commit did not happen: whether retrying it can help.
+/// librdkafka's error is kept whole, with its code.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The group coordinator refused the commit because the group is
@@ -52,10 +54,64 @@ pub enum CommitError {
     /// next resumes from the last commit (the at-least-once duplicate
     /// window).
     #[error("the group is rebalancing: {0}")]
-    Rebalancing(String),
+    Rebalancing(KafkaError),
     /// Anything else (brokers unreachable, a timeout): retried later.
     #[error("{0}")]
-    Failed(String),
+    Failed(KafkaError),
+}
+
+/// Why the consumer-group member could not do what the poll loop or the
+/// task manager asked of it, named by the operation, so that callers decide
+/// by the variant (a poll error is logged and polling goes on, a failed
+/// drain check means "not drained yet", a failed rewind or assignment
+/// stops the run), never by the text. librdkafka's error is kept whole,
+/// with its code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// A poll returned librdkafka's error instead of a record (a broker or
+    /// a partition's fetch failing): librdkafka goes on, and so does the
+    /// poll loop.
+    #[error("{source}")]
+    Poll {
+        /// librdkafka's error.
+        source: KafkaError,
+    },
+    /// Reading `what` of the assigned partitions (positions, watermarks,
+    /// the group's committed offsets) failed, e.g. the brokers are
+    /// unreachable: where the partitions stand cannot be told now.
+    #[error("reading {what}: {source}")]
+    Read {
+        /// What was being read.
+        what: &'static str,
+        /// librdkafka's error.
+        source: KafkaError,
+    },
+    /// Moving `partitions` back to their committed offsets failed: where
+    /// the consumer reads them from is unknown.
+    #[error("seeking {}: {source}", show(partitions))]
+    Seek {
+        /// The partitions the seek was for.
+        partitions: Vec<TopicPartition>,
+        /// librdkafka's error.
+        source: KafkaError,
+    },
+    /// The source cannot move back to committed offsets at all (it has
+    /// none to move back to), so `--on-fatal replace-worker` and the
+    /// exactly-once roll-back cannot work with it.
+    #[error("this source cannot rewind")]
+    CannotRewind,
+}
+
+/// `topic/partition, ...` for logs and errors.
+pub fn show(partitions: &[TopicPartition]) -> String {
+    if partitions.is_empty() {
+        return "none".into();
+    }
+    partitions
+        .iter()
+        .map(TopicPartition::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Commits consumer offsets synchronously (the consumer, in production).
@@ -117,14 +173,15 @@ pub trait RebalanceListener: Send {
 pub trait RecordSource: OffsetCommitter + Watermarks {
     /// The next record, waiting up to `timeout`. Rebalance callbacks run
     /// inside (as librdkafka's do).
-    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>>;
+    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, SourceError>>;
     /// Stops (`false`) or resumes fetching `partitions`.
     fn set_fetching(&self, partitions: &[TopicPartition], fetch: bool);
     /// Whether every assigned partition is consumed to its end; an error
     /// means it cannot be told now (brokers unreachable).
-    fn drained(&self) -> Result<bool, String>;
-    /// A failure of the rebalance listener that ends the run.
-    fn take_failure(&self) -> Option<String>;
+    fn drained(&self) -> Result<bool, SourceError>;
+    /// A failure while taking an assignment (the group's committed offsets
+    /// could not be read) that ends the run.
+    fn take_failure(&self) -> Option<SourceError>;
     /// Whether the member has had an assignment yet (even an empty one).
     fn assigned(&self) -> bool;
     /// Between a revocation and the next assignment.
@@ -137,9 +194,9 @@ pub trait RecordSource: OffsetCommitter + Watermarks {
     /// `partitions` (the beginning where none is committed) and returns
     /// them: `--on-fatal replace-worker` reads a replaced worker's
     /// partitions again from there.
-    fn rewind(&self, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, String> {
+    fn rewind(&self, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, SourceError> {
         let _ = partitions;
-        Err("this source cannot rewind".into())
+        Err(SourceError::CannotRewind)
     }
     /// Which of `partitions` are still assigned to this member (a member
     /// whose session expired has lost them before it could tell).

@@ -29,7 +29,7 @@ use std::time::Duration;
 /// records are still being produced; [`BatchAck::seal`] removes it.
 pub struct BatchAck {
     outstanding: AtomicUsize,
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<DeliveryError>>,
     /// Dead-letters inputs whose outputs were refused; none for acks whose
     /// records have no input (changelogs) or whose refusals must fail.
     /// Dropped as soon as the ack completes: it keeps the batch's input
@@ -52,8 +52,54 @@ impl std::fmt::Debug for BatchAck {
 /// the dead letter is acknowledged.
 pub trait Refusals: Send + Sync {
     /// Dead-letters input `input` because an output to `topic` was refused
-    /// for `reason`. An error fails the batch.
-    fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String>;
+    /// with `error`. An error fails the batch.
+    fn refused(&self, input: u32, topic: &str, error: &KafkaError, ack: &Arc<BatchAck>) -> Result<(), RefusalError>;
+}
+
+/// Why the input behind a refused output could not be dead-lettered (see
+/// [`Refusals`]): the batch then fails, as if the output had been refused
+/// for its topic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefusalError {
+    /// The refused output names an input index no run of the batch holds
+    /// (a rill bug).
+    #[error("refused output of unknown input {input}")]
+    UnknownInput {
+        /// The index the output carried.
+        input: u32,
+    },
+    /// The producer the dead letter would go through is gone (the
+    /// application is stopping).
+    #[error("the producer is gone")]
+    ProducerGone,
+    /// The producer refused the dead letter itself.
+    #[error("dead-lettering a refused output: {source}")]
+    Send {
+        /// librdkafka's error.
+        source: KafkaError,
+    },
+}
+
+/// Why a batch's outputs were not all delivered: the batch is never
+/// committed, and its task stops (a restart reprocesses from the last
+/// commit).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// A record to `topic` was refused for the topic, the cluster or the
+    /// moment (authorization, unknown topic, a message timeout), or for
+    /// what it is while there was no input to dead-letter (changelog
+    /// records, dead letters).
+    #[error("delivery to {topic} failed: {source}")]
+    Refused {
+        /// The record's topic.
+        topic: String,
+        /// librdkafka's error, with its code.
+        source: KafkaError,
+    },
+    /// A record was refused for what it is, and its input could not be
+    /// dead-lettered.
+    #[error(transparent)]
+    DeadLetter(#[from] RefusalError),
 }
 
 /// Whether the client or broker refused a record for what it is (it can
@@ -112,7 +158,7 @@ impl BatchAck {
     }
 
     /// The first delivery failure, if any record could not be delivered.
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<DeliveryError> {
         self.failure.lock().clone()
     }
 
@@ -122,7 +168,7 @@ impl BatchAck {
     }
 
     /// One record's delivery report (a sink calls it per record).
-    pub(crate) fn delivered(&self, result: Result<(), String>) {
+    pub(crate) fn delivered(&self, result: Result<(), DeliveryError>) {
         if let Err(error) = result {
             self.failure.lock().get_or_insert(error);
         }
@@ -137,11 +183,14 @@ impl BatchAck {
         let refused_record = error.rdkafka_error_code().is_some_and(refuses_record);
         let refusals = self.refusals.lock().clone();
         if refused_record && let (Some(input), Some(refusals)) = (input, refusals) {
-            let outcome = refusals.refused(input, topic, &error.to_string(), self);
-            self.delivered(outcome);
+            let outcome = refusals.refused(input, topic, error, self);
+            self.delivered(outcome.map_err(DeliveryError::from));
             return;
         }
-        self.delivered(Err(format!("delivery to {topic} failed: {error}")));
+        self.delivered(Err(DeliveryError::Refused {
+            topic: topic.to_string(),
+            source: error.clone(),
+        }));
     }
 }
 
@@ -435,16 +484,21 @@ mod tests {
     use super::*;
 
     /// Records each refusal and, like the task's dead-letter code, sends
-    /// one dead letter under the same ack (acknowledged when told).
+    /// one dead letter under the same ack (acknowledged when told), or
+    /// fails to with `fail`.
     #[derive(Default)]
     struct Letters {
         refused: Mutex<Vec<(u32, String)>>,
         pending: Mutex<Vec<Arc<BatchAck>>>,
+        fail: Option<RefusalError>,
     }
 
     impl Refusals for Letters {
-        fn refused(&self, input: u32, topic: &str, _: &str, ack: &Arc<BatchAck>) -> Result<(), String> {
+        fn refused(&self, input: u32, topic: &str, _: &KafkaError, ack: &Arc<BatchAck>) -> Result<(), RefusalError> {
             self.refused.lock().push((input, topic.to_string()));
+            if let Some(error) = &self.fail {
+                return Err(error.clone());
+            }
             ack.sent();
             self.pending.lock().push(ack.clone());
             Ok(())
@@ -502,9 +556,32 @@ mod tests {
             ack.undeliverable(input, "out", &error);
             assert!(letters.refused.lock().is_empty(), "{error}: nothing to dead-letter");
             assert!(ack.is_complete());
-            let failure = ack.failure().expect("the batch failed");
-            assert!(failure.starts_with("delivery to out failed"), "{failure}");
+            assert_eq!(
+                ack.failure(),
+                Some(DeliveryError::Refused {
+                    topic: "out".into(),
+                    source: error
+                })
+            );
         }
+    }
+
+    #[test]
+    fn an_input_that_cannot_be_dead_lettered_fails_the_batch() {
+        let letters = Arc::new(Letters {
+            fail: Some(RefusalError::ProducerGone),
+            ..Letters::default()
+        });
+        let ack = BatchAck::with_refusals(letters.clone());
+        ack.sent();
+        ack.seal();
+        ack.undeliverable(Some(2), "out", &too_large());
+        assert_eq!(*letters.refused.lock(), [(2, "out".to_string())]);
+        assert!(ack.is_complete());
+        assert_eq!(
+            ack.failure(),
+            Some(DeliveryError::DeadLetter(RefusalError::ProducerGone))
+        );
     }
 
     #[test]

@@ -4,10 +4,10 @@
 //! revocation, drain and chains run here without Kafka.
 
 use super::RunOptions;
-use super::stream_thread::poll_loop;
+use super::stream_thread::{LoopError, poll_loop};
 use crate::kafka::KafkaSettings;
 use crate::kafka::member::TopicPartition;
-use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RecordSource, Watermarks};
+use crate::kafka::member::{CommitError, Offset, OffsetCommitter, RecordSource, SourceError, Watermarks};
 use crate::kafka::memory_sink::MemorySink;
 use crate::record::InputRecord;
 use crate::task::manager::{FeedOptions, TaskManager};
@@ -33,6 +33,8 @@ struct FakeSource {
     refuse: AtomicBool,
     /// Commits asked for, refused or not.
     attempts: std::sync::atomic::AtomicUsize,
+    /// An assignment that could not be taken, as the member reports it.
+    failure: Mutex<Option<SourceError>>,
 }
 
 impl FakeSource {
@@ -60,6 +62,7 @@ impl FakeSource {
             committed: Mutex::default(),
             refuse: AtomicBool::new(false),
             attempts: Default::default(),
+            failure: Mutex::default(),
         };
         source.queue(records);
         source
@@ -89,7 +92,7 @@ impl FakeSource {
 }
 
 impl RecordSource for FakeSource {
-    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, String>> {
+    fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, SourceError>> {
         let next = self.queued.lock().pop_front();
         match next {
             Some(record) => {
@@ -108,13 +111,13 @@ impl RecordSource for FakeSource {
 
     fn set_fetching(&self, _: &[TopicPartition], _: bool) {}
 
-    fn drained(&self) -> Result<bool, String> {
+    fn drained(&self) -> Result<bool, SourceError> {
         let positions = self.positions.lock();
         Ok(self.ends.lock().iter().all(|(tp, end)| positions.get(tp) == Some(end)))
     }
 
-    fn take_failure(&self) -> Option<String> {
-        None
+    fn take_failure(&self) -> Option<SourceError> {
+        self.failure.lock().take()
     }
 
     fn assigned(&self) -> bool {
@@ -130,7 +133,9 @@ impl OffsetCommitter for FakeSource {
     fn commit(&self, offsets: &[Offset]) -> Result<(), CommitError> {
         self.attempts.fetch_add(1, Ordering::AcqRel);
         if self.refuse.load(Ordering::Acquire) {
-            return Err(CommitError::Rebalancing("Broker: Group rebalance in progress".into()));
+            return Err(CommitError::Rebalancing(rdkafka::error::KafkaError::ConsumerCommit(
+                rdkafka::types::RDKafkaErrorCode::RebalanceInProgress,
+            )));
         }
         let mut committed = self.committed.lock();
         for (topic, partition, offset) in offsets {
@@ -215,6 +220,22 @@ fn a_chain_commits_only_once_every_stage_is_acknowledged_and_stops_when_drained(
     assert_eq!(finals[0], "AAAAAA");
     assert!(values(&sink, "mid").is_empty(), "the connection is internal");
     assert!(source.manager().is_committed());
+}
+
+#[test]
+fn an_assignment_the_member_could_not_take_ends_the_run_with_its_error() {
+    let sink = Arc::new(MemorySink::default());
+    let source = FakeSource::new(chain(false), &[TopicPartition::new("in", 0)], sink, Vec::new());
+    let unreadable = rdkafka::error::KafkaError::OffsetFetch(rdkafka::types::RDKafkaErrorCode::CoordinatorNotAvailable);
+    *source.failure.lock() = Some(SourceError::Read {
+        what: "the group's committed offsets",
+        source: unreadable.clone(),
+    });
+    let outcome = poll_loop(&options(None), &source, &source.manager, &AtomicBool::new(false));
+    assert!(
+        matches!(&outcome, Err(LoopError::Assignment(SourceError::Read { source, .. })) if *source == unreadable),
+        "{outcome:?}"
+    );
 }
 
 #[test]

@@ -331,7 +331,7 @@ pub fn run_connected(
     });
     tracing::info!("stopping: finishing in-flight batches, flushing and committing");
     manager.lock().close_all(&source);
-    let failed = manager.lock().failures();
+    let failed = manager.lock().failures().iter().map(ToString::to_string).collect();
     // Dropping the consumer closes it: revoke (nothing left to do) and
     // LeaveGroup, so the partitions move to other members at once instead
     // of after the session timeout.

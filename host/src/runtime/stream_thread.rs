@@ -11,13 +11,12 @@
 
 use super::report::LoopTime;
 use super::{OnFatal, RunOptions};
-use crate::kafka::consumer::show;
-use crate::kafka::member::RecordSource;
-use crate::kafka::member::TopicPartition;
+use crate::kafka::member::{RecordSource, SourceError, TopicPartition, show};
 use crate::observe::app_state::AppState;
 use crate::observe::metrics::{THREAD_COMMIT_LATENCY, THREAD_POLL_LATENCY};
 use crate::record::InputRecord;
-use crate::task::manager::TaskManager;
+use crate::task::manager::{RecoveryError, TaskManager, WorkerFailure};
+use crate::task::worker::Fatal;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +32,27 @@ const EOS_EARLY_COMMIT: Duration = Duration::from_millis(100);
 /// Records polled per loop turn before batches are handed out.
 const POLL_BUDGET: usize = 4096;
 
+/// Why the poll loop ended the run before it was told to (the run then
+/// fails): what stopped it, as the runtime reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    /// The member could not take an assignment (the group's committed
+    /// offsets could not be read).
+    #[error(transparent)]
+    Assignment(SourceError),
+    /// A fatal error: on a worker (without `--on-fatal replace-worker`),
+    /// a restore that failed, or the transactional producer.
+    #[error(transparent)]
+    Fatal(Fatal),
+    /// A worker's thread ended (without `--on-fatal replace-worker`).
+    #[error(transparent)]
+    Worker(WorkerFailure),
+    /// A failed worker could not be replaced, or an aborted transaction's
+    /// tasks could not be rolled back.
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
+}
+
 /// Runs until `shutdown` is set, a fatal error occurs, or (with
 /// `options.stop_when_idle`) the inputs are drained and everything is
 /// committed. Returns how long the pipeline was busy and where the loop's
@@ -42,7 +62,7 @@ pub fn poll_loop<S: RecordSource>(
     source: &S,
     tasks: &Mutex<TaskManager>,
     shutdown: &AtomicBool,
-) -> Result<(Duration, LoopTime), String> {
+) -> Result<(Duration, LoopTime), LoopError> {
     let mut last_commit = Instant::now();
     let mut last_activity = Instant::now();
     let mut first_input: Option<Instant> = None;
@@ -99,7 +119,7 @@ pub fn poll_loop<S: RecordSource>(
         }
 
         if let Some(error) = source.take_failure() {
-            return Err(error);
+            return Err(LoopError::Assignment(error));
         }
         let mut manager = tasks.lock();
         if let Some(why) = manager.take_aborted() {
@@ -126,11 +146,11 @@ pub fn poll_loop<S: RecordSource>(
             source.set_fetching(&ready, true);
             continue;
         }
-        if let Some(error) = manager.fatal() {
-            return Err(error);
+        if let Some(fatal) = manager.fatal() {
+            return Err(LoopError::Fatal(fatal));
         }
         if let Some(worker) = manager.dead_worker() {
-            return Err(format!("worker {worker} stopped (its thread ended)"));
+            return Err(LoopError::Worker(WorkerFailure::Gone { worker }));
         }
         // Also commit when the inputs run dry, so the end of a burst is
         // committed at once rather than up to a commit interval later

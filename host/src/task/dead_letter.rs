@@ -7,7 +7,7 @@
 //! an output at once), and the producer's delivery report, when the brokers
 //! refuse an output of an already processed batch ([`RefusedOutputs`]).
 
-use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, Refusals};
+use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, RefusalError, Refusals};
 use crate::record::InputRecord;
 use rdkafka::error::KafkaError;
 use std::sync::{Arc, Weak};
@@ -191,7 +191,7 @@ impl RefusedOutputs {
 }
 
 impl Refusals for RefusedOutputs {
-    fn refused(&self, input: u32, topic: &str, reason: &str, ack: &Arc<BatchAck>) -> Result<(), String> {
+    fn refused(&self, input: u32, topic: &str, error: &KafkaError, ack: &Arc<BatchAck>) -> Result<(), RefusalError> {
         let runs = self.runs.lock();
         let (base, run) = runs
             .1
@@ -199,11 +199,11 @@ impl Refusals for RefusedOutputs {
             .rev()
             .find(|(base, _)| *base <= input)
             .filter(|(base, run)| ((input - base) as usize) < run.len)
-            .ok_or_else(|| format!("refused output of unknown input {input}"))?;
+            .ok_or(RefusalError::UnknownInput { input })?;
         let at = run.start + (input - base) as usize;
         let record = &run.records[at];
-        let sink = self.sink.upgrade().ok_or("the producer is gone")?;
-        let message = format!("an output to topic {topic} was refused: {reason}");
+        let sink = self.sink.upgrade().ok_or(RefusalError::ProducerGone)?;
+        let message = format!("an output to topic {topic} was refused: {error}");
         tracing::warn!(
             task = &*run.letters.task,
             "{message}; dead-lettering the input {}/{}@{} of {}",
@@ -215,6 +215,24 @@ impl Refusals for RefusedOutputs {
         run.meters.dead_lettered(kind::OUTPUT_REFUSED);
         run.letters
             .send(&*sink, record, &run.sources[at], kind::OUTPUT_REFUSED, &message, ack)
-            .map_err(|e| format!("dead-lettering a refused output: {e}"))
+            .map_err(|source| RefusalError::Send { source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::memory_sink::MemorySink;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    #[test]
+    fn a_refused_output_of_an_input_no_run_holds_is_an_unknown_input() {
+        let sink: Weak<dyn RecordSink> = Weak::<MemorySink>::new();
+        let refusals = RefusedOutputs::new(sink);
+        let refused = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        assert_eq!(
+            refusals.refused(5, "out", &refused, &BatchAck::new()),
+            Err(RefusalError::UnknownInput { input: 5 })
+        );
     }
 }

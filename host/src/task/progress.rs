@@ -3,7 +3,8 @@
 //! input partition is the end of the last batch whose outputs are all
 //! acknowledged, with every earlier batch acknowledged too.
 
-use crate::kafka::producer::BatchAck;
+use super::stream_task::TaskError;
+use crate::kafka::producer::{BatchAck, DeliveryError};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -23,12 +24,28 @@ pub struct TaskProgress {
     paused: AtomicBool,
     /// Why the task stopped, when it failed (its outputs could not be
     /// delivered for a reason other than the records themselves).
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<TaskFailure>>,
+}
+
+/// Why a task stopped for good (until a restart) while the application
+/// goes on: nothing past it is committed, and `--on-fatal replace-worker`
+/// replaces its worker. Shared (cheap to clone) because the manager, the
+/// commit path and the run's outcome each report it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TaskFailure {
+    /// An output of a processed batch was not delivered.
+    #[error(transparent)]
+    Undelivered(#[from] DeliveryError),
+    /// The task stopped itself: the producer refused a record at once for
+    /// its topic or the cluster, or local storage failed inside a plugin's
+    /// state call.
+    #[error(transparent)]
+    Halted(Arc<TaskError>),
 }
 
 /// Positions that became committable, or the delivery failure that stops
 /// the task from committing at all.
-pub type Committable = Result<HashMap<Arc<str>, i64>, String>;
+pub type Committable = Result<HashMap<Arc<str>, i64>, DeliveryError>;
 
 impl TaskProgress {
     /// Records a processed batch whose outputs are in flight under `ack`.
@@ -64,13 +81,13 @@ impl TaskProgress {
 
     /// Stops the task for good (until a restart) because of `reason`: it is
     /// paused, and its offsets stay where they were last committed.
-    pub fn fail(&self, reason: String) {
+    pub fn fail(&self, reason: TaskFailure) {
         self.failure.lock().get_or_insert(reason);
         self.pause();
     }
 
     /// Why the task failed, if it did.
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<TaskFailure> {
         self.failure.lock().clone()
     }
 

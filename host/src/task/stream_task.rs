@@ -11,7 +11,7 @@
 
 use super::TaskId;
 use super::dead_letter::{DeadLetters, RefusedOutputs, StageRun, kind, refused_message};
-use super::progress::{Positions, TaskProgress};
+use super::progress::{Positions, TaskFailure, TaskProgress};
 use super::spec::{ProcessorSpec, TaskSpec};
 use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, refuses_record};
 use crate::manifest::OnTrap;
@@ -255,9 +255,9 @@ impl StreamTask {
     /// Stops the task after `error`: nothing more is processed or
     /// committed until a restart (nothing is lost: the restart reprocesses
     /// from the last commit).
-    pub fn halt(&mut self, error: &TaskError) {
+    pub fn halt(&mut self, error: TaskError) {
         self.paused = true;
-        self.progress.fail(error.to_string());
+        self.progress.fail(TaskFailure::Halted(Arc::new(error)));
     }
 
     /// Where the task records what it processed.

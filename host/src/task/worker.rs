@@ -23,7 +23,8 @@ pub type FatalSlot = Arc<Mutex<Option<Fatal>>>;
 
 /// A fatal error, and the worker it happened on (`None`: not on a worker,
 /// e.g. a restore that failed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Fatal {
     /// The worker, if the error belongs to one.
     pub worker: Option<usize>,
@@ -243,7 +244,7 @@ fn fail(worker: usize, tasks: &mut HashMap<TaskId, StreamTask>, id: TaskId, erro
                 "{error}; stopping the task without committing past it (a restart reprocesses from the last commit)"
             );
             if let Some(task) = tasks.get_mut(&id) {
-                task.halt(&error);
+                task.halt(error);
             }
         }
         error => {

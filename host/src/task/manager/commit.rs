@@ -6,7 +6,7 @@
 //! aborts.
 
 use super::*;
-use crate::kafka::member::TopicPartition;
+use crate::kafka::member::{SourceError, TopicPartition};
 
 impl TaskManager {
     /// Commits every task's acknowledged progress. A task whose outputs
@@ -34,7 +34,7 @@ impl TaskManager {
                             task = %id,
                             "{failure}; stopping the task without committing past it (a restart reprocesses from the last commit)"
                         );
-                        entry.progress.fail(failure);
+                        entry.progress.fail(failure.into());
                     }
                 }
             }
@@ -135,12 +135,10 @@ impl TaskManager {
     ) -> Result<Vec<Offset>, TxnError> {
         if let Some(fatal) = self.fatal() {
             // A batch the failed worker dropped half-way may be in it.
-            return Err(TxnError::Abortable(fatal));
+            return Err(TxnError::Abortable(fatal.to_string()));
         }
         if let Some(worker) = self.dead_worker() {
-            return Err(TxnError::Abortable(format!(
-                "worker {worker} stopped (its thread ended)"
-            )));
+            return Err(TxnError::Abortable(WorkerFailure::Gone { worker }.to_string()));
         }
         txn.flush()?;
         self.collect(ids);
@@ -178,9 +176,9 @@ impl TaskManager {
         let why = error.to_string();
         crate::observe::telemetry().event("transaction", "aborted", why.clone());
         metrics::counter!(crate::observe::metrics::TRANSACTIONS, "result" => "aborted").increment(1);
-        if let TxnError::Fatal(message) = error {
+        if let TxnError::Fatal(message) = &error {
             tracing::error!("{message}; stopping (another instance may own this application's transactional.id)");
-            set_fatal(&self.fatal, None, message);
+            set_fatal(&self.fatal, None, message.clone());
             return;
         }
         tracing::warn!("{why}; aborting it and rolling every task back to the last commit");
@@ -188,7 +186,7 @@ impl TaskManager {
             set_fatal(&self.fatal, None, format!("{why}; then {error}"));
             return;
         }
-        self.aborted = Some(why);
+        self.aborted = Some(Aborted::Transaction(error));
     }
 
     /// Stops every worker after the commands it was given (see
@@ -238,7 +236,7 @@ impl TaskManager {
 
     /// Exactly-once: why the transaction was aborted, once, for the poll
     /// loop to [`Self::roll_back`].
-    pub fn take_aborted(&mut self) -> Option<String> {
+    pub fn take_aborted(&mut self) -> Option<Aborted> {
         self.aborted.take()
     }
 
@@ -254,16 +252,13 @@ impl TaskManager {
     /// abort that repeats is not transient.
     pub fn roll_back(
         &mut self,
-        why: &str,
-        rewind: &dyn Fn(&[TopicPartition]) -> Result<(Vec<TopicPartition>, HashMap<TopicPartition, i64>), String>,
-    ) -> Result<(Vec<TopicPartition>, Vec<TopicPartition>), String> {
+        why: &Aborted,
+        rewind: &dyn Fn(&[TopicPartition]) -> Result<(Vec<TopicPartition>, HashMap<TopicPartition, i64>), SourceError>,
+    ) -> Result<(Vec<TopicPartition>, Vec<TopicPartition>), RecoveryError> {
         let now = Instant::now();
         self.rollbacks.retain(|at| now.duration_since(*at) < REPLACEMENT_WINDOW);
         if self.rollbacks.len() >= MAX_REPLACEMENTS {
-            return Err(format!(
-                "{why}; transactions were already rolled back {MAX_REPLACEMENTS} times within {}, so the fault is not transient",
-                humantime::format_duration(REPLACEMENT_WINDOW)
-            ));
+            return Err(RecoveryError::RolledBackTooOften { why: why.to_string() });
         }
         self.rollbacks.push(now);
         // Whatever the workers did since the abort is void too.
@@ -271,7 +266,10 @@ impl TaskManager {
             let barriers = self.stop_workers();
             let outcome = txn.abort().and_then(|()| txn.begin());
             self.resume_workers(barriers, false);
-            outcome.map_err(|e| format!("{why}; then {e}"))?;
+            outcome.map_err(|source| RecoveryError::Transaction {
+                why: why.to_string(),
+                source,
+            })?;
         }
         let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
         let mut partitions: Vec<TopicPartition> = ids
@@ -284,8 +282,10 @@ impl TaskManager {
             .collect();
         partitions.sort();
         self.close_tasks(&ids, None);
-        let (partitions, committed) =
-            rewind(&partitions).map_err(|e| format!("{why}; rewinding the partitions: {e}"))?;
+        let (partitions, committed) = rewind(&partitions).map_err(|source| RecoveryError::Rewind {
+            why: why.to_string(),
+            source,
+        })?;
         let restoring = self.handle_assignment(&partitions, &committed);
         tracing::info!("rolled back to the last commit: {} task(s) restarted", ids.len());
         Ok((partitions, restoring))

@@ -8,9 +8,11 @@
 //! restore, revocation, closing) here; feeding tasks (buffering, dispatch,
 //! flow control) in [`feed`]; the commit paths (at-least-once, the
 //! exactly-once transaction, roll-back) in [`commit`]; failed workers in
-//! [`workers`].
+//! [`workers`]; what goes wrong, as the poll loop decides on it, in
+//! [`error`].
 
 mod commit;
+mod error;
 mod feed;
 mod positions;
 mod workers;
@@ -27,12 +29,13 @@ use crate::state::updater::{Restoring, StateUpdater};
 use crate::task::TaskId;
 use crate::task::open_state::open_state;
 use crate::task::partition_group::{Lag, PartitionGroup};
-use crate::task::progress::TaskProgress;
+use crate::task::progress::{TaskFailure, TaskProgress};
 use crate::task::shutdown::Shutdown;
 use crate::task::spec::TaskSpec;
 use crate::task::state::TaskState;
 use crate::task::worker::{Command, FatalSlot, Worker, set_fatal};
 use crossbeam_channel::bounded;
+pub use error::{Aborted, RecoveryError, WorkerFailure};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -130,7 +133,7 @@ pub struct TaskManager {
     positions: positions::Positions,
     feed: FeedOptions,
     /// Tasks that stopped on a failure, with why, for the run's outcome.
-    failures: Vec<String>,
+    failures: Vec<TaskFailure>,
     /// Restores tasks' state off the poll loop.
     updater: StateUpdater,
     /// The process's shutdown, handed to replacement workers.
@@ -143,7 +146,7 @@ pub struct TaskManager {
     transactions: Option<Arc<dyn Transactions>>,
     /// Exactly-once: why the open transaction was aborted, until the poll
     /// loop rolls every task back to the last commit ([`Self::roll_back`]).
-    aborted: Option<String>,
+    aborted: Option<Aborted>,
     /// When transactions were rolled back, for [`MAX_REPLACEMENTS`].
     rollbacks: Vec<Instant>,
     /// The last commit was refused because the group is rebalancing
@@ -514,7 +517,7 @@ impl TaskManager {
     }
 
     /// Why tasks that were closed had failed (the run's outcome).
-    pub fn failures(&self) -> Vec<String> {
+    pub fn failures(&self) -> Vec<TaskFailure> {
         let mut failures = self.failures.clone();
         failures.extend(self.tasks.values().filter_map(|t| t.progress.failure()));
         failures

@@ -3,12 +3,13 @@
 //! their last commit).
 
 use super::*;
-use crate::kafka::member::TopicPartition;
+use crate::kafka::member::{SourceError, TopicPartition};
+use crate::task::worker::Fatal;
 
 impl TaskManager {
     /// The error that stopped a worker, if any.
-    pub fn fatal(&self) -> Option<String> {
-        self.fatal.lock().as_ref().map(|f| f.message.clone())
+    pub fn fatal(&self) -> Option<Fatal> {
+        self.fatal.lock().clone()
     }
 
     /// A worker whose thread ended (it only does by panicking).
@@ -20,16 +21,23 @@ impl TaskManager {
     /// a fatal error on it, its thread gone (a panic), or a task on it
     /// that stopped on a failure (an output its topic or the cluster
     /// refused, local storage failing).
-    pub fn failed_worker(&self) -> Option<(usize, String)> {
-        if let Some(fatal) = self.fatal.lock().as_ref() {
-            return fatal.worker.map(|w| (w, fatal.message.clone()));
+    pub fn failed_worker(&self) -> Option<(usize, WorkerFailure)> {
+        if let Some(fatal) = self.fatal() {
+            return fatal.worker.map(|w| (w, WorkerFailure::Fatal(fatal)));
         }
-        if let Some(w) = self.dead_worker() {
-            return Some((w, format!("worker {w} stopped (its thread ended)")));
+        if let Some(worker) = self.dead_worker() {
+            return Some((worker, WorkerFailure::Gone { worker }));
         }
-        self.tasks
-            .iter()
-            .find_map(|(id, t)| Some((t.worker, format!("task {id}: {}", t.progress.failure()?))))
+        self.tasks.iter().find_map(|(id, t)| {
+            let failure = t.progress.failure()?;
+            Some((
+                t.worker,
+                WorkerFailure::Task {
+                    task: id.clone(),
+                    failure,
+                },
+            ))
+        })
     }
 
     /// `--on-fatal replace-worker` (Kafka Streams' REPLACE_THREAD): commits
@@ -45,18 +53,18 @@ impl TaskManager {
     pub fn replace_worker(
         &mut self,
         worker: usize,
-        why: &str,
+        why: &WorkerFailure,
         committer: &dyn OffsetCommitter,
-        rewind: &dyn Fn(&[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, String>,
-    ) -> Result<(Vec<TopicPartition>, Vec<TopicPartition>), String> {
+        rewind: &dyn Fn(&[TopicPartition]) -> Result<HashMap<TopicPartition, i64>, SourceError>,
+    ) -> Result<(Vec<TopicPartition>, Vec<TopicPartition>), RecoveryError> {
         let now = Instant::now();
         let history = &mut self.replacements[worker];
         history.retain(|at| now.duration_since(*at) < REPLACEMENT_WINDOW);
         if history.len() >= MAX_REPLACEMENTS {
-            return Err(format!(
-                "{why}; worker {worker} was already replaced {MAX_REPLACEMENTS} times within {}, so the fault is not transient",
-                humantime::format_duration(REPLACEMENT_WINDOW)
-            ));
+            return Err(RecoveryError::ReplacedTooOften {
+                why: why.to_string(),
+                worker,
+            });
         }
         history.push(now);
         let ids: Vec<TaskId> = self
@@ -74,20 +82,18 @@ impl TaskManager {
             // Exactly-once: the failed worker may have left half a batch
             // in the transaction, which holds every task's work: abort it
             // and roll every task back (the poll loop does, next).
-            let fresh = Worker::spawn(worker, self.producer.clone(), self.fatal.clone(), self.shutdown.clone())
-                .map_err(|e| format!("{why}; cannot start a new worker: {e}"))?;
+            let fresh = self.spawn_worker(worker, why)?;
             drop(std::mem::replace(&mut self.workers[worker], fresh));
             *self.fatal.lock() = None;
             metrics::counter!(crate::observe::metrics::THREAD_REPLACEMENTS, "thread" => format!("rill-worker-{worker}"))
                 .increment(1);
-            self.aborted = Some(why.to_string());
+            self.aborted = Some(Aborted::WorkerReplaced(why.clone()));
             return Ok((Vec::new(), Vec::new()));
         }
         // What was acknowledged is safe to commit: a failed task's progress
         // stops before its failure.
         self.commit_tasks(&ids, committer);
-        let fresh = Worker::spawn(worker, self.producer.clone(), self.fatal.clone(), self.shutdown.clone())
-            .map_err(|e| format!("{why}; cannot start a new worker: {e}"))?;
+        let fresh = self.spawn_worker(worker, why)?;
         // Dropping the old handle closes its queue and joins its thread,
         // which drops its tasks: plugin instances and open stores.
         drop(std::mem::replace(&mut self.workers[worker], fresh));
@@ -107,8 +113,21 @@ impl TaskManager {
         metrics::counter!(crate::observe::metrics::THREAD_REPLACEMENTS, "thread" => format!("rill-worker-{worker}"))
             .increment(1);
         crate::observe::telemetry().event("worker", &format!("rill-worker-{worker}"), format!("replaced: {why}"));
-        let committed = rewind(&partitions).map_err(|e| format!("{why}; rewinding its partitions: {e}"))?;
+        let committed = rewind(&partitions).map_err(|source| RecoveryError::Rewind {
+            why: why.to_string(),
+            source,
+        })?;
         let restoring = self.handle_assignment(&partitions, &committed);
         Ok((partitions, restoring))
+    }
+
+    /// A new thread for worker `worker`, replaced because of `why`.
+    fn spawn_worker(&self, worker: usize, why: &WorkerFailure) -> Result<Worker, RecoveryError> {
+        Worker::spawn(worker, self.producer.clone(), self.fatal.clone(), self.shutdown.clone()).map_err(|source| {
+            RecoveryError::Spawn {
+                why: why.to_string(),
+                source,
+            }
+        })
     }
 }

@@ -515,6 +515,23 @@ mod tests {
     }
 
     #[test]
+    fn plain_manifests_report_every_problem_of_every_file() {
+        // `rill validate a.toml b.toml` and `rill run a.toml b.toml`.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-ui/manifests");
+        let paths = ["broken-a.toml", "relay-a.toml", "broken-b.toml"].map(|f| fixtures.join(f));
+        let errors = App::load_args(&paths).expect_err("two manifests are broken");
+        let files: Vec<&Path> = errors
+            .errors()
+            .iter()
+            .map(|error| match error {
+                AppError::Manifest(ManifestError::Invalid { file, .. }) => file.as_path(),
+                other => panic!("not a manifest's value refusal: {other}"),
+            })
+            .collect();
+        assert_eq!(files, [&paths[0], &paths[0], &paths[2], &paths[2]]);
+    }
+
+    #[test]
     fn a_repartition_connection_splits_the_topology_at_its_topic() {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-ui");
         let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");

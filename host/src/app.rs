@@ -25,7 +25,7 @@
 //! memory without `repartition = true` (a plugin may change keys, so its
 //! records may no longer be on the partition that holds their state).
 
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::{Manifest, ManifestError, ManifestErrors};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -62,6 +62,48 @@ pub enum AppError {
     /// A processor's manifest was refused.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+}
+
+/// Every problem found in an application file and the manifests it names
+/// (or in plain manifests), so one run shows them all. Never empty;
+/// rendered one message after another.
+#[derive(Debug, Error)]
+#[error("{}", crate::manifest::render(.0))]
+pub struct AppErrors(Vec<AppError>);
+
+impl AppErrors {
+    /// The problems, for callers that report or count them one by one.
+    pub fn errors(&self) -> &[AppError] {
+        &self.0
+    }
+}
+
+impl From<AppError> for AppErrors {
+    fn from(error: AppError) -> Self {
+        AppErrors(vec![error])
+    }
+}
+
+/// Problems of an application being loaded: they are all reported at once.
+#[derive(Default)]
+struct Found(Vec<AppError>);
+
+impl Found {
+    /// Keeps the manifest, or records all of its problems.
+    fn manifest(&mut self, loaded: Result<Manifest, ManifestErrors>) -> Option<Manifest> {
+        loaded
+            .map_err(|errors| self.0.extend(errors.into_errors().into_iter().map(AppError::Manifest)))
+            .ok()
+    }
+
+    /// `Err` with every problem if there was any, else `ok`.
+    fn finish<T>(self, ok: T) -> Result<T, AppErrors> {
+        if self.0.is_empty() {
+            Ok(ok)
+        } else {
+            Err(AppErrors(self.0))
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,18 +196,20 @@ pub fn is_app(text: &str) -> bool {
 
 impl App {
     /// What `rill run` and `rill describe` take: one application file, or
-    /// plain manifests (each its own processor, no connections).
-    pub fn load_args(paths: &[PathBuf]) -> Result<App, AppError> {
+    /// plain manifests (each its own processor, no connections). Every
+    /// manifest is checked, and all their problems are reported together.
+    pub fn load_args(paths: &[PathBuf]) -> Result<App, AppErrors> {
         if let [only] = paths
             && is_app(&std::fs::read_to_string(only).unwrap_or_default())
         {
             return App::load(only);
         }
+        let mut found = Found::default();
         let processors = paths
             .iter()
-            .map(|path| Manifest::load(path).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(App {
+            .filter_map(|path| found.manifest(Manifest::load(path)).map(Arc::new))
+            .collect();
+        found.finish(App {
             path: paths.first().cloned().unwrap_or_default(),
             processors,
             connections: Vec::new(),
@@ -174,7 +218,7 @@ impl App {
 
     /// Loads and validates the application file at `path`, and every
     /// manifest it names (relative to the file).
-    pub fn load(path: &Path) -> Result<App, AppError> {
+    pub fn load(path: &Path) -> Result<App, AppErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| AppError::Syntax {
             file: path.to_path_buf(),
             message: format!("cannot read the application file: {e}"),
@@ -184,12 +228,13 @@ impl App {
     }
 
     /// Parses `text` as the application file `path`, loading manifests with
-    /// `load` (tests pass their own).
+    /// `load` (tests pass their own). A file that does not parse is one
+    /// problem; one that parses is checked in full, with every manifest.
     pub fn parse(
         path: &Path,
         text: &str,
-        load: &dyn Fn(&Path) -> Result<Manifest, ManifestError>,
-    ) -> Result<App, AppError> {
+        load: &dyn Fn(&Path) -> Result<Manifest, ManifestErrors>,
+    ) -> Result<App, AppErrors> {
         let syntax = |message: String, fix: &str| AppError::Syntax {
             file: path.to_path_buf(),
             message,
@@ -203,13 +248,11 @@ impl App {
                 return Err(syntax(
                     format!("app-version {other} is not supported by this rill"),
                     &format!("write app-version = {APP_VERSION}"),
-                ));
+                )
+                .into());
             }
             None => {
-                return Err(syntax(
-                    "`app-version` is missing".into(),
-                    "start the file with app-version = 1",
-                ));
+                return Err(syntax("`app-version` is missing".into(), "start the file with app-version = 1").into());
             }
         }
         let raw: RawApp = toml::from_str(text).map_err(|e| {
@@ -224,8 +267,9 @@ impl App {
             problem,
             fix,
         };
+        let mut found = Found::default();
         if raw.processors.is_empty() {
-            return Err(invalid(
+            found.0.push(invalid(
                 "processors".into(),
                 "no processors".into(),
                 "add [[processors]] manifest = \"path/to/plugin.toml\"".into(),
@@ -233,106 +277,174 @@ impl App {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let mut processors: Vec<Arc<Manifest>> = Vec::new();
+        let mut all_loaded = true;
         for (i, p) in raw.processors.iter().enumerate() {
-            let manifest = load(&clean(&base.join(&p.manifest)))?;
+            let Some(manifest) = found.manifest(load(&clean(&base.join(&p.manifest)))) else {
+                all_loaded = false;
+                continue;
+            };
             if processors.iter().any(|m| m.name == manifest.name) {
-                return Err(invalid(
+                found.0.push(invalid(
                     format!("processors[{i}].manifest"),
                     format!("a second processor named \"{}\"", manifest.name),
                     "give each processor's manifest its own name".into(),
                 ));
+                continue;
             }
             processors.push(Arc::new(manifest));
         }
-        let find = |name: &str| processors.iter().find(|m| m.name == name);
-        let names = || {
-            processors
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let mut connections: Vec<Connection> = Vec::new();
         for (i, c) in raw.connections.iter().enumerate() {
             let field = |key: &str| format!("connections[{i}].{key}");
-            let Some((from, output)) = c.from.split_once('.') else {
-                return Err(invalid(
-                    field("from"),
-                    format!("\"{}\" does not name an output", c.from),
-                    "write from = \"<processor>.<output>\", e.g. \"metric-branch.cpu\"".into(),
-                ));
-            };
-            let upstream = find(from).ok_or_else(|| {
-                invalid(
-                    field("from"),
-                    format!("no processor \"{from}\" in this application"),
-                    format!("use one of: {}", names()),
-                )
-            })?;
-            let topic = upstream.output_topic(output).ok_or_else(|| {
-                let declared: Vec<&str> = upstream.outputs.keys().map(String::as_str).collect();
-                invalid(
-                    field("from"),
-                    format!("{from} declares no output \"{output}\""),
-                    format!("use one of its outputs: {}", declared.join(", ")),
-                )
-            })?;
-            let downstream = find(&c.to).ok_or_else(|| {
-                invalid(
-                    field("to"),
-                    format!("no processor \"{}\" in this application", c.to),
-                    format!("use one of: {}", names()),
-                )
-            })?;
-            if !downstream.stream_topics().any(|t| t == topic) {
-                return Err(invalid(
-                    field("to"),
-                    format!(
-                        "{} has no stream input \"{topic}\" for {from}'s output \"{output}\" to feed",
-                        c.to
-                    ),
-                    format!("add [[inputs]] topic = \"{topic}\" to {}", downstream.path.display()),
-                ));
+            let checked = Connecting {
+                processors: &processors,
+                all_loaded,
+                earlier: &connections,
             }
-            if connections.iter().any(|o| o.to == c.to && o.topic == topic) {
-                return Err(invalid(
-                    field("to"),
-                    format!("{}'s input \"{topic}\" is already fed by another connection", c.to),
-                    "connect each input once".into(),
-                ));
+            .check(c, &|key, problem, fix| invalid(field(key), problem, fix));
+            match checked {
+                Ok(Some(connection)) => connections.push(connection),
+                Ok(None) => {}
+                Err(error) => found.0.push(error),
             }
-            let stateful = downstream.all_stores().next().is_some() || downstream.table_topics().next().is_some();
-            if stateful && !c.repartition {
-                return Err(invalid(
-                    field("repartition"),
-                    format!(
-                        "{} keeps state per key, but {from} may change keys, so its records may not be on the partition that holds their state",
-                        c.to
-                    ),
-                    "add repartition = true to re-key them through a repartition topic first".into(),
-                ));
-            }
-            connections.push(Connection {
-                from: from.to_string(),
-                output: output.to_string(),
-                topic: topic.to_string(),
-                to: c.to.clone(),
-                write: c.write,
-                repartition: c.repartition,
-            });
         }
         if let Some(cycle) = find_cycle(&connections) {
-            return Err(invalid(
+            found.0.push(invalid(
                 "connections".into(),
                 format!("the connections form a cycle: {}", cycle.join(" -> ")),
                 "remove one connection of the cycle (write that output to its topic instead)".into(),
             ));
         }
-        Ok(App {
+        found.finish(App {
             path: path.to_path_buf(),
             processors,
             connections,
         })
+    }
+}
+
+/// What a connection is checked against: the processors that loaded and
+/// the connections already accepted.
+struct Connecting<'a> {
+    /// The processors whose manifests passed.
+    processors: &'a [Arc<Manifest>],
+    /// Whether every manifest passed: if not, a name matching no processor
+    /// may be one whose manifest was refused, so it is not reported.
+    all_loaded: bool,
+    /// Connections accepted before this one.
+    earlier: &'a [Connection],
+}
+
+impl Connecting<'_> {
+    fn find(&self, name: &str) -> Option<&Manifest> {
+        self.processors.iter().find(|m| m.name == name).map(|m| &**m)
+    }
+
+    fn names(&self) -> String {
+        self.processors
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A `from` (`<processor>.<output>`) whose topic processor `to` reads
+    /// as a stream, preferring processor `name`'s outputs.
+    fn feeding(&self, name: &str, to: &str) -> Option<String> {
+        let reads = self.find(to)?;
+        let mut upstream: Vec<&Manifest> = self.processors.iter().map(|m| &**m).collect();
+        upstream.sort_by_key(|m| m.name != name);
+        upstream.into_iter().find_map(|m| {
+            m.outputs
+                .iter()
+                .find(|(_, spec)| reads.stream_topics().any(|t| t == spec.topic))
+                .map(|(output, _)| format!("{}.{output}", m.name))
+        })
+    }
+
+    /// The processor `name`; `Ok(None)` when it may be one whose manifest
+    /// was refused.
+    fn processor(
+        &self,
+        name: &str,
+        key: &str,
+        invalid: &dyn Fn(&str, String, String) -> AppError,
+    ) -> Result<Option<&Manifest>, AppError> {
+        match self.find(name) {
+            Some(manifest) => Ok(Some(manifest)),
+            None if !self.all_loaded => Ok(None),
+            None => Err(invalid(
+                key,
+                format!("no processor \"{name}\" in this application"),
+                format!("use one of: {}", self.names()),
+            )),
+        }
+    }
+
+    /// Checks connection `c`; `invalid(key, problem, fix)` names its field.
+    /// `Ok(None)`: it names a processor whose manifest was refused.
+    fn check(
+        &self,
+        c: &RawConnection,
+        invalid: &dyn Fn(&str, String, String) -> AppError,
+    ) -> Result<Option<Connection>, AppError> {
+        let Some((from, output)) = c.from.split_once('.') else {
+            let fix = match self.feeding(&c.from, &c.to) {
+                Some(example) => format!("write from = \"<processor>.<output>\", e.g. \"{example}\""),
+                None => "write from = \"<processor>.<output>\"".into(),
+            };
+            return Err(invalid("from", format!("\"{}\" does not name an output", c.from), fix));
+        };
+        let (Some(upstream), Some(downstream)) = (
+            self.processor(from, "from", invalid)?,
+            self.processor(&c.to, "to", invalid)?,
+        ) else {
+            return Ok(None);
+        };
+        let topic = upstream.output_topic(output).ok_or_else(|| {
+            let declared: Vec<&str> = upstream.outputs.keys().map(String::as_str).collect();
+            invalid(
+                "from",
+                format!("{from} declares no output \"{output}\""),
+                format!("use one of its outputs: {}", declared.join(", ")),
+            )
+        })?;
+        if !downstream.stream_topics().any(|t| t == topic) {
+            return Err(invalid(
+                "to",
+                format!(
+                    "{} has no stream input \"{topic}\" for {from}'s output \"{output}\" to feed",
+                    c.to
+                ),
+                format!("add [[inputs]] topic = \"{topic}\" to {}", downstream.path.display()),
+            ));
+        }
+        if self.earlier.iter().any(|o| o.to == c.to && o.topic == topic) {
+            return Err(invalid(
+                "to",
+                format!("{}'s input \"{topic}\" is already fed by another connection", c.to),
+                "connect each input once".into(),
+            ));
+        }
+        let stateful = downstream.all_stores().next().is_some() || downstream.table_topics().next().is_some();
+        if stateful && !c.repartition {
+            return Err(invalid(
+                "repartition",
+                format!(
+                    "{} keeps state per key, but {from} may change keys, so its records may not be on the partition that holds their state",
+                    c.to
+                ),
+                "add repartition = true to re-key them through a repartition topic first".into(),
+            ));
+        }
+        Ok(Some(Connection {
+            from: from.to_string(),
+            output: output.to_string(),
+            topic: topic.to_string(),
+            to: c.to.clone(),
+            write: c.write,
+            repartition: c.repartition,
+        }))
     }
 }
 
@@ -393,15 +505,30 @@ mod tests {
             } else {
                 plugins.join(relative)
             };
-            let mut manifest = Manifest::load(&file)?;
-            manifest.path = relative.to_path_buf();
-            Ok(manifest)
+            Manifest::parse(relative, &std::fs::read_to_string(&file).unwrap())
         };
         crate::golden::check_refusals(&dir, 8, |shown, text| {
             App::parse(shown, text, &load)
                 .expect_err(&format!("{} must be refused", shown.display()))
                 .to_string()
         });
+    }
+
+    #[test]
+    fn plain_manifests_report_every_problem_of_every_file() {
+        // `rill validate a.toml b.toml` and `rill run a.toml b.toml`.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-ui/manifests");
+        let paths = ["broken-a.toml", "relay-a.toml", "broken-b.toml"].map(|f| fixtures.join(f));
+        let errors = App::load_args(&paths).expect_err("two manifests are broken");
+        let files: Vec<&Path> = errors
+            .errors()
+            .iter()
+            .map(|error| match error {
+                AppError::Manifest(ManifestError::Invalid { file, .. }) => file.as_path(),
+                other => panic!("not a manifest's value refusal: {other}"),
+            })
+            .collect();
+        assert_eq!(files, [&paths[0], &paths[0], &paths[2], &paths[2]]);
     }
 
     #[test]

@@ -43,3 +43,38 @@ pub enum ManifestError {
         fix: String,
     },
 }
+
+/// Every problem found in one or more manifests, in the order found, so
+/// one run of `rill validate` or `rill run` shows them all instead of one
+/// per attempt. Never empty; rendered one message after another.
+#[derive(Debug, Error)]
+#[error("{}", render(.0))]
+pub struct ManifestErrors(Vec<ManifestError>);
+
+impl ManifestErrors {
+    /// Gathers `errors`; `None` when there are none (the manifests passed).
+    pub fn gather(errors: Vec<ManifestError>) -> Option<ManifestErrors> {
+        (!errors.is_empty()).then_some(ManifestErrors(errors))
+    }
+
+    /// The problems, for callers that report or count them one by one.
+    pub fn errors(&self) -> &[ManifestError] {
+        &self.0
+    }
+
+    /// The problems, for callers that gather them with others.
+    pub fn into_errors(self) -> Vec<ManifestError> {
+        self.0
+    }
+}
+
+impl From<ManifestError> for ManifestErrors {
+    fn from(error: ManifestError) -> Self {
+        ManifestErrors(vec![error])
+    }
+}
+
+/// Messages one after another, each on its own lines.
+pub(crate) fn render<E: std::fmt::Display>(errors: &[E]) -> String {
+    errors.iter().map(E::to_string).collect::<Vec<_>>().join("\n")
+}

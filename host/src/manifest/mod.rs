@@ -33,7 +33,8 @@ mod error;
 mod raw;
 mod validate;
 
-pub use error::ManifestError;
+pub(crate) use error::render;
+pub use error::{ManifestError, ManifestErrors};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -247,8 +248,8 @@ pub struct TopicSpec {
 }
 
 impl Manifest {
-    /// Reads and validates the manifest at `path`.
-    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    /// Reads and validates the manifest at `path`, naming every problem.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestErrors> {
         let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
             file: path.to_path_buf(),
             source,
@@ -257,8 +258,9 @@ impl Manifest {
     }
 
     /// Validates manifest `text`; `path` names it in messages and anchors the
-    /// relative component path.
-    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestError> {
+    /// relative component path. A file that does not parse is one problem;
+    /// one that parses is checked in full.
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestErrors> {
         let raw = raw::parse(path, text)?;
         validate::validate(path, raw)
     }
@@ -324,7 +326,8 @@ impl Manifest {
     }
 }
 
-/// Checks a processor name by the manifest's rule; `Err((problem, fix))`.
+/// Checks a processor name by the manifest's rule; `Err((problem, fix))`,
+/// where a proposed name passes this same check.
 pub fn check_processor_name(name: &str) -> Result<(), (String, String)> {
     validate::check_name(name)
 }

@@ -42,7 +42,7 @@ pub(super) struct RawLimits {
     pub on_trap: Option<super::OnTrap>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawWindow {
     pub kind: super::WindowShape,

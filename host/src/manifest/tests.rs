@@ -59,3 +59,206 @@ nested = { on = true }
     assert_eq!(m.inputs[1].kind, InputKind::GlobalTable);
     assert_eq!(m.config, serde_json::json!({"list": [1, "a"], "nested": {"on": true}}));
 }
+
+/// A manifest that passes, with `extra` lines appended and `name` as its name.
+fn manifest_text(name: &str, extra: &str) -> String {
+    format!(
+        "manifest-version = 1\nname = \"{name}\"\nversion = \"0.1.0\"\ncomponent = \"x.wasm\"\n\
+         dead-letter = \"in.dlq\"\n[[inputs]]\ntopic = \"in\"\n[outputs]\nout = \"out\"\n{extra}"
+    )
+}
+
+fn passes(text: &str) -> bool {
+    Manifest::parse(Path::new("x/plugin.toml"), text).is_ok()
+}
+
+/// The refusals of `text`, as (field, fix).
+fn refusals(text: &str) -> Vec<(String, String)> {
+    Manifest::parse(Path::new("x/plugin.toml"), text)
+        .expect_err("must be refused")
+        .into_errors()
+        .into_iter()
+        .map(|error| match error {
+            ManifestError::Invalid { field, fix, .. } => (field, fix),
+            other => panic!("not a value refusal: {other}"),
+        })
+        .collect()
+}
+
+#[test]
+fn every_problem_of_a_manifest_is_reported_in_one_pass() {
+    let text =
+        manifest_text("Bad_Name", "[limits]\nmemory = \"1\"\n").replace("component", "stores = [\"A\"]\ncomponent");
+    let fields: Vec<String> = refusals(&text).into_iter().map(|(field, _)| field).collect();
+    assert_eq!(fields, ["name", "stores[0]", "limits.memory"]);
+}
+
+#[test]
+fn a_proposed_name_passes_the_name_check() {
+    let long = "x".repeat(70);
+    for bad in [
+        "Word_Len",
+        "cpu_alert",
+        "CpuAlert",
+        "1st-stage",
+        "metric cpu",
+        "ok!",
+        "_lead",
+        "Über_name",
+        &long,
+    ] {
+        let (_, fix) = validate::check_name(bad).expect_err(bad);
+        let better = validate::suggest_name(bad).unwrap_or_else(|| panic!("no name proposed for {bad}"));
+        assert!(fix.contains(&format!("\"{better}\"")), "{bad}: {fix}");
+        assert_eq!(validate::check_name(&better), Ok(()), "{bad} -> {better}");
+        assert!(!passes(&manifest_text(bad, "")), "{bad}");
+        assert!(passes(&manifest_text(&better, "")), "{bad} -> {better}");
+    }
+    assert_eq!(validate::suggest_name("Word_Len").as_deref(), Some("word-len"));
+    // Nothing of these is left, so the fix shows an example, which passes.
+    for hopeless in ["", "___", "123"] {
+        assert_eq!(validate::suggest_name(hopeless), None);
+        let (_, fix) = validate::check_name(hopeless).expect_err(hopeless);
+        assert!(fix.contains("\"cpu-alert\""), "{fix}");
+    }
+    assert!(passes(&manifest_text("cpu-alert", "")));
+}
+
+#[test]
+fn a_proposed_version_passes() {
+    for bad in ["1.0", "1", "v2", "1.2.3.4", "", "1.x.3", "01.2-rc"] {
+        let better = validate::suggest_version(bad);
+        assert!(validate::is_version(&better), "{bad} -> {better}");
+        let text = manifest_text("x", "").replace("\"0.1.0\"", &format!("\"{bad}\""));
+        assert!(!passes(&text), "{bad}");
+        assert!(passes(&text.replace(
+            &format!("version = \"{bad}\""),
+            &format!("version = \"{better}\"")
+        )));
+    }
+    assert_eq!(validate::suggest_version("1.0"), "1.0.0");
+}
+
+#[test]
+fn a_proposed_dead_letter_topic_passes() {
+    // The dead-letter topic is an output; so, in turn, are the proposals.
+    let mut taken = vec!["in.dlq".to_string()];
+    for _ in 0..4 {
+        let outputs: String = taken
+            .iter()
+            .enumerate()
+            .map(|(i, topic)| format!("o{i} = \"{topic}\"\n"))
+            .collect();
+        let text = manifest_text("x", "").replace("out = \"out\"\n", &outputs);
+        let refused = refusals(&text);
+        let (_, fix) = refused.iter().find(|(field, _)| field == "dead-letter").unwrap();
+        let manifest_outputs = taken
+            .iter()
+            .map(|t| {
+                (
+                    t.clone(),
+                    TopicSpec {
+                        topic: t.clone(),
+                        partitions: None,
+                    },
+                )
+            })
+            .collect();
+        let inputs = [Input {
+            topic: "in".into(),
+            kind: InputKind::Stream,
+        }];
+        let better = validate::free_dead_letter("x", &inputs, &manifest_outputs).unwrap();
+        assert!(fix.contains(&format!("\"{better}\"")), "{fix}");
+        assert!(
+            passes(&text.replace("dead-letter = \"in.dlq\"", &format!("dead-letter = \"{better}\""))),
+            "{better}"
+        );
+        taken.push(better);
+    }
+}
+
+/// `[windows.w]` with `lines`, emitting to `out`.
+fn window(lines: &str) -> String {
+    manifest_text(
+        "x",
+        &format!("[windows.w]\nemit = \"final\"\noutput = \"out\"\n{lines}"),
+    )
+}
+
+#[test]
+fn a_proposed_window_duration_or_kind_passes() {
+    let cases = [
+        "kind = \"tumbling\"",
+        "kind = \"tumbling\"\ngrace = \"1m\"\nretention = \"5m\"",
+        "kind = \"tumbling\"\ngap = \"1m\"\nretention = \"3m\"",
+        "kind = \"hopping\"\nadvance = \"20m\"",
+        "kind = \"hopping\"\nsize = \"5m\"",
+        "kind = \"hopping\"\nsize = \"5m\"\ngap = \"1s\"",
+        "kind = \"session\"",
+        "kind = \"session\"\nsize = \"10m\"",
+        "kind = \"session\"\nadvance = \"1m\"\ngrace = \"2m\"\nretention = \"3m\"",
+        "kind = \"tumbling\"\nsize = \"10m\"\nadvance = \"1m\"",
+        "kind = \"tumbling\"\nsize = \"10m\"\nadvance = \"20m\"",
+    ];
+    for case in cases {
+        let text = window(case);
+        let refused = refusals(&text);
+        assert!(!refused.is_empty(), "{case}");
+        // Every fix of a window at once: the keys that do not apply go,
+        // the missing ones get their proposed values.
+        let mut fixed: Vec<String> = case.lines().map(String::from).collect();
+        for (field, fix) in &refused {
+            let key = field.strip_prefix("windows.w.").unwrap();
+            if fix.starts_with("remove it") {
+                fixed.retain(|line| !line.starts_with(&format!("{key} =")));
+            } else {
+                let value = fix.split('"').nth(1).unwrap_or_else(|| panic!("{case}: {fix}"));
+                fixed.push(format!("{key} = \"{value}\""));
+            }
+            // A proposed kind, alone, also passes.
+            if let Some(kind) = fix.split("use kind = \"").nth(1) {
+                let kind = kind.trim_end_matches('"');
+                let other = case
+                    .lines()
+                    .map(|line| {
+                        if line.starts_with("kind =") {
+                            format!("kind = \"{kind}\"")
+                        } else {
+                            line.into()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                assert!(passes(&window(&other)), "{case}: {fix}");
+            }
+        }
+        assert!(passes(&window(&fixed.join("\n"))), "{case}: {refused:?} -> {fixed:?}");
+    }
+}
+
+#[test]
+fn the_values_other_fixes_propose_pass() {
+    // "write a duration such as ..." (durations, timers), "at least 1ms".
+    for text in ["10m", "30s", "250ms", "1ms"] {
+        assert!(validate::millis(text).is_ok_and(|ms| ms > 0), "{text}");
+        let timer = format!("[[timers]]\nname = \"t\"\nclock = \"wall-clock\"\ninterval = \"{text}\"");
+        assert!(passes(&manifest_text("x", &timer)), "{text}");
+    }
+    // limits.memory and limits.time-per-batch.
+    for size in ["64MiB", "256MiB", "1GiB", "1MiB"] {
+        assert!(validate::check_memory(size).is_ok(), "{size}");
+    }
+    for time in ["1s", "250ms", "10ms"] {
+        assert!(validate::check_time_per_batch(time).is_ok(), "{time}");
+    }
+    // An input, a stream kind, the manifest version.
+    assert!(validate::check_topic("my-topic").is_ok());
+    let table = manifest_text("x", "").replace("topic = \"in\"", "topic = \"in\"\nkind = \"table\"");
+    assert!(!passes(&table));
+    assert!(passes(&table.replace("kind = \"table\"", "kind = \"stream\"")));
+    assert!(passes(&manifest_text("x", "").replace(
+        "manifest-version = 1",
+        &format!("manifest-version = {MANIFEST_VERSION}")
+    )));
+}

@@ -1,342 +1,110 @@
 //! Semantic checks on a parsed manifest: names, topics, and how they relate.
+//!
+//! Every check runs, so one pass names every problem of the file. A fix that
+//! proposes a value (a name, a topic, a duration, a window kind) computes it
+//! with the rule that refused the old value, so following it never trades
+//! one refusal for another.
 
-use super::raw::{RawManifest, RawTopic};
-use super::{Input, InputKind, Limits, Manifest, ManifestError, TimerSpec, TopicSpec, WindowShape, WindowSpec};
-use std::collections::{BTreeMap, HashSet};
+use super::raw::{RawInput, RawLimits, RawManifest, RawTimer, RawTopic, RawWindow};
+use super::{
+    Input, InputKind, Limits, Manifest, ManifestError, ManifestErrors, TimerSpec, TopicSpec, WindowShape, WindowSpec,
+};
+use rill_sdk::time::WindowKind;
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
-/// Turns a raw manifest into a [`Manifest`], or names the first problem.
-pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestError> {
-    let invalid = |field: &str, problem: String, fix: String| ManifestError::Invalid {
-        file: path.to_path_buf(),
-        field: field.to_string(),
-        problem,
-        fix,
-    };
+/// Why a value was refused: what is wrong with it, and what to write instead.
+type Refusal = (String, String);
 
-    check_name(&raw.name).map_err(|(problem, fix)| invalid("name", problem, fix))?;
-    if !is_version(&raw.version) {
-        return Err(invalid(
-            "version",
-            format!("\"{}\" is not a version", raw.version),
-            "write a semantic version such as \"1.0.0\"".into(),
-        ));
+/// The problems found so far in one manifest.
+struct Problems<'a> {
+    /// The manifest, named by every message.
+    file: &'a Path,
+    /// What was refused, in the order the checks ran.
+    found: Vec<ManifestError>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, field: &str, (problem, fix): Refusal) {
+        self.found.push(ManifestError::Invalid {
+            file: self.file.to_path_buf(),
+            field: field.to_string(),
+            problem,
+            fix,
+        });
     }
+
+    /// The value if `result` holds one; otherwise records why not.
+    fn take<T>(&mut self, field: &str, result: Result<T, Refusal>) -> Option<T> {
+        result.map_err(|refusal| self.add(field, refusal)).ok()
+    }
+}
+
+/// Turns a raw manifest into a [`Manifest`], or names every problem.
+pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestErrors> {
+    let mut problems = Problems {
+        file: path,
+        found: Vec::new(),
+    };
+    let p = &mut problems;
+    p.take("name", check_name(&raw.name));
+    p.take("version", check_version(&raw.version));
     if raw.component.trim().is_empty() {
-        return Err(invalid(
+        p.add(
             "component",
-            "is empty".into(),
-            "name the .wasm component file, relative to this manifest".into(),
-        ));
+            (
+                "is empty".into(),
+                "name the .wasm component file, relative to this manifest".into(),
+            ),
+        );
     }
-
-    if raw.inputs.is_empty() {
-        return Err(invalid(
-            "inputs",
-            "no inputs are declared".into(),
-            "add an input: [[inputs]] topic = \"my-topic\"".into(),
-        ));
-    }
-    let mut inputs = Vec::with_capacity(raw.inputs.len());
-    let mut seen = HashSet::new();
-    for (i, input) in raw.inputs.into_iter().enumerate() {
-        let field = format!("inputs[{i}].topic");
-        check_topic(&input.topic).map_err(|(p, f)| invalid(&field, p, f))?;
-        if !seen.insert(input.topic.clone()) {
-            return Err(invalid(
-                &field,
-                format!("topic \"{}\" is listed twice", input.topic),
-                "list each input topic once".into(),
-            ));
-        }
-        inputs.push(Input {
-            topic: input.topic,
-            kind: input.kind,
-        });
-    }
-    if !inputs.iter().any(|i| i.kind == InputKind::Stream) {
-        return Err(invalid(
-            "inputs",
-            "every input is a table; nothing would drive the processor".into(),
-            "declare the topic whose records should be processed with kind = \"stream\"".into(),
-        ));
-    }
-
-    let topic_spec = |field: &str, raw: RawTopic| -> Result<TopicSpec, ManifestError> {
-        check_topic(&raw.topic).map_err(|(p, f)| invalid(field, p, f))?;
-        if seen.contains(&raw.topic) {
-            return Err(invalid(
-                field,
-                format!(
-                    "topic \"{}\" is also an input; the processor would read its own output",
-                    raw.topic
-                ),
-                "write to a different topic".into(),
-            ));
-        }
-        let partitions = match raw.partitions {
-            None => None,
-            Some(n @ 1..=100_000) => Some(n as i32),
-            Some(n) => {
-                return Err(invalid(
-                    &format!("{field}.partitions"),
-                    format!("{n} is not a partition count"),
-                    "use a number from 1 to 100000, or leave it out to match the input".into(),
-                ));
+    let inputs = check_inputs(p, raw.inputs);
+    let outputs: BTreeMap<String, TopicSpec> = raw
+        .outputs
+        .into_iter()
+        .map(|(name, raw_topic)| {
+            let field = format!("outputs.{name}");
+            if !is_output_name(&name) {
+                p.add(
+                    &field,
+                    (
+                        format!("\"{name}\" is not a usable output name"),
+                        "use letters, digits, '-' and '_' (the plugin emits to this name)".into(),
+                    ),
+                );
             }
-        };
-        Ok(TopicSpec {
-            topic: raw.topic,
-            partitions,
+            let spec = topic_spec(p, &field, raw_topic, &inputs);
+            (name, spec)
         })
-    };
-
-    let mut outputs = BTreeMap::new();
-    for (name, raw_topic) in raw.outputs {
-        let field = format!("outputs.{name}");
-        if !is_output_name(&name) {
-            return Err(invalid(
-                &field,
-                format!("\"{name}\" is not a usable output name"),
-                "use letters, digits, '-' and '_' (the plugin emits to this name)".into(),
-            ));
-        }
-        outputs.insert(name, topic_spec(&field, raw_topic)?);
-    }
-    let dead_letter = topic_spec("dead-letter", raw.dead_letter)?;
+        .collect();
+    let dead_letter = topic_spec(p, "dead-letter", raw.dead_letter, &inputs);
     if let Some((name, _)) = outputs.iter().find(|(_, o)| o.topic == dead_letter.topic) {
-        return Err(invalid(
+        let fix = match free_dead_letter(&raw.name, &inputs, &outputs) {
+            Some(topic) => format!("give failed records a topic of their own, e.g. \"{topic}\""),
+            None => "give failed records a topic of their own, e.g. \"<input>.dlq\"".into(),
+        };
+        p.add(
             "dead-letter",
-            format!("topic \"{}\" is also output `{name}`", dead_letter.topic),
-            "give failed records a topic of their own, e.g. \"<input>.dlq\"".into(),
-        ));
+            (format!("topic \"{}\" is also output `{name}`", dead_letter.topic), fix),
+        );
     }
+    let stores = check_stores(p, raw.stores);
+    let windows: Vec<WindowSpec> = raw
+        .windows
+        .into_iter()
+        .filter_map(|(name, raw_window)| check_window(p, name, raw_window, &outputs, &stores))
+        .collect();
+    let timers = check_timers(p, raw.timers);
+    let idle_advance = raw
+        .idle_advance
+        .and_then(|text| p.take("idle-advance", millis(&text)))
+        .map(|ms| Duration::from_millis(ms.max(1) as u64));
+    let limits = check_limits(p, raw.limits);
 
-    let mut stores = Vec::new();
-    for (i, store) in raw.stores.into_iter().enumerate() {
-        let field = format!("stores[{i}]");
-        if store.is_empty()
-            || !store
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(invalid(
-                &field,
-                format!("\"{store}\" is not a usable store name"),
-                "use lowercase letters, digits and '-' (it becomes part of the changelog topic name)".into(),
-            ));
-        }
-        if stores.contains(&store) {
-            return Err(invalid(
-                &field,
-                format!("store \"{store}\" is declared twice"),
-                "declare each store once".into(),
-            ));
-        }
-        stores.push(store);
+    if let Some(errors) = ManifestErrors::gather(problems.found) {
+        return Err(errors);
     }
-
-    let millis = |field: &str, text: &str| -> Result<i64, ManifestError> {
-        humantime::parse_duration(text)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .map_err(|e| {
-                invalid(
-                    field,
-                    format!("\"{text}\" is not a duration ({e})"),
-                    "write a duration such as \"10m\", \"30s\" or \"250ms\"".into(),
-                )
-            })
-    };
-    let mut windows = Vec::new();
-    for (name, raw_window) in raw.windows {
-        let field = |key: &str| format!("windows.{name}.{key}");
-        if !is_output_name(&name) || name.chars().any(|c| c.is_ascii_uppercase() || c == '_') {
-            return Err(invalid(
-                &format!("windows.{name}"),
-                format!("\"{name}\" is not a usable window store name"),
-                "use lowercase letters, digits and '-' (the plugin emits to this name, and it names the changelog topic)".into(),
-            ));
-        }
-        if outputs.contains_key(&name) || stores.contains(&name) {
-            return Err(invalid(
-                &format!("windows.{name}"),
-                format!("\"{name}\" is also an output or a store"),
-                "give the window store a name of its own: the plugin emits records to it by that name".into(),
-            ));
-        }
-        let required = |key: &str, value: &Option<String>| -> Result<i64, ManifestError> {
-            let Some(text) = value else {
-                return Err(invalid(
-                    &field(key),
-                    format!("missing (a {:?} window needs it)", raw_window.kind).to_lowercase(),
-                    format!("add `{key} = \"10m\"` (a duration)"),
-                ));
-            };
-            let ms = millis(&field(key), text)?;
-            if ms <= 0 {
-                return Err(invalid(
-                    &field(key),
-                    "is zero".into(),
-                    "give a duration of at least 1ms".into(),
-                ));
-            }
-            Ok(ms)
-        };
-        let forbidden = |key: &str, value: &Option<String>, fix: &str| -> Result<(), ManifestError> {
-            match value {
-                Some(_) => Err(invalid(
-                    &field(key),
-                    format!("does not apply to a {:?} window", raw_window.kind).to_lowercase(),
-                    fix.to_string(),
-                )),
-                None => Ok(()),
-            }
-        };
-        use rill_sdk::time::WindowKind;
-        let kind = match raw_window.kind {
-            WindowShape::Tumbling => {
-                forbidden("advance", &raw_window.advance, "remove it, or use kind = \"hopping\"")?;
-                forbidden("gap", &raw_window.gap, "remove it, or use kind = \"session\"")?;
-                WindowKind::Tumbling {
-                    size: required("size", &raw_window.size)?,
-                }
-            }
-            WindowShape::Hopping => {
-                forbidden("gap", &raw_window.gap, "remove it, or use kind = \"session\"")?;
-                let size = required("size", &raw_window.size)?;
-                let advance = required("advance", &raw_window.advance)?;
-                if advance > size {
-                    return Err(invalid(
-                        &field("advance"),
-                        "is larger than size, so some records would fall in no window".into(),
-                        "make advance at most size (advance = size is a tumbling window)".into(),
-                    ));
-                }
-                WindowKind::Hopping { size, advance }
-            }
-            WindowShape::Session => {
-                forbidden(
-                    "size",
-                    &raw_window.size,
-                    "remove it: a session's size comes from its records",
-                )?;
-                forbidden("advance", &raw_window.advance, "remove it, or use kind = \"hopping\"")?;
-                WindowKind::Session {
-                    gap: required("gap", &raw_window.gap)?,
-                }
-            }
-        };
-        let grace = match &raw_window.grace {
-            None => 0,
-            Some(text) => millis(&field("grace"), text)?,
-        };
-        let least = kind.min_retention(grace);
-        let retention = match &raw_window.retention {
-            None => least,
-            Some(text) => millis(&field("retention"), text)?,
-        };
-        if retention < least {
-            return Err(invalid(
-                &field("retention"),
-                format!(
-                    "{} is shorter than the window needs ({}: size + grace, or gap + grace)",
-                    humantime::format_duration(std::time::Duration::from_millis(retention as u64)),
-                    humantime::format_duration(std::time::Duration::from_millis(least as u64))
-                ),
-                "leave retention out (the least it can be), or make it longer".into(),
-            ));
-        }
-        if !outputs.contains_key(&raw_window.output) {
-            return Err(invalid(
-                &field("output"),
-                format!("\"{}\" is not a declared output", raw_window.output),
-                "name the [outputs] entry window results go to".into(),
-            ));
-        }
-        windows.push(WindowSpec {
-            name,
-            kind,
-            grace,
-            retention,
-            emit: raw_window.emit,
-            output: raw_window.output,
-            late: raw_window.late,
-            keyless: raw_window.keyless,
-        });
-    }
-    let mut timers: Vec<TimerSpec> = Vec::new();
-    for (i, timer) in raw.timers.into_iter().enumerate() {
-        let field = format!("timers[{i}]");
-        if timer.name.is_empty() || timers.iter().any(|t| t.name == timer.name) {
-            return Err(invalid(
-                &format!("{field}.name"),
-                format!("\"{}\" is empty or names another timer", timer.name),
-                "give each timer a name of its own".into(),
-            ));
-        }
-        let interval = millis(&format!("{field}.interval"), &timer.interval)?;
-        if interval <= 0 {
-            return Err(invalid(
-                &format!("{field}.interval"),
-                "is zero".into(),
-                "give an interval of at least 1ms".into(),
-            ));
-        }
-        timers.push(TimerSpec {
-            name: timer.name,
-            clock: timer.clock,
-            interval,
-            aligned: timer.aligned,
-        });
-    }
-    let idle_advance = match &raw.idle_advance {
-        None => None,
-        Some(text) => Some(std::time::Duration::from_millis(
-            millis("idle-advance", text)?.max(1) as u64
-        )),
-    };
-
-    let defaults = Limits::default();
-    let memory = match &raw.limits.memory {
-        None => defaults.memory,
-        Some(text) => parse_bytes(text).ok_or_else(|| {
-            invalid(
-                "limits.memory",
-                format!("\"{text}\" is not a size"),
-                "write a size such as \"64MiB\", \"512KiB\" or \"1GiB\"".into(),
-            )
-        })?,
-    };
-    if memory < (1 << 20) {
-        return Err(invalid(
-            "limits.memory",
-            format!("{memory} bytes is too small for any component"),
-            "give at least \"1MiB\"".into(),
-        ));
-    }
-    let time_per_batch = match &raw.limits.time_per_batch {
-        None => defaults.time_per_batch,
-        Some(text) => humantime::parse_duration(text).map_err(|e| {
-            invalid(
-                "limits.time-per-batch",
-                format!("\"{text}\" is not a duration ({e})"),
-                "write a duration such as \"1s\" or \"250ms\"".into(),
-            )
-        })?,
-    };
-    if time_per_batch < std::time::Duration::from_millis(10) {
-        return Err(invalid(
-            "limits.time-per-batch",
-            "is below 10ms, the resolution of the time limit".into(),
-            "give at least \"10ms\"".into(),
-        ));
-    }
-    let limits = Limits {
-        memory,
-        time_per_batch,
-        on_trap: raw.limits.on_trap.unwrap_or(defaults.on_trap),
-    };
-
     let base = path.parent().unwrap_or(Path::new("."));
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -356,40 +124,540 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
     })
 }
 
-/// Processor names become task ids (`<name>_<partition>`) and topic
-/// prefixes, so they are kept to lowercase words joined by '-'.
-pub(super) fn check_name(name: &str) -> Result<(), (String, String)> {
-    let fix = |hint: &str| {
-        (
-            format!("\"{name}\" {hint}"),
-            "use lowercase letters, digits and '-', starting with a letter, e.g. \"cpu-alert\"".to_string(),
-        )
-    };
-    if name.is_empty() {
-        return Err(fix("is empty"));
+/// The inputs, each listed once; problems recorded.
+fn check_inputs(p: &mut Problems, raw: Vec<RawInput>) -> Vec<Input> {
+    if raw.is_empty() {
+        p.add(
+            "inputs",
+            (
+                "no inputs are declared".into(),
+                "add an input: [[inputs]] topic = \"my-topic\"".into(),
+            ),
+        );
+        return Vec::new();
     }
-    if name.len() > 64 {
-        return Err(fix("is longer than 64 characters"));
+    let mut inputs: Vec<Input> = Vec::with_capacity(raw.len());
+    for (i, input) in raw.into_iter().enumerate() {
+        let field = format!("inputs[{i}].topic");
+        p.take(&field, check_topic(&input.topic));
+        if inputs.iter().any(|seen| seen.topic == input.topic) {
+            p.add(
+                &field,
+                (
+                    format!("topic \"{}\" is listed twice", input.topic),
+                    "list each input topic once".into(),
+                ),
+            );
+            continue;
+        }
+        inputs.push(Input {
+            topic: input.topic,
+            kind: input.kind,
+        });
     }
-    if name.contains('_') {
-        return Err((
-            format!("\"{name}\" contains '_', which separates the name from the partition in task ids"),
-            format!("separate words with '-': \"{}\"", name.replace('_', "-")),
-        ));
+    if !inputs.iter().any(|i| i.kind == InputKind::Stream) {
+        p.add(
+            "inputs",
+            (
+                "every input is a table; nothing would drive the processor".into(),
+                "declare the topic whose records should be processed with kind = \"stream\"".into(),
+            ),
+        );
     }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Err(fix("does not start with a lowercase letter"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(fix(&format!("contains '{c}'")));
-    }
-    Ok(())
+    inputs
 }
 
-fn is_version(v: &str) -> bool {
+/// A topic the processor writes: a Kafka name that is not an input, and a
+/// partition count Kafka accepts (left out when refused).
+fn topic_spec(p: &mut Problems, field: &str, raw: RawTopic, inputs: &[Input]) -> TopicSpec {
+    p.take(field, check_topic(&raw.topic));
+    if inputs.iter().any(|i| i.topic == raw.topic) {
+        p.add(
+            field,
+            (
+                format!(
+                    "topic \"{}\" is also an input; the processor would read its own output",
+                    raw.topic
+                ),
+                "write to a different topic".into(),
+            ),
+        );
+    }
+    let partitions = raw.partitions.and_then(|n| {
+        p.take(
+            &format!("{field}.partitions"),
+            match n {
+                1..=100_000 => Ok(n as i32),
+                _ => Err((
+                    format!("{n} is not a partition count"),
+                    "use a number from 1 to 100000, or leave it out to match the input".into(),
+                )),
+            },
+        )
+    });
+    TopicSpec {
+        topic: raw.topic,
+        partitions,
+    }
+}
+
+/// A dead-letter topic that passes every check a dead-letter topic meets:
+/// a Kafka name, neither an input nor an output.
+pub(super) fn free_dead_letter(name: &str, inputs: &[Input], outputs: &BTreeMap<String, TopicSpec>) -> Option<String> {
+    let input = inputs.first().map_or(name, |i| i.topic.as_str());
+    let taken = |topic: &str| inputs.iter().any(|i| i.topic == topic) || outputs.values().any(|o| o.topic == topic);
+    [format!("{input}.dlq"), format!("{name}.dlq")]
+        .into_iter()
+        .chain((2..).map(|n| format!("{input}.dlq-{n}")))
+        .take(100)
+        .find(|topic| check_topic(topic).is_ok() && !taken(topic))
+}
+
+/// Key-value store names, each declared once.
+fn check_stores(p: &mut Problems, raw: Vec<String>) -> Vec<String> {
+    let mut stores = Vec::new();
+    for (i, store) in raw.into_iter().enumerate() {
+        let field = format!("stores[{i}]");
+        if !is_store_name(&store) {
+            p.add(
+                &field,
+                (
+                    format!("\"{store}\" is not a usable store name"),
+                    "use lowercase letters, digits and '-' (it becomes part of the changelog topic name)".into(),
+                ),
+            );
+        }
+        if stores.contains(&store) {
+            p.add(
+                &field,
+                (
+                    format!("store \"{store}\" is declared twice"),
+                    "declare each store once".into(),
+                ),
+            );
+            continue;
+        }
+        stores.push(store);
+    }
+    stores
+}
+
+fn is_store_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// One `[windows.<name>]`: its name, times and output; `None` if refused.
+fn check_window(
+    p: &mut Problems,
+    name: String,
+    raw: RawWindow,
+    outputs: &BTreeMap<String, TopicSpec>,
+    stores: &[String],
+) -> Option<WindowSpec> {
+    let field = format!("windows.{name}");
+    let mut named = true;
+    if !is_store_name(&name) {
+        named = false;
+        p.add(
+            &field,
+            (
+                format!("\"{name}\" is not a usable window store name"),
+                "use lowercase letters, digits and '-' (the plugin emits to this name, and it names the changelog topic)".into(),
+            ),
+        );
+    }
+    if outputs.contains_key(&name) || stores.contains(&name) {
+        named = false;
+        p.add(
+            &field,
+            (
+                format!("\"{name}\" is also an output or a store"),
+                "give the window store a name of its own: the plugin emits records to it by that name".into(),
+            ),
+        );
+    }
+    let times = window_times(p, &field, &raw);
+    let output = outputs.contains_key(&raw.output);
+    if !output {
+        p.add(
+            &format!("{field}.output"),
+            (
+                format!("\"{}\" is not a declared output", raw.output),
+                "name the [outputs] entry window results go to".into(),
+            ),
+        );
+    }
+    let (kind, grace, retention) = times.filter(|_| named && output)?;
+    Some(WindowSpec {
+        name,
+        kind,
+        grace,
+        retention,
+        emit: raw.emit,
+        output: raw.output,
+        late: raw.late,
+        keyless: raw.keyless,
+    })
+}
+
+/// The keys a window of `shape` must have, and those it must not.
+fn window_keys(shape: WindowShape) -> (&'static [&'static str], &'static [&'static str]) {
+    match shape {
+        WindowShape::Tumbling => (&["size"], &["advance", "gap"]),
+        WindowShape::Hopping => (&["size", "advance"], &["gap"]),
+        WindowShape::Session => (&["gap"], &["size", "advance"]),
+    }
+}
+
+/// The manifest's name of a window shape.
+fn shape_name(shape: WindowShape) -> &'static str {
+    match shape {
+        WindowShape::Tumbling => "tumbling",
+        WindowShape::Hopping => "hopping",
+        WindowShape::Session => "session",
+    }
+}
+
+/// The duration key `key` of a raw window.
+fn window_key<'w>(raw: &'w mut RawWindow, key: &str) -> &'w mut Option<String> {
+    match key {
+        "size" => &mut raw.size,
+        "advance" => &mut raw.advance,
+        "gap" => &mut raw.gap,
+        "grace" => &mut raw.grace,
+        _ => &mut raw.retention,
+    }
+}
+
+/// A window's shape, grace and retention (ms), checked together; `field`
+/// is `windows.<name>`.
+fn window_times(p: &mut Problems, field: &str, raw: &RawWindow) -> Option<(WindowKind, i64, i64)> {
+    let shape = shape_name(raw.kind);
+    let (required, forbidden) = window_keys(raw.kind);
+    let mut raw = raw.clone();
+    let mut fine = true;
+    for key in forbidden {
+        if window_key(&mut raw, key).is_some() {
+            fine = false;
+            let mut fix = match (raw.kind, *key) {
+                (WindowShape::Session, "size") => "remove it: a session's size comes from its records".to_string(),
+                _ => "remove it".to_string(),
+            };
+            if let Some(other) = fitting_shape(&raw) {
+                fix = format!("{fix}, or use kind = \"{}\"", shape_name(other));
+            }
+            p.add(
+                &format!("{field}.{key}"),
+                (format!("does not apply to a {shape} window"), fix),
+            );
+        }
+    }
+    let mut ms = [0; 2];
+    let mut given = true;
+    for (slot, key) in ms.iter_mut().zip(required) {
+        let key_field = format!("{field}.{key}");
+        let Some(text) = window_key(&mut raw, key).clone() else {
+            given = false;
+            let fix = match duration_for(&raw, key) {
+                Some(text) => format!("add `{key} = \"{text}\"` (a duration)"),
+                None => format!("add `{key}` (a duration)"),
+            };
+            p.add(&key_field, (format!("missing (a {shape} window needs it)"), fix));
+            continue;
+        };
+        match p.take(&key_field, millis(&text).and_then(positive)) {
+            Some(value) => *slot = value,
+            None => given = false,
+        }
+    }
+    let kind = match raw.kind {
+        WindowShape::Tumbling => WindowKind::Tumbling { size: ms[0] },
+        WindowShape::Hopping => WindowKind::Hopping {
+            size: ms[0],
+            advance: ms[1],
+        },
+        WindowShape::Session => WindowKind::Session { gap: ms[0] },
+    };
+    if let WindowKind::Hopping { size, advance } = kind
+        && given
+        && advance > size
+    {
+        given = false;
+        p.add(
+            &format!("{field}.advance"),
+            (
+                "is larger than size, so some records would fall in no window".into(),
+                "make advance at most size (advance = size is a tumbling window)".into(),
+            ),
+        );
+    }
+    let grace = match &raw.grace {
+        None => Some(0),
+        Some(text) => p.take(&format!("{field}.grace"), millis(text)),
+    };
+    let retention = match &raw.retention {
+        None => Some(None),
+        Some(text) => p.take(&format!("{field}.retention"), millis(text)).map(Some),
+    };
+    let (Some(grace), Some(retention), true) = (grace, retention, given) else {
+        return None;
+    };
+    let least = kind.min_retention(grace);
+    let retention = retention.unwrap_or(least);
+    if retention < least {
+        p.add(
+            &format!("{field}.retention"),
+            (
+                format!(
+                    "{} is shorter than the window needs ({}: size + grace, or gap + grace)",
+                    humantime::format_duration(Duration::from_millis(retention as u64)),
+                    humantime::format_duration(Duration::from_millis(least as u64))
+                ),
+                "leave retention out (the least it can be), or make it longer".into(),
+            ),
+        );
+        return None;
+    }
+    fine.then_some((kind, grace, retention))
+}
+
+/// Whether the window's times pass as they are.
+fn times_pass(raw: &RawWindow) -> bool {
+    let mut scratch = Problems {
+        file: Path::new(""),
+        found: Vec::new(),
+    };
+    window_times(&mut scratch, "", raw).is_some()
+}
+
+/// The other shape whose keys are exactly the durations given, if the
+/// window passes as that shape (no key of it is then refused as not
+/// applying, so this does not ask itself again).
+fn fitting_shape(raw: &RawWindow) -> Option<WindowShape> {
+    let given = |value: &Option<String>| value.is_some();
+    let shape = match (given(&raw.size), given(&raw.advance), given(&raw.gap)) {
+        (true, false, false) => WindowShape::Tumbling,
+        (true, true, false) => WindowShape::Hopping,
+        (false, false, true) => WindowShape::Session,
+        _ => return None,
+    };
+    let mut other = raw.clone();
+    other.kind = shape;
+    (shape != raw.kind && times_pass(&other)).then_some(shape)
+}
+
+/// A value for the missing duration `key` with which the window passes,
+/// once the keys that do not apply are removed: "10m" if it fits, else one
+/// of the window's own durations or a shorter one.
+fn duration_for(raw: &RawWindow, key: &str) -> Option<String> {
+    let (_, forbidden) = window_keys(raw.kind);
+    let mut raw = raw.clone();
+    for other in forbidden {
+        *window_key(&mut raw, other) = None;
+    }
+    let own: Vec<String> = ["size", "advance", "gap", "retention"]
+        .iter()
+        .filter_map(|k| window_key(&mut raw, k).clone())
+        .collect();
+    ["10m".to_string()]
+        .into_iter()
+        .chain(own)
+        .chain(["1m", "1s", "1ms"].map(String::from))
+        .find(|text| {
+            let mut candidate = raw.clone();
+            *window_key(&mut candidate, key) = Some(text.clone());
+            times_pass(&candidate)
+        })
+}
+
+/// Timers, each with a name of its own and an interval of at least 1ms.
+fn check_timers(p: &mut Problems, raw: Vec<RawTimer>) -> Vec<TimerSpec> {
+    let mut timers: Vec<TimerSpec> = Vec::new();
+    for (i, timer) in raw.into_iter().enumerate() {
+        let field = format!("timers[{i}]");
+        let named = !timer.name.is_empty() && !timers.iter().any(|t| t.name == timer.name);
+        if !named {
+            p.add(
+                &format!("{field}.name"),
+                (
+                    format!("\"{}\" is empty or names another timer", timer.name),
+                    "give each timer a name of its own".into(),
+                ),
+            );
+        }
+        let interval = p.take(
+            &format!("{field}.interval"),
+            millis(&timer.interval)
+                .and_then(|ms| positive(ms).map_err(|_| ("is zero".into(), "give an interval of at least 1ms".into()))),
+        );
+        if let (Some(interval), true) = (interval, named) {
+            timers.push(TimerSpec {
+                name: timer.name,
+                clock: timer.clock,
+                interval,
+                aligned: timer.aligned,
+            });
+        }
+    }
+    timers
+}
+
+/// The sandbox limits, defaults where left out (or refused).
+fn check_limits(p: &mut Problems, raw: RawLimits) -> Limits {
+    let defaults = Limits::default();
+    let memory = match &raw.memory {
+        None => defaults.memory,
+        Some(text) => p.take("limits.memory", check_memory(text)).unwrap_or(defaults.memory),
+    };
+    let time_per_batch = match &raw.time_per_batch {
+        None => defaults.time_per_batch,
+        Some(text) => p
+            .take("limits.time-per-batch", check_time_per_batch(text))
+            .unwrap_or(defaults.time_per_batch),
+    };
+    Limits {
+        memory,
+        time_per_batch,
+        on_trap: raw.on_trap.unwrap_or(defaults.on_trap),
+    }
+}
+
+/// `limits.memory`: a size of at least 1MiB.
+pub(super) fn check_memory(text: &str) -> Result<usize, Refusal> {
+    let memory = parse_bytes(text).ok_or_else(|| {
+        (
+            format!("\"{text}\" is not a size"),
+            "write a size such as \"64MiB\", \"256MiB\" or \"1GiB\"".to_string(),
+        )
+    })?;
+    if memory < (1 << 20) {
+        return Err((
+            format!("{memory} bytes is too small for any component"),
+            "give at least \"1MiB\"".into(),
+        ));
+    }
+    Ok(memory)
+}
+
+/// `limits.time-per-batch`: a duration of at least 10ms.
+pub(super) fn check_time_per_batch(text: &str) -> Result<Duration, Refusal> {
+    let time = humantime::parse_duration(text).map_err(|e| {
+        (
+            format!("\"{text}\" is not a duration ({e})"),
+            "write a duration such as \"1s\" or \"250ms\"".to_string(),
+        )
+    })?;
+    if time < Duration::from_millis(10) {
+        return Err((
+            "is below 10ms, the resolution of the time limit".into(),
+            "give at least \"10ms\"".into(),
+        ));
+    }
+    Ok(time)
+}
+
+/// A duration in milliseconds.
+pub(super) fn millis(text: &str) -> Result<i64, Refusal> {
+    humantime::parse_duration(text)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_err(|e| {
+            (
+                format!("\"{text}\" is not a duration ({e})"),
+                "write a duration such as \"10m\", \"30s\" or \"250ms\"".into(),
+            )
+        })
+}
+
+/// A duration that is not zero.
+fn positive(ms: i64) -> Result<i64, Refusal> {
+    if ms <= 0 {
+        return Err(("is zero".into(), "give a duration of at least 1ms".into()));
+    }
+    Ok(ms)
+}
+
+/// Processor names become task ids (`<name>_<partition>`) and topic
+/// prefixes, so they are kept to lowercase words joined by '-'. The fix
+/// proposes a name that passes this same check.
+pub(super) fn check_name(name: &str) -> Result<(), Refusal> {
+    let Some(problem) = name_problem(name) else {
+        return Ok(());
+    };
+    let fix = match suggest_name(name) {
+        Some(better) if name.replace('_', "-") == better => format!("separate words with '-': \"{better}\""),
+        Some(better) => format!("use lowercase letters, digits and '-', starting with a letter: \"{better}\""),
+        None => "use lowercase letters, digits and '-', starting with a letter, e.g. \"cpu-alert\"".to_string(),
+    };
+    Err((format!("\"{name}\" {problem}"), fix))
+}
+
+/// What is wrong with a processor name, if anything.
+fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("is empty".into());
+    }
+    if name.len() > 64 {
+        return Some("is longer than 64 characters".into());
+    }
+    if name.contains('_') {
+        return Some("contains '_', which separates the name from the partition in task ids".into());
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Some("does not start with a lowercase letter".into());
+    }
+    name.chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        .map(|c| format!("contains '{c}'"))
+}
+
+/// The closest name `name_problem` accepts: lowercased, other characters
+/// turned into '-' (one between words), starting at the first letter, at
+/// most 64 characters. `None` when nothing of the name is left.
+pub(super) fn suggest_name(name: &str) -> Option<String> {
+    let mut better = String::new();
+    for c in name.chars().map(|c| c.to_ascii_lowercase()) {
+        if c.is_ascii_lowercase() || (c.is_ascii_digit() && !better.is_empty()) {
+            better.push(c);
+        } else if !better.is_empty() && !better.ends_with('-') {
+            better.push('-');
+        }
+    }
+    better.truncate(64);
+    let better = better.trim_end_matches('-').to_string();
+    name_problem(&better).is_none().then_some(better)
+}
+
+/// A semantic version; the fix proposes the given numbers completed to
+/// three (`1.0` -> `1.0.0`) when that passes, else `1.0.0`.
+fn check_version(version: &str) -> Result<(), Refusal> {
+    if is_version(version) {
+        return Ok(());
+    }
+    Err((
+        format!("\"{version}\" is not a version"),
+        format!("write a semantic version such as \"{}\"", suggest_version(version)),
+    ))
+}
+
+/// The numbers of `version` as `MAJOR.MINOR.PATCH`, or `1.0.0`.
+pub(super) fn suggest_version(version: &str) -> String {
+    let mut parts: Vec<&str> = version
+        .split(['-', '+'])
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .take_while(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .take(3)
+        .collect();
+    parts.resize(3, "0");
+    let better = parts.join(".");
+    if is_version(&better) { better } else { "1.0.0".into() }
+}
+
+pub(super) fn is_version(v: &str) -> bool {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
@@ -399,7 +667,7 @@ fn is_version(v: &str) -> bool {
 }
 
 /// Kafka's own rule for topic names.
-fn check_topic(topic: &str) -> Result<(), (String, String)> {
+pub(super) fn check_topic(topic: &str) -> Result<(), Refusal> {
     let fix = "Kafka topic names use letters, digits, '.', '_' and '-', at most 249 of them".to_string();
     if topic.is_empty() || topic == "." || topic == ".." {
         return Err((format!("\"{topic}\" is not a topic name"), fix));
@@ -435,7 +703,7 @@ fn toml_to_json(value: toml::Value) -> serde_json::Value {
 }
 
 /// `64MiB`, `512 KiB`, `1GiB`, `1000000` (bytes).
-fn parse_bytes(text: &str) -> Option<usize> {
+pub(super) fn parse_bytes(text: &str) -> Option<usize> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);

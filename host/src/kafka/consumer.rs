@@ -383,7 +383,8 @@ fn drained(consumer: &BaseConsumer<GroupContext>) -> Result<bool, String> {
     Ok(true)
 }
 
-fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
+/// A consumed message as the host's record type.
+pub(crate) fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
     let headers = message
         .headers()
         .map(|h| {

@@ -1,10 +1,15 @@
 //! The `rill` command line: one file per subcommand.
 
+mod consume;
 pub(crate) mod demo;
 mod describe;
 mod dev_broker;
+mod json_bytes;
 mod lag;
 mod new;
+mod produce;
+#[cfg(test)]
+mod produce_consume_tests;
 mod run;
 mod validate;
 
@@ -53,6 +58,12 @@ enum Command {
     New(new::NewArgs),
     /// Show a consumer group's lag and its Burrow status, from outside.
     Lag(lag::LagArgs),
+    /// Write records to a topic, one per line of stdin or a file (text or
+    /// JSON; keys, headers, timestamps), and wait for every delivery.
+    Produce(produce::ProduceArgs),
+    /// Print a topic's records (text, JSON lines or a kcat-like template),
+    /// without joining a group; stops at the end unless --follow.
+    Consume(consume::ConsumeArgs),
 }
 
 /// Parses the command line and runs the subcommand; the binary's `main`.
@@ -78,6 +89,8 @@ pub fn main() -> anyhow::Result<()> {
         Command::Describe(args) => describe::run(args),
         Command::New(args) => new::run(args),
         Command::Lag(args) => lag::run(args),
+        Command::Produce(args) => produce::run(args),
+        Command::Consume(args) => consume::run(args),
     }
 }
 

@@ -381,7 +381,8 @@ fn seek_error(partitions: &[TopicPartition], source: KafkaError) -> SourceError 
     }
 }
 
-fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
+/// A consumed message as the host's record type.
+pub(crate) fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
     let headers = message
         .headers()
         .map(|h| {

@@ -6,6 +6,7 @@
 //! [`producer::BatchAck`]) so the processing logic stays testable.
 
 pub mod admin;
+pub mod console;
 pub mod consumer;
 pub mod embedded;
 pub mod group;
@@ -114,6 +115,24 @@ impl KafkaSettings {
         )
     }
 
+    /// `rill produce`'s producer: rill's partitioning (murmur2, so a keyed
+    /// record lands where rill's own output of that key would) and
+    /// idempotence (lines stay in order), but a delivery timeout of 30 s
+    /// instead of none: a person at a terminal wants an error, not a wait
+    /// for a broker that may never come.
+    pub fn console_producer(&self) -> ClientConfig {
+        self.client(
+            Role::Producer,
+            &[
+                ("enable.idempotence", "true"),
+                ("message.timeout.ms", "30000"),
+                ("partitioner", "murmur2_random"),
+                ("compression.type", "lz4"),
+                ("linger.ms", "5"),
+            ],
+        )
+    }
+
     /// The exactly-once producer: [`Self::producer`] with a
     /// `transactional.id` (stable per application and instance, so a
     /// restarted instance fences its predecessor) and a transaction
@@ -208,15 +227,37 @@ pub fn produce_all<'a>(
         if let Some(key) = key {
             record = record.key(key);
         }
-        while let Err((error, returned)) = producer.send(record) {
-            if error != rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull) {
-                return Err(error);
-            }
-            record = returned;
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        send_waiting(&producer, record).map_err(|(error, _)| error)?;
     }
     producer.flush(std::time::Duration::from_secs(60))
+}
+
+/// A record [`send_waiting`] could not queue, handed back with the error.
+type Unsent<'a, K, P, C> = (
+    rdkafka::error::KafkaError,
+    rdkafka::producer::BaseRecord<'a, K, P, <C as rdkafka::producer::ProducerContext>::DeliveryOpaque>,
+);
+
+/// Queues `record`, waiting (never dropping it) while librdkafka's local
+/// queue is full; any other refusal is handed back.
+pub(crate) fn send_waiting<'a, K, P, C>(
+    producer: &rdkafka::producer::ThreadedProducer<C>,
+    mut record: rdkafka::producer::BaseRecord<'a, K, P, C::DeliveryOpaque>,
+) -> Result<(), Unsent<'a, K, P, C>>
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+    C: rdkafka::producer::ProducerContext + 'static,
+{
+    loop {
+        match producer.send(record) {
+            Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), returned)) => {
+                record = returned;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]

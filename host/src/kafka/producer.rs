@@ -455,20 +455,11 @@ impl RecordSink for OutputProducer {
         }
         ack.sent();
         self.sent.fetch_add(1, Ordering::AcqRel);
-        loop {
-            match self.inner.send(base) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                    base = returned;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((error, _)) => {
-                    // Refused before it was queued: the caller decides.
-                    ack.delivered(Ok(()));
-                    return Err(error);
-                }
-            }
-        }
+        super::send_waiting(&self.inner, base).map_err(|(error, _)| {
+            // Refused before it was queued: the caller decides.
+            ack.delivered(Ok(()));
+            error
+        })
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {

@@ -9,6 +9,7 @@
 //! committed in its [`progress::TaskProgress`].
 
 pub mod dead_letter;
+pub mod error;
 pub mod manager;
 pub mod open_state;
 pub mod partition_group;

@@ -3,7 +3,7 @@
 //! input partition is the end of the last batch whose outputs are all
 //! acknowledged, with every earlier batch acknowledged too.
 
-use super::stream_task::TaskError;
+use super::error::TaskError;
 use crate::kafka::producer::{BatchAck, DeliveryError};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};

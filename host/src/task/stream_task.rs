@@ -17,15 +17,14 @@ use crate::kafka::producer::{BatchAck, OutgoingRecord, RecordSink, refuses_recor
 use crate::manifest::OnTrap;
 use crate::plugin::{PluginError, RecordProcessor};
 use crate::record::{InputRecord, RecordResult};
-use crate::state::StateError;
 use crate::state::manager::StateManager;
 use crate::state::store::TaskStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use thiserror::Error;
 
 pub use super::dead_letter::headers;
+pub use super::error::TaskError;
 
 mod route;
 mod stage;
@@ -37,54 +36,6 @@ use windowing::Run;
 #[cfg(test)]
 mod time_tests;
 
-/// A failure that stops the task (not a record failure).
-#[derive(Debug, Error)]
-pub enum TaskError {
-    /// The plugin trapped and a fresh instance could not be started.
-    #[error("task {task}: the plugin trapped and could not be restarted: {source}")]
-    Restart {
-        /// The task.
-        task: TaskId,
-        /// Why the new instance failed.
-        source: PluginError,
-    },
-    /// The plugin trapped and the manifest says `on-trap = "fail"`.
-    #[error("task {task}: the plugin trapped and limits.on-trap is \"fail\": {message}")]
-    Trapped {
-        /// The task.
-        task: TaskId,
-        /// The trap.
-        message: String,
-    },
-    /// Local state failed (RocksDB, checkpoint, restore).
-    #[error("task {task}: {source}")]
-    State {
-        /// The task.
-        task: TaskId,
-        /// What failed.
-        source: StateError,
-    },
-    /// Local storage failed inside a plugin's state call: the host's fault,
-    /// so the task stops instead of dead-lettering the record.
-    #[error("task {task}: {source}")]
-    HostFault {
-        /// The task.
-        task: TaskId,
-        /// What failed.
-        source: crate::plugin::HostFault,
-    },
-    /// The producer refused a record for its topic or the cluster (not for
-    /// the record itself): the task stops without committing past it.
-    #[error("task {task}: cannot produce to {topic}: {source}")]
-    Produce {
-        /// The task.
-        task: TaskId,
-        /// Destination topic.
-        topic: String,
-        /// The client error.
-        source: rdkafka::error::KafkaError,
-    },
-}
 
 /// One running task: every processor of its sub-topology over one
 /// partition number of the sub-topology's sources.

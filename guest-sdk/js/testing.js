@@ -59,8 +59,10 @@ export class Driver {
    * JSON as the host does), outputs (names the manifest declares: emitting
    * another dead-letters the record, as the host does; defaults to the
    * processor's own `outputs` option), stores (declared store names,
-   * default: any). Throws init's message when init refuses. */
-  constructor(app, { config = {}, outputs = app?.options?.outputs, stores = undefined } = {}) {
+   * default: any), timers (the manifest's [[timers]] as [{name, every,
+   * clock, aligned}], scheduled before init as the host does). Throws
+   * init's message when init refuses. */
+  constructor(app, { config = {}, outputs = app?.options?.outputs, stores = undefined, timers = [] } = {}) {
     this.app = app;
     this.declaredOutputs = outputs;
     this.memory = new Memory(stores);
@@ -71,6 +73,9 @@ export class Driver {
     this.streamTime = null;
     this.wallClock = null;
     this.nextOffset = 0;
+    for (const { name, every, clock = 'stream-time', aligned = false } of timers) {
+      this.timers.set(name, { clock, every, aligned, next: null });
+    }
     this.host();
     runtime.init(app, JSON.stringify(config));
   }

@@ -255,6 +255,13 @@ fn the_python_port_of_cpu_peak_fires_the_same_timer_with_the_same_outputs() {
     stream_time_peaks("cpu-peak-python");
 }
 
+/// The JavaScript port (rill-sdk: a float store and an onTimer handler),
+/// built against the same WIT, gives the same outputs.
+#[test]
+fn the_javascript_port_of_cpu_peak_fires_the_same_timer_with_the_same_outputs() {
+    stream_time_peaks("cpu-peak-js");
+}
+
 fn stream_time_peaks(plugin: &str) {
     let broker = DevBroker::start(&[
         ("metric.cpu", 1),

@@ -23,7 +23,13 @@ fn main() {
     // target directory) must still build this checkout's plugins.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest_dir).parent().expect("workspace root").to_path_buf();
-    for dir in ["plugins", "guest-sdk", "wit", "tools/js/build-plugin.sh", "tools/js/package.json"] {
+    for dir in [
+        "plugins",
+        "guest-sdk",
+        "wit",
+        "tools/js/build-plugin.sh",
+        "tools/js/package.json",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out.

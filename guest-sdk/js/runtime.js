@@ -26,7 +26,12 @@ function attempt(definition, record, f) {
 /** `init`: parses the [config] JSON and calls options.init; throws the
  * message that refuses the plugin. */
 export function init(app, configJson) {
-  const definition = definitionOf(app);
+  let definition;
+  try {
+    definition = definitionOf(app);
+  } catch (error) {
+    throw messageOf(error);
+  }
   let config;
   try {
     config = JSON.parse(configJson);

@@ -175,6 +175,17 @@ test('codecs round-trip and reject what they cannot hold', () => {
   assert.throws(() => codecs.codec('nope'));
 });
 
-test('the default export must come from processor()', () => {
-  assert.throws(() => new Driver({}), /processor\(/);
+test('the default export must come from processor(): init refuses with a message', () => {
+  assert.throws(() => new Driver({}), (e) => typeof e === 'string' && e.includes('processor('));
+});
+
+test('a batch is one outcome per record, in order; a failure in the middle changes nothing else', async () => {
+  const runtime = await import('../runtime.js');
+  const app = processor((record, ctx) => {
+    if (record.text() === 'bad') throw new Error('no');
+    ctx.emit('out', { value: record.value });
+  });
+  const batch = ['a', 'bad', 'c'].map((v, offset) => ({ topic: 't', offset, value: new TextEncoder().encode(v) }));
+  const results = runtime.process(app, batch);
+  assert.deepEqual(results.map((r) => ('error' in r ? r.error : new TextDecoder().decode(r.outputs[0].value))), ['a', 'no', 'c']);
 });

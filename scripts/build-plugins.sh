@@ -2,8 +2,8 @@
 # Builds every plugin in plugins/ and places each component next to its
 # plugin.toml (as <name>.wasm, the file the manifest names): Rust plugins
 # (a Cargo.toml) for wasm32-wasip2, Python plugins (an app.py) with
-# componentize-py and JavaScript plugins (an app.js) with componentize-js
-# (both installed by scripts/setup.sh).
+# componentize-py and JavaScript plugins (an app.js) with esbuild and
+# componentize-js (tools/js/build-plugin.sh; all installed by scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}/wasm"
@@ -34,9 +34,9 @@ for p in "${python[@]}"; do
   PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d "$(wit_of "$p")" -w processor componentize -p "plugins/$p" app -o "$target_dir/$p.wasm" >/dev/null
   install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done
+# tools/js/build-plugin.sh bundles the app with rill-sdk, then componentizes.
 for p in "${javascript[@]}"; do
-  tools/js/node_modules/.bin/componentize-js "plugins/$p/app.js" --wit "$(wit_of "$p")" -n processor \
-    --disable http fetch-event -o "$target_dir/$p.wasm" >/dev/null
+  tools/js/build-plugin.sh "plugins/$p" "$(wit_of "$p")" "$target_dir/$p.wasm"
   install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done
 echo "built: ${rust[*]} ${python[*]} ${javascript[*]}" >&2

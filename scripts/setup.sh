@@ -31,12 +31,18 @@ if ! "$tools/venv/bin/componentize-py" --version 2>/dev/null | grep -qx "compone
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet "componentize-py==$componentize_py_version"
 fi
-# componentize-js (npm) builds JavaScript processors into components; its
-# version is pinned exactly in tools/js/package.json.
+# componentize-js (npm) builds JavaScript processors into components, after
+# esbuild (npm) bundles each app with rill-sdk into one module
+# (tools/js/build-plugin.sh); both versions are pinned exactly in
+# tools/js/package.json, and checked here against it.
 js_tools="$(cd "$(dirname "$0")/.." && pwd)/tools/js"
-componentize_js_version=0.23.0
-if [ "$("$js_tools/node_modules/.bin/componentize-js" --version 2>/dev/null)" != "$componentize_js_version" ]; then
-  echo "setup: installing componentize-js $componentize_js_version into tools/js" >&2
+pinned() { node -p "require(process.argv[1]).dependencies[process.argv[2]]" "$js_tools/package.json" "$1"; }
+componentize_js_version="$(pinned @bytecodealliance/componentize-js)"
+esbuild_version="$(pinned esbuild)"
+if [ "$("$js_tools/node_modules/.bin/componentize-js" --version 2>/dev/null)" != "$componentize_js_version" ] ||
+  [ "$("$js_tools/node_modules/.bin/esbuild" --version 2>/dev/null)" != "$esbuild_version" ]; then
+  echo "setup: installing componentize-js $componentize_js_version and esbuild $esbuild_version into tools/js" >&2
   (cd "$js_tools" && npm install --silent --no-audit --no-fund --no-package-lock 2>&1 | grep -v "Unknown user config" || true)
   "$js_tools/node_modules/.bin/componentize-js" --version >/dev/null
+  "$js_tools/node_modules/.bin/esbuild" --version >/dev/null
 fi

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# README command two: the whole test suite. Unit tests (host, SDK, plugins
+# README command two: the whole test suite. Unit tests (host, SDKs, plugins
 # natively) and end-to-end tests that run the real `rill` binary against
 # `rill dev-broker`; tests/build.rs builds the plugins for wasm32-wasip2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# The JavaScript SDK and the JavaScript plugins natively (node's test
+# runner; no component, no broker): seconds, so before the long build.
+node --test guest-sdk/js plugins/*-js
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # Release: the end-to-end tests push 100,000 records through Cranelift-
 # compiled plugins. The same package and target selection as scripts/demo.sh

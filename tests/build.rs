@@ -23,7 +23,13 @@ fn main() {
     // target directory) must still build this checkout's plugins.
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest_dir).parent().expect("workspace root").to_path_buf();
-    for dir in ["plugins", "guest-sdk", "wit"] {
+    for dir in [
+        "plugins",
+        "guest-sdk",
+        "wit",
+        "tools/js/build-plugin.sh",
+        "tools/js/package.json",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out.
@@ -116,29 +122,32 @@ fn build_python(root: &Path, out_dir: &Path) {
     }
 }
 
-/// JavaScript processors (a directory with `app.js`) are built with
-/// componentize-js from tools/js (scripts/setup.sh installs it). The engine's
-/// HTTP client is left out: rill grants plugins no network.
+/// JavaScript processors (every plugin directory with an `app.js`) are
+/// built by tools/js/build-plugin.sh: esbuild bundles the app with rill-sdk
+/// (guest-sdk/js) into one module, then componentize-js builds it (both
+/// pinned in tools/js/package.json, installed by scripts/setup.sh).
 fn build_javascript(root: &Path, out_dir: &Path) {
-    let tool = root.join("tools/js/node_modules/.bin/componentize-js");
-    for plugin in ["cpu-alert-js"] {
+    let mut plugins: Vec<String> = std::fs::read_dir(root.join("plugins"))
+        .expect("reading plugins/")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().join("app.js").exists())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    plugins.sort();
+    for plugin in plugins {
         let output = out_dir.join(format!("{plugin}.wasm"));
-        let status = Command::new(&tool)
+        let status = Command::new("bash")
             .current_dir(root)
-            .arg(format!("plugins/{plugin}/app.js"))
-            .arg("--wit")
-            .arg(wit_dir(root, plugin))
-            .args(["-n", "processor", "--disable", "http", "fetch-event", "-o"])
+            .arg("tools/js/build-plugin.sh")
+            .arg(root.join("plugins").join(&plugin))
+            .arg(wit_dir(root, &plugin))
             .arg(&output)
-            .stdout(std::process::Stdio::null())
             .status()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "running {} failed ({e}); run scripts/setup.sh to install componentize-js",
-                    tool.display()
-                )
-            });
-        assert!(status.success(), "componentize-js could not build {plugin}");
+            .unwrap_or_else(|e| panic!("running tools/js/build-plugin.sh failed ({e})"));
+        assert!(
+            status.success(),
+            "tools/js/build-plugin.sh could not build {plugin} (run scripts/setup.sh to install esbuild and componentize-js)"
+        );
         println!(
             "cargo:rustc-env=RILL_PLUGIN_{}={}",
             plugin.replace('-', "_").to_uppercase(),

@@ -1,11 +1,13 @@
-// cpu-alert in JavaScript: the same processor as plugins/cpu-alert, record
-// for record and byte for byte.
+// cpu-alert in JavaScript on rill-sdk: the same processor as plugins/cpu-alert,
+// record for record and byte for byte.
 //
 // A cpu record whose system.cpu.total.norm.pct is greater than the
 // configured threshold becomes an alert: its `host` object plus "timestamp"
 // copied from "@timestamp", written exactly as Gson's JsonObject.toString()
 // writes it (key order kept, numbers in their source text, compact). A record
 // that is not JSON or lacks those fields is an error for that record.
+
+import { processor } from 'rill-sdk';
 
 // JSON.parse would lose number text and reorder integer-like keys, so this
 // parser keeps objects as Maps and numbers as {number: text}.
@@ -107,41 +109,33 @@ function field(v, name, check, kind) {
 }
 const object = (v) => v instanceof Map;
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
-const encoder = new TextEncoder();
 let threshold = 0.5;
 
-export function init(config) {
-  try {
-    const table = parse(config);
-    threshold = Number(field(table, 'threshold', isNumber, 'a number').number);
-    for (const key of table.keys()) {
-      if (key !== 'threshold') throw new Error(`unknown field \`${key}\`, expected \`threshold\``);
-    }
-  } catch (error) {
-    throw `invalid [config] table: ${error.message}`;
-  }
-}
-
-function one(record) {
-  let metric, pct, host;
-  try {
-    if (record.value === undefined) throw new Error('record has a null value');
-    metric = parse(decoder.decode(record.value));
+/** The processor: config checked as plugins/cpu-alert's serde Config is,
+ * then one alert (or none) per cpu record; a throw dead-letters it. */
+export default processor(
+  {
+    outputs: ['alert'],
+    init(config) {
+      const fail = (why) => { throw new Error(`invalid [config] table: ${why}`); };
+      if (config === null || typeof config !== 'object' || Array.isArray(config)) fail('expected a table');
+      if (!('threshold' in config)) fail('missing field `threshold`');
+      if (typeof config.threshold !== 'number') fail('field `threshold` is not a number');
+      for (const key of Object.keys(config)) {
+        if (key !== 'threshold') fail(`unknown field \`${key}\`, expected \`threshold\``);
+      }
+      threshold = config.threshold;
+    },
+  },
+  (record, ctx) => {
+    const metric = parse(record.text());
     const cpu = field(field(metric, 'system', object, 'an object'), 'cpu', object, 'an object');
     const norm = field(field(cpu, 'total', object, 'an object'), 'norm', object, 'an object');
-    pct = Number(field(norm, 'pct', isNumber, 'a number').number);
-    host = field(metric, 'host', object, 'an object');
+    const pct = Number(field(norm, 'pct', isNumber, 'a number').number);
+    const host = field(metric, 'host', object, 'an object');
     field(metric, '@timestamp', () => true, '');
-  } catch (error) {
-    return { tag: 'err', val: error.message };
-  }
-  if (!(pct > threshold)) return { tag: 'ok', val: [] };
-  host.set('timestamp', metric.get('@timestamp'));
-  const alert = { output: 'alert', key: record.key, value: encoder.encode(dump(host)), headers: record.headers, timestamp: record.timestamp };
-  return { tag: 'ok', val: [alert] };
-}
-
-export function process(batch) {
-  return batch.map(one);
-}
+    if (!(pct > threshold)) return;
+    host.set('timestamp', metric.get('@timestamp'));
+    ctx.emit('alert', { key: record.key, value: dump(host), headers: record.headers, timestamp: record.timestamp });
+  },
+);

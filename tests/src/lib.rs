@@ -75,6 +75,10 @@ pub fn component(plugin: &str) -> PathBuf {
         "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),
         "cpu-peak-python" => env!("RILL_PLUGIN_CPU_PEAK_PYTHON"),
         "cpu-alert-js" => env!("RILL_PLUGIN_CPU_ALERT_JS"),
+        "cpu-peak-js" => env!("RILL_PLUGIN_CPU_PEAK_JS"),
+        "order-window-count-js" => env!("RILL_PLUGIN_ORDER_WINDOW_COUNT_JS"),
+        "stream-log-copy-js" => env!("RILL_PLUGIN_STREAM_LOG_COPY_JS"),
+        "stream-log-filter-js" => env!("RILL_PLUGIN_STREAM_LOG_FILTER_JS"),
         other => panic!("no component is built for {other}"),
     };
     PathBuf::from(path)

@@ -180,21 +180,44 @@ fn a_sigkill_mid_window_never_undercounts() {
     }
 }
 
+/// Runs `plugin`'s manifest `file` with its tumbling window replaced by
+/// `window` on `input`; returns the counts and the log.
+fn run_window(
+    plugin: &str,
+    app: &str,
+    file: &str,
+    window: &str,
+    input: &[(&str, f64)],
+) -> (Vec<(String, i64, i64, u64)>, String) {
+    let broker = broker(app);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_manifest(dir.path(), plugin, file);
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("kind = \"tumbling\"\nsize = \"10m\"\ngrace = \"1m\"", window);
+    std::fs::write(&manifest, text).unwrap();
+    orders(&broker.bootstrap, input);
+    let log = run_until_idle(&broker.bootstrap, &[&manifest], app, &dir.path().join("state"));
+    (counts(&broker.bootstrap), log)
+}
+
+/// The session example below: 0 and 3 make [0,3]; 20 opens [20,20]; 10
+/// opens [10,10]; 15 is within 5 of both and merges them into [10,20].
+const SESSION_INPUT: [(&str, f64); 6] = [
+    ("a", 0.0),
+    ("a", 3.0),
+    ("a", 20.0),
+    ("a", 10.0),
+    ("a", 15.0),
+    ("z", 40.0),
+];
+
 /// docs/time.md's hopping and session examples, end to end: the plugin is
 /// order-window-count with the window kind changed in its manifest.
 #[test]
 fn the_documented_hopping_and_session_examples() {
     let run = |app: &str, file: &str, window: &str, input: &[(&str, f64)]| {
-        let broker = broker(app);
-        let dir = tempfile::tempdir().unwrap();
-        let manifest = install_manifest(dir.path(), "order-window-count", file);
-        let text = std::fs::read_to_string(&manifest)
-            .unwrap()
-            .replace("kind = \"tumbling\"\nsize = \"10m\"\ngrace = \"1m\"", window);
-        std::fs::write(&manifest, text).unwrap();
-        orders(&broker.bootstrap, input);
-        let log = run_until_idle(&broker.bootstrap, &[&manifest], app, &dir.path().join("state"));
-        (counts(&broker.bootstrap), log)
+        run_window("order-window-count", app, file, window, input)
     };
     // Hopping, 10 min every 5: an order at 12:00 counts in [5,15) and [10,20).
     let (hopping, log) = run(
@@ -212,14 +235,30 @@ fn the_documented_hopping_and_session_examples() {
         "win-session",
         "plugin.toml",
         "kind = \"session\"\ngap = \"5m\"\ngrace = \"10m\"",
-        &[
-            ("a", 0.0),
-            ("a", 3.0),
-            ("a", 20.0),
-            ("a", 10.0),
-            ("a", 15.0),
-            ("z", 40.0),
-        ],
+        &SESSION_INPUT,
+    );
+    assert_eq!(sessions, vec![c("a", 0, 3, 2), c("a", 10, 20, 3)], "{log}");
+}
+
+/// The JavaScript port (rill-sdk's aggregate, merge and emit through the
+/// real component): the seed's tumbling counts and the session example's
+/// merges, as the Rust plugin gives them.
+#[test]
+fn the_javascript_port_of_order_window_count_counts_the_same() {
+    let tumbling = "kind = \"tumbling\"\nsize = \"10m\"\ngrace = \"1m\"";
+    let (counts, log) = run_window("order-window-count-js", "win-js", "plugin.toml", tumbling, &INPUT);
+    assert_eq!(
+        counts,
+        vec![c("a", 0, 10, 2), c("b", 0, 10, 2), c("a", 10, 20, 2), c("c", 20, 30, 1)],
+        "{log}"
+    );
+    let session = "kind = \"session\"\ngap = \"5m\"\ngrace = \"10m\"";
+    let (sessions, log) = run_window(
+        "order-window-count-js",
+        "win-js-session",
+        "plugin.toml",
+        session,
+        &SESSION_INPUT,
     );
     assert_eq!(sessions, vec![c("a", 0, 3, 2), c("a", 10, 20, 3)], "{log}");
 }
@@ -253,6 +292,13 @@ fn a_stream_time_timer_emits_peaks_every_minute_of_event_time() {
 #[test]
 fn the_python_port_of_cpu_peak_fires_the_same_timer_with_the_same_outputs() {
     stream_time_peaks("cpu-peak-python");
+}
+
+/// The JavaScript port (rill-sdk: a float store and an onTimer handler),
+/// built against the same WIT, gives the same outputs.
+#[test]
+fn the_javascript_port_of_cpu_peak_fires_the_same_timer_with_the_same_outputs() {
+    stream_time_peaks("cpu-peak-js");
 }
 
 fn stream_time_peaks(plugin: &str) {

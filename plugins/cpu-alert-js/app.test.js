@@ -1,0 +1,39 @@
+// cpu-alert-js natively, with the Rust plugin's own cases (plugins/cpu-alert
+// src/lib.rs): the alert's bytes, the strict threshold, and which records
+// are errors. tests/tests/ports.rs compares the two components end to end.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Driver } from 'rill-sdk/testing';
+import app from './app.js';
+
+const cpu = (pct) => `{"@timestamp":"t","host":{"name":"h"},"system":{"cpu":{"total":{"norm":{"pct":${pct}}}}}}`;
+
+test('host key order and number text are kept, timestamp replaced in place', () => {
+  const driver = new Driver(app, { config: { threshold: 0.5 } });
+  const value = '{"host":{"z":1.50,"a":{"n":1e-07,"m":1e+21},"timestamp":"old"},"@timestamp":"new","system":{"cpu":{"total":{"norm":{"pct":1}}}}}';
+  driver.send('metric.cpu', { key: 'k', value, timestamp: 7 });
+  const [alert] = driver.outputs('alert');
+  assert.equal(alert.text(), '{"z":1.50,"a":{"n":1e-07,"m":1e+21},"timestamp":"new"}');
+  assert.deepEqual([alert.keyText(), alert.timestamp], ['k', 7]);
+});
+
+test('the threshold is strict and configurable', () => {
+  const driver = new Driver(app, { config: { threshold: 0.7 } });
+  for (const pct of [0.7, 0.71]) driver.send('metric.cpu', { value: cpu(pct) });
+  assert.deepEqual(driver.outputs('alert').map((o) => o.text()), ['{"name":"h","timestamp":"t"}']);
+});
+
+test('malformed records are errors; the rest go on', () => {
+  const driver = new Driver(app, { config: { threshold: 0.5 } });
+  assert.match(driver.send('metric.cpu', { value: 'not json' }).error, /invalid JSON/);
+  assert.equal(driver.send('metric.cpu', { value: '{"@timestamp":"t","system":{"cpu":{"total":{"norm":{"pct":0.9}}}}}' }).error, 'missing field `host`');
+  assert.equal(driver.send('metric.cpu', { value: '{"host":{},"system":{"cpu":{"total":{"norm":{"pct":0.9}}}}}' }).error, 'missing field `@timestamp`');
+  assert.equal(driver.send('metric.cpu', {}).error, 'record has a null value');
+  driver.send('metric.cpu', { value: cpu(0.9) });
+  assert.equal(driver.outputs('alert').length, 1);
+});
+
+test('config is checked', () => {
+  assert.throws(() => new Driver(app, { config: { threshold: 0.5, extra: 1 } }), /unknown field `extra`/);
+  assert.throws(() => new Driver(app, { config: {} }), /missing field `threshold`/);
+});

@@ -14,6 +14,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # resolves the same features, so both share one build of the dependencies;
 # the end-to-end tests run the `rill` binary this builds.
 cargo build --release --workspace --all-targets
+# rill test: every plugin with spec files, on the real host without a
+# broker (docs/testing.md); the components are placed next to the manifests.
+./scripts/build-plugins.sh
+specs=()
+for dir in plugins/*/; do if [ -d "$dir/tests" ]; then specs+=("$dir"); fi; done
+RILL_LOG=warn "$CARGO_TARGET_DIR/release/rill" test "${specs[@]}"
 # The test tool for transactions (built once, cached outside the clone).
 RILL_TXN_BROKER="$(./scripts/txn-broker.sh)"
 export RILL_TXN_BROKER

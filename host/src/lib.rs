@@ -18,6 +18,7 @@ pub mod record;
 pub mod runtime;
 pub mod state;
 pub mod task;
+pub mod testdriver;
 pub mod topology;
 
 /// The demo's sample data, for the end-to-end tests and the benchmarks:

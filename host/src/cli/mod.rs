@@ -11,6 +11,7 @@ mod produce;
 #[cfg(test)]
 mod produce_consume_tests;
 mod run;
+mod test;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,8 @@ enum Command {
     /// Print a topic's records (text, JSON lines or a kcat-like template),
     /// without joining a group; stops at the end unless --follow.
     Consume(consume::ConsumeArgs),
+    /// Run spec files against the real host, without a broker.
+    Test(test::TestArgs),
 }
 
 /// Parses the command line and runs the subcommand; the binary's `main`.
@@ -91,6 +94,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Lag(args) => lag::run(args),
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),
+        Command::Test(args) => test::run(args),
     }
 }
 

@@ -1,9 +1,9 @@
 //! A [`RecordSink`] in memory: the test double that lets tasks, the task
 //! manager and the poll loop run without a broker (acknowledging at once,
 //! refusing oversized values in the delivery report, or holding
-//! acknowledgements until told). Not part of the library's default surface:
-//! built for rill's own tests and, with the `testing` feature, for crates
-//! that drive the host without Kafka (rill's end-to-end test crate).
+//! acknowledgements until told). It is what `rill test` (`crate::testdriver`)
+//! collects outputs, dead letters and changelogs in, as well as the double
+//! of rill's own tests.
 
 use super::producer::{BatchAck, OutgoingRecord, RecordSink};
 use parking_lot::Mutex;

@@ -11,7 +11,6 @@ pub mod consumer;
 pub mod embedded;
 pub mod group;
 pub mod member;
-#[cfg(any(test, feature = "testing"))]
 pub mod memory_sink;
 pub mod producer;
 

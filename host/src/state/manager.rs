@@ -14,10 +14,9 @@
 //! any, from where the restore ended), so closing needs no broker round trip.
 
 use super::checkpoint::{Checkpoint, Offsets};
-use super::restore::{Restored, Source, restore};
+use super::restore::{ChangelogReader, Restored, Source};
 use super::store::{GlobalStore, TaskStore, Write};
 use super::{StateError, store_cf, table_cf};
-use crate::kafka::KafkaSettings;
 use crate::record::InputRecord;
 use crate::state::store::SharedTaskStore;
 use parking_lot::{Mutex, MutexGuard};
@@ -117,7 +116,7 @@ impl StateManager {
     /// `cancel` is set (the task was revoked). Logs progress as `label`.
     pub fn restore(
         &mut self,
-        kafka: &KafkaSettings,
+        reader: &dyn ChangelogReader,
         committed_tables: &HashMap<String, i64>,
         label: &str,
         cancel: &AtomicBool,
@@ -142,7 +141,7 @@ impl StateManager {
             .collect();
         let restored = {
             let store = self.lock();
-            restore(kafka, &store.db, &sources, label, cancel)?
+            reader.restore(&store.db, &sources, label, cancel)?
         };
         for ((topic, _), reached) in &restored.reached {
             if let Some(next) = self.tables.get_mut(topic) {

@@ -1,6 +1,9 @@
-//! Restoring local state from Kafka: read changelog (or table source)
-//! partitions from the checkpointed offset up to their high watermark and
-//! write the records into RocksDB.
+//! Restoring local state: read changelog (or table source) partitions
+//! from the checkpointed offset up to their high watermark and write the
+//! records into RocksDB. Where the records come from is a
+//! [`ChangelogReader`]: Kafka when running ([`KafkaSettings`]), memory in
+//! `rill test` (see `crate::testdriver`), so a stateful task opens with no
+//! broker.
 
 use super::StateError;
 use super::checkpoint::Offsets;
@@ -48,6 +51,27 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// How long a restore may see no progress before it fails.
 const STALL: Duration = Duration::from_secs(60);
+
+/// Where restores read changelog and table partitions from. The seam that
+/// lets `rill test` open stateful tasks without a broker: it restores from
+/// the changelog records its in-memory sink collected.
+pub trait ChangelogReader: Send + Sync {
+    /// Writes the records of `sources` into `db`, as [`restore`] does.
+    fn restore(&self, db: &Database, sources: &[Source], label: &str, cancel: &AtomicBool)
+    -> Result<Restored, StateError>;
+}
+
+impl ChangelogReader for KafkaSettings {
+    fn restore(
+        &self,
+        db: &Database,
+        sources: &[Source],
+        label: &str,
+        cancel: &AtomicBool,
+    ) -> Result<Restored, StateError> {
+        restore(self, db, sources, label, cancel)
+    }
+}
 
 /// Reads every source up to the high watermark it has when the restore
 /// starts (or its `until`), writing its records (a null value deletes) into

@@ -46,7 +46,7 @@ pub fn open_state(
             .filter(|(topic, _)| processor.table_topics.contains(topic))
             .map(|(t, o)| (t.clone(), *o))
             .collect();
-        let restored = state.restore(&config.kafka, &tables, &tag, cancel)?;
+        let restored = state.restore(config.changelogs.as_ref(), &tables, &tag, cancel)?;
         if config.exactly_once {
             // What was restored is committed; what comes next is not yet.
             state.hold_until_commit();

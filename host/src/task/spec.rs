@@ -1,7 +1,6 @@
 //! What every task of one processor shares: the plugin to instantiate, where
 //! outputs go, and the processor's counters.
 
-use crate::kafka::KafkaSettings;
 use crate::manifest::Manifest;
 use crate::observe::metrics::ProcessorTotals;
 use crate::plugin::ProcessorFactory;
@@ -103,8 +102,9 @@ pub struct StateConfig {
     pub root: PathBuf,
     /// The application id (prefix of changelog topics).
     pub application_id: String,
-    /// How restore consumers reach Kafka.
-    pub kafka: KafkaSettings,
+    /// Where restores read changelogs and tables from: Kafka when running,
+    /// memory under `rill test`.
+    pub changelogs: Arc<dyn crate::state::restore::ChangelogReader>,
     /// Global tables of this instance, if any processor declares one.
     pub global: Option<Arc<GlobalStore>>,
     /// Exactly-once: tasks hold their writes out of RocksDB until the

@@ -1,0 +1,324 @@
+//! The `rill test` spec file: what a test case feeds and what it expects,
+//! parsed with every position kept, so a mistake is reported with its file
+//! and line (see `docs/testing.md` for the schema).
+
+use super::SpecError;
+use base64::Engine as _;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// A spec file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SpecFile {
+    /// The plugin manifest or application file under test, relative to the
+    /// spec file.
+    pub manifest: Spanned<String>,
+    /// Application id: the prefix of changelog topics.
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// The test cases, in order.
+    #[serde(default, rename = "case")]
+    pub cases: Vec<Case>,
+}
+
+/// One test case: steps fed to fresh tasks, then the expected topics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Case {
+    /// Printed on the case's line and in its diffs.
+    pub name: Spanned<String>,
+    /// Records and steps, in order.
+    #[serde(default)]
+    pub input: Vec<Spanned<Step>>,
+    /// Per output name (or topic, dead-letter topics included): the records
+    /// expected there. Topics not named must stay empty.
+    #[serde(default)]
+    pub expect: BTreeMap<Spanned<String>, Vec<Spanned<Expected>>>,
+    /// Compare each topic's records as a multiset instead of in order.
+    #[serde(default)]
+    pub any_order: bool,
+    /// Store contents: refused in this version (kept to say so).
+    #[serde(default)]
+    pub stores: Option<Spanned<toml::Value>>,
+}
+
+/// One entry of `input`: a record, or a step (`restart`, `advance`).
+/// Written flat so that every field is checked against one list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Step {
+    /// Input topic; may be left out when the application has one.
+    pub topic: Option<String>,
+    /// Input partition (0 when left out).
+    pub partition: Option<i32>,
+    /// Key as text.
+    pub key: Option<String>,
+    /// Key as base64.
+    pub key_base64: Option<String>,
+    /// Value as text.
+    pub value: Option<String>,
+    /// Value as JSON, written as TOML.
+    pub json: Option<toml::Value>,
+    /// Value as base64.
+    pub base64: Option<String>,
+    /// Milliseconds since the epoch (0 when left out).
+    pub timestamp: Option<i64>,
+    /// Headers as text.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// `restart = true`: close every task, drop its local state, restore
+    /// it from the changelogs collected so far and go on.
+    pub restart: Option<bool>,
+    /// `advance = "stream-time" | "wall-clock"`: refused in this version.
+    pub advance: Option<String>,
+    /// Target of `advance`.
+    pub to: Option<i64>,
+    /// A rebalance step: refused in this version.
+    pub rebalance: Option<toml::Value>,
+}
+
+/// One expected record. `key` and the value (`value`, `json`, `base64`;
+/// none of them is a null value) are always compared; `timestamp`,
+/// `headers`, `error` and `error-kind` only when given.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Expected {
+    /// Key as text (none: a null key).
+    pub key: Option<String>,
+    /// Key as base64.
+    pub key_base64: Option<String>,
+    /// Value as text.
+    pub value: Option<String>,
+    /// Value as JSON (compared as JSON, not as text).
+    pub json: Option<toml::Value>,
+    /// Value as base64.
+    pub base64: Option<String>,
+    /// Timestamp.
+    pub timestamp: Option<i64>,
+    /// Headers that must be present with these values (others are ignored).
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Dead letters: text the `rill.error` header must contain.
+    pub error: Option<String>,
+    /// Dead letters: the `rill.error.kind` header.
+    pub error_kind: Option<String>,
+}
+
+/// A record to feed, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed {
+    /// Input topic.
+    pub topic: String,
+    /// Input partition.
+    pub partition: i32,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Timestamp.
+    pub timestamp: i64,
+    /// Headers.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Line in the spec file.
+    pub line: usize,
+}
+
+/// What the driver does, step by step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Feed a record.
+    Record(Feed),
+    /// Close the tasks, drop local state, restore from the changelogs.
+    Restart,
+}
+
+/// A spec file read and parsed, with its text kept for line numbers and
+/// `--update`.
+#[derive(Debug)]
+pub struct Spec {
+    /// The spec file.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// What it says.
+    pub file: SpecFile,
+}
+
+impl Spec {
+    /// Reads and parses `path`; a syntax error or unknown field is reported
+    /// with its line.
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::new(path, None, format!("cannot read: {e}")))?;
+        if path.extension().is_some_and(|e| e == "json") {
+            return Err(SpecError::new(
+                path,
+                None,
+                "JSON spec files are not supported yet; write the spec in TOML".to_string(),
+            ));
+        }
+        Spec::parse(path, text)
+    }
+
+    /// Parses `text` as the spec file `path`.
+    pub fn parse(path: &Path, text: String) -> Result<Spec, SpecError> {
+        let file: SpecFile = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| line_of(&text, s.start));
+            SpecError::new(path, line, e.message().trim().to_string())
+        })?;
+        Ok(Spec {
+            path: path.to_path_buf(),
+            text,
+            file,
+        })
+    }
+
+    /// The line of byte offset `at`.
+    pub fn line(&self, at: usize) -> usize {
+        line_of(&self.text, at)
+    }
+
+    /// An error at byte offset `at` of this file.
+    pub fn error(&self, at: usize, message: impl Into<String>) -> SpecError {
+        SpecError::new(&self.path, Some(self.line(at)), message.into())
+    }
+
+    /// The manifest or app file, resolved against the spec's folder.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(self.file.manifest.get_ref())
+    }
+
+    /// Decodes a case's input into actions; `inputs` are the topics the
+    /// application reads. Anything this version cannot do is refused.
+    pub fn actions(&self, case: &Case, inputs: &[String]) -> Result<Vec<Action>, SpecError> {
+        if let Some(stores) = &case.stores {
+            return Err(self.error(
+                stores.span().start,
+                "store expectations ([case.stores]) are not supported yet by rill test",
+            ));
+        }
+        let mut actions = Vec::new();
+        for step in &case.input {
+            let at = step.span().start;
+            let line = self.line(at);
+            let s = step.get_ref();
+            if let Some(kind) = &s.advance {
+                return Err(self.error(
+                    at,
+                    format!("advance = \"{kind}\" is not supported yet by rill test: stream time moves only with the records' timestamps"),
+                ));
+            }
+            if s.to.is_some() {
+                return Err(self.error(at, "`to` belongs to an `advance` step, which is not supported yet"));
+            }
+            if s.rebalance.is_some() {
+                return Err(self.error(at, "rebalance steps are not supported yet by rill test; use restart = true"));
+            }
+            if let Some(restart) = s.restart {
+                let record_fields = s.topic.is_some()
+                    || s.partition.is_some()
+                    || s.key.is_some()
+                    || s.key_base64.is_some()
+                    || s.value.is_some()
+                    || s.json.is_some()
+                    || s.base64.is_some()
+                    || s.timestamp.is_some()
+                    || s.headers.is_some();
+                if !restart || record_fields {
+                    return Err(self.error(at, "a restart step is written { restart = true }, with nothing else"));
+                }
+                actions.push(Action::Restart);
+                continue;
+            }
+            let topic = match &s.topic {
+                Some(topic) if inputs.contains(topic) => topic.clone(),
+                Some(topic) => {
+                    return Err(self.error(
+                        at,
+                        format!("unknown input topic \"{topic}\"; the application reads {}", inputs.join(", ")),
+                    ));
+                }
+                None if inputs.len() == 1 => inputs[0].clone(),
+                None => {
+                    return Err(self.error(
+                        at,
+                        format!("say which topic: the application reads {}", inputs.join(", ")),
+                    ));
+                }
+            };
+            let partition = s.partition.unwrap_or(0);
+            if !(0..1024).contains(&partition) {
+                return Err(self.error(at, format!("partition {partition} is out of range (0 to 1023)")));
+            }
+            let key = bytes(s.key.as_deref(), s.key_base64.as_deref(), None, "key", "key-base64")
+                .map_err(|m| self.error(at, m))?;
+            let value = bytes(s.value.as_deref(), s.base64.as_deref(), s.json.as_ref(), "value", "base64")
+                .map_err(|m| self.error(at, m))?;
+            actions.push(Action::Record(Feed {
+                topic,
+                partition,
+                key,
+                value,
+                timestamp: s.timestamp.unwrap_or(0),
+                headers: s
+                    .headers
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+                    .collect(),
+                line,
+            }));
+        }
+        Ok(actions)
+    }
+}
+
+/// Bytes written as text, base64 or JSON (at most one of them).
+fn bytes(
+    text: Option<&str>,
+    base64: Option<&str>,
+    json: Option<&toml::Value>,
+    text_name: &str,
+    base64_name: &str,
+) -> Result<Option<Vec<u8>>, String> {
+    match (text, base64, json) {
+        (None, None, None) => Ok(None),
+        (Some(text), None, None) => Ok(Some(text.as_bytes().to_vec())),
+        (None, Some(b64), None) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map(Some)
+            .map_err(|e| format!("{base64_name} is not valid base64: {e}")),
+        (None, None, Some(json)) => serde_json::to_vec(&to_json(json))
+            .map(Some)
+            .map_err(|e| format!("json cannot be written as JSON: {e}")),
+        _ => Err(format!("give at most one of {text_name}, {base64_name} and json")),
+    }
+}
+
+/// A TOML value as JSON.
+pub fn to_json(value: &toml::Value) -> serde_json::Value {
+    match value {
+        toml::Value::String(s) => serde_json::Value::String(s.clone()),
+        toml::Value::Integer(i) => serde_json::Value::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
+        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
+        toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
+        toml::Value::Table(t) => serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+    }
+}
+
+/// 1-based line of byte offset `at` in `text`.
+pub fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+impl Expected {
+    /// The expected key bytes.
+    pub fn key_bytes(&self) -> Result<Option<Vec<u8>>, String> {
+        bytes(self.key.as_deref(), self.key_base64.as_deref(), None, "key", "key-base64")
+    }
+}

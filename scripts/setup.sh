@@ -39,9 +39,14 @@ js_tools="$(cd "$(dirname "$0")/.." && pwd)/tools/js"
 pinned() { node -p "require(process.argv[1]).dependencies[process.argv[2]]" "$js_tools/package.json" "$1"; }
 componentize_js_version="$(pinned @bytecodealliance/componentize-js)"
 esbuild_version="$(pinned esbuild)"
+# `npm ls` also fails when a dependency of theirs is missing: adding a
+# package to an existing node_modules without a lockfile pruned one of
+# componentize-js's, so an install always starts from an empty folder.
 if [ "$("$js_tools/node_modules/.bin/componentize-js" --version 2>/dev/null)" != "$componentize_js_version" ] ||
-  [ "$("$js_tools/node_modules/.bin/esbuild" --version 2>/dev/null)" != "$esbuild_version" ]; then
+  [ "$("$js_tools/node_modules/.bin/esbuild" --version 2>/dev/null)" != "$esbuild_version" ] ||
+  ! (cd "$js_tools" && npm ls --silent >/dev/null 2>&1); then
   echo "setup: installing componentize-js $componentize_js_version and esbuild $esbuild_version into tools/js" >&2
+  rm -rf "$js_tools/node_modules"
   (cd "$js_tools" && npm install --silent --no-audit --no-fund --no-package-lock 2>&1 | grep -v "Unknown user config" || true)
   "$js_tools/node_modules/.bin/componentize-js" --version >/dev/null
   "$js_tools/node_modules/.bin/esbuild" --version >/dev/null

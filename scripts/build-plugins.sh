@@ -31,7 +31,9 @@ done
 # built against that world; the rest against the current one.
 wit_of() { if [ -e "plugins/$1/wit" ]; then echo "plugins/$1/wit"; else echo wit; fi; }
 for p in "${python[@]}"; do
-  PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d "$(wit_of "$p")" -w processor componentize -p "plugins/$p" app -o "$target_dir/$p.wasm" >/dev/null
+  # -p guest-sdk/python bundles the rill Python SDK into the component.
+  PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d "$(wit_of "$p")" -w processor componentize \
+    -p "plugins/$p" -p guest-sdk/python app -o "$target_dir/$p.wasm" >/dev/null
   install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done
 # tools/js/build-plugin.sh bundles the app with rill-sdk, then componentizes.

@@ -31,6 +31,12 @@ if ! "$tools/venv/bin/componentize-py" --version 2>/dev/null | grep -qx "compone
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet "componentize-py==$componentize_py_version"
 fi
+# pytest (PyPI) runs the Python SDK's and the Python plugins' native tests.
+pytest_version=8.3.4
+if ! "$tools/venv/bin/python" -m pytest --version 2>&1 | grep -qx "pytest $pytest_version"; then
+  echo "setup: installing pytest $pytest_version into $tools/venv" >&2
+  "$tools/venv/bin/pip" install --quiet "pytest==$pytest_version"
+fi
 # componentize-js (npm) builds JavaScript processors into components, after
 # esbuild (npm) bundles each app with rill-sdk into one module
 # (tools/js/build-plugin.sh); both versions are pinned exactly in

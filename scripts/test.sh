@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 # runner; no component, no broker): seconds, so before the long build.
 node --test guest-sdk/js plugins/*-js
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# The Python SDK and the Python plugins natively, with pytest (seconds; no
+# component, no broker). No bytecode or cache is written into the checkout.
+tools="${RILL_TOOLS_DIR:-$HOME/.cache/rill/tools}"
+PYTHONDONTWRITEBYTECODE=1 "$tools/venv/bin/python" -m pytest -q guest-sdk/python plugins/*-python
 # Release: the end-to-end tests push 100,000 records through Cranelift-
 # compiled plugins. The same package and target selection as scripts/demo.sh
 # resolves the same features, so both share one build of the dependencies;

@@ -80,8 +80,9 @@ fn wit_dir(root: &Path, plugin: &str) -> PathBuf {
     if own.exists() { own } else { root.join("wit") }
 }
 
-/// Python processors (a directory with `app.py`) are built with
-/// componentize-py, which scripts/setup.sh installs.
+/// Python processors (every plugin directory with an `app.py`) are built
+/// with componentize-py, which scripts/setup.sh installs, bundling the rill
+/// Python SDK (`guest-sdk/python`) into each component.
 fn build_python(root: &Path, out_dir: &Path) {
     let tool = std::env::var("RILL_COMPONENTIZE_PY")
         .map(PathBuf::from)
@@ -93,7 +94,16 @@ fn build_python(root: &Path, out_dir: &Path) {
             tools.join("venv/bin/componentize-py")
         });
     println!("cargo:rerun-if-env-changed=RILL_COMPONENTIZE_PY");
-    for plugin in ["cpu-alert-python", "cpu-peak-python"] {
+    let sdk = root.join("guest-sdk/python");
+    let mut plugins: Vec<String> = std::fs::read_dir(root.join("plugins"))
+        .expect("reading plugins/")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().join("app.py").exists())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    plugins.sort();
+    for plugin in &plugins {
+        let plugin = plugin.as_str();
         let dir = root.join("plugins").join(plugin);
         let output = out_dir.join(format!("{plugin}.wasm"));
         let status = Command::new(&tool)
@@ -101,6 +111,8 @@ fn build_python(root: &Path, out_dir: &Path) {
             .arg(wit_dir(root, plugin))
             .args(["-w", "processor", "componentize", "-p"])
             .arg(&dir)
+            .arg("-p")
+            .arg(&sdk)
             .args(["app", "-o"])
             .arg(&output)
             // The build imports app.py; keep its bytecode out of the source tree.

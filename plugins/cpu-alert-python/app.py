@@ -5,15 +5,14 @@ A cpu record whose system.cpu.total.norm.pct is greater than the configured
 threshold becomes an alert: its `host` object plus "timestamp" copied from
 "@timestamp", written exactly as Gson's JsonObject.toString() writes it (key
 order kept, numbers in their source text, compact). A record that is not JSON
-or lacks those fields is an error for that record (dead-letter topic).
+or lacks those fields raises, which dead-letters it with the message.
+Built against rill:processor@0.1.0 (its `wit` links there) on purpose: the
+SDK runs on both worlds.
 """
 
 import json
-from typing import List
 
-import wit_world
-from componentize_py_types import Err, Ok
-from wit_world.imports.types import InputRecord, OutputRecord
+from rill import Context, Record, processor
 
 
 class Number:
@@ -27,15 +26,18 @@ class Number:
 
 
 def parse(data: bytes):
+    """JSON with every number kept as its source text."""
     return json.loads(data, parse_float=Number, parse_int=Number, parse_constant=Number)
 
 
 def quote(text: str) -> str:
+    """A JSON string literal as Gson writes it."""
     # json.dumps escapes what Gson escapes, except U+2028 and U+2029.
     return json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def dump(value) -> str:
+    """Compact JSON as Gson's toString() writes it."""
     if isinstance(value, dict):
         return "{" + ",".join(quote(k) + ":" + dump(v) for k, v in value.items()) + "}"
     if isinstance(value, list):
@@ -52,6 +54,7 @@ def dump(value) -> str:
 
 
 def field(value, name: str, kind: type):
+    """`value[name]`, failing with serde's words when absent or mistyped."""
     if not isinstance(value, dict) or name not in value:
         raise ValueError(f"missing field `{name}`")
     found = value[name]
@@ -60,24 +63,22 @@ def field(value, name: str, kind: type):
     return found
 
 
-class WitWorld(wit_world.WitWorld):
-    threshold = 0.5
+@processor
+class CpuAlert:
+    """The alerting processor, built once from the `[config]` table."""
 
-    def init(self, config: str) -> None:
+    def __init__(self, config: dict):
         try:
-            table = parse(config)
-            threshold = field(table, "threshold", Number)
-            unknown = set(table) - {"threshold"}
+            threshold = field(config, "threshold", (int, float))
+            unknown = set(config) - {"threshold"}
             if unknown:
                 raise ValueError(f"unknown field `{sorted(unknown)[0]}`, expected `threshold`")
-            WitWorld.threshold = float(threshold)
         except (ValueError, TypeError) as error:
-            raise Err(f"invalid [config] table: {error}")
+            raise ValueError(f"invalid [config] table: {error}")
+        self.threshold = float(threshold)
 
-    def process(self, batch: List[InputRecord]) -> List:
-        return [self.one(record) for record in batch]
-
-    def one(self, record: InputRecord):
+    def process(self, record: Record, ctx: Context) -> None:
+        """One cpu record: an alert above the threshold, nothing otherwise."""
         try:
             if record.value is None:
                 raise ValueError("record has a null value")
@@ -85,13 +86,11 @@ class WitWorld(wit_world.WitWorld):
             norm = field(field(field(field(metric, "system", dict), "cpu", dict), "total", dict), "norm", dict)
             pct = float(field(norm, "pct", Number))
             host = field(metric, "host", dict)
-            timestamp = metric["@timestamp"] if isinstance(metric, dict) and "@timestamp" in metric else None
-            if not isinstance(metric, dict) or "@timestamp" not in metric:
+            if "@timestamp" not in metric:
                 raise ValueError("missing field `@timestamp`")
-        except (ValueError, TypeError, RecursionError) as error:
-            return Err(str(error))
-        if pct <= WitWorld.threshold:
-            return Ok([])
-        host["timestamp"] = timestamp
-        alert = dump(host).encode()
-        return Ok([OutputRecord("alert", record.key, alert, record.headers, record.timestamp)])
+        except RecursionError as error:
+            raise ValueError(str(error))
+        if pct <= self.threshold:
+            return
+        host["timestamp"] = metric["@timestamp"]
+        ctx.emit("alert", value=dump(host).encode())

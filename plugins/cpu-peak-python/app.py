@@ -2,57 +2,33 @@
 output, built against rill:processor@0.2.0 (timers).
 
 Each metricbeat CPU record raises its host's peak system.cpu.total.norm.pct
-in the `peaks` store; the manifest's timer calls `on_timer`, which emits
-every host's peak since the last firing as
-{"host":"<name>","peak":<pct>,"until":<ms>} to output `peak` and clears it.
+in the `peaks` store (a float store: 8 big-endian bytes, as the Rust port
+stores it); the manifest's timer calls `flush`, which emits every host's
+peak since the last firing as {"host":"<name>","peak":<pct>,"until":<ms>}
+to output `peak` and clears it.
 """
 
-import json
-import struct
-from typing import List
-
-import wit_world
-from componentize_py_types import Err, Ok
-from wit_world.imports import state
-from wit_world.imports.types import InputRecord, OutputRecord
-
-PEAKS = "peaks"
+from rill import Context, Record, Tick, processor
 
 
-class WitWorld(wit_world.WitWorld):
-    def init(self, config: str) -> None:
-        pass
+@processor(stores={"peaks": float})
+def cpu_peak(record: Record, ctx: Context) -> None:
+    """Raises the record's host's peak."""
+    try:
+        metric = record.json()
+        host = metric["host"]["name"]
+        pct = float(metric["system"]["cpu"]["total"]["norm"]["pct"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"not a metricbeat CPU record: {error}")
+    peaks = ctx.store("peaks")
+    if pct > peaks.get(host, default=float("-inf")):
+        peaks[host] = pct
 
-    def process(self, batch: List[InputRecord]) -> List:
-        return [self.one(record) for record in batch]
 
-    def one(self, record: InputRecord):
-        try:
-            metric = json.loads(record.value)
-            host = metric["host"]["name"]
-            pct = float(metric["system"]["cpu"]["total"]["norm"]["pct"])
-        except (ValueError, KeyError, TypeError) as error:
-            return Err(f"not a metricbeat CPU record: {error}")
-        key = host.encode()
-        old = state.get(PEAKS, key)
-        if old is None or pct > struct.unpack(">d", old)[0]:
-            state.put(PEAKS, key, struct.pack(">d", pct))
-        return Ok([])
-
-    def aggregate(self, batch: List) -> List:
-        return [Err("cpu-peak declares no windows") for _ in batch]
-
-    def emit(self, results: List) -> List:
-        return [Err("cpu-peak declares no windows") for _ in results]
-
-    def on_timer(self, tick) -> List[OutputRecord]:
-        outputs = []
-        for entry in state.range(PEAKS, None, None, 2**32 - 1):
-            peak = struct.unpack(">d", entry.value)[0]
-            value = json.dumps(
-                {"host": entry.key.decode(), "peak": peak, "until": tick.time},
-                separators=(",", ":"),
-            )
-            outputs.append(OutputRecord("peak", entry.key, value.encode(), [], None))
-            state.delete(PEAKS, entry.key)
-        return outputs
+@cpu_peak.on_timer("flush")
+def flush(tick: Tick, ctx: Context) -> None:
+    """Every host's peak since the last firing, then none."""
+    peaks = ctx.store("peaks")
+    for host, peak in peaks.items():
+        ctx.emit("peak", key=host, value={"host": host, "peak": peak, "until": tick.time}, headers=[])
+        peaks.delete(host)

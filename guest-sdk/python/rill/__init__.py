@@ -1,0 +1,29 @@
+"""rill: write rill stream processors in plain Python.
+
+```python
+from rill import processor, Record, Context
+
+@processor
+def copy(record: Record, ctx: Context):
+    ctx.emit("copy")            # key, value and headers of the input record
+```
+
+A raised exception dead-letters that record with its message; the rest of
+the batch goes on. `ctx.store(name)` is a typed store, `@p.on_timer(name)`
+a timer handler, `@p.aggregate` / `@p.emit` windowed aggregation, as in the
+Rust SDK (`rill-sdk`). `rill.testing.Driver` runs a processor in pytest
+without a component or a broker.
+"""
+
+from . import codecs, log
+from ._processor import Context, Definition, processor
+from ._types import Clock, Error, Header, Output, Record, StateError, Tick, Window, WindowResult
+from .state import Store, Table
+
+#: The illustration's name for a timer firing; the same class as Tick.
+Timer = Tick
+
+__all__ = [
+    "Clock", "Context", "Definition", "Error", "Header", "Output", "Record", "StateError", "Store", "Table",
+    "Tick", "Timer", "Window", "WindowResult", "codecs", "log", "processor",
+]

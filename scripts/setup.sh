@@ -57,3 +57,11 @@ if [ "$("$js_tools/node_modules/.bin/componentize-js" --version 2>/dev/null)" !=
   "$js_tools/node_modules/.bin/componentize-js" --version >/dev/null
   "$js_tools/node_modules/.bin/esbuild" --version >/dev/null
 fi
+# The JavaScript plugins' native tests (node --test) import 'rill-sdk': node
+# finds it through a link in plugins/node_modules to guest-sdk/js, made here
+# and never committed (component builds alias it in tools/js/build-plugin.sh).
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+if [ "$(readlink "$repo/plugins/node_modules/rill-sdk" 2>/dev/null)" != "../../guest-sdk/js" ]; then
+  mkdir -p "$repo/plugins/node_modules"
+  ln -sfn ../../guest-sdk/js "$repo/plugins/node_modules/rill-sdk"
+fi

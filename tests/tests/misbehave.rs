@@ -205,6 +205,25 @@ fn bad_component_files_are_refused_at_load_naming_the_file() {
 }
 
 #[test]
+fn validate_reports_every_refused_component_in_one_run() {
+    let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let one = manifest(first.path(), "panic", "continue");
+    let two = manifest(second.path(), "panic", "continue");
+    // Two processors of one run need their own names and topics.
+    let text = std::fs::read_to_string(&two).unwrap();
+    let text = text.replace("name = \"misbehave\"", "name = \"misbehave-two\"");
+    std::fs::write(&two, text.replace("topic = \"in\"", "topic = \"in-two\"")).unwrap();
+    std::fs::write(first.path().join("fixture-misbehave.wasm"), b"").unwrap();
+    std::fs::write(second.path().join("fixture-misbehave.wasm"), b"not wasm").unwrap();
+    let output = rill().arg("validate").arg(&one).arg(&two).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("the file is empty"), "the first file's error: {stderr}");
+    assert!(stderr.contains("not a WebAssembly component"), "the second file's error: {stderr}");
+    assert!(stderr.contains("2 of 2 plugins refused"), "{stderr}");
+}
+
+#[test]
 fn the_sandbox_grants_no_environment_files_network_or_clock() {
     let broker = DevBroker::start(&[("in", 1), ("out", 1), ("dlq", 1)]);
     let dir = tempfile::tempdir().unwrap();

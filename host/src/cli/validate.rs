@@ -1,11 +1,13 @@
 //! `rill validate`: load manifests (or an application file and its
 //! manifests) and components exactly as `rill run` would (including calling
-//! `init` with the config), without Kafka.
+//! `init` with the config), without Kafka. Every file is checked and every
+//! error reported in one run; the exit status fails if any was refused.
 
 use crate::app::App;
 use crate::plugin::{Plugin, new_engine};
 use crate::runtime::check_pipeline;
 use crate::topology::Topology;
+use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,9 +24,20 @@ pub struct ValidateArgs {
 pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let engine = new_engine()?;
     let app = App::load_args(&args.manifests)?;
+    // Manifests were all checked by App::load_args (all errors at once);
+    // components are too: one refused plugin does not hide the next.
+    let mut refused = 0;
     for manifest in &app.processors {
-        let plugin = Plugin::load(&engine, Arc::clone(manifest), None)?;
-        println!("{}: ok ({} {})", manifest.path.display(), manifest.name, plugin.version);
+        match Plugin::load(&engine, Arc::clone(manifest), None) {
+            Ok(plugin) => println!("{}: ok ({} {})", manifest.path.display(), manifest.name, plugin.version),
+            Err(e) => {
+                refused += 1;
+                eprintln!("error: {}: {e}", manifest.path.display());
+            }
+        }
+    }
+    if refused > 0 {
+        bail!("{refused} of {} plugins refused", app.processors.len());
     }
     if !app.connections.is_empty() {
         // What `rill run` checks before it touches Kafka.

@@ -3,7 +3,9 @@
 # plugin.toml (as <name>.wasm, the file the manifest names): Rust plugins
 # (a Cargo.toml) for wasm32-wasip2, Python plugins (an app.py) with
 # componentize-py and JavaScript plugins (an app.js) with esbuild and
-# componentize-js (tools/js/build-plugin.sh; all installed by scripts/setup.sh).
+# componentize-js (tools/js/build-plugin.sh) and C plugins (an app.c) with
+# clang and tools/c-component (tools/c/build-plugin.sh); all installed by
+# scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}/wasm"
@@ -11,11 +13,13 @@ componentize_py="${RILL_COMPONENTIZE_PY:-${RILL_TOOLS_DIR:-$HOME/.cache/rill/too
 rust=()
 python=()
 javascript=()
+c=()
 for manifest in plugins/*/plugin.toml; do
   dir="$(dirname "$manifest")"
   if [ -f "$dir/Cargo.toml" ]; then rust+=("$(basename "$dir")"); fi
   if [ -f "$dir/app.py" ]; then python+=("$(basename "$dir")"); fi
   if [ -f "$dir/app.js" ]; then javascript+=("$(basename "$dir")"); fi
+  if [ -f "$dir/app.c" ]; then c+=("$(basename "$dir")"); fi
 done
 
 # Rename into place: a running `rill run` never sees a half-written file.
@@ -41,4 +45,9 @@ for p in "${javascript[@]}"; do
   tools/js/build-plugin.sh "plugins/$p" "$(wit_of "$p")" "$target_dir/$p.wasm"
   install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done
-echo "built: ${rust[*]} ${python[*]} ${javascript[*]}" >&2
+# tools/c/build-plugin.sh compiles app.c with the C SDK, then componentizes.
+for p in "${c[@]}"; do
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" tools/c/build-plugin.sh "plugins/$p" "$(wit_of "$p")" "$target_dir/$p.wasm"
+  install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
+done
+echo "built: ${rust[*]} ${python[*]} ${javascript[*]} ${c[*]}" >&2

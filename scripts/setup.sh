@@ -4,7 +4,8 @@
 # librocksdb (linked instead of compiling RocksDB, see
 # docs/design/001-build.md), Chromium (the status page test), patch (the
 # test broker's patched crate), and the
-# wasm32-wasip2 Rust target for plugins.
+# wasm32-wasip2 Rust target for plugins, and the toolchains of Python,
+# JavaScript and C processors.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -13,6 +14,20 @@ dpkg -s librocksdb-dev >/dev/null 2>&1 || need+=(librocksdb-dev)
 dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
 # patch: scripts/txn-broker.sh patches the test broker's crate.
 dpkg -s patch >/dev/null 2>&1 || need+=(patch)
+# C processors (tools/c/build-plugin.sh): Debian's clang with its wasm32
+# target (compiler-rt builtins), lld (wasm-ld) and wasi-libc, at bookworm's
+# versions; gcc runs the C SDK's native tests (tools/c/test.sh).
+c_packages=(
+  "clang-14=1:14.0.6-12"
+  "lld-14=1:14.0.6-12"
+  "libclang-rt-14-dev-wasm32=1:14.0.6-12"
+  "wasi-libc=0.0~git20220510.9886d3d-2"
+)
+for pinned_package in "${c_packages[@]}"; do
+  [ "$(dpkg-query -W -f='${Version}' "${pinned_package%%=*}" 2>/dev/null)" = "${pinned_package#*=}" ] ||
+    need+=("$pinned_package")
+done
+dpkg -s gcc >/dev/null 2>&1 || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -65,3 +80,8 @@ if [ "$(readlink "$repo/plugins/node_modules/rill-sdk" 2>/dev/null)" != "../../g
   mkdir -p "$repo/plugins/node_modules"
   ln -sfn ../../guest-sdk/js "$repo/plugins/node_modules/rill-sdk"
 fi
+# tools/c-component (wit-bindgen's C generator and wit-component with the
+# WASI preview-1 adapter, pinned in its own Cargo.lock) turns C processors
+# into components; built here once so a plugin build fetches nothing.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}/c-component" cargo build --quiet --release --locked \
+  --manifest-path "$repo/tools/c-component/Cargo.toml"

@@ -29,6 +29,8 @@ fn main() {
         "wit",
         "tools/js/build-plugin.sh",
         "tools/js/package.json",
+        "tools/c/build-plugin.sh",
+        "tools/c-component",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -69,7 +71,8 @@ fn main() {
         println!("cargo:rustc-env={var}={}", file.display());
     }
     build_python(&root, &wasm_target);
-    build_javascript(&root, &wasm_target);
+    build_javascript(&root, &target, &wasm_target);
+    build_c(&root, &target, &wasm_target);
 }
 
 /// The WIT a Python or JavaScript plugin is built against: its own `wit`
@@ -138,11 +141,40 @@ fn build_python(root: &Path, out_dir: &Path) {
 /// built by tools/js/build-plugin.sh: esbuild bundles the app with rill-sdk
 /// (guest-sdk/js) into one module, then componentize-js builds it (both
 /// pinned in tools/js/package.json, installed by scripts/setup.sh).
-fn build_javascript(root: &Path, out_dir: &Path) {
+fn build_javascript(root: &Path, target: &Path, out_dir: &Path) {
+    build_by_script(
+        root,
+        target,
+        out_dir,
+        "app.js",
+        "tools/js/build-plugin.sh",
+        "run scripts/setup.sh to install esbuild and componentize-js",
+    );
+}
+
+/// C processors (every plugin directory with an `app.c`) are built by
+/// tools/c/build-plugin.sh: clang (wasm32-wasi) compiles the app with the C
+/// SDK (guest-sdk/c), then tools/c-component (built once into
+/// `<target>/c-component`) makes the component.
+fn build_c(root: &Path, target: &Path, out_dir: &Path) {
+    build_by_script(
+        root,
+        target,
+        out_dir,
+        "app.c",
+        "tools/c/build-plugin.sh",
+        "run scripts/setup.sh to install clang, wasi-libc and tools/c-component",
+    );
+}
+
+/// Builds every plugin directory holding `marker` with `script PLUGIN_DIR
+/// WIT_DIR OUT.wasm` and exports its component's path as
+/// `RILL_PLUGIN_<NAME>`.
+fn build_by_script(root: &Path, target: &Path, out_dir: &Path, marker: &str, script: &str, hint: &str) {
     let mut plugins: Vec<String> = std::fs::read_dir(root.join("plugins"))
         .expect("reading plugins/")
         .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.path().join("app.js").exists())
+        .filter(|entry| entry.path().join(marker).exists())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
     plugins.sort();
@@ -150,16 +182,18 @@ fn build_javascript(root: &Path, out_dir: &Path) {
         let output = out_dir.join(format!("{plugin}.wasm"));
         let status = Command::new("bash")
             .current_dir(root)
-            .arg("tools/js/build-plugin.sh")
+            // Where tools/c/build-plugin.sh keeps tools/c-component's build.
+            .env("CARGO_TARGET_DIR", target)
+            // The outer cargo's settings would leak into a nested build.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .arg(script)
             .arg(root.join("plugins").join(&plugin))
             .arg(wit_dir(root, &plugin))
             .arg(&output)
             .status()
-            .unwrap_or_else(|e| panic!("running tools/js/build-plugin.sh failed ({e})"));
-        assert!(
-            status.success(),
-            "tools/js/build-plugin.sh could not build {plugin} (run scripts/setup.sh to install esbuild and componentize-js)"
-        );
+            .unwrap_or_else(|e| panic!("running {script} failed ({e})"));
+        assert!(status.success(), "{script} could not build {plugin} ({hint})");
         println!(
             "cargo:rustc-env=RILL_PLUGIN_{}={}",
             plugin.replace('-', "_").to_uppercase(),

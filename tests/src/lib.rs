@@ -81,6 +81,10 @@ pub fn component(plugin: &str) -> PathBuf {
         "order-window-count-js" => env!("RILL_PLUGIN_ORDER_WINDOW_COUNT_JS"),
         "stream-log-copy-js" => env!("RILL_PLUGIN_STREAM_LOG_COPY_JS"),
         "stream-log-filter-js" => env!("RILL_PLUGIN_STREAM_LOG_FILTER_JS"),
+        "cpu-alert-c" => env!("RILL_PLUGIN_CPU_ALERT_C"),
+        "cpu-peak-c" => env!("RILL_PLUGIN_CPU_PEAK_C"),
+        "stream-log-copy-c" => env!("RILL_PLUGIN_STREAM_LOG_COPY_C"),
+        "stream-log-filter-c" => env!("RILL_PLUGIN_STREAM_LOG_FILTER_C"),
         other => panic!("no component is built for {other}"),
     };
     PathBuf::from(path)

@@ -301,6 +301,13 @@ fn the_javascript_port_of_cpu_peak_fires_the_same_timer_with_the_same_outputs() 
     stream_time_peaks("cpu-peak-js");
 }
 
+/// The C port (guest-sdk/c: a float store and an on_timer callback), built
+/// against the same WIT, gives the same outputs.
+#[test]
+fn the_c_port_of_cpu_peak_fires_the_same_timer_with_the_same_outputs() {
+    stream_time_peaks("cpu-peak-c");
+}
+
 fn stream_time_peaks(plugin: &str) {
     let broker = DevBroker::start(&[
         ("metric.cpu", 1),

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 # The JavaScript SDK and the JavaScript plugins natively (node's test
 # runner; no component, no broker): seconds, so before the long build.
 node --test guest-sdk/js plugins/*-js
+# The C SDK and the C plugins natively (gcc with ASan/UBSan and the SDK's
+# in-memory test driver; no component, no broker): seconds.
+tools/c/test.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # The Python SDK and the Python plugins natively, with pytest (seconds; no
 # component, no broker). No bytecode or cache is written into the checkout.

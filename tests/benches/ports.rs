@@ -1,5 +1,5 @@
-//! `cargo bench -p rill-tests --bench ports`: cpu-alert in Rust, Python and
-//! JavaScript side by side: component size, cold and cached load,
+//! `cargo bench -p rill-tests --bench ports`: cpu-alert in Rust, Python,
+//! JavaScript and C side by side: component size, cold and cached load,
 //! instance creation, and records/s through the cpu-alert stage of the
 //! metrics pipeline on the embedded broker (same records for each).
 //!
@@ -40,7 +40,7 @@ fn main() {
     );
     let engine = new_engine().unwrap();
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
-    for port in ["cpu-alert", "cpu-alert-python", "cpu-alert-js"] {
+    for port in ["cpu-alert", "cpu-alert-python", "cpu-alert-js", "cpu-alert-c"] {
         let mut manifest =
             Manifest::load(&rill_tests::workspace().join("plugins").join(port).join("plugin.toml")).unwrap();
         manifest.component = rill_tests::component(port);

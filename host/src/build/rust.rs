@@ -86,5 +86,5 @@ pub(crate) fn component_of(messages: &str) -> Option<PathBuf> {
                 .find(|f| f.ends_with(".wasm"))
                 .map(PathBuf::from)
         })
-        .last()
+        .next_back()
 }

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod build;
 pub mod cli;
 #[cfg(test)]
 mod golden;

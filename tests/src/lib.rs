@@ -520,20 +520,13 @@ pub fn restored_records(log: &str) -> u64 {
         .sum()
 }
 
-/// componentize-py as scripts/setup.sh installs it (or `RILL_COMPONENTIZE_PY`).
-pub fn componentize_py() -> PathBuf {
-    if let Ok(path) = std::env::var("RILL_COMPONENTIZE_PY") {
-        return PathBuf::from(path);
-    }
+/// A program of scripts/setup.sh's Python venv (`pytest`, ...), under
+/// `RILL_TOOLS_DIR` (default ~/.cache/rill/tools) as setup.sh puts it.
+pub fn venv_tool(name: &str) -> PathBuf {
     let tools = std::env::var("RILL_TOOLS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/rill/tools"));
-    tools.join("venv/bin/componentize-py")
-}
-
-/// componentize-js as scripts/setup.sh installs it, in tools/js.
-pub fn componentize_js() -> PathBuf {
-    workspace().join("tools/js/node_modules/.bin/componentize-js")
+    tools.join("venv/bin").join(name)
 }
 
 /// A TCP port free right now on 127.0.0.1 (for `rill run --http`).

@@ -1,5 +1,6 @@
 //! The `rill` command line: one file per subcommand.
 
+mod build;
 mod consume;
 pub(crate) mod demo;
 mod describe;
@@ -57,6 +58,8 @@ enum Command {
     Describe(describe::DescribeArgs),
     /// Scaffold a new processor project (Rust, Python or JavaScript).
     New(new::NewArgs),
+    /// Build a processor project into the component its manifest names.
+    Build(build::BuildArgs),
     /// Show a consumer group's lag and its Burrow status, from outside.
     Lag(lag::LagArgs),
     /// Write records to a topic, one per line of stdin or a file (text or
@@ -91,6 +94,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Validate(args) => validate::run(args),
         Command::Describe(args) => describe::run(args),
         Command::New(args) => new::run(args),
+        Command::Build(args) => build::run(args),
         Command::Lag(args) => lag::run(args),
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),

@@ -1,10 +1,18 @@
-//! `rill new`: scaffolds a processor project (Rust, Python or JavaScript)
-//! with its manifest, a native unit test, and a README saying how to build,
-//! test and run it.
+//! `rill new`: scaffolds a processor project on the rill SDK of its language
+//! (Rust, Python or JavaScript): the manifest (component `<name>.wasm` next
+//! to it), the processor, its native unit test, a `tests/` folder of
+//! `rill test` specs and a README whose steps are `rill build`, `rill test`
+//! and `rill run`. The project points at the SDKs of the rill checkout
+//! (`--rill-home`), so nothing is installed at run time.
+//!
+//! A language is one entry of [`Scaffold::of`] plus its template folder
+//! (`templates/<language>/`); the manifest, spec, README and .gitignore are
+//! shared.
 
+use crate::build::{Language, Toolbox};
 use crate::manifest::check_processor_name;
 use anyhow::{Context as _, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `rill new`.
@@ -14,25 +22,102 @@ pub struct NewArgs {
     name: String,
     /// Language of the processor.
     #[arg(long, value_enum, default_value = "rust")]
-    lang: Lang,
+    lang: Language,
     /// Directory to create (default: ./<name>).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Path to the rill-sdk crate, for Rust (default: the one rill was built from).
+    /// Path to the rill-sdk crate, for Rust (default: the rill checkout's guest-sdk).
     #[arg(long)]
     sdk: Option<PathBuf>,
+    /// The rill checkout whose SDKs the project uses (default: the one rill
+    /// was built from).
+    #[arg(long, env = "RILL_HOME")]
+    rill_home: Option<PathBuf>,
 }
 
-/// Languages `rill new` scaffolds.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Lang {
-    Rust,
-    Python,
-    Js,
-}
-
-const WIT: &str = include_str!("../../../wit/processor.wit");
 const MANIFEST: &str = include_str!("templates/manifest.toml");
+const SPEC: &str = include_str!("templates/spec.toml");
+const README: &str = include_str!("templates/README.md");
+const GITIGNORE: &str = include_str!("templates/gitignore");
+
+/// What one language adds to the shared files.
+struct Scaffold {
+    /// The language's files: (path in the project, template).
+    files: &'static [(&'static str, &'static str)],
+    /// The manifest's `[limits]` (interpreters live in the instance's memory).
+    limits: &'static str,
+    /// How the README says to run the native unit tests.
+    native_test: String,
+    /// The SDK location the templates name (`{{sdk}}`).
+    sdk: PathBuf,
+    /// A link the project needs into the SDK: (path in the project, target).
+    link: Option<(&'static str, PathBuf)>,
+    /// A file copied from the checkout: (path in the project, source).
+    copy: Option<(&'static str, PathBuf)>,
+}
+
+/// `[limits]` of a language whose interpreter lives in the instance.
+const INTERPRETER_LIMITS: &str =
+    "\n[limits]\n# The interpreter itself lives in the instance's memory.\nmemory = \"256MiB\"\n";
+
+impl Scaffold {
+    /// The scaffold of `language`, its SDK found through `tools` (or `sdk`).
+    fn of(language: Language, tools: &Toolbox, sdk: Option<&Path>) -> anyhow::Result<Scaffold> {
+        let home_sdk = |relative: &str| -> anyhow::Result<PathBuf> {
+            let path = match sdk {
+                Some(sdk) => sdk.to_path_buf(),
+                None => tools.in_home(relative)?,
+            };
+            path.canonicalize()
+                .with_context(|| format!("the SDK is not at {}; pass --sdk or --rill-home", path.display()))
+        };
+        Ok(match language {
+            Language::Rust => Scaffold {
+                files: &[
+                    ("Cargo.toml", include_str!("templates/rust/Cargo.toml")),
+                    ("src/lib.rs", include_str!("templates/rust/lib.rs")),
+                ],
+                limits: "",
+                native_test: "cargo test".into(),
+                sdk: home_sdk("guest-sdk")?,
+                link: None,
+                // rill's own lock file: cargo resolves rill-sdk's dependencies
+                // to the versions rill's build already downloaded and the
+                // shared target folder already compiled (cargo drops the rest).
+                copy: tools.in_home("Cargo.lock").ok().map(|lock| ("Cargo.lock", lock)),
+            },
+            Language::Python => Scaffold {
+                files: &[
+                    ("app.py", include_str!("templates/python/app.py")),
+                    ("test_app.py", include_str!("templates/python/test_app.py")),
+                    ("pytest.ini", include_str!("templates/python/pytest.ini")),
+                ],
+                limits: INTERPRETER_LIMITS,
+                // The pytest scripts/setup.sh installed.
+                native_test: tools.pytest()?.display().to_string(),
+                sdk: home_sdk("guest-sdk/python")?,
+                link: None,
+                copy: None,
+            },
+            Language::Js => {
+                let sdk = home_sdk("guest-sdk/js")?;
+                Scaffold {
+                    files: &[
+                        ("app.js", include_str!("templates/js/app.js")),
+                        ("app.test.js", include_str!("templates/js/app.test.js")),
+                        ("package.json", include_str!("templates/js/package.json")),
+                    ],
+                    limits: INTERPRETER_LIMITS,
+                    native_test: "node --test".into(),
+                    // node resolves `rill-sdk` through node_modules; no npm install.
+                    link: Some(("node_modules/rill-sdk", sdk.clone())),
+                    copy: None,
+                    sdk,
+                }
+            }
+        })
+    }
+}
 
 /// Runs `rill new`.
 pub fn run(args: NewArgs) -> anyhow::Result<()> {
@@ -46,80 +131,42 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    let tools = Toolbox::locate(args.rill_home.clone(), None);
+    let scaffold = Scaffold::of(args.lang, &tools, args.sdk.as_deref())?;
     let name = args.name.as_str();
-    let snake = name.replace('-', "_");
-    let (component, limits) = match args.lang {
-        Lang::Rust => (format!("target/wasm32-wasip2/release/{snake}.wasm"), String::new()),
-        // The interpreter lives in the instance's memory.
-        Lang::Python | Lang::Js => (format!("{name}.wasm"), "\n[limits]\nmemory = \"256MiB\"\n".to_string()),
-    };
-    let fill = |text: &str, sdk: &str| {
+    let shown = dir.display().to_string();
+    let fill = |text: &str| {
         text.replace("{{name}}", name)
-            .replace("{{component}}", &component)
-            .replace("{{limits}}", &limits)
-            .replace("{{sdk}}", sdk)
+            .replace("{{language}}", args.lang.title())
+            .replace("{{limits}}", scaffold.limits)
+            .replace("{{native_test}}", &scaffold.native_test)
+            .replace("{{dir}}", &shown)
+            .replace("{{sdk}}", &scaffold.sdk.display().to_string())
     };
-    let mut files: Vec<(&str, String)> = vec![("plugin.toml", fill(MANIFEST, ""))];
-    match args.lang {
-        Lang::Rust => {
-            let sdk = match &args.sdk {
-                Some(sdk) => sdk.clone(),
-                None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk"),
-            };
-            let sdk = sdk
-                .canonicalize()
-                .with_context(|| format!("rill-sdk not found at {}; pass --sdk", sdk.display()))?;
-            let sdk = sdk.display().to_string();
-            files.push(("Cargo.toml", fill(include_str!("templates/rust/Cargo.toml"), &sdk)));
-            files.push(("src/lib.rs", fill(include_str!("templates/rust/lib.rs"), &sdk)));
-            files.push(("README.md", readme(name, RUST_STEPS)));
-        }
-        Lang::Python => {
-            files.push(("app.py", fill(include_str!("templates/python/app.py"), "")));
-            files.push(("test_app.py", include_str!("templates/python/test_app.py").to_string()));
-            files.push(("wit/processor.wit", WIT.to_string()));
-            files.push(("README.md", readme(name, PYTHON_STEPS)));
-        }
-        Lang::Js => {
-            files.push(("app.js", fill(include_str!("templates/js/app.js"), "")));
-            files.push(("app.test.mjs", include_str!("templates/js/app.test.mjs").to_string()));
-            files.push(("package.json", include_str!("templates/js/package.json").to_string()));
-            files.push(("wit/processor.wit", WIT.to_string()));
-            files.push(("README.md", readme(name, JS_STEPS)));
-        }
-    }
-    for (file, text) in files {
+    let shared = [
+        ("plugin.toml", MANIFEST),
+        ("tests/filter.toml", SPEC),
+        ("README.md", README),
+        (".gitignore", GITIGNORE),
+    ];
+    for (file, template) in shared.iter().chain(scaffold.files) {
         let path = dir.join(file);
         std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, fill(template)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some((link, target)) = &scaffold.link {
+        let path = dir.join(link);
+        std::fs::create_dir_all(path.parent().unwrap_or(&dir))?;
+        std::os::unix::fs::symlink(target, &path).with_context(|| format!("linking {}", path.display()))?;
+    }
+    if let Some((file, source)) = &scaffold.copy {
+        let path = dir.join(file);
+        std::fs::copy(source, &path).with_context(|| format!("copying {} to {}", source.display(), path.display()))?;
     }
     println!(
-        "created {} ({:?}); next steps are in {}",
-        dir.display(),
-        args.lang,
+        "created {shown} ({}); next: rill build {shown} && rill test {shown} (see {})",
+        args.lang.title(),
         dir.join("README.md").display()
     );
     Ok(())
-}
-
-const RUST_STEPS: &str = "cargo test                                       # the processor, natively
-cargo build --target wasm32-wasip2 --release     # the component plugin.toml names
-rill validate plugin.toml                        # loads it and calls init";
-
-const PYTHON_STEPS: &str = "pip install componentize-py==0.25.1
-componentize-py -d wit -w processor bindings .   # the wit_world module, for tests and editors
-python -m unittest test_app                      # the processor, natively
-componentize-py -d wit -w processor componentize app -o {{name}}.wasm
-rill validate plugin.toml                        # loads it and calls init";
-
-const JS_STEPS: &str = "node --test                                      # the processor, natively
-npm install @bytecodealliance/componentize-js@0.23.0
-npx componentize-js app.js --wit wit -n processor --disable http fetch-event -o {{name}}.wasm
-rill validate plugin.toml                        # loads it and calls init";
-
-fn readme(name: &str, steps: &str) -> String {
-    format!(
-        "# {name}\n\nA rill processor. It reads `{name}.in` and writes records whose value is longer than\n`min-length` bytes to `{name}.out` (see `plugin.toml`). Change the logic, keep the test passing.\n\n```sh\n{}\nrill run plugin.toml --brokers localhost:9092 --application-id {name}\n```\n\nWhile `rill run` is running, rebuild and replace the component (write, then rename) to swap it in place.\n",
-        steps.replace("{{name}}", name)
-    )
 }

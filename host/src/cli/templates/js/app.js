@@ -1,35 +1,25 @@
-// {{name}}: forwards records whose value is longer than `min-length` bytes
-// to output `long` (Kafka Streams' filter). Replace `one` with your logic;
-// `node --test` runs it natively.
+// {{name}}: forwards the records whose value is longer than `min-length`
+// characters (the manifest's [config]) to output `long`, like Kafka Streams'
+// filter((key, value) -> value.length() > minLength). Characters are code
+// points ([...text].length), so an emoji counts as one. A record with a null
+// value, or one that is not UTF-8, is dead-lettered with the reason.
+// `node --test` runs app.test.js natively; `rill build` makes the component
+// and `rill test` runs tests/*.toml against it.
+import { processor } from 'rill-sdk';
 
 let minLength = 5;
 
-export function init(config) {
-  const table = JSON.parse(config);
-  if (!Number.isInteger(table['min-length'])) throw 'invalid [config] table: min-length must be an integer';
-  minLength = table['min-length'];
-}
-
-function one(record) {
-  if (record.value === undefined) return { tag: 'err', val: 'record has a null value' };
-  if (record.value.length <= minLength) return { tag: 'ok', val: [] };
-  return { tag: 'ok', val: [{ output: 'long', key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp }] };
-}
-
-export function process(batch) {
-  return batch.map(one);
-}
-
-// Windows and timers (rill:processor@0.2.0). Unused here: declare
-// `[windows.<name>]` or `[[timers]]` in plugin.toml to get these calls.
-export function aggregate(batch) {
-  return batch.map(() => ({ tag: 'err', val: 'this processor declares no windows' }));
-}
-
-export function emit(results) {
-  return results.map(() => ({ tag: 'err', val: 'this processor declares no windows' }));
-}
-
-export function onTimer(tick) {
-  throw 'this processor has no timers';
-}
+export default processor(
+  {
+    outputs: ['long'],
+    init(config) {
+      if (!Number.isInteger(config['min-length'])) {
+        throw new Error('[config] min-length must be an integer, e.g. min-length = 5');
+      }
+      minLength = config['min-length'];
+    },
+  },
+  (record, ctx) => {
+    if ([...record.text()].length > minLength) ctx.forward('long');
+  },
+);

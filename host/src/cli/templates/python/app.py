@@ -1,42 +1,24 @@
-"""{{name}}: forwards records whose value is longer than `min-length` bytes
-to output `long` (Kafka Streams' filter). Replace `one` with your logic;
-`python -m unittest test_app` runs it natively (after generating the
-bindings)."""
+"""{{name}}: forwards the records whose value is longer than `min-length`
+characters (the manifest's [config]) to output `long`, like Kafka Streams'
+`filter((key, value) -> value.length() > minLength)`. A record with a null
+value, or one that is not UTF-8, is dead-lettered with the reason.
 
-import json
-from typing import List
+pytest runs test_app.py natively; `rill build` makes the component and
+`rill test` runs tests/*.toml against it."""
 
-import wit_world
-from componentize_py_types import Err, Ok
-from wit_world.imports.types import InputRecord, OutputRecord
+from rill import Context, Error, Record, processor
 
 
-class WitWorld(wit_world.WitWorld):
-    min_length = 5
+@processor
+def keep_long(record: Record, ctx: Context) -> None:
+    """Forwards the record to `long` when its value has more than
+    min-length characters (code points, not bytes)."""
+    if len(record.text()) > ctx.config["min-length"]:
+        ctx.forward("long")
 
-    def init(self, config: str) -> None:
-        try:
-            WitWorld.min_length = int(json.loads(config)["min-length"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise Err(f"invalid [config] table: {error}")
 
-    def process(self, batch: List[InputRecord]) -> List:
-        return [self.one(record) for record in batch]
-
-    def one(self, record: InputRecord):
-        if record.value is None:
-            return Err("record has a null value")
-        if len(record.value) <= WitWorld.min_length:
-            return Ok([])
-        return Ok([OutputRecord("long", record.key, record.value, record.headers, record.timestamp)])
-
-    # Windows and timers (rill:processor@0.2.0). Unused here: declare
-    # `[windows.<name>]` or `[[timers]]` in plugin.toml to get these calls.
-    def aggregate(self, batch: List) -> List:
-        return [Err("this processor declares no windows") for _ in batch]
-
-    def emit(self, results: List) -> List:
-        return [Err("this processor declares no windows") for _ in results]
-
-    def on_timer(self, tick) -> List[OutputRecord]:
-        raise Err("this processor has no timers")
+@keep_long.init
+def check_config(config: dict) -> None:
+    """Refuses a [config] table without an integer min-length."""
+    if not isinstance(config.get("min-length"), int):
+        raise Error("[config] min-length must be an integer, e.g. min-length = 5")

@@ -1,22 +1,22 @@
-import unittest
+"""{{name}} run natively by pytest: no component, no broker."""
 
-from app import WitWorld
-from componentize_py_types import Ok
-from wit_world.imports.types import InputRecord
-
-
-def record(value: bytes) -> InputRecord:
-    return InputRecord("in", 0, 0, 0, None, value, [])
+from app import keep_long
+from rill.testing import Driver
 
 
-class FilterTest(unittest.TestCase):
-    def test_only_long_values_pass(self):
-        world = WitWorld()
-        world.init('{"min-length": 5}')
-        long, short = world.process([record(b"streams"), record(b"kafka")])
-        self.assertEqual(long.value[0].output, "long")
-        self.assertEqual(short, Ok([]))
+def driver() -> Driver:
+    return Driver(keep_long, manifest="plugin.toml")
 
 
-if __name__ == "__main__":
-    unittest.main()
+def test_values_longer_than_min_length_characters_pass():
+    d = driver()
+    # Five Hangul syllables are 5 characters (15 bytes): not longer than 5.
+    for value in ["kafka", "streams", "안녕하세요", "안녕하세요!"]:
+        d.send("{{name}}.in", value=value)
+    assert [o.text() for o in d.outputs("long")] == ["streams", "안녕하세요!"]
+
+
+def test_a_null_value_is_dead_lettered_with_the_reason():
+    d = driver()
+    d.send("{{name}}.in", key="k", value=None)
+    assert d.dead_letters[0].message == "record has a null value"

@@ -21,12 +21,15 @@ PYTHONDONTWRITEBYTECODE=1 "$tools/venv/bin/python" -m pytest -q guest-sdk/python
 # resolves the same features, so both share one build of the dependencies;
 # the end-to-end tests run the `rill` binary this builds.
 cargo build --release --workspace --all-targets
-# rill test: every plugin with spec files, on the real host without a
-# broker (docs/testing.md); the components are placed next to the manifests.
+# rill test: every plugin and app with spec files, on the real host without
+# a broker (docs/testing.md); the components are placed next to the manifests.
 ./scripts/build-plugins.sh
 specs=()
-# (a plugin's tests/ may also hold its native tests: only *.toml are specs)
-for dir in plugins/*/; do if compgen -G "$dir/tests/*.toml" >/dev/null; then specs+=("$dir"); fi; done
+# (a plugin's tests/ may also hold its native tests: only *.toml and *.json
+# are specs; apps/tests/ holds the specs of the app files in apps/)
+for dir in plugins/*/ apps/; do
+  if compgen -G "$dir/tests/*.toml" >/dev/null || compgen -G "$dir/tests/*.json" >/dev/null; then specs+=("$dir"); fi
+done
 RILL_LOG=warn "$CARGO_TARGET_DIR/release/rill" test "${specs[@]}"
 # The test tool for transactions (built once, cached outside the clone).
 RILL_TXN_BROKER="$(./scripts/txn-broker.sh)"

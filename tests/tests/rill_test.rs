@@ -79,3 +79,80 @@ fn a_passing_spec_a_failing_one_with_its_diff_and_a_malformed_one_with_its_line(
     let (ok, out) = rill_test(&malformed, &[]);
     assert!(!ok && out.contains(&format!("{}:4: unknown field `expected`", malformed.display())), "{out}");
 }
+
+/// Installs `plugin` with `manifests` and copies the repository's spec
+/// files (`plugins/<plugin>/tests/*.toml`) beside them; returns the folder.
+fn install_with_specs(dir: &Path, plugin: &str, manifests: &[&str]) -> std::path::PathBuf {
+    let mut folder = None;
+    for manifest in manifests {
+        folder = Some(rill_tests::install_manifest(dir, plugin, manifest).parent().unwrap().to_path_buf());
+    }
+    let folder = folder.unwrap();
+    let specs = rill_tests::workspace().join("plugins").join(plugin).join("tests");
+    std::fs::create_dir_all(folder.join("tests")).unwrap();
+    for entry in std::fs::read_dir(specs).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml" || e == "json") {
+            std::fs::copy(&path, folder.join("tests").join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    folder
+}
+
+/// The repository's specs of the time, state, table and global-table
+/// samples pass on the real components: advance steps (stream time and
+/// the wall clock), store contents, rebalance, tables and global tables.
+#[test]
+fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let folders = [
+        install_with_specs(dir.path(), "cpu-peak", &["plugin.toml", "wall-clock.toml"]),
+        install_with_specs(dir.path(), "order-count", &["plugin.toml"]),
+        install_with_specs(dir.path(), "order-join", &["plugin.toml", "global.toml"]),
+    ];
+    let output = rill().arg("test").args(&folders).env("RILL_LOG", "warn").output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(!out.contains("FAIL") && out.contains(" passed, 0 failed"), "{out}");
+    for name in [
+        "advancing stream time to the minute fires the flush without a new record",
+        "the flush fires when the wall clock reaches the minute, whatever the records' times",
+        "a rebalance moves the partition away and back: the count continues from the checkpointed store",
+        "the seed's global join: orders on any partition join the whole address_v2",
+        "the table survives a restart (restored from its topic) and a rebalance (from the checkpoint)",
+    ] {
+        assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
+    }
+}
+
+/// An advance step that stops short of the minute fires nothing, and a
+/// store entry that differs is reported with the store, key and both values.
+#[test]
+fn a_timer_not_yet_due_and_a_wrong_store_entry_fail_with_their_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = rill_tests::install_manifest(dir.path(), "cpu-peak", "plugin.toml");
+    let spec = manifest.parent().unwrap().join("short.toml");
+    std::fs::write(
+        &spec,
+        r#"manifest = "plugin.toml"
+[[case]]
+name = "short of the minute"
+input = [
+  { key = "h1", timestamp = 1000, json = { host = { name = "h1" }, system = { cpu = { total = { norm = { pct = 0.5 } } } } } },
+  { advance = "stream-time", to = 59999 },
+]
+expect.peak = [
+  { key = "h1", json = { host = "h1", peak = 0.5, until = 60000 } },
+]
+stores.peaks = [
+  { key = "h1", absent = true },
+]
+"#,
+    )
+    .unwrap();
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("topic metric.cpu.peak, record 1: expected but not produced"), "{out}");
+    assert!(out.contains("store peaks, key \"h1\": expected absent, got base64:P+AAAAAAAAA="), "{out}");
+    assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
+}

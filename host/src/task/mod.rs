@@ -8,6 +8,7 @@
 //! batches, routes outputs and dead letters, and records what may be
 //! committed in its [`progress::TaskProgress`].
 
+pub mod clock;
 pub mod dead_letter;
 pub mod error;
 pub mod manager;

@@ -10,6 +10,7 @@
 //! idle-advance in [`windowing`].
 
 use super::TaskId;
+use super::clock::{Clock, SystemClock};
 use super::dead_letter::{DeadLetters, RefusedOutputs, StageRun, kind, refused_message};
 use super::progress::{Positions, TaskFailure, TaskProgress};
 use super::spec::{ProcessorSpec, TaskSpec};
@@ -62,9 +63,11 @@ pub struct StreamTask {
     abandoned: bool,
     /// The sub-topology's sources as batches meet them.
     sources: Vec<Source>,
-    /// When the task last processed a batch: where `idle-advance` counts
-    /// from.
-    idle_since: Instant,
+    /// When the task last processed a batch (the clock's monotonic ms):
+    /// where `idle-advance` counts from.
+    idle_since: i64,
+    /// Wall-clock and idle time (the system's, or `rill test`'s).
+    clock: Arc<dyn Clock>,
 }
 
 /// A stage's clocks: its own stream time and each windowed store's (in
@@ -116,6 +119,7 @@ impl StreamTask {
         progress: Arc<TaskProgress>,
         states: Vec<Option<StateManager>>,
         shutdown: Arc<super::shutdown::Shutdown>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, PluginError> {
         let mut states = states.into_iter();
         let stages = spec
@@ -149,7 +153,8 @@ impl StreamTask {
             shutdown,
             abandoned: false,
             sources,
-            idle_since: Instant::now(),
+            idle_since: clock.monotonic_ms(),
+            clock,
         })
     }
 
@@ -165,7 +170,7 @@ impl StreamTask {
     ) -> Result<Self, PluginError> {
         let state = StateManager::from_store(store, dir, id.partition, &spec.changelogs, &spec.table_topics);
         let spec = Arc::new(TaskSpec::single(spec));
-        Self::start(id, spec, producer, progress, vec![Some(state)], Arc::default())
+        Self::start(id, spec, producer, progress, vec![Some(state)], Arc::default(), Arc::new(SystemClock))
     }
 
     /// Writes each stage's checkpoint after the task's outputs and
@@ -314,7 +319,7 @@ impl StreamTask {
             }
             at += run;
         }
-        self.idle_since = Instant::now();
+        self.idle_since = self.clock.monotonic_ms();
         for stage in &mut self.stages {
             stage.idle_base = None;
         }
@@ -494,7 +499,7 @@ mod tests {
             partition: 0,
         };
         let spec = Arc::new(TaskSpec::single(spec));
-        let mut task = StreamTask::start(id, spec, sink.clone(), progress.clone(), Vec::new(), Arc::default()).unwrap();
+        let mut task = StreamTask::start(id, spec, sink.clone(), progress.clone(), Vec::new(), Arc::default(), Arc::new(SystemClock)).unwrap();
         let records = ["a", "bbbb", "cc"]
             .iter()
             .enumerate()
@@ -609,7 +614,7 @@ mod tests {
             processor: "first".into(),
             partition: 3,
         };
-        let task = StreamTask::start(id, Arc::new(spec), sink, progress.clone(), Vec::new(), Arc::default()).unwrap();
+        let task = StreamTask::start(id, Arc::new(spec), sink, progress.clone(), Vec::new(), Arc::default(), Arc::new(SystemClock)).unwrap();
         (task, progress)
     }
 

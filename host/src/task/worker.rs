@@ -3,6 +3,7 @@
 //! so a partition's records are always processed in offset order.
 
 use super::TaskId;
+use super::clock::Clock;
 use super::progress::TaskProgress;
 use super::shutdown::Shutdown;
 use super::spec::TaskSpec;
@@ -73,6 +74,24 @@ pub enum Command {
         /// Told once the held writes are applied (or not).
         done: Sender<()>,
     },
+    /// Tick every task now (a clock that does not tick on its own, e.g.
+    /// `rill test`'s); reply when done.
+    Tick {
+        /// Signalled once every task has ticked.
+        reply: Sender<()>,
+    },
+    /// Move the stream time of every task (of `partition`, when given) to
+    /// `to`, as if a record with that timestamp had reached every clock:
+    /// windows close and stream-time timers fire (`rill test`'s
+    /// `advance` steps). Reply when done.
+    AdvanceStreamTime {
+        /// The new stream time, ms.
+        to: i64,
+        /// Only the tasks of this partition number.
+        partition: Option<i32>,
+        /// Signalled once every task has advanced.
+        reply: Sender<()>,
+    },
     /// Drop a task once its queued batches are done; reply when dropped.
     Close {
         /// The task.
@@ -100,11 +119,12 @@ impl Worker {
         producer: Arc<dyn RecordSink>,
         fatal: FatalSlot,
         shutdown: Arc<Shutdown>,
+        clock: Arc<dyn Clock>,
     ) -> std::io::Result<Worker> {
         let (commands, inbox) = bounded(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name(format!("rill-worker-{index}"))
-            .spawn(move || run(index, inbox, producer, fatal, shutdown))?;
+            .spawn(move || run(index, inbox, producer, fatal, shutdown, clock))?;
         Ok(Worker {
             commands,
             thread: Some(thread),
@@ -134,6 +154,7 @@ fn run(
     producer: Arc<dyn RecordSink>,
     fatal: FatalSlot,
     shutdown: Arc<Shutdown>,
+    clock: Arc<dyn Clock>,
 ) {
     let mut tasks: HashMap<TaskId, StreamTask> = HashMap::new();
     let process_latency = metrics::histogram!(
@@ -142,40 +163,52 @@ fn run(
     );
     let metered = crate::observe::metrics::enabled();
     let mut ticked = std::time::Instant::now();
+    let every = clock.tick_every();
     loop {
         // Wall-clock timers and idle-advance need a call even when no
-        // batch comes: every TICK, between commands or instead of one.
-        let command = match inbox.recv_timeout(TICK) {
-            Ok(command) => Some(command),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        // batch comes: every tick, between commands or instead of one (a
+        // clock that does not tick on its own is ticked by `Tick`).
+        let command = match every {
+            Some(every) => match inbox.recv_timeout(every) {
+                Ok(command) => Some(command),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match inbox.recv() {
+                Ok(command) => Some(command),
+                Err(_) => break,
+            },
         };
-        if ticked.elapsed() >= TICK {
+        if every.is_some_and(|every| ticked.elapsed() >= every) {
             ticked = std::time::Instant::now();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            let mut failed = Vec::new();
-            for (id, task) in &mut tasks {
-                if shutdown.abandon() {
-                    break;
-                }
-                if let Err(error) = task.tick(now) {
-                    failed.push((id.clone(), error));
-                }
-            }
-            for (id, error) in failed {
-                fail(index, &mut tasks, id, error, &fatal);
-            }
+            tick(index, &mut tasks, clock.wall_ms(), &shutdown, &fatal);
         }
         let Some(command) = command else { continue };
         match command {
+            Command::Tick { reply } => {
+                tick(index, &mut tasks, clock.wall_ms(), &shutdown, &fatal);
+                let _ = reply.send(());
+            }
+            Command::AdvanceStreamTime { to, partition, reply } => {
+                let mut failed = Vec::new();
+                for (id, task) in &mut tasks {
+                    if partition.is_none_or(|p| p == id.partition)
+                        && let Err(error) = task.advance_stream_time(to)
+                    {
+                        failed.push((id.clone(), error));
+                    }
+                }
+                for (id, error) in failed {
+                    fail(index, &mut tasks, id, error, &fatal);
+                }
+                let _ = reply.send(());
+            }
             Command::Start {
                 id,
                 spec,
                 progress,
                 states,
-            } => match StreamTask::start(id.clone(), spec, producer.clone(), progress, states, shutdown.clone()) {
+            } => match StreamTask::start(id.clone(), spec, producer.clone(), progress, states, shutdown.clone(), clock.clone()) {
                 Ok(task) => {
                     tasks.insert(id, task);
                 }
@@ -232,8 +265,22 @@ fn run(
     }
 }
 
-/// How often tasks get a [`StreamTask::tick`].
-const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+/// Ticks every task of the worker at wall-clock time `now`
+/// ([`StreamTask::tick`]: wall-clock timers, `idle-advance`).
+fn tick(index: usize, tasks: &mut HashMap<TaskId, StreamTask>, now: i64, shutdown: &Shutdown, fatal: &FatalSlot) {
+    let mut failed = Vec::new();
+    for (id, task) in tasks.iter_mut() {
+        if shutdown.abandon() {
+            break;
+        }
+        if let Err(error) = task.tick(now) {
+            failed.push((id.clone(), error));
+        }
+    }
+    for (id, error) in failed {
+        fail(index, tasks, id, error, fatal);
+    }
+}
 
 /// A task failed: output refusals and storage faults stop only that task
 /// (nothing past it is committed); anything else stops the application.

@@ -2,7 +2,7 @@
 //! the diff lines that name the case, topic, record and field; and the
 //! other way round, writing observed records as expectations (`--update`).
 
-use super::spec::{Expected, to_json};
+use super::spec::{Expected, StoreEntry, to_json};
 use crate::kafka::memory_sink::SentRecord;
 use crate::task::dead_letter::headers;
 use base64::Engine as _;
@@ -128,6 +128,73 @@ pub fn compare_topic(topic: &str, expected: &[Expected], observed: &[SentRecord]
         }
     }
     lines
+}
+
+/// Checks one expected store entry against `held` (partition, key, value
+/// of every entry of that store): the diff lines, empty when it matches.
+pub fn compare_store_entry(store: &str, entry: &StoreEntry, held: &[(i32, Vec<u8>, Vec<u8>)]) -> Vec<String> {
+    let want = Expected {
+        key: entry.key.clone(),
+        key_base64: entry.key_base64.clone(),
+        value: entry.value.clone(),
+        json: entry.json.clone(),
+        base64: entry.base64.clone(),
+        ..Expected::default()
+    };
+    let key = match want.key_bytes() {
+        Ok(Some(key)) => key,
+        Ok(None) => return vec![format!("store {store}: an entry needs a key (key or key-base64)")],
+        Err(message) => return vec![format!("store {store}: {message}")],
+    };
+    let shown = show(Some(&key));
+    let found: Vec<SentRecord> = held
+        .iter()
+        .filter(|(p, k, _)| *k == key && entry.partition.is_none_or(|want| want == *p))
+        .map(|(p, k, v)| SentRecord {
+            topic: store.to_string(),
+            partition: Some(*p),
+            key: Some(k.clone()),
+            value: Some(v.clone()),
+            headers: Vec::new(),
+            timestamp: 0,
+        })
+        .collect();
+    let at = |r: &SentRecord| format!("partition {}", r.partition.unwrap_or(0));
+    if entry.absent == Some(true) {
+        return found
+            .iter()
+            .map(|r| format!("store {store}, key {shown}: expected absent, got {} ({})", show(r.value.as_deref()), at(r)))
+            .collect();
+    }
+    let has_value = entry.value.is_some() || entry.json.is_some() || entry.base64.is_some();
+    if !has_value {
+        return vec![format!("store {store}, key {shown}: give its value (value, json or base64) or absent = true")];
+    }
+    if found.is_empty() {
+        return vec![format!("store {store}, key {shown}: expected {}, but the key is absent", expected_value(&want))];
+    }
+    if found.iter().any(|r| differences(&want, r).is_empty()) {
+        return Vec::new();
+    }
+    found
+        .iter()
+        .flat_map(|r| {
+            let shown = &shown;
+            differences(&want, r).into_iter().map(move |(field, want, got)| {
+                format!("store {store}, key {shown}, field {field}: expected {want}, got {got} ({})", at(r))
+            })
+        })
+        .collect()
+}
+
+/// An expected value as the diff shows it.
+fn expected_value(want: &Expected) -> String {
+    match (&want.json, &want.value, &want.base64) {
+        (Some(json), _, _) => to_json(json).to_string(),
+        (None, Some(text), _) => format!("{text:?}"),
+        (None, None, Some(b64)) => format!("base64:{b64}"),
+        (None, None, None) => "null".to_string(),
+    }
 }
 
 /// `record` as an expectation (`--update`): text when UTF-8, JSON for JSON

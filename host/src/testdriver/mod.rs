@@ -20,7 +20,6 @@ pub mod spec;
 mod tests;
 
 use crate::kafka::memory_sink::SentRecord;
-use crate::manifest::TimerClock;
 use crate::plugin::cache::CompileCache;
 use crate::plugin::{Plugin, new_engine};
 use crate::runtime::ProcessorDef;
@@ -90,20 +89,6 @@ impl Suite {
         let manifest = spec.manifest_path();
         let loaded = crate::app::App::load_args(std::slice::from_ref(&manifest))
             .map_err(|e| spec.error(at, format!("{}: {e}", manifest.display())))?;
-        for m in &loaded.processors {
-            if m.global_topics().next().is_some() {
-                return Err(spec.error(at, format!("{}: global tables are not supported yet by rill test", m.name)));
-            }
-            if m.timers.iter().any(|t| t.clock == TimerClock::WallClock) {
-                return Err(spec.error(
-                    at,
-                    format!("{}: wall-clock timers are not supported yet by rill test", m.name),
-                ));
-            }
-            if m.idle_advance.is_some() {
-                return Err(spec.error(at, format!("{}: idle-advance is not supported yet by rill test", m.name)));
-            }
-        }
         let engine = new_engine().map_err(|e| spec.error(at, e.to_string()))?;
         let cache = CompileCache::new(cache.to_path_buf());
         let mut processors = Vec::new();
@@ -179,6 +164,9 @@ impl Suite {
         let inputs = self.app.input_topics();
         for case in &self.spec.file.cases {
             self.spec.actions(case, &inputs)?;
+            for key in case.stores.keys() {
+                self.store(key.get_ref()).map_err(|m| self.spec.error(key.span().start, m))?;
+            }
             for key in case.expect.keys() {
                 if !self.targets.contains_key(key.get_ref()) {
                     let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
@@ -196,6 +184,42 @@ impl Suite {
         Ok(())
     }
 
+    /// The (processor, store) a `[case.stores]` key names: a declared
+    /// store's name, or `processor/store` when several processors declare
+    /// it.
+    fn store(&self, name: &str) -> Result<(String, String), String> {
+        let (processor, store) = match name.split_once('/') {
+            Some((p, s)) => (Some(p), s),
+            None => (None, name),
+        };
+        let mut found = Vec::new();
+        let mut known = Vec::new();
+        for m in &self.app.manifests {
+            for s in &m.stores {
+                known.push(format!("{}/{s}", m.name));
+                if s == store && processor.is_none_or(|p| p == m.name) {
+                    found.push((m.name.clone(), s.clone()));
+                }
+            }
+            if m.windows.iter().any(|w| w.name == store) && processor.is_none_or(|p| p == m.name) {
+                return Err(format!(
+                    "\"{name}\" is a windowed store: its contents are the host's; check its results as outputs"
+                ));
+            }
+        }
+        match found.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(format!(
+                "unknown store \"{name}\" in stores; declared stores: {}",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )),
+            _ => Err(format!(
+                "store \"{name}\" is declared by several processors; write one of {}",
+                found.iter().map(|(p, s)| format!("\"{p}/{s}\"")).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
     /// Runs every case, each on fresh tasks and state.
     pub fn run(&self) -> Vec<CaseResult> {
         let inputs = self.app.input_topics();
@@ -210,7 +234,7 @@ impl Suite {
                     self.app.run(&actions, dir.path()).map_err(|e| e.to_string())
                 });
                 match observed {
-                    Ok(records) => self.compare(case, name, &records),
+                    Ok(observed) => self.compare(case, name, &observed),
                     Err(error) => CaseResult {
                         name,
                         diff: vec![error],
@@ -221,8 +245,16 @@ impl Suite {
             .collect()
     }
 
-    fn compare(&self, case: &spec::Case, name: String, records: &[SentRecord]) -> CaseResult {
+    fn compare(&self, case: &spec::Case, name: String, observed_run: &driver::Observed) -> CaseResult {
+        let records = &observed_run.records;
         let mut diff = Vec::new();
+        for (key, entries) in &case.stores {
+            let Ok(store) = self.store(key.get_ref()) else { continue };
+            let held = observed_run.stores.get(&store).map_or(&[][..], Vec::as_slice);
+            for entry in entries {
+                diff.extend(compare::compare_store_entry(key.get_ref(), entry.get_ref(), held));
+            }
+        }
         let mut observed = BTreeMap::new();
         let mut expected_by_topic: BTreeMap<&str, Vec<Expected>> = BTreeMap::new();
         for (key, records) in &case.expect {

@@ -40,9 +40,32 @@ pub struct Case {
     /// Compare each topic's records as a multiset instead of in order.
     #[serde(default)]
     pub any_order: bool,
-    /// Store contents: refused in this version (kept to say so).
+    /// Per declared store: entries expected in the task's RocksDB store
+    /// after the case (a key with its value, or absent).
     #[serde(default)]
-    pub stores: Option<Spanned<toml::Value>>,
+    pub stores: BTreeMap<Spanned<String>, Vec<Spanned<StoreEntry>>>,
+}
+
+/// One expected entry of a store: a key and its value (same forms as a
+/// record's), or `absent = true`. `partition` narrows it to one task's
+/// store; without it every partition's store is looked in.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StoreEntry {
+    /// Key as text.
+    pub key: Option<String>,
+    /// Key as base64.
+    pub key_base64: Option<String>,
+    /// Value as text.
+    pub value: Option<String>,
+    /// Value as JSON (compared as JSON).
+    pub json: Option<toml::Value>,
+    /// Value as base64.
+    pub base64: Option<String>,
+    /// `absent = true`: the key must not be in the store.
+    pub absent: Option<bool>,
+    /// The partition whose task's store holds it.
+    pub partition: Option<i32>,
 }
 
 /// One entry of `input`: a record, or a step (`restart`, `advance`).
@@ -71,12 +94,16 @@ pub struct Step {
     /// `restart = true`: close every task, drop its local state, restore
     /// it from the changelogs collected so far and go on.
     pub restart: Option<bool>,
-    /// `advance = "stream-time" | "wall-clock"`: refused in this version.
+    /// `advance = "stream-time" | "wall-clock"`: move that clock.
     pub advance: Option<String>,
-    /// Target of `advance`.
+    /// Where `advance` moves its clock to (ms).
     pub to: Option<i64>,
-    /// A rebalance step: refused in this version.
-    pub rebalance: Option<toml::Value>,
+    /// `advance = "wall-clock"`: how far to move it (ms, or a duration
+    /// such as "90s").
+    pub by: Option<toml::Value>,
+    /// `rebalance = true`: the partitions (or `partition`) move away and
+    /// back: their tasks close with a checkpoint and are restored.
+    pub rebalance: Option<bool>,
 }
 
 /// One expected record. `key` and the value (`value`, `json`, `base64`;
@@ -131,6 +158,16 @@ pub enum Action {
     Record(Feed),
     /// Close the tasks, drop local state, restore from the changelogs.
     Restart,
+    /// Revoke the tasks (of one partition number, or all) and assign them
+    /// again: they close with a checkpoint and restore what it lacks.
+    Rebalance(Option<i32>),
+    /// Move every task's stream time (of one partition number, or all) to
+    /// this time.
+    StreamTime(i64, Option<i32>),
+    /// Move the wall clock to this time (ms since the epoch).
+    WallClockTo(i64),
+    /// Move the wall clock on by this many ms.
+    WallClockBy(i64),
 }
 
 /// A spec file read and parsed, with its text kept for line numbers and
@@ -194,43 +231,51 @@ impl Spec {
     /// Decodes a case's input into actions; `inputs` are the topics the
     /// application reads. Anything this version cannot do is refused.
     pub fn actions(&self, case: &Case, inputs: &[String]) -> Result<Vec<Action>, SpecError> {
-        if let Some(stores) = &case.stores {
-            return Err(self.error(
-                stores.span().start,
-                "store expectations ([case.stores]) are not supported yet by rill test",
-            ));
-        }
         let mut actions = Vec::new();
         for step in &case.input {
             let at = step.span().start;
             let line = self.line(at);
             let s = step.get_ref();
-            if let Some(kind) = &s.advance {
+            let record_fields = s.topic.is_some()
+                || s.key.is_some()
+                || s.key_base64.is_some()
+                || s.value.is_some()
+                || s.json.is_some()
+                || s.base64.is_some()
+                || s.timestamp.is_some()
+                || s.headers.is_some();
+            let steps = [s.restart.is_some(), s.rebalance.is_some(), s.advance.is_some()];
+            if steps.iter().filter(|&&b| b).count() > 1 || (steps.contains(&true) && record_fields) {
                 return Err(self.error(
                     at,
-                    format!("advance = \"{kind}\" is not supported yet by rill test: stream time moves only with the records' timestamps"),
+                    "one entry is a record, a restart, a rebalance or an advance step, not several",
                 ));
             }
-            if s.to.is_some() {
-                return Err(self.error(at, "`to` belongs to an `advance` step, which is not supported yet"));
+            if s.advance.is_none() && (s.to.is_some() || s.by.is_some()) {
+                return Err(self.error(at, "`to` and `by` belong to an `advance` step"));
             }
-            if s.rebalance.is_some() {
-                return Err(self.error(at, "rebalance steps are not supported yet by rill test; use restart = true"));
-            }
+            let partition = match s.partition {
+                Some(p) if !(0..1024).contains(&p) => {
+                    return Err(self.error(at, format!("partition {p} is out of range (0 to 1023)")));
+                }
+                p => p,
+            };
             if let Some(restart) = s.restart {
-                let record_fields = s.topic.is_some()
-                    || s.partition.is_some()
-                    || s.key.is_some()
-                    || s.key_base64.is_some()
-                    || s.value.is_some()
-                    || s.json.is_some()
-                    || s.base64.is_some()
-                    || s.timestamp.is_some()
-                    || s.headers.is_some();
-                if !restart || record_fields {
+                if !restart || partition.is_some() {
                     return Err(self.error(at, "a restart step is written { restart = true }, with nothing else"));
                 }
                 actions.push(Action::Restart);
+                continue;
+            }
+            if let Some(rebalance) = s.rebalance {
+                if !rebalance {
+                    return Err(self.error(at, "a rebalance step is written { rebalance = true } (optionally with partition = N)"));
+                }
+                actions.push(Action::Rebalance(partition));
+                continue;
+            }
+            if let Some(kind) = &s.advance {
+                actions.push(self.advance(at, kind, s, partition)?);
                 continue;
             }
             let topic = match &s.topic {
@@ -249,10 +294,7 @@ impl Spec {
                     ));
                 }
             };
-            let partition = s.partition.unwrap_or(0);
-            if !(0..1024).contains(&partition) {
-                return Err(self.error(at, format!("partition {partition} is out of range (0 to 1023)")));
-            }
+            let partition = partition.unwrap_or(0);
             let key = bytes(s.key.as_deref(), s.key_base64.as_deref(), None, "key", "key-base64")
                 .map_err(|m| self.error(at, m))?;
             let value = bytes(s.value.as_deref(), s.base64.as_deref(), s.json.as_ref(), "value", "base64")
@@ -274,6 +316,47 @@ impl Spec {
         }
         Ok(actions)
     }
+
+    /// An `advance` step at byte `at`.
+    fn advance(&self, at: usize, kind: &str, s: &Step, partition: Option<i32>) -> Result<Action, SpecError> {
+        match kind {
+            "stream-time" => match (s.to, &s.by) {
+                (Some(to), None) => Ok(Action::StreamTime(to, partition)),
+                _ => Err(self.error(
+                    at,
+                    "advance = \"stream-time\" takes `to` (ms): stream time is per task, so there is no `by`",
+                )),
+            },
+            "wall-clock" if partition.is_some() => Err(self.error(
+                at,
+                "advance = \"wall-clock\" moves the one wall clock of every task: drop `partition`",
+            )),
+            "wall-clock" => match (s.to, &s.by) {
+                (Some(to), None) => Ok(Action::WallClockTo(to)),
+                (None, Some(by)) => Ok(Action::WallClockBy(duration_ms(by).map_err(|m| self.error(at, m))?)),
+                _ => Err(self.error(at, "advance = \"wall-clock\" takes one of `to` (ms) and `by` (ms or \"90s\")")),
+            },
+            other => Err(self.error(
+                at,
+                format!("unknown clock advance = \"{other}\"; use \"stream-time\" or \"wall-clock\""),
+            )),
+        }
+    }
+}
+
+/// A duration written as milliseconds or as text such as "90s" or "1m 30s".
+fn duration_ms(value: &toml::Value) -> Result<i64, String> {
+    let ms = match value {
+        toml::Value::Integer(ms) => *ms,
+        toml::Value::String(text) => humantime::parse_duration(text)
+            .map_err(|e| format!("`by` = \"{text}\" is not a duration ({e}); write e.g. \"90s\" or 90000"))
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))?,
+        _ => return Err("`by` is milliseconds or a duration such as \"90s\"".to_string()),
+    };
+    if ms < 0 {
+        return Err(format!("`by` = {ms}: the wall clock does not go back"));
+    }
+    Ok(ms)
 }
 
 /// Bytes written as text, base64 or JSON (at most one of them).

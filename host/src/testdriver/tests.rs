@@ -1,7 +1,7 @@
 //! Spec parsing and diffing, without running anything.
 
-use super::compare::{compare_topic, differences};
-use super::spec::{Action, Expected, Spec};
+use super::compare::{compare_store_entry, compare_topic, differences};
+use super::spec::{Action, Expected, Spec, StoreEntry};
 use crate::kafka::memory_sink::SentRecord;
 use std::path::Path;
 
@@ -56,11 +56,91 @@ fn unknown_fields_topics_and_unsupported_steps_name_their_line() {
     assert_eq!(error.line, Some(5));
     assert!(error.message.contains("unknown input topic \"x\""), "{error}");
     let spec = parse(
-        "manifest = \"p.toml\"\n[[case]]\nname = \"a\"\ninput = [{ advance = \"wall-clock\", to = 5 }]\n",
+        "manifest = \"p.toml\"\n[[case]]\nname = \"a\"\ninput = [\n  { advance = \"stream-time\", by = 5 },\n]\n",
     )
     .unwrap();
     let error = spec.actions(&spec.file.cases[0], &["in".to_string()]).unwrap_err();
-    assert!(error.message.contains("not supported yet"), "{error}");
+    assert_eq!(error.line, Some(5), "{error}");
+    assert!(error.message.contains("takes `to`"), "{error}");
+}
+
+#[test]
+fn advance_and_rebalance_steps_are_decoded() {
+    let spec = parse(
+        r#"manifest = "plugin.toml"
+[[case]]
+name = "a"
+input = [
+  { advance = "stream-time", to = 60000 },
+  { advance = "stream-time", to = 5, partition = 1 },
+  { advance = "wall-clock", to = 1000 },
+  { advance = "wall-clock", by = "1m 30s" },
+  { advance = "wall-clock", by = 250 },
+  { rebalance = true },
+  { rebalance = true, partition = 2 },
+]
+"#,
+    )
+    .unwrap();
+    let actions = spec.actions(&spec.file.cases[0], &["in".to_string()]).unwrap();
+    assert_eq!(
+        actions,
+        vec![
+            Action::StreamTime(60000, None),
+            Action::StreamTime(5, Some(1)),
+            Action::WallClockTo(1000),
+            Action::WallClockBy(90_000),
+            Action::WallClockBy(250),
+            Action::Rebalance(None),
+            Action::Rebalance(Some(2)),
+        ]
+    );
+}
+
+#[test]
+fn malformed_steps_name_their_line_and_the_fix() {
+    let cases = [
+        (r#"{ advance = "sideways", to = 1 }"#, "unknown clock"),
+        (r#"{ advance = "wall-clock", to = 1, by = 2 }"#, "one of `to`"),
+        (r#"{ advance = "wall-clock", by = "soon" }"#, "not a duration"),
+        (r#"{ advance = "wall-clock", by = -5 }"#, "does not go back"),
+        (r#"{ advance = "wall-clock", to = 1, partition = 0 }"#, "drop `partition`"),
+        (r#"{ rebalance = true, key = "k" }"#, "not several"),
+        (r#"{ restart = true, advance = "wall-clock", to = 1 }"#, "not several"),
+        (r#"{ key = "k", to = 5 }"#, "belong to an `advance` step"),
+        (r#"{ restart = true, partition = 1 }"#, "with nothing else"),
+        (r#"{ key = "k", partition = 5000 }"#, "out of range"),
+    ];
+    for (step, message) in cases {
+        let spec = parse(&format!("manifest = \"p.toml\"\n[[case]]\nname = \"a\"\ninput = [\n  {step},\n]\n")).unwrap();
+        let error = spec.actions(&spec.file.cases[0], &["in".to_string()]).unwrap_err();
+        assert_eq!(error.line, Some(5), "{step}: {error}");
+        assert!(error.message.contains(message), "{step}: {error}");
+    }
+}
+
+#[test]
+fn store_entries_compare_values_and_absence() {
+    let entry = |text: &str| -> StoreEntry { toml::from_str(text).unwrap() };
+    let held = vec![(0, b"a".to_vec(), b"2".to_vec()), (1, b"b".to_vec(), br#"{"n":1}"#.to_vec())];
+    assert!(compare_store_entry("s", &entry(r#"key = "a"
+value = "2""#), &held).is_empty());
+    assert!(compare_store_entry("s", &entry(r#"key = "b"
+json = { n = 1 }"#), &held).is_empty());
+    assert!(compare_store_entry("s", &entry(r#"key = "c"
+absent = true"#), &held).is_empty());
+    let lines = compare_store_entry("s", &entry(r#"key = "a"
+value = "3""#), &held);
+    assert_eq!(lines, vec![r#"store s, key "a", field value: expected "3", got "2" (partition 0)"#.to_string()]);
+    let lines = compare_store_entry("s", &entry(r#"key = "a"
+absent = true"#), &held);
+    assert!(lines[0].contains("expected absent, got \"2\""), "{lines:?}");
+    let lines = compare_store_entry("s", &entry(r#"key = "b"
+value = "x"
+partition = 0"#), &held);
+    assert!(lines[0].contains("but the key is absent"), "{lines:?}");
+    let lines = compare_store_entry("s", &entry(r#"key = "a""#), &held);
+    assert!(lines[0].contains("or absent = true"), "{lines:?}");
 }
 
 #[test]

@@ -27,6 +27,7 @@ use crate::state::StateError;
 use crate::state::manager::StateManager;
 use crate::state::updater::{Restoring, StateUpdater};
 use crate::task::TaskId;
+use crate::task::clock::{Clock, SystemClock};
 use crate::task::open_state::open_state;
 use crate::task::partition_group::{Lag, PartitionGroup};
 use crate::task::progress::{TaskFailure, TaskProgress};
@@ -138,6 +139,8 @@ pub struct TaskManager {
     updater: StateUpdater,
     /// The process's shutdown, handed to replacement workers.
     shutdown: Arc<Shutdown>,
+    /// Where workers and tasks read wall-clock and idle time.
+    clock: Arc<dyn Clock>,
     /// When each worker was replaced, for [`MAX_REPLACEMENTS`].
     replacements: Vec<Vec<Instant>>,
     /// Exactly-once: the transactional producer whose transaction every
@@ -171,10 +174,23 @@ impl TaskManager {
         feed: FeedOptions,
         shutdown: Arc<std::sync::atomic::AtomicBool>,
     ) -> std::io::Result<Self> {
+        Self::with_clock(subtopologies, threads, producer, feed, shutdown, Arc::new(SystemClock))
+    }
+
+    /// [`Self::new`] with tasks reading time from `clock` (`rill test`
+    /// drives a [`crate::task::clock::ManualClock`]).
+    pub fn with_clock(
+        subtopologies: &[Arc<TaskSpec>],
+        threads: usize,
+        producer: Arc<dyn RecordSink>,
+        feed: FeedOptions,
+        shutdown: Arc<std::sync::atomic::AtomicBool>,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Self> {
         let fatal = FatalSlot::default();
         let shutdown = Shutdown::new(shutdown);
         let workers = (0..threads.max(1))
-            .map(|i| Worker::spawn(i, producer.clone(), fatal.clone(), shutdown.clone()))
+            .map(|i| Worker::spawn(i, producer.clone(), fatal.clone(), shutdown.clone(), clock.clone()))
             .collect::<Result<_, _>>()?;
         for i in 0..threads.max(1) {
             use crate::observe::metrics as m;
@@ -201,11 +217,44 @@ impl TaskManager {
             updater: StateUpdater::start()?,
             replacements: vec![Vec::new(); threads.max(1)],
             shutdown,
+            clock,
             transactions: None,
             aborted: None,
             rollbacks: Vec::new(),
             refused_by_rebalance: false,
         })
+    }
+
+    /// Ticks every task now at the clock's time (wall-clock timers,
+    /// `idle-advance`) and returns once every worker has: for a clock that
+    /// does not tick on its own. Outputs are acknowledged later, as usual.
+    pub fn tick(&self) {
+        self.on_every_worker(|reply| Command::Tick { reply });
+    }
+
+    /// Moves the stream time of every task (of `partition` when given) to
+    /// `to` (see [`crate::task::stream_task::StreamTask::advance_stream_time`]);
+    /// returns once every worker has.
+    pub fn advance_stream_time(&self, to: i64, partition: Option<i32>) {
+        self.on_every_worker(|reply| Command::AdvanceStreamTime { to, partition, reply });
+    }
+
+    /// Sends `command` to every worker (after what each has queued) and
+    /// waits for each reply.
+    fn on_every_worker(&self, command: impl Fn(crossbeam_channel::Sender<()>) -> Command) {
+        let replies: Vec<_> = self
+            .workers
+            .iter()
+            .filter_map(|worker| {
+                let (reply, done) = bounded(1);
+                worker.commands.send(command(reply)).ok().map(|()| done)
+            })
+            .collect();
+        for done in replies {
+            // A worker that died replies never; its failure is reported
+            // by `failed_worker`.
+            let _ = done.recv();
+        }
     }
 
     /// Exactly-once: commits go through `transactions` (see

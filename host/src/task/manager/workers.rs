@@ -123,7 +123,13 @@ impl TaskManager {
 
     /// A new thread for worker `worker`, replaced because of `why`.
     fn spawn_worker(&self, worker: usize, why: &WorkerFailure) -> Result<Worker, RecoveryError> {
-        Worker::spawn(worker, self.producer.clone(), self.fatal.clone(), self.shutdown.clone()).map_err(|source| {
+        Worker::spawn(
+            worker,
+            self.producer.clone(),
+            self.fatal.clone(),
+            self.shutdown.clone(),
+            self.clock.clone(),
+        ).map_err(|source| {
             RecoveryError::Spawn {
                 why: why.to_string(),
                 source,

@@ -442,32 +442,70 @@ impl StreamTask {
         if self.paused {
             return Ok(());
         }
-        let idle = self.idle_since.elapsed();
+        let elapsed = self.clock.monotonic_ms().saturating_sub(self.idle_since).max(0);
         let advancing: Vec<usize> = (0..self.stages.len())
-            .filter(|&s| self.stages[s].idle_advance.is_some_and(|d| idle >= d))
+            .filter(|&s| {
+                self.stages[s]
+                    .idle_advance
+                    .is_some_and(|d| elapsed >= i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            })
             .collect();
         let wall = self.stages.iter().any(|s| s.timers.any(Clock::WallClock));
         if !wall && advancing.is_empty() {
             return Ok(());
         }
+        self.outside_batch(|task, batch| {
+            for s in advancing {
+                if task.paused {
+                    break;
+                }
+                task.idle_advance(s, elapsed, batch)?;
+            }
+            if wall && !task.paused {
+                task.fire_timers(Clock::WallClock, now_ms, batch)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Moves every clock of every stage (its stream time for timers and
+    /// each windowed store's own time) to `to`, as a record with that
+    /// timestamp reaching all of them would: windows close and stream-time
+    /// timers fire. A clock already past `to` stays. For `rill test`'s
+    /// `advance = "stream-time"` steps (Kafka Streams moves stream time
+    /// only with records; a test needs to move it without one).
+    pub fn advance_stream_time(&mut self, to: i64) -> Result<(), TaskError> {
+        if self.paused {
+            return Ok(());
+        }
+        self.outside_batch(|task, batch| {
+            for s in 0..task.stages.len() {
+                if task.paused {
+                    break;
+                }
+                let times = vec![to; task.stages[s].windows.len()];
+                task.move_clocks(s, to, times, batch)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `work` (a tick or an advance: no input records) with an ack of
+    /// its own, queued in the task's progress so the commit order stays
+    /// the processing order.
+    fn outside_batch(
+        &mut self,
+        work: impl FnOnce(&mut Self, &InFlight) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
         let refusals = Arc::new(RefusedOutputs::new(Arc::downgrade(&self.producer)));
         let batch = InFlight {
             ack: BatchAck::with_refusals(refusals.clone()),
             refusals,
         };
-        let elapsed = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
-        for s in advancing {
-            if self.paused {
-                break;
-            }
-            self.idle_advance(s, elapsed, &batch)?;
-        }
-        if wall && !self.paused {
-            self.fire_timers(Clock::WallClock, now_ms, &batch)?;
-        }
+        work(self, &batch)?;
         batch.ack.seal();
         // Outputs still in flight (or refused) hold back later commits;
-        // a tick that sent nothing, or whose outputs are already
+        // work that sent nothing, or whose outputs are already
         // acknowledged, leaves nothing to wait for.
         let settled = batch.ack.is_complete() && batch.ack.failure().is_none();
         if !self.paused && !settled {
@@ -490,15 +528,22 @@ impl StreamTask {
             }
         };
         let later = |t: i64| if t == i64::MIN { t } else { t.saturating_add(elapsed) };
-        let advanced = later(base.stream_time);
-        if advanced > self.stages[s].stream_time {
-            self.stages[s].stream_time = advanced;
+        let times: Vec<i64> = base.windows.iter().map(|&t| later(t)).collect();
+        self.move_clocks(s, later(base.stream_time), times, batch)
+    }
+
+    /// Moves stage `s`'s stream time to `stream_time` (firing its
+    /// stream-time timers) and each windowed store's time to `times[w]`
+    /// (closing windows, emitting final results); no clock goes back, and
+    /// `i64::MIN` leaves a clock where it is.
+    fn move_clocks(&mut self, s: usize, stream_time: i64, times: Vec<i64>, batch: &InFlight) -> Result<(), TaskError> {
+        if stream_time > self.stages[s].stream_time {
+            self.stages[s].stream_time = stream_time;
             self.fire_stage_timers(s, Clock::StreamTime, i64::MIN, batch)?;
         }
-        if self.stages[s].windows.is_empty() || self.paused || base.windows.iter().all(|&t| t == i64::MIN) {
+        if self.stages[s].windows.is_empty() || self.paused || times.iter().all(|&t| t == i64::MIN) {
             return Ok(());
         }
-        let times: Vec<i64> = base.windows.iter().map(|&t| later(t)).collect();
         let record = InputRecord {
             topic: "idle-advance".into(),
             partition: self.id.partition,

@@ -92,6 +92,15 @@ static bool put_utf8(rill_buf *b, uint32_t cp) {
 /** A string literal at p->at (the opening quote), decoded into `out`. */
 static bool parse_string(parser *p, rill_buf *out) {
     p->at++;
+    /* Most strings have no escape: size the buffer once for them. */
+    const uint8_t *scan = p->at;
+    while (scan < p->end && *scan != '"' && *scan != '\\' && *scan >= 0x20) scan++;
+    if (out->cap < (size_t)(scan - p->at) + 1) {
+        uint8_t *data = realloc(out->data, (size_t)(scan - p->at) + 1);
+        if (!data) return fail(p, "out of memory"), false;
+        out->data = data;
+        out->cap = (size_t)(scan - p->at) + 1;
+    }
     const uint8_t *run = p->at;
     for (;;) {
         if (p->at >= p->end) return fail(p, "EOF while parsing a string"), false;

@@ -347,6 +347,8 @@ struct rill_json {
     rill_json_member *members;
     size_t count;
     size_t cap;
+    /** The SDK's own bookkeeping (where `text` lives); leave it alone. */
+    unsigned internal;
 };
 
 /** Parses JSON text; NULL (with the reason on ctx, when given) if it is not

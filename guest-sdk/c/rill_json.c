@@ -15,12 +15,17 @@
 /** serde_json's nesting limit. */
 #define DEPTH_LIMIT 128
 
+/** `internal` bit: `text` shares the node's allocation (parsed values). */
+#define TEXT_INLINE 1u
+
 typedef struct parser {
     const uint8_t *at;
     const uint8_t *start;
     const uint8_t *end;
     int depth;
     const char *error;
+    /** Where strings are decoded before they get their own memory. */
+    rill_buf scratch;
 } parser;
 
 rill_json *rill_json_new(rill_json_kind kind) {
@@ -36,13 +41,24 @@ void rill_json_free(rill_json *value) {
         rill_json_free(value->members[i].value);
     }
     free(value->members);
-    free(value->text);
+    if (!(value->internal & TEXT_INLINE)) free(value->text);
     free(value);
+}
+
+/** A string or number node holding `len` bytes of text in the same
+ *  allocation (one malloc per parsed scalar instead of two). */
+static rill_json *text_node(rill_json_kind kind, const void *text, size_t len) {
+    rill_json *v = malloc(sizeof *v + len + 1);
+    if (!v) return NULL;
+    *v = (rill_json){.kind = kind, .text = (char *)(v + 1), .len = len, .internal = TEXT_INLINE};
+    if (len) memcpy(v->text, text, len);
+    v->text[len] = 0;
+    return v;
 }
 
 static bool push_member(rill_json *container, rill_bytes key, rill_json *value) {
     if (container->count == container->cap) {
-        size_t cap = container->cap ? container->cap * 2 : 4;
+        size_t cap = container->cap ? container->cap * 2 : 8;
         rill_json_member *grown = realloc(container->members, cap * sizeof *grown);
         if (!grown) return false;
         container->members = grown;
@@ -92,6 +108,15 @@ static bool put_utf8(rill_buf *b, uint32_t cp) {
 /** A string literal at p->at (the opening quote), decoded into `out`. */
 static bool parse_string(parser *p, rill_buf *out) {
     p->at++;
+    /* Most strings have no escape: size the buffer once for them. */
+    const uint8_t *scan = p->at;
+    while (scan < p->end && *scan != '"' && *scan != '\\' && *scan >= 0x20) scan++;
+    if (out->cap < (size_t)(scan - p->at) + 1) {
+        uint8_t *data = realloc(out->data, (size_t)(scan - p->at) + 1);
+        if (!data) return fail(p, "out of memory"), false;
+        out->data = data;
+        out->cap = (size_t)(scan - p->at) + 1;
+    }
     const uint8_t *run = p->at;
     for (;;) {
         if (p->at >= p->end) return fail(p, "EOF while parsing a string"), false;
@@ -158,10 +183,8 @@ static rill_json *parse_number(parser *p) {
         if (p->at >= p->end || *p->at < '0' || *p->at > '9') return fail(p, "invalid number");
         while (p->at < p->end && *p->at >= '0' && *p->at <= '9') p->at++;
     }
-    rill_json *v = rill_json_new(RILL_JSON_NUMBER);
-    if (!v || !(v->text = rill_strndup(s, (size_t)(p->at - s)))) return free(v), fail(p, "out of memory");
-    v->len = (size_t)(p->at - s);
-    return v;
+    rill_json *v = text_node(RILL_JSON_NUMBER, s, (size_t)(p->at - s));
+    return v ? v : fail(p, "out of memory");
 }
 
 static rill_json *parse_literal(parser *p, const char *word, rill_json_kind kind) {
@@ -189,13 +212,13 @@ static rill_json *parse_container(parser *p, bool object) {
         if (object) {
             skip_ws(p);
             if (p->at >= p->end || *p->at != '"') return rill_json_free(v), fail(p, "key must be a string");
-            rill_buf k = {0};
-            if (!parse_string(p, &k)) return rill_buf_free(&k), rill_json_free(v), NULL;
-            const char *text = rill_buf_cstr(&k);
-            if (!text) return rill_buf_free(&k), rill_json_free(v), fail(p, "out of memory");
-            key = (rill_bytes){k.data, k.len};
+            rill_buf_clear(&p->scratch);
+            if (!parse_string(p, &p->scratch)) return rill_json_free(v), NULL;
+            char *text = rill_strndup(p->scratch.data, p->scratch.len);
+            if (!text) return rill_json_free(v), fail(p, "out of memory");
+            key = (rill_bytes){(const uint8_t *)text, p->scratch.len};
             skip_ws(p);
-            if (p->at >= p->end || *p->at != ':') return free(k.data), rill_json_free(v), fail(p, "expected `:`");
+            if (p->at >= p->end || *p->at != ':') return free(text), rill_json_free(v), fail(p, "expected `:`");
             p->at++;
         }
         rill_json *item = parse_value(p);
@@ -242,13 +265,10 @@ static rill_json *parse_value(parser *p) {
     case '{': return parse_container(p, true);
     case '[': return parse_container(p, false);
     case '"': {
-        rill_buf s = {0};
-        if (!parse_string(p, &s) || !rill_buf_cstr(&s)) return rill_buf_free(&s), fail(p, "out of memory");
-        rill_json *v = rill_json_new(RILL_JSON_STRING);
-        if (!v) return rill_buf_free(&s), fail(p, "out of memory");
-        v->text = (char *)s.data;
-        v->len = s.len;
-        return v;
+        rill_buf_clear(&p->scratch);
+        if (!parse_string(p, &p->scratch)) return NULL;
+        rill_json *v = text_node(RILL_JSON_STRING, p->scratch.data, p->scratch.len);
+        return v ? v : fail(p, "out of memory");
     }
     case 't': return parse_literal(p, "true", RILL_JSON_TRUE);
     case 'f': return parse_literal(p, "false", RILL_JSON_FALSE);
@@ -266,6 +286,7 @@ rill_json *rill_json_parse(rill_ctx *ctx, rill_bytes text) {
         return NULL;
     }
     rill_json *v = parse_value(&p);
+    rill_buf_free(&p.scratch);
     if (v) {
         skip_ws(&p);
         if (p.at != p.end) {

@@ -61,6 +61,25 @@ static const rill_json *field(rill_ctx *ctx, const rill_json *object, const char
     return value;
 }
 
+/** The alert: `host` with "timestamp" set to `timestamp` (in its place
+ *  when host has one, last otherwise), written as Gson writes it. */
+static bool write_alert(rill_buf *out, const rill_json *host, const rill_json *timestamp) {
+    bool ok = rill_buf_append(out, "{", 1);
+    bool replaced = false;
+    for (size_t i = 0; ok && i < host->count; i++) {
+        bool is_timestamp = rill_bytes_eq(host->members[i].key, "timestamp");
+        replaced = replaced || is_timestamp;
+        ok = (i == 0 || rill_buf_append(out, ",", 1)) &&
+             rill_json_write_string(out, host->members[i].key, RILL_JSON_ESCAPE_LINE_SEPARATORS) &&
+             rill_buf_append(out, ":", 1) &&
+             rill_json_write(out, is_timestamp ? timestamp : host->members[i].value, RILL_JSON_ESCAPE_LINE_SEPARATORS);
+    }
+    if (ok && !replaced)
+        ok = (host->count == 0 || rill_buf_append(out, ",", 1)) && rill_buf_puts(out, "\"timestamp\":") &&
+             rill_json_write(out, timestamp, RILL_JSON_ESCAPE_LINE_SEPARATORS);
+    return ok && rill_buf_append(out, "}", 1);
+}
+
 static int process(const rill_record *record, rill_ctx *ctx) {
     const cpu_alert *self = rill_self(ctx);
     rill_json *metric = rill_record_json(ctx, record);
@@ -85,14 +104,10 @@ static int process(const rill_record *record, rill_ctx *ctx) {
         status = RILL_OK;
         goto done;
     }
-    rill_json *alert = rill_json_copy(host);
-    if (!alert || !rill_json_set(alert, "timestamp", rill_json_copy(timestamp)) ||
-        !rill_json_write(&value, alert, RILL_JSON_ESCAPE_LINE_SEPARATORS)) {
-        rill_json_free(alert);
+    if (!write_alert(&value, host, timestamp)) {
         rill_fail(ctx, "out of memory");
         goto done;
     }
-    rill_json_free(alert);
     status = rill_map_value(ctx, "alert", rill_buf_bytes(&value));
 done:
     rill_buf_free(&value);

@@ -8,10 +8,14 @@
 # Usage: tools/c/test.sh [TEST_FILE...]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# Files given are resolved from the caller's directory (a project outside
+# the repository works too); with none, every test of the repository runs.
+files=()
+for file in "$@"; do files+=("$(cd "$(dirname "$file")" && pwd)/$(basename "$file")"); done
 cd "$root"
 sdk=guest-sdk/c
 cc="${CC:-gcc}"
-if [ $# -gt 0 ]; then files=("$@"); else files=("$sdk"/tests/*_test.c plugins/*/app_test.c); fi
+if [ $# -eq 0 ]; then files=("$sdk"/tests/*_test.c plugins/*/app_test.c); fi
 build="$(mktemp -d)"
 trap 'rm -rf "$build"' EXIT
 passed=0; failed=0

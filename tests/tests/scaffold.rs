@@ -55,6 +55,13 @@ fn the_workflow(lang: &str, native: impl FnOnce(&Path) -> String) {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("demo-{lang}");
     let project = scaffold(dir.path(), &name, lang);
+    let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+    for step in ["rill build ", "rill test ", "rill run "] {
+        assert!(readme.contains(step), "the README has no `{step}` step:\n{readme}");
+    }
+    for install in ["pip install", "npm install", "npx "] {
+        assert!(!readme.contains(install), "the README asks for `{install}`:\n{readme}");
+    }
 
     let built = succeeds("rill build", rill().arg("build").arg(&project));
     let component = project.join(format!("{name}.wasm"));

@@ -8,6 +8,8 @@ mod dev_broker;
 mod json_bytes;
 mod lag;
 mod new;
+#[cfg(test)]
+mod new_tests;
 mod produce;
 #[cfg(test)]
 mod produce_consume_tests;

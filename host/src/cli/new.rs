@@ -26,7 +26,8 @@ pub struct NewArgs {
     /// Directory to create (default: ./<name>).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Path to the rill-sdk crate, for Rust (default: the rill checkout's guest-sdk).
+    /// Path to the language's SDK (default: the rill checkout's guest-sdk,
+    /// guest-sdk/python or guest-sdk/js).
     #[arg(long)]
     sdk: Option<PathBuf>,
     /// The rill checkout whose SDKs the project uses (default: the one rill

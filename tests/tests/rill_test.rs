@@ -109,6 +109,7 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         install_with_specs(dir.path(), "cpu-peak", &["plugin.toml", "wall-clock.toml"]),
         install_with_specs(dir.path(), "order-count", &["plugin.toml"]),
         install_with_specs(dir.path(), "order-join", &["plugin.toml", "global.toml"]),
+        install_with_specs(dir.path(), "cpu-alert", &["plugin.toml"]),
     ];
     let output = rill().arg("test").args(&folders).env("RILL_LOG", "warn").output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
@@ -120,6 +121,7 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         "a rebalance moves the partition away and back: the count continues from the checkpointed store",
         "the seed's global join: orders on any partition join the whole address_v2",
         "the table survives a restart (restored from its topic) and a rebalance (from the checkpoint)",
+        "(JSON spec) the threshold is exclusive: 0.5 does not alert, anything above does",
     ] {
         assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
     }
@@ -155,4 +157,38 @@ stores.peaks = [
     assert!(out.contains("topic metric.cpu.peak, record 1: expected but not produced"), "{out}");
     assert!(out.contains("store peaks, key \"h1\": expected absent, got base64:P+AAAAAAAAA="), "{out}");
     assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
+}
+
+/// A JSON spec: a malformed one is reported with its JSON line, a failing
+/// one with its diff, and `--update` writes the observed records back as
+/// JSON, after which it passes.
+#[test]
+fn a_json_spec_fails_with_its_diff_is_updated_as_json_and_names_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "cpu-alert");
+    let spec = manifest.parent().unwrap().join("spec.json");
+    let record = r#"{"key": "h1", "timestamp": 1000, "json": {"@timestamp": "t1", "host": {"name": "h1"}, "system": {"cpu": {"total": {"norm": {"pct": 0.9}}}}}}"#;
+    std::fs::write(
+        &spec,
+        format!(
+            "{{\n  \"manifest\": \"plugin.toml\",\n  \"case\": [{{\n    \"name\": \"json\",\n    \"input\": [\n      {record}\n    ],\n    \"expect\": {{\"alert\": [{{\"key\": \"h1\", \"json\": {{\"name\": \"h9\", \"timestamp\": \"t1\"}}}}]}}\n  }}]\n}}\n"
+        ),
+    )
+    .unwrap();
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(!ok && out.contains("case \"json\": topic metric.cpu.alert, record 1, field value (json)"), "{out}");
+    let (_, out) = rill_test(&spec, &["--update"]);
+    assert!(out.contains("updated"), "{out}");
+    let updated: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    assert_eq!(updated["case"][0]["expect"]["alert"][0]["json"]["name"], "h1", "{updated}");
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(ok, "{out}");
+
+    std::fs::write(
+        &spec,
+        "{\n  \"manifest\": \"plugin.toml\",\n  \"case\": [{\"name\": \"x\", \"input\": [\n    {\"topic\": \"nope\"}\n  ]}]\n}\n",
+    )
+    .unwrap();
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(!ok && out.contains(&format!("{}:4: unknown input topic \"nope\"", spec.display())), "{out}");
 }

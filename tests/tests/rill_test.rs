@@ -192,3 +192,61 @@ fn a_json_spec_fails_with_its_diff_is_updated_as_json_and_names_json_lines() {
     let (ok, out) = rill_test(&spec, &[]);
     assert!(!ok && out.contains(&format!("{}:4: unknown input topic \"nope\"", spec.display())), "{out}");
 }
+
+/// A plugin that traps: the trap (its message) shows in the diff as the
+/// dead letter nobody expected, and the records around it go on.
+#[test]
+fn a_trap_shows_in_the_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "fixture-misbehave");
+    let spec = manifest.parent().unwrap().join("trap.toml");
+    std::fs::write(
+        &spec,
+        r#"manifest = "plugin.toml"
+[[case]]
+name = "poison"
+input = [
+  { key = "k", value = "a", timestamp = 1 },
+  { key = "k", value = "poison", timestamp = 2 },
+  { key = "k", value = "b", timestamp = 3 },
+]
+expect.out = [
+  { key = "k", value = "a" },
+  { key = "k", value = "b" },
+]
+"#,
+    )
+    .unwrap();
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("case \"poison\": topic dlq, record 1: unexpected: key \"k\", value \"poison\", timestamp 2, error")
+            && out.contains("wasm trap: wasm `unreachable` instruction executed"),
+        "the trap and its message: {out}"
+    );
+    assert!(!out.contains("topic out"), "the records around it went on: {out}");
+}
+
+/// Mistakes in a spec are reported with the file and line before anything
+/// runs: an unknown output, an unknown store, a malformed record.
+#[test]
+fn unknown_outputs_stores_and_malformed_records_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "order-count");
+    let spec = manifest.parent().unwrap().join("bad.toml");
+    let cases = [
+        ("expect.countz = []\n", 5, "unknown output or topic \"countz\" in expect; known: "),
+        ("stores.count = []\n", 5, "unknown store \"count\" in stores; declared stores: order-count/counts"),
+        ("input = [\n  { key = \"k\", value = \"v\", base64 = \"dg==\" },\n]\n", 6, "give at most one of value, base64 and json"),
+        ("input = [\n  { key-base64 = \"%%%\" },\n]\n", 6, "key-base64 is not valid base64"),
+        ("input = [\n  { key = \"k\", timestamp = \"soon\" },\n]\n", 6, "invalid type: string \"soon\", expected i64"),
+    ];
+    for (body, line, message) in cases {
+        std::fs::write(&spec, format!("manifest = \"plugin.toml\"\n\n[[case]]\nname = \"x\"\n{body}")).unwrap();
+        let (ok, out) = rill_test(&spec, &[]);
+        assert!(!ok, "{out}");
+        let want = format!("error {}:{line}: {message}", spec.display());
+        assert!(out.contains(&want), "want {want:?} in {out}");
+        assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
+    }
+}

@@ -80,6 +80,15 @@ fn a_passing_spec_a_failing_one_with_its_diff_and_a_malformed_one_with_its_line(
     assert!(!ok && out.contains(&format!("{}:4: unknown field `expected`", malformed.display())), "{out}");
 }
 
+/// Installs `plugin` (its plugin.toml) and writes `text` beside it as the
+/// spec file `name`; returns the spec's path.
+fn spec_beside(dir: &Path, plugin: &str, name: &str, text: &str) -> std::path::PathBuf {
+    let manifest = install_plugin(dir, plugin);
+    let spec = manifest.parent().unwrap().join(name);
+    std::fs::write(&spec, text).unwrap();
+    spec
+}
+
 /// Installs `plugin` with `manifests` and copies the repository's spec
 /// files (`plugins/<plugin>/tests/*.toml`) beside them; returns the folder.
 fn install_with_specs(dir: &Path, plugin: &str, manifests: &[&str]) -> std::path::PathBuf {
@@ -132,10 +141,10 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
 #[test]
 fn a_timer_not_yet_due_and_a_wrong_store_entry_fail_with_their_diff() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = rill_tests::install_manifest(dir.path(), "cpu-peak", "plugin.toml");
-    let spec = manifest.parent().unwrap().join("short.toml");
-    std::fs::write(
-        &spec,
+    let spec = spec_beside(
+        dir.path(),
+        "cpu-peak",
+        "short.toml",
         r#"manifest = "plugin.toml"
 [[case]]
 name = "short of the minute"
@@ -150,8 +159,7 @@ stores.peaks = [
   { key = "h1", absent = true },
 ]
 "#,
-    )
-    .unwrap();
+    );
     let (ok, out) = rill_test(&spec, &[]);
     assert!(!ok, "{out}");
     assert!(out.contains("topic metric.cpu.peak, record 1: expected but not produced"), "{out}");
@@ -198,10 +206,10 @@ fn a_json_spec_fails_with_its_diff_is_updated_as_json_and_names_json_lines() {
 #[test]
 fn a_trap_shows_in_the_diff() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = install_plugin(dir.path(), "fixture-misbehave");
-    let spec = manifest.parent().unwrap().join("trap.toml");
-    std::fs::write(
-        &spec,
+    let spec = spec_beside(
+        dir.path(),
+        "fixture-misbehave",
+        "trap.toml",
         r#"manifest = "plugin.toml"
 [[case]]
 name = "poison"
@@ -215,8 +223,7 @@ expect.out = [
   { key = "k", value = "b" },
 ]
 "#,
-    )
-    .unwrap();
+    );
     let (ok, out) = rill_test(&spec, &[]);
     assert!(!ok, "{out}");
     assert!(

@@ -43,7 +43,10 @@ pub fn rewrite(text: &str) -> Result<Rewritten, (usize, String)> {
     };
     let root = parser.value()?;
     let Node::Object(fields, _) = root else {
-        return Err((root.line(), "a spec file is a JSON object ({\"manifest\": ..., \"case\": [...]})".into()));
+        return Err((
+            root.line(),
+            "a spec file is a JSON object ({\"manifest\": ..., \"case\": [...]})".into(),
+        ));
     };
     let mut out = Rewritten {
         toml: String::new(),
@@ -130,7 +133,10 @@ fn inline(node: &Node) -> Result<String, (usize, String)> {
     Ok(match node {
         Node::Scalar(raw, line) => {
             if raw == "null" {
-                return Err((*line, "null has no TOML equivalent in a spec: leave the field out".into()));
+                return Err((
+                    *line,
+                    "null has no TOML equivalent in a spec: leave the field out".into(),
+                ));
             }
             if raw.starts_with('"') {
                 let text: String = serde_json::from_str(raw).map_err(|e| (*line, e.to_string()))?;
@@ -190,7 +196,9 @@ impl Parser<'_> {
                         return Ok(Node::Object(fields, line));
                     }
                     let key_line = self.line;
-                    let Node::Scalar(raw, _) = self.scalar() else { unreachable!() };
+                    let Node::Scalar(raw, _) = self.scalar() else {
+                        unreachable!()
+                    };
                     let key: String = serde_json::from_str(&raw).map_err(|e| (key_line, e.to_string()))?;
                     self.skip_space();
                     self.at += 1; // ':'

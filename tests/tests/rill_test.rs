@@ -80,6 +80,15 @@ fn a_passing_spec_a_failing_one_with_its_diff_and_a_malformed_one_with_its_line(
     assert!(!ok && out.contains(&format!("{}:4: unknown field `expected`", malformed.display())), "{out}");
 }
 
+/// Installs `plugin` (its plugin.toml) and writes `text` beside it as the
+/// spec file `name`; returns the spec's path.
+fn spec_beside(dir: &Path, plugin: &str, name: &str, text: &str) -> std::path::PathBuf {
+    let manifest = install_plugin(dir, plugin);
+    let spec = manifest.parent().unwrap().join(name);
+    std::fs::write(&spec, text).unwrap();
+    spec
+}
+
 /// Installs `plugin` with `manifests` and copies the repository's spec
 /// files (`plugins/<plugin>/tests/*.toml`) beside them; returns the folder.
 fn install_with_specs(dir: &Path, plugin: &str, manifests: &[&str]) -> std::path::PathBuf {
@@ -109,6 +118,7 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         install_with_specs(dir.path(), "cpu-peak", &["plugin.toml", "wall-clock.toml"]),
         install_with_specs(dir.path(), "order-count", &["plugin.toml"]),
         install_with_specs(dir.path(), "order-join", &["plugin.toml", "global.toml"]),
+        install_with_specs(dir.path(), "cpu-alert", &["plugin.toml"]),
     ];
     let output = rill().arg("test").args(&folders).env("RILL_LOG", "warn").output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
@@ -120,6 +130,7 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         "a rebalance moves the partition away and back: the count continues from the checkpointed store",
         "the seed's global join: orders on any partition join the whole address_v2",
         "the table survives a restart (restored from its topic) and a rebalance (from the checkpoint)",
+        "(JSON spec) the threshold is exclusive: 0.5 does not alert, anything above does",
     ] {
         assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
     }
@@ -130,10 +141,10 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
 #[test]
 fn a_timer_not_yet_due_and_a_wrong_store_entry_fail_with_their_diff() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = rill_tests::install_manifest(dir.path(), "cpu-peak", "plugin.toml");
-    let spec = manifest.parent().unwrap().join("short.toml");
-    std::fs::write(
-        &spec,
+    let spec = spec_beside(
+        dir.path(),
+        "cpu-peak",
+        "short.toml",
         r#"manifest = "plugin.toml"
 [[case]]
 name = "short of the minute"
@@ -148,11 +159,101 @@ stores.peaks = [
   { key = "h1", absent = true },
 ]
 "#,
-    )
-    .unwrap();
+    );
     let (ok, out) = rill_test(&spec, &[]);
     assert!(!ok, "{out}");
     assert!(out.contains("topic metric.cpu.peak, record 1: expected but not produced"), "{out}");
     assert!(out.contains("store peaks, key \"h1\": expected absent, got base64:P+AAAAAAAAA="), "{out}");
     assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
+}
+
+/// A JSON spec: a malformed one is reported with its JSON line, a failing
+/// one with its diff, and `--update` writes the observed records back as
+/// JSON, after which it passes.
+#[test]
+fn a_json_spec_fails_with_its_diff_is_updated_as_json_and_names_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "cpu-alert");
+    let spec = manifest.parent().unwrap().join("spec.json");
+    let record = r#"{"key": "h1", "timestamp": 1000, "json": {"@timestamp": "t1", "host": {"name": "h1"}, "system": {"cpu": {"total": {"norm": {"pct": 0.9}}}}}}"#;
+    std::fs::write(
+        &spec,
+        format!(
+            "{{\n  \"manifest\": \"plugin.toml\",\n  \"case\": [{{\n    \"name\": \"json\",\n    \"input\": [\n      {record}\n    ],\n    \"expect\": {{\"alert\": [{{\"key\": \"h1\", \"json\": {{\"name\": \"h9\", \"timestamp\": \"t1\"}}}}]}}\n  }}]\n}}\n"
+        ),
+    )
+    .unwrap();
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(!ok && out.contains("case \"json\": topic metric.cpu.alert, record 1, field value (json)"), "{out}");
+    let (_, out) = rill_test(&spec, &["--update"]);
+    assert!(out.contains("updated"), "{out}");
+    let updated: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    assert_eq!(updated["case"][0]["expect"]["alert"][0]["json"]["name"], "h1", "{updated}");
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(ok, "{out}");
+
+    std::fs::write(
+        &spec,
+        "{\n  \"manifest\": \"plugin.toml\",\n  \"case\": [{\"name\": \"x\", \"input\": [\n    {\"topic\": \"nope\"}\n  ]}]\n}\n",
+    )
+    .unwrap();
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(!ok && out.contains(&format!("{}:4: unknown input topic \"nope\"", spec.display())), "{out}");
+}
+
+/// A plugin that traps: the trap (its message) shows in the diff as the
+/// dead letter nobody expected, and the records around it go on.
+#[test]
+fn a_trap_shows_in_the_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_beside(
+        dir.path(),
+        "fixture-misbehave",
+        "trap.toml",
+        r#"manifest = "plugin.toml"
+[[case]]
+name = "poison"
+input = [
+  { key = "k", value = "a", timestamp = 1 },
+  { key = "k", value = "poison", timestamp = 2 },
+  { key = "k", value = "b", timestamp = 3 },
+]
+expect.out = [
+  { key = "k", value = "a" },
+  { key = "k", value = "b" },
+]
+"#,
+    );
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("case \"poison\": topic dlq, record 1: unexpected: key \"k\", value \"poison\", timestamp 2, error")
+            && out.contains("wasm trap: wasm `unreachable` instruction executed"),
+        "the trap and its message: {out}"
+    );
+    assert!(!out.contains("topic out"), "the records around it went on: {out}");
+}
+
+/// Mistakes in a spec are reported with the file and line before anything
+/// runs: an unknown output, an unknown store, a malformed record.
+#[test]
+fn unknown_outputs_stores_and_malformed_records_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "order-count");
+    let spec = manifest.parent().unwrap().join("bad.toml");
+    let cases = [
+        ("expect.countz = []\n", 5, "unknown output or topic \"countz\" in expect; known: "),
+        ("stores.count = []\n", 5, "unknown store \"count\" in stores; declared stores: order-count/counts"),
+        ("input = [\n  { key = \"k\", value = \"v\", base64 = \"dg==\" },\n]\n", 6, "give at most one of value, base64 and json"),
+        ("input = [\n  { key-base64 = \"%%%\" },\n]\n", 6, "key-base64 is not valid base64"),
+        ("input = [\n  { key = \"k\", timestamp = \"soon\" },\n]\n", 6, "invalid type: string \"soon\", expected i64"),
+    ];
+    for (body, line, message) in cases {
+        std::fs::write(&spec, format!("manifest = \"plugin.toml\"\n\n[[case]]\nname = \"x\"\n{body}")).unwrap();
+        let (ok, out) = rill_test(&spec, &[]);
+        assert!(!ok, "{out}");
+        let want = format!("error {}:{line}: {message}", spec.display());
+        assert!(out.contains(&want), "want {want:?} in {out}");
+        assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
+    }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// Arguments of `rill test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Spec files, or project folders (every `tests/*.toml` in them).
+    /// Spec files, or project folders (every `tests/*.toml` and `tests/*.json` in them).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Write the observed records as each case's expectations (golden mode).

@@ -96,6 +96,29 @@ pub fn describe(record: &SentRecord) -> String {
     text
 }
 
+/// One line describing an expected record: the fields it gives.
+pub fn describe_expected(want: &Expected) -> String {
+    let key = match (&want.key, &want.key_base64) {
+        (Some(k), _) => format!("{k:?}"),
+        (None, Some(b)) => format!("base64:{b}"),
+        (None, None) => "null".to_string(),
+    };
+    let mut text = format!("key {key}, value {}", expected_value(want));
+    if let Some(ts) = want.timestamp {
+        text.push_str(&format!(", timestamp {ts}"));
+    }
+    for (name, value) in want.headers.iter().flatten() {
+        text.push_str(&format!(", header {name} {value:?}"));
+    }
+    if let Some(kind) = &want.error_kind {
+        text.push_str(&format!(", error-kind {kind:?}"));
+    }
+    if let Some(error) = &want.error {
+        text.push_str(&format!(", error containing {error:?}"));
+    }
+    text
+}
+
 /// Compares one topic: the diff lines, empty when it matches. In order
 /// unless `any_order`.
 pub fn compare_topic(topic: &str, expected: &[Expected], observed: &[SentRecord], any_order: bool) -> Vec<String> {
@@ -107,7 +130,11 @@ pub fn compare_topic(topic: &str, expected: &[Expected], observed: &[SentRecord]
                 Some(at) => {
                     unmatched.remove(at);
                 }
-                None => lines.push(format!("topic {topic}, expected record {}: not produced: {want:?}", i + 1)),
+                None => lines.push(format!(
+                    "topic {topic}, expected record {}: not produced: {}",
+                    i + 1,
+                    describe_expected(want)
+                )),
             }
         }
         for record in unmatched {
@@ -122,7 +149,11 @@ pub fn compare_topic(topic: &str, expected: &[Expected], observed: &[SentRecord]
                     lines.push(format!("topic {topic}, record {}, field {field}: expected {want}, got {got}", i + 1));
                 }
             }
-            (Some(want), None) => lines.push(format!("topic {topic}, record {}: expected but not produced: {want:?}", i + 1)),
+            (Some(want), None) => lines.push(format!(
+                "topic {topic}, record {}: expected but not produced: {}",
+                i + 1,
+                describe_expected(want)
+            )),
             (None, Some(got)) => lines.push(format!("topic {topic}, record {}: unexpected: {}", i + 1, describe(got))),
             (None, None) => {}
         }

@@ -15,6 +15,7 @@
 
 pub mod compare;
 pub mod driver;
+pub mod json;
 pub mod spec;
 #[cfg(test)]
 mod tests;
@@ -297,6 +298,9 @@ impl Suite {
     /// Rewrites the spec file with each case's observed records as its
     /// expectations (`--update`), keeping everything else as written.
     pub fn update(&self, results: &[CaseResult]) -> Result<(), SpecError> {
+        if self.spec.json_lines.is_some() {
+            return self.update_json(results);
+        }
         let mut doc: toml_edit::DocumentMut = self
             .spec
             .text
@@ -326,8 +330,44 @@ impl Suite {
     }
 }
 
+impl Suite {
+    /// `--update` of a JSON spec: each case's `expect` replaced by the
+    /// observed records (as JSON), the rest kept; written back as JSON.
+    fn update_json(&self, results: &[CaseResult]) -> Result<(), SpecError> {
+        let path = &self.spec.path;
+        let fail = |e: String| SpecError::new(path, None, e);
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(format!("cannot edit: {e}")))?;
+        if let Some(cases) = doc.get_mut("case").and_then(serde_json::Value::as_array_mut) {
+            for (case, result) in cases.iter_mut().zip(results) {
+                let Some(case) = case.as_object_mut() else { continue };
+                let expect: serde_json::Map<String, serde_json::Value> = result
+                    .observed
+                    .iter()
+                    .map(|(key, records)| {
+                        let records = records
+                            .iter()
+                            .map(|r| {
+                                let value: toml::Value = toml::from_str(&format!("r = {r}"))
+                                    .ok()
+                                    .and_then(|t: toml::Table| t.get("r").cloned())
+                                    .unwrap_or(toml::Value::Table(toml::Table::new()));
+                                spec::to_json(&value)
+                            })
+                            .collect();
+                        (key.clone(), serde_json::Value::Array(records))
+                    })
+                    .collect();
+                case.insert("expect".into(), serde_json::Value::Object(expect));
+            }
+        }
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| fail(format!("cannot write: {e}")))?;
+        std::fs::write(path, text + "\n").map_err(|e| fail(format!("cannot write: {e}")))
+    }
+}
+
 /// The spec files `paths` stand for: files as given; for a folder, the
-/// `*.toml` files of its `tests/` folder (or of the folder itself when it
+/// `*.toml` and `*.json` files of its `tests/` folder (or of the folder itself when it
 /// is named `tests`), sorted.
 pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
     let mut files = Vec::new();
@@ -349,10 +389,10 @@ pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
         let mut found: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml" || e == "json"))
             .collect();
         if found.is_empty() {
-            return Err(SpecError::new(&dir, None, "holds no *.toml spec files".into()));
+            return Err(SpecError::new(&dir, None, "holds no *.toml or *.json spec files".into()));
         }
         found.sort();
         files.extend(found);

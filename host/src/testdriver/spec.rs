@@ -176,10 +176,12 @@ pub enum Action {
 pub struct Spec {
     /// The spec file.
     pub path: PathBuf,
-    /// Its text.
+    /// Its text as TOML (a JSON spec rewritten, see [`super::json`]).
     pub text: String,
     /// What it says.
     pub file: SpecFile,
+    /// A JSON spec: the JSON line of each line of `text`.
+    pub json_lines: Option<super::json::Rewritten>,
 }
 
 impl Spec {
@@ -188,13 +190,26 @@ impl Spec {
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
         let text = std::fs::read_to_string(path).map_err(|e| SpecError::new(path, None, format!("cannot read: {e}")))?;
         if path.extension().is_some_and(|e| e == "json") {
-            return Err(SpecError::new(
-                path,
-                None,
-                "JSON spec files are not supported yet; write the spec in TOML".to_string(),
-            ));
+            return Spec::parse_json(path, &text);
         }
         Spec::parse(path, text)
+    }
+
+    /// Parses the JSON spec `text` as the spec file `path`: the same
+    /// structure as TOML, errors with their JSON line.
+    pub fn parse_json(path: &Path, text: &str) -> Result<Spec, SpecError> {
+        let rewritten =
+            super::json::rewrite(text).map_err(|(line, message)| SpecError::new(path, Some(line), message))?;
+        let file: SpecFile = toml::from_str(&rewritten.toml).map_err(|e| {
+            let line = e.span().map(|s| rewritten.json_line(s.start));
+            SpecError::new(path, line, e.message().trim().to_string())
+        })?;
+        Ok(Spec {
+            path: path.to_path_buf(),
+            text: rewritten.toml.clone(),
+            file,
+            json_lines: Some(rewritten),
+        })
     }
 
     /// Parses `text` as the spec file `path`.
@@ -207,12 +222,16 @@ impl Spec {
             path: path.to_path_buf(),
             text,
             file,
+            json_lines: None,
         })
     }
 
     /// The line of byte offset `at`.
     pub fn line(&self, at: usize) -> usize {
-        line_of(&self.text, at)
+        match &self.json_lines {
+            Some(json) => json.json_line(at),
+            None => line_of(&self.text, at),
+        }
     }
 
     /// An error at byte offset `at` of this file.

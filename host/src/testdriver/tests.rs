@@ -169,3 +169,55 @@ fn any_order_matches_records_as_a_multiset() {
     assert!(compare_topic("out", &[e("a"), e("b")], &[sent("b"), sent("a")], true).is_empty());
     assert_eq!(compare_topic("out", &[e("a"), e("b")], &[sent("b"), sent("a")], false).len(), 2);
 }
+
+fn parse_json(text: &str) -> Result<Spec, super::SpecError> {
+    Spec::parse_json(Path::new("t.json"), text)
+}
+
+#[test]
+fn a_json_spec_reads_like_its_toml_twin() {
+    let spec = parse_json(
+        r#"{
+  "manifest": "plugin.toml",
+  "case": [
+    {
+      "name": "a",
+      "input": [
+        {"key": "k", "json": {"a": [1, {"b": "x\"y"}], "c": 0.5}, "timestamp": 3},
+        {"advance": "wall-clock", "by": "1m"},
+        {"restart": true}
+      ],
+      "expect": {"out": [{"key": "k", "value": "v"}], "metric.x": []},
+      "stores": {"s": [{"key": "k", "absent": true}]}
+    }
+  ]
+}"#,
+    )
+    .unwrap();
+    let case = &spec.file.cases[0];
+    let actions = spec.actions(case, &["in".to_string()]).unwrap();
+    let Action::Record(first) = &actions[0] else { panic!() };
+    assert_eq!(first.value.as_deref(), Some(&br#"{"a":[1,{"b":"x\"y"}],"c":0.5}"#[..]));
+    assert_eq!(first.line, 7, "the JSON line of the record");
+    assert_eq!(actions[1..], [Action::WallClockBy(60_000), Action::Restart]);
+    let keys: Vec<&str> = case.expect.keys().map(|k| k.get_ref().as_str()).collect();
+    assert_eq!(keys, ["metric.x", "out"]);
+    assert_eq!(case.stores.values().next().unwrap()[0].get_ref().absent, Some(true));
+}
+
+#[test]
+fn json_spec_errors_name_the_json_line() {
+    let error = parse_json("{\n  \"manifest\": \"p.toml\",\n  \"case\": [\n    {\"name\": \"a\",\n     \"nope\": 1}\n  ]\n}").unwrap_err();
+    assert_eq!((error.line, error.to_string().starts_with("t.json:5: unknown field `nope`")), (Some(5), true), "{error}");
+    let error = parse_json("{\n  \"manifest\": \"p.toml\",\n  \"case\": [\n    {\"name\": \"a\"\n  ]\n}").unwrap_err();
+    assert_eq!(error.line, Some(5), "a syntax error: {error}");
+    let error = parse_json("{\n  \"manifest\": \"p.toml\",\n  \"case\": [{\"name\": \"a\", \"input\": [\n    {\"key\": null}\n  ]}]\n}").unwrap_err();
+    assert_eq!(error.line, Some(4), "{error}");
+    assert!(error.message.contains("leave the field out"), "{error}");
+    let spec = parse_json(
+        "{\n  \"manifest\": \"p.toml\",\n  \"case\": [{\"name\": \"a\", \"input\": [\n    {\"value\": \"v\"},\n    {\"topic\": \"x\"}\n  ]}]\n}",
+    )
+    .unwrap();
+    let error = spec.actions(&spec.file.cases[0], &["in".to_string()]).unwrap_err();
+    assert_eq!(error.line, Some(5), "{error}");
+}

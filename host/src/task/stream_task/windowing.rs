@@ -484,7 +484,7 @@ impl StreamTask {
                     break;
                 }
                 let times = vec![to; task.stages[s].windows.len()];
-                task.move_clocks(s, to, times, batch)?;
+                task.move_clocks(s, to, times, "advance", batch)?;
             }
             Ok(())
         })
@@ -529,14 +529,22 @@ impl StreamTask {
         };
         let later = |t: i64| if t == i64::MIN { t } else { t.saturating_add(elapsed) };
         let times: Vec<i64> = base.windows.iter().map(|&t| later(t)).collect();
-        self.move_clocks(s, later(base.stream_time), times, batch)
+        self.move_clocks(s, later(base.stream_time), times, "idle-advance", batch)
     }
 
     /// Moves stage `s`'s stream time to `stream_time` (firing its
     /// stream-time timers) and each windowed store's time to `times[w]`
     /// (closing windows, emitting final results); no clock goes back, and
-    /// `i64::MIN` leaves a clock where it is.
-    fn move_clocks(&mut self, s: usize, stream_time: i64, times: Vec<i64>, batch: &InFlight) -> Result<(), TaskError> {
+    /// `i64::MIN` leaves a clock where it is. `why` names the move in the
+    /// dead letters of refused results (their source "topic").
+    fn move_clocks(
+        &mut self,
+        s: usize,
+        stream_time: i64,
+        times: Vec<i64>,
+        why: &str,
+        batch: &InFlight,
+    ) -> Result<(), TaskError> {
         if stream_time > self.stages[s].stream_time {
             self.stages[s].stream_time = stream_time;
             self.fire_stage_timers(s, Clock::StreamTime, i64::MIN, batch)?;
@@ -545,7 +553,7 @@ impl StreamTask {
             return Ok(());
         }
         let record = InputRecord {
-            topic: "idle-advance".into(),
+            topic: why.into(),
             partition: self.id.partition,
             offset: -1,
             timestamp: times.iter().copied().max().unwrap_or(i64::MIN),

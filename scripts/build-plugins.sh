@@ -2,10 +2,10 @@
 # Builds every plugin in plugins/ and places each component next to its
 # plugin.toml (as <name>.wasm, the file the manifest names): Rust plugins
 # (a Cargo.toml) for wasm32-wasip2 in one cargo run (the workspace's plugin
-# profile), Python plugins (an app.py) and JavaScript plugins (an app.js)
-# with `rill build`, the same build a `rill new` project gets
-# (componentize-py; esbuild and componentize-js), C plugins (an app.c) with
-# clang and tools/c-component (tools/c/build-plugin.sh); all installed by
+# profile), Python plugins (an app.py), JavaScript plugins (an app.js) and
+# C plugins (an app.c) with `rill build`, the same build a `rill new` project
+# gets (componentize-py; esbuild and componentize-js; clang and
+# tools/c-component through tools/c/build-plugin.sh); all installed by
 # scripts/setup.sh. Run after `cargo build --release` (RILL_BIN names
 # another rill).
 set -euo pipefail
@@ -35,16 +35,10 @@ for p in "${rust[@]}"; do
 done
 # rill build renames each component into place; a plugin with its own `wit`
 # (a link to wit/0.1.0) is built against that world, the rest against wit/.
-if [ ${#python[@]} -gt 0 ] || [ ${#javascript[@]} -gt 0 ]; then
+if [ $((${#python[@]} + ${#javascript[@]} + ${#c[@]})) -gt 0 ]; then
   [ -x "$rill" ] || { echo "build-plugins: $rill is missing: cargo build --release -p rill-host first" >&2; exit 1; }
 fi
-for p in "${python[@]}" "${javascript[@]}"; do
+for p in "${python[@]}" "${javascript[@]}" "${c[@]}"; do
   RILL_LOG=warn "$rill" build --rill-home "$PWD" "plugins/$p" >/dev/null
-done
-# tools/c/build-plugin.sh compiles app.c with the C SDK, then componentizes.
-wit_of() { if [ -e "plugins/$1/wit" ]; then echo "plugins/$1/wit"; else echo wit; fi; }
-for p in "${c[@]}"; do
-  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" tools/c/build-plugin.sh "plugins/$p" "$(wit_of "$p")" "$target_dir/$p.wasm"
-  install "$target_dir/$p.wasm" "plugins/$p/$p.wasm"
 done
 echo "built: ${rust[*]} ${python[*]} ${javascript[*]} ${c[*]}" >&2

@@ -1,10 +1,10 @@
 //! One workflow for every language: `rill new` makes a project on the SDK,
 //! `rill build` builds its component next to its manifest, `rill test` runs
 //! its specs on the real host, and the project's own native unit test
-//! passes (cargo test, pytest, node --test). The specs must also be able to
+//! passes (cargo test, pytest, node --test, tools/c/test.sh). The specs must also be able to
 //! fail: with a stricter `min-length` the same component fails them.
 
-use rill_tests::{rill, venv_tool};
+use rill_tests::{rill, venv_tool, workspace};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -101,6 +101,16 @@ fn python_new_build_test_and_pytest() {
 #[test]
 fn javascript_new_build_test_and_node_test() {
     the_workflow("js", |project| native_test(project, "node", &["--test"]));
+}
+
+#[test]
+fn c_new_build_test_and_c_test() {
+    let runner = workspace().join("tools/c/test.sh");
+    the_workflow("c", |project| {
+        let natively = native_test(project, &runner, &["app_test.c"]);
+        assert!(natively.contains("4 passed, 0 failed"), "{natively}");
+        natively
+    });
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use super::error::BuildError;
 use super::toolchain::Toolchain;
-use super::{js::Js, python::Python, rust::Rust};
+use super::{c::C, js::Js, python::Python, rust::Rust};
 use std::path::Path;
 
 /// A processor language.
@@ -17,11 +17,14 @@ pub enum Language {
     Python,
     /// JavaScript on `rill-sdk` (guest-sdk/js), bundled by esbuild and built by componentize-js.
     Js,
+    /// C on the C SDK (guest-sdk/c), compiled by clang for wasm32-wasi and
+    /// wrapped into a component by tools/c-component.
+    C,
 }
 
 impl Language {
     /// Every language, in the order detection reports them.
-    pub const ALL: [Language; 3] = [Language::Rust, Language::Python, Language::Js];
+    pub const ALL: [Language; 4] = [Language::Rust, Language::Python, Language::Js, Language::C];
 
     /// The file whose presence in a project folder says the language.
     pub fn marker(self) -> &'static str {
@@ -29,6 +32,7 @@ impl Language {
             Language::Rust => "Cargo.toml",
             Language::Python => "app.py",
             Language::Js => "app.js",
+            Language::C => "app.c",
         }
     }
 
@@ -38,6 +42,7 @@ impl Language {
             Language::Rust => "Rust",
             Language::Python => "Python",
             Language::Js => "JavaScript",
+            Language::C => "C",
         }
     }
 
@@ -47,6 +52,7 @@ impl Language {
             Language::Rust => &Rust,
             Language::Python => &Python,
             Language::Js => &Js,
+            Language::C => &C,
         }
     }
 
@@ -76,7 +82,7 @@ impl Language {
     }
 }
 
-/// "Cargo.toml (Rust), app.py (Python), app.js (JavaScript)".
+/// "Cargo.toml (Rust), app.py (Python), app.js (JavaScript), app.c (C)".
 fn markers() -> String {
     Language::ALL
         .iter()

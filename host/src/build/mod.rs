@@ -1,6 +1,6 @@
 //! `rill build`: one way to build a processor project into its component,
 //! whatever its language. The project folder holds `plugin.toml` and one
-//! language's marker file (`Cargo.toml`, `app.py`, `app.js`); the component
+//! language's marker file (`Cargo.toml`, `app.py`, `app.js`, `app.c`); the component
 //! is written where the manifest's `component` says (next to it, for
 //! projects made by `rill new`), by writing a temporary file and renaming
 //! it, so a `rill run` watching the file never loads half of one.
@@ -8,6 +8,7 @@
 //! Only what scripts/setup.sh installed is used ([`Toolbox`]); each
 //! language's steps are a [`toolchain::Toolchain`] in a file of its own.
 
+mod c;
 mod error;
 mod js;
 mod language;

@@ -50,6 +50,7 @@ fn each_language_is_detected_by_its_file() {
         ("Cargo.toml", Language::Rust),
         ("app.py", Language::Python),
         ("app.js", Language::Js),
+        ("app.c", Language::C),
     ] {
         let dir = project(&[MANIFEST, file]);
         assert_eq!(Language::detect(dir.path()).unwrap(), language, "{file}");
@@ -62,7 +63,7 @@ fn a_folder_without_a_language_file_names_the_files_looked_for() {
     let message = Language::detect(dir.path()).unwrap_err().to_string();
     assert!(message.contains("cannot tell the project's language"), "{message}");
     assert!(
-        message.contains("Cargo.toml (Rust), app.py (Python), app.js (JavaScript)"),
+        message.contains("Cargo.toml (Rust), app.py (Python), app.js (JavaScript), app.c (C)"),
         "{message}"
     );
     assert!(message.contains("fix:"), "{message}");
@@ -132,6 +133,36 @@ fn missing_javascript_tools_are_named_with_setup_sh_as_the_fix() {
 }
 
 #[test]
+fn c_and_its_native_test_file_are_one_language() {
+    // app_test.c is no marker: a C project holds both files.
+    let dir = project(&[MANIFEST, "app.c", "app_test.c"]);
+    assert_eq!(Language::detect(dir.path()).unwrap(), Language::C);
+    let dir = project(&[MANIFEST, "app.c", "app.js"]);
+    let message = Language::detect(dir.path()).unwrap_err().to_string();
+    assert!(message.contains("JavaScript (app.js) and C (app.c)"), "{message}");
+}
+
+#[test]
+fn a_missing_c_component_tool_is_named_with_setup_sh_as_the_fix() {
+    let dir = project(&[MANIFEST, "app.c"]);
+    let (home, tools) = bare_toolbox();
+    let message = build(dir.path(), &tools).unwrap_err().to_string();
+    assert!(message.starts_with("c-component is missing: "), "{message}");
+    // Where scripts/setup.sh and tools/c/build-plugin.sh build it.
+    let tool = home.path().join("target/c-component/release/c-component");
+    assert!(
+        message.contains(&format!("{} does not exist", tool.display())),
+        "{message}"
+    );
+    let setup = home.path().join("scripts/setup.sh");
+    assert!(
+        message.contains(&format!("fix: run {} (it installs c-component", setup.display())),
+        "{message}"
+    );
+    assert!(!dir.path().join("demo.wasm").exists());
+}
+
+#[test]
 fn a_folder_that_is_no_rill_checkout_is_refused_with_rill_home_as_the_fix() {
     let dir = project(&[MANIFEST, "app.js"]);
     let nowhere = tempfile::tempdir().unwrap();
@@ -148,8 +179,11 @@ fn the_checkout_this_binary_was_built_from_has_the_sdks_and_the_wit() {
         "guest-sdk",
         "guest-sdk/python",
         "guest-sdk/js",
+        "guest-sdk/c",
         "wit",
         "tools/js/build-plugin.sh",
+        "tools/c/build-plugin.sh",
+        "tools/c/test.sh",
     ] {
         tools.in_home(part).unwrap();
     }

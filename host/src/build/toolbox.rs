@@ -1,8 +1,9 @@
 //! Where the things a build needs are: the rill checkout (SDKs, WIT, the
 //! JavaScript build script) and what scripts/setup.sh installed
 //! (componentize-py and pytest in the tools venv, componentize-js and esbuild
-//! in tools/js/node_modules). `rill build` installs nothing itself: a
-//! missing piece is an error naming it and `scripts/setup.sh`.
+//! in tools/js/node_modules, clang and the tools/c-component tool for C).
+//! `rill build` installs nothing itself: a missing piece is an error naming
+//! it and `scripts/setup.sh`.
 
 use super::error::BuildError;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,14 @@ pub struct Toolbox {
     /// Cargo's target folder for Rust projects, shared by every project so
     /// rill-sdk and its dependencies compile once.
     rust_target: PathBuf,
+    /// Cargo's target folder of the checkout's own tools
+    /// (`$CARGO_TARGET_DIR`, else `<checkout>/target`): scripts/setup.sh
+    /// builds tools/c-component into its `c-component` folder, and
+    /// tools/c/build-plugin.sh looks for it there.
+    tools_target: PathBuf,
+    /// The C compiler named explicitly (`RILL_CLANG`, as
+    /// tools/c/build-plugin.sh honours it), instead of Debian's clang-14.
+    clang: Option<PathBuf>,
     /// componentize-py named explicitly (`RILL_COMPONENTIZE_PY`, as
     /// scripts/build-plugins.sh honours it), instead of the venv's.
     componentize_py: Option<PathBuf>,
@@ -42,20 +51,26 @@ impl Toolbox {
             .or_else(|| env("RILL_BUILD_TARGET"))
             .or_else(|| env("CARGO_TARGET_DIR").map(|dir| dir.join("rill-build")))
             .unwrap_or_else(|| cache.join("build-target"));
+        let home = home.canonicalize().unwrap_or(home);
         Toolbox {
-            home: home.canonicalize().unwrap_or(home),
             tools: env("RILL_TOOLS_DIR").unwrap_or_else(|| cache.join("tools")),
             rust_target,
+            tools_target: env("CARGO_TARGET_DIR").unwrap_or_else(|| home.join("target")),
+            clang: env("RILL_CLANG"),
             componentize_py: env("RILL_COMPONENTIZE_PY"),
+            home,
         }
     }
 
-    /// A toolbox with every location given, for tests.
+    /// A toolbox with every location given, for tests (the checkout's
+    /// tools are built into `<home>/target`, clang is found on PATH).
     pub fn new(home: PathBuf, tools: PathBuf, rust_target: PathBuf) -> Toolbox {
         Toolbox {
+            tools_target: home.join("target"),
             home,
             tools,
             rust_target,
+            clang: None,
             componentize_py: None,
         }
     }
@@ -109,6 +124,36 @@ impl Toolbox {
     pub fn js_tool(&self, tool: &'static str) -> Result<PathBuf, BuildError> {
         let path = self.home()?.join("tools/js/node_modules/.bin").join(tool);
         self.installed(tool, path)
+    }
+
+    /// Cargo's target folder of the checkout's tools (see `tools_target`).
+    pub fn tools_target(&self) -> &Path {
+        &self.tools_target
+    }
+
+    /// tools/c-component (C bindings of the WIT, and the core module wrapped
+    /// into a component), where scripts/setup.sh and
+    /// tools/c/build-plugin.sh build it.
+    pub fn c_component(&self) -> Result<PathBuf, BuildError> {
+        let path = self.tools_target.join("c-component/release/c-component");
+        self.installed("c-component", path)
+    }
+
+    /// The C compiler for wasm32-wasi: `RILL_CLANG` when set, else Debian's
+    /// clang-14 found on PATH (scripts/setup.sh installs it).
+    pub fn clang(&self) -> Result<PathBuf, BuildError> {
+        if let Some(clang) = &self.clang {
+            return Ok(clang.clone());
+        }
+        const CLANG: &str = "clang-14";
+        let on_path = std::env::var_os("PATH").map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(CLANG))
+                .find(|p| p.is_file())
+        });
+        // Not on PATH: name where Debian's package puts it.
+        let path = on_path.flatten().unwrap_or_else(|| Path::new("/usr/bin").join(CLANG));
+        self.installed(CLANG, path)
     }
 
     /// `path` when it exists; else the error naming `tool` and setup.sh.

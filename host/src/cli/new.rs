@@ -1,5 +1,5 @@
 //! `rill new`: scaffolds a processor project on the rill SDK of its language
-//! (Rust, Python or JavaScript): the manifest (component `<name>.wasm` next
+//! (Rust, Python, JavaScript or C): the manifest (component `<name>.wasm` next
 //! to it), the processor, its native unit test, a `tests/` folder of
 //! `rill test` specs and a README whose steps are `rill build`, `rill test`
 //! and `rill run`. The project points at the SDKs of the rill checkout
@@ -27,7 +27,7 @@ pub struct NewArgs {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Path to the language's SDK (default: the rill checkout's guest-sdk,
-    /// guest-sdk/python or guest-sdk/js).
+    /// guest-sdk/python, guest-sdk/js or guest-sdk/c).
     #[arg(long)]
     sdk: Option<PathBuf>,
     /// The rill checkout whose SDKs the project uses (default: the one rill
@@ -116,6 +116,20 @@ impl Scaffold {
                     sdk,
                 }
             }
+            Language::C => Scaffold {
+                files: &[
+                    ("app.c", include_str!("templates/c/app.c")),
+                    ("app_test.c", include_str!("templates/c/app_test.c")),
+                    // Where editors (clangd) find rill.h.
+                    ("compile_flags.txt", include_str!("templates/c/compile_flags.txt")),
+                ],
+                limits: "",
+                // The checkout's runner: gcc with the SDK and its test driver.
+                native_test: format!("{} app_test.c", tools.in_home("tools/c/test.sh")?.display()),
+                sdk: home_sdk("guest-sdk/c")?,
+                link: None,
+                copy: None,
+            },
         })
     }
 }

@@ -98,6 +98,17 @@ fn each_project_points_at_the_checkouts_sdk() {
     scaffold(&root.path().join("j"), "js");
     let link = std::fs::read_link(root.path().join("j/node_modules/rill-sdk")).unwrap();
     assert_eq!(link, home.join("guest-sdk/js"));
+    scaffold(&root.path().join("c"), "c");
+    let flags = std::fs::read_to_string(root.path().join("c/compile_flags.txt")).unwrap();
+    assert!(
+        flags.contains(&format!("-I{}", home.join("guest-sdk/c").display())),
+        "{flags}"
+    );
+    let readme = std::fs::read_to_string(root.path().join("c/README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("{} app_test.c", home.join("tools/c/test.sh").display())),
+        "{readme}"
+    );
 }
 
 #[test]

@@ -106,7 +106,12 @@ fn main() {
             p.counts.records_in as f64 / report.active.as_secs_f64(),
             p.plugin_nanos as f64 / 1e3 / p.counts.records_in.max(1) as f64
         );
-        println!("{:<18} load average {}", "", load_average());
+        println!(
+            "{:<18} load average {}, mean batch {:.1} records",
+            "",
+            load_average(),
+            p.counts.records_in as f64 / p.calls.max(1) as f64
+        );
     }
 }
 

@@ -37,3 +37,17 @@ test('config is checked', () => {
   assert.throws(() => new Driver(app, { config: { threshold: 0.5, extra: 1 } }), /unknown field `extra`/);
   assert.throws(() => new Driver(app, { config: {} }), /missing field `threshold`/);
 });
+
+test('integer-like keys, escapes and duplicate keys come out as the exact parser writes them', () => {
+  const driver = new Driver(app, { config: { threshold: 0.5 } });
+  const host = [
+    ['{"2":1,"1":{"10":true,"9":null},"name":"h"}', '{"2":1,"1":{"10":true,"9":null},"name":"h","timestamp":"t"}'],
+    ['{"\\u0031":1,"a":[1,-0,0.10]}', '{"1":1,"a":[1,-0,0.10],"timestamp":"t"}'],
+    ['{"a":1,"b":2,"a":3,"timestamp":0}', '{"a":3,"b":2,"timestamp":"t"}'],
+    ['{"s":"07:05:09.5\\"x\\u2028","n":123456789012345678901234567890}', '{"s":"07:05:09.5\\"x\\u2028","n":123456789012345678901234567890,"timestamp":"t"}'],
+  ];
+  for (const [value] of host) {
+    driver.send('metric.cpu', { value: `{"@timestamp":"t","host":${value},"system":{"cpu":{"total":{"norm":{"pct":0.9}}}}}` });
+  }
+  assert.deepEqual(driver.outputs('alert').map((o) => o.text()), host.map(([, alert]) => alert));
+});

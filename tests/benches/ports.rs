@@ -3,7 +3,8 @@
 //! instance creation, and records/s through the cpu-alert stage of the
 //! metrics pipeline on the embedded broker (same records for each).
 //!
-//! Environment: RILL_BENCH_RECORDS (cpu records, default 20000).
+//! Environment: RILL_BENCH_RECORDS (cpu records, default 20000);
+//! RILL_BENCH_PORTS (comma-separated ports to run, default all four).
 
 use rill_host::kafka::embedded::EmbeddedBroker;
 use rill_host::kafka::{KafkaSettings, produce_all};
@@ -40,7 +41,12 @@ fn main() {
     );
     let engine = new_engine().unwrap();
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
-    for port in ["cpu-alert", "cpu-alert-python", "cpu-alert-js", "cpu-alert-c"] {
+    let only = std::env::var("RILL_BENCH_PORTS").ok();
+    let ports = ["cpu-alert", "cpu-alert-python", "cpu-alert-js", "cpu-alert-c"];
+    for port in ports
+        .into_iter()
+        .filter(|p| only.as_deref().is_none_or(|o| o.split(',').any(|x| x.trim() == *p)))
+    {
         let mut manifest =
             Manifest::load(&rill_tests::workspace().join("plugins").join(port).join("plugin.toml")).unwrap();
         manifest.component = rill_tests::component(port);
@@ -100,5 +106,20 @@ fn main() {
             p.counts.records_in as f64 / report.active.as_secs_f64(),
             p.plugin_nanos as f64 / 1e3 / p.counts.records_in.max(1) as f64
         );
+        println!(
+            "{:<18} load average {}, mean batch {:.1} records",
+            "",
+            load_average(),
+            p.counts.records_in as f64 / p.calls.max(1) as f64
+        );
     }
+}
+
+/// The 1-minute load average (Linux), printed with each figure: this bench
+/// shares its machine, and a figure means little without it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
 }

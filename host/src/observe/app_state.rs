@@ -128,6 +128,24 @@ impl AppStateCell {
         self.listeners.lock().push(listener);
     }
 
+    /// Starts a new life for a new run in the same process: a finished state
+    /// (NOT_RUNNING, ERROR) goes back to CREATED. The state is process-wide
+    /// while `runtime::run` is a library call that a bench, a test or a
+    /// demo makes once per pipeline, one after another; without this the
+    /// second run's REBALANCING and RUNNING were refused as illegal and the
+    /// HTTP endpoints kept reporting the first run's NOT_RUNNING. A state of
+    /// a run still going on is left alone (that run owns it). Returns
+    /// whether the state was reset.
+    pub fn begin_run(&self) -> bool {
+        let mut current = self.current.lock();
+        if !matches!(current.0, AppState::NotRunning | AppState::Error) {
+            return false;
+        }
+        tracing::info!("application state {} -> CREATED: a new run in this process", current.0);
+        *current = (AppState::Created, Instant::now());
+        true
+    }
+
     /// Moves to `next` if the diagram allows it; staying put is a no-op.
     /// Returns whether the state changed.
     pub fn set(&self, next: AppState) -> bool {
@@ -198,5 +216,25 @@ mod tests {
         assert!(cell.set(NotRunning));
         assert!(!cell.set(Running), "NOT_RUNNING is final");
         assert_eq!(seen.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn a_new_run_starts_from_created_after_the_last_one_finished() {
+        let cell = AppStateCell::default();
+        assert!(!cell.begin_run(), "a fresh cell is already CREATED");
+        for end in [NotRunning, Error] {
+            assert!(cell.set(Rebalancing));
+            assert!(cell.set(Running));
+            if end == NotRunning {
+                assert!(cell.set(PendingShutdown));
+            }
+            assert!(cell.set(end));
+            assert!(cell.begin_run(), "{end} is the end of a run");
+            assert_eq!(cell.get(), Created);
+        }
+        assert!(cell.set(Rebalancing));
+        assert!(!cell.begin_run(), "a run still going on keeps its state");
+        assert_eq!(cell.get(), Rebalancing);
+        assert!(cell.set(Running), "the second run moves as the first did");
     }
 }

@@ -183,6 +183,9 @@ impl Telemetry {
         threads: usize,
         lag_window: usize,
     ) {
+        if self.state.begin_run() {
+            self.event("state", "", AppState::Created.name().to_string());
+        }
         *self.application.lock() = application.to_string();
         *self.topology.lock() = topology;
         *self.processors.lock() = processors;

@@ -2,13 +2,17 @@
 //! pipeline end to end, rill (`apps/metrics.toml`: metric-branch feeding
 //! cpu-alert in memory, the real Wasm plugins, the real binary) against
 //! the native baseline a user would otherwise write (`native-metrics`: one
-//! rdkafka consume loop, one JSON parse per record, same client settings).
+//! rdkafka consume loop, one JSON parse per record, same client settings),
+//! and against the ceiling (`native-passthrough`: the same client settings
+//! and loop copying every input record unchanged to one output topic, no
+//! parse), as issue 23 asks.
 //!
 //! Each run gets a fresh embedded broker with the same pre-loaded
 //! `metric.all`, and is timed from process start until the group's
 //! committed offsets cover every input record (both commit only after their
 //! outputs are acknowledged). Prints records/s, CPU seconds and peak RSS of
-//! each, the ratios, and where rill's time goes per record.
+//! each, rill's ratios to both baselines, and where rill's time goes per
+//! record.
 //!
 //! Environment: RILL_BENCH_RECORDS (default 300000; the dev broker keeps
 //! about 5 MiB per partition), RILL_BENCH_ROUNDS (3),
@@ -65,6 +69,15 @@ fn state_dir() -> &'static std::path::Path {
     DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
+/// Starts one of the native baselines (same arguments for both).
+fn native(program: &str, brokers: &str, group: &str, commit_ms: usize) -> Child {
+    Command::new(program)
+        .args([brokers, group, &commit_ms.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commit_ms: usize) -> Measured {
     let broker = EmbeddedBroker::start(1).unwrap();
     for topic in TOPICS {
@@ -96,11 +109,13 @@ fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commi
 
     let started = Instant::now();
     let mut child: Child = match mode {
-        "native" => Command::new(env!("CARGO_BIN_EXE_native-metrics"))
-            .args([&kafka.brokers, &group, &commit_ms.to_string()])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+        "native" => native(env!("CARGO_BIN_EXE_native-metrics"), &kafka.brokers, &group, commit_ms),
+        "passthrough" => native(
+            env!("CARGO_BIN_EXE_native-passthrough"),
+            &kafka.brokers,
+            &group,
+            commit_ms,
+        ),
         _ => rill_tests::rill()
             .arg("run")
             .arg(rill_tests::install_metrics_app(dir.path()))
@@ -213,7 +228,7 @@ fn main() {
     let mut results: HashMap<&str, Vec<Measured>> = HashMap::new();
     // Alternate so drift on a shared machine hits both alike.
     for round in 0..rounds {
-        for mode in ["native", "rill"] {
+        for mode in ["native", "passthrough", "rill"] {
             let m = measure(mode, round, &records, partitions, commit_ms);
             println!(
                 "round {round} {mode:>6}: {:.2} s = {:>7.0} records/s, cpu {:.2} s, peak RSS {:.0} MiB",
@@ -227,6 +242,15 @@ fn main() {
         // The same work: every output and dead-letter topic got as many records.
         let (native, rill) = (&results["native"][round].written, &results["rill"][round].written);
         assert_eq!(native, rill, "the baseline and rill wrote different record counts");
+        // The ceiling copied every input record to metric.cpu and nothing else.
+        let copied: Vec<(&str, i64)> = rill_host::metricbeat::written_topics()
+            .iter()
+            .map(|topic| (*topic, if *topic == "metric.cpu" { n as i64 } else { 0 }))
+            .collect();
+        assert_eq!(
+            results["passthrough"][round].written, copied,
+            "the pass-through did not copy every input record once"
+        );
     }
     let median = |mode: &str, f: &dyn Fn(&Measured) -> f64| {
         let mut v: Vec<f64> = results[mode].iter().map(f).collect();
@@ -240,17 +264,29 @@ fn main() {
         median("rill", &|m| m.peak_rss_mib),
     );
     let (native_cpu, rill_cpu) = (median("native", &|m| m.cpu_seconds), median("rill", &|m| m.cpu_seconds));
+    let (copy, copy_cpu, copy_rss) = (
+        median("passthrough", &rate),
+        median("passthrough", &|m| m.cpu_seconds),
+        median("passthrough", &|m| m.peak_rss_mib),
+    );
     println!(
         "\n{:<8} {:>12} {:>10} {:>12}",
         "median", "records/s", "cpu s", "peak RSS MiB"
     );
     println!("{:<8} {native:>12.0} {native_cpu:>10.2} {native_rss:>12.0}", "native");
     println!("{:<8} {rill:>12.0} {rill_cpu:>10.2} {rill_rss:>12.0}", "rill");
+    println!("{:<8} {copy:>12.0} {copy_cpu:>10.2} {copy_rss:>12.0}", "passthru");
     println!(
         "rill / native: records/s {:.2} (target >= 0.85), peak RSS {:.2} (target <= 1.10), cpu {:.2}",
         rill / native,
         rill_rss / native_rss,
         rill_cpu / native_cpu
+    );
+    println!(
+        "rill / pass-through (ceiling: no parse, one copy per record): records/s {:.2}, peak RSS {:.2}, cpu {:.2}",
+        rill / copy,
+        rill_rss / copy_rss,
+        rill_cpu / copy_cpu
     );
 
     // Where rill's time went, per source record, from its exit log (last round).

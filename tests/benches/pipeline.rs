@@ -314,6 +314,11 @@ fn main() {
         "dispatch",
         us(looped("dispatch_ns"))
     );
+    println!(
+        "  {:<28} {:>6.2}  (part of dispatch: blocked on full worker queues)",
+        "  of which waiting",
+        us(looped("dispatch_wait_ns"))
+    );
     let calls = log_fields(log, "processed", "processor", "calls");
     let inputs = log_fields(log, "processed", "processor", "records_in");
     for (name, plugin) in log_fields(log, "processed", "processor", "plugin_ns") {

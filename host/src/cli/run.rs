@@ -206,11 +206,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         poll_ns = time.poll_nanos,
         copy_in_ns = time.copy_in_nanos,
         dispatch_ns = time.dispatch_nanos,
+        dispatch_wait_ns = time.dispatch_wait_nanos,
         commit_ns = time.commit_nanos,
-        "poll loop per source record: poll {:.2} us, copy in {:.2} us, dispatch {:.2} us, commit {:.2} us",
+        "poll loop per source record: poll {:.2} us, copy in {:.2} us, dispatch {:.2} us (of which waiting on full worker queues {:.2} us), commit {:.2} us",
         per(time.poll_nanos),
         per(time.copy_in_nanos),
         per(time.dispatch_nanos),
+        per(time.dispatch_wait_nanos),
         per(time.commit_nanos)
     );
     if !report.failed.is_empty() {

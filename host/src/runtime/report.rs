@@ -33,6 +33,9 @@ pub struct LoopTime {
     /// Nanoseconds ordering records into batches and handing them to the
     /// workers (including waits on full worker queues: backpressure).
     pub dispatch_nanos: u64,
+    /// The part of `dispatch_nanos` spent blocked on a full worker queue:
+    /// waiting for the workers, not work of the poll loop.
+    pub dispatch_wait_nanos: u64,
     /// Nanoseconds committing offsets.
     pub commit_nanos: u64,
 }

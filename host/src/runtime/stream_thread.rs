@@ -109,7 +109,7 @@ pub fn poll_loop<S: RecordSource>(
                 poll_latency.record((polled_at - turn).as_secs_f64());
             }
         }
-        feed_tasks(source, tasks, &mut batches);
+        time.dispatch_wait_nanos += feed_tasks(source, tasks, &mut batches);
         window.record(polled, polled_at - turn, polled_at.elapsed());
         time.records += polled as u64;
         time.dispatch_nanos += polled_at.elapsed().as_nanos() as u64;
@@ -269,19 +269,23 @@ impl TurnBatches {
 /// Hands what one poll turn gathered to the tasks' partition groups, sends
 /// every task the records it may process now (timestamp order across its
 /// inputs, see `task::partition_group`), and pauses or resumes fetching of
-/// partitions by how much their tasks hold.
-fn feed_tasks<S: RecordSource>(source: &S, manager: &Mutex<TaskManager>, batches: &mut TurnBatches) {
+/// partitions by how much their tasks hold. Returns the nanoseconds it
+/// waited on full worker queues.
+fn feed_tasks<S: RecordSource>(source: &S, manager: &Mutex<TaskManager>, batches: &mut TurnBatches) -> u64 {
     let mut manager = manager.lock();
     for (topic, partition, batch) in batches.partitions.iter_mut().filter(|(_, _, b)| !b.is_empty()) {
         manager.buffer(topic, *partition, std::mem::take(batch));
     }
+    let waited_before = manager.queue_wait_nanos();
     manager.dispatch_ready(source);
+    let waited = manager.queue_wait_nanos() - waited_before;
     let flow = manager.flow_control();
     let restored = manager.poll_restores();
     drop(manager);
     source.set_fetching(&flow.pause, false);
     source.set_fetching(&flow.resume, true);
     source.set_fetching(&restored, true);
+    waited
 }
 
 /// Where the poll loop's time goes, logged at debug level once a second.

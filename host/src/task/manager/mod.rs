@@ -158,6 +158,9 @@ pub struct TaskManager {
     /// commit interval, until an assignment or revocation starts the next
     /// generation or a retried commit succeeds.
     refused_by_rebalance: bool,
+    /// Nanoseconds the poll loop spent blocked on a full worker queue
+    /// (backpressure), so the exit log can tell waiting from dispatch work.
+    queue_wait_nanos: std::sync::atomic::AtomicU64,
 }
 
 /// How long a partition with no committed offset and nothing polled may
@@ -222,6 +225,7 @@ impl TaskManager {
             aborted: None,
             rollbacks: Vec::new(),
             refused_by_rebalance: false,
+            queue_wait_nanos: Default::default(),
         })
     }
 
@@ -604,9 +608,29 @@ impl TaskManager {
     }
 
     fn send(&self, worker: usize, command: Command) {
-        if self.workers[worker].commands.send(command).is_err() {
+        use crossbeam_channel::TrySendError;
+        // Timed only when the queue is full, so the common case costs no
+        // clock read.
+        let sent = match self.workers[worker].commands.try_send(command) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(command)) => {
+                let waiting = Instant::now();
+                let sent = self.workers[worker].commands.send(command).map_err(drop);
+                self.queue_wait_nanos
+                    .fetch_add(waiting.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+                sent
+            }
+            Err(TrySendError::Disconnected(_)) => Err(()),
+        };
+        if sent.is_err() {
             set_fatal(&self.fatal, Some(worker), format!("worker {worker} stopped"));
         }
+    }
+
+    /// Nanoseconds spent so far waiting on full worker queues (part of the
+    /// poll loop's dispatch time).
+    pub fn queue_wait_nanos(&self) -> u64 {
+        self.queue_wait_nanos.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

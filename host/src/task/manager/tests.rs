@@ -145,3 +145,51 @@ fn a_partition_is_paused_when_its_task_holds_enough_and_resumed_below_half() {
     assert_eq!(tasks.flow_control().resume, [tp(0)], "fetched again once drained");
     tasks.close_all(&committer);
 }
+
+/// The dispatch path's own cost (buffering, timestamp order, batches,
+/// flow control), apart from waits on full worker queues: what the poll
+/// loop spends per record when the workers keep up. A measurement, not a
+/// check: `cargo test --release -p rill-host dispatch_cost -- --ignored
+/// --nocapture` prints the best of its rounds.
+#[test]
+#[ignore]
+fn dispatch_cost() {
+    const PARTITIONS: i32 = 12;
+    const PER_TURN: usize = 4096;
+    const TURNS: usize = 60;
+    let sink = Arc::new(MemorySink::default());
+    let mut tasks = manager(sink.clone(), FeedOptions::default());
+    let assigned: Vec<TopicPartition> = (0..PARTITIONS).map(tp).collect();
+    tasks.handle_assignment(&assigned, &HashMap::new());
+    let committer = Recorder::default();
+    let value = "x".repeat(300);
+    let per_partition = PER_TURN / PARTITIONS as usize;
+    let mut best = f64::MAX;
+    let mut offsets = vec![0i64; PARTITIONS as usize];
+    for _ in 0..TURNS {
+        let turn: Vec<(i32, Vec<crate::record::InputRecord>)> = (0..PARTITIONS)
+            .map(|p| {
+                let values = vec![value.as_str(); per_partition];
+                let batch = records(p, offsets[p as usize], &values);
+                offsets[p as usize] += per_partition as i64;
+                (p, batch)
+            })
+            .collect();
+        let waited = tasks.queue_wait_nanos();
+        let started = Instant::now();
+        for (p, batch) in turn {
+            tasks.buffer("in", p, batch);
+        }
+        tasks.dispatch_ready(&committer);
+        tasks.flow_control();
+        let spent = started.elapsed().as_nanos() as u64 - (tasks.queue_wait_nanos() - waited);
+        best = best.min(spent as f64 / (per_partition * PARTITIONS as usize) as f64);
+    }
+    let total = (per_partition * PARTITIONS as usize * TURNS) as f64;
+    println!(
+        "dispatch work per record, best of {TURNS} turns of {} records: {best:.1} ns; waited on full queues {:.1} ns per record on average",
+        per_partition * PARTITIONS as usize,
+        tasks.queue_wait_nanos() as f64 / total
+    );
+    tasks.close_all(&committer);
+}

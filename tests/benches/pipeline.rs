@@ -14,6 +14,14 @@
 //! each, rill's ratios to both baselines, and where rill's time goes per
 //! record.
 //!
+//! After each timed run (outside the timed window), every output and
+//! dead-letter topic is read back from the run's broker, and the bench fails
+//! unless rill wrote exactly the records native did: per topic as multisets
+//! of (key, value) bytes, and, since both produce with the same settings
+//! (`KafkaSettings::producer`: murmur2 of the key) and keep each input
+//! partition's order, per partition in offset order too. The first differing
+//! record is shown (topic, partition, key, both values as text).
+//!
 //! Environment: RILL_BENCH_RECORDS (default 300000; the dev broker keeps
 //! about 5 MiB per partition), RILL_BENCH_ROUNDS (3),
 //! RILL_BENCH_PARTITIONS (12), RILL_BENCH_COMMIT_MS (1000), RILL_BENCH_THREADS
@@ -24,6 +32,8 @@ use rdkafka::{ClientConfig, TopicPartitionList};
 use rill_host::kafka::KafkaSettings;
 use rill_host::kafka::embedded::EmbeddedBroker;
 use rill_host::metricbeat::{Generator, TOPICS};
+use rill_tests::Received;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
@@ -38,6 +48,87 @@ struct Measured {
     log: String,
     /// Records written per output and dead-letter topic.
     written: Vec<(&'static str, i64)>,
+    /// What native and rill wrote, for comparing records (not kept for the
+    /// pass-through, which copies by design); taken once compared.
+    outputs: Option<Outputs>,
+}
+
+/// Every record one program wrote, per output and dead-letter topic, in
+/// partition and offset order.
+type Outputs = Vec<(&'static str, Vec<Received>)>;
+
+/// Reads back every output and dead-letter topic of a finished run: one
+/// consumer per topic, up to the high watermarks.
+fn read_outputs(brokers: &str) -> Outputs {
+    rill_host::metricbeat::written_topics()
+        .iter()
+        .map(|topic| {
+            let mut records = rill_tests::read_all(brokers, topic);
+            records.sort_by_key(|r| (r.partition, r.offset));
+            (*topic, records)
+        })
+        .collect()
+}
+
+/// A key or value as text, for the failure message.
+fn text(bytes: Option<&[u8]>) -> Cow<'_, str> {
+    bytes.map_or(Cow::Borrowed("<null>"), String::from_utf8_lossy)
+}
+
+/// A record's (key, value), what the multisets count.
+fn pair(r: &Received) -> (Option<&[u8]>, Option<&[u8]>) {
+    (r.key.as_deref(), r.value.as_deref())
+}
+
+/// The value of the record of `key` on one side, as text: keys are unique
+/// per input record, so it is the other side's counterpart of a record.
+fn value_of<'a>(side: &'a [Received], key: Option<&[u8]>) -> Cow<'a, str> {
+    side.iter()
+        .find(|o| o.key.as_deref() == key)
+        .map_or(Cow::Borrowed("<missing>"), |o| text(o.value.as_deref()))
+}
+
+/// The first record native and rill disagree on, described, or `None` when
+/// they wrote the same records: per topic as multisets of (key, value), then
+/// per partition in offset order.
+fn first_difference(native: &Outputs, rill: &Outputs) -> Option<String> {
+    for ((topic, ours), (_, theirs)) in native.iter().zip(rill) {
+        let mut counts: HashMap<(Option<&[u8]>, Option<&[u8]>), i64> = HashMap::new();
+        for r in ours {
+            *counts.entry(pair(r)).or_default() += 1;
+        }
+        for r in theirs {
+            *counts.entry(pair(r)).or_default() -= 1;
+        }
+        if let Some(r) = ours.iter().chain(theirs).find(|r| counts[&pair(r)] != 0) {
+            let key = r.key.as_deref();
+            return Some(format!(
+                "{topic} (as multisets), partition {}, key {}: native {} / rill {}",
+                r.partition,
+                text(key),
+                value_of(ours, key),
+                value_of(theirs, key)
+            ));
+        }
+        if let Some((a, b)) = ours
+            .iter()
+            .zip(theirs)
+            .find(|(a, b)| (a.partition, pair(a)) != (b.partition, pair(b)))
+        {
+            return Some(format!(
+                "{topic} (per partition in offset order), partition {} offset {}, key {}: native {} / rill partition {} offset {}, key {}: {}",
+                a.partition,
+                a.offset,
+                text(a.key.as_deref()),
+                text(a.value.as_deref()),
+                b.partition,
+                b.offset,
+                text(b.key.as_deref()),
+                text(b.value.as_deref())
+            ));
+        }
+    }
+    None
 }
 
 fn env(name: &str, default: usize) -> usize {
@@ -179,6 +270,7 @@ fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commi
             (*topic, count)
         })
         .collect();
+    let outputs = (mode != "passthrough").then(|| read_outputs(&kafka.brokers));
     let log = log_reader.map(|r| r.join().unwrap()).unwrap_or_default();
     if let Ok(path) = std::env::var("RILL_BENCH_LOG") {
         std::fs::write(path, &log).unwrap();
@@ -189,6 +281,7 @@ fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commi
         peak_rss_mib,
         log,
         written,
+        outputs,
     }
 }
 
@@ -242,6 +335,17 @@ fn main() {
         // The same work: every output and dead-letter topic got as many records.
         let (native, rill) = (&results["native"][round].written, &results["rill"][round].written);
         assert_eq!(native, rill, "the baseline and rill wrote different record counts");
+        // The same records: taken out, so only one round's are ever held.
+        let mut take = |mode: &str| results.get_mut(mode).unwrap()[round].outputs.take().unwrap();
+        let (native, rill) = (take("native"), take("rill"));
+        if let Some(difference) = first_difference(&native, &rill) {
+            panic!("the baseline and rill wrote different records: {difference}");
+        }
+        let compared: usize = native.iter().map(|(_, records)| records.len()).sum();
+        println!(
+            "round {round}: rill wrote the same {compared} records as native (per topic as multisets of key and value, \
+             and per partition in offset order)"
+        );
         // The ceiling copied every input record to metric.cpu and nothing else.
         let copied: Vec<(&str, i64)> = rill_host::metricbeat::written_topics()
             .iter()

@@ -114,7 +114,7 @@ impl Rewritten {
 
     /// The JSON line of byte offset `at` of the TOML text.
     pub fn json_line(&self, at: usize) -> usize {
-        let toml_line = super::spec::line_of(&self.toml, at);
+        let toml_line = line_of(&self.toml, at);
         self.lines
             .get(toml_line.saturating_sub(1))
             .or(self.lines.last())
@@ -255,4 +255,11 @@ impl Parser<'_> {
         }
         Node::Scalar(String::from_utf8_lossy(&self.text[start..self.at]).into_owned(), line)
     }
+}
+
+/// 1-based line of byte offset `at` in `text`: TOML and JSON errors carry
+/// byte offsets, spec errors name lines. Here, below `spec.rs`, so the two
+/// files do not import each other.
+pub fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }

@@ -3,6 +3,7 @@
 //! and line (see `docs/testing.md` for the schema).
 
 use super::SpecError;
+use super::json::line_of;
 use base64::Engine as _;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -413,10 +414,6 @@ pub fn to_json(value: &toml::Value) -> serde_json::Value {
     }
 }
 
-/// 1-based line of byte offset `at` in `text`.
-pub fn line_of(text: &str, at: usize) -> usize {
-    text.as_bytes()[..at.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
-}
 
 impl Expected {
     /// The expected key bytes.

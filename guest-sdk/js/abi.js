@@ -1,19 +1,22 @@
 // The component side of the SDK, and the only file that knows
-// componentize-js's conventions for the rill:processor@0.2.0 world: exports
-// are top-level functions in camelCase (init, process, aggregate, emit,
-// onTimer); a result returned at the top level is the value or a thrown
-// string, and inside a list a {tag: 'ok' | 'err', val}; option<T> is the
-// value or undefined; s64/u64 are BigInt; list<u8> is a Uint8Array; imported
-// functions that return result throw a ComponentError whose payload is the
-// error. tools/js/build-plugin.sh bundles an app with this module:
+// componentize-js's conventions for the rill:processor world: exports are
+// top-level functions in camelCase (init, process, processFields, aggregate,
+// emit, onTimer); a result returned at the top level is the value or a
+// thrown string, and inside a list or record a {tag: 'ok' | 'err', val}; a
+// variant is {tag, val}; option<T> is the value or undefined; s64/u64 are
+// BigInt; list<u8> is a Uint8Array; imported functions that return result
+// throw a ComponentError whose payload is the error. The imports come from
+// 'rill-world', a module tools/js/build-plugin.sh writes for the world the
+// plugin is built against (0.3.0, 0.2.0 or 0.1.0): an interface the world
+// lacks is undefined there, and the exports it lacks are left out of the
+// bundle's entry:
 //
 //   import app from './app.js'; import { bind } from '<sdk>/abi.js';
-//   bind(app); export { init, process, aggregate, emit, onTimer } from '<sdk>/abi.js';
+//   bind(app); export { init, process, processFields, aggregate, emit, onTimer } from '<sdk>/abi.js';
 
-import { log as hostLog } from 'rill:processor/log@0.2.0';
-import { get, put, delete as remove, range, lookup } from 'rill:processor/state@0.2.0';
-import { schedule, cancel } from 'rill:processor/timers@0.2.0';
+import { hostLog, get, put, remove, range, lookup, schedule, cancel, names } from 'rill-world';
 import { install } from './host.js';
+import { FieldNames, INPUT, OMITTED, RawJson } from './index.js';
 import * as runtime from './runtime.js';
 
 /** option<T> arrives as undefined; the SDK speaks null (Kafka's null). */
@@ -27,8 +30,11 @@ install({
   delete: (store, key) => remove(store, key),
   range: (store, start, end, limit) => range(store, orUndefined(start), orUndefined(end), limit),
   lookup: (table, key) => orNull(lookup(table, key)),
-  schedule: (name, clock, every, aligned) => schedule(name, clock, BigInt(every), aligned),
-  cancel: (name) => cancel(name),
+  schedule(name, clock, every, aligned) {
+    if (schedule === undefined) throw new Error('timers need rill:processor@0.2.0 or later');
+    schedule(name, clock, BigInt(every), aligned);
+  },
+  cancel: (name) => cancel?.(name),
   log: (level, message) => hostLog(level, message),
 });
 
@@ -67,6 +73,44 @@ function output(o) {
 /** A runtime outcome as a list element's result<list<output-record>, string>. */
 const result = (r) => ('error' in r ? { tag: 'err', val: r.error } : { tag: 'ok', val: r.outputs.map(output) });
 
+/** The manifest's [fields] names, asked of the host once (the same for
+ * every call of an instance). */
+let fieldNames = null;
+
+/** A field variant as processors see it (missing: undefined). */
+function fieldValue(f) {
+  switch (f.tag) {
+    case 'number':
+    case 'text':
+    case 'boolean':
+      return f.val;
+    case 'raw':
+      return new RawJson(f.val.text, f.val.canonical);
+    case 'null':
+      return null;
+    default:
+      return undefined;
+  }
+}
+
+/** A field-record as runtime.js takes it: an input record whose value may
+ * be OMITTED, with its fields. */
+function fieldRecord(r) {
+  const v = r.value;
+  const out = record(r);
+  out.value = v.tag === 'bytes' ? v.val : v.tag === 'omitted' ? OMITTED : null;
+  out.fields = r.fields.tag === 'ok' ? { values: r.fields.val.map(fieldValue) } : { error: r.fields.val };
+  out.names = fieldNames;
+  return out;
+}
+
+/** An output as a field-output: its value an output-value. */
+function fieldOutput(o) {
+  const out = output(o);
+  out.value = o.value === INPUT ? { tag: 'input' } : o.value === null ? { tag: 'null' } : { tag: 'bytes', val: o.value };
+  return out;
+}
+
 /** init: func(config: string) -> result<_, string>. */
 export function init(config) {
   runtime.init(app, config);
@@ -75,6 +119,14 @@ export function init(config) {
 /** process: func(batch: list<input-record>) -> list<record-result>. */
 export function process(batch) {
   return runtime.process(app, batch.map(record)).map(result);
+}
+
+/** process-fields: func(batch: list<field-record>) -> list<field-result>. */
+export function processFields(batch) {
+  if (fieldNames === null) fieldNames = new FieldNames(names());
+  return runtime
+    .process(app, batch.map(fieldRecord))
+    .map((r) => ('error' in r ? { tag: 'err', val: r.error } : { tag: 'ok', val: r.outputs.map(fieldOutput) }));
 }
 
 /** aggregate: func(batch: list<aggregation>) -> list<result<list<list<u8>>, string>>. */

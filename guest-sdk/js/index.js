@@ -19,18 +19,129 @@ import { current, stateError } from './host.js';
 
 export * as codecs from './codecs.js';
 
+/** A record's value that the host did not copy into the instance (the
+ * manifest declares [fields] without input-value = "bytes"). */
+export const OMITTED = Symbol('rill: value omitted');
+
+/** An output's value that is the input record's value, unchanged: the host
+ * reuses the bytes it holds (WIT output-value::input). ctx.forward sends it
+ * for a record passed with its [fields]; the testing Driver turns it into
+ * the input's bytes. */
+export const INPUT = Symbol('rill: the input value');
+
+/** What reading record.value says when [fields] left the value in the host. */
+const VALUE_OMITTED =
+  'the value was not passed to this processor: its manifest declares [fields], so the host hands over only those; ' +
+  'set input-value = "bytes" in plugin.toml to read record.value too';
+
+/** What field access says when the manifest declares no [fields]. */
+const NO_FIELDS =
+  "this processor's manifest declares no [fields]: add them to plugin.toml (name = \"path.in.the.value\") to read record.field(name)";
+
+/** The exact JSON text of a value as it stands in the input record, as
+ * [fields] hand over objects, arrays and fields declared as = "raw".
+ * `canonical` is true when `text` is already what a compact writer (serde_json
+ * compact, Gson's toString(), JSON.stringify for what it can represent)
+ * writes for it, so it can be copied into an output instead of parsed and
+ * re-written (see withMember). */
+export class RawJson {
+  constructor(text, canonical) {
+    this.text = text;
+    this.canonical = canonical;
+  }
+
+  /** The value parsed (JSON.parse). */
+  json() {
+    return JSON.parse(this.text);
+  }
+
+  /** The JSON text. */
+  toString() {
+    return this.text;
+  }
+}
+
+/** `obj` (a RawJson object) with `"key": value` (a RawJson) added as its last
+ * member, spliced as text; null when that could differ from parsing `obj`,
+ * setting the member and writing it compactly: obj or value is not
+ * canonical, obj is not an object, key needs escaping, or the text "key"
+ * occurs in obj at all (it could be a member already, which a writer
+ * replaces in place). The caller then falls back to parsing and writing. */
+export function withMember(obj, key, value) {
+  if (!obj.canonical || !value.canonical) return null;
+  const text = obj.text;
+  if (text[0] !== '{') return null;
+  const quoted = JSON.stringify(key);
+  if (quoted.length !== key.length + 2 || /[\u2028\u2029]/.test(key) || text.includes(quoted)) return null;
+  return text.slice(0, -1) + (text === '{}' ? '' : ',') + quoted + ':' + value.text + '}';
+}
+
+/** The [fields] names of an instance, read once: their order and a lookup. */
+export class FieldNames {
+  constructor(names) {
+    this.names = names;
+    this.declared = new Set(names);
+  }
+}
+
 /** One record read from an input topic (the Rust SDK's Record): where it
  * came from, its timestamp (epoch ms), key and value (Uint8Array, or null
- * for Kafka's null) and headers ([{key, value}]). */
+ * for Kafka's null) and headers ([{key, value}]). With [fields] in the
+ * manifest, `fields` holds them by name and field(name) reads one strictly;
+ * the value then stays in the host unless the manifest sets input-value =
+ * "bytes" (reading it throws, saying so). */
 export class Record {
-  constructor({ topic = '', partition = 0, offset = 0, timestamp = 0, key = null, value = null, headers = [] } = {}) {
+  constructor({ topic = '', partition = 0, offset = 0, timestamp = 0, key = null, value = null, headers = [], fields = undefined, names = undefined } = {}) {
     this.topic = topic;
     this.partition = partition;
     this.offset = offset;
     this.timestamp = timestamp;
     this.key = key;
-    this.value = value;
+    this._value = value;
     this.headers = headers;
+    // {values: [...]} in the names' order, or {error: message}.
+    this._fields = fields;
+    this._names = names;
+    this._byName = undefined;
+  }
+
+  /** The value's bytes (null: Kafka's null). */
+  get value() {
+    if (this._value === OMITTED) throw new Error(VALUE_OMITTED);
+    return this._value;
+  }
+
+  set value(value) {
+    this._value = value;
+  }
+
+  /** The manifest's [fields] by name: numbers, strings, booleans and null
+   * as such, objects, arrays and raw fields as RawJson, undefined for a
+   * path the value lacks. Throws (dead-lettering the record) when the
+   * value is null or not JSON, with the host's message. */
+  get fields() {
+    if (this._fields === undefined) throw new Error(NO_FIELDS);
+    if (this._byName !== undefined) return this._byName;
+    const { values, error } = this._fields;
+    if (values === undefined) throw new Error(error);
+    const byName = {};
+    const names = this._names.names;
+    for (let i = 0; i < names.length; i++) byName[names[i]] = values[i];
+    this._byName = byName;
+    return byName;
+  }
+
+  /** Field `name` of the manifest's [fields]; when the value lacks its
+   * path, `fallback` if given, else an Error ("missing field `name`"). */
+  field(name, ...fallback) {
+    if (this._fields === undefined) throw new Error(NO_FIELDS);
+    if (!this._names.declared.has(name)) {
+      throw new Error(`'${name}' is not a field declared in the manifest's [fields] (declared: ${this._names.names.join(', ') || 'none'})`);
+    }
+    const found = this.fields[name];
+    if (found !== undefined) return found;
+    if (fallback.length > 0) return fallback[0];
+    throw new Error(`missing field \`${name}\``);
   }
 
   /** The value as UTF-8 text; a null value or invalid UTF-8 throws, which
@@ -179,17 +290,20 @@ export class Context {
     this.outputs.push({
       output,
       key: toBytes(key),
-      value: toBytes(value),
+      value: value === INPUT ? INPUT : toBytes(value),
       headers: headers.map((h) => ({ key: String(h.key), value: toBytes(h.value) })),
       timestamp: timestamp === undefined || timestamp === null ? null : Number(timestamp),
     });
   }
 
   /** Sends `record` (the one being processed by default) on to `output`
-   * unchanged: same key, value, headers and timestamp (Kafka Streams' to). */
+   * unchanged: same key, value, headers and timestamp (Kafka Streams' to).
+   * For a record passed with its [fields], the host forwards the value it
+   * holds (INPUT), copied in or not. */
   forward(output, record = this.record) {
     if (record === null) throw new Error('forward needs a record');
-    this.emit(output, { key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp });
+    const value = record === this.record && record._fields !== undefined && record._value !== null ? INPUT : record.value;
+    this.emit(output, { key: record.key, value, headers: record.headers, timestamp: record.timestamp });
   }
 
   /** The store declared in the manifest under `name`, with the codecs the

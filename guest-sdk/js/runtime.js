@@ -45,12 +45,13 @@ export function init(app, configJson) {
   }
 }
 
-/** `process`: one {outputs} or {error} per record, in order; a record's
- * error leaves the rest of the batch unaffected. */
+/** `process` (and `process-fields`, whose records carry their fields): one
+ * {outputs} or {error} per record, in order; a record's error leaves the
+ * rest of the batch unaffected. */
 export function process(app, records) {
   const definition = definitionOf(app);
-  return records.map((fields) => {
-    const record = new Record(fields);
+  return records.map((given) => {
+    const record = given instanceof Record ? given : new Record(given);
     return attempt(definition, record, (ctx) => definition.process(record, ctx));
   });
 }

@@ -3,12 +3,17 @@
 // goes through the same code as the component's exports (runtime.js) with
 // an in-memory host: stores and tables are sorted maps, timers fire when
 // the test advances stream time or the wall clock, outputs and dead letters
-// are collected for assertions.
+// are collected for assertions. With [fields] (from the manifest or the
+// `fields` option), each record's fields are read out of its JSON value as
+// the host reads them (fields.js), its value is passed only with
+// input-value = "bytes", and an output forwarding the input's value gets
+// the input's bytes.
 
 import { install } from './host.js';
 import * as runtime from './runtime.js';
-import { Record } from './index.js';
+import { INPUT, OMITTED, Record } from './index.js';
 import { toBytes, utf8Text } from './codecs.js';
+import * as fields from './fields.js';
 
 /** Keys of the in-memory maps: hex sorts as the bytes do (RocksDB's order). */
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -60,9 +65,17 @@ export class Driver {
    * another dead-letters the record, as the host does; defaults to the
    * processor's own `outputs` option), stores (declared store names,
    * default: any), timers (the manifest's [[timers]] as [{name, every,
-   * clock, aligned}], scheduled before init as the host does). Throws
-   * init's message when init refuses. */
-  constructor(app, { config = {}, outputs = app?.options?.outputs, stores = undefined, timers = [] } = {}) {
+   * clock, aligned}], scheduled before init as the host does), manifest
+   * (plugin.toml, a path or file: URL, e.g. new URL('plugin.toml',
+   * import.meta.url): its [fields] and input-value are read), fields (the
+   * [fields] table as an object, overriding the manifest's), inputValue
+   * ('bytes' to pass values next to fields). Throws init's message when
+   * init refuses. */
+  constructor(app, { config = {}, outputs = app?.options?.outputs, stores = undefined, timers = [], manifest = undefined, fields: declared = undefined, inputValue = undefined } = {}) {
+    const fromManifest = manifest === undefined ? {} : fields.fromManifest(manifest);
+    const table = declared ?? fromManifest.fields;
+    this.fields = table === undefined ? null : fields.declare(table);
+    this.inputValue = inputValue ?? fromManifest.inputValue;
     this.app = app;
     this.declaredOutputs = outputs;
     this.memory = new Memory(stores);
@@ -123,10 +136,22 @@ export class Driver {
       headers: headers.map((h) => ({ key: h.key, value: toBytes(h.value) })),
     });
     this.host();
-    const [result] = runtime.process(this.app, [record]);
+    const [result] = runtime.process(this.app, [this.asProcessed(record)]);
+    if (!('error' in result)) {
+      result.outputs = result.outputs.map((o) => (o.value === INPUT ? { ...o, value: record.value } : o));
+    }
     const outcome = this.collect(result, timestamp, record);
     if (!('error' in outcome)) this.advance('stream-time', Math.max(this.streamTime ?? timestamp, timestamp));
     return outcome;
+  }
+
+  /** `record` as the host passes it: with [fields], its fields, and its
+   * value only with input-value = "bytes". */
+  asProcessed(record) {
+    if (this.fields === null) return record;
+    const value = record.value === null || this.inputValue === 'bytes' ? record.value : OMITTED;
+    const { topic, partition, offset, timestamp, key, headers } = record;
+    return new Record({ topic, partition, offset, timestamp, key, value, headers, fields: fields.read(record.value, this.fields), names: this.fields.names });
   }
 
   /** Checks outputs against the declared names and records the outcome. */

@@ -4,10 +4,14 @@
 // A cpu record whose system.cpu.total.norm.pct is greater than the
 // configured threshold becomes an alert: its `host` object plus "timestamp"
 // copied from "@timestamp", written exactly as Gson's JsonObject.toString()
-// writes it (key order kept, numbers in their source text, compact). A record
-// that is not JSON or lacks those fields is an error for that record.
+// writes it (key order kept, numbers in their source text, compact). The
+// manifest's [fields] has the host read those three out of each value, so
+// the value itself never enters the instance: the alert is `host` with the
+// member spliced in (withMember) when its text is already compact, else
+// `host` parsed and written as Gson writes it. A record that is not JSON or
+// lacks those fields is an error for that record.
 
-import { processor } from 'rill-sdk';
+import { processor, withMember } from 'rill-sdk';
 
 // JSON.parse would lose number text and reorder integer-like keys, so this
 // parser keeps objects as Maps and numbers as {number: text}.
@@ -91,6 +95,7 @@ function parse(text) {
 // JSON.stringify escapes what Gson escapes, except U+2028 and U+2029.
 const quote = (s) => JSON.stringify(s).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 
+/** Compact JSON as Gson's toString() writes it. */
 function dump(v) {
   if (v instanceof Map) return '{' + [...v].map(([k, x]) => quote(k) + ':' + dump(x)).join(',') + '}';
   if (Array.isArray(v)) return '[' + v.map(dump).join(',') + ']';
@@ -99,85 +104,15 @@ function dump(v) {
   return String(v);
 }
 
-// The fast path: the engine's own JSON.parse (native code, where parse()
-// above runs in the interpreter one character at a time: ~5x the time per
-// record), on the text with every number turned into a string of its
-// source text marked by a leading U+0001, so each number keeps its text.
-// One native replace does it: NEXT_NUMBER matches the text up to the next
-// number, strings skipped whole ($1), and the number ($2), which it quotes
-// and marks. The regex is sticky, so each match starts where the last one
-// ended, from the start of the text: a number inside a string is never
-// taken for one. A " 0" appended to the text must come out quoted too, so
-// the quoting went through to the end; it stops early (and the record
-// takes the exact path) at
-// - a string spelling an integer ("12"): as a key, an object would list it
-//   first, in numeric order (a \u003X escape could spell a digit, so any
-//   is taken as one too),
-// - a number followed by ':' (`{1:2}` is not JSON, `{"1":"2"}` would be),
-// - anything else that is neither, such as a stray '-'.
-// A JSON number is strict (no 01, 1., .5, +1): its pieces stay apart and
-// JSON.parse refuses them as it refuses the original. A string of the
-// record spelling the mark itself (\u0001) takes the exact path. fastAlert
-// answers undefined in all these cases, or when anything is missing or
-// malformed; parse() then decides, with its exact error messages.
-const NUMBER_TEXT = '-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?';
-// One character or one whole string per step: no two ways to match the
-// same text, so a failing match backtracks in linear time.
-const NEXT_NUMBER = new RegExp(
-  `((?:[^"0-9-]|"(?!(?:0|[1-9][0-9]*)")[^"\\\\]*(?:\\\\.[^"\\\\]*)*")*)(${NUMBER_TEXT})(?![0-9]|\\s*:)`,
-  'gy',
-);
-const MARK = '\u0001';
-const END = ' 0';
-const MARKED_END = ` "\\u00010"`;
-
-const plain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
-const marked = (v) => typeof v === 'string' && v.startsWith(MARK);
-
-/** dump() for the fast path's tree, whose numbers are all marked. */
-function dumpMarked(v) {
-  if (typeof v === 'string') return v.startsWith(MARK) ? v.slice(1) : quote(v);
-  if (Array.isArray(v)) return '[' + v.map(dumpMarked).join(',') + ']';
-  if (v !== null && typeof v === 'object') {
-    let out = '';
-    for (const k in v) out += (out ? ',' : '{') + quote(k) + ':' + dumpMarked(v[k]);
-    return out ? out + '}' : '{}';
-  }
-  return String(v);
+/** `host` (an object's JSON text) with "timestamp" set to `timestamp` (a
+ * value's JSON text), in place when it has one already, as Gson writes it:
+ * what withMember cannot splice (whitespace, a key twice, exponents, other
+ * escapes). */
+export function gsonAlert(host, timestamp) {
+  const value = parse(host);
+  value.set('timestamp', parse(timestamp));
+  return dump(value);
 }
-
-/** The alert for `text` ('' below the threshold), or undefined when only
- * the exact path can say. */
-function fastAlert(text) {
-  if (text.includes('\\u003') || text.includes('\\u0001')) return undefined;
-  const rewritten = (text + END).replace(NEXT_NUMBER, `$1"\\u0001$2"`);
-  if (!rewritten.endsWith(MARKED_END)) return undefined;
-  let metric;
-  try {
-    metric = JSON.parse(rewritten.slice(0, -MARKED_END.length));
-  } catch {
-    return undefined;
-  }
-  if (!plain(metric) || !plain(metric.system) || !plain(metric.system.cpu)) return undefined;
-  const total = metric.system.cpu.total;
-  if (!plain(total) || !plain(total.norm) || !marked(total.norm.pct)) return undefined;
-  const host = metric.host;
-  if (!plain(host) || !Object.hasOwn(metric, '@timestamp')) return undefined;
-  if (!(Number(total.norm.pct.slice(1)) > threshold)) return '';
-  // As Map.set: a "timestamp" the host already has keeps its place.
-  host.timestamp = metric['@timestamp'];
-  return dumpMarked(host);
-}
-
-const isNumber = (v) => v !== null && typeof v === 'object' && !(v instanceof Map) && !Array.isArray(v);
-
-function field(v, name, check, kind) {
-  if (!(v instanceof Map) || !v.has(name)) throw new Error(`missing field \`${name}\``);
-  const found = v.get(name);
-  if (!check(found)) throw new Error(`field \`${name}\` is not ${kind}`);
-  return found;
-}
-const object = (v) => v instanceof Map;
 
 let threshold = 0.5;
 
@@ -198,20 +133,15 @@ export default processor(
     },
   },
   (record, ctx) => {
-    const text = record.text();
-    const alert = fastAlert(text);
-    if (alert !== undefined) {
-      if (alert) ctx.emit('alert', { key: record.key, value: alert, headers: record.headers, timestamp: record.timestamp });
-      return;
-    }
-    const metric = parse(text);
-    const cpu = field(field(metric, 'system', object, 'an object'), 'cpu', object, 'an object');
-    const norm = field(field(cpu, 'total', object, 'an object'), 'norm', object, 'an object');
-    const pct = Number(field(norm, 'pct', isNumber, 'a number').number);
-    const host = field(metric, 'host', object, 'an object');
-    field(metric, '@timestamp', () => true, '');
+    // Throws the host's message when the value is null or not JSON.
+    const { pct, host, timestamp } = record.fields;
+    if (pct === undefined) throw new Error('missing field `pct`');
+    if (typeof pct !== 'number') throw new Error('field `pct` is not a number');
+    if (host === undefined) throw new Error('missing field `host`');
+    if (host.text[0] !== '{') throw new Error('field `host` is not an object');
+    if (timestamp === undefined) throw new Error('missing field `@timestamp`');
     if (!(pct > threshold)) return;
-    host.set('timestamp', metric.get('@timestamp'));
-    ctx.emit('alert', { key: record.key, value: dump(host), headers: record.headers, timestamp: record.timestamp });
+    const alert = withMember(host, 'timestamp', timestamp) ?? gsonAlert(host.text, timestamp.text);
+    ctx.emit('alert', { key: record.key, value: alert, headers: record.headers, timestamp: record.timestamp });
   },
 );

@@ -4,16 +4,18 @@ record and byte for byte.
 A cpu record whose system.cpu.total.norm.pct is greater than the configured
 threshold becomes an alert: its `host` object plus "timestamp" copied from
 "@timestamp", written exactly as Gson's JsonObject.toString() writes it (key
-order kept, numbers in their source text, compact). A record that is not JSON
-or lacks those fields raises, which dead-letters it with the message.
-Built against rill:processor@0.1.0 (its `wit` links there) on purpose: the
-SDK runs on both worlds.
+order kept, numbers in their source text, compact). The manifest's [fields]
+has the host read those three out of each value, so the value itself never
+enters the instance: the alert is `host` with the member spliced in
+(rill.with_member) when its text is already compact, else `host` parsed and
+written as Gson writes it. A record that is not JSON or lacks those fields
+raises, which dead-letters it with the message.
 """
 
 import json
 from json.encoder import encode_basestring
 
-from rill import Context, Record, processor
+from rill import Context, Record, processor, with_member
 
 
 class Number(str):
@@ -81,18 +83,31 @@ class CpuAlert:
 
     def process(self, record: Record, ctx: Context) -> None:
         """One cpu record: an alert above the threshold, nothing otherwise."""
-        try:
-            if record.value is None:
-                raise ValueError("record has a null value")
-            metric = parse(record.value)
-            norm = field(field(field(field(metric, "system", dict), "cpu", dict), "total", dict), "norm", dict)
-            pct = float(field(norm, "pct", Number))
-            host = field(metric, "host", dict)
-            if "@timestamp" not in metric:
-                raise ValueError("missing field `@timestamp`")
-        except RecursionError as error:
-            raise ValueError(str(error))
+        fields = record.fields
+        pct = fields.pct
+        if not isinstance(pct, float):
+            raise ValueError("field `pct` has the wrong type")
+        host = fields.host
+        if not host.text.startswith("{"):
+            raise ValueError("field `host` has the wrong type")
+        timestamp = fields.get("timestamp", None)
+        if timestamp is None:
+            raise ValueError("missing field `@timestamp`")
         if pct <= self.threshold:
             return
-        host["timestamp"] = metric["@timestamp"]
-        ctx.emit("alert", value=dump(host).encode())
+        alert = with_member(host, "timestamp", timestamp)
+        if alert is None:
+            alert = gson_alert(host.text, timestamp.text)
+        ctx.emit("alert", value=alert)
+
+
+def gson_alert(host: str, timestamp: str) -> bytes:
+    """`host` with "timestamp" set (in place when it has one already), as
+    Gson writes it: what with_member cannot splice (whitespace, a key twice,
+    exponents, other escapes)."""
+    try:
+        value = parse(host)
+        value["timestamp"] = parse(timestamp)
+        return dump(value).encode()
+    except RecursionError as error:
+        raise ValueError(str(error))

@@ -16,13 +16,37 @@ sdk="$root/guest-sdk/js"
 # A plugin on the SDK imports 'rill-sdk'; one on raw bindings (an app.js
 # with its own export of process) is componentized as it is.
 if grep -q "from 'rill-sdk'" "$dir/app.js"; then
+  # The SDK's ABI imports the host's interfaces from 'rill-world', written
+  # here for the world's version: an interface an older world lacks (timers
+  # before 0.2.0, fields before 0.3.0) is undefined, and the exports it
+  # lacks are left out of the entry, as componentize-js wants them exactly.
+  version="$(sed -n 's/^package rill:processor@\([0-9.]*\);.*/\1/p' "$wit"/*.wit | head -n 1)"
+  [ -n "$version" ] || { echo "build-plugin: no 'package rill:processor@X;' in $wit" >&2; exit 1; }
+  world="$out.world.js"
+  exports="init, process"
+  {
+    echo "export { log as hostLog } from 'rill:processor/log@$version';"
+    echo "export { get, put, delete as remove, range, lookup } from 'rill:processor/state@$version';"
+    if [ "$version" = 0.1.0 ]; then
+      echo "export const schedule = undefined, cancel = undefined;"
+    else
+      echo "export { schedule, cancel } from 'rill:processor/timers@$version';"
+      exports="$exports, aggregate, emit, onTimer"
+    fi
+    if [ "$version" = 0.1.0 ] || [ "$version" = 0.2.0 ]; then
+      echo "export const names = undefined;"
+    else
+      echo "export { names } from 'rill:processor/fields@$version';"
+      exports="$exports, processFields"
+    fi
+  } >"$world"
   printf '%s\n' \
     "import app from '$dir/app.js';" \
     "import { bind } from '$sdk/abi.js';" \
     "bind(app);" \
-    "export { init, process, aggregate, emit, onTimer } from '$sdk/abi.js';" >"$entry"
+    "export { $exports } from '$sdk/abi.js';" >"$entry"
   "$tools/esbuild" "$entry" --bundle --format=esm --platform=neutral --log-level=warning \
-    "--alias:rill-sdk=$sdk" '--external:rill:*' --outfile="$bundle"
+    "--alias:rill-sdk=$sdk" "--alias:rill-world=$world" '--external:rill:*' --outfile="$bundle"
 else
   cp "$dir/app.js" "$bundle"
 fi

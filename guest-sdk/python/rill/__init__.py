@@ -11,19 +11,23 @@ def copy(record: Record, ctx: Context):
 A raised exception dead-letters that record with its message; the rest of
 the batch goes on. `ctx.store(name)` is a typed store, `@p.on_timer(name)`
 a timer handler, `@p.aggregate` / `@p.emit` windowed aggregation, as in the
-Rust SDK (`rill-sdk`). `rill.testing.Driver` runs a processor in pytest
-without a component or a broker.
+Rust SDK (`rill-sdk`). With `[fields]` in plugin.toml, the host reads
+those paths out of each JSON value and `record.field("pct")` /
+`record.fields.pct` are them (`rill.RawJson` for raw slices, which
+`rill.with_member` splices without parsing). `rill.testing.Driver` runs a
+processor in pytest without a component or a broker.
 """
 
 from . import codecs, log
 from ._processor import Context, Definition, processor
-from ._types import Clock, Error, Header, Output, Record, StateError, Tick, Window, WindowResult
+from ._types import Clock, Error, Fields, Header, Output, Record, StateError, Tick, Window, WindowResult
+from .raw import RawJson, with_member
 from .state import Store, Table
 
 #: The illustration's name for a timer firing; the same class as Tick.
 Timer = Tick
 
 __all__ = [
-    "Clock", "Context", "Definition", "Error", "Header", "Output", "Record", "StateError", "Store", "Table",
-    "Tick", "Timer", "Window", "WindowResult", "codecs", "log", "processor",
+    "Clock", "Context", "Definition", "Error", "Fields", "Header", "Output", "RawJson", "Record", "StateError",
+    "Store", "Table", "Tick", "Timer", "Window", "WindowResult", "codecs", "log", "processor", "with_member",
 ]

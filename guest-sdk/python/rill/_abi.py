@@ -1,9 +1,10 @@
 """The component ABI: the only module that imports componentize-py's
 generated `wit_world` bindings. `world(definition)` builds the `WitWorld`
-class componentize-py exports, for rill:processor@0.2.0 or 0.1.0 (which has
-no time interface: its extra methods are simply never called). Plugin code
-never sees this module; `@processor` installs its class in the plugin's
-module when it runs inside a component build."""
+class componentize-py exports, for rill:processor@0.3.0, 0.2.0 or 0.1.0 (an
+older world lacks `process-fields` (0.3.0) or the time interfaces (0.2.0):
+the methods for them are simply never called, and their imports are None).
+Plugin code never sees this module; `@processor` installs its class in the
+plugin's module when it runs inside a component build."""
 
 import wit_world
 from componentize_py_types import Err, Ok
@@ -11,16 +12,22 @@ from wit_world.imports import log as wit_log
 from wit_world.imports import state as wit_state
 from wit_world.imports import types as wit_types
 
-try:  # rill:processor@0.2.0 only
+try:  # rill:processor@0.2.0 and later
     from wit_world.imports import time as wit_time
     from wit_world.imports import timers as wit_timers
 except ImportError:
     wit_time = None
     wit_timers = None
 
+try:  # rill:processor@0.3.0 and later
+    from wit_world.imports import fields as wit_fields
+except ImportError:
+    wit_fields = None
+
 from . import _host
 from ._processor import Definition, message_of
-from ._types import Clock, Error, Header, Output, Record, StateError, Tick
+from ._types import INPUT, MISSING, OMITTED, Clock, Error, Fields, Header, Output, Record, StateError, Tick
+from .raw import RawJson
 
 _LEVELS = {name: getattr(wit_log.Level, name.upper()) for name in ("trace", "debug", "info", "warn", "error")}
 
@@ -92,6 +99,63 @@ def _outputs(outputs):
     return [_output(o) for o in outputs]
 
 
+if wit_fields is not None:
+    _CONVERT = {
+        wit_fields.Field_Number: lambda f: f.value,
+        wit_fields.Field_Text: lambda f: f.value,
+        wit_fields.Field_Boolean: lambda f: f.value,
+        wit_fields.Field_Raw: lambda f: RawJson(f.value.text, f.value.canonical),
+        wit_fields.Field_Null: lambda f: None,
+        wit_fields.Field_Missing: lambda f: MISSING,
+    }
+    _NULL_OUT = wit_fields.OutputValue_Null()
+    _INPUT_OUT = wit_fields.OutputValue_Input()
+
+#: The manifest's [fields] names -> position, read from the host once.
+_index = None
+
+
+def _field_index():
+    """`fields.names()`, asked once per instance (the same for every call)."""
+    global _index
+    if _index is None:
+        _index = {name: i for i, name in enumerate(wit_fields.names())}
+    return _index
+
+
+def _field_record(r, index) -> Record:
+    """A WIT field-record as a rill.Record with its Fields."""
+    fields = r.fields
+    if isinstance(fields, Ok):
+        convert = _CONVERT
+        found = Fields(index, [convert[type(f)](f) for f in fields.value])
+    else:
+        found = Fields(index, None, fields.value)
+    value = r.value
+    if isinstance(value, wit_fields.InputValue_Bytes):
+        value = value.value
+    elif isinstance(value, wit_fields.InputValue_Omitted):
+        value = OMITTED
+    else:
+        value = None
+    return Record(r.topic, r.partition, r.offset, r.timestamp, r.key, value,
+                  [Header(h.key, h.value) for h in r.headers], found)
+
+
+def _field_output(o: Output):
+    """A rill.Output as a WIT field-output (the INPUT marker as
+    output-value::input)."""
+    value = o.value
+    if value is INPUT:
+        value = _INPUT_OUT
+    elif value is None:
+        value = _NULL_OUT
+    else:
+        value = wit_fields.OutputValue_Bytes(value)
+    return wit_fields.FieldOutput(o.output, o.key, value, [wit_types.Header(h.key, h.value) for h in o.headers],
+                                  o.timestamp)
+
+
 def world(definition: Definition):
     """The `WitWorld` export class running `definition`."""
 
@@ -110,6 +174,17 @@ def world(definition: Definition):
             for r in batch:
                 try:
                     results.append(Ok(_outputs(definition.run_process(_record(r)))))
+                except Exception as error:
+                    results.append(Err(message_of(error)))
+            return results
+
+        def process_fields(self, batch):
+            index = _field_index()
+            results = []
+            for r in batch:
+                try:
+                    outputs = definition.run_process(_field_record(r, index))
+                    results.append(Ok([_field_output(o) for o in outputs]))
                 except Exception as error:
                     results.append(Err(message_of(error)))
             return results

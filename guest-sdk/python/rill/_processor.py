@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, Callable, Dict, List, Optional
 
 from . import _host, log as _log
-from ._types import Clock, Error, Header, Output, Record, Tick, Window, WindowResult
+from ._types import INPUT, Clock, Error, Header, Output, Record, Tick, Window, WindowResult
 from .codecs import Json, codec, to_bytes
 from .state import Store, Table
 
@@ -48,21 +48,22 @@ class Context:
         """Emits a record to `output` (a name of the manifest's `[outputs]`
         or `[windows]`). key and value may be bytes, str (UTF-8), None (null)
         or anything JSON-able (compact JSON). In `process`, key, value and
-        headers left out are the input record's (Kafka Streams' forward);
+        headers left out are the input record's (Kafka Streams' forward; with
+        `[fields]` the value is then forwarded by the host, not copied);
         elsewhere they are null and empty. `timestamp` None keeps the input
         record's time (a timer's firing time in `on_timer`)."""
         record = self.record
         if key is _KEEP:
             key = record.key if record else None
         if value is _KEEP:
-            value = record.value if record else None
+            value = _input_value(record)
         if headers is _KEEP:
             headers = list(record.headers) if record else []
         elif isinstance(headers, dict):
             headers = [Header(k, to_bytes(v)) for k, v in headers.items()]
         else:
             headers = [h if isinstance(h, Header) else Header(h[0], to_bytes(h[1])) for h in headers]
-        self.outputs.append(Output(output, to_bytes(key), to_bytes(value), headers, timestamp))
+        self.outputs.append(Output(output, to_bytes(key), value if value is INPUT else to_bytes(value), headers, timestamp))
 
     def forward(self, output: str) -> None:
         """Sends the input record on to `output` unchanged, timestamp too
@@ -90,6 +91,18 @@ class Context:
     def cancel(self, name: str) -> None:
         """Stops timer `name`."""
         _host.current.cancel(name)
+
+
+def _input_value(record: Optional[Record]) -> Any:
+    """What "the input's value" is in an output: for a record passed with
+    its `[fields]`, the INPUT marker (the host forwards the bytes it holds,
+    whether or not they were copied in); otherwise its bytes."""
+    if record is None:
+        return None
+    value = record._value
+    if record._fields is not None and value is not None:
+        return INPUT
+    return value
 
 
 _ARITIES: Dict[Any, int] = {}

@@ -13,7 +13,8 @@ def test_copies():
 ```
 
 The Driver reads the manifest's `[config]`, `[outputs]`, `stores`, table
-inputs and `[[timers]]`, keeps stores and tables in memory, fails a record
+inputs, `[[timers]]` and `[fields]` (reading each record's fields out of its
+JSON value as the host does), keeps stores and tables in memory, fails a record
 that emits to an undeclared output (as the host does), keeps dead letters
 in `dead_letters`, and fires timers when stream time (the largest
 timestamp processed without an error) or the wall clock passes them.
@@ -26,12 +27,12 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional
 
-from . import _host
+from . import _fields, _host
 from ._processor import Definition, message_of
-from ._types import Clock, Error, Header, Output, Record, StateError, Tick
+from ._types import INPUT, OMITTED, Clock, Error, Header, Output, Record, StateError, Tick
 from .codecs import to_bytes
 
 
@@ -127,18 +128,27 @@ class Driver:
 
     `manifest` is a plugin.toml path (relative paths are tried from the
     working directory, then from the processor's module's directory);
-    without one, `config`, `outputs`, `stores`, `tables` and `timers` (name
-    -> (Clock, interval ms, aligned)) say the same. `config` overrides the
-    manifest's `[config]`. Construction runs `init`; a refusal raises
+    without one, `config`, `outputs`, `stores`, `tables`, `timers` (name
+    -> (Clock, interval ms, aligned)), `fields` (the `[fields]` table as a
+    dict) and `input_value` ("bytes") say the same. `config` and `fields`
+    override the manifest's. With `[fields]`, each record sent gets its
+    fields read from its JSON value as the host reads them, its value only
+    with `input-value = "bytes"`, and an output forwarding the input's value
+    gets the input's bytes. Construction runs `init`; a refusal raises
     rill.Error."""
 
     def __init__(self, definition: Definition, manifest: Optional[str] = None, config: Optional[dict] = None,
                  outputs: Optional[Dict[str, str]] = None, stores: Optional[List[str]] = None,
-                 tables: Optional[List[str]] = None, timers: Optional[Dict[str, tuple]] = None):
+                 tables: Optional[List[str]] = None, timers: Optional[Dict[str, tuple]] = None,
+                 fields: Optional[Dict[str, Any]] = None, input_value: Optional[str] = None):
         if not isinstance(definition, Definition):
             raise TypeError("Driver takes a processor made with @rill.processor")
         self.definition = definition
         table = self._manifest(manifest) if manifest else {}
+        declared = fields if fields is not None else table.get("fields")
+        self.fields = None if declared is None else _fields.declared(declared)
+        self._field_index = {f.name: i for i, f in enumerate(self.fields or [])}
+        self.input_value = input_value if input_value is not None else table.get("input-value")
         self.outputs_declared: Optional[Dict[str, str]] = dict(table.get("outputs", {})) if manifest else None
         if outputs is not None:
             self.outputs_declared = dict(outputs)
@@ -207,7 +217,8 @@ class Driver:
                         [h if isinstance(h, Header) else Header(h[0], to_bytes(h[1])) for h in headers])
         with self._installed():
             try:
-                outputs = self.definition.run_process(record)
+                outputs = [replace(o, value=record.value) if o.value is INPUT else o
+                           for o in self.definition.run_process(self._as_processed(record))]
                 self._check(outputs)
             except Exception as error:
                 self.dead_letters.append(DeadLetter(record, message_of(error)))
@@ -217,6 +228,18 @@ class Driver:
             self.stream_time = timestamp
         self._fire(Clock.STREAM_TIME, self.stream_time)
         return outputs
+
+    def _as_processed(self, record: Record) -> Record:
+        """`record` as the host passes it: with `[fields]`, its Fields, and
+        its value only when `input-value = "bytes"`."""
+        if self.fields is None:
+            return record
+        value = record.value
+        if value is not None and self.input_value != "bytes":
+            value = OMITTED
+        found = _fields.read(record.value, self.fields, self._field_index)
+        return Record(record.topic, record.partition, record.offset, record.timestamp, record.key, value,
+                      record.headers, found)
 
     def advance_stream_time(self, time: int) -> List[Output]:
         """Moves stream time forward to `time` (as idle-advance would) and

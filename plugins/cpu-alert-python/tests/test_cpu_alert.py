@@ -46,3 +46,33 @@ def test_config_is_checked():
         Driver(app.CpuAlert, config={})
     with pytest.raises(Error, match="unknown field `extra`"):
         Driver(app.CpuAlert, config={"threshold": 0.5, "extra": 1})
+
+
+HOSTS = [
+    # (host as in the input, the alert Gson writes for it with timestamp "t")
+    ('{"name":"h"}', '{"name":"h","timestamp":"t"}'),
+    ('{}', '{"timestamp":"t"}'),
+    ('{"2":1,"1":{"10":true,"9":null},"name":"h"}', '{"2":1,"1":{"10":true,"9":null},"name":"h","timestamp":"t"}'),
+    ('{"\\u0031":1,"a":[1,-0,0.10]}', '{"1":1,"a":[1,-0,0.10],"timestamp":"t"}'),
+    ('{"a":1,"b":2,"a":3,"timestamp":0}', '{"a":3,"b":2,"timestamp":"t"}'),
+    ('{ "name" : "h",\n "n": [1, 2] }', '{"name":"h","n":[1,2],"timestamp":"t"}'),
+    ('{"s":"07:05:09.5\\"x\\u2028","n":123456789012345678901234567890}',
+     '{"s":"07:05:09.5\\"x\\u2028","n":123456789012345678901234567890,"timestamp":"t"}'),
+    ('{"s":"\\/\\u00e9\\u001F"}', '{"s":"/é\\u001f","timestamp":"t"}'),
+]
+
+
+@pytest.mark.parametrize("host,alert", HOSTS)
+def test_the_alert_is_what_gson_writes_whether_spliced_or_rewritten(host, alert):
+    value = '{"@timestamp":"t","host":' + host + ',"system":{"cpu":{"total":{"norm":{"pct":0.9}}}}}'
+    (out,) = driver().send("metric.cpu", value=value)
+    assert out.text() == alert
+    assert app.gson_alert(host, '"t"').decode() == alert
+
+
+def test_the_value_stays_in_the_host_and_key_and_headers_go_on():
+    d = driver()
+    (out,) = d.send("metric.cpu", key="k", headers={"h": "v"},
+                    value='{"@timestamp":"t","host":{},"system":{"cpu":{"total":{"norm":{"pct":0.9}}}}}')
+    assert (out.key, [(h.key, h.value) for h in out.headers]) == (b"k", [("h", b"v")])
+    assert d.input_value is None and [f.name for f in d.fields] == ["pct", "host", "timestamp"]

@@ -439,3 +439,23 @@ fn replace_worker_gives_up_on_a_fault_that_repeats() {
     // would process it.
     assert!(read_all(&broker.bootstrap, "dlq").is_empty());
 }
+
+#[test]
+fn fields_on_a_component_of_an_older_world_are_refused_naming_the_manifest() {
+    // stream-log-copy-js and -python are built against 0.2.0 and 0.1.0 on
+    // purpose: neither world has fields.
+    for plugin in ["stream-log-copy-js", "stream-log-copy-python"] {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = rill_tests::install_plugin(dir.path(), plugin);
+        assert!(validate(&manifest).0, "{plugin} itself is valid");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, format!("{text}\n[fields]\nlevel = \"level\"\n")).unwrap();
+        let (ok, stderr) = validate(&manifest);
+        assert!(!ok, "{plugin}: {stderr}");
+        assert!(
+            stderr.contains("which has no fields, but") && stderr.contains(&format!("{}", manifest.display())),
+            "{plugin}: {stderr}"
+        );
+        assert!(stderr.contains("rebuild it against wit/processor.wit (0.3.0)"), "{stderr}");
+    }
+}

@@ -328,21 +328,27 @@ static rill_field_value field_of(const rill_processor_fields_field_t *f) {
     }
 }
 
-/** A borrowed view of a field record: `*headers` and `*values` must be freed. */
-static rill_record field_record_of(const processor_field_record_t *in, rill_fields *fields, rill_header **headers,
-                                   rill_field_value **values) {
+/** The fields of the record being processed, kept between records so a
+ *  record costs no allocation for them. */
+static rill_field_value *field_values;
+static size_t field_values_cap;
+
+/** A borrowed view of a field record: `*headers` must be freed. */
+static rill_record field_record_of(const processor_field_record_t *in, rill_fields *fields, rill_header **headers) {
     static const uint8_t empty[1];
     size_t count = headers_of(in->headers.ptr, in->headers.len, headers);
-    *values = NULL;
     *fields = (rill_fields){.instance = &instance};
     if (in->fields.is_err) {
         fields->error = wit_text(&in->fields.val.err);
     } else {
         size_t n = in->fields.val.ok.len;
-        *values = calloc(n ? n : 1, sizeof **values);
-        if (!*values) abort();
-        for (size_t i = 0; i < n; i++) (*values)[i] = field_of(&in->fields.val.ok.ptr[i]);
-        fields->values = *values;
+        if (n > field_values_cap) {
+            field_values = realloc(field_values, n * sizeof *field_values);
+            if (!field_values) abort();
+            field_values_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) field_values[i] = field_of(&in->fields.val.ok.ptr[i]);
+        fields->values = field_values;
         fields->count = n;
     }
     rill_bytes value = RILL_NULL;
@@ -400,9 +406,8 @@ void exports_processor_process_fields(processor_list_field_record_t *batch, proc
     if (batch->len && !ret->ptr) abort();
     for (size_t i = 0; i < batch->len; i++) {
         rill_header *headers;
-        rill_field_value *values;
         rill_fields fields;
-        rill_record record = field_record_of(&batch->ptr[i], &fields, &headers, &values);
+        rill_record record = field_record_of(&batch->ptr[i], &fields, &headers);
         rill_ctx ctx;
         rill_ctx_start(&ctx, &instance, &record);
         if (rill_run_process(&instance, &record, &ctx) == RILL_OK) {
@@ -413,7 +418,6 @@ void exports_processor_process_fields(processor_list_field_record_t *batch, proc
             ret->ptr[i].val.err = take_error(&ctx);
         }
         rill_ctx_finish(&ctx);
-        free(values);
         free(headers);
     }
     processor_list_field_record_free(batch);

@@ -17,6 +17,8 @@ pub use bindings::rill::processor::time::{
     Aggregation, Clock as WitClock, Tick as WitTick, WindowResult as WitWindowResult,
 };
 pub use bindings::rill::processor::types::{Header as WitHeader, InputRecord, OutputRecord, RecordResult};
+pub use bindings::rill::processor::fields::{FieldRecord, FieldResult};
+use bindings::rill::processor::fields::{self as wit_fields, FieldOutput, InputValue, OutputValue};
 
 use crate::{Header, Output, Processor, Record, Tick, Window, WindowResult};
 use std::cell::RefCell;
@@ -25,6 +27,8 @@ std::thread_local! {
     /// The one processor of this instance, built by `init`. A component
     /// instance is single-threaded, so a thread-local is the whole story.
     static INSTANCE: RefCell<Option<Box<dyn std::any::Any>>> = RefCell::new(None);
+    /// The manifest's `[fields]` names, asked of the host once.
+    static FIELD_NAMES: std::cell::OnceCell<std::rc::Rc<[String]>> = const { std::cell::OnceCell::new() };
 }
 
 /// The `init` export: builds `P` from the JSON config.
@@ -52,6 +56,72 @@ pub fn process<P: Processor>(batch: Vec<InputRecord>) -> Vec<RecordResult> {
             })
             .collect()
     })
+}
+
+/// The `process-fields` export: runs `P::process` on each record, with
+/// its fields; a forwarded value goes back as `output-value::input`.
+pub fn process_fields<P: Processor>(batch: Vec<FieldRecord>) -> Vec<FieldResult> {
+    let names = FIELD_NAMES.with(|n| n.get_or_init(|| wit_fields::names().into()).clone());
+    let n = batch.len();
+    with::<P, _>(
+        || vec![Err(NO_INIT.to_string()); n],
+        |processor| {
+            batch
+                .into_iter()
+                .map(|r| {
+                    let omitted = matches!(r.value, InputValue::Omitted);
+                    let values = r.fields.map(|fields| fields.into_iter().map(from_wit_field).collect());
+                    let mut fields = crate::fields::Fields::new(names.clone(), values);
+                    fields.value_omitted = omitted;
+                    let record = Record {
+                        topic: r.topic,
+                        partition: r.partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        key: r.key,
+                        value: match r.value {
+                            InputValue::Bytes(bytes) => Some(bytes),
+                            InputValue::Null | InputValue::Omitted => None,
+                        },
+                        headers: r.headers.into_iter().map(|h| Header { key: h.key, value: h.value }).collect(),
+                        fields,
+                    };
+                    processor
+                        .process(record)
+                        .map(|outputs| outputs.into_iter().map(to_wit_field_output).collect())
+                        .map_err(|e| e.to_string())
+                })
+                .collect()
+        },
+    )
+}
+
+fn from_wit_field(field: wit_fields::Field) -> crate::Field {
+    match field {
+        wit_fields::Field::Missing => crate::Field::Missing,
+        wit_fields::Field::Null => crate::Field::Null,
+        wit_fields::Field::Boolean(b) => crate::Field::Boolean(b),
+        wit_fields::Field::Number(n) => crate::Field::Number(n),
+        wit_fields::Field::Text(t) => crate::Field::Text(t),
+        wit_fields::Field::Raw(r) => crate::Field::Raw(crate::RawJson {
+            text: r.text,
+            canonical: r.canonical,
+        }),
+    }
+}
+
+fn to_wit_field_output(o: Output) -> FieldOutput {
+    FieldOutput {
+        value: match o.value {
+            None if o.forwarded => OutputValue::Input,
+            None => OutputValue::Null,
+            Some(bytes) => OutputValue::Bytes(bytes),
+        },
+        output: o.output,
+        key: o.key,
+        headers: o.headers.into_iter().map(|h| WitHeader { key: h.key, value: h.value }).collect(),
+        timestamp: o.timestamp,
+    }
 }
 
 /// Runs `f` on this instance's processor, or fails with `none` before init.
@@ -176,6 +246,7 @@ fn from_wit(r: InputRecord) -> Record {
                 value: h.value,
             })
             .collect(),
+        fields: Default::default(),
     }
 }
 

@@ -39,6 +39,9 @@
 mod types;
 pub use types::{Error, Header, Output, Record};
 
+pub mod fields;
+pub use fields::{Field, RawJson};
+
 pub mod log;
 pub mod state;
 pub mod testing;
@@ -159,6 +162,11 @@ macro_rules! export {
                     batch: ::std::vec::Vec<$crate::__private::InputRecord>,
                 ) -> ::std::vec::Vec<$crate::__private::RecordResult> {
                     $crate::__private::process::<$processor>(batch)
+                }
+                fn process_fields(
+                    batch: ::std::vec::Vec<$crate::__private::FieldRecord>,
+                ) -> ::std::vec::Vec<$crate::__private::FieldResult> {
+                    $crate::__private::process_fields::<$processor>(batch)
                 }
                 fn aggregate(
                     batch: ::std::vec::Vec<$crate::__private::Aggregation>,

@@ -56,6 +56,10 @@ pub struct TestDriver<P: Processor> {
     stream_time: Option<i64>,
     wall: i64,
     late: u64,
+    /// `[fields]` as declared on the driver: (name, path, `as = "raw"`).
+    fields: Vec<(String, crate::fields::FieldPath, bool)>,
+    /// `input-value = "bytes"`.
+    input_value: bool,
 }
 
 impl<P: Processor> TestDriver<P> {
@@ -72,6 +76,8 @@ impl<P: Processor> TestDriver<P> {
             stream_time: None,
             wall: 0,
             late: 0,
+            fields: Vec::new(),
+            input_value: false,
         };
         driver.take_timer_calls();
         Ok(driver)
@@ -118,12 +124,69 @@ impl<P: Processor> TestDriver<P> {
         self.late
     }
 
+    /// Declares a `[fields]` entry (`name = "path"`): from now on records
+    /// reach the processor with their fields read as the host reads them,
+    /// and without their value unless [`TestDriver::with_input_value`].
+    ///
+    /// # Panics
+    /// When `path` is not a path the manifest would accept.
+    pub fn with_field(self, name: &str, path: &str) -> Self {
+        self.declare(name, path, false)
+    }
+
+    /// Declares a `[fields]` entry passed as raw JSON
+    /// (`name = { path = "...", as = "raw" }`).
+    ///
+    /// # Panics
+    /// When `path` is not a path the manifest would accept.
+    pub fn with_raw_field(self, name: &str, path: &str) -> Self {
+        self.declare(name, path, true)
+    }
+
+    /// `input-value = "bytes"`: records keep their value next to their fields.
+    pub fn with_input_value(mut self) -> Self {
+        self.input_value = true;
+        self
+    }
+
+    fn declare(mut self, name: &str, path: &str, raw: bool) -> Self {
+        let parsed = crate::fields::FieldPath::parse(path).unwrap_or_else(|e| panic!("field `{name}`: {e}"));
+        self.fields.push((name.to_string(), parsed, raw));
+        self
+    }
+
+    /// The record as the processor receives it: with its declared fields
+    /// and, unless the value is passed too, without its value.
+    fn with_fields(&self, mut record: Record) -> Record {
+        if self.fields.is_empty() {
+            return record;
+        }
+        let names: std::rc::Rc<[String]> = self.fields.iter().map(|(n, _, _)| n.clone()).collect();
+        let declared: Vec<_> = self.fields.iter().map(|(_, p, raw)| (p.clone(), *raw)).collect();
+        let values = match &record.value {
+            None => Err("the value is null".to_string()),
+            Some(value) => crate::fields::extract(value, &declared),
+        };
+        record.fields = crate::fields::Fields::new(names, values);
+        if !self.input_value && record.value.is_some() {
+            record.value = None;
+            record.fields.value_omitted = true;
+        }
+        record
+    }
+
     /// Processes one record: its outputs, then the window results and
     /// stream-time timer firings it causes, in that order.
     pub fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
         self.next_offset = record.offset + 1;
         let timestamp = record.timestamp;
-        let outputs = self.processor.process(record.clone())?;
+        let mut outputs = self.processor.process(self.with_fields(record.clone()))?;
+        // The host sends a forwarded value from the bytes it holds.
+        for output in &mut outputs {
+            if output.forwarded && output.value.is_none() {
+                output.value = record.value.clone();
+            }
+        }
         self.take_timer_calls();
         self.stream_time = Some(self.stream_time.map_or(timestamp, |t| t.max(timestamp)));
         let mut out = Vec::new();

@@ -13,7 +13,7 @@ pub struct Header {
 }
 
 /// One record read from an input topic.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Record {
     /// Topic the record was read from.
     pub topic: String,
@@ -29,12 +29,22 @@ pub struct Record {
     pub value: Option<Vec<u8>>,
     /// Record headers, in order.
     pub headers: Vec<Header>,
+    /// The manifest's `[fields]`, read out of the value by the host (empty
+    /// without `[fields]`); see [`Record::field`].
+    pub fields: crate::fields::Fields,
 }
 
 impl Record {
-    /// The value as bytes, or an [`Error`] naming the record when it is null.
+    /// The value as bytes, or an [`Error`] naming the record when it is null
+    /// (or, with `[fields]`, was not passed to the plugin).
     /// Most processors need a value; this makes "no value" a record error.
     pub fn value_bytes(&self) -> Result<&[u8], Error> {
+        if self.fields.value_omitted {
+            return Err(Error::new(
+                "the value was not passed to the plugin: with [fields] only the fields are; \
+                 set input-value = \"bytes\" in the manifest to get the value too",
+            ));
+        }
         self.value
             .as_deref()
             .ok_or_else(|| Error::new("record has a null value"))
@@ -54,6 +64,9 @@ pub struct Output {
     pub headers: Vec<Header>,
     /// `None` keeps the input record's timestamp.
     pub timestamp: Option<i64>,
+    /// The value is the input record's, unchanged: the host sends the bytes
+    /// it holds instead of copying them back out of the plugin.
+    pub(crate) forwarded: bool,
 }
 
 impl Output {
@@ -66,11 +79,15 @@ impl Output {
             value,
             headers: Vec::new(),
             timestamp: None,
+            forwarded: false,
         }
     }
 
     /// Sends `record` on to `output` unchanged: same key, value (byte for
     /// byte), headers and timestamp. This is Kafka Streams' `branch`/`to`.
+    /// With `[fields]`, the host sends the value it holds: the plugin never
+    /// had it (`value` is `None` here); use [`Output::map_value`] to send
+    /// another value.
     pub fn forward(record: Record, output: impl Into<String>) -> Self {
         Output {
             output: output.into(),
@@ -78,6 +95,7 @@ impl Output {
             value: record.value,
             headers: record.headers,
             timestamp: Some(record.timestamp),
+            forwarded: record.fields.value_omitted,
         }
     }
 
@@ -86,6 +104,7 @@ impl Output {
     pub fn map_value(record: Record, output: impl Into<String>, value: Vec<u8>) -> Self {
         Output {
             value: Some(value),
+            forwarded: false,
             ..Output::forward(record, output)
         }
     }

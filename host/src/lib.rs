@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod build;
+pub mod fields;
 pub mod cli;
 #[cfg(test)]
 mod golden;

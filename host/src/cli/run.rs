@@ -193,6 +193,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             records_in = p.counts.records_in,
             calls = p.calls,
             plugin_ns = p.plugin_nanos,
+            parse_ns = p.parse_nanos,
             produce_ns = p.produce_nanos,
             late = p.counts.late,
             "processed {} records: {} emitted, {} dropped, {} dead-lettered, {} traps, {} late",

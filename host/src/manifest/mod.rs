@@ -77,6 +77,36 @@ pub struct Manifest {
     pub idle_advance: Option<std::time::Duration>,
     /// The `[config]` table as a JSON object, handed to the plugin's `init`.
     pub config: serde_json::Value,
+    /// `[fields]`, in declaration order: paths into each input value the
+    /// host reads for the plugin (WIT 0.3.0 `process-fields`). Empty: the
+    /// plugin gets whole values through `process`.
+    pub fields: Vec<FieldSpec>,
+    /// Whether `process-fields` copies each value's bytes into the instance
+    /// too (`input-value = "bytes"`); without it only the fields go in.
+    pub input_value: InputValue,
+}
+
+/// One `[fields]` entry: a name the plugin reads the field by, the path
+/// into the value, and whether it comes as raw JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The key in `[fields]`.
+    pub name: String,
+    /// Where the field is in the value.
+    pub path: crate::fields::FieldPath,
+    /// `as = "raw"`: always the value's JSON text, never a typed scalar.
+    pub raw: bool,
+}
+
+/// Whether `process-fields` copies a record's value into the instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputValue {
+    /// Only the declared fields go in (the default): the value stays in the
+    /// host, and an output can still forward it.
+    #[default]
+    Omitted,
+    /// The bytes go in as well (`input-value = "bytes"`).
+    Bytes,
 }
 
 /// How a windowed store cuts time (the manifest's `kind`).

@@ -32,6 +32,14 @@ pub(super) struct RawManifest {
     pub limits: RawLimits,
     #[serde(default)]
     pub config: toml::Table,
+    /// `[fields]` as written; its key order is in `fields_order`.
+    #[serde(default)]
+    pub fields: toml::Table,
+    /// The keys of `[fields]` in the order the file writes them (the order
+    /// a component receives fields in), read with `toml_edit`.
+    #[serde(skip)]
+    pub fields_order: Vec<String>,
+    pub input_value: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,7 +152,15 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<RawManifest, ManifestErro
             });
         }
     }
-    toml::from_str(text).map_err(|e| syntax(path, text, &e))
+    let mut raw: RawManifest = toml::from_str(text).map_err(|e| syntax(path, text, &e))?;
+    // `toml::Table` sorts its keys; the declaration order of `[fields]` is
+    // part of the contract with the component, so it is read separately.
+    if let Ok(document) = text.parse::<toml_edit::DocumentMut>()
+        && let Some(fields) = document.get("fields").and_then(|f| f.as_table_like())
+    {
+        raw.fields_order = fields.iter().map(|(key, _)| key.to_string()).collect();
+    }
+    Ok(raw)
 }
 
 fn syntax(path: &Path, text: &str, error: &toml::de::Error) -> ManifestError {

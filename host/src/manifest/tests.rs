@@ -262,3 +262,26 @@ fn the_values_other_fixes_propose_pass() {
         &format!("manifest-version = {MANIFEST_VERSION}")
     )));
 }
+
+#[test]
+fn fields_keep_the_order_the_file_writes_them_in() {
+    let text = manifest_text(
+        "x",
+        "[fields]\nzeta = \"z.a\"\nalpha = { path = \"/a.b/c\", as = \"raw\" }\nmid = { path = \"m\", as = \"value\" }",
+    )
+    .replace("dead-letter = ", "input-value = \"bytes\"\ndead-letter = ");
+    let manifest = Manifest::parse(Path::new("x.toml"), &text).unwrap();
+    let fields: Vec<(&str, String, bool)> = manifest
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.path.to_string(), f.raw))
+        .collect();
+    assert_eq!(
+        fields,
+        [("zeta", "z.a".into(), false), ("alpha", "/a.b/c".into(), true), ("mid", "m".into(), false)]
+    );
+    assert_eq!(manifest.input_value, InputValue::Bytes);
+    let plain = Manifest::parse(Path::new("x.toml"), &manifest_text("x", "")).unwrap();
+    assert!(plain.fields.is_empty());
+    assert_eq!(plain.input_value, InputValue::Omitted);
+}

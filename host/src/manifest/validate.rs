@@ -7,7 +7,8 @@
 
 use super::raw::{RawInput, RawLimits, RawManifest, RawTimer, RawTopic, RawWindow};
 use super::{
-    Input, InputKind, Limits, Manifest, ManifestError, ManifestErrors, TimerSpec, TopicSpec, WindowShape, WindowSpec,
+    FieldSpec, Input, InputKind, InputValue, Limits, Manifest, ManifestError, ManifestErrors, TimerSpec, TopicSpec,
+    WindowShape, WindowSpec,
 };
 use rill_sdk::time::WindowKind;
 use std::collections::BTreeMap;
@@ -101,6 +102,8 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         .and_then(|text| p.take("idle-advance", millis(&text)))
         .map(|ms| Duration::from_millis(ms.max(1) as u64));
     let limits = check_limits(p, raw.limits);
+    let fields = check_fields(p, raw.fields, &raw.fields_order);
+    let input_value = check_input_value(p, raw.input_value.as_deref(), !fields.is_empty());
 
     if let Some(errors) = ManifestErrors::gather(problems.found) {
         return Err(errors);
@@ -121,7 +124,119 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         timers,
         idle_advance,
         config: toml_to_json(toml::Value::Table(raw.config)),
+        fields,
+        input_value,
     })
+}
+
+/// `[fields]`: each `name = "path"` or `name = { path = "...", as = "raw" }`,
+/// in the file's order.
+fn check_fields(p: &mut Problems, mut raw: toml::Table, order: &[String]) -> Vec<FieldSpec> {
+    let mut fields = Vec::with_capacity(raw.len());
+    let names = order.iter().cloned().chain(raw.keys().filter(|k| !order.contains(k)).cloned().collect::<Vec<_>>());
+    for name in names {
+        let Some(value) = raw.remove(&name) else { continue };
+        let field = format!("fields.{name}");
+        if !is_field_name(&name) {
+            p.add(
+                &field,
+                (
+                    format!("\"{name}\" is not a usable field name"),
+                    "start with a letter or '_' and use letters, digits and '_' (SDKs expose it as an attribute)".into(),
+                ),
+            );
+            continue;
+        }
+        let (path, raw_as) = match value {
+            toml::Value::String(path) => (path, false),
+            toml::Value::Table(mut table) => {
+                let path = match table.remove("path") {
+                    Some(toml::Value::String(path)) => path,
+                    _ => {
+                        p.add(
+                            &format!("{field}.path"),
+                            (
+                                "missing, or not a string".into(),
+                                format!("write {name} = {{ path = \"a.b\", as = \"raw\" }}"),
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                let raw_as = match table.remove("as") {
+                    None => false,
+                    Some(toml::Value::String(a)) if a == "value" => false,
+                    Some(toml::Value::String(a)) if a == "raw" => true,
+                    Some(other) => {
+                        p.add(
+                            &format!("{field}.as"),
+                            (
+                                format!("{other} is not a way to pass a field"),
+                                "write as = \"raw\" (the JSON text) or as = \"value\" (typed; the default)".into(),
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                if let Some(key) = table.keys().next() {
+                    p.add(
+                        &format!("{field}.{key}"),
+                        ("is not a field setting".into(), "a field has only `path` and `as`".into()),
+                    );
+                    continue;
+                }
+                (path, raw_as)
+            }
+            other => {
+                p.add(
+                    &field,
+                    (
+                        format!("{other} is not a path"),
+                        format!("write {name} = \"a.b.c\" (a dotted path into the value, or a JSON Pointer \"/a.b/c\")"),
+                    ),
+                );
+                continue;
+            }
+        };
+        match crate::fields::FieldPath::parse(&path) {
+            Ok(path) => fields.push(FieldSpec { name, path, raw: raw_as }),
+            Err(error) => p.add(&field, (format!("path \"{path}\": {error}"), "write a dotted path such as \"system.cpu.total\"".into())),
+        }
+    }
+    fields
+}
+
+fn is_field_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `input-value`: "bytes" or "omitted" (the default), with `[fields]` only.
+fn check_input_value(p: &mut Problems, raw: Option<&str>, has_fields: bool) -> InputValue {
+    let value = match raw {
+        None | Some("omitted") => InputValue::Omitted,
+        Some("bytes") => InputValue::Bytes,
+        Some(other) => {
+            p.add(
+                "input-value",
+                (
+                    format!("\"{other}\" is not a choice"),
+                    "write input-value = \"bytes\" (the value goes into the plugin with its fields) or leave it out".into(),
+                ),
+            );
+            return InputValue::Omitted;
+        }
+    };
+    if raw.is_some() && !has_fields {
+        p.add(
+            "input-value",
+            (
+                "only applies with [fields]; without them the plugin always gets the whole value".into(),
+                "remove input-value, or declare the fields the plugin reads in [fields]".into(),
+            ),
+        );
+    }
+    value
 }
 
 /// The inputs, each listed once; problems recorded.

@@ -341,6 +341,7 @@ pub struct ProcessorTotals {
     /// record-by-record replay after a trap).
     calls: AtomicU64,
     plugin_nanos: AtomicU64,
+    parse_nanos: AtomicU64,
     produce_nanos: AtomicU64,
     restored: AtomicU64,
     restore_nanos: AtomicU64,
@@ -383,6 +384,11 @@ impl ProcessorTotals {
     /// Nanoseconds spent inside plugin calls.
     pub fn plugin_nanos(&self) -> u64 {
         get(&self.plugin_nanos)
+    }
+
+    /// Nanoseconds the host spent parsing values for `[fields]`.
+    pub fn parse_nanos(&self) -> u64 {
+        get(&self.parse_nanos)
     }
 
     /// Nanoseconds spent routing and producing outputs.
@@ -529,6 +535,11 @@ impl StageMeters {
             self.batch.record(records as f64);
             self.memory.set(memory() as f64);
         }
+    }
+
+    /// Counts `took` spent parsing a call's values for their fields.
+    pub fn parsed(&self, took: Duration) {
+        add(&self.totals.parse_nanos, nanos(took));
     }
 
     /// Counts `took` spent routing and producing a call's outputs.

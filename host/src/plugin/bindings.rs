@@ -1,9 +1,11 @@
-//! Host-side bindings generated from the WIT worlds: `rill:processor@0.2.0`
-//! (`wit/`, the current world) at this module's root, and
-//! `rill:processor@0.1.0` (`wit/0.1.0/`) in [`v0_1`] so components built
-//! against it keep running. Both worlds' `types` interface (identical in
-//! the two) is the host's own [`crate::record`]: a batch is lowered into
-//! either world as the tasks hold it, without converting it.
+//! Host-side bindings generated from the WIT worlds: `rill:processor@0.3.0`
+//! (`wit/`, the current world) at this module's root, `rill:processor@0.2.0`
+//! (`wit/0.2.0/`) in [`v0_2`] and `rill:processor@0.1.0` (`wit/0.1.0/`) in
+//! [`v0_1`], so components built against older worlds keep running. The
+//! worlds' `types` interface (identical in all three) is the host's own
+//! [`crate::record`], and `time` (identical in 0.2.0 and 0.3.0) is [`time`]:
+//! a batch is lowered into any world as the tasks hold it, without
+//! converting it.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -12,13 +14,30 @@ wasmtime::component::bindgen!({
     // the instance instead of becoming an error value the plugin could
     // turn into a dead letter.
     imports: { "rill:processor/state": trappable },
-    with: { "rill:processor/types": crate::plugin::bindings::types },
+    with: {
+        "rill:processor/types": crate::plugin::bindings::types,
+        "rill:processor/time": crate::plugin::bindings::time,
+    },
     // Exports are called as futures so a call can be abandoned when its
     // time is up even while it is blocked in a WASI call (a sleep, a poll).
     exports: { default: async },
 });
 
-pub use rill::processor::time::{Clock, Window};
+pub use time::{Clock, Window};
+
+/// The 0.2.0 world: windows and timers, no fields.
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/0.2.0",
+        world: "processor",
+        imports: { "rill:processor/state": trappable },
+        exports: { default: async },
+        with: {
+            "rill:processor/types": crate::plugin::bindings::types,
+            "rill:processor/time": crate::plugin::bindings::time,
+        },
+    });
+}
 
 /// The 0.1.0 world: `init` and `process` only.
 pub mod v0_1 {
@@ -31,31 +50,125 @@ pub mod v0_1 {
     });
 }
 
+/// Links an interface of types alone (no functions) under each world
+/// version's name: an empty instance, as bindgen does for such an
+/// interface. bindgen's world bounds name the `Host` traits below.
+macro_rules! types_only_interface {
+    ($interface:literal) => {
+        /// What a host of this interface implements: nothing (it has no
+        /// functions).
+        pub trait Host {}
+        impl<T: ?Sized> Host for T {}
+
+        /// The store-level variant of [`Host`] bindgen's world bounds name.
+        pub trait HostWithStore<T>: wasmtime::component::HasData {}
+        impl<T, D: ?Sized + wasmtime::component::HasData> HostWithStore<T> for D {}
+
+        /// Links the interface under every world version that has it.
+        pub fn add_to_linker<T, D>(
+            linker: &mut wasmtime::component::Linker<T>,
+            _host_getter: fn(&mut T) -> D::Data<'_>,
+        ) -> wasmtime::Result<()>
+        where
+            D: HostWithStore<T>,
+            for<'a> D::Data<'a>: Host,
+            T: 'static + Send,
+        {
+            for version in ["0.2.0", "0.3.0"] {
+                linker.instance(&format!("rill:processor/{}@{version}", $interface))?;
+            }
+            Ok(())
+        }
+    };
+}
+
 /// The worlds' `types` interface as the bindings see it (`with` above): the
-/// host's own record types from [`crate::record`], plus the host glue
-/// bindgen expects of every imported interface. `types` declares no
-/// functions, so there is nothing for a host to implement or link.
+/// host's own record types from [`crate::record`].
 pub mod types {
     pub use crate::record::{Header, InputRecord, OutputRecord, RecordResult};
-    use wasmtime::component::{HasData, Linker};
+    types_only_interface!("types");
+}
 
-    /// What a host of `types` implements: nothing (it has no functions).
-    pub trait Host {}
-    impl<T: ?Sized> Host for T {}
+/// The `time` interface of 0.2.0 and 0.3.0 (identical in both), written
+/// out once so both worlds' windows and timers use the same Rust types and
+/// the tasks need not know which world a component was built against.
+/// The derives are type-checked against the component's WIT when an
+/// instance is created, as for [`crate::record`].
+pub mod time {
+    use crate::record::InputRecord;
+    use wasmtime::component::{ComponentType, Lift, Lower};
 
-    /// The store-level variant of [`Host`] bindgen's world bounds name.
-    pub trait HostWithStore<T>: HasData {}
-    impl<T, D: ?Sized + HasData> HostWithStore<T> for D {}
+    types_only_interface!("time");
 
-    /// Links the interface: an empty instance, as bindgen does for an
-    /// interface of types alone.
-    pub fn add_to_linker<T, D>(linker: &mut Linker<T>, _host_getter: fn(&mut T) -> D::Data<'_>) -> wasmtime::Result<()>
-    where
-        D: HostWithStore<T>,
-        for<'a> D::Data<'a>: Host,
-        T: 'static + Send,
-    {
-        linker.instance("rill:processor/types@0.2.0")?;
-        Ok(())
+    /// A window in epoch milliseconds: `start <= t < end` for time windows,
+    /// both inclusive for session windows.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ComponentType, Lift, Lower)]
+    #[component(record)]
+    pub struct Window {
+        /// First millisecond of the window.
+        pub start: i64,
+        /// Its end (exclusive for time windows, inclusive for sessions).
+        pub end: i64,
+    }
+
+    /// Records of one key and window for the plugin to fold.
+    #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
+    #[component(record)]
+    pub struct Aggregation {
+        /// The `[windows.<name>]` the records were emitted to.
+        pub store: String,
+        /// The records' key.
+        pub key: Vec<u8>,
+        /// Their window.
+        pub window: Window,
+        /// The aggregate so far; `None` for a new window.
+        pub current: Option<Vec<u8>>,
+        /// Session windows: aggregates of earlier sessions bridged, oldest first.
+        pub merged: Vec<Vec<u8>>,
+        /// The records, in processing order.
+        pub records: Vec<InputRecord>,
+        /// Return an aggregate after every record (emit = "update").
+        pub running: bool,
+    }
+
+    /// A window result to turn into output records.
+    #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
+    #[component(record)]
+    pub struct WindowResult {
+        /// The `[windows.<name>]` it belongs to.
+        pub store: String,
+        /// Its key.
+        pub key: Vec<u8>,
+        /// Its window.
+        pub window: Window,
+        /// The aggregate; `None` for a session merged into a bigger one.
+        pub value: Option<Vec<u8>>,
+        /// The latest record time in the window.
+        pub timestamp: i64,
+    }
+
+    /// Which time a timer follows.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ComponentType, Lift, Lower)]
+    #[component(enum)]
+    #[repr(u8)]
+    pub enum Clock {
+        /// The processor's stream time.
+        #[component(name = "stream-time")]
+        StreamTime,
+        /// The host's wall clock.
+        #[component(name = "wall-clock")]
+        WallClock,
+    }
+
+    /// One firing of a timer.
+    #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
+    #[component(record)]
+    pub struct Tick {
+        /// The timer's name.
+        pub name: String,
+        /// The clock it follows.
+        pub clock: Clock,
+        /// The time the firing is for, in epoch milliseconds.
+        pub time: i64,
     }
 }

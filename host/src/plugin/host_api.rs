@@ -3,8 +3,8 @@
 //! arguments, clocks frozen at the epoch (Rust's std links WASI's clocks;
 //! the world grants none), and stdout and stderr going to the host log. Everything lives in the store's data.
 
-use super::bindings::rill::processor::{log, state, time, timers};
-use super::bindings::v0_1::rill::processor::{log as log_v0_1, state as state_v0_1};
+use super::bindings::rill::processor::{fields, log, state, timers};
+use super::bindings::time;
 use super::sandbox::{FrozenClock, LogStream};
 use crate::state::store::{AccessError, SharedTaskStore, TaskStore};
 use std::sync::Arc;
@@ -34,6 +34,8 @@ pub struct HostState {
     pub(super) timers: Vec<TimerRequest>,
     /// Latency histograms of state calls, per store and operation.
     store_latency: Vec<(String, Operation, metrics::Histogram)>,
+    /// The manifest's `[fields]` names, in order (the `fields.names` import).
+    pub(super) field_names: Arc<[String]>,
 }
 
 /// A plugin's `timers` call, for its task to apply.
@@ -83,6 +85,7 @@ impl HostState {
             },
             store_latency: Vec::new(),
             timers: Vec::new(),
+            field_names: Arc::new([]),
         }
     }
 }
@@ -142,8 +145,6 @@ impl WasiView for HostState {
     }
 }
 
-impl time::Host for HostState {}
-
 impl timers::Host for HostState {
     fn schedule(&mut self, name: String, clock: time::Clock, interval_ms: u64, aligned: bool) -> Result<(), String> {
         if interval_ms == 0 {
@@ -166,76 +167,10 @@ impl timers::Host for HostState {
     }
 }
 
-/// 0.1.0 components log through the same host log.
-impl log_v0_1::Host for HostState {
-    fn log(&mut self, level: log_v0_1::Level, message: String) {
-        let level = match level {
-            log_v0_1::Level::Trace => log::Level::Trace,
-            log_v0_1::Level::Debug => log::Level::Debug,
-            log_v0_1::Level::Info => log::Level::Info,
-            log_v0_1::Level::Warn => log::Level::Warn,
-            log_v0_1::Level::Error => log::Level::Error,
-        };
-        log::Host::log(self, level, message)
-    }
-}
-
-/// 0.1.0 components reach the same stores (the interface is unchanged).
-impl state_v0_1::Host for HostState {
-    fn get(
-        &mut self,
-        store: String,
-        key: Vec<u8>,
-    ) -> wasmtime::Result<Result<Option<Vec<u8>>, state_v0_1::StateError>> {
-        Ok(state::Host::get(self, store, key)?.map_err(error_v0_1))
-    }
-
-    fn put(
-        &mut self,
-        store: String,
-        key: Vec<u8>,
-        value: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), state_v0_1::StateError>> {
-        Ok(state::Host::put(self, store, key, value)?.map_err(error_v0_1))
-    }
-
-    fn delete(&mut self, store: String, key: Vec<u8>) -> wasmtime::Result<Result<(), state_v0_1::StateError>> {
-        Ok(state::Host::delete(self, store, key)?.map_err(error_v0_1))
-    }
-
-    fn range(
-        &mut self,
-        store: String,
-        start: Option<Vec<u8>>,
-        end: Option<Vec<u8>>,
-        limit: u32,
-    ) -> wasmtime::Result<Result<Vec<state_v0_1::Entry>, state_v0_1::StateError>> {
-        Ok(state::Host::range(self, store, start, end, limit)?
-            .map(|entries| {
-                entries
-                    .into_iter()
-                    .map(|e| state_v0_1::Entry {
-                        key: e.key,
-                        value: e.value,
-                    })
-                    .collect()
-            })
-            .map_err(error_v0_1))
-    }
-
-    fn lookup(
-        &mut self,
-        table: String,
-        key: Vec<u8>,
-    ) -> wasmtime::Result<Result<Option<Vec<u8>>, state_v0_1::StateError>> {
-        Ok(state::Host::lookup(self, table, key)?.map_err(error_v0_1))
-    }
-}
-
-fn error_v0_1(error: state::StateError) -> state_v0_1::StateError {
-    match error {
-        state::StateError::Undeclared(name) => state_v0_1::StateError::Undeclared(name),
-        state::StateError::Storage(message) => state_v0_1::StateError::Storage(message),
+/// The names a 0.3.0 component's records carry fields for.
+impl fields::Host for HostState {
+    fn names(&mut self) -> Vec<String> {
+        self.field_names.to_vec()
     }
 }
 

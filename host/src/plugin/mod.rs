@@ -10,12 +10,15 @@
 #[allow(missing_docs)]
 pub mod bindings;
 pub mod cache;
+mod fields_call;
 mod host_api;
+mod older_worlds;
 pub mod reload;
 pub mod sandbox;
 
 pub use crate::record::{Header, InputRecord, OutputRecord, RecordResult};
 pub use bindings::{Aggregation, Clock, Tick, Window, WindowResult};
+pub use fields_call::FieldView;
 pub use host_api::{HostFault, HostState, TimerRequest};
 pub use crate::state::store::SharedTaskStore;
 pub use sandbox::{TrapKind, Trapped};
@@ -50,8 +53,8 @@ pub enum PluginError {
         detail: String,
     },
     /// Cranelift refused the component, or it imports or exports something
-    /// other than a `rill:processor` world (0.2.0 or 0.1.0).
-    #[error("{}: does not implement the rill:processor@0.2.0 world (nor 0.1.0): {detail:#}", file.display())]
+    /// other than a `rill:processor` world (0.3.0, 0.2.0 or 0.1.0).
+    #[error("{}: does not implement the rill:processor@0.3.0 world (nor 0.2.0 or 0.1.0): {detail:#}", file.display())]
     WrongWorld {
         /// Component path.
         file: PathBuf,
@@ -101,6 +104,21 @@ pub trait RecordProcessor: Send {
     /// Processes `batch` in order.
     fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error>;
 
+    /// Processes `batch` with the fields the task parsed out of each value
+    /// (`parsed[i]` is `batch[i]`'s; `view` says which are this
+    /// processor's): the call for a manifest that declares `[fields]`.
+    /// Processors that do not read fields (native stand-ins) process the
+    /// values as usual.
+    fn process_fields(
+        &mut self,
+        batch: &[InputRecord],
+        parsed: &[Arc<crate::fields::Parsed>],
+        view: &FieldView,
+    ) -> Result<Vec<RecordResult>, anyhow::Error> {
+        let _ = (parsed, view);
+        self.process(batch)
+    }
+
     /// Folds window records into aggregates: one result per aggregation.
     /// Processors without windows (and 0.1.0 components) never get called:
     /// the manifest check refuses windows for them.
@@ -140,6 +158,8 @@ pub enum WorldVersion {
     V0_1,
     /// Adds windows (`aggregate`, `emit`) and timers.
     V0_2,
+    /// Adds fields (`process-fields`).
+    V0_3,
 }
 
 impl fmt::Display for WorldVersion {
@@ -147,6 +167,7 @@ impl fmt::Display for WorldVersion {
         f.write_str(match self {
             WorldVersion::V0_1 => "rill:processor@0.1.0",
             WorldVersion::V0_2 => "rill:processor@0.2.0",
+            WorldVersion::V0_3 => "rill:processor@0.3.0",
         })
     }
 }
@@ -154,13 +175,17 @@ impl fmt::Display for WorldVersion {
 /// A component linked against one of the worlds, ready to instantiate.
 #[derive(Clone)]
 enum Pre {
-    V0_2(bindings::ProcessorPre<HostState>),
+    V0_3(bindings::ProcessorPre<HostState>),
+    V0_2(bindings::v0_2::ProcessorPre<HostState>),
     V0_1(bindings::v0_1::ProcessorPre<HostState>),
 }
 
 /// An instance's exports, in the world it was built against.
 enum Exports {
-    V0_2(bindings::Processor),
+    /// The bindings, and `process-fields` called with the host's own
+    /// borrowed record shapes (`fields_call`) rather than bindgen's owned ones.
+    V0_3(bindings::Processor, wasmtime::component::Func),
+    V0_2(bindings::v0_2::Processor),
     V0_1(bindings::v0_1::Processor),
 }
 
@@ -233,20 +258,36 @@ impl Plugin {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| wrong_world(e.into()))?;
         bindings::Processor::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
+        bindings::v0_2::rill::processor::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| wrong_world(e.into()))?;
+        bindings::v0_2::rill::processor::state::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| wrong_world(e.into()))?;
+        bindings::v0_2::rill::processor::timers::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| wrong_world(e.into()))?;
         bindings::v0_1::rill::processor::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
         bindings::v0_1::rill::processor::state::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| wrong_world(e.into()))?;
         // The current world first; a component that does not export it may
-        // be a 0.1.0 one, which keeps working (without windows or timers).
+        // be a 0.2.0 one (without fields) or a 0.1.0 one (without windows or
+        // timers either), which keep working.
         let (pre, world) = match bindings::ProcessorPre::new(instance_pre.clone()) {
-            Ok(pre) => (Pre::V0_2(pre), WorldVersion::V0_2),
-            Err(current) => match bindings::v0_1::ProcessorPre::new(instance_pre) {
-                Ok(pre) => (Pre::V0_1(pre), WorldVersion::V0_1),
-                Err(_) => return Err(wrong_world(current.into())),
+            Ok(pre) => (Pre::V0_3(pre), WorldVersion::V0_3),
+            Err(current) => match bindings::v0_2::ProcessorPre::new(instance_pre.clone()) {
+                Ok(pre) => (Pre::V0_2(pre), WorldVersion::V0_2),
+                Err(_) => match bindings::v0_1::ProcessorPre::new(instance_pre) {
+                    Ok(pre) => (Pre::V0_1(pre), WorldVersion::V0_1),
+                    Err(_) => return Err(wrong_world(current.into())),
+                },
             },
         };
+        if world != WorldVersion::V0_3 && !manifest.fields.is_empty() {
+            return Err(wrong_world(anyhow::anyhow!(
+                "it was built against {world}, which has no fields, but {} declares [fields]; rebuild it against wit/processor.wit (0.3.0)",
+                manifest.path.display()
+            )));
+        }
         if world == WorldVersion::V0_1 && manifest.uses_time() {
             return Err(wrong_world(anyhow::anyhow!(
                 "it was built against rill:processor@0.1.0, which has no windows or timers, but {} declares [windows] or [[timers]]; rebuild it against wit/processor.wit (0.2.0)",
@@ -275,12 +316,23 @@ impl Plugin {
             detail: detail.into(),
         };
         let limits = self.manifest.limits;
-        let mut store = Store::new(&self.engine, HostState::new(tag.into(), state, limits.memory));
+        let mut host = HostState::new(tag.into(), state, limits.memory);
+        host.field_names = self.manifest.fields.iter().map(|f| f.name.clone()).collect();
+        let mut store = Store::new(&self.engine, host);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(sandbox::ticks(limits.time_per_batch));
         let config = self.manifest.config.to_string();
         let bindings = sandbox::call_within(limits.time_per_batch, async {
             match &self.pre {
+                Pre::V0_3(pre) => {
+                    let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+                    let bindings = bindings::Processor::new(&mut store, &instance)?;
+                    let process_fields = instance
+                        .get_func(&mut store, "process-fields")
+                        .ok_or_else(|| wasmtime::Error::msg("the component does not export process-fields"))?;
+                    let init = bindings.call_init(&mut store, &config).await?;
+                    Ok((Exports::V0_3(bindings, process_fields), init))
+                }
                 Pre::V0_2(pre) => {
                     let bindings = pre.instantiate_async(&mut store).await?;
                     let init = bindings.call_init(&mut store, &config).await?;
@@ -351,7 +403,7 @@ impl PluginInstance {
 
     fn v0_2(&self, export: &str) -> Result<(), anyhow::Error> {
         match self.bindings {
-            Exports::V0_2(_) => Ok(()),
+            Exports::V0_3(..) | Exports::V0_2(_) => Ok(()),
             Exports::V0_1(_) => anyhow::bail!("`{export}` needs a component built against rill:processor@0.2.0"),
         }
     }
@@ -360,6 +412,7 @@ impl PluginInstance {
 impl RecordProcessor for PluginInstance {
     fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
         let results = self.call(async |bindings, store| match bindings {
+            Exports::V0_3(b, _) => b.call_process(store, batch).await,
             Exports::V0_2(b) => b.call_process(store, batch).await,
             Exports::V0_1(b) => b.call_process(store, batch).await,
         })?;
@@ -372,9 +425,33 @@ impl RecordProcessor for PluginInstance {
         Ok(results)
     }
 
+    fn process_fields(
+        &mut self,
+        batch: &[InputRecord],
+        parsed: &[Arc<crate::fields::Parsed>],
+        view: &FieldView,
+    ) -> Result<Vec<RecordResult>, anyhow::Error> {
+        let records = fields_call::lower(batch, parsed, view);
+        let results = self.call(async |bindings, store| match bindings {
+            Exports::V0_3(_, func) => {
+                let typed = func.typed::<(&[fields_call::FieldRecord<'_>],), (Vec<fields_call::FieldResult>,)>(&*store)?;
+                Ok(typed.call_async(store, (&records,)).await?.0)
+            }
+            _ => Err(wasmtime::Error::msg("`process-fields` needs a component built against rill:processor@0.3.0")),
+        })?;
+        anyhow::ensure!(
+            results.len() == batch.len(),
+            "process-fields returned {} results for a batch of {} records; the world requires one per record",
+            results.len(),
+            batch.len()
+        );
+        Ok(fields_call::lift(batch, results))
+    }
+
     fn aggregate(&mut self, batch: &[Aggregation]) -> Result<Vec<Result<Vec<Vec<u8>>, String>>, anyhow::Error> {
         self.v0_2("aggregate")?;
         let results = self.call(async |bindings, store| match bindings {
+            Exports::V0_3(b, _) => b.call_aggregate(store, batch).await,
             Exports::V0_2(b) => b.call_aggregate(store, batch).await,
             Exports::V0_1(_) => unreachable!("checked above"),
         })?;
@@ -402,6 +479,7 @@ impl RecordProcessor for PluginInstance {
     fn emit(&mut self, results: &[WindowResult]) -> Result<Vec<Result<Vec<OutputRecord>, String>>, anyhow::Error> {
         self.v0_2("emit")?;
         let outputs = self.call(async |bindings, store| match bindings {
+            Exports::V0_3(b, _) => b.call_emit(store, results).await,
             Exports::V0_2(b) => b.call_emit(store, results).await,
             Exports::V0_1(_) => unreachable!("checked above"),
         })?;
@@ -417,6 +495,7 @@ impl RecordProcessor for PluginInstance {
     fn on_timer(&mut self, tick: &Tick) -> Result<Result<Vec<OutputRecord>, String>, anyhow::Error> {
         self.v0_2("on-timer")?;
         self.call(async |bindings, store| match bindings {
+            Exports::V0_3(b, _) => b.call_on_timer(store, tick).await,
             Exports::V0_2(b) => b.call_on_timer(store, tick).await,
             Exports::V0_1(_) => unreachable!("checked above"),
         })

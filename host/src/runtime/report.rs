@@ -52,6 +52,8 @@ pub struct ProcessorSummary {
     pub calls: u64,
     /// Nanoseconds inside plugin calls.
     pub plugin_nanos: u64,
+    /// Nanoseconds the host spent parsing values for `[fields]`.
+    pub parse_nanos: u64,
     /// Nanoseconds routing and producing.
     pub produce_nanos: u64,
     /// Records restored into task state.
@@ -68,6 +70,7 @@ impl ProcessorSummary {
             counts: t.counts(),
             calls: t.calls(),
             plugin_nanos: t.plugin_nanos(),
+            parse_nanos: t.parse_nanos(),
             produce_nanos: t.produce_nanos(),
             restored: t.restored_records(),
             restore_nanos: t.restore_nanos(),

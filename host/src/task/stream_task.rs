@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 pub use super::dead_letter::headers;
 pub use super::error::TaskError;
 
+mod fields;
 mod route;
 mod stage;
 mod traps;
@@ -68,6 +69,8 @@ pub struct StreamTask {
     idle_since: i64,
     /// Wall-clock and idle time (the system's, or `rill test`'s).
     clock: Arc<dyn Clock>,
+    /// The stages' `[fields]` as one plan, and the batch's parses.
+    fields: fields::TaskFields,
 }
 
 /// A stage's clocks: its own stream time and each windowed store's (in
@@ -133,6 +136,11 @@ impl StreamTask {
                 Stage::start(processor.clone(), tag, id.to_string(), states.next().flatten())
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let mut stages = stages;
+        let (fields, views) = fields::TaskFields::new(&stages);
+        for (stage, view) in stages.iter_mut().zip(views) {
+            stage.fields = view;
+        }
         let sources = spec
             .sources
             .iter()
@@ -155,6 +163,7 @@ impl StreamTask {
             sources,
             idle_since: clock.monotonic_ms(),
             clock,
+            fields,
         })
     }
 
@@ -229,11 +238,22 @@ impl StreamTask {
         if records.is_empty() || self.paused {
             return Ok(());
         }
+        let mut switched = false;
         for stage in &mut self.stages {
             if stage.generation != stage.spec.generation() {
                 stage.switch_version();
+                switched = true;
             }
         }
+        if switched {
+            // A new build may declare other fields.
+            let (fields, views) = fields::TaskFields::new(&self.stages);
+            self.fields = fields;
+            for (stage, view) in self.stages.iter_mut().zip(views) {
+                stage.fields = view;
+            }
+        }
+        self.fields.clear();
         // Where each record enters the chain, worked out on the topic it
         // was read from (before a repartition topic takes its alias). A
         // partition's records come in runs, so the previous record's source
@@ -361,9 +381,7 @@ impl StreamTask {
             sources: sources.clone(),
         });
         let mut pending = Pending::default();
-        let started = Instant::now();
-        let outcome = self.stages[s].processor.process(&records[run.clone()]);
-        let took = started.elapsed();
+        let (outcome, took) = self.call_process(s, records, run.clone());
         let stage = &self.stages[s];
         let memory = || stage.processor.memory_bytes();
         stage.meters.batch_call(took, run.len(), memory);

@@ -5,25 +5,14 @@
 //! key, headers and timestamp kept. Other kinds are dropped (the host counts
 //! them). A record that is not JSON or has no string `metricset.name` is an
 //! error for that record and goes to the dead-letter topic.
+//!
+//! `metricset.name` is the manifest's field `name` (`[fields]`): the host
+//! reads it, so the value is never copied into the plugin nor parsed here.
 
 use rill_sdk::{Error, NoConfig, Output, Processor, Record};
-use serde::Deserialize;
-use std::borrow::Cow;
 
 /// The branching processor; it has no configuration and no state.
 pub struct MetricBranch;
-
-#[derive(Deserialize)]
-struct Metric<'a> {
-    #[serde(borrow)]
-    metricset: MetricSet<'a>,
-}
-
-#[derive(Deserialize)]
-struct MetricSet<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-}
 
 impl Processor for MetricBranch {
     type Config = NoConfig;
@@ -33,8 +22,7 @@ impl Processor for MetricBranch {
     }
 
     fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
-        let metric: Metric = serde_json::from_slice(record.value_bytes()?)?;
-        let output = match metric.metricset.name.as_ref() {
+        let output = match record.text("name")? {
             "cpu" => "cpu",
             "memory" => "memory",
             _ => return Ok(Vec::new()),
@@ -55,7 +43,8 @@ mod tests {
     const MEMORY: &str = r#"{"metricset":{"name":"memory","period":10000}}"#;
 
     fn driver() -> TestDriver<MetricBranch> {
-        TestDriver::new("{}").unwrap()
+        // As plugin.toml declares it.
+        TestDriver::new("{}").unwrap().with_field("name", "metricset.name")
     }
 
     #[test]
@@ -105,7 +94,7 @@ mod tests {
             d.process(Record::default())
                 .unwrap_err()
                 .message()
-                .contains("null value")
+                .contains("null")
         );
     }
 }

@@ -32,6 +32,9 @@ pub(super) struct Stage {
     /// Where the stage's clocks stood when the task went idle (taken at
     /// the first `idle-advance` after a batch): what it advances from.
     pub(super) idle_base: Option<Clocks>,
+    /// Its view of the task's parsed fields (`None`: no `[fields]`; the
+    /// instance gets whole values).
+    pub(super) fields: Option<crate::plugin::FieldView>,
     /// Its counters: Prometheus series (no-ops without `--http`) and the
     /// processor's totals; shared with the batch's refusal handler.
     pub(super) meters: Arc<crate::observe::metrics::StageMeters>,
@@ -70,6 +73,7 @@ impl Stage {
                 spec.totals.clone(),
             )),
             windows: manifest.windows.clone(),
+            fields: None,
             timers,
             idle_advance: manifest.idle_advance,
             stream_time: i64::MIN,

@@ -34,7 +34,7 @@ impl StreamTask {
             }
             let record = &records[index];
             let input = base + (index - run.start) as u32;
-            match self.stages[s].processor.process(std::slice::from_ref(record)) {
+            match self.call_process(s, records, index..index + 1).0 {
                 Ok(mut results) => {
                     self.persist_writes(s, &batch.ack)?;
                     if results[0].is_ok() {

@@ -149,6 +149,8 @@ bool rill_json_is_canonical(rill_bytes text) {
 }
 
 /* ---- Fields ----------------------------------------------------------- */
+/* Messages and choices as the host's (host/src/fields): a repeated key's
+ * last value, a numeric segment indexing arrays only. */
 
 /** A field's value from its text, as `as = "value"` hands it over. */
 static rill_field_value typed(rill_bytes text, rill_computed_fields *out) {
@@ -179,7 +181,7 @@ static rill_field_value typed(rill_bytes text, rill_computed_fields *out) {
 void rill_compute_fields(const rill_field_decl *decls, size_t count, rill_bytes value, rill_computed_fields *out) {
     *out = (rill_computed_fields){0};
     if (!value.data) {
-        static const char null_value[] = "the value is null, so it has no [fields]";
+        static const char null_value[] = "the value is null";
         out->error = rill_strndup(null_value, sizeof null_value - 1);
         return;
     }
@@ -188,7 +190,7 @@ void rill_compute_fields(const rill_field_decl *decls, size_t count, rill_bytes 
     rill_json *parsed = rill_json_parse(&ctx, value);
     if (!parsed) {
         rill_buf message = {0};
-        rill_buf_printf(&message, "the value is not JSON (%s), so it has no [fields]", rill_error_message(&ctx));
+        rill_buf_printf(&message, "the value is not JSON: %s", rill_error_message(&ctx));
         out->error = (char *)message.data;
         rill_ctx_finish(&ctx);
         return;

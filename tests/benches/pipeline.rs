@@ -434,6 +434,15 @@ fn main() {
             of(&inputs) / of(&calls).max(1.0)
         );
     }
+    for (name, parse) in log_fields(log, "processed", "processor", "parse_ns") {
+        if parse > 0.0 {
+            println!(
+                "  {:<28} {:>6.2}  (the host parsing values for [fields], once per chain)",
+                format!("parse {name}"),
+                us(parse)
+            );
+        }
+    }
     for (name, produce) in log_fields(log, "processed", "processor", "produce_ns") {
         println!(
             "  {:<28} {:>6.2}  (routing, copy out into librdkafka, dead letters)",

@@ -186,7 +186,7 @@ fn bad_component_files_are_refused_at_load_naming_the_file() {
     let (ok, stderr) = validate(&manifest);
     assert!(!ok);
     assert!(
-        stderr.contains("fixture-misbehave.wasm: does not implement the rill:processor@0.2.0 world (nor 0.1.0)"),
+        stderr.contains("fixture-misbehave.wasm: does not implement the rill:processor@0.3.0 world (nor 0.2.0 or 0.1.0)"),
         "{stderr}"
     );
 

@@ -1,153 +1,272 @@
-//! The JSON codec: one validating pass over a value with serde_json's
-//! borrowing parser, skipping what no path asks for (`IgnoredAny`) and
-//! taking the exact text of every value a path ends at (`RawValue`), so no
-//! value is built and nothing is allocated but the spans.
+//! The JSON codec: one validating pass over a value (RFC 8259: structure,
+//! numbers, escapes, UTF-8 inside strings, nesting up to 128 levels) that
+//! follows the plan's paths and records the exact text of every value a
+//! path ends at. Nothing is allocated but the spans (an escaped key is
+//! unescaped to be compared), and what no path asks for is only scanned.
+//!
+//! Hand-written rather than serde_json's deserializer because the walk is
+//! the host's per-record cost of `[fields]`: `parse_cost` in the tests
+//! compares the two on the seed record.
 
 use super::{FieldCodec, Node, Parsed, Plan, Span};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
-use std::fmt;
 
-/// JSON values (RFC 8259), parsed by serde_json.
+/// JSON values (RFC 8259).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Json;
+
+/// serde_json's limit, so a value either parser accepts the other does.
+const MAX_DEPTH: usize = 128;
 
 impl FieldCodec for Json {
     fn parse(&self, plan: &Plan, value: &[u8]) -> Parsed {
         let mut spans: Vec<Span> = vec![None; plan.len()];
-        let mut walk = Walk {
-            base: value.as_ptr() as usize,
+        let mut scan = Scan {
+            bytes: value,
+            at: 0,
             spans: &mut spans,
+            depth: 0,
         };
-        let mut de = serde_json::Deserializer::from_slice(value);
-        walk.node(plan.root(), &mut de)
-            .and_then(|()| de.end())
-            .map_err(|e| format!("the value is not JSON: {e}"))?;
-        Ok(spans)
-    }
-}
-
-/// The spans being filled, and where the value's bytes start (a span is
-/// the offset of a borrowed slice from it).
-struct Walk<'s> {
-    base: usize,
-    spans: &'s mut Vec<Span>,
-}
-
-impl Walk<'_> {
-    /// Reads the value at `node` from `de`.
-    fn node<'de, D: de::Deserializer<'de>>(&mut self, node: &Node, de: D) -> Result<(), D::Error> {
-        match node.slot {
-            // Only deeper paths: walk into it, skipping the rest.
-            None if !node.children.is_empty() => de.deserialize_any(NodeVisitor { walk: self, node }),
-            None => de.deserialize_ignored_any(IgnoredAny).map(|_| ()),
-            // A path ends here: its text, then any deeper paths inside it.
-            Some(slot) => {
-                let raw: &RawValue = de::Deserialize::deserialize(de)?;
-                let text = raw.get();
-                let start = (text.as_ptr() as usize - self.base) as u32;
-                self.spans[slot] = Some(start..start + text.len() as u32);
-                if !node.children.is_empty() {
-                    let mut inner = serde_json::Deserializer::from_str(text);
-                    self.node(&Node { slot: None, children: node.children.clone() }, &mut inner)
-                        .map_err(de::Error::custom)?;
-                }
+        let done = scan.value(Some(plan.root())).and_then(|()| {
+            scan.whitespace();
+            if scan.at == value.len() {
                 Ok(())
+            } else {
+                Err("trailing characters")
             }
+        });
+        match done {
+            Ok(()) => Ok(spans),
+            Err(what) => Err(format!("the value is not JSON: {what} at byte {}", scan.at)),
         }
     }
 }
 
-/// A value to read at one node of the plan.
-struct Step<'w, 's> {
-    walk: &'w mut Walk<'s>,
-    node: &'w Node,
+/// Where the pass is, and the spans it fills.
+struct Scan<'a, 's> {
+    bytes: &'a [u8],
+    at: usize,
+    spans: &'s mut Vec<Span>,
+    depth: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for Step<'_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        self.walk.node(self.node, de)
-    }
-}
+type Step = Result<(), &'static str>;
 
-struct NodeVisitor<'w, 's> {
-    walk: &'w mut Walk<'s>,
-    node: &'w Node,
-}
-
-impl<'de> Visitor<'de> for NodeVisitor<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
+impl Scan<'_, '_> {
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(child) = map.next_key_seed(KeySeed(self.node))? {
-            match child {
-                Some(node) => map.next_value_seed(Step { walk: &mut *self.walk, node })?,
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    /// One value, at `node` of the plan (`None`: nothing below is wanted).
+    fn value(&mut self, node: Option<&Node>) -> Step {
+        self.whitespace();
+        let start = self.at;
+        match self.peek() {
+            Some(b'{') => self.object(node)?,
+            Some(b'[') => self.array(node)?,
+            Some(b'"') => {
+                self.string()?;
             }
+            Some(b't') => self.literal(b"true")?,
+            Some(b'f') => self.literal(b"false")?,
+            Some(b'n') => self.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            Some(_) => return Err("expected a value"),
+            None => return Err("expected a value, found the end"),
+        }
+        if let Some(slot) = node.and_then(|n| n.slot) {
+            self.spans[slot] = Some(start as u32..self.at as u32);
         }
         Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn nest(&mut self) -> Step {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err("nested more than 128 levels");
+        }
+        self.at += 1;
+        self.whitespace();
+        Ok(())
+    }
+
+    fn object(&mut self, node: Option<&Node>) -> Step {
+        self.nest()?;
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.whitespace();
+            if self.peek() != Some(b'"') {
+                return Err("expected a key");
+            }
+            let (key, escaped) = self.string()?;
+            let child = match node {
+                Some(node) if !node.children.is_empty() => {
+                    if escaped {
+                        let key: String = serde_json::from_slice(&self.bytes[key.start - 1..key.end + 1])
+                            .map_err(|_| "an invalid escape in a key")?;
+                        node.child(&key)
+                    } else {
+                        // Checked UTF-8 by `string`.
+                        node.child(std::str::from_utf8(&self.bytes[key]).unwrap_or_default())
+                    }
+                }
+                _ => None,
+            };
+            self.whitespace();
+            if self.peek() != Some(b':') {
+                return Err("expected `:`");
+            }
+            self.at += 1;
+            self.value(child)?;
+            self.whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err("expected `,` or `}`"),
+            }
+        }
+    }
+
+    fn array(&mut self, node: Option<&Node>) -> Step {
+        self.nest()?;
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
         let mut index = 0;
         loop {
-            let more = match self.node.element(index) {
-                Some(node) => seq.next_element_seed(Step { walk: &mut *self.walk, node })?.is_some(),
-                None => seq.next_element::<IgnoredAny>()?.is_some(),
-            };
-            if !more {
-                return Ok(());
+            let child = node.filter(|n| !n.children.is_empty()).and_then(|n| n.element(index));
+            self.value(child)?;
+            self.whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err("expected `,` or `]`"),
             }
             index += 1;
         }
     }
 
-    // A scalar where an object was wanted: the paths below are missing.
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    /// A string starting at its opening quote: the range of its inside,
+    /// and whether it has escapes.
+    fn string(&mut self) -> Result<(std::ops::Range<usize>, bool), &'static str> {
+        self.at += 1;
+        let start = self.at;
+        let mut escaped = false;
+        let bytes = self.bytes;
+        loop {
+            self.skip_plain();
+            let Some(&c) = bytes.get(self.at) else {
+                return Err("a string is not closed");
+            };
+            match c {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    match bytes.get(self.at + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.at += 2,
+                        Some(b'u') => {
+                            let hex = bytes.get(self.at + 2..self.at + 6).ok_or("a \\u escape is cut off")?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return Err("a \\u escape without four hex digits");
+                            }
+                            self.at += 6;
+                        }
+                        _ => return Err("an invalid escape"),
+                    }
+                }
+                0..=0x1f => return Err("a control character in a string"),
+                _ => self.at += 1,
+            }
+        }
+        let inside = start..self.at;
+        if !bytes[inside.clone()].is_ascii() && std::str::from_utf8(&bytes[inside.clone()]).is_err() {
+            return Err("a string that is not UTF-8");
+        }
+        self.at += 1;
+        Ok((inside, escaped))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-}
 
-/// Reads an object key without allocating and finds its child, if any.
-struct KeySeed<'n>(&'n Node);
-
-impl<'de, 'n> DeserializeSeed<'de> for KeySeed<'n> {
-    type Value = Option<&'n Node>;
-    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        de.deserialize_str(self)
+    /// Skips string bytes that need no attention (not `"`, `\\` or a
+    /// control character), eight at a time.
+    fn skip_plain(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        while let Some(chunk) = self.bytes.get(self.at..self.at + 8) {
+            let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            let quote = has_zero(x ^ (ONES * u64::from(b'"')));
+            let backslash = has_zero(x ^ (ONES * u64::from(b'\\')));
+            // A byte below 0x20 (a byte >= 0x80 never counts as one).
+            let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+            if quote | backslash | control != 0 {
+                return;
+            }
+            self.at += 8;
+        }
     }
-}
 
-impl<'de, 'n> Visitor<'de> for KeySeed<'n> {
-    type Value = Option<&'n Node>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object key")
+    fn literal(&mut self, word: &'static [u8]) -> Step {
+        if self.bytes[self.at..].starts_with(word) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            Err("expected `true`, `false` or `null`")
+        }
     }
 
-    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.child(key))
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    fn number(&mut self) -> Step {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err("a number without digits"),
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if self.digits() == 0 {
+                return Err("a number without digits after `.`");
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if self.digits() == 0 {
+                return Err("a number without digits in its exponent");
+            }
+        }
+        Ok(())
     }
 }

@@ -100,3 +100,66 @@ impl StreamTask {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::FieldPath;
+
+    fn record(offset: i64, value: &str) -> InputRecord {
+        InputRecord {
+            topic: "in".into(),
+            partition: 0,
+            offset,
+            timestamp: 0,
+            key: None,
+            value: Some(value.as_bytes().to_vec()),
+            headers: Vec::new(),
+        }
+    }
+
+    fn fields() -> TaskFields {
+        let mut plan = Plan::new();
+        plan.slot(&FieldPath::parse("a").unwrap());
+        TaskFields {
+            plan,
+            parses: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_record_forwarded_unchanged_is_parsed_once_for_the_chain() {
+        let mut fields = fields();
+        let first = Arc::new(vec![record(7, r#"{"a":1}"#), record(8, r#"{"a":2}"#)]);
+        let parsed = fields.parse_run(&first, 0..2);
+        // The next stage gets the same bytes at the same source offset.
+        let forwarded = Arc::new(vec![record(8, r#"{"a":2}"#)]);
+        let again = fields.parse_run(&forwarded, 0..1);
+        assert!(Arc::ptr_eq(&parsed[1], &again[0]));
+    }
+
+    #[test]
+    fn new_bytes_or_a_new_batch_are_parsed_again() {
+        let mut fields = fields();
+        let first = Arc::new(vec![record(7, r#"{"a":1}"#)]);
+        let parsed = fields.parse_run(&first, 0..1);
+        // A stage that changed the value: its output is parsed anew.
+        let mapped = Arc::new(vec![record(7, r#"{"a":10}"#)]);
+        let again = fields.parse_run(&mapped, 0..1);
+        assert!(!Arc::ptr_eq(&parsed[0], &again[0]));
+        assert_eq!(*again[0], Ok(vec![Some(5..7)]));
+        fields.clear();
+        let later = fields.parse_run(&first, 0..1);
+        assert!(!Arc::ptr_eq(&parsed[0], &later[0]));
+        assert_eq!(parsed[0], later[0]);
+    }
+
+    #[test]
+    fn a_null_value_has_no_fields() {
+        let mut fields = fields();
+        let mut tombstone = record(1, "");
+        tombstone.value = None;
+        let parsed = fields.parse_run(&Arc::new(vec![tombstone]), 0..1);
+        assert_eq!(*parsed[0], Err("the value is null".to_string()));
+    }
+}

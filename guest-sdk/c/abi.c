@@ -5,6 +5,10 @@
  * through the bindings wit-bindgen generates (processor.h). Memory follows
  * the canonical ABI: arguments are ours to free, results are malloc'd and
  * freed by the generated post-return functions.
+ *
+ * The same file builds against each world a project may pin: `fields` and
+ * `process-fields` (rill:processor@0.3.0) only when the bindings have them,
+ * so a project whose `wit` is wit/0.2.0 still builds.
  */
 #include "processor.h"
 #include "rill_host.h"
@@ -155,13 +159,18 @@ static rill_bytes option_bytes(const processor_option_list_u8_t *o) {
     return (rill_bytes){o->val.len ? o->val.ptr : empty, o->val.len};
 }
 
+/** Borrowed views of WIT headers into `*headers` (to be freed); their count. */
+static size_t headers_of(const rill_processor_types_header_t *in, size_t len, rill_header **headers) {
+    *headers = len ? calloc(len, sizeof **headers) : NULL;
+    size_t count = *headers ? len : 0;
+    for (size_t i = 0; i < count; i++)
+        (*headers)[i] = (rill_header){{in[i].key.ptr, in[i].key.len}, option_bytes(&in[i].value)};
+    return count;
+}
+
 /** A borrowed view of an input record; `headers` must be freed. */
 static rill_record record_of(const processor_input_record_t *in, rill_header **headers) {
-    *headers = in->headers.len ? calloc(in->headers.len, sizeof **headers) : NULL;
-    size_t count = *headers ? in->headers.len : 0;
-    for (size_t i = 0; i < count; i++)
-        (*headers)[i] = (rill_header){{in->headers.ptr[i].key.ptr, in->headers.ptr[i].key.len},
-                                      option_bytes(&in->headers.ptr[i].value)};
+    size_t count = headers_of(in->headers.ptr, in->headers.len, headers);
     return (rill_record){
         .topic = {in->topic.ptr, in->topic.len},
         .partition = in->partition,
@@ -184,6 +193,41 @@ static processor_option_list_u8_t wit_option(uint8_t *data, size_t len, bool pre
     return (processor_option_list_u8_t){.is_some = true, .val = {data, len}};
 }
 
+/** Moves an output's headers into a WIT list (the post-return frees it). */
+static rill_processor_types_list_header_t take_headers(rill_owned_output *o) {
+    rill_processor_types_list_header_t list = {NULL, o->header_count};
+    if (o->header_count) {
+        list.ptr = calloc(o->header_count, sizeof *list.ptr);
+        if (!list.ptr) abort();
+    }
+    for (size_t h = 0; h < o->header_count; h++) {
+        rill_header *in = &o->headers[h];
+        uint8_t *key = (uint8_t *)in->key.data;
+        if (in->key.len == 0) free(key), key = NULL;
+        list.ptr[h].key = (processor_string_t){key, in->key.len};
+        list.ptr[h].value = wit_option((uint8_t *)in->value.data, in->value.len, in->value.data != NULL);
+    }
+    free(o->headers);
+    o->headers = NULL;
+    o->header_count = 0;
+    return list;
+}
+
+/** Moves an output's name into a WIT string. */
+static processor_string_t take_name(rill_owned_output *o) {
+    processor_string_t name = {(uint8_t *)o->output, o->output_len};
+    if (o->output_len == 0) free(o->output), name.ptr = NULL;
+    o->output = NULL;
+    return name;
+}
+
+/** Forgets the context's outputs, whose memory the WIT results now own. */
+static void forget_outputs(rill_ctx *ctx) {
+    free(ctx->outputs);
+    ctx->outputs = NULL;
+    ctx->output_count = ctx->output_cap = 0;
+}
+
 /** Moves the context's outputs into a WIT list (the post-return frees it). */
 static processor_list_output_record_t take_outputs(rill_ctx *ctx) {
     processor_list_output_record_t list = {NULL, 0};
@@ -193,29 +237,14 @@ static processor_list_output_record_t take_outputs(rill_ctx *ctx) {
     for (size_t i = 0; i < ctx->output_count; i++) {
         rill_owned_output *o = &ctx->outputs[i];
         processor_output_record_t *w = &list.ptr[i];
-        w->output = (processor_string_t){(uint8_t *)o->output, o->output_len};
+        w->output = take_name(o);
         w->key = wit_option(o->key, o->key_len, o->has_key);
         w->value = wit_option(o->value, o->value_len, o->has_value);
         w->timestamp = (processor_option_s64_t){o->has_timestamp, o->timestamp};
-        w->headers = (rill_processor_types_list_header_t){NULL, o->header_count};
-        if (o->header_count) {
-            w->headers.ptr = calloc(o->header_count, sizeof *w->headers.ptr);
-            if (!w->headers.ptr) abort();
-        }
-        for (size_t h = 0; h < o->header_count; h++) {
-            rill_header *in = &o->headers[h];
-            uint8_t *key = (uint8_t *)in->key.data;
-            if (in->key.len == 0) free(key), key = NULL;
-            w->headers.ptr[h].key = (processor_string_t){key, in->key.len};
-            w->headers.ptr[h].value = wit_option((uint8_t *)in->value.data, in->value.len, in->value.data != NULL);
-        }
-        free(o->headers);
-        if (o->output_len == 0) free(o->output), w->output.ptr = NULL;
+        w->headers = take_headers(o);
     }
     list.len = ctx->output_count;
-    free(ctx->outputs);
-    ctx->outputs = NULL;
-    ctx->output_count = ctx->output_cap = 0;
+    forget_outputs(ctx);
     return list;
 }
 
@@ -262,6 +291,138 @@ void exports_processor_process(processor_list_input_record_t *batch, processor_l
     }
     processor_list_input_record_free(batch);
 }
+
+#ifdef RILL_PROCESSOR_FIELDS_FIELD_MISSING
+/* ---- Fields (rill:processor@0.3.0) ------------------------------------ */
+
+/** A WIT string's bytes (borrowed; never Kafka's null, even when empty). */
+static rill_bytes wit_text(const processor_string_t *s) {
+    static const uint8_t empty[1];
+    return (rill_bytes){s->len ? s->ptr : empty, s->len};
+}
+
+/** Reads the `[fields]` names from the host, once per instance. */
+static void load_field_names(void) {
+    if (instance.field_names_known) return;
+    processor_list_string_t got;
+    rill_processor_fields_names(&got);
+    rill_bytes *names = calloc(got.len ? got.len : 1, sizeof *names);
+    if (!names) abort();
+    for (size_t i = 0; i < got.len; i++) names[i] = (rill_bytes){got.ptr[i].len ? got.ptr[i].ptr : NULL, got.ptr[i].len};
+    free(got.ptr);
+    rill_instance_set_field_names(&instance, names, got.len);
+}
+
+/** A field as the SDK's tagged value (borrowing its text). */
+static rill_field_value field_of(const rill_processor_fields_field_t *f) {
+    switch (f->tag) {
+    case RILL_PROCESSOR_FIELDS_FIELD_NULL: return (rill_field_value){.kind = RILL_FIELD_NULL};
+    case RILL_PROCESSOR_FIELDS_FIELD_BOOLEAN: return (rill_field_value){.kind = RILL_FIELD_BOOL, .boolean = f->val.boolean};
+    case RILL_PROCESSOR_FIELDS_FIELD_NUMBER: return (rill_field_value){.kind = RILL_FIELD_NUMBER, .number = f->val.number};
+    case RILL_PROCESSOR_FIELDS_FIELD_TEXT:
+        return (rill_field_value){.kind = RILL_FIELD_TEXT, .text = wit_text(&f->val.text)};
+    case RILL_PROCESSOR_FIELDS_FIELD_RAW:
+        return (rill_field_value){.kind = RILL_FIELD_RAW,
+                                  .raw = {wit_text(&f->val.raw.text), f->val.raw.canonical}};
+    default: return (rill_field_value){.kind = RILL_FIELD_MISSING};
+    }
+}
+
+/** The fields of the record being processed, kept between records so a
+ *  record costs no allocation for them. */
+static rill_field_value *field_values;
+static size_t field_values_cap;
+
+/** A borrowed view of a field record: `*headers` must be freed. */
+static rill_record field_record_of(const processor_field_record_t *in, rill_fields *fields, rill_header **headers) {
+    static const uint8_t empty[1];
+    size_t count = headers_of(in->headers.ptr, in->headers.len, headers);
+    *fields = (rill_fields){.instance = &instance};
+    if (in->fields.is_err) {
+        fields->error = wit_text(&in->fields.val.err);
+    } else {
+        size_t n = in->fields.val.ok.len;
+        if (n > field_values_cap) {
+            field_values = realloc(field_values, n * sizeof *field_values);
+            if (!field_values) abort();
+            field_values_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) field_values[i] = field_of(&in->fields.val.ok.ptr[i]);
+        fields->values = field_values;
+        fields->count = n;
+    }
+    rill_bytes value = RILL_NULL;
+    if (in->value.tag == RILL_PROCESSOR_FIELDS_INPUT_VALUE_BYTES)
+        value = (rill_bytes){in->value.val.bytes.len ? in->value.val.bytes.ptr : empty, in->value.val.bytes.len};
+    return (rill_record){
+        .topic = {in->topic.ptr, in->topic.len},
+        .partition = in->partition,
+        .offset = in->offset,
+        .timestamp = in->timestamp,
+        .key = option_bytes(&in->key),
+        .value = value,
+        .headers = *headers,
+        .header_count = count,
+        .value_omitted = in->value.tag == RILL_PROCESSOR_FIELDS_INPUT_VALUE_OMITTED,
+        .fields = fields,
+    };
+}
+
+/** Moves the context's outputs into a WIT list of field outputs. */
+static rill_processor_fields_list_field_output_t take_field_outputs(rill_ctx *ctx) {
+    rill_processor_fields_list_field_output_t list = {NULL, 0};
+    if (ctx->output_count == 0) return list;
+    list.ptr = calloc(ctx->output_count, sizeof *list.ptr);
+    if (!list.ptr) abort();
+    for (size_t i = 0; i < ctx->output_count; i++) {
+        rill_owned_output *o = &ctx->outputs[i];
+        rill_processor_fields_field_output_t *w = &list.ptr[i];
+        w->output = take_name(o);
+        w->key = wit_option(o->key, o->key_len, o->has_key);
+        if (o->value_from_input) {
+            free(o->value);
+            w->value.tag = RILL_PROCESSOR_FIELDS_OUTPUT_VALUE_INPUT;
+        } else if (!o->has_value) {
+            free(o->value);
+            w->value.tag = RILL_PROCESSOR_FIELDS_OUTPUT_VALUE_NULL;
+        } else {
+            w->value.tag = RILL_PROCESSOR_FIELDS_OUTPUT_VALUE_BYTES;
+            if (o->value_len == 0) free(o->value), o->value = NULL;
+            w->value.val.bytes = (processor_list_u8_t){o->value, o->value_len};
+        }
+        w->timestamp = (processor_option_s64_t){o->has_timestamp, o->timestamp};
+        rill_processor_types_list_header_t headers = take_headers(o);
+        w->headers = (rill_processor_fields_list_header_t){headers.ptr, headers.len};
+    }
+    list.len = ctx->output_count;
+    forget_outputs(ctx);
+    return list;
+}
+
+void exports_processor_process_fields(processor_list_field_record_t *batch, processor_list_field_result_t *ret) {
+    load_field_names();
+    ret->len = batch->len;
+    ret->ptr = batch->len ? calloc(batch->len, sizeof *ret->ptr) : NULL;
+    if (batch->len && !ret->ptr) abort();
+    for (size_t i = 0; i < batch->len; i++) {
+        rill_header *headers;
+        rill_fields fields;
+        rill_record record = field_record_of(&batch->ptr[i], &fields, &headers);
+        rill_ctx ctx;
+        rill_ctx_start(&ctx, &instance, &record);
+        if (rill_run_process(&instance, &record, &ctx) == RILL_OK) {
+            ret->ptr[i].is_err = false;
+            ret->ptr[i].val.ok = take_field_outputs(&ctx);
+        } else {
+            ret->ptr[i].is_err = true;
+            ret->ptr[i].val.err = take_error(&ctx);
+        }
+        rill_ctx_finish(&ctx);
+        free(headers);
+    }
+    processor_list_field_record_free(batch);
+}
+#endif
 
 void exports_processor_aggregate(processor_list_aggregation_t *batch, processor_list_result_list_list_u8_string_t *ret) {
     ret->len = batch->len;

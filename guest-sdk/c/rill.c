@@ -1,8 +1,9 @@
 /*
- * rill.c: the SDK's plain parts: bytes and buffers, the context (outputs,
- * errors), codecs, state, timers and log over `rill_current_host`, and the
- * one implementation of each export (rill_run_*), shared by the component
- * ABI and the native test driver.
+ * rill.c: what a processor calls besides its context: codecs, state,
+ * timers and log over `rill_current_host`, the windows' count aggregate,
+ * and the one implementation of each export (rill_run_*), shared by the
+ * component ABI (abi.c) and the native test driver (testing.c). It builds on
+ * every other part of the SDK; none of them calls back into it.
  */
 #include "rill_host.h"
 
@@ -11,291 +12,6 @@
 #include <string.h>
 
 const rill_host *rill_current_host;
-
-/* ---- Bytes and buffers ------------------------------------------------ */
-
-rill_bytes rill_str(const char *text) {
-    return text ? (rill_bytes){(const uint8_t *)text, strlen(text)} : RILL_NULL;
-}
-
-rill_bytes rill_bytes_of(const void *data, size_t len) {
-    return (rill_bytes){(const uint8_t *)data, len};
-}
-
-bool rill_is_null(rill_bytes bytes) { return bytes.data == NULL; }
-
-bool rill_bytes_eq(rill_bytes bytes, const char *text) {
-    size_t len = strlen(text);
-    return bytes.data != NULL && bytes.len == len && memcmp(bytes.data, text, len) == 0;
-}
-
-long rill_utf8_length(rill_bytes bytes) {
-    long count = 0;
-    size_t i = 0;
-    while (i < bytes.len) {
-        uint8_t c = bytes.data[i];
-        size_t n;
-        uint32_t min;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            count++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1, min = 0x80, cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2, min = 0x800, cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3, min = 0x10000, cp = c & 0x07;
-        } else {
-            return -1;
-        }
-        if (i + n >= bytes.len) return -1;
-        for (size_t k = 1; k <= n; k++) {
-            uint8_t cc = bytes.data[i + k];
-            if ((cc & 0xC0) != 0x80) return -1;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
-        i += n + 1;
-        count++;
-    }
-    return count;
-}
-
-size_t rill_java_length(rill_bytes bytes) {
-    size_t units = 0;
-    size_t i = 0;
-    while (i < bytes.len) {
-        uint8_t c = bytes.data[i++];
-        units++;
-        if (c < 0x80) continue;
-        /* The well-formed second-byte range of each lead byte (Unicode
-         * table 3-7); anything else ends a maximal subpart as one U+FFFD. */
-        size_t more;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) more = 1;
-        else if (c >= 0xE0 && c <= 0xEF) more = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        else if (c >= 0xF0 && c <= 0xF4) more = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        else continue;
-        size_t got = 0;
-        while (got < more && i < bytes.len && bytes.data[i] >= lo && bytes.data[i] <= hi) {
-            i++, got++;
-            lo = 0x80, hi = 0xBF;
-        }
-        if (got == more && more == 3) units++; /* a supplementary character: a surrogate pair */
-    }
-    return units;
-}
-
-static bool buf_reserve(rill_buf *buf, size_t more) {
-    if (buf->len + more + 1 <= buf->cap) return true;
-    size_t cap = buf->cap ? buf->cap : 64;
-    while (cap < buf->len + more + 1) cap *= 2;
-    uint8_t *data = realloc(buf->data, cap);
-    if (!data) return false;
-    buf->data = data;
-    buf->cap = cap;
-    return true;
-}
-
-bool rill_buf_append(rill_buf *buf, const void *data, size_t len) {
-    if (!buf_reserve(buf, len)) return false;
-    if (len) memcpy(buf->data + buf->len, data, len);
-    buf->len += len;
-    return true;
-}
-
-bool rill_buf_puts(rill_buf *buf, const char *text) { return rill_buf_append(buf, text, strlen(text)); }
-
-bool rill_buf_printf(rill_buf *buf, const char *format, ...) {
-    va_list args;
-    va_start(args, format);
-    va_list again;
-    va_copy(again, args);
-    int n = vsnprintf(NULL, 0, format, args);
-    va_end(args);
-    bool ok = n >= 0 && buf_reserve(buf, (size_t)n);
-    if (ok) {
-        vsnprintf((char *)buf->data + buf->len, (size_t)n + 1, format, again);
-        buf->len += (size_t)n;
-    }
-    va_end(again);
-    return ok;
-}
-
-void rill_buf_clear(rill_buf *buf) { buf->len = 0; }
-
-rill_bytes rill_buf_bytes(const rill_buf *buf) {
-    static const uint8_t empty[1];
-    return (rill_bytes){buf->data ? buf->data : empty, buf->len};
-}
-
-const char *rill_buf_cstr(rill_buf *buf) {
-    if (!buf_reserve(buf, 0)) return NULL;
-    buf->data[buf->len] = 0;
-    return (const char *)buf->data;
-}
-
-void rill_buf_free(rill_buf *buf) {
-    free(buf->data);
-    *buf = (rill_buf){0};
-}
-
-char *rill_strndup(const void *data, size_t len) {
-    char *copy = malloc(len + 1);
-    if (!copy) return NULL;
-    if (len) memcpy(copy, data, len);
-    copy[len] = 0;
-    return copy;
-}
-
-char *rill_format(const char *format, va_list args) {
-    va_list again;
-    va_copy(again, args);
-    int n = vsnprintf(NULL, 0, format, args);
-    char *message = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (message) vsnprintf(message, (size_t)n + 1, format, again);
-    va_end(again);
-    return message;
-}
-
-/* ---- Context ---------------------------------------------------------- */
-
-void rill_ctx_start(rill_ctx *ctx, rill_instance *instance, const rill_record *record) {
-    *ctx = (rill_ctx){.instance = instance, .record = record};
-}
-
-void rill_owned_output_free(rill_owned_output *o) {
-    free(o->output);
-    free(o->key);
-    free(o->value);
-    for (size_t i = 0; i < o->header_count; i++) {
-        free((void *)o->headers[i].key.data);
-        free((void *)o->headers[i].value.data);
-    }
-    free(o->headers);
-    *o = (rill_owned_output){0};
-}
-
-void rill_ctx_finish(rill_ctx *ctx) {
-    for (size_t i = 0; i < ctx->output_count; i++) rill_owned_output_free(&ctx->outputs[i]);
-    free(ctx->outputs);
-    free(ctx->error);
-    ctx->outputs = NULL;
-    ctx->output_count = ctx->output_cap = 0;
-    ctx->error = NULL;
-}
-
-rill_bytes rill_config(const rill_ctx *ctx) {
-    return (rill_bytes){(const uint8_t *)ctx->instance->config, ctx->instance->config_len};
-}
-
-void *rill_self(const rill_ctx *ctx) { return ctx->instance->self; }
-
-void rill_set_self(rill_ctx *ctx, void *self) { ctx->instance->self = self; }
-
-const rill_record *rill_input(const rill_ctx *ctx) { return ctx->record; }
-
-/** Replaces the context's error message (taking `message`). */
-static int set_error(rill_ctx *ctx, char *message) {
-    if (!ctx) {
-        free(message);
-        return RILL_ERROR;
-    }
-    free(ctx->error);
-    ctx->error = message ? message : rill_strndup("out of memory", 13);
-    return RILL_ERROR;
-}
-
-int rill_fail(rill_ctx *ctx, const char *format, ...) {
-    va_list args;
-    va_start(args, format);
-    char *message = rill_format(format, args);
-    va_end(args);
-    return set_error(ctx, message);
-}
-
-const char *rill_error_message(const rill_ctx *ctx) { return ctx->error ? ctx->error : ""; }
-
-/** A malloc'd copy of optional bytes (a non-NULL pointer even when empty). */
-static bool copy_optional(rill_bytes in, uint8_t **data, size_t *len, bool *present) {
-    *present = in.data != NULL;
-    *len = in.len;
-    *data = NULL;
-    if (!in.data) return true;
-    *data = malloc(in.len ? in.len : 1);
-    if (!*data) return false;
-    if (in.len) memcpy(*data, in.data, in.len);
-    return true;
-}
-
-int rill_emit_output(rill_ctx *ctx, const rill_output *in) {
-    if (!in->output) return rill_fail(ctx, "an output needs the name of a manifest output");
-    if (ctx->output_count == ctx->output_cap) {
-        size_t cap = ctx->output_cap ? ctx->output_cap * 2 : 4;
-        rill_owned_output *grown = realloc(ctx->outputs, cap * sizeof *grown);
-        if (!grown) return rill_fail(ctx, "out of memory");
-        ctx->outputs = grown;
-        ctx->output_cap = cap;
-    }
-    rill_owned_output o = {.has_timestamp = in->has_timestamp, .timestamp = in->timestamp};
-    o.output_len = strlen(in->output);
-    o.output = rill_strndup(in->output, o.output_len);
-    bool ok = o.output != NULL && copy_optional(in->key, &o.key, &o.key_len, &o.has_key) &&
-              copy_optional(in->value, &o.value, &o.value_len, &o.has_value);
-    if (ok && in->header_count) {
-        o.headers = calloc(in->header_count, sizeof *o.headers);
-        ok = o.headers != NULL;
-        for (size_t i = 0; ok && i < in->header_count; i++) {
-            o.header_count++;
-            uint8_t *data;
-            size_t len;
-            bool present;
-            ok = copy_optional(in->headers[i].key.data ? in->headers[i].key : rill_str(""), &data, &len, &present);
-            o.headers[i].key = (rill_bytes){data, len};
-            ok = ok && copy_optional(in->headers[i].value, &data, &len, &present);
-            if (ok) o.headers[i].value = (rill_bytes){data, len};
-        }
-    }
-    if (!ok) {
-        rill_owned_output_free(&o);
-        return rill_fail(ctx, "out of memory");
-    }
-    ctx->outputs[ctx->output_count++] = o;
-    return RILL_OK;
-}
-
-int rill_emit(rill_ctx *ctx, const char *output, rill_bytes key, rill_bytes value) {
-    rill_output o = {.output = output, .key = key, .value = value};
-    return rill_emit_output(ctx, &o);
-}
-
-int rill_forward(rill_ctx *ctx, const char *output) {
-    const rill_record *r = ctx->record;
-    if (!r) return rill_fail(ctx, "forward needs an input record");
-    rill_output o = {.output = output,
-                     .key = r->key,
-                     .value = r->value,
-                     .headers = r->headers,
-                     .header_count = r->header_count,
-                     .has_timestamp = true,
-                     .timestamp = r->timestamp};
-    return rill_emit_output(ctx, &o);
-}
-
-int rill_map_value(rill_ctx *ctx, const char *output, rill_bytes value) {
-    const rill_record *r = ctx->record;
-    if (!r) return rill_fail(ctx, "map_value needs an input record");
-    rill_output o = {.output = output,
-                     .key = r->key,
-                     .value = value.data ? value : rill_str(""),
-                     .headers = r->headers,
-                     .header_count = r->header_count,
-                     .has_timestamp = true,
-                     .timestamp = r->timestamp};
-    return rill_emit_output(ctx, &o);
-}
 
 /* ---- Codecs ----------------------------------------------------------- */
 
@@ -331,7 +47,7 @@ int rill_f64_decode(rill_ctx *ctx, rill_bytes bytes, double *value) {
 /** Passes a host call's result on, moving its message onto ctx. */
 static int host_result(rill_ctx *ctx, int status, char *error) {
     if (status == RILL_OK) return RILL_OK;
-    return set_error(ctx, error);
+    return rill_fail_take(ctx, error);
 }
 
 int rill_store_get(rill_ctx *ctx, rill_store store, rill_bytes key, rill_buf *value, bool *found) {
@@ -559,6 +275,11 @@ int rill_run_emit(rill_instance *instance, const rill_window_result *result, ril
 void rill_instance_drop(rill_instance *instance) {
     if (instance->self && instance->processor->drop) instance->processor->drop(instance->self);
     free(instance->config);
+    for (size_t i = 0; i < instance->field_name_count; i++) free((void *)instance->field_names[i].data);
+    free(instance->field_names);
     instance->self = NULL;
     instance->config = NULL;
+    instance->field_names = NULL;
+    instance->field_name_count = 0;
+    instance->field_names_known = false;
 }

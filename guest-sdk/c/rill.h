@@ -99,6 +99,10 @@ typedef struct rill_header {
     rill_bytes value;
 } rill_header;
 
+/** The fields the host read out of one record's value for the manifest's
+ *  `[fields]` (opaque: read them with rill_field and its typed forms). */
+typedef struct rill_fields rill_fields;
+
 /** One record read from an input topic (rill-sdk's `Record`). */
 typedef struct rill_record {
     rill_bytes topic;
@@ -107,9 +111,19 @@ typedef struct rill_record {
     /** Milliseconds since the Unix epoch. */
     int64_t timestamp;
     rill_bytes key;
+    /** The value; RILL_NULL for Kafka's null, and also when `value_omitted`
+     *  (read it with rill_value to tell the two apart with a message). */
     rill_bytes value;
     const rill_header *headers;
     size_t header_count;
+    /** True when the manifest declares `[fields]` without `input-value =
+     *  "bytes"`: the host kept the value (it was not copied into the
+     *  processor) and `value` is RILL_NULL. rill_value, rill_record_json
+     *  fail with the fix; rill_forward still forwards the value. */
+    bool value_omitted;
+    /** The manifest's `[fields]` of this record (rill_field); NULL when the
+     *  manifest declares none. */
+    const rill_fields *fields;
 } rill_record;
 
 /** One record to emit, addressed to an output of the manifest (rill-sdk's
@@ -217,13 +231,93 @@ const char *rill_error_message(const rill_ctx *ctx);
  *  input record's timestamp (rill-sdk's `Output::new`). Bytes are copied. */
 int rill_emit(rill_ctx *ctx, const char *output, rill_bytes key, rill_bytes value);
 /** Sends the input record on to `output` unchanged: key, value, headers and
- *  timestamp (`Output::forward`, Kafka Streams' `to`). */
+ *  timestamp (`Output::forward`, Kafka Streams' `to`). With `[fields]` the
+ *  value is not copied out of the processor: the host reuses the input's
+ *  bytes, whether or not they were copied in. */
 int rill_forward(rill_ctx *ctx, const char *output);
 /** The input record with another value: key, headers and timestamp stay
  *  (`Output::map_value`, Kafka Streams' `mapValues`). */
 int rill_map_value(rill_ctx *ctx, const char *output, rill_bytes value);
 /** Emits a record with every field given. */
 int rill_emit_output(rill_ctx *ctx, const rill_output *output);
+
+/* ---- Fields ----------------------------------------------------------- */
+/* A manifest's `[fields]` table names paths into the JSON value
+ * (`pct = "system.cpu.total.norm.pct"`, `host = { path = "host", as =
+ * "raw" }`). The host parses each value once, natively, and hands `process`
+ * the declared fields with the record; the value itself is not copied into
+ * the processor unless the manifest sets `input-value = "bytes"`. Fields are
+ * read by their manifest names: the SDK reads the names from the host once
+ * per instance (the first record), and a lookup compares `name` with the
+ * declared ones, no host call. Everything a field points at is borrowed for
+ * the call. */
+
+/** What a declared field holds in one record. */
+typedef enum rill_field_kind {
+    /** The path is not in this record's value. */
+    RILL_FIELD_MISSING,
+    /** JSON `null`. */
+    RILL_FIELD_NULL,
+    /** `true` or `false`: `boolean`. */
+    RILL_FIELD_BOOL,
+    /** A number: `number`. */
+    RILL_FIELD_NUMBER,
+    /** A string, unescaped UTF-8: `text`. */
+    RILL_FIELD_TEXT,
+    /** An object or array, or any field declared `as = "raw"`: `raw`. */
+    RILL_FIELD_RAW,
+    /** No field to read: the value is null or not JSON (the host's message),
+     *  or `name` is not in `[fields]`; `text` says which. */
+    RILL_FIELD_ERROR,
+} rill_field_kind;
+
+/** JSON text exactly as it stands in the input value. */
+typedef struct rill_raw_json {
+    rill_bytes text;
+    /** `text` is already what a compact writer (serde_json, Gson) writes:
+     *  no whitespace, no key twice, no exponent, strings escaping only `"`,
+     *  `\` and control characters, U+2028/U+2029 escaped. A writer can copy
+     *  it instead of parsing and re-writing it (rill_json_with_member). */
+    bool canonical;
+} rill_raw_json;
+
+/** One declared field of one record: `kind` says which member holds it. */
+typedef struct rill_field_value {
+    rill_field_kind kind;
+    union {
+        bool boolean;
+        double number;
+        /** RILL_FIELD_TEXT's text, RILL_FIELD_ERROR's message. */
+        rill_bytes text;
+        rill_raw_json raw;
+    };
+} rill_field_value;
+
+/** The field the manifest's `[fields]` calls `name` in `record`. */
+rill_field_value rill_field(const rill_record *record, const char *name);
+/** The `index`th declared field (declaration order), for a loop over all;
+ *  RILL_FIELD_ERROR past the end. */
+rill_field_value rill_field_at(const rill_record *record, size_t index);
+/** The number of fields the manifest declares (0 without `[fields]`). */
+size_t rill_field_count(const rill_record *record);
+
+/* Typed reads: RILL_OK with the field in `*out`, or RILL_ERROR with a
+ * message on ctx (the value is not JSON, the field is missing, undeclared
+ * or of another kind), so `return RILL_ERROR;` dead-letters the record. */
+
+/** A number field. */
+int rill_field_number(rill_ctx *ctx, const rill_record *record, const char *name, double *out);
+/** A text field (unescaped UTF-8, borrowed). */
+int rill_field_text(rill_ctx *ctx, const rill_record *record, const char *name, rill_bytes *out);
+/** A boolean field. */
+int rill_field_bool(rill_ctx *ctx, const rill_record *record, const char *name, bool *out);
+/** A raw field: one declared `as = "raw"`, or an object or array. */
+int rill_field_raw(rill_ctx *ctx, const rill_record *record, const char *name, rill_raw_json *out);
+
+/** The record's value: `*out` is its bytes (RILL_NULL for Kafka's null);
+ *  fails when the host did not copy it in (`value_omitted`), with the fix:
+ *  set `input-value = "bytes"` in plugin.toml. */
+int rill_value(rill_ctx *ctx, const rill_record *record, rill_bytes *out);
 
 /* ---- Codecs ----------------------------------------------------------- */
 /* The Rust SDK's natural encodings, so a store reads the same from every
@@ -354,7 +448,8 @@ struct rill_json {
 /** Parses JSON text; NULL (with the reason on ctx, when given) if it is not
  *  one valid JSON value. */
 rill_json *rill_json_parse(rill_ctx *ctx, rill_bytes text);
-/** The input record's value as JSON; a null value or bad JSON fails. */
+/** The input record's value as JSON; a null value, bad JSON or a value the
+ *  host kept (`value_omitted`) fails. */
 rill_json *rill_record_json(rill_ctx *ctx, const rill_record *record);
 /** Releases a value and everything in it. */
 void rill_json_free(rill_json *value);
@@ -389,6 +484,14 @@ bool rill_json_write_string(rill_buf *out, rill_bytes text, unsigned flags);
 /** Appends a double as serde_json writes an f64: the shortest text that
  *  reads back the same ("0.9", "1.0", "1e21"); null when not finite. */
 bool rill_json_write_f64(rill_buf *out, double value);
+
+/** Appends `object` with member `key` = `value` added at its end, spliced
+ *  from their texts without parsing: `{"a":1}` + `b`, `2` gives
+ *  `{"a":1,"b":2}`. Only when both are canonical, `object` is an object and
+ *  the text `"key"` occurs nowhere in it (so the key cannot be there
+ *  already); otherwise returns false with `out` unchanged, and the caller
+ *  parses and writes instead. Also false when out of memory. */
+bool rill_json_with_member(rill_raw_json object, const char *key, rill_raw_json value, rill_buf *out);
 
 #ifdef __cplusplus
 }

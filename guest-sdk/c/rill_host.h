@@ -43,6 +43,9 @@ typedef struct rill_owned_output {
     size_t header_count;
     bool has_timestamp;
     int64_t timestamp;
+    /** rill_forward under `[fields]`: the value is the input record's, which
+     *  the host holds (`output-value::input`); `value` is not set. */
+    bool value_from_input;
 } rill_owned_output;
 
 /** One processor instance: what survives between calls. */
@@ -51,7 +54,28 @@ typedef struct rill_instance {
     char *config;
     size_t config_len;
     void *self;
+    /** The manifest's `[fields]` names in declaration order (malloc'd
+     *  bytes), read from the host once, before the first record with
+     *  fields; `field_names_known` says whether that happened. */
+    rill_bytes *field_names;
+    size_t field_name_count;
+    bool field_names_known;
 } rill_instance;
+
+/** A record's declared fields (rill.h's opaque `rill_fields`). */
+struct rill_fields {
+    /** Where the names are (the instance's, read once). */
+    const rill_instance *instance;
+    /** One per name, in declaration order (when `error` is null). */
+    const rill_field_value *values;
+    size_t count;
+    /** The host's message when the value is null or not JSON, else RILL_NULL. */
+    rill_bytes error;
+};
+
+/** Keeps the `[fields]` names for the instance's lifetime (taking `names`
+ *  and each name's bytes, all malloc'd). */
+void rill_instance_set_field_names(rill_instance *instance, rill_bytes *names, size_t count);
 
 struct rill_ctx {
     rill_instance *instance;
@@ -71,7 +95,8 @@ void rill_owned_output_free(rill_owned_output *output);
 
 /** Builds the instance from the config JSON (RILL_ERROR: ctx has why). */
 int rill_run_init(rill_instance *instance, const char *config, size_t len, rill_ctx *ctx);
-/** Runs `process` on one record; outputs are on ctx. */
+/** Runs `process` on one record (both the `process` and `process-fields`
+ *  exports: `record->fields` tells them apart); outputs are on ctx. */
 int rill_run_process(rill_instance *instance, const rill_record *record, rill_ctx *ctx);
 /** Runs the handler of a timer firing; outputs are on ctx. */
 int rill_run_timer(rill_instance *instance, const rill_tick *tick, rill_ctx *ctx);
@@ -91,5 +116,8 @@ void rill_instance_drop(rill_instance *instance);
 char *rill_strndup(const void *data, size_t len);
 /** A malloc'd printf-formatted message. */
 char *rill_format(const char *format, va_list args);
+/** Fails the call with `message` (malloc'd, taken; NULL means out of
+ *  memory); returns RILL_ERROR. */
+int rill_fail_take(rill_ctx *ctx, char *message);
 
 #endif

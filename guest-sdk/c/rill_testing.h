@@ -58,6 +58,22 @@ const char *rill_driver_error(const rill_driver *driver);
 /** Declares a timer as the manifest's `[[timers]]` would. */
 void rill_driver_with_timer(rill_driver *driver, const char *name, rill_clock clock, int64_t interval_ms,
                             bool aligned);
+/** How a declared field is handed over: the manifest's `as`. */
+typedef enum rill_field_as {
+    /** `as = "value"` (the default): scalars typed, objects and arrays raw. */
+    RILL_FIELD_AS_VALUE,
+    /** `as = "raw"`: always the JSON text. */
+    RILL_FIELD_AS_RAW,
+} rill_field_as;
+/** Declares a field as the manifest's `[fields]` does (`name = { path, as
+ *  }`; call in declaration order). From then on each record's fields are
+ *  read out of its JSON value as the host reads them (a dotted path, a
+ *  numeric segment indexing an array, or a JSON Pointer starting with "/";
+ *  raw text with its canonical flag), the value is not passed
+ *  (`value_omitted`) and rill_forward forwards the input's value. */
+void rill_driver_with_field(rill_driver *driver, const char *name, const char *path, rill_field_as as);
+/** The manifest's `input-value = "bytes"`: with fields, the value too. */
+void rill_driver_with_input_bytes(rill_driver *driver);
 /** Releases the driver, its processor instance and its state. */
 void rill_driver_free(rill_driver *driver);
 

@@ -1,11 +1,12 @@
 /*
  * testing.c: the native test driver (rill_testing.h): an in-memory host
- * (stores and tables as sorted arrays, timers, a log) behind the same
- * rill_run_* functions the component exports call, plus a minimal test
- * runner. Built with gcc by tools/c/test.sh, never into a component.
+ * (stores and tables as sorted arrays, timers, a log, `[fields]` read
+ * by testing_fields.c) behind the same rill_run_* functions the component
+ * exports call, plus a minimal test runner. Built with gcc by tools/c/test.sh, never into a component.
  */
 #include "rill_host.h"
 #include "rill_testing.h"
+#include "testing_fields.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,11 @@ struct rill_driver {
     int64_t wall;
     int64_t next_offset;
     rill_buf log;
+    /** The manifest's `[fields]` declared so far, in order. */
+    rill_field_decl *fields;
+    size_t field_count;
+    /** `input-value = "bytes"`: with fields, the value is copied in too. */
+    bool input_bytes;
 };
 
 /** The driver host calls go to (one call at a time, as in a component). */
@@ -248,6 +254,23 @@ rill_driver *rill_driver_new(const rill_processor *processor, const char *config
 
 const char *rill_driver_error(const rill_driver *d) { return d->init_error; }
 
+void rill_driver_with_field(rill_driver *d, const char *name, const char *path, rill_field_as as) {
+    d->fields = realloc(d->fields, (d->field_count + 1) * sizeof *d->fields);
+    if (!d->fields) abort();
+    d->fields[d->field_count++] =
+        (rill_field_decl){rill_strndup(name, strlen(name)), rill_strndup(path, strlen(path)), as == RILL_FIELD_AS_RAW};
+    /* The names the host's `fields.names` would give the instance. */
+    rill_bytes *names = calloc(d->field_count, sizeof *names);
+    if (!names) abort();
+    for (size_t i = 0; i < d->field_count; i++)
+        names[i] = rill_bytes_of(rill_strndup(d->fields[i].name, strlen(d->fields[i].name)), strlen(d->fields[i].name));
+    for (size_t i = 0; i < d->instance.field_name_count; i++) free((void *)d->instance.field_names[i].data);
+    free(d->instance.field_names);
+    rill_instance_set_field_names(&d->instance, names, d->field_count);
+}
+
+void rill_driver_with_input_bytes(rill_driver *d) { d->input_bytes = true; }
+
 void rill_driver_free(rill_driver *d) {
     if (!d) return;
     enter(d);
@@ -258,6 +281,8 @@ void rill_driver_free(rill_driver *d) {
     free(d->timers);
     free(d->init_error);
     rill_buf_free(&d->log);
+    for (size_t i = 0; i < d->field_count; i++) free(d->fields[i].name), free(d->fields[i].path);
+    free(d->fields);
     free(d);
 }
 
@@ -283,9 +308,10 @@ static void append(rill_result *r, rill_emitted e) {
     r->outputs[r->len++] = e;
 }
 
-/** Moves a call's outputs into `r` (timestamps defaulted to `time`), or its
- *  error; returns whether the call succeeded. */
-static bool collect(rill_result *r, rill_ctx *ctx, int status, int64_t time) {
+/** Moves a call's outputs into `r` (timestamps defaulted to `time`, a
+ *  forward under `[fields]` given `input`'s value), or its error; returns
+ *  whether the call succeeded. */
+static bool collect(rill_result *r, rill_ctx *ctx, int status, int64_t time, const rill_record *input) {
     if (status != RILL_OK) {
         const char *message = rill_error_message(ctx);
         r->ok = false;
@@ -296,6 +322,15 @@ static bool collect(rill_result *r, rill_ctx *ctx, int status, int64_t time) {
     }
     for (size_t i = 0; i < ctx->output_count; i++) {
         rill_owned_output *o = &ctx->outputs[i];
+        if (o->value_from_input && input && input->value.data) {
+            /* What the host sends for output-value::input: the input's bytes. */
+            free(o->value);
+            o->value = malloc(input->value.len ? input->value.len : 1);
+            if (!o->value) abort();
+            if (input->value.len) memcpy(o->value, input->value.data, input->value.len);
+            o->value_len = input->value.len;
+            o->has_value = true;
+        }
         append(r, (rill_emitted){
                       .output = o->output,
                       .key = o->has_key ? (rill_bytes){o->key, o->key_len} : RILL_NULL,
@@ -336,7 +371,7 @@ static void fire(rill_driver *d, rill_clock clock, rill_result *r) {
         rill_tick tick = {rill_str(d->timers[i].name), clock, at};
         rill_ctx ctx;
         rill_ctx_start(&ctx, &d->instance, NULL);
-        collect(r, &ctx, rill_run_timer(&d->instance, &tick, &ctx), at);
+        collect(r, &ctx, rill_run_timer(&d->instance, &tick, &ctx), at, NULL);
     }
 }
 
@@ -354,9 +389,25 @@ rill_result rill_driver_process(rill_driver *d, const rill_record *record) {
     if (refused(d, &r)) return r;
     enter(d);
     d->next_offset = record->offset + 1;
+    /* With [fields], what process-fields hands over: the fields, and the
+     * value only under input-value = "bytes". */
+    rill_record seen = *record;
+    rill_computed_fields computed = {0};
+    rill_fields fields = {.instance = &d->instance};
+    if (d->field_count && !record->fields) {
+        rill_compute_fields(d->fields, d->field_count, record->value, &computed);
+        fields.values = computed.values;
+        fields.count = computed.count;
+        fields.error = computed.error ? rill_str(computed.error) : RILL_NULL;
+        seen.fields = &fields;
+        seen.value_omitted = record->value.data && !d->input_bytes;
+        if (seen.value_omitted) seen.value = RILL_NULL;
+    }
     rill_ctx ctx;
-    rill_ctx_start(&ctx, &d->instance, record);
-    if (!collect(&r, &ctx, rill_run_process(&d->instance, record, &ctx), record->timestamp)) return r;
+    rill_ctx_start(&ctx, &d->instance, &seen);
+    bool ok = collect(&r, &ctx, rill_run_process(&d->instance, &seen, &ctx), record->timestamp, record);
+    rill_computed_fields_free(&computed);
+    if (!ok) return r;
     if (!d->has_stream_time || record->timestamp > d->stream_time) d->stream_time = record->timestamp;
     d->has_stream_time = true;
     fire(d, RILL_STREAM_TIME, &r);
@@ -425,7 +476,7 @@ rill_result rill_driver_aggregate(rill_driver *d, const rill_window *window, ril
     }
     for (size_t i = 0; i < (count ? count : 1); i++) rill_buf_free(&steps[i]);
     free(steps);
-    collect(&r, &ctx, status, window->end);
+    collect(&r, &ctx, status, window->end, NULL);
     return r;
 }
 
@@ -435,7 +486,7 @@ rill_result rill_driver_emit(rill_driver *d, const rill_window_result *result) {
     enter(d);
     rill_ctx ctx;
     rill_ctx_start(&ctx, &d->instance, NULL);
-    collect(&r, &ctx, rill_run_emit(&d->instance, result, &ctx), result->timestamp);
+    collect(&r, &ctx, rill_run_emit(&d->instance, result, &ctx), result->timestamp, NULL);
     return r;
 }
 

@@ -8,7 +8,14 @@
  * (compact, key order kept, numbers in their source text, U+2028/U+2029
  * escaped). Key and timestamp are kept. A record that is not JSON or lacks
  * those fields (or has them with the wrong type) fails, which dead-letters
- * it with serde's words, as the Rust original does.
+ * it, as the Rust original does.
+ *
+ * The host reads the three fields (plugin.toml's [fields]); the value itself
+ * is never copied in. `host` and `timestamp` come as raw JSON text, so the
+ * alert is usually the two texts spliced together without a parse
+ * (rill_json_with_member); when that cannot be proven equal to Gson's
+ * output (text not canonical, or host already has a "timestamp"), they are
+ * parsed and written member by member, as before fields.
  */
 #include "rill.h"
 
@@ -46,21 +53,6 @@ static int init(rill_ctx *ctx) {
     return RILL_OK;
 }
 
-/** `object[name]`, required to be there and (unless `kind` is negative) of
- *  that kind; NULL with serde's message otherwise. */
-static const rill_json *field(rill_ctx *ctx, const rill_json *object, const char *name, int kind) {
-    const rill_json *value = rill_json_get(object, name);
-    if (!value) {
-        rill_fail(ctx, "missing field `%s`", name);
-        return NULL;
-    }
-    if (kind >= 0 && value->kind != (rill_json_kind)kind) {
-        rill_fail(ctx, "invalid type for field `%s`", name);
-        return NULL;
-    }
-    return value;
-}
-
 /** The alert: `host` with "timestamp" set to `timestamp` (in its place
  *  when host has one, last otherwise), written as Gson writes it. */
 static bool write_alert(rill_buf *out, const rill_json *host, const rill_json *timestamp) {
@@ -80,38 +72,35 @@ static bool write_alert(rill_buf *out, const rill_json *host, const rill_json *t
     return ok && rill_buf_append(out, "}", 1);
 }
 
+/** The alert from the raw texts: spliced when they are canonical and host
+ *  has no "timestamp" yet (the bytes Gson would write anyway), else parsed
+ *  and written by write_alert. */
+static int alert_of(rill_ctx *ctx, rill_raw_json host, rill_raw_json timestamp, rill_buf *out) {
+    if (rill_json_with_member(host, "timestamp", timestamp, out)) return RILL_OK;
+    rill_json *host_json = rill_json_parse(ctx, host.text);
+    rill_json *timestamp_json = host_json ? rill_json_parse(ctx, timestamp.text) : NULL;
+    int status = RILL_ERROR;
+    if (timestamp_json) status = write_alert(out, host_json, timestamp_json) ? RILL_OK : rill_fail(ctx, "out of memory");
+    rill_json_free(host_json);
+    rill_json_free(timestamp_json);
+    return status;
+}
+
+/** The manifest's [fields] pct, host (raw) and timestamp (raw): the fields
+ *  the Rust original's structs declare, checked in its order. */
 static int process(const rill_record *record, rill_ctx *ctx) {
     const cpu_alert *self = rill_self(ctx);
-    rill_json *metric = rill_record_json(ctx, record);
-    if (!metric) return RILL_ERROR;
-    int status = RILL_ERROR;
-    rill_buf value = {0};
-    /* The fields the Rust original's structs declare, in its order of checks. */
-    const rill_json *system = NULL, *cpu = NULL, *total = NULL, *norm = NULL, *pct = NULL, *host = NULL,
-                    *timestamp = NULL;
-    if (metric->kind != RILL_JSON_OBJECT) {
-        rill_fail(ctx, "invalid type: expected struct CpuMetric");
-        goto done;
-    }
-    if (!(system = field(ctx, metric, "system", RILL_JSON_OBJECT)) ||
-        !(cpu = field(ctx, system, "cpu", RILL_JSON_OBJECT)) || !(total = field(ctx, cpu, "total", RILL_JSON_OBJECT)) ||
-        !(norm = field(ctx, total, "norm", RILL_JSON_OBJECT)) || !(pct = field(ctx, norm, "pct", RILL_JSON_NUMBER)) ||
-        !(host = field(ctx, metric, "host", RILL_JSON_OBJECT)) || !(timestamp = field(ctx, metric, "@timestamp", -1)))
-        goto done;
     double usage;
-    rill_json_number(pct, &usage);
-    if (usage <= self->threshold) {
-        status = RILL_OK;
-        goto done;
-    }
-    if (!write_alert(&value, host, timestamp)) {
-        rill_fail(ctx, "out of memory");
-        goto done;
-    }
-    status = rill_map_value(ctx, "alert", rill_buf_bytes(&value));
-done:
+    rill_raw_json host, timestamp;
+    if (rill_field_number(ctx, record, "pct", &usage) != RILL_OK) return RILL_ERROR;
+    if (rill_field_raw(ctx, record, "host", &host) != RILL_OK) return RILL_ERROR;
+    if (host.text.len == 0 || host.text.data[0] != '{') return rill_fail(ctx, "invalid type for field `host`");
+    if (rill_field_raw(ctx, record, "timestamp", &timestamp) != RILL_OK) return RILL_ERROR;
+    if (usage <= self->threshold) return RILL_OK;
+    rill_buf value = {0};
+    int status = alert_of(ctx, host, timestamp, &value);
+    if (status == RILL_OK) status = rill_map_value(ctx, "alert", rill_buf_bytes(&value));
     rill_buf_free(&value);
-    rill_json_free(metric);
     return status;
 }
 

@@ -1,5 +1,6 @@
 /* Native tests of cpu-alert-c (tools/c/test.sh): the cases of
- * plugins/cpu-alert's Rust unit tests, on the same inputs. */
+ * plugins/cpu-alert's Rust unit tests, on the same inputs, with the driver
+ * reading plugin.toml's [fields] as the host does. */
 #include "rill_testing.h"
 
 #include <stdlib.h>
@@ -16,11 +17,15 @@ static const char SEED_CPU[] =
     "\"ephemeral_id\":\"abcd-efgh-1234-5678\",\"id\":\"abcdefghijk-1234567-ababna\"},\"metricset\":{\"period\":"
     "10000,\"name\":\"cpu\"}}";
 
+/** A driver with plugin.toml's [fields] and `threshold`. */
 static rill_driver *driver(const char *threshold) {
     char config[64];
     snprintf(config, sizeof config, "{\"threshold\":%s}", threshold);
     rill_driver *d = rill_driver_new(&rill_processor_def, config);
     RILL_CHECK(rill_driver_error(d) == NULL);
+    rill_driver_with_field(d, "pct", "system.cpu.total.norm.pct", RILL_FIELD_AS_VALUE);
+    rill_driver_with_field(d, "host", "host", RILL_FIELD_AS_RAW);
+    rill_driver_with_field(d, "timestamp", "@timestamp", RILL_FIELD_AS_RAW);
     return d;
 }
 
@@ -98,7 +103,7 @@ RILL_TEST(host_key_order_number_text_and_gson_escapes_are_kept) {
     rill_driver_free(d);
 }
 
-RILL_TEST(malformed_records_are_errors_with_serdes_words) {
+RILL_TEST(malformed_records_are_errors_naming_the_field) {
     rill_driver *d = driver("0.5");
     rill_result r = rill_driver_process_value(d, "{");
     RILL_CHECK(!r.ok);
@@ -107,13 +112,53 @@ RILL_TEST(malformed_records_are_errors_with_serdes_words) {
     RILL_CHECK(!r.ok && strstr(r.error, "host"));
     rill_result_free(&r);
     r = rill_driver_process_value(d, "{\"@timestamp\":\"t\",\"host\":{},\"system\":{\"cpu\":{}}}");
-    RILL_CHECK(!r.ok && strstr(r.error, "total"));
+    RILL_CHECK(!r.ok && strstr(r.error, "pct"));
     rill_result_free(&r);
     r = rill_driver_process_value(d, "{\"host\":{},\"system\":{\"cpu\":{\"total\":{\"norm\":{\"pct\":0.9}}}}}");
-    RILL_CHECK(!r.ok && strstr(r.error, "@timestamp"));
+    RILL_CHECK(!r.ok && strstr(r.error, "timestamp"));
     rill_result_free(&r);
+    /* host there but not an object; and a record below the threshold is
+     * checked as fully as one above it. */
+    RILL_CHECK(alerts(d, "{\"system\":{\"cpu\":{\"total\":{\"norm\":{\"pct\":0.9}}}},\"host\":[],\"@timestamp\":\"t\"}") == -1);
+    RILL_CHECK(alerts(d, "{\"system\":{\"cpu\":{\"total\":{\"norm\":{\"pct\":0.1}}}},\"host\":\"h\",\"@timestamp\":\"t\"}") == -1);
+    RILL_CHECK(alerts(d, "{\"system\":{\"cpu\":{\"total\":{\"norm\":{\"pct\":0.1}}}},\"host\":{}}") == -1);
     RILL_CHECK(alerts(d, "{\"system\":{\"cpu\":{\"total\":{\"norm\":{\"pct\":\"0.9\"}}}},\"host\":{},\"@timestamp\":\"t\"}") == -1);
     RILL_CHECK(alerts(d, "[1,2,3]") == -1);
+    rill_driver_free(d);
+}
+
+/** The alert `value` gives, or "error". */
+static void check_alert(rill_driver *d, const char *value, const char *expected) {
+    rill_result r = rill_driver_process_value(d, value);
+    RILL_CHECK(r.ok && r.len == 1);
+    if (r.ok && r.len == 1) RILL_CHECK_TEXT(r.outputs[0].value, expected);
+    rill_result_free(&r);
+}
+
+/* Spliced (canonical texts, no "timestamp" in host) or parsed and written
+ * (anything else): the same bytes as Gson's writer either way. */
+RILL_TEST(spliced_and_written_alerts_are_the_same_bytes) {
+    rill_driver *d = driver("0.5");
+    static const char *format = "{\"host\":%s,\"@timestamp\":%s,\"system\":{\"cpu\":{\"total\":{\"norm\":{\"pct\":0.9}}}}}";
+    static const struct {
+        const char *host, *timestamp, *alert;
+    } cases[] = {
+        /* spliced */
+        {"{\"name\":\"h\"}", "\"t\"", "{\"name\":\"h\",\"timestamp\":\"t\"}"},
+        {"{}", "\"t\"", "{\"timestamp\":\"t\"}"},
+        {"{\"a\":[1,{\"b\":null}],\"s\":\"\\u2028\"}", "12.50", "{\"a\":[1,{\"b\":null}],\"s\":\"\\u2028\",\"timestamp\":12.50}"},
+        /* written: whitespace, an exponent, an escape Gson spells otherwise, a timestamp already there */
+        {"{ \"name\" : \"h\" }", "\"t\"", "{\"name\":\"h\",\"timestamp\":\"t\"}"},
+        {"{\"name\":\"h\"}", "1e-07", "{\"name\":\"h\",\"timestamp\":1e-07}"},
+        {"{\"n\":\"\\/\\u00e9\"}", "\"t\"", "{\"n\":\"/\u00e9\",\"timestamp\":\"t\"}"},
+        {"{\"timestamp\":1,\"name\":\"h\"}", "\"t\"", "{\"timestamp\":\"t\",\"name\":\"h\"}"},
+        {"{\"a\":1,\"a\":2}", "{\"x\": 1}", "{\"a\":2,\"timestamp\":{\"x\":1}}"},
+    };
+    char value[512];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(value, sizeof value, format, cases[i].host, cases[i].timestamp);
+        check_alert(d, value, cases[i].alert);
+    }
     rill_driver_free(d);
 }
 

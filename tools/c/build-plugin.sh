@@ -35,7 +35,8 @@ sources=()
 for source in "$dir"/*.c; do
   case "$source" in *_test.c) ;; *) sources+=("$source") ;; esac
 done
-sources+=("$sdk/rill.c" "$sdk/rill_json.c" "$sdk/abi.c" "$work/bindings/processor.c")
+# The SDK is every rill*.c (one part per file) plus the component ABI.
+sources+=("$sdk"/rill*.c "$sdk/abi.c" "$work/bindings/processor.c")
 "$clang" --target=wasm32-wasi -mexec-model=reactor -O2 -std=c11 \
   -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
   -I "$sdk" -I "$work/bindings" -I "$dir" "${sources[@]}" -o "$work/core.wasm"

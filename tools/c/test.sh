@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the C SDK's and the C plugins' native unit tests: each test file
 # (guest-sdk/c/tests/*_test.c, plugins/*/app_test.c) is compiled with gcc
-# together with the SDK, its test driver (guest-sdk/c/testing.c) and, for a
+# together with the SDK, its test driver (guest-sdk/c/testing*.c) and, for a
 # plugin, its app.c, under AddressSanitizer and UndefinedBehaviorSanitizer,
 # then run. Prints one line per test and the totals ("N passed, N failed");
 # the exit status is non-zero when anything failed or did not build.
@@ -22,7 +22,8 @@ passed=0; failed=0
 for file in "${files[@]}"; do
   [ -f "$file" ] || continue
   dir="$(dirname "$file")"
-  sources=("$file" "$sdk/rill.c" "$sdk/rill_json.c" "$sdk/testing.c")
+  # The SDK (every rill*.c) and its test driver (every testing*.c).
+  sources=("$file" "$sdk"/rill*.c "$sdk"/testing*.c)
   [ -f "$dir/app.c" ] && [ "$file" != "$dir/app.c" ] && sources+=("$dir/app.c")
   exe="$build/$(echo "$file" | tr '/.' '__')"
   if ! "$cc" -std=c11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \

@@ -4,9 +4,11 @@
 //! path ends at. Nothing is allocated but the spans (an escaped key is
 //! unescaped to be compared), and what no path asks for is only scanned.
 //!
-//! Hand-written rather than serde_json's deserializer because the walk is
-//! the host's per-record cost of `[fields]`: `parse_cost` in the tests
-//! compares the two on the seed record.
+//! Hand-written rather than a serde_json deserializer walk: as fast (a
+//! serde walk measured the same, ~0.4 µs for a 252-byte record, within
+//! noise of a typed borrowing serde parse: `parse_cost` in the tests), but
+//! it checks UTF-8 inside every string, so every span is valid text, and
+//! its errors name the byte offset.
 
 use super::{FieldCodec, Node, Parsed, Plan, Span};
 

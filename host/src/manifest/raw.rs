@@ -57,6 +57,7 @@ pub(super) struct RawWindow {
     pub late: super::Late,
     #[serde(default)]
     pub keyless: super::Keyless,
+    pub aggregate: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

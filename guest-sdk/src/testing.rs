@@ -44,6 +44,9 @@ struct WindowStore {
     /// The store's own stream time: the largest timestamp of the keyed
     /// records routed to it (as the host keeps it).
     stream_time: Option<i64>,
+    /// `aggregate = "count"`: the driver counts, as the host does, and
+    /// never calls the processor's `aggregate` or `merge`.
+    counted: bool,
 }
 
 /// Drives one processor instance the way the host would: built from a JSON
@@ -94,8 +97,20 @@ impl<P: Processor> TestDriver<P> {
                 emit,
                 windows: BTreeMap::new(),
                 stream_time: None,
+                counted: false,
             },
         );
+        self
+    }
+
+    /// Marks the windowed store `name` (declared with [`Self::with_window`])
+    /// as the manifest's `aggregate = "count"`: records are counted by the
+    /// driver, as the host counts them, instead of folded by the
+    /// processor's `aggregate` and `merge`.
+    pub fn counted(mut self, name: &str) -> Self {
+        if let Some(store) = self.windows.get_mut(name) {
+            store.counted = true;
+        }
         self
     }
 
@@ -350,7 +365,7 @@ impl<P: Processor> TestDriver<P> {
                 latest = latest.max(*at);
                 aggregate = Some(match aggregate {
                     None => value.clone(),
-                    Some(older) => self.processor.merge(&window, older, value.clone())?,
+                    Some(older) => self.merge(store, &window, older, value.clone())?,
                 });
                 self.windows
                     .get_mut(store)
@@ -365,7 +380,7 @@ impl<P: Processor> TestDriver<P> {
                     });
                 }
             }
-            let value = self.processor.aggregate(&window, aggregate, &record)?;
+            let value = self.fold(store, &window, aggregate, &record)?;
             self.windows
                 .get_mut(store)
                 .expect("declared")
@@ -388,7 +403,7 @@ impl<P: Processor> TestDriver<P> {
                 let window = self.window(store, &key, bounds);
                 let old = self.windows[store].windows.get(&(key.clone(), bounds)).cloned();
                 let latest = old.as_ref().map_or(ts, |(_, at)| (*at).max(ts));
-                let value = self.processor.aggregate(&window, old.map(|(v, _)| v), &record)?;
+                let value = self.fold(store, &window, old.map(|(v, _)| v), &record)?;
                 self.windows
                     .get_mut(store)
                     .expect("declared")
@@ -407,6 +422,32 @@ impl<P: Processor> TestDriver<P> {
             }
         }
         self.emit_all(results)
+    }
+
+    /// One record folded into a window's aggregate: counted for a
+    /// [`Self::counted`] store, else the processor's `aggregate`.
+    fn fold(
+        &mut self,
+        store: &str,
+        window: &Window,
+        aggregate: Option<Vec<u8>>,
+        record: &Record,
+    ) -> Result<Vec<u8>, Error> {
+        if self.windows[store].counted {
+            crate::windows::count_one(aggregate)
+        } else {
+            self.processor.aggregate(window, aggregate, record)
+        }
+    }
+
+    /// Two sessions' aggregates merged: added up for a [`Self::counted`]
+    /// store, else the processor's `merge`.
+    fn merge(&mut self, store: &str, window: &Window, older: Vec<u8>, newer: Vec<u8>) -> Result<Vec<u8>, Error> {
+        if self.windows[store].counted {
+            crate::windows::add_counts(older, newer)
+        } else {
+            self.processor.merge(window, older, newer)
+        }
     }
 
     /// Emits (final mode) and forgets windows closed at each store's own

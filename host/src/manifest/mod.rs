@@ -188,6 +188,21 @@ pub struct WindowSpec {
     pub late: Late,
     /// What a record without a key becomes.
     pub keyless: Keyless,
+    /// Who folds records into the windows' aggregates.
+    pub aggregate: WindowAggregate,
+}
+
+/// Who folds a windowed store's records (the manifest's `aggregate`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WindowAggregate {
+    /// The plugin's `aggregate` (and `merge`, for sessions) exports.
+    #[default]
+    Plugin,
+    /// The host counts records per window (`aggregate = "count"`, Kafka
+    /// Streams' `count()`), without calling the plugin: the aggregate is
+    /// the count as JSON text (`"3"`), as the SDKs' `count_one` writes it,
+    /// and sessions' counts add up when they merge.
+    Count,
 }
 
 impl WindowSpec {

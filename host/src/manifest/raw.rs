@@ -65,6 +65,7 @@ pub(super) struct RawWindow {
     pub late: super::Late,
     #[serde(default)]
     pub keyless: super::Keyless,
+    pub aggregate: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

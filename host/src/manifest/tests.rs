@@ -238,6 +238,23 @@ fn a_proposed_window_duration_or_kind_passes() {
 }
 
 #[test]
+fn a_window_counted_by_the_host_says_so_and_the_proposed_fix_passes() {
+    let tumbling = "kind = \"tumbling\"\nsize = \"10m\"";
+    let counted = window(&format!("{tumbling}\naggregate = \"count\""));
+    let counted = Manifest::parse(Path::new("x/plugin.toml"), &counted);
+    assert_eq!(counted.unwrap().windows[0].aggregate, WindowAggregate::Count);
+    let folded = Manifest::parse(Path::new("x/plugin.toml"), &window(tumbling));
+    assert_eq!(folded.unwrap().windows[0].aggregate, WindowAggregate::Plugin);
+    let refused = refusals(&window(&format!("{tumbling}\naggregate = \"max\"")));
+    assert_eq!(refused.len(), 1);
+    let (field, fix) = &refused[0];
+    assert_eq!(field, "windows.w.aggregate");
+    let value = fix.split('"').nth(1).unwrap();
+    let fixed = window(&format!("{tumbling}\naggregate = \"{value}\""));
+    assert!(passes(&fixed), "{fix}");
+}
+
+#[test]
 fn the_values_other_fixes_propose_pass() {
     // "write a duration such as ..." (durations, timers), "at least 1ms".
     for text in ["10m", "30s", "250ms", "1ms"] {

@@ -405,6 +405,20 @@ fn check_window(
             ),
         );
     }
+    let aggregate = match raw.aggregate.as_deref() {
+        None => Some(super::WindowAggregate::Plugin),
+        Some("count") => Some(super::WindowAggregate::Count),
+        Some(other) => {
+            p.add(
+                &format!("{field}.aggregate"),
+                (
+                    format!("\"{other}\" is not an aggregate the host computes"),
+                    "write `aggregate = \"count\"` (the host counts records per window), or remove the key to fold records in the plugin's `aggregate` export".into(),
+                ),
+            );
+            None
+        }
+    };
     let (kind, grace, retention) = times.filter(|_| named && output)?;
     Some(WindowSpec {
         name,
@@ -415,6 +429,7 @@ fn check_window(
         output: raw.output,
         late: raw.late,
         keyless: raw.keyless,
+        aggregate: aggregate?,
     })
 }
 

@@ -237,7 +237,7 @@ pub fn run_connected(
     let state = Arc::new(StateConfig {
         root: root.clone(),
         application_id: options.application_id.clone(),
-        changelogs: Arc::new(options.kafka.clone()),
+        changelogs: Arc::new(crate::state::restore::KafkaChangelogs::new(options.kafka.clone())),
         global: globals.as_ref().map(GlobalTables::store),
         exactly_once: options.guarantee.exactly_once(),
     });

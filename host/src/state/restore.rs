@@ -1,7 +1,7 @@
 //! Restoring local state: read changelog (or table source) partitions
 //! from the checkpointed offset up to their high watermark and write the
 //! records into RocksDB. Where the records come from is a
-//! [`ChangelogReader`]: Kafka when running ([`KafkaSettings`]), memory in
+//! [`ChangelogReader`]: Kafka when running ([`KafkaChangelogs`]), memory in
 //! `rill test` (see `crate::testdriver`), so a stateful task opens with no
 //! broker.
 
@@ -61,7 +61,29 @@ pub trait ChangelogReader: Send + Sync {
     -> Result<Restored, StateError>;
 }
 
-impl ChangelogReader for KafkaSettings {
+/// Restores from Kafka through one consumer kept for the whole run (Kafka
+/// Streams' restore consumer), created at the first restore. A librdkafka
+/// client per restore cost about 100 ms each (destroying one waits for its
+/// threads), so 24 stateful tasks took 2.5 s to open one after another
+/// even with nothing to restore.
+pub struct KafkaChangelogs {
+    settings: KafkaSettings,
+    /// Restores run one at a time on the state updater: the lock is never
+    /// contended, it only makes the reader `Sync`.
+    consumer: parking_lot::Mutex<Option<BaseConsumer>>,
+}
+
+impl KafkaChangelogs {
+    /// A reader of the brokers of `settings`; connects at the first restore.
+    pub fn new(settings: KafkaSettings) -> Self {
+        KafkaChangelogs {
+            settings,
+            consumer: parking_lot::Mutex::new(None),
+        }
+    }
+}
+
+impl ChangelogReader for KafkaChangelogs {
     fn restore(
         &self,
         db: &Database,
@@ -69,16 +91,54 @@ impl ChangelogReader for KafkaSettings {
         label: &str,
         cancel: &AtomicBool,
     ) -> Result<Restored, StateError> {
-        restore(self, db, sources, label, cancel)
+        let Some(first) = sources.first() else {
+            return Ok(Restored::default());
+        };
+        let mut consumer = self.consumer.lock();
+        if consumer.is_none() {
+            *consumer = Some(self.settings.reader().create().map_err(|e| StateError::Restore {
+                topic: first.topic.clone(),
+                partition: first.partition,
+                message: e.to_string(),
+            })?);
+        }
+        let reader = consumer.as_ref().expect("created above");
+        let outcome = restore_with(reader, db, sources, label, cancel);
+        // Nothing is fetched between restores; the next one assigns afresh.
+        if reader.unassign().is_err() {
+            *consumer = None;
+        }
+        outcome
     }
 }
 
-/// Reads every source up to the high watermark it has when the restore
-/// starts (or its `until`), writing its records (a null value deletes) into
-/// `db`. Logs start, progress and end with records/s, tagged with `label`.
-/// Returns early, with what it wrote, once `cancel` is set.
+/// [`restore_with`] through a consumer of its own, for a one-off restore
+/// (the global tables at startup).
 pub fn restore(
     settings: &KafkaSettings,
+    db: &Database,
+    sources: &[Source],
+    label: &str,
+    cancel: &AtomicBool,
+) -> Result<Restored, StateError> {
+    let Some(first) = sources.first() else {
+        return Ok(Restored::default());
+    };
+    let consumer: BaseConsumer = settings.reader().create().map_err(|e| StateError::Restore {
+        topic: first.topic.clone(),
+        partition: first.partition,
+        message: e.to_string(),
+    })?;
+    restore_with(&consumer, db, sources, label, cancel)
+}
+
+/// Reads every source up to the high watermark it has when the restore
+/// starts (or its `until`) through `consumer` (whose assignment it
+/// replaces), writing its records (a null value deletes) into `db`. Logs
+/// start, progress and end with records/s, tagged with `label`. Returns
+/// early, with what it wrote, once `cancel` is set.
+fn restore_with(
+    consumer: &BaseConsumer,
     db: &Database,
     sources: &[Source],
     label: &str,
@@ -94,10 +154,6 @@ pub fn restore(
     if sources.is_empty() {
         return Ok(restored);
     }
-    let consumer: BaseConsumer = settings
-        .reader()
-        .create()
-        .map_err(|e| failed(&sources[0], e.to_string()))?;
     let mut tpl = TopicPartitionList::new();
     let mut ends: HashMap<(String, i32), (i64, String)> = HashMap::new();
     let mut behind = 0;

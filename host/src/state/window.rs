@@ -6,6 +6,7 @@
 //!
 //! ```text
 //!  routed records ──► plan (assign windows, drop late, group per window) ──► plugin `aggregate`
+//!                                                                   (or the host's [`counts`])
 //!        ──► apply (store aggregates; updates) ──► close (final results; expire) ──► plugin `emit`
 //! ```
 //!
@@ -35,6 +36,9 @@ use crate::record::InputRecord;
 use crate::state::store::{AccessError, HostView};
 use rill_sdk::time::{Bounds, WindowKind};
 use std::collections::HashMap;
+
+mod count;
+pub use count::counts;
 
 /// A record a stage emitted to a windowed store.
 #[derive(Debug, Clone)]

@@ -2,12 +2,13 @@
 //! Streams' `groupByKey().windowedBy(TimeWindows.ofSizeAndGrace(10m, 1m))
 //! .count().suppress(untilWindowCloses)`). `process` sends every order to
 //! the `counts` windowed store by its key; the host assigns windows, drops
-//! late orders and keeps the counts; this plugin only adds one per order
-//! and formats each window's result as
+//! late orders and counts them (the manifests' `aggregate = "count"`: no
+//! plugin call per window, sessions' counts add up); this plugin only
+//! formats each window's result as
 //! `{"key":"<key>","start":<ms>,"end":<ms>,"count":<n>}` (end exclusive).
 //! `plugin.toml` emits final results only, `update.toml` every update.
 
-use rill_sdk::{Error, NoConfig, Output, Processor, Record, Window, WindowResult, windows};
+use rill_sdk::{Error, NoConfig, Output, Processor, Record, WindowResult, windows};
 
 /// The windowed counter.
 pub struct OrderWindowCount;
@@ -24,16 +25,6 @@ impl Processor for OrderWindowCount {
             return Err(Error::new("an order needs a key to be counted"));
         }
         Ok(vec![Output::forward(record, "counts")])
-    }
-
-    fn aggregate(&mut self, _: &Window, count: Option<Vec<u8>>, _: &Record) -> Result<Vec<u8>, Error> {
-        windows::count_one(count)
-    }
-
-    /// Sessions (docs/time.md's session example runs this plugin with
-    /// `kind = "session"`): two sessions' counts add up.
-    fn merge(&mut self, _: &Window, older: Vec<u8>, newer: Vec<u8>) -> Result<Vec<u8>, Error> {
-        windows::add_counts(older, newer)
     }
 
     fn emit(&mut self, result: WindowResult) -> Result<Vec<Output>, Error> {
@@ -66,12 +57,10 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn driver(emit: Emit) -> TestDriver<OrderWindowCount> {
-        TestDriver::<OrderWindowCount>::new("{}").unwrap().with_window(
-            "counts",
-            WindowKind::Tumbling { size: 10 * MIN },
-            MIN,
-            emit,
-        )
+        TestDriver::<OrderWindowCount>::new("{}")
+            .unwrap()
+            .with_window("counts", WindowKind::Tumbling { size: 10 * MIN }, MIN, emit)
+            .counted("counts")
     }
 
     fn values(outputs: Vec<Output>) -> Vec<String> {
@@ -99,12 +88,10 @@ mod tests {
 
     #[test]
     fn sessions_merge_their_counts() {
-        let mut d = TestDriver::<OrderWindowCount>::new("{}").unwrap().with_window(
-            "counts",
-            WindowKind::Session { gap: 5 * MIN },
-            10 * MIN,
-            Emit::Final,
-        );
+        let mut d = TestDriver::<OrderWindowCount>::new("{}")
+            .unwrap()
+            .with_window("counts", WindowKind::Session { gap: 5 * MIN }, 10 * MIN, Emit::Final)
+            .counted("counts");
         for minute in [10, 20, 15] {
             assert!(d.process_at(b"a", b"o", minute * MIN).unwrap().is_empty());
         }

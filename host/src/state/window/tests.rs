@@ -15,6 +15,7 @@ fn spec(kind: WindowKind, grace: i64, emit: Emit) -> WindowSpec {
         output: "out".into(),
         late: Late::Drop,
         keyless: crate::manifest::Keyless::DeadLetter,
+        aggregate: crate::manifest::WindowAggregate::Count,
     }
 }
 
@@ -69,7 +70,7 @@ impl Counter {
         for group in plan.groups.iter().filter(|g| g.is_live()) {
             let current = group.current.as_ref().map(|(v, _)| v.as_slice());
             let merged = group.merged.iter().map(|(_, v, _)| v.as_slice());
-            let values = running_counts(current, merged, group.records.len());
+            let values = counts(current, merged, group.records.len(), true).unwrap();
             emissions.extend(apply(&mut view, &self.spec, group, &routed, &values).unwrap());
         }
         // Update-mode emissions in record order, as Kafka Streams forwards them.
@@ -106,19 +107,6 @@ impl Counter {
             .unwrap()
             .len()
     }
-}
-
-/// A count per window as text: what a counting plugin returns for an
-/// aggregation of `records` records over `current` and the `merged`
-/// sessions' counts, after each record.
-pub(crate) fn running_counts<'a>(
-    current: Option<&[u8]>,
-    merged: impl Iterator<Item = &'a [u8]>,
-    records: usize,
-) -> Vec<Vec<u8>> {
-    let count = |v: &[u8]| std::str::from_utf8(v).unwrap().parse::<u64>().unwrap();
-    let n = current.map_or(0, count) + merged.map(count).sum::<u64>();
-    (1..=records as u64).map(|i| (n + i).to_string().into_bytes()).collect()
 }
 
 fn e(key: &str, start: i64, end: i64, count: Option<u64>) -> (String, i64, i64, Option<u64>) {

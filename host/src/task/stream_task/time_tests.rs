@@ -10,7 +10,7 @@ use crate::manifest::Manifest;
 use crate::plugin::{Aggregation, ProcessorFactory, SharedTaskStore, Tick, WindowResult};
 use crate::record::OutputRecord;
 use crate::state::store::TaskStore;
-use crate::state::window::tests::running_counts;
+use crate::state::window::counts;
 use crate::task::testing::values;
 
 const MIN: i64 = 60_000;
@@ -48,16 +48,12 @@ impl RecordProcessor for Gate {
         Ok(batch
             .iter()
             .map(|a| {
-                let mut counts = running_counts(
+                counts(
                     a.current.as_deref(),
                     a.merged.iter().map(Vec::as_slice),
                     a.records.len(),
-                );
-                Ok(if a.running {
-                    counts
-                } else {
-                    counts.split_off(counts.len() - 1)
-                })
+                    a.running,
+                )
             })
             .collect())
     }

@@ -1,7 +1,7 @@
 //! Time in a task: windowed stores (routing a stage's windowed outputs
-//! through `state::window` and the plugin's `aggregate` and `emit`), timers
-//! (stream time after the record that makes them due, the wall clock on the
-//! worker's tick) and `idle-advance`.
+//! through `state::window`, the plugin's `aggregate` or the host's count,
+//! and the plugin's `emit`), timers (stream time after the record that
+//! makes them due, the wall clock on the worker's tick) and `idle-advance`.
 //!
 //! Everything here counts against an ack like a batch's outputs do: window
 //! results and timer outputs of a batch against the batch's, those of a
@@ -10,7 +10,7 @@
 
 use super::{Forwards, InFlight, Pending, StreamTask, TaskError};
 use crate::kafka::producer::BatchAck;
-use crate::manifest::{Emit, Keyless, Late};
+use crate::manifest::{Emit, Keyless, Late, WindowAggregate};
 use crate::plugin::{Aggregation, Clock, Tick, Window, WindowResult};
 use crate::record::{Header, InputRecord};
 use crate::state::window::{self, Emission, Routed};
@@ -39,6 +39,10 @@ impl Run<'_> {
 /// A window result waiting for `emit`: which store, which input record it
 /// is attributed to, and the result.
 type PendingResult = (usize, usize, Emission);
+
+/// One window's new aggregates (one per record when running, else the
+/// last), or why they could not be folded.
+type AggregateResult = Result<Vec<Vec<u8>>, String>;
 
 impl StreamTask {
     /// Applies the timer calls the stage's plugin made during its last call.
@@ -96,11 +100,22 @@ impl StreamTask {
             plans
         };
 
+        // Each live group's aggregates: a counting store's from the host at
+        // once (`Some`), the others' from one plugin call for all (`None`:
+        // the next result, in `aggregations` order).
         let mut aggregations = Vec::new();
-        let mut owners = Vec::new();
+        let mut owners: Vec<(usize, usize, Option<AggregateResult>)> = Vec::new();
         for (w, (spec, plan)) in windows.iter().zip(&plans).enumerate() {
             let session = matches!(spec.kind, WindowKind::Session { .. });
+            let running = spec.emit == Emit::Update && !session;
             for (g, group) in plan.groups.iter().enumerate().filter(|(_, g)| g.is_live()) {
+                if spec.aggregate == WindowAggregate::Count {
+                    let current = group.current.as_ref().map(|(v, _)| v.as_slice());
+                    let merged = group.merged.iter().map(|(_, v, _)| v.as_slice());
+                    let counted = window::counts(current, merged, group.records.len(), running);
+                    owners.push((w, g, Some(counted)));
+                    continue;
+                }
                 aggregations.push(Aggregation {
                     store: spec.name.clone(),
                     key: group.key.clone(),
@@ -111,12 +126,12 @@ impl StreamTask {
                     current: group.current.as_ref().map(|(v, _)| v.clone()),
                     merged: group.merged.iter().map(|(_, v, _)| v.clone()).collect(),
                     records: group.records.iter().map(|&r| routed[w][r].record.clone()).collect(),
-                    running: spec.emit == Emit::Update && !session,
+                    running,
                 });
-                owners.push((w, g));
+                owners.push((w, g, None));
             }
         }
-        let results = if aggregations.is_empty() {
+        let mut results = if aggregations.is_empty() {
             Vec::new()
         } else {
             let started = Instant::now();
@@ -143,14 +158,19 @@ impl StreamTask {
                     return Ok(());
                 }
             }
-        };
+        }
+        .into_iter();
 
         let mut pending: Vec<PendingResult> = Vec::new();
         let mut letters: Vec<(usize, &'static str, String)> = Vec::new();
         {
             let mut guard = store.lock();
             let mut view = guard.host();
-            for (&(w, g), result) in owners.iter().zip(results) {
+            for (w, g, host) in owners {
+                let result = match host {
+                    Some(result) => result,
+                    None => results.next().expect("the plugin returns one result per aggregation"),
+                };
                 let group = &plans[w].groups[g];
                 match result {
                     Ok(values) if !values.is_empty() => {

@@ -25,8 +25,7 @@ except ImportError:
     wit_fields = None
 
 from . import _host
-from ._processor import Definition, message_of
-from ._types import INPUT, MISSING, OMITTED, Clock, Error, Fields, Header, Output, Record, StateError, Tick
+from ._types import INPUT, MISSING, OMITTED, Clock, Error, Fields, Header, Output, Record, StateError, Tick, message_of
 from .raw import RawJson
 
 _LEVELS = {name: getattr(wit_log.Level, name.upper()) for name in ("trace", "debug", "info", "warn", "error")}
@@ -156,8 +155,9 @@ def _field_output(o: Output):
                                   o.timestamp)
 
 
-def world(definition: Definition):
-    """The `WitWorld` export class running `definition`."""
+def world(definition):
+    """The `WitWorld` export class running `definition` (a `_processor.Definition`;
+    not imported here, so the two modules do not import each other)."""
 
     class WitWorld(wit_world.WitWorld):
         """componentize-py's export: each method adapts one WIT export."""

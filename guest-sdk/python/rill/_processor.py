@@ -14,21 +14,11 @@ from datetime import timedelta
 from typing import Any, Callable, Dict, List, Optional
 
 from . import _host, log as _log
-from ._types import INPUT, Clock, Error, Header, Output, Record, Tick, Window, WindowResult
+from ._types import INPUT, Clock, Error, Header, Output, Record, Tick, Window, WindowResult, message_of
 from .codecs import Json, codec, to_bytes
 from .state import Store, Table
 
 _KEEP = object()
-
-
-def message_of(error: BaseException) -> str:
-    """The dead-letter message for an exception raised by processor code."""
-    if isinstance(error, Error):
-        return str(error)
-    if isinstance(error, KeyError):
-        return f"missing key {error}"
-    text = str(error)
-    return text if text else type(error).__name__
 
 
 class Context:

@@ -14,6 +14,16 @@ class Error(Exception):
     the record goes to the dead-letter topic with this message."""
 
 
+def message_of(error: BaseException) -> str:
+    """The dead-letter message for an exception raised by processor code."""
+    if isinstance(error, Error):
+        return str(error)
+    if isinstance(error, KeyError):
+        return f"missing key {error}"
+    text = str(error)
+    return text if text else type(error).__name__
+
+
 class StateError(Error):
     """A state call failed: the name is not a store or table declared in the
     manifest, or the host could not read or write its storage."""

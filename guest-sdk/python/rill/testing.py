@@ -31,7 +31,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional
 
 from . import _fields, _host
-from ._processor import Definition, message_of
+from ._processor import Definition
+from ._types import message_of
 from ._types import INPUT, OMITTED, Clock, Error, Header, Output, Record, StateError, Tick
 from .codecs import to_bytes
 

@@ -126,18 +126,20 @@ fn parse_cost() {
     struct Metric<'a> {
         #[serde(borrow, rename = "@timestamp")]
         _t: &'a str,
-        #[serde(borrow)]
-        metricset: Set<'a>,
-        #[serde(borrow)]
+        #[serde(borrow, rename = "metricset")]
+        _metricset: Set<'a>,
+        #[serde(borrow, rename = "host")]
         _host: &'a serde_json::value::RawValue,
+        #[serde(rename = "system")]
         _system: serde::de::IgnoredAny,
     }
     #[derive(serde::Deserialize)]
     struct Set<'a> {
-        #[serde(borrow)]
+        #[serde(borrow, rename = "name")]
         _name: &'a str,
     }
     let value = SEED.as_bytes();
+    assert!(serde_json::from_slice::<Metric>(value).is_ok(), "the typed parse reads the seed record");
     let plan = plan(&["metricset.name", "system.cpu.total.norm.pct", "host", "@timestamp"]);
     let n = 200_000;
     let started = std::time::Instant::now();

@@ -12,6 +12,13 @@
 //! - `delete PATH`, `rename FROM TO`, `mkdir PATH`
 //! - `symlink PATH TARGET`, `hardlink PATH TARGET`: make a link at PATH
 //!   (PATH and TARGET relative to the first preopened directory)
+//! - `pwrite PATH TEXT`: write TEXT at the end of PATH (relative to the
+//!   first preopened directory, created if missing) with one
+//!   `descriptor.write`, which reports `wasi:filesystem`'s own error code
+//!   (Rust's std writes through streams, whose failures reach it as `EIO`)
+//!
+//! Errors from `wasi:filesystem` called directly read as the code's WIT
+//! name (`err: not-permitted`), those from std as the `io::ErrorKind`.
 //!
 //! Errors are values, never traps: the record is processed either way.
 
@@ -102,6 +109,7 @@ fn run(command: &str) -> Result<String, String> {
         "rename" => std::fs::rename(path, rest).map(|()| String::new()).map_err(kind),
         "mkdir" => std::fs::create_dir(path).map(|()| String::new()).map_err(kind),
         "symlink" | "hardlink" => link(verb == "symlink", path, rest),
+        "pwrite" => pwrite(path, rest),
         other => Err(format!("unknown command {other:?}")),
     }
 }
@@ -115,7 +123,20 @@ fn link(symbolic: bool, path: &str, target: &str) -> Result<String, String> {
     } else {
         dir.link_at(wasip2::filesystem::types::PathFlags::empty(), target, dir, path)
     };
-    made.map(|()| String::new()).map_err(|code| format!("{code:?}"))
+    made.map(|()| String::new()).map_err(|code| code.name().to_string())
+}
+
+/// Writes `text` at the end of `path` with one `descriptor.write`.
+fn pwrite(path: &str, text: &str) -> Result<String, String> {
+    use wasip2::filesystem::types::{DescriptorFlags, OpenFlags, PathFlags};
+    let name = |code: wasip2::filesystem::types::ErrorCode| code.name().to_string();
+    let directories = wasip2::filesystem::preopens::get_directories();
+    let (dir, _) = directories.first().ok_or("no preopened directory")?;
+    let file = dir
+        .open_at(PathFlags::empty(), path, OpenFlags::CREATE, DescriptorFlags::WRITE)
+        .map_err(name)?;
+    let size = file.stat().map_err(name)?.size;
+    file.write(text.as_bytes(), size).map(|_| String::new()).map_err(name)
 }
 
 rill_sdk::export!(Files);

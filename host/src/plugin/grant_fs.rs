@@ -499,8 +499,9 @@ struct BudgetedStream {
 }
 
 impl BudgetedStream {
-    /// Charges a write of `len` bytes, or says why it is refused.
-    fn charge(&mut self, len: usize) -> StreamResult<()> {
+    /// Charges a write of `len` bytes, or says why it is refused; the
+    /// bytes charged (to give back if the write fails at once).
+    fn charge(&mut self, len: usize) -> StreamResult<u64> {
         let failed = |code: ErrorCode| StreamError::LastOperationFailed(wasmtime::Error::new(Refused(code)));
         let granted = self
             .grants
@@ -531,7 +532,17 @@ impl BudgetedStream {
             *position = end;
         }
         self.written_end = self.written_end.max(end);
-        Ok(())
+        Ok(growth)
+    }
+
+    /// Gives back `charged` bytes when the write they were for failed.
+    fn settle<T>(&self, charged: u64, result: StreamResult<T>) -> StreamResult<T> {
+        if result.is_err()
+            && let Some(granted) = self.grants.get(self.index)
+        {
+            granted.release(charged);
+        }
+        result
     }
 }
 
@@ -545,8 +556,9 @@ impl Pollable for BudgetedStream {
 #[wasmtime_wasi::async_trait]
 impl OutputStream for BudgetedStream {
     fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
-        self.charge(bytes.len())?;
-        self.inner.write(bytes)
+        let charged = self.charge(bytes.len())?;
+        let result = self.inner.write(bytes);
+        self.settle(charged, result)
     }
 
     fn flush(&mut self) -> StreamResult<()> {
@@ -558,13 +570,15 @@ impl OutputStream for BudgetedStream {
     }
 
     async fn blocking_write_and_flush(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
-        self.charge(bytes.len())?;
-        self.inner.blocking_write_and_flush(bytes).await
+        let charged = self.charge(bytes.len())?;
+        let result = self.inner.blocking_write_and_flush(bytes).await;
+        self.settle(charged, result)
     }
 
     fn write_zeroes(&mut self, nelem: usize) -> StreamResult<()> {
-        self.charge(nelem)?;
-        self.inner.write_zeroes(nelem)
+        let charged = self.charge(nelem)?;
+        let result = self.inner.write_zeroes(nelem);
+        self.settle(charged, result)
     }
 
     async fn cancel(&mut self) {

@@ -72,6 +72,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
         "fixture-window-gate" => env!("RILL_PLUGIN_FIXTURE_WINDOW_GATE"),
+        "fixture-files" => env!("RILL_PLUGIN_FIXTURE_FILES"),
         "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),
         "cpu-peak-python" => env!("RILL_PLUGIN_CPU_PEAK_PYTHON"),
         "stream-log-copy-python" => env!("RILL_PLUGIN_STREAM_LOG_COPY_PYTHON"),

@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 9] = [
+const PLUGINS: [&str; 10] = [
     "order-window-count",
     "cpu-peak",
     "metric-branch",
+    "metric-route",
     "cpu-alert",
     "order-join",
     "order-count",

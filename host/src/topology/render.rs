@@ -66,6 +66,19 @@ fn text(t: &Topology) -> String {
             for table in &p.global_tables {
                 let _ = writeln!(out, "      global table: {table}");
             }
+            for r in &p.routed {
+                let _ = writeln!(
+                    out,
+                    "      output {}: topic per record matching {} ({})",
+                    r.name,
+                    r.topic_pattern,
+                    if r.create {
+                        "created when missing"
+                    } else {
+                        "never created"
+                    }
+                );
+            }
             let mut next: Vec<&str> = p.downstream.iter().map(|e| e.to.as_str()).collect();
             next.extend(
                 sub.sinks
@@ -73,6 +86,7 @@ fn text(t: &Topology) -> String {
                     .filter(|s| writer(s).0 == p.name)
                     .map(|s| s.topic.as_str()),
             );
+            next.extend(p.routed.iter().map(|r| r.topic_pattern.as_str()));
             let _ = writeln!(out, "      --> {}", next.join(", "));
             let mut previous = sources_of(sub, &p.name);
             previous.extend(p.upstream.iter().map(String::as_str));
@@ -166,6 +180,19 @@ fn dot(t: &Topology) -> String {
             let style = if source.kind == "table" { " [style=dashed]" } else { "" };
             let _ = writeln!(out, "  {} -> {}{style};", id("t", &source.topic), id("p", &source.to));
         }
+        for p in &sub.processors {
+            for r in &p.routed {
+                let _ = writeln!(
+                    out,
+                    "  {} -> {} [label=\"{} (per record)\"];\n  {} [shape=ellipse, style=dashed, label=\"{}\"];",
+                    id("p", &p.name),
+                    id("r", &r.topic_pattern),
+                    r.name,
+                    id("r", &r.topic_pattern),
+                    r.topic_pattern.replace('\\', "\\\\")
+                );
+            }
+        }
         for sink in &sub.sinks {
             topics.push((&sink.topic, if sink.kind == "output" { "ellipse" } else { "note" }));
             let (processor, label) = writer(sink);
@@ -207,6 +234,16 @@ fn mermaid(t: &Topology) -> String {
         }
         out.push_str("  end\n");
         for p in &sub.processors {
+            for r in &p.routed {
+                let _ = writeln!(
+                    out,
+                    "  {} -.->|\"{} (per record)\"| {}[/\"{}\"/]",
+                    id("p", &p.name),
+                    r.name,
+                    id("r", &r.topic_pattern),
+                    r.topic_pattern
+                );
+            }
             for edge in &p.downstream {
                 let _ = writeln!(
                     out,
@@ -319,6 +356,20 @@ mod tests {
         golden("app-metrics.json", &render(&t, Format::Json));
         golden("app-metrics.dot", &render(&t, Format::Dot));
         golden("app-metrics.mmd", &render(&t, Format::Mermaid));
+    }
+
+    #[test]
+    fn a_topic_per_record_output_shows_its_pattern() {
+        let t = plan("route", &["plugins/metric-route/plugin.toml"]);
+        let text = render(&t, Format::Text);
+        assert!(
+            text.contains(r"--> metric.all.route-dlq, metric\.by-name\.[a-z0-9-]+"),
+            "{text}"
+        );
+        golden("route.txt", &text);
+        golden("route.json", &render(&t, Format::Json));
+        golden("route.dot", &render(&t, Format::Dot));
+        golden("route.mmd", &render(&t, Format::Mermaid));
     }
 
     #[test]

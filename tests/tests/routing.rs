@@ -133,7 +133,6 @@ fn run_creating(broker: &DevBroker, application: &str, guarantee: &str) -> Strin
 /// lands in its topic, through the transactional producer as every output
 /// (read back read_committed: exactly once).
 #[test]
-#[ignore = "not yet run: rill-txn-broker was not built where this was written (scripts/txn-broker.sh); run with --ignored"]
 fn with_create_a_missing_topic_is_created_with_the_outputs_partitions_exactly_once() {
     let broker = DevBroker::start_txn(&[("metric.all", 2), ("metric.by-name.cpu", 2), (DLQ, 2)]);
     let log = run_creating(&broker, "route-create", "exactly-once");

@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 10] = [
+const PLUGINS: [&str; 11] = [
     "order-window-count",
     "cpu-peak",
     "metric-branch",
+    "metric-route",
     "cpu-alert",
     "order-join",
     "order-count",

@@ -126,9 +126,16 @@ typedef struct rill_record {
     const rill_fields *fields;
 } rill_record;
 
+/** Separates an output's name from the topic chosen for one record in the
+ *  output text the host receives ("by-host:alerts.web-1"), for an output
+ *  the manifest declares with `topic-pattern` (Kafka Streams'
+ *  TopicNameExtractor). Neither an output name nor a Kafka topic name can
+ *  hold it. */
+#define RILL_TOPIC_SEPARATOR ':'
+
 /** One record to emit, addressed to an output of the manifest (rill-sdk's
- *  `Output`). Used with rill_emit_output; rill_emit, rill_forward and
- *  rill_map_value cover the common cases. */
+ *  `Output`). Used with rill_emit_output; rill_emit, rill_forward,
+ *  rill_forward_to and rill_map_value cover the common cases. */
 typedef struct rill_output {
     /** A name of the manifest's `[outputs]` (or `[windows]`). */
     const char *output;
@@ -139,6 +146,11 @@ typedef struct rill_output {
     /** When false, the input record's timestamp (a timer's firing time). */
     bool has_timestamp;
     int64_t timestamp;
+    /** The topic chosen for this record, for an output declared with
+     *  `topic-pattern` (it must fully match the pattern, else the input
+     *  record is dead-lettered); NULL for an output with a fixed topic.
+     *  (`Output::to_topic`.) */
+    const char *topic;
 } rill_output;
 
 /** Which time a timer follows. */
@@ -235,6 +247,10 @@ int rill_emit(rill_ctx *ctx, const char *output, rill_bytes key, rill_bytes valu
  *  value is not copied out of the processor: the host reuses the input's
  *  bytes, whether or not they were copied in. */
 int rill_forward(rill_ctx *ctx, const char *output);
+/** rill_forward to `topic`, chosen for this record, of an output declared
+ *  with `topic-pattern` (`Output::forward(..).to_topic(..)`, Kafka Streams'
+ *  `to(TopicNameExtractor)`). */
+int rill_forward_to(rill_ctx *ctx, const char *output, const char *topic);
 /** The input record with another value: key, headers and timestamp stay
  *  (`Output::map_value`, Kafka Streams' `mapValues`). */
 int rill_map_value(rill_ctx *ctx, const char *output, rill_bytes value);

@@ -85,8 +85,21 @@ int rill_emit_output(rill_ctx *ctx, const rill_output *in) {
         ctx->output_cap = cap;
     }
     rill_owned_output o = {.has_timestamp = in->has_timestamp, .timestamp = in->timestamp};
-    o.output_len = strlen(in->output);
-    o.output = rill_strndup(in->output, o.output_len);
+    size_t name_len = strlen(in->output);
+    if (in->topic) {
+        /* "<output>:<topic>": the host splits it at the separator. */
+        size_t topic_len = strlen(in->topic);
+        o.output_len = name_len + 1 + topic_len;
+        o.output = malloc(o.output_len + 1);
+        if (o.output) {
+            memcpy(o.output, in->output, name_len);
+            o.output[name_len] = RILL_TOPIC_SEPARATOR;
+            memcpy(o.output + name_len + 1, in->topic, topic_len + 1);
+        }
+    } else {
+        o.output_len = name_len;
+        o.output = rill_strndup(in->output, o.output_len);
+    }
     bool ok = o.output != NULL && copy_optional(in->key, &o.key, &o.key_len, &o.has_key) &&
               copy_optional(in->value, &o.value, &o.value_len, &o.has_value);
     if (ok && in->header_count) {
@@ -116,7 +129,9 @@ int rill_emit(rill_ctx *ctx, const char *output, rill_bytes key, rill_bytes valu
     return rill_emit_output(ctx, &o);
 }
 
-int rill_forward(rill_ctx *ctx, const char *output) {
+int rill_forward(rill_ctx *ctx, const char *output) { return rill_forward_to(ctx, output, NULL); }
+
+int rill_forward_to(rill_ctx *ctx, const char *output, const char *topic) {
     const rill_record *r = ctx->record;
     if (!r) return rill_fail(ctx, "forward needs an input record");
     /* Under [fields] the host holds the value: the output says "the
@@ -128,7 +143,8 @@ int rill_forward(rill_ctx *ctx, const char *output) {
                      .headers = r->headers,
                      .header_count = r->header_count,
                      .has_timestamp = true,
-                     .timestamp = r->timestamp};
+                     .timestamp = r->timestamp,
+                     .topic = topic};
     if (rill_emit_output(ctx, &o) != RILL_OK) return RILL_ERROR;
     ctx->outputs[ctx->output_count - 1].value_from_input = from_input;
     return RILL_OK;

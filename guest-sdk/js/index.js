@@ -29,6 +29,12 @@ export const OMITTED = Symbol('rill: value omitted');
  * the input's bytes. */
 export const INPUT = Symbol('rill: the input value');
 
+/** Separates an output's name from the topic chosen for one record
+ * ('by-host:alerts.web-1'), for an output the manifest declares with
+ * topic-pattern (Kafka Streams' TopicNameExtractor). Neither an output
+ * name nor a Kafka topic name can hold it. */
+export const TOPIC_SEPARATOR = ':';
+
 /** What reading record.value says when [fields] left the value in the host. */
 const VALUE_OMITTED =
   'the value was not passed to this processor: its manifest declares [fields], so the host hands over only those; ' +
@@ -283,12 +289,15 @@ export class Context {
 
   /** Emits a record to the manifest output `output`. key and value: a
    * string (UTF-8), bytes, null, or anything else as JSON. headers:
-   * [{key, value}]. timestamp: epoch ms; omitted keeps the input's. */
-  emit(output, { key = null, value = null, headers = [], timestamp = undefined } = {}) {
+   * [{key, value}]. timestamp: epoch ms; omitted keeps the input's. topic:
+   * the topic chosen for this record, for an output declared with
+   * topic-pattern (it must fully match the pattern, else the input record
+   * is dead-lettered). */
+  emit(output, { key = null, value = null, headers = [], timestamp = undefined, topic = undefined } = {}) {
     if (!this.canEmit) throw new Error('emit is not possible here (init emits nothing)');
     if (typeof output !== 'string') throw new TypeError('emit(output, {...}): output is the name of a manifest output');
     this.outputs.push({
-      output,
+      output: topic === undefined || topic === null ? output : `${output}${TOPIC_SEPARATOR}${topic}`,
       key: toBytes(key),
       value: value === INPUT ? INPUT : toBytes(value),
       headers: headers.map((h) => ({ key: String(h.key), value: toBytes(h.value) })),
@@ -299,11 +308,13 @@ export class Context {
   /** Sends `record` (the one being processed by default) on to `output`
    * unchanged: same key, value, headers and timestamp (Kafka Streams' to).
    * For a record passed with its [fields], the host forwards the value it
-   * holds (INPUT), copied in or not. */
-  forward(output, record = this.record) {
+   * holds (INPUT), copied in or not. `{ topic }` (after the record, or in
+   * its place) chooses the topic as for emit. */
+  forward(output, record = this.record, { topic = undefined } = {}) {
+    if (record !== null && !(record instanceof Record)) return this.forward(output, this.record, record);
     if (record === null) throw new Error('forward needs a record');
     const value = record === this.record && record._fields !== undefined && record._value !== null ? INPUT : record.value;
-    this.emit(output, { key: record.key, value, headers: record.headers, timestamp: record.timestamp });
+    this.emit(output, { key: record.key, value, headers: record.headers, timestamp: record.timestamp, topic });
   }
 
   /** The store declared in the manifest under `name`, with the codecs the

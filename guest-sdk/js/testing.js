@@ -11,7 +11,7 @@
 
 import { install } from './host.js';
 import * as runtime from './runtime.js';
-import { INPUT, OMITTED, Record } from './index.js';
+import { INPUT, OMITTED, Record, TOPIC_SEPARATOR } from './index.js';
 import { toBytes, utf8Text } from './codecs.js';
 import * as fields from './fields.js';
 
@@ -40,6 +40,35 @@ export class Output {
   keyText() {
     return this.key === null ? null : utf8Text(this.key);
   }
+
+  /** The declared output's name, without a per-record topic. */
+  get outputName() {
+    return splitOutput(this.output)[0];
+  }
+
+  /** The topic chosen for this record (emit's `topic`), or null. */
+  get topic() {
+    return splitOutput(this.output)[1];
+  }
+}
+
+/** [name, topic or null] of an output text. */
+function splitOutput(output) {
+  const at = output.indexOf(TOPIC_SEPARATOR);
+  return at < 0 ? [output, null] : [output.slice(0, at), output.slice(at + 1)];
+}
+
+/** Why `output` may not go where it says among `declared` (names, or an
+ * object of name to topic or { topicPattern }), as the host decides; null
+ * when it may. */
+function refusal(output, declared) {
+  const [name, topic] = splitOutput(output);
+  const table = Array.isArray(declared) ? Object.fromEntries(declared.map((n) => [n, n])) : declared;
+  if (!Object.hasOwn(table, name)) return `emitted to undeclared output '${name}'`;
+  const pattern = table[name]?.topicPattern;
+  if (pattern === undefined) return topic === null ? null : `output '${name}' has a fixed topic; it takes no topic per record ('${topic}')`;
+  if (topic === null) return `output '${name}' chooses its topic per record: emit with { topic }`;
+  return new RegExp(`^(?:${pattern})$`).test(topic) ? null : `topic '${topic}' of output '${name}' does not match its topic-pattern "${pattern}"`;
 }
 
 /** In-memory state: one sorted map per store, keyed by the key's hex (hex
@@ -61,9 +90,10 @@ class Memory {
 /** Runs one processor definition (an app's default export) natively. */
 export class Driver {
   /** options: config (the [config] table as an object, passed through
-   * JSON as the host does), outputs (names the manifest declares: emitting
-   * another dead-letters the record, as the host does; defaults to the
-   * processor's own `outputs` option), stores (declared store names,
+   * JSON as the host does), outputs (names the manifest declares, or an
+   * object of name to topic or { topicPattern }: emitting another, or a
+   * topic the pattern refuses, dead-letters the record, as the host does;
+   * defaults to the processor's own `outputs` option), stores (declared store names,
    * default: any), timers (the manifest's [[timers]] as [{name, every,
    * clock, aligned}], scheduled before init as the host does), manifest
    * (plugin.toml, a path or file: URL, e.g. new URL('plugin.toml',
@@ -157,8 +187,8 @@ export class Driver {
   /** Checks outputs against the declared names and records the outcome. */
   collect(result, timestamp, record) {
     if (!('error' in result) && this.declaredOutputs !== undefined) {
-      const stray = result.outputs.find((o) => !this.declaredOutputs.includes(o.output));
-      if (stray) result = { error: `emitted to undeclared output '${stray.output}'` };
+      const error = result.outputs.map((o) => refusal(o.output, this.declaredOutputs)).find((e) => e !== null);
+      if (error !== undefined) result = { error };
     }
     if ('error' in result) {
       if (record) this.dead.push({ record, error: result.error });
@@ -169,9 +199,10 @@ export class Driver {
     return { outputs };
   }
 
-  /** Outputs so far, all of them or those to one output name. */
+  /** Outputs so far, all of them or those to one output name (whatever
+   * topic each chose). */
   outputs(name = undefined) {
-    return name === undefined ? [...this.records] : this.records.filter((o) => o.output === name);
+    return name === undefined ? [...this.records] : this.records.filter((o) => o.outputName === name);
   }
 
   /** Records that failed so far: [{record, error}]. */

@@ -37,7 +37,7 @@
 #![deny(missing_docs)]
 
 mod types;
-pub use types::{Error, Header, Output, Record};
+pub use types::{Error, Header, Output, Record, TOPIC_SEPARATOR};
 
 pub mod fields;
 pub use fields::{Field, RawJson};

@@ -51,10 +51,21 @@ impl Record {
     }
 }
 
+/// Separates an output's name from the topic chosen for one record in
+/// [`Output::output`] (`"by-host:alerts.web-1"`): an output declared with
+/// `topic-pattern` in the manifest takes its topic per record (Kafka
+/// Streams' `TopicNameExtractor`). Neither an output name (letters, digits,
+/// `-`, `_`) nor a Kafka topic name (letters, digits, `.`, `_`, `-`) can
+/// hold it, so the host splits the text at its first occurrence without
+/// ambiguity.
+pub const TOPIC_SEPARATOR: char = ':';
+
 /// One record to emit, addressed to a named output of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
-    /// Name of an output declared in the manifest's `[outputs]` table.
+    /// Name of an output declared in the manifest's `[outputs]` table; for
+    /// an output declared with `topic-pattern`, the name, [`TOPIC_SEPARATOR`]
+    /// and the record's topic (written by [`Output::to_topic`]).
     pub output: String,
     /// Record key; `None` is Kafka's null key.
     pub key: Option<Vec<u8>>,
@@ -107,6 +118,47 @@ impl Output {
             forwarded: false,
             ..Output::forward(record, output)
         }
+    }
+
+    /// The same record sent to `topic`, chosen for this record: the output
+    /// must be declared with a `topic-pattern` the topic fully matches (else
+    /// the input record is dead-lettered). Kafka Streams'
+    /// `to(TopicNameExtractor)`:
+    /// `Output::forward(record, "by-host").to_topic(format!("alerts.{host}"))`.
+    pub fn to_topic(mut self, topic: impl AsRef<str>) -> Self {
+        let name_len = self.output.find(TOPIC_SEPARATOR).unwrap_or(self.output.len());
+        self.output.truncate(name_len);
+        self.output.push(TOPIC_SEPARATOR);
+        self.output.push_str(topic.as_ref());
+        self
+    }
+
+    /// The declared output's name, without a per-record topic.
+    pub fn output_name(&self) -> &str {
+        self.output
+            .split_once(TOPIC_SEPARATOR)
+            .map_or(&self.output, |(name, _)| name)
+    }
+
+    /// The topic chosen for this record by [`Output::to_topic`], if any.
+    pub fn topic(&self) -> Option<&str> {
+        self.output.split_once(TOPIC_SEPARATOR).map(|(_, topic)| topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_topic_names_the_output_and_the_topic_once() {
+        let out = Output::new("by-host", None, Some(b"v".to_vec())).to_topic("alerts.web-1");
+        assert_eq!(out.output, "by-host:alerts.web-1");
+        assert_eq!((out.output_name(), out.topic()), ("by-host", Some("alerts.web-1")));
+        let again = out.to_topic("alerts.db-2");
+        assert_eq!(again.output, "by-host:alerts.db-2", "a second topic replaces the first");
+        let plain = Output::new("alert", None, None);
+        assert_eq!((plain.output_name(), plain.topic()), ("alert", None));
     }
 }
 

@@ -401,8 +401,20 @@ impl Connecting<'_> {
         ) else {
             return Ok(None);
         };
+        if upstream.routed.contains_key(output) {
+            return Err(invalid(
+                "from",
+                format!(
+                    "{from}'s output \"{output}\" chooses its topic per record (topic-pattern), so no one topic stands for it in memory"
+                ),
+                format!(
+                    "connect an output with a fixed topic, or leave {from}.{output} unconnected and run {} as its own application reading the chosen topics",
+                    c.to
+                ),
+            ));
+        }
         let topic = upstream.output_topic(output).ok_or_else(|| {
-            let declared: Vec<&str> = upstream.outputs.keys().map(String::as_str).collect();
+            let declared: Vec<&str> = upstream.output_names().map(String::as_str).collect();
             invalid(
                 "from",
                 format!("{from} declares no output \"{output}\""),

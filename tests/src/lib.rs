@@ -64,6 +64,7 @@ pub fn workspace() -> PathBuf {
 pub fn component(plugin: &str) -> PathBuf {
     let path = match plugin {
         "metric-branch" => env!("RILL_PLUGIN_METRIC_BRANCH"),
+        "metric-route" => env!("RILL_PLUGIN_METRIC_ROUTE"),
         "cpu-alert" => env!("RILL_PLUGIN_CPU_ALERT"),
         "order-join" => env!("RILL_PLUGIN_ORDER_JOIN"),
         "order-count" => env!("RILL_PLUGIN_ORDER_COUNT"),

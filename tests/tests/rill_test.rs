@@ -110,7 +110,8 @@ fn install_with_specs(dir: &Path, plugin: &str, manifests: &[&str]) -> std::path
 
 /// The repository's specs of the time, state, table and global-table
 /// samples pass on the real components: advance steps (stream time and
-/// the wall clock), store contents, rebalance, tables and global tables.
+/// the wall clock), store contents, rebalance, tables and global tables,
+/// and topics chosen per record (expected by topic).
 #[test]
 fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,6 +120,7 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         install_with_specs(dir.path(), "order-count", &["plugin.toml"]),
         install_with_specs(dir.path(), "order-join", &["plugin.toml", "global.toml"]),
         install_with_specs(dir.path(), "cpu-alert", &["plugin.toml"]),
+        install_with_specs(dir.path(), "metric-route", &["plugin.toml"]),
     ];
     let output = rill().arg("test").args(&folders).env("RILL_LOG", "warn").output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
@@ -131,6 +133,8 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         "the seed's global join: orders on any partition join the whole address_v2",
         "the table survives a restart (restored from its topic) and a rebalance (from the checkpoint)",
         "(JSON spec) the threshold is exclusive: 0.5 does not alert, anything above does",
+        "each record goes to the topic of its metricset",
+        "a topic outside the pattern, or no topic name at all, is dead-lettered with why",
     ] {
         assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
     }

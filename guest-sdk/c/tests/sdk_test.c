@@ -237,6 +237,25 @@ RILL_TEST(windows_fold_count_and_emit) {
 
 static int forward_only(const rill_record *record, rill_ctx *ctx) { return rill_forward(ctx, "out"); }
 
+static int route_by_key(const rill_record *record, rill_ctx *ctx) {
+    char topic[64];
+    snprintf(topic, sizeof topic, "alerts.%.*s", (int)record->key.len, (const char *)record->key.data);
+    if (rill_forward_to(ctx, "by-host", topic) != RILL_OK) return RILL_ERROR;
+    rill_output fixed = {.output = "alert", .value = rill_str("v")};
+    return rill_emit_output(ctx, &fixed);
+}
+
+RILL_TEST(forward_to_names_the_output_and_the_topic_chosen) {
+    rill_driver *d = rill_driver_new(&(rill_processor){.process = route_by_key}, "{}");
+    rill_result r = rill_driver_process_at(d, "web-1", "v", 3);
+    RILL_CHECK(r.ok && r.len == 2);
+    RILL_CHECK(strcmp(r.outputs[0].output, "by-host:alerts.web-1") == 0);
+    RILL_CHECK(rill_bytes_eq(r.outputs[0].value, "v") && r.outputs[0].timestamp == 3);
+    RILL_CHECK(strcmp(r.outputs[1].output, "alert") == 0);
+    rill_result_free(&r);
+    rill_driver_free(d);
+}
+
 RILL_TEST(callbacks_left_out_fail_with_rill_sdks_messages) {
     rill_driver *d = rill_driver_new(&(rill_processor){.process = forward_only}, "{}");
     rill_driver_with_timer(d, "flush", RILL_STREAM_TIME, 10, true);

@@ -27,6 +27,17 @@ test('an undeclared output dead-letters the record, as the host does', () => {
   assert.deepEqual(new Driver(app).send('in', { value: 'v' }), { error: "emitted to undeclared output 'elsewhere'" });
 });
 
+test('a topic chosen per record is named after the output and checked against its pattern, as the host does', () => {
+  const app = processor((record, ctx) => ctx.forward('by-host', { topic: `alerts.${record.text()}` }));
+  const driver = new Driver(app, { outputs: { 'by-host': { topicPattern: 'alerts\\.[a-z0-9-]+' }, alert: 'metric.cpu.alert' } });
+  const [out] = driver.send('in', { value: 'web-1' }).outputs;
+  assert.deepEqual([out.output, out.outputName, out.topic], ['by-host:alerts.web-1', 'by-host', 'alerts.web-1']);
+  assert.match(driver.send('in', { value: 'Web 1' }).error, /does not match its topic-pattern/);
+  assert.equal(driver.outputs('by-host').length, 1);
+  const fixed = processor((record, ctx) => ctx.emit('alert', { value: 'x', topic: 'alerts.x' }));
+  assert.match(new Driver(fixed, { outputs: ['alert'] }).send('in', { value: 'v' }).error, /fixed topic/);
+});
+
 test('record accessors: text, json, keyText, where it came from', () => {
   let seen;
   const app = processor((record) => { seen = { json: record.json(), key: record.keyText(), topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp }; });

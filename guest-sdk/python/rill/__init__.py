@@ -20,7 +20,7 @@ processor in pytest without a component or a broker.
 
 from . import codecs, log
 from ._processor import Context, Definition, processor
-from ._types import Clock, Error, Fields, Header, Output, Record, StateError, Tick, Window, WindowResult
+from ._types import TOPIC_SEPARATOR, Clock, Error, Fields, Header, Output, Record, StateError, Tick, Window, WindowResult
 from .raw import RawJson, with_member
 from .state import Store, Table
 
@@ -29,5 +29,6 @@ Timer = Tick
 
 __all__ = [
     "Clock", "Context", "Definition", "Error", "Fields", "Header", "Output", "RawJson", "Record", "StateError",
-    "Store", "Table", "Tick", "Timer", "Window", "WindowResult", "codecs", "log", "processor", "with_member",
+    "Store", "Table", "Tick", "Timer", "TOPIC_SEPARATOR", "Window", "WindowResult", "codecs", "log", "processor",
+    "with_member",
 ]

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, Callable, Dict, List, Optional
 
 from . import _host, log as _log
-from ._types import INPUT, Clock, Error, Header, Output, Record, Tick, Window, WindowResult, message_of
+from ._types import INPUT, TOPIC_SEPARATOR, Clock, Error, Header, Output, Record, Tick, Window, WindowResult, message_of
 from .codecs import Json, codec, to_bytes
 from .state import Store, Table
 
@@ -34,14 +34,19 @@ class Context:
         self.log = _log
 
     def emit(self, output: str, key: Any = _KEEP, value: Any = _KEEP, headers: Any = _KEEP,
-             timestamp: Optional[int] = None) -> None:
+             timestamp: Optional[int] = None, topic: Optional[str] = None) -> None:
         """Emits a record to `output` (a name of the manifest's `[outputs]`
         or `[windows]`). key and value may be bytes, str (UTF-8), None (null)
         or anything JSON-able (compact JSON). In `process`, key, value and
         headers left out are the input record's (Kafka Streams' forward; with
         `[fields]` the value is then forwarded by the host, not copied);
         elsewhere they are null and empty. `timestamp` None keeps the input
-        record's time (a timer's firing time in `on_timer`)."""
+        record's time (a timer's firing time in `on_timer`). `topic` is the
+        topic chosen for this record, for an output declared with
+        `topic-pattern` (Kafka Streams' TopicNameExtractor): it must fully
+        match the pattern, else the input record is dead-lettered."""
+        if topic is not None:
+            output = f"{output}{TOPIC_SEPARATOR}{topic}"
         record = self.record
         if key is _KEEP:
             key = record.key if record else None
@@ -55,12 +60,12 @@ class Context:
             headers = [h if isinstance(h, Header) else Header(h[0], to_bytes(h[1])) for h in headers]
         self.outputs.append(Output(output, to_bytes(key), value if value is INPUT else to_bytes(value), headers, timestamp))
 
-    def forward(self, output: str) -> None:
+    def forward(self, output: str, topic: Optional[str] = None) -> None:
         """Sends the input record on to `output` unchanged, timestamp too
-        (the Rust SDK's `Output::forward`)."""
+        (the Rust SDK's `Output::forward`); `topic` as in `emit`."""
         if self.record is None:
             raise Error("forward needs an input record")
-        self.emit(output, timestamp=self.record.timestamp)
+        self.emit(output, timestamp=self.record.timestamp, topic=topic)
 
     def store(self, name: str) -> Store:
         """The typed handle on store `name` (declared in `@processor(stores=)`

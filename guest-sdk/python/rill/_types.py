@@ -209,10 +209,17 @@ class Record:
                 f"timestamp={self.timestamp}, key={self.key!r}, value={self._value!r}, headers={self.headers!r})")
 
 
+#: Separates an output's name from the topic chosen for one record in
+#: `Output.output` ("by-host:alerts.web-1"), for an output the manifest
+#: declares with `topic-pattern`. Neither an output name nor a Kafka topic
+#: name can hold it.
+TOPIC_SEPARATOR = ":"
+
+
 @dataclass
 class Output:
     """One record to emit, addressed to a named output of the manifest (not
-    a topic). `value` is bytes, None (null) or rill's INPUT marker (the
+    a topic; for a `topic-pattern` output, `name:topic`, see `topic`). `value` is bytes, None (null) or rill's INPUT marker (the
     input record's value, which the host reuses; `rill.testing.Driver`
     turns it into those bytes). `timestamp` None keeps the input record's
     (or, from a timer, the firing's) time."""
@@ -222,6 +229,17 @@ class Output:
     value: Optional[bytes] = None
     headers: List[Header] = field(default_factory=list)
     timestamp: Optional[int] = None
+
+    @property
+    def output_name(self) -> str:
+        """The declared output's name, without a per-record topic."""
+        return self.output.split(TOPIC_SEPARATOR, 1)[0]
+
+    @property
+    def topic(self) -> Optional[str]:
+        """The topic chosen for this record (`ctx.emit(..., topic=...)`), if any."""
+        parts = self.output.split(TOPIC_SEPARATOR, 1)
+        return parts[1] if len(parts) == 2 else None
 
     def text(self) -> str:
         """The value as UTF-8 text (for tests)."""

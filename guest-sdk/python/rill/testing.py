@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional
 from . import _fields, _host
 from ._processor import Definition
 from ._types import message_of
-from ._types import INPUT, OMITTED, Clock, Error, Header, Output, Record, StateError, Tick
+from ._types import INPUT, OMITTED, TOPIC_SEPARATOR, Clock, Error, Header, Output, Record, StateError, Tick
 from .codecs import to_bytes
 
 
@@ -202,8 +202,17 @@ class Driver:
         if self.outputs_declared is None:
             return
         for output in outputs:
-            if output.output not in self.outputs_declared:
-                raise Error(f"output '{output.output}' is not declared in the manifest's [outputs]")
+            name, topic = output.output_name, output.topic
+            declared = self.outputs_declared.get(name)
+            if declared is None:
+                raise Error(f"output '{name}' is not declared in the manifest's [outputs]")
+            pattern = declared.get("topic-pattern") if isinstance(declared, dict) else None
+            if pattern is None and topic is not None:
+                raise Error(f"output '{name}' has a fixed topic; it takes no topic per record ('{topic}')")
+            if pattern is not None and topic is None:
+                raise Error(f"output '{name}' chooses its topic per record: emit with topic=...")
+            if pattern is not None and not re.fullmatch(pattern, topic):
+                raise Error(f"topic '{topic}' of output '{name}' does not match its topic-pattern \"{pattern}\"")
 
     def send(self, topic: str, value: Any = None, key: Any = None, headers: Any = (), timestamp: int = 0,
              partition: int = 0) -> List[Output]:

@@ -87,6 +87,27 @@ def test_undeclared_stores_and_outputs_fail_the_record():
     assert "elsewhere" in d.dead_letters[0].message
 
 
+def test_a_topic_per_record_is_named_after_the_output_and_checked_like_the_host():
+    @processor
+    def route(record, ctx):
+        ctx.forward("by-host", topic=f"alerts.{record.text()}")
+
+    d = Driver(route, outputs={"by-host": {"topic-pattern": r"alerts\.[a-z0-9-]+"}})
+    out = d.send("t", value="web-1")
+    assert out[0].output == "by-host:alerts.web-1"
+    assert (out[0].output_name, out[0].topic) == ("by-host", "alerts.web-1")
+    assert d.send("t", value="Web 1") == []
+    assert "does not match its topic-pattern" in d.dead_letters[0].message
+
+    @processor
+    def fixed(record, ctx):
+        ctx.emit("out", topic="alerts.x")
+
+    d = Driver(fixed, outputs={"out": "topic"})
+    d.send("t", value="x")
+    assert "has a fixed topic" in d.dead_letters[0].message
+
+
 def test_emit_defaults_forward_the_input_record():
     @processor
     def copy(record, ctx):

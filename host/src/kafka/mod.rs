@@ -13,6 +13,7 @@ pub mod group;
 pub mod member;
 pub mod memory_sink;
 pub mod producer;
+pub mod topics;
 
 use rdkafka::ClientConfig;
 
@@ -250,7 +251,10 @@ where
 {
     loop {
         match producer.send(record) {
-            Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), returned)) => {
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                returned,
+            )) => {
                 record = returned;
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }

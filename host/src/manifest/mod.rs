@@ -18,6 +18,7 @@
 //!
 //! [outputs]
 //! alert = "metric.cpu.alert"            # or { topic = "...", partitions = 6 }
+//! by-host = { topic-pattern = "alerts\\.[a-z0-9-]+", create = false }  # topic per record
 //!
 //! [config]
 //! threshold = 0.5
@@ -32,12 +33,15 @@
 
 mod error;
 mod grants;
+mod pattern;
 mod raw;
 mod validate;
 
 pub(crate) use error::render;
 pub use error::{ManifestError, ManifestErrors};
 pub use grants::{GrantAccess, GrantSpec};
+pub use pattern::TopicPattern;
+pub use rill_sdk::TOPIC_SEPARATOR;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +66,9 @@ pub struct Manifest {
     pub inputs: Vec<Input>,
     /// Output name (as used by the plugin) to topic.
     pub outputs: BTreeMap<String, TopicSpec>,
+    /// Outputs whose topic the plugin chooses per record
+    /// (`{ topic-pattern = "..." }`), by name; never in `outputs`.
+    pub routed: BTreeMap<String, RoutedSpec>,
     /// Where records that fail go, with headers saying why.
     pub dead_letter: TopicSpec,
     /// Sandbox limits and what to do when the plugin traps.
@@ -288,6 +295,22 @@ pub enum OnTrap {
     Fail,
 }
 
+/// An output whose topic is chosen per record (`[outputs] name = {
+/// topic-pattern = "...", create = false }`): the plugin emits to
+/// `<name>:<topic>` ([`TOPIC_SEPARATOR`]), and the topic must fully match
+/// the pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutedSpec {
+    /// The topics the output may write to.
+    pub pattern: TopicPattern,
+    /// Whether the host creates a matching topic the brokers do not have
+    /// (else the record is dead-lettered as `topic-missing`).
+    pub create: bool,
+    /// Partitions to create a topic with (`create = true` only); `None`:
+    /// as many as the processor's input.
+    pub partitions: Option<i32>,
+}
+
 /// A topic the host writes to, with the partition count to create it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicSpec {
@@ -371,10 +394,23 @@ impl Manifest {
         !self.windows.is_empty() || !self.timers.is_empty()
     }
 
-    /// The topic an output name maps to, if it is declared.
+    /// The topic an output name maps to, if it is declared with a topic.
     pub fn output_topic(&self, output: &str) -> Option<&str> {
         self.outputs.get(output).map(|spec| spec.topic.as_str())
     }
+
+    /// Every declared output's name: fixed-topic ones, then those whose
+    /// topic is chosen per record.
+    pub fn output_names(&self) -> impl Iterator<Item = &String> {
+        self.outputs.keys().chain(self.routed.keys())
+    }
+}
+
+/// Checks a topic name by Kafka's rule (letters, digits, '.', '_', '-', at
+/// most 249); `Err((problem, fix))`. A topic chosen per record is checked
+/// with it before anything is produced.
+pub fn check_topic_name(topic: &str) -> Result<(), (String, String)> {
+    validate::check_topic(topic)
 }
 
 /// Checks a processor name by the manifest's rule; `Err((problem, fix))`,

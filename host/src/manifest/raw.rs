@@ -19,7 +19,7 @@ pub(super) struct RawManifest {
     pub component: String,
     pub inputs: Vec<RawInput>,
     #[serde(default)]
-    pub outputs: BTreeMap<String, RawTopic>,
+    pub outputs: BTreeMap<String, RawOutput>,
     pub dead_letter: RawTopic,
     #[serde(default)]
     pub stores: Vec<String>,
@@ -112,35 +112,75 @@ pub(super) struct RawTopic {
     pub partitions: Option<i64>,
 }
 
+/// Read as an output entry, then held to one fixed topic: the keys only
+/// an output may have are refused as unknown here.
 impl<'de> Deserialize<'de> for RawTopic {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TopicVisitor;
-        impl<'de> Visitor<'de> for TopicVisitor {
-            type Value = RawTopic;
+        let output = RawOutput::deserialize(deserializer)?;
+        let only = "expected `topic` or `partitions`";
+        if output.topic_pattern.is_some() {
+            return Err(de::Error::custom(format!("unknown field `topic-pattern`, {only}")));
+        }
+        if output.create.is_some() {
+            return Err(de::Error::custom(format!("unknown field `create`, {only}")));
+        }
+        let topic = output.topic.ok_or_else(|| de::Error::missing_field("topic"))?;
+        Ok(RawTopic {
+            topic,
+            partitions: output.partitions,
+        })
+    }
+}
+
+/// An `[outputs]` entry as written: a topic (`"name"`, `{ topic = "name",
+/// partitions = N }`) or a pattern the plugin picks a topic in per record
+/// (`{ topic-pattern = "...", create = false }`). Which keys go together is
+/// checked in `validate`, where the error can name the field and the fix.
+#[derive(Debug)]
+pub(super) struct RawOutput {
+    pub topic: Option<String>,
+    pub topic_pattern: Option<String>,
+    pub partitions: Option<i64>,
+    pub create: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for RawOutput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OutputVisitor;
+        impl<'de> Visitor<'de> for OutputVisitor {
+            type Value = RawOutput;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(r#"a topic name ("name") or a table ({ topic = "name", partitions = 3 })"#)
+                f.write_str(
+                    r#"a topic name ("name") or a table ({ topic = "name", partitions = 3 } or { topic-pattern = "alerts\..+" })"#,
+                )
             }
-            fn visit_str<E: de::Error>(self, topic: &str) -> Result<RawTopic, E> {
-                Ok(RawTopic {
-                    topic: topic.to_string(),
+            fn visit_str<E: de::Error>(self, topic: &str) -> Result<RawOutput, E> {
+                Ok(RawOutput {
+                    topic: Some(topic.to_string()),
+                    topic_pattern: None,
                     partitions: None,
+                    create: None,
                 })
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawTopic, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawOutput, A::Error> {
                 #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
+                #[serde(deny_unknown_fields, rename_all = "kebab-case")]
                 struct Table {
-                    topic: String,
+                    topic: Option<String>,
+                    topic_pattern: Option<String>,
                     partitions: Option<i64>,
+                    create: Option<bool>,
                 }
                 let t = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(RawTopic {
+                Ok(RawOutput {
                     topic: t.topic,
+                    topic_pattern: t.topic_pattern,
                     partitions: t.partitions,
+                    create: t.create,
                 })
             }
         }
-        deserializer.deserialize_any(TopicVisitor)
+        deserializer.deserialize_any(OutputVisitor)
     }
 }
 

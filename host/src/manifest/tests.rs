@@ -35,6 +35,28 @@ fn the_sample_manifests_are_valid() {
 }
 
 #[test]
+fn an_output_may_choose_its_topic_per_record_within_a_pattern() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+    let route = Manifest::load(&root.join("metric-route/plugin.toml")).unwrap();
+    assert!(route.outputs.is_empty(), "a topic-pattern output has no one topic");
+    let by_name = &route.routed["by-name"];
+    assert_eq!(by_name.pattern.as_str(), r"metric\.by-name\.[a-z0-9-]+");
+    assert!(by_name.pattern.matches("metric.by-name.cpu") && !by_name.pattern.matches("metric.by-name.CPU"));
+    assert_eq!((by_name.create, by_name.partitions), (false, None));
+    assert_eq!(route.output_names().collect::<Vec<_>>(), ["by-name"]);
+    let created = manifest_text("x", "").replace(
+        "out = \"out\"\n",
+        "out = \"out\"\nper-host = { topic-pattern = \"hosts\\\\..+\", create = true, partitions = 4 }\n",
+    );
+    let m = Manifest::parse(Path::new("x/plugin.toml"), &created).unwrap();
+    assert_eq!(
+        (m.routed["per-host"].create, m.routed["per-host"].partitions),
+        (true, Some(4))
+    );
+    assert_eq!(m.output_names().collect::<Vec<_>>(), ["out", "per-host"]);
+}
+
+#[test]
 fn topics_may_be_tables_with_partitions_and_config_keeps_its_types() {
     let text = r#"
 manifest-version = 1

@@ -5,10 +5,10 @@
 //! with the rule that refused the old value, so following it never trades
 //! one refusal for another.
 
-use super::raw::{RawInput, RawLimits, RawManifest, RawTimer, RawTopic, RawWindow};
+use super::raw::{RawInput, RawLimits, RawManifest, RawOutput, RawTimer, RawTopic, RawWindow};
 use super::{
-    FieldSpec, Input, InputKind, InputValue, Limits, Manifest, ManifestError, ManifestErrors, TimerSpec, TopicSpec,
-    WindowShape, WindowSpec,
+    FieldSpec, Input, InputKind, InputValue, Limits, Manifest, ManifestError, ManifestErrors, RoutedSpec, TimerSpec,
+    TopicPattern, TopicSpec, WindowShape, WindowSpec,
 };
 use rill_sdk::time::WindowKind;
 use std::collections::BTreeMap;
@@ -61,24 +61,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         );
     }
     let inputs = check_inputs(p, raw.inputs);
-    let outputs: BTreeMap<String, TopicSpec> = raw
-        .outputs
-        .into_iter()
-        .map(|(name, raw_topic)| {
-            let field = format!("outputs.{name}");
-            if !is_output_name(&name) {
-                p.add(
-                    &field,
-                    (
-                        format!("\"{name}\" is not a usable output name"),
-                        "use letters, digits, '-' and '_' (the plugin emits to this name)".into(),
-                    ),
-                );
-            }
-            let spec = topic_spec(p, &field, raw_topic, &inputs);
-            (name, spec)
-        })
-        .collect();
+    let (outputs, routed) = check_outputs(p, raw.outputs, &inputs);
     let dead_letter = topic_spec(p, "dead-letter", raw.dead_letter, &inputs);
     if let Some((name, _)) = outputs.iter().find(|(_, o)| o.topic == dead_letter.topic) {
         let fix = match free_dead_letter(&raw.name, &inputs, &outputs) {
@@ -90,11 +73,20 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
             (format!("topic \"{}\" is also output `{name}`", dead_letter.topic), fix),
         );
     }
+    if let Some((name, _)) = routed.iter().find(|(_, r)| r.pattern.matches(&dead_letter.topic)) {
+        p.add(
+            &format!("outputs.{name}.topic-pattern"),
+            (
+                format!("matches the dead-letter topic \"{}\"", dead_letter.topic),
+                "narrow the pattern so failed records keep a topic of their own".into(),
+            ),
+        );
+    }
     let stores = check_stores(p, raw.stores);
     let windows: Vec<WindowSpec> = raw
         .windows
         .into_iter()
-        .filter_map(|(name, raw_window)| check_window(p, name, raw_window, &outputs, &stores))
+        .filter_map(|(name, raw_window)| check_window(p, name, raw_window, &outputs, &routed, &stores))
         .collect();
     let timers = check_timers(p, raw.timers);
     let idle_advance = raw
@@ -118,6 +110,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         component: base.join(&raw.component),
         inputs,
         outputs,
+        routed,
         dead_letter,
         limits,
         stores,
@@ -305,6 +298,134 @@ fn check_inputs(p: &mut Problems, raw: Vec<RawInput>) -> Vec<Input> {
     inputs
 }
 
+/// `[outputs]`: each a fixed topic or a `topic-pattern`, by name.
+fn check_outputs(
+    p: &mut Problems,
+    raw: BTreeMap<String, RawOutput>,
+    inputs: &[Input],
+) -> (BTreeMap<String, TopicSpec>, BTreeMap<String, RoutedSpec>) {
+    let mut outputs = BTreeMap::new();
+    let mut routed = BTreeMap::new();
+    for (name, raw_output) in raw {
+        let field = format!("outputs.{name}");
+        if !is_output_name(&name) {
+            p.add(
+                &field,
+                (
+                    format!("\"{name}\" is not a usable output name"),
+                    "use letters, digits, '-' and '_' (the plugin emits to this name)".into(),
+                ),
+            );
+        }
+        match (raw_output.topic, raw_output.topic_pattern) {
+            (Some(topic), None) => {
+                if raw_output.create.is_some() {
+                    p.add(
+                        &format!("{field}.create"),
+                        (
+                            "only applies to an output with `topic-pattern`; a fixed topic is created at startup".into(),
+                            "remove `create`".into(),
+                        ),
+                    );
+                }
+                let raw_topic = RawTopic {
+                    topic,
+                    partitions: raw_output.partitions,
+                };
+                outputs.insert(name, topic_spec(p, &field, raw_topic, inputs));
+            }
+            (None, Some(pattern)) => {
+                if let Some(spec) = routed_spec(p, &field, &pattern, raw_output.create, raw_output.partitions, inputs) {
+                    routed.insert(name, spec);
+                }
+            }
+            (Some(_), Some(_)) => p.add(
+                &field,
+                (
+                    "has both `topic` and `topic-pattern`".into(),
+                    "keep `topic` for one fixed topic, or `topic-pattern` for a topic the plugin chooses per record".into(),
+                ),
+            ),
+            (None, None) => p.add(
+                &field,
+                (
+                    "names no topic".into(),
+                    format!("write {name} = \"my-topic\", or {name} = {{ topic-pattern = \"my-topic\\\\..+\" }} for a topic chosen per record"),
+                ),
+            ),
+        }
+    }
+    (outputs, routed)
+}
+
+/// An output whose topic is chosen per record: a pattern that compiles,
+/// matches no input, and `partitions` only with `create = true`.
+fn routed_spec(
+    p: &mut Problems,
+    field: &str,
+    text: &str,
+    create: Option<bool>,
+    partitions: Option<i64>,
+    inputs: &[Input],
+) -> Option<RoutedSpec> {
+    let pattern_field = format!("{field}.topic-pattern");
+    let compiled = p.take(
+        &pattern_field,
+        TopicPattern::new(text).map_err(|error| {
+            (
+                format!("\"{text}\" is not a regular expression: {error}"),
+                "write a regular expression a whole topic name must match, e.g. \"alerts\\\\.[a-z0-9-]+\" (escape '.' as \\\\.)".into(),
+            )
+        }),
+    );
+    if let Some(input) = compiled
+        .as_ref()
+        .and_then(|c| inputs.iter().find(|i| c.matches(&i.topic)))
+    {
+        p.add(
+            &pattern_field,
+            (
+                format!(
+                    "matches input topic \"{}\"; the processor could write to its own input",
+                    input.topic
+                ),
+                "narrow the pattern so it matches no input topic".into(),
+            ),
+        );
+    }
+    let create = create.unwrap_or(false);
+    let partitions = match partitions {
+        None => None,
+        Some(_) if !create => {
+            p.add(
+                &format!("{field}.partitions"),
+                (
+                    "only applies with `create = true`: rill never creates this output's topics otherwise".into(),
+                    "add `create = true`, or remove `partitions`".into(),
+                ),
+            );
+            None
+        }
+        Some(n) => p.take(&format!("{field}.partitions"), partition_count(n)),
+    };
+    Some(RoutedSpec {
+        pattern: compiled?,
+        create,
+        partitions,
+    })
+}
+
+/// A partition count Kafka accepts.
+fn partition_count(n: i64) -> Result<i32, Refusal> {
+    match n {
+        1..=100_000 => Ok(n as i32),
+        _ => Err((
+            format!("{n} is not a partition count"),
+            "use a number from 1 to 100000, or leave it out to match the input".into(),
+        )),
+    }
+}
+
 /// A topic the processor writes: a Kafka name that is not an input, and a
 /// partition count Kafka accepts (left out when refused).
 fn topic_spec(p: &mut Problems, field: &str, raw: RawTopic, inputs: &[Input]) -> TopicSpec {
@@ -321,18 +442,9 @@ fn topic_spec(p: &mut Problems, field: &str, raw: RawTopic, inputs: &[Input]) ->
             ),
         );
     }
-    let partitions = raw.partitions.and_then(|n| {
-        p.take(
-            &format!("{field}.partitions"),
-            match n {
-                1..=100_000 => Ok(n as i32),
-                _ => Err((
-                    format!("{n} is not a partition count"),
-                    "use a number from 1 to 100000, or leave it out to match the input".into(),
-                )),
-            },
-        )
-    });
+    let partitions = raw
+        .partitions
+        .and_then(|n| p.take(&format!("{field}.partitions"), partition_count(n)));
     TopicSpec {
         topic: raw.topic,
         partitions,
@@ -393,6 +505,7 @@ fn check_window(
     name: String,
     raw: RawWindow,
     outputs: &BTreeMap<String, TopicSpec>,
+    routed: &BTreeMap<String, RoutedSpec>,
     stores: &[String],
 ) -> Option<WindowSpec> {
     let field = format!("windows.{name}");
@@ -407,7 +520,7 @@ fn check_window(
             ),
         );
     }
-    if outputs.contains_key(&name) || stores.contains(&name) {
+    if outputs.contains_key(&name) || routed.contains_key(&name) || stores.contains(&name) {
         named = false;
         p.add(
             &field,
@@ -419,7 +532,18 @@ fn check_window(
     }
     let times = window_times(p, &field, &raw);
     let output = outputs.contains_key(&raw.output);
-    if !output {
+    if routed.contains_key(&raw.output) {
+        p.add(
+            &format!("{field}.output"),
+            (
+                format!(
+                    "\"{}\" chooses its topic per record; a window result has no record to choose it",
+                    raw.output
+                ),
+                "name an [outputs] entry with a fixed topic".into(),
+            ),
+        );
+    } else if !output {
         p.add(
             &format!("{field}.output"),
             (

@@ -92,6 +92,12 @@ pub const CATALOG: &[MetricDoc] = &[
         "Records sent to the dead-letter topic, per reason (the rill.error.kind header).",
     ),
     doc(
+        TOPIC_MISSING,
+        C,
+        &["processor", "task", "output", "topic"],
+        "Records dead-lettered because the topic their topic-pattern output chose does not exist (create = false) or could not be created.",
+    ),
+    doc(
         RECORDS_LATE,
         C,
         &["processor", "task"],
@@ -226,6 +232,8 @@ pub const RECORDS_PRODUCED: &str = "rill_records_produced_total";
 pub const RECORDS_DROPPED: &str = "rill_records_dropped_total";
 /// See [`CATALOG`].
 pub const RECORDS_DEAD_LETTERED: &str = "rill_records_dead_lettered_total";
+/// See [`CATALOG`].
+pub const TOPIC_MISSING: &str = "rill_output_topic_missing_total";
 /// See [`CATALOG`].
 pub const RECORDS_LATE: &str = "rill_records_late_total";
 /// See [`CATALOG`].
@@ -516,6 +524,12 @@ impl StageMeters {
             Some((_, c)) => c.increment(1),
             None => counter!(RECORDS_DEAD_LETTERED, "processor" => self.processor.clone(), "task" => self.task.clone(), "reason" => reason.to_string()).increment(1),
         }
+    }
+
+    /// Counts one record whose `output` chose `topic`, which the brokers do
+    /// not have (it is also counted as a dead letter).
+    pub fn topic_missing(&self, output: &str, topic: &str) {
+        counter!(TOPIC_MISSING, "processor" => self.processor.clone(), "task" => self.task.clone(), "output" => output.to_string(), "topic" => topic.to_string()).increment(1);
     }
 
     /// Counts one trap of `kind` (one of [`EventLabels::traps`], decided

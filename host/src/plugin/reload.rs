@@ -159,7 +159,7 @@ fn compatible(old: &Manifest, new: &Manifest) -> Result<(), &'static str> {
     if old.inputs != new.inputs {
         return Err("inputs");
     }
-    if old.outputs != new.outputs {
+    if old.outputs != new.outputs || old.routed != new.routed {
         return Err("outputs");
     }
     if old.dead_letter != new.dead_letter {

@@ -266,9 +266,24 @@ pub fn run_connected(
         }
     };
     let producer: Arc<dyn RecordSink> = producer;
+    // Topics chosen per record are looked up (never auto-created) in the
+    // cluster's catalog, starting from the topics known now.
+    let topics: Arc<dyn crate::kafka::topics::TopicCatalog> = Arc::new(crate::kafka::topics::KafkaTopics::new(
+        options.kafka.clone(),
+        partitions.keys().cloned(),
+    ));
     let specs: Vec<Arc<ProcessorSpec>> = processors
         .iter()
-        .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))
+        .map(|p| {
+            let inputs = p
+                .manifest
+                .stream_topics()
+                .filter_map(|t| partitions.get(t))
+                .copied()
+                .max();
+            let spec = ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()));
+            Arc::new(spec.with_topics(topics.clone(), inputs.unwrap_or(1)))
+        })
         .collect();
     let _reloader = match &options.hot_swap {
         Some(hot) => {
@@ -296,9 +311,7 @@ pub fn run_connected(
     let subtopologies: Vec<Arc<TaskSpec>> = topology
         .subtopologies
         .iter()
-        .map(|sub| {
-            Arc::new(TaskSpec::of_subtopology(sub, &specs))
-        })
+        .map(|sub| Arc::new(TaskSpec::of_subtopology(sub, &specs)))
         .collect();
     let mut manager = TaskManager::new(
         &subtopologies,

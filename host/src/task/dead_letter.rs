@@ -18,7 +18,8 @@ pub mod headers {
     /// Why the record failed: the plugin's message, the trap, or the output
     /// the brokers refused and their reason.
     pub const ERROR: &str = "rill.error";
-    /// `record-error`, `undeclared-output`, `trap` or `output-refused`.
+    /// `record-error`, `undeclared-output`, `trap`, `output-refused`,
+    /// `topic-refused`, `topic-missing`, ... (see [`super::kind`]).
     pub const ERROR_KIND: &str = "rill.error.kind";
     /// The processor's manifest name.
     pub const PROCESSOR: &str = "rill.processor";
@@ -51,6 +52,13 @@ pub mod kind {
     /// The client or the brokers refused an output of the record (too
     /// large, invalid timestamp, invalid record).
     pub const OUTPUT_REFUSED: &str = "output-refused";
+    /// The plugin chose a topic its output may not write to: outside the
+    /// output's `topic-pattern`, not a legal Kafka name, a topic on an
+    /// output with a fixed one, or none on a `topic-pattern` output.
+    pub const TOPIC_REFUSED: &str = "topic-refused";
+    /// The plugin chose a topic its pattern allows but the brokers do not
+    /// have, and the output does not say `create = true`.
+    pub const TOPIC_MISSING: &str = "topic-missing";
     /// Every window the record fell in had closed (`late = "dead-letter"`).
     pub const LATE: &str = "late";
     /// The plugin's `aggregate` returned an error for the record's window.
@@ -63,11 +71,13 @@ pub mod kind {
     pub const TIMER_ERROR: &str = "timer-error";
 
     /// Every kind (the metrics register a series for each at zero).
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 10] = [
         RECORD_ERROR,
         UNDECLARED_OUTPUT,
         TRAP,
         OUTPUT_REFUSED,
+        TOPIC_REFUSED,
+        TOPIC_MISSING,
         LATE,
         AGGREGATE_ERROR,
         EMIT_ERROR,

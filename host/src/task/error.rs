@@ -55,4 +55,16 @@ pub enum TaskError {
         /// The client error.
         source: rdkafka::error::KafkaError,
     },
+    /// The cluster could not say whether a topic chosen per record exists
+    /// (the metadata request failed): the task stops without committing
+    /// past the record, as for a producer refusal of the cluster.
+    #[error("task {task}: cannot look up topic {topic}: {source}")]
+    TopicLookup {
+        /// The task.
+        task: TaskId,
+        /// The topic chosen.
+        topic: String,
+        /// The metadata error.
+        source: crate::kafka::admin::TopicError,
+    },
 }

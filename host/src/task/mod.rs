@@ -15,6 +15,7 @@ pub mod manager;
 pub mod open_state;
 pub mod partition_group;
 pub mod progress;
+pub mod routing;
 pub mod shutdown;
 pub mod spec;
 pub mod state;

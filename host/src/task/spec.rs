@@ -1,10 +1,12 @@
 //! What every task of one processor shares: the plugin to instantiate, where
 //! outputs go, and the processor's counters.
 
+use crate::kafka::topics::{EveryTopic, TopicCatalog};
 use crate::manifest::Manifest;
 use crate::observe::metrics::ProcessorTotals;
 use crate::plugin::ProcessorFactory;
 use crate::state::store::GlobalStore;
+use crate::task::routing::RoutedOutput;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,6 +19,11 @@ pub struct ProcessorSpec {
     pub name: Arc<str>,
     /// Output name to topic, from the manifest.
     pub outputs: HashMap<String, String>,
+    /// Outputs whose topic is chosen per record (`topic-pattern`).
+    pub routed: Vec<RoutedOutput>,
+    /// Whether a chosen topic exists, and creating it: the cluster's topics
+    /// when running, every topic where outputs go to memory.
+    pub topics: Arc<dyn TopicCatalog>,
     /// Dead-letter topic.
     pub dead_letter: String,
     /// Topics read as streams.
@@ -60,12 +67,37 @@ impl ProcessorSpec {
                 .iter()
                 .map(|(name, spec)| (name.clone(), spec.topic.clone()))
                 .collect(),
+            routed: manifest
+                .routed
+                .iter()
+                .map(|(name, spec)| RoutedOutput::new(name, spec, 1))
+                .collect(),
+            topics: Arc::new(EveryTopic),
             dead_letter: manifest.dead_letter.topic.clone(),
             stream_topics: manifest.stream_topics().map(str::to_string).collect(),
             totals: Arc::default(),
             current: RwLock::new((Arc::new(manifest.clone()), factory)),
             generation: AtomicU64::new(0),
         }
+    }
+
+    /// The same processor checking chosen topics against `topics` (the
+    /// cluster's), creating them with `partitions` (the input's count)
+    /// unless the manifest names a count.
+    pub fn with_topics(mut self, topics: Arc<dyn TopicCatalog>, partitions: i32) -> Self {
+        let manifest = self.manifest();
+        self.routed = manifest
+            .routed
+            .iter()
+            .map(|(name, spec)| RoutedOutput::new(name, spec, partitions))
+            .collect();
+        self.topics = topics;
+        self
+    }
+
+    /// Every output name the plugin may emit to (without a chosen topic).
+    pub fn output_names(&self) -> impl Iterator<Item = &String> {
+        self.outputs.keys().chain(self.routed.iter().map(|r| &r.name))
     }
 
     /// Stream and table topics: what tasks of this processor are assigned.

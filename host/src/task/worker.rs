@@ -286,7 +286,7 @@ fn tick(index: usize, tasks: &mut HashMap<TaskId, StreamTask>, now: i64, shutdow
 /// (nothing past it is committed); anything else stops the application.
 fn fail(worker: usize, tasks: &mut HashMap<TaskId, StreamTask>, id: TaskId, error: TaskError, fatal: &FatalSlot) {
     match error {
-        TaskError::Produce { .. } | TaskError::HostFault { .. } => {
+        TaskError::Produce { .. } | TaskError::TopicLookup { .. } | TaskError::HostFault { .. } => {
             tracing::error!(
                 "{error}; stopping the task without committing past it (a restart reprocesses from the last commit)"
             );

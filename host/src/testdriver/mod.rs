@@ -66,6 +66,7 @@ pub struct CaseResult {
 
 /// Where the records of one expectation key go: its topic, and whether it
 /// is a dead-letter topic.
+#[derive(Clone)]
 struct Target {
     topic: String,
     dead_letter: bool,
@@ -79,6 +80,10 @@ pub struct Suite {
     targets: BTreeMap<String, Target>,
     /// Topics compared: every output and dead-letter topic written.
     compared: BTreeSet<String>,
+    /// The `topic-pattern`s of outputs whose topic is chosen per record: a
+    /// topic one matches is an expectation key, and compared when written
+    /// or expected.
+    patterns: Vec<crate::manifest::TopicPattern>,
 }
 
 impl Suite {
@@ -105,7 +110,11 @@ impl Suite {
             manifests: loaded.processors.clone(),
             connections: loaded.connections.clone(),
             processors,
-            application_id: spec.file.application_id.clone().unwrap_or_else(|| "rill-test".to_string()),
+            application_id: spec
+                .file
+                .application_id
+                .clone()
+                .unwrap_or_else(|| "rill-test".to_string()),
         };
         let topology = app.topology();
         crate::runtime::check_pipeline(&app.manifests, &topology).map_err(|e| spec.error(at, e.to_string()))?;
@@ -146,12 +155,34 @@ impl Suite {
             );
         }
         let compared = targets.values().map(|t| t.topic.clone()).collect();
+        let patterns = app
+            .manifests
+            .iter()
+            .flat_map(|m| m.routed.values().map(|r| r.pattern.clone()))
+            .collect();
         Ok(Suite {
             spec,
             app,
             targets,
             compared,
+            patterns,
         })
+    }
+
+    /// Where the records of expectation key `key` go: an output name or a
+    /// written topic, or a topic a `topic-pattern` output may choose.
+    fn target(&self, key: &str) -> Option<Target> {
+        self.targets.get(key).cloned().or_else(|| {
+            self.chosen(key).then(|| Target {
+                topic: key.to_string(),
+                dead_letter: false,
+            })
+        })
+    }
+
+    /// Whether `topic` is one a `topic-pattern` output may choose.
+    fn chosen(&self, topic: &str) -> bool {
+        crate::manifest::check_topic_name(topic).is_ok() && self.patterns.iter().any(|p| p.matches(topic))
     }
 
     /// The spec file.
@@ -166,11 +197,17 @@ impl Suite {
         for case in &self.spec.file.cases {
             self.spec.actions(case, &inputs)?;
             for key in case.stores.keys() {
-                self.store(key.get_ref()).map_err(|m| self.spec.error(key.span().start, m))?;
+                self.store(key.get_ref())
+                    .map_err(|m| self.spec.error(key.span().start, m))?;
             }
             for key in case.expect.keys() {
-                if !self.targets.contains_key(key.get_ref()) {
-                    let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
+                if self.target(key.get_ref()).is_none() {
+                    let known: Vec<String> = self
+                        .targets
+                        .keys()
+                        .cloned()
+                        .chain(self.patterns.iter().map(|p| format!("a topic matching \"{p}\"")))
+                        .collect();
                     return Err(self.spec.error(
                         key.span().start,
                         format!(
@@ -212,11 +249,19 @@ impl Suite {
             [one] => Ok(one.clone()),
             [] => Err(format!(
                 "unknown store \"{name}\" in stores; declared stores: {}",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             )),
             _ => Err(format!(
                 "store \"{name}\" is declared by several processors; write one of {}",
-                found.iter().map(|(p, s)| format!("\"{p}/{s}\"")).collect::<Vec<_>>().join(", ")
+                found
+                    .iter()
+                    .map(|(p, s)| format!("\"{p}/{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
@@ -230,10 +275,14 @@ impl Suite {
             .iter()
             .map(|case| {
                 let name = case.name.get_ref().clone();
-                let observed = self.spec.actions(case, &inputs).map_err(|e| e.to_string()).and_then(|actions| {
-                    let dir = tempfile::tempdir().map_err(|e| format!("creating a state directory: {e}"))?;
-                    self.app.run(&actions, dir.path()).map_err(|e| e.to_string())
-                });
+                let observed = self
+                    .spec
+                    .actions(case, &inputs)
+                    .map_err(|e| e.to_string())
+                    .and_then(|actions| {
+                        let dir = tempfile::tempdir().map_err(|e| format!("creating a state directory: {e}"))?;
+                        self.app.run(&actions, dir.path()).map_err(|e| e.to_string())
+                    });
                 match observed {
                     Ok(observed) => self.compare(case, name, &observed),
                     Err(error) => CaseResult {
@@ -257,20 +306,29 @@ impl Suite {
             }
         }
         let mut observed = BTreeMap::new();
-        let mut expected_by_topic: BTreeMap<&str, Vec<Expected>> = BTreeMap::new();
+        let mut expected_by_topic: BTreeMap<String, Vec<Expected>> = BTreeMap::new();
         for (key, records) in &case.expect {
-            let topic = self.targets[key.get_ref()].topic.as_str();
+            let topic = self.target(key.get_ref()).expect("checked before running").topic;
             expected_by_topic
                 .entry(topic)
                 .or_default()
                 .extend(records.iter().map(|r| r.get_ref().clone()));
         }
-        for topic in &self.compared {
+        // Topics chosen per record are compared as those written or expected.
+        let mut compared = self.compared.clone();
+        compared.extend(
+            records
+                .iter()
+                .filter(|r| self.chosen(&r.topic))
+                .map(|r| r.topic.clone()),
+        );
+        compared.extend(expected_by_topic.keys().cloned());
+        for topic in &compared {
             let got: Vec<SentRecord> = records.iter().filter(|r| &r.topic == topic).cloned().collect();
             let want = expected_by_topic.get(topic.as_str()).map_or(&[][..], Vec::as_slice);
             diff.extend(compare::compare_topic(topic, want, &got, case.any_order));
             if !got.is_empty() {
-                let dead_letter = self.targets[topic].dead_letter;
+                let dead_letter = self.target(topic).is_some_and(|t| t.dead_letter);
                 observed.insert(
                     self.key_for(topic),
                     got.iter().map(|r| compare::expectation(r, dead_letter)).collect(),
@@ -392,7 +450,11 @@ pub fn spec_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SpecError> {
             .filter(|p| p.extension().is_some_and(|e| e == "toml" || e == "json"))
             .collect();
         if found.is_empty() {
-            return Err(SpecError::new(&dir, None, "holds no *.toml or *.json spec files".into()));
+            return Err(SpecError::new(
+                &dir,
+                None,
+                "holds no *.toml or *.json spec files".into(),
+            ));
         }
         found.sort();
         files.extend(found);

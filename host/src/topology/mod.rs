@@ -80,6 +80,11 @@ pub struct ProcessorNode {
     pub inputs: Vec<String>,
     /// Its outputs: name and topic.
     pub outputs: Vec<Output>,
+    /// Its outputs whose topic is chosen per record: never connected in
+    /// memory nor created at startup, so they are no sinks; shown with
+    /// their pattern.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routed: Vec<RoutedNode>,
     /// Where its failed records go.
     pub dead_letter: String,
     /// Its key-value stores.
@@ -143,6 +148,17 @@ pub struct Output {
     /// topic per repartitioning connection. Tasks route by it.
     #[serde(skip)]
     pub written_to: Vec<String>,
+}
+
+/// An output whose topic is chosen per record (`topic-pattern`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutedNode {
+    /// The name the plugin emits to (with `:<topic>`).
+    pub name: String,
+    /// The topics it may write to, as a full-match regular expression.
+    pub topic_pattern: String,
+    /// Whether rill creates a matching topic the brokers do not have.
+    pub create: bool,
 }
 
 /// A store and the topic that backs it.
@@ -494,6 +510,15 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
             manifest: m.path.display().to_string(),
             inputs: m.inputs.iter().map(|i| i.topic.clone()).collect(),
             outputs,
+            routed: m
+                .routed
+                .iter()
+                .map(|(name, r)| RoutedNode {
+                    name: name.clone(),
+                    topic_pattern: r.pattern.to_string(),
+                    create: r.create,
+                })
+                .collect(),
             dead_letter: m.dead_letter.topic.clone(),
             stores,
             global_tables: m.global_topics().map(str::to_string).collect(),

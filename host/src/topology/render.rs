@@ -92,6 +92,19 @@ fn text(t: &Topology) -> String {
             for grant in &p.grants {
                 let _ = writeln!(out, "      grant: {}", grant_line(grant));
             }
+            for r in &p.routed {
+                let _ = writeln!(
+                    out,
+                    "      output {}: topic per record matching {} ({})",
+                    r.name,
+                    r.topic_pattern,
+                    if r.create {
+                        "created when missing"
+                    } else {
+                        "never created"
+                    }
+                );
+            }
             let mut next: Vec<&str> = p.downstream.iter().map(|e| e.to.as_str()).collect();
             next.extend(
                 sub.sinks
@@ -99,6 +112,7 @@ fn text(t: &Topology) -> String {
                     .filter(|s| writer(s).0 == p.name)
                     .map(|s| s.topic.as_str()),
             );
+            next.extend(p.routed.iter().map(|r| r.topic_pattern.as_str()));
             let _ = writeln!(out, "      --> {}", next.join(", "));
             let mut previous = sources_of(sub, &p.name);
             previous.extend(p.upstream.iter().map(String::as_str));
@@ -192,6 +206,19 @@ fn dot(t: &Topology) -> String {
             let style = if source.kind == "table" { " [style=dashed]" } else { "" };
             let _ = writeln!(out, "  {} -> {}{style};", id("t", &source.topic), id("p", &source.to));
         }
+        for p in &sub.processors {
+            for r in &p.routed {
+                let _ = writeln!(
+                    out,
+                    "  {} -> {} [label=\"{} (per record)\"];\n  {} [shape=ellipse, style=dashed, label=\"{}\"];",
+                    id("p", &p.name),
+                    id("r", &r.topic_pattern),
+                    r.name,
+                    id("r", &r.topic_pattern),
+                    r.topic_pattern.replace('\\', "\\\\")
+                );
+            }
+        }
         for sink in &sub.sinks {
             topics.push((&sink.topic, if sink.kind == "output" { "ellipse" } else { "note" }));
             let (processor, label) = writer(sink);
@@ -233,6 +260,16 @@ fn mermaid(t: &Topology) -> String {
         }
         out.push_str("  end\n");
         for p in &sub.processors {
+            for r in &p.routed {
+                let _ = writeln!(
+                    out,
+                    "  {} -.->|\"{} (per record)\"| {}[/\"{}\"/]",
+                    id("p", &p.name),
+                    r.name,
+                    id("r", &r.topic_pattern),
+                    r.topic_pattern
+                );
+            }
             for edge in &p.downstream {
                 let _ = writeln!(
                     out,
@@ -345,6 +382,20 @@ mod tests {
         golden("app-metrics.json", &render(&t, Format::Json));
         golden("app-metrics.dot", &render(&t, Format::Dot));
         golden("app-metrics.mmd", &render(&t, Format::Mermaid));
+    }
+
+    #[test]
+    fn a_topic_per_record_output_shows_its_pattern() {
+        let t = plan("route", &["plugins/metric-route/plugin.toml"]);
+        let text = render(&t, Format::Text);
+        assert!(
+            text.contains(r"--> metric.all.route-dlq, metric\.by-name\.[a-z0-9-]+"),
+            "{text}"
+        );
+        golden("route.txt", &text);
+        golden("route.json", &render(&t, Format::Json));
+        golden("route.dot", &render(&t, Format::Dot));
+        golden("route.mmd", &render(&t, Format::Mermaid));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! dead-letter topic.
 
 use super::*;
+use crate::record::OutputRecord;
+use crate::task::routing::{self, Destination, Refusal, RoutedOutput};
 
 impl StreamTask {
     /// Sends one record's outputs (`records[index]`, numbered `input` for
@@ -62,57 +64,42 @@ impl StreamTask {
                 return Ok(());
             }
         }
-        if let Some(undeclared) = outputs.iter().find(|o| stage.route(&o.output).is_none()) {
-            let mut declared: Vec<&str> = stage.routes.iter().map(|(name, _)| name.as_str()).collect();
-            declared.sort_unstable();
-            let message = format!(
-                "emitted to output '{}', which the manifest does not declare (declared: {})",
-                undeclared.output,
-                declared.join(", ")
-            );
-            return self.dead_letter(s, record, source, kind::UNDECLARED_OUTPUT, &message, ack);
+        // Every output is placed before any is sent: a record whose outputs
+        // cannot all go is dead-lettered whole.
+        let routed = &stage.processor.routed;
+        for o in &outputs {
+            let refusal = match routing::decide(&o.output, &stage.routes, routed) {
+                Ok(Destination::Declared(_)) => None,
+                Ok(Destination::Chosen { output, topic }) => self.chosen_topic(s, output, topic)?,
+                Err(refusal) => Some(refusal),
+            };
+            if let Some(refusal) = refusal {
+                return self.dead_letter(s, record, source, refusal.kind, &refusal.message, ack);
+            }
         }
-        let mut sent = 0;
         for output in outputs {
-            let route = stage.route(&output.output).expect("checked above");
-            let before = sent;
-            let timestamp = output.timestamp.unwrap_or(record.timestamp);
-            for topic in &route.topics {
-                let outgoing = OutgoingRecord {
-                    topic,
-                    partition: None,
-                    key: output.key.as_deref(),
-                    value: output.value.as_deref(),
-                    headers: output
-                        .headers
-                        .iter()
-                        .map(|h| (h.key.as_str(), h.value.as_deref()))
-                        .collect(),
-                    timestamp,
-                    input: Some(input),
-                    offsets: None,
-                };
-                match self.producer.send(outgoing, ack) {
-                    Ok(()) => sent += 1,
-                    Err(error) if error.rdkafka_error_code().is_some_and(refuses_record) => {
-                        let message = refused_message(&output.output, topic, &error.to_string());
-                        tracing::warn!(task = %self.id, "{message}; dead-lettering the input {source}/{}@{}", record.partition, record.offset);
-                        self.dead_letter(s, record, source, kind::OUTPUT_REFUSED, &message, ack)?;
-                    }
-                    Err(source) => {
-                        return Err(TaskError::Produce {
-                            task: self.id.clone(),
-                            topic: topic.to_string(),
-                            source,
-                        });
-                    }
+            let route = match routing::decide(&output.output, &stage.routes, routed).expect("placed above") {
+                Destination::Declared(route) => route,
+                Destination::Chosen { output: chosen, topic } => {
+                    // A chosen topic is only written: an application cannot
+                    // connect a topic-pattern output in memory.
+                    self.send_output(s, record, source, input, &output, &chosen.name, [topic], ack)?;
+                    continue;
                 }
-            }
-            if sent > before {
-                self.stages[s].meters.produced(&output.output, sent - before);
-            }
+            };
+            self.send_output(
+                s,
+                record,
+                source,
+                input,
+                &output,
+                &output.output,
+                route.topics.iter().map(|t| &**t),
+                ack,
+            )?;
             // In memory, each downstream stage gets the record as if read
             // back from the output's topic, at the source's position.
+            let timestamp = output.timestamp.unwrap_or(record.timestamp);
             let mut output = Some(output);
             for (n, (to, topic)) in route.forward.iter().enumerate() {
                 let last = n + 1 == route.forward.len();
@@ -135,6 +122,113 @@ impl StreamTask {
             }
         }
         Ok(())
+    }
+
+    /// Produces `output` (of declared output `name`) to each of `topics`,
+    /// counted against `ack`. A topic the producer refuses the record for
+    /// (too large, bad timestamp) dead-letters the input; one refused for
+    /// the topic or the cluster stops the task.
+    #[allow(clippy::too_many_arguments, reason = "one output's context")]
+    fn send_output<'t>(
+        &self,
+        s: usize,
+        record: &InputRecord,
+        source: &str,
+        input: u32,
+        output: &OutputRecord,
+        name: &str,
+        topics: impl IntoIterator<Item = &'t str>,
+        ack: &Arc<BatchAck>,
+    ) -> Result<(), TaskError> {
+        let timestamp = output.timestamp.unwrap_or(record.timestamp);
+        let mut sent = 0;
+        for topic in topics {
+            let outgoing = OutgoingRecord {
+                topic,
+                partition: None,
+                key: output.key.as_deref(),
+                value: output.value.as_deref(),
+                headers: output
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.as_str(), h.value.as_deref()))
+                    .collect(),
+                timestamp,
+                input: Some(input),
+                offsets: None,
+            };
+            match self.producer.send(outgoing, ack) {
+                Ok(()) => sent += 1,
+                Err(error) if error.rdkafka_error_code().is_some_and(refuses_record) => {
+                    let message = refused_message(name, topic, &error.to_string());
+                    tracing::warn!(task = %self.id, "{message}; dead-lettering the input {source}/{}@{}", record.partition, record.offset);
+                    self.dead_letter(s, record, source, kind::OUTPUT_REFUSED, &message, ack)?;
+                }
+                Err(source) => {
+                    return Err(TaskError::Produce {
+                        task: self.id.clone(),
+                        topic: topic.to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+        if sent > 0 {
+            self.stages[s].meters.produced(name, sent);
+        }
+        Ok(())
+    }
+
+    /// Whether `topic`, chosen for a record of `output`, can be written:
+    /// `None` when it exists (or was just created, `create = true`), else
+    /// why the record is dead-lettered. A missing topic is warned about
+    /// once per topic and counted per record. The cluster not answering
+    /// stops the task.
+    fn chosen_topic(&self, s: usize, output: &RoutedOutput, topic: &str) -> Result<Option<Refusal>, TaskError> {
+        let topics = &self.spec.stages[s].processor.topics;
+        let lookup = |source| TaskError::TopicLookup {
+            task: self.id.clone(),
+            topic: topic.to_string(),
+            source,
+        };
+        if topics.exists(topic).map_err(lookup)? {
+            return Ok(None);
+        }
+        let name = &output.name;
+        if output.spec.create {
+            return Ok(match topics.create(topic, output.partitions) {
+                Ok(()) => {
+                    tracing::info!(task = %self.id, "created topic {topic} ({} partitions) for output '{name}' (create = true)", output.partitions);
+                    None
+                }
+                Err(error) => {
+                    let message = format!(
+                        "output '{name}' chose topic '{topic}', which does not exist and could not be created: {error}"
+                    );
+                    if output.first_miss(topic) {
+                        tracing::warn!(task = %self.id, "{message}; its records are dead-lettered");
+                    }
+                    self.stages[s].meters.topic_missing(name, topic);
+                    Some(Refusal {
+                        kind: kind::TOPIC_MISSING,
+                        message,
+                    })
+                }
+            });
+        }
+        if output.first_miss(topic) {
+            tracing::warn!(
+                task = %self.id,
+                "output '{name}' chose topic '{topic}', which does not exist; its records are dead-lettered (create it, or set create = true on outputs.{name})"
+            );
+        }
+        self.stages[s].meters.topic_missing(name, topic);
+        Ok(Some(Refusal {
+            kind: kind::TOPIC_MISSING,
+            message: format!(
+                "output '{name}' chose topic '{topic}', which does not exist; rill does not create it (create = false)"
+            ),
+        }))
     }
 
     pub(super) fn dead_letter(

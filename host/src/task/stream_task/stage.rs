@@ -65,7 +65,7 @@ impl Stage {
             meters: Arc::new(crate::observe::metrics::StageMeters::new(
                 &spec.name,
                 &task,
-                spec.outputs.keys(),
+                spec.output_names(),
                 crate::observe::metrics::EventLabels {
                     dead_letter: &kind::ALL,
                     traps: &crate::plugin::TrapKind::LABELS,

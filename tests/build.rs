@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 9] = [
+const PLUGINS: [&str; 12] = [
     "order-window-count",
     "cpu-peak",
     "metric-branch",
@@ -16,6 +16,9 @@ const PLUGINS: [&str; 9] = [
     "fixture-misbehave",
     "fixture-window-gate",
     "fixture-wrong-world",
+    "consumer-interceptor",
+    "producer-interceptor",
+    "fixture-bad-interceptor",
 ];
 
 fn main() {

@@ -30,11 +30,13 @@
 //! `idle-advance`.
 
 mod error;
+mod interceptor;
 mod raw;
 mod validate;
 
 pub(crate) use error::render;
 pub use error::{ManifestError, ManifestErrors};
+pub use interceptor::{InterceptEvent, InterceptorManifest};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,6 +73,10 @@ pub struct Manifest {
     pub windows: Vec<WindowSpec>,
     /// Timers the host schedules for every task (`[[timers]]`).
     pub timers: Vec<TimerSpec>,
+    /// Interceptor manifests for this processor (`[[interceptors]]`),
+    /// resolved against this file's directory, in declaration order (after
+    /// an application file's own, see docs/interceptors.md).
+    pub interceptors: Vec<PathBuf>,
     /// After this long with nothing to process, a task's stream time follows
     /// the wall clock (so quiet streams still close windows and fire
     /// stream-time timers).

@@ -130,6 +130,8 @@ pub struct ProcessorDef {
     pub manifest: Arc<Manifest>,
     /// The loaded plugin (or a native stand-in).
     pub factory: Arc<dyn ProcessorFactory>,
+    /// The interceptors covering it, in call order (none for most).
+    pub interceptors: Vec<Arc<crate::intercept::InterceptorSpec>>,
 }
 
 /// Puts the topics `topology` needs in place: checks co-partitioning and
@@ -268,11 +270,24 @@ pub fn run_connected(
     let producer: Arc<dyn RecordSink> = producer;
     let specs: Vec<Arc<ProcessorSpec>> = processors
         .iter()
-        .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))
+        .map(|p| {
+            Arc::new(
+                ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))
+                    .with_interceptors(p.interceptors.clone()),
+            )
+        })
         .collect();
     let _reloader = match &options.hot_swap {
         Some(hot) => {
-            let targets = specs.iter().map(|s| s.clone() as Arc<dyn SwapTarget>).collect();
+            let mut targets: Vec<Arc<dyn SwapTarget>> =
+                specs.iter().map(|s| s.clone() as Arc<dyn SwapTarget>).collect();
+            let mut interceptors: Vec<&Arc<crate::intercept::InterceptorSpec>> = Vec::new();
+            for spec in specs.iter().flat_map(|s| &s.interceptors) {
+                if !interceptors.iter().any(|i| Arc::ptr_eq(i, spec)) {
+                    interceptors.push(spec);
+                }
+            }
+            targets.extend(interceptors.into_iter().map(|i| i.clone() as Arc<dyn SwapTarget>));
             Some(Reloader::start(hot.engine.clone(), hot.cache.clone(), targets).context("watching plugin files")?)
         }
         None => None,

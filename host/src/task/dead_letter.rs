@@ -131,6 +131,7 @@ impl DeadLetters {
                 timestamp: record.timestamp,
                 input: None,
                 offsets: None,
+                listener: None,
             },
             ack,
         )

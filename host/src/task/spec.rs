@@ -35,6 +35,9 @@ pub struct ProcessorSpec {
     current: RwLock<(Arc<Manifest>, Arc<dyn ProcessorFactory>)>,
     /// Bumped on every swap; a task compares it at each batch boundary.
     generation: AtomicU64,
+    /// The interceptors covering this processor, in the order they are
+    /// called (docs/interceptors.md).
+    pub interceptors: Vec<Arc<crate::intercept::InterceptorSpec>>,
 }
 
 impl ProcessorSpec {
@@ -65,7 +68,14 @@ impl ProcessorSpec {
             totals: Arc::default(),
             current: RwLock::new((Arc::new(manifest.clone()), factory)),
             generation: AtomicU64::new(0),
+            interceptors: Vec::new(),
         }
+    }
+
+    /// The same processor with `interceptors` covering it, in call order.
+    pub fn with_interceptors(mut self, interceptors: Vec<Arc<crate::intercept::InterceptorSpec>>) -> Self {
+        self.interceptors = interceptors;
+        self
     }
 
     /// Stream and table topics: what tasks of this processor are assigned.
@@ -113,16 +123,28 @@ pub struct StateConfig {
 }
 
 impl crate::plugin::reload::SwapTarget for ProcessorSpec {
-    fn manifest(&self) -> Arc<Manifest> {
-        ProcessorSpec::manifest(self)
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        let manifest = self.manifest();
+        vec![manifest.path.clone(), manifest.component.clone()]
     }
 
     fn version(&self) -> String {
         self.factory().version()
     }
 
-    fn install(&self, manifest: Arc<Manifest>, plugin: Arc<crate::plugin::Plugin>) {
-        self.swap(manifest, plugin);
+    fn reload(
+        &self,
+        engine: &wasmtime::Engine,
+        cache: Option<&crate::plugin::cache::CompileCache>,
+    ) -> Result<Option<String>, String> {
+        let version = self.factory().version();
+        crate::plugin::reload::reload_processor(engine, cache, &self.manifest(), &version, |manifest, plugin| {
+            self.swap(manifest, plugin)
+        })
     }
 }
 

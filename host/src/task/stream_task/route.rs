@@ -77,7 +77,25 @@ impl StreamTask {
             let route = stage.route(&output.output).expect("checked above");
             let before = sent;
             let timestamp = output.timestamp.unwrap_or(record.timestamp);
-            for topic in &route.topics {
+            if self.intercepts_sends[s] {
+                // Held for the interceptors' `on-send`, sent when the
+                // batch is sealed (`flush_outbox`).
+                let mut outbox = self.outbox.borrow_mut();
+                for topic in &route.topics {
+                    outbox.push(crate::intercept::Sending {
+                        id: 0,
+                        stage: s,
+                        input,
+                        topic: topic.clone(),
+                        key: output.key.clone(),
+                        value: output.value.clone(),
+                        headers: output.headers.clone(),
+                        timestamp,
+                    });
+                    sent += 1;
+                }
+            }
+            for topic in route.topics.iter().filter(|_| !self.intercepts_sends[s]) {
                 let outgoing = OutgoingRecord {
                     topic,
                     partition: None,
@@ -91,6 +109,7 @@ impl StreamTask {
                     timestamp,
                     input: Some(input),
                     offsets: None,
+                    listener: None,
                 };
                 match self.producer.send(outgoing, ack) {
                     Ok(()) => sent += 1,

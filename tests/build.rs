@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 12] = [
+const PLUGINS: [&str; 13] = [
     "order-window-count",
     "cpu-peak",
     "metric-branch",
@@ -19,6 +19,7 @@ const PLUGINS: [&str; 12] = [
     "consumer-interceptor",
     "producer-interceptor",
     "fixture-bad-interceptor",
+    "fixture-files",
 ];
 
 fn main() {

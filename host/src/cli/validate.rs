@@ -29,7 +29,16 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<()> {
     let mut refused = 0;
     for manifest in &app.processors {
         match Plugin::load(&engine, Arc::clone(manifest), None) {
-            Ok(plugin) => println!("{}: ok ({} {})", manifest.path.display(), manifest.name, plugin.version),
+            Ok(plugin) => {
+                println!("{}: ok ({} {})", manifest.path.display(), manifest.name, plugin.version);
+                for (grant, used) in manifest.grants.iter().zip(plugin.grants().usage()) {
+                    let line = crate::topology::render::grant_line(&grant.into());
+                    match used {
+                        Some(bytes) => println!("  grant: {line}: {bytes} bytes in use"),
+                        None => println!("  grant: {line}"),
+                    }
+                }
+            }
             Err(e) => {
                 refused += 1;
                 eprintln!("error: {}: {e}", manifest.path.display());

@@ -8,6 +8,7 @@ use super::bindings::{self, Acknowledgement, CommittedOffset, ConsumeAction, Con
 use crate::manifest::{InterceptorManifest, Limits};
 use crate::plugin::cache::CompileCache;
 use crate::plugin::sandbox::{self, TrapKind};
+use crate::plugin::grants::Grants;
 use crate::plugin::{HostState, PluginVersion, Unloadable};
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
@@ -21,6 +22,8 @@ pub struct Interceptor {
     pub version: PluginVersion,
     engine: Engine,
     pre: bindings::InterceptorPre<HostState>,
+    /// Its `[[grants]]`, checked against the machine at load.
+    grants: Grants,
 }
 
 impl Interceptor {
@@ -33,6 +36,7 @@ impl Interceptor {
         cache: Option<&CompileCache>,
     ) -> Result<Interceptor, InterceptorError> {
         let file = manifest.component.clone();
+        let grants = Grants::open_specs(&manifest.name, &manifest.path, &manifest.grants)?;
         let wrong_world = |detail: anyhow::Error| InterceptorError::WrongWorld {
             file: file.clone(),
             detail,
@@ -51,6 +55,7 @@ impl Interceptor {
             })?;
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| wrong_world(e.into()))?;
+        crate::plugin::grants::link(&mut linker).map_err(|e| wrong_world(e.into()))?;
         bindings::Interceptor::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong_world(e.into()))?;
         // An interceptor built with rill-sdk links the SDK's processor
         // bindings too, and so imports the processor world's type-only
@@ -68,6 +73,7 @@ impl Interceptor {
             manifest,
             engine: engine.clone(),
             pre,
+            grants,
         };
         interceptor.start(&format!("{}/load", interceptor.manifest.name))?;
         Ok(interceptor)
@@ -78,7 +84,7 @@ impl Interceptor {
     pub fn start(&self, tag: &str) -> Result<InterceptorInstance, InterceptorError> {
         let file = &self.manifest.component;
         let limits = self.manifest.limits;
-        let host = HostState::new(tag.into(), None, limits.memory);
+        let host = HostState::new(tag.into(), None, limits.memory, &self.grants)?;
         let mut store = Store::new(&self.engine, host);
         store.limiter(HostState::limiter);
         store.set_epoch_deadline(sandbox::ticks(limits.time_per_batch));

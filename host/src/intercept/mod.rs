@@ -76,6 +76,10 @@ pub enum InterceptorError {
         /// The interceptor's message.
         message: String,
     },
+    /// A granted directory cannot be used (it names the manifest and the
+    /// grant).
+    #[error(transparent)]
+    Grant(#[from] crate::plugin::grants::GrantError),
     /// It trapped while starting.
     #[error("{}: trapped while starting: {}", file.display(), crate::plugin::sandbox::one_line(detail))]
     Trap {

@@ -15,6 +15,13 @@
 //! [limits]
 //! memory = "32MiB"
 //! time-per-batch = "500ms"
+//!
+//! [[grants]]                                # as for processors (docs/manifest.md)
+//! dir = "logs"
+//! guest = "/logs"
+//! access = "append"
+//! max-size = "64MiB"
+//! create = true
 //! ```
 //!
 //! `events` says which of the four calls the host makes, so an interceptor
@@ -22,7 +29,7 @@
 //! an interceptor that traps or errs is always logged, counted and skipped
 //! (Kafka's rule), never allowed to stop or lose records.
 
-use super::raw::{RawLimits, syntax, versioned_table};
+use super::raw::{RawGrant, RawLimits, syntax, versioned_table};
 use super::validate::{Problems, check_identity, check_limits, toml_to_json};
 use super::{Limits, ManifestError, ManifestErrors};
 use serde::Deserialize;
@@ -81,6 +88,8 @@ pub struct InterceptorManifest {
     pub limits: Limits,
     /// The `[config]` table as a JSON object, handed to `init`.
     pub config: serde_json::Value,
+    /// `[[grants]]`: the only directories its sandbox reaches.
+    pub grants: Vec<super::GrantSpec>,
 }
 
 impl InterceptorManifest {
@@ -135,6 +144,8 @@ struct RawInterceptor {
     limits: RawLimits,
     #[serde(default)]
     config: toml::Table,
+    #[serde(default)]
+    grants: Vec<RawGrant>,
 }
 
 fn validate(path: &Path, raw: RawInterceptor) -> Result<InterceptorManifest, ManifestErrors> {
@@ -181,6 +192,7 @@ fn validate(path: &Path, raw: RawInterceptor) -> Result<InterceptorManifest, Man
         );
     }
     let limits = check_limits(p, raw.limits);
+    let grants = super::grants::check_grants(p, raw.grants);
     if let Some(errors) = ManifestErrors::gather(problems.found) {
         return Err(errors);
     }
@@ -194,6 +206,7 @@ fn validate(path: &Path, raw: RawInterceptor) -> Result<InterceptorManifest, Man
         events,
         limits,
         config: toml_to_json(toml::Value::Table(raw.config)),
+        grants,
     })
 }
 

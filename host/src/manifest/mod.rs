@@ -27,16 +27,19 @@
 //! inputs it only looks values up in, and `stores = ["name", ...]` for
 //! key-value stores it writes. Time (docs/time.md) adds `[windows.<name>]`
 //! (windowed stores the plugin emits records to), `[[timers]]` and
-//! `idle-advance`.
+//! `idle-advance`. `[[grants]]` gives the sandbox directories
+//! (docs/manifest.md "Grants").
 
 mod error;
 mod interceptor;
+mod grants;
 mod raw;
 mod validate;
 
 pub(crate) use error::render;
 pub use error::{ManifestError, ManifestErrors};
 pub use interceptor::{InterceptEvent, InterceptorManifest};
+pub use grants::{GrantAccess, GrantSpec};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -90,6 +93,9 @@ pub struct Manifest {
     /// Whether `process-fields` copies each value's bytes into the instance
     /// too (`input-value = "bytes"`); without it only the fields go in.
     pub input_value: InputValue,
+    /// `[[grants]]`: the only directories the plugin's sandbox reaches
+    /// (none when empty), each with its access and size bound.
+    pub grants: Vec<GrantSpec>,
 }
 
 /// One `[fields]` entry: a name the plugin reads the field by, the path

@@ -43,6 +43,21 @@ pub(super) struct RawManifest {
     #[serde(skip)]
     pub fields_order: Vec<String>,
     pub input_value: Option<String>,
+    /// `[[grants]]`: directories the plugin may use.
+    #[serde(default)]
+    pub grants: Vec<RawGrant>,
+}
+
+/// One `[[grants]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawGrant {
+    pub dir: String,
+    pub guest: Option<String>,
+    pub access: super::GrantAccess,
+    pub max_size: Option<String>,
+    #[serde(default)]
+    pub create: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -113,6 +113,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
     let limits = check_limits(p, raw.limits);
     let fields = check_fields(p, raw.fields, &raw.fields_order);
     let input_value = check_input_value(p, raw.input_value.as_deref(), !fields.is_empty());
+    let grants = super::grants::check_grants(p, raw.grants);
 
     if let Some(errors) = ManifestErrors::gather(problems.found) {
         return Err(errors);
@@ -135,6 +136,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         config: toml_to_json(toml::Value::Table(raw.config)),
         fields,
         input_value,
+        grants,
     })
 }
 
@@ -157,7 +159,10 @@ pub(super) fn check_identity(p: &mut Problems, name: &str, version: &str, compon
 /// in the file's order.
 fn check_fields(p: &mut Problems, mut raw: toml::Table, order: &[String]) -> Vec<FieldSpec> {
     let mut fields = Vec::with_capacity(raw.len());
-    let names = order.iter().cloned().chain(raw.keys().filter(|k| !order.contains(k)).cloned().collect::<Vec<_>>());
+    let names = order
+        .iter()
+        .cloned()
+        .chain(raw.keys().filter(|k| !order.contains(k)).cloned().collect::<Vec<_>>());
     for name in names {
         let Some(value) = raw.remove(&name) else { continue };
         let field = format!("fields.{name}");
@@ -166,7 +171,8 @@ fn check_fields(p: &mut Problems, mut raw: toml::Table, order: &[String]) -> Vec
                 &field,
                 (
                     format!("\"{name}\" is not a usable field name"),
-                    "start with a letter or '_' and use letters, digits and '_' (SDKs expose it as an attribute)".into(),
+                    "start with a letter or '_' and use letters, digits and '_' (SDKs expose it as an attribute)"
+                        .into(),
                 ),
             );
             continue;
@@ -205,7 +211,10 @@ fn check_fields(p: &mut Problems, mut raw: toml::Table, order: &[String]) -> Vec
                 if let Some(key) = table.keys().next() {
                     p.add(
                         &format!("{field}.{key}"),
-                        ("is not a field setting".into(), "a field has only `path` and `as`".into()),
+                        (
+                            "is not a field setting".into(),
+                            "a field has only `path` and `as`".into(),
+                        ),
                     );
                     continue;
                 }
@@ -216,15 +225,27 @@ fn check_fields(p: &mut Problems, mut raw: toml::Table, order: &[String]) -> Vec
                     &field,
                     (
                         format!("{other} is not a path"),
-                        format!("write {name} = \"a.b.c\" (a dotted path into the value, or a JSON Pointer \"/a.b/c\")"),
+                        format!(
+                            "write {name} = \"a.b.c\" (a dotted path into the value, or a JSON Pointer \"/a.b/c\")"
+                        ),
                     ),
                 );
                 continue;
             }
         };
         match crate::fields::FieldPath::parse(&path) {
-            Ok(path) => fields.push(FieldSpec { name, path, raw: raw_as }),
-            Err(error) => p.add(&field, (format!("path \"{path}\": {error}"), "write a dotted path such as \"system.cpu.total\"".into())),
+            Ok(path) => fields.push(FieldSpec {
+                name,
+                path,
+                raw: raw_as,
+            }),
+            Err(error) => p.add(
+                &field,
+                (
+                    format!("path \"{path}\": {error}"),
+                    "write a dotted path such as \"system.cpu.total\"".into(),
+                ),
+            ),
         }
     }
     fields
@@ -232,7 +253,8 @@ fn check_fields(p: &mut Problems, mut raw: toml::Table, order: &[String]) -> Vec
 
 fn is_field_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `input-value`: "bytes" or "omitted" (the default), with `[fields]` only.
@@ -245,7 +267,8 @@ fn check_input_value(p: &mut Problems, raw: Option<&str>, has_fields: bool) -> I
                 "input-value",
                 (
                     format!("\"{other}\" is not a choice"),
-                    "write input-value = \"bytes\" (the value goes into the plugin with its fields) or leave it out".into(),
+                    "write input-value = \"bytes\" (the value goes into the plugin with its fields) or leave it out"
+                        .into(),
                 ),
             );
             return InputValue::Omitted;

@@ -117,6 +117,12 @@ pub const CATALOG: &[MetricDoc] = &[
         "Linear memory of the task's plugin instance.",
     ),
     doc(
+        GRANT_WRITES_REFUSED,
+        C,
+        &["processor", "grant"],
+        "Plugin writes refused because the grant's directory would pass its max-size.",
+    ),
+    doc(
         HOT_SWAPS,
         C,
         &["processor", "result"],
@@ -242,6 +248,8 @@ pub const PROCESS_LATENCY: &str = "rill_process_latency_seconds";
 pub const BATCH_SIZE: &str = "rill_batch_size_records";
 /// See [`CATALOG`].
 pub const PLUGIN_MEMORY: &str = "rill_plugin_memory_bytes";
+/// See [`CATALOG`].
+pub const GRANT_WRITES_REFUSED: &str = "rill_grant_writes_refused_total";
 /// See [`CATALOG`].
 pub const HOT_SWAPS: &str = "rill_hot_swaps_total";
 /// See [`CATALOG`].

@@ -1,14 +1,17 @@
 //! What a plugin instance can reach: the `log` and `state` imports of the
-//! world, plus a WASI context that grants no files, sockets, environment or
-//! arguments, clocks frozen at the epoch (Rust's std links WASI's clocks;
-//! the world grants none), and stdout and stderr going to the host log. Everything lives in the store's data.
+//! world, plus a WASI context that grants no sockets, environment or
+//! arguments and no files beyond the manifest's `[[grants]]`
+//! (`plugin/grants.rs`), clocks frozen at the epoch (Rust's std links
+//! WASI's clocks; the world grants none), and stdout and stderr going to
+//! the host log. Everything lives in the store's data.
 
 use super::bindings::rill::processor::{fields, log, state, timers};
 use super::bindings::time;
+use super::grant_fs::{GrantTable, GrantedFs};
+use super::grants::{GrantError, Grants};
 use super::sandbox::{FrozenClock, LogStream};
 use crate::state::store::{AccessError, SharedTaskStore, TaskStore};
 use std::sync::Arc;
-
 
 /// The host failed inside a plugin's call (its local storage): the call
 /// traps, and the task stops instead of blaming the record.
@@ -20,8 +23,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// The data of one instance's wasmtime `Store`.
 pub struct HostState {
-    /// WASI with nothing granted; Rust's std needs its interfaces present.
+    /// WASI with nothing granted but the manifest's directories; Rust's
+    /// std needs its interfaces present.
     wasi: WasiCtx,
+    /// The granted directories and which one each open descriptor is in.
+    grants: GrantTable,
     /// WASI resources (streams) the guest holds.
     table: ResourceTable,
     /// `processor` or `processor/task`, prefixed to every log line.
@@ -57,24 +63,33 @@ pub enum TimerRequest {
 }
 
 impl HostState {
-    /// A sandboxed state whose log lines carry `tag`, with the task's store
-    /// and at most `memory` bytes of linear memory.
-    pub fn new(tag: Arc<str>, state: Option<SharedTaskStore>, memory: usize) -> Self {
-        let wasi = WasiCtx::builder()
+    /// A sandboxed state whose log lines carry `tag`, with the task's store,
+    /// at most `memory` bytes of linear memory and the directories of
+    /// `grants` (fails only if one went away since the plugin loaded).
+    pub fn new(
+        tag: Arc<str>,
+        state: Option<SharedTaskStore>,
+        memory: usize,
+        grants: &Grants,
+    ) -> Result<Self, GrantError> {
+        let mut builder = WasiCtx::builder();
+        builder
             .stdout(LogStream::new(tag.clone(), "stdout"))
             .stderr(LogStream::new(tag.clone(), "stderr"))
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        grants.preopen(&mut builder)?;
+        let wasi = builder.build();
         let limits = wasmtime::StoreLimitsBuilder::new()
             .memory_size(memory)
             .trap_on_grow_failure(true)
             .build();
-        HostState {
+        Ok(HostState {
             wasi,
+            grants: GrantTable::new(grants.clone()),
             table: ResourceTable::new(),
             tag,
             state,
@@ -86,6 +101,17 @@ impl HostState {
             store_latency: Vec::new(),
             timers: Vec::new(),
             field_names: Arc::new([]),
+        })
+    }
+
+    /// The `wasi:filesystem` view the granted host functions work on.
+    pub(super) fn granted_fs(&mut self) -> GrantedFs<'_> {
+        GrantedFs {
+            fs: wasmtime_wasi::filesystem::WasiFilesystemCtxView {
+                ctx: self.wasi.filesystem(),
+                table: &mut self.table,
+            },
+            grants: &mut self.grants,
         }
     }
 }
@@ -340,7 +366,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = TaskStore::open(dir.path(), &["counts".into()], &[], None).unwrap();
         store.db.drop_family(&crate::state::store_cf("counts"));
-        let mut host = HostState::new("test".into(), Some(Arc::new(Mutex::new(store))), 1 << 20);
+        let mut host = HostState::new(
+            "test".into(),
+            Some(Arc::new(Mutex::new(store))),
+            1 << 20,
+            &Grants::none(),
+        )
+        .unwrap();
 
         let trap = host.get("counts".into(), b"k".to_vec()).unwrap_err();
         assert!(trap.downcast_ref::<HostFault>().is_some(), "{trap:?}");
@@ -355,7 +387,7 @@ mod tests {
     #[test]
     fn a_refused_memory_growth_is_remembered_for_the_call() {
         use wasmtime::ResourceLimiter as _;
-        let mut host = HostState::new("test".into(), None, 1 << 20);
+        let mut host = HostState::new("test".into(), None, 1 << 20, &Grants::none()).unwrap();
         assert!(host.limits.memory_growing(0, 1 << 19, None).unwrap());
         assert!(!host.limits.denied);
         assert_eq!(host.limits.bytes, 1 << 19);

@@ -11,16 +11,18 @@
 pub mod bindings;
 pub mod cache;
 mod fields_call;
+mod grant_fs;
+pub mod grants;
 mod host_api;
 mod older_worlds;
 pub mod reload;
 pub mod sandbox;
 
 pub use crate::record::{Header, InputRecord, OutputRecord, RecordResult};
+pub use crate::state::store::SharedTaskStore;
 pub use bindings::{Aggregation, Clock, Tick, Window, WindowResult};
 pub use fields_call::FieldView;
 pub use host_api::{HostFault, HostState, TimerRequest};
-pub use crate::state::store::SharedTaskStore;
 pub use sandbox::{TrapKind, Trapped};
 
 use crate::manifest::Manifest;
@@ -69,6 +71,9 @@ pub enum PluginError {
         /// The plugin's message.
         message: String,
     },
+    /// A directory of the manifest's `[[grants]]` cannot be granted.
+    #[error(transparent)]
+    Grant(#[from] grants::GrantError),
     /// The plugin trapped while starting (in `init` or instantiation).
     #[error("{}: trapped while starting: {}", file.display(), sandbox::one_line(detail))]
     Trap {
@@ -225,6 +230,8 @@ pub struct Plugin {
     pub world: WorldVersion,
     engine: Engine,
     pre: Pre,
+    /// The directories its instances may use (`[[grants]]`).
+    grants: grants::Grants,
 }
 
 impl Plugin {
@@ -236,6 +243,7 @@ impl Plugin {
         cache: Option<&cache::CompileCache>,
     ) -> Result<Plugin, PluginError> {
         let file = manifest.component.clone();
+        let grants = grants::Grants::open(&manifest)?;
         let wrong_world = |detail: anyhow::Error| PluginError::WrongWorld {
             file: file.clone(),
             detail,
@@ -253,14 +261,18 @@ impl Plugin {
         })?;
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| wrong_world(e.into()))?;
+        grants::link(&mut linker).map_err(|e| wrong_world(e.into()))?;
         bindings::Processor::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
         bindings::v0_2::rill::processor::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
         bindings::v0_2::rill::processor::state::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
-        bindings::v0_2::rill::processor::timers::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| wrong_world(e.into()))?;
+        bindings::v0_2::rill::processor::timers::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| wrong_world(e.into()))?;
         bindings::v0_1::rill::processor::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
         bindings::v0_1::rill::processor::state::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
@@ -300,9 +312,15 @@ impl Plugin {
             manifest,
             engine: engine.clone(),
             pre,
+            grants,
         };
         plugin.start(&format!("{}/load", plugin.manifest.name), None)?;
         Ok(plugin)
+    }
+
+    /// The directories its instances may use, with their byte counts.
+    pub fn grants(&self) -> &grants::Grants {
+        &self.grants
     }
 
     /// A new instance with `init` already called, within the time limit.
@@ -313,7 +331,7 @@ impl Plugin {
             detail: detail.into(),
         };
         let limits = self.manifest.limits;
-        let mut host = HostState::new(tag.into(), state, limits.memory);
+        let mut host = HostState::new(tag.into(), state, limits.memory, &self.grants)?;
         host.field_names = self.manifest.fields.iter().map(|f| f.name.clone()).collect();
         let mut store = Store::new(&self.engine, host);
         store.limiter(|s| &mut s.limits);
@@ -431,10 +449,13 @@ impl RecordProcessor for PluginInstance {
         let records = fields_call::lower(batch, parsed, view);
         let results = self.call(async |bindings, store| match bindings {
             Exports::V0_3(_, func) => {
-                let typed = func.typed::<(&[fields_call::FieldRecord<'_>],), (Vec<fields_call::FieldResult>,)>(&*store)?;
+                let typed =
+                    func.typed::<(&[fields_call::FieldRecord<'_>],), (Vec<fields_call::FieldResult>,)>(&*store)?;
                 Ok(typed.call_async(store, (&records,)).await?.0)
             }
-            _ => Err(wasmtime::Error::msg("`process-fields` needs a component built against rill:processor@0.3.0")),
+            _ => Err(wasmtime::Error::msg(
+                "`process-fields` needs a component built against rill:processor@0.3.0",
+            )),
         })?;
         anyhow::ensure!(
             results.len() == batch.len(),

@@ -132,7 +132,7 @@ pub fn reload_processor(
     let new = Manifest::load(&old.path).map_err(|error| refused(error.to_string()))?;
     if let Err(field) = compatible(&old, &new) {
         return Err(refused(format!(
-            "{}: `{field}` changed; a swap keeps the topology (topics, stores), so restart rill to change it",
+            "{}: `{field}` changed; a swap keeps the topology (topics, stores) and the grants, so restart rill to change it",
             new.path.display()
         )));
     }
@@ -181,5 +181,32 @@ fn compatible(old: &Manifest, new: &Manifest) -> Result<(), &'static str> {
     if old.idle_advance != new.idle_advance {
         return Err("idle-advance");
     }
+    // What a running plugin may touch on the machine is decided once, at
+    // start, where an operator sees it: a swap cannot widen it.
+    if old.grants != new.grants {
+        return Err("grants");
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(grants: &str) -> Manifest {
+        let text = format!(
+            "manifest-version = 1\nname = \"s\"\nversion = \"1.0.0\"\ncomponent = \"s.wasm\"\ndead-letter = \"s.dlq\"\n[[inputs]]\ntopic = \"in\"\n{grants}"
+        );
+        Manifest::parse(Path::new("s/plugin.toml"), &text).unwrap()
+    }
+
+    /// A swap may not change what the plugin reaches on the machine.
+    #[test]
+    fn a_swap_that_changes_the_grants_is_refused() {
+        let logs = "[[grants]]\ndir = \"logs\"\naccess = \"append\"\nmax-size = \"1MiB\"\n";
+        let wider = "[[grants]]\ndir = \"logs\"\naccess = \"read-write\"\nmax-size = \"1MiB\"\n";
+        assert_eq!(compatible(&manifest(logs), &manifest(logs)), Ok(()));
+        assert_eq!(compatible(&manifest(logs), &manifest(wider)), Err("grants"));
+        assert_eq!(compatible(&manifest(""), &manifest(logs)), Err("grants"));
+    }
 }

@@ -108,6 +108,36 @@ pub struct ProcessorNode {
     pub downstream: Vec<Edge>,
     /// Processors that feed it in memory.
     pub upstream: Vec<String>,
+    /// Directories its sandbox may use (`[[grants]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<GrantNode>,
+}
+
+/// A directory a processor's sandbox may use, as its manifest grants it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantNode {
+    /// Where the plugin sees it.
+    pub guest: String,
+    /// The host directory as written (relative to where rill runs).
+    pub dir: String,
+    /// `read`, `append` or `read-write`.
+    pub access: &'static str,
+    /// The bound on the bytes its files hold (none for `read`).
+    pub max_size: Option<u64>,
+    /// Created at load if missing.
+    pub create: bool,
+}
+
+impl From<&crate::manifest::GrantSpec> for GrantNode {
+    fn from(g: &crate::manifest::GrantSpec) -> Self {
+        GrantNode {
+            guest: g.guest.clone(),
+            dir: g.dir.display().to_string(),
+            access: g.access.name(),
+            max_size: g.max_size,
+            create: g.create,
+        }
+    }
 }
 
 /// An output of one processor feeding another in memory.
@@ -511,6 +541,7 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                 .filter(|c| c.to == m.name && !c.repartition)
                 .map(|c| c.from.clone())
                 .collect(),
+            grants: m.grants.iter().map(GrantNode::from).collect(),
         });
     }
     sub

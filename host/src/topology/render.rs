@@ -39,6 +39,29 @@ fn version(p: &ProcessorNode) -> String {
     }
 }
 
+/// `/logs -> logs (append, max-size 64MiB, created if missing)`.
+pub fn grant_line(grant: &super::GrantNode) -> String {
+    let mut line = format!("{} -> {} ({}", grant.guest, grant.dir, grant.access);
+    if let Some(bytes) = grant.max_size {
+        let _ = write!(line, ", max-size {}", size(bytes));
+    }
+    if grant.create {
+        line.push_str(", created if missing");
+    }
+    line.push(')');
+    line
+}
+
+/// `bytes` in the largest binary unit that divides it.
+fn size(bytes: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes}B")
+}
+
 fn partitions(count: Option<i32>) -> String {
     count.map_or(String::new(), |n| format!(", {n} partitions"))
 }
@@ -65,6 +88,9 @@ fn text(t: &Topology) -> String {
             }
             for table in &p.global_tables {
                 let _ = writeln!(out, "      global table: {table}");
+            }
+            for grant in &p.grants {
+                let _ = writeln!(out, "      grant: {}", grant_line(grant));
             }
             let mut next: Vec<&str> = p.downstream.iter().map(|e| e.to.as_str()).collect();
             next.extend(

@@ -278,13 +278,19 @@ pub fn log(level: crate::log::Level, message: &str) {
 }
 
 /// An append-only file of JSON objects, one per line (an audit log, what
-/// the seed's logging interceptors write): lines are buffered and written
-/// with one `write` per batch ([`JsonLines::flush`] from `end_batch`), so
-/// a line is never split between two writers appending to the same file.
-/// The file must be in a directory the manifest grants (`[[grants]]`).
+/// the seed's logging interceptors write): lines are buffered during a
+/// batch and written by [`JsonLines::flush`] (from `end_batch`), each line
+/// with one `write` of its own. Instances of an interceptor on several
+/// worker threads append to the same file; WASI splits a write into
+/// chunks of at most 4 KiB, each appended on its own, so one write per
+/// line keeps lines whole (a line longer than that may interleave with
+/// another instance's). The file must be in a directory the manifest
+/// grants (`[[grants]]`).
 pub struct JsonLines {
     file: std::fs::File,
     pending: Vec<u8>,
+    /// Where each buffered line ends in `pending`.
+    ends: Vec<usize>,
 }
 
 impl JsonLines {
@@ -302,6 +308,7 @@ impl JsonLines {
         Ok(JsonLines {
             file,
             pending: Vec::new(),
+            ends: Vec::new(),
         })
     }
 
@@ -310,16 +317,20 @@ impl JsonLines {
         // A `Value` always serializes.
         let _ = serde_json::to_writer(&mut self.pending, object);
         self.pending.push(b'\n');
+        self.ends.push(self.pending.len());
     }
 
-    /// Writes the buffered lines in one call.
+    /// Writes the buffered lines, one `write` per line.
     pub fn flush(&mut self) -> Result<(), Error> {
         use std::io::Write;
-        if self.pending.is_empty() {
-            return Ok(());
+        let mut start = 0;
+        let mut written = Ok(());
+        for &end in &self.ends {
+            written = written.and_then(|()| self.file.write_all(&self.pending[start..end]));
+            start = end;
         }
-        let written = self.file.write_all(&self.pending);
         self.pending.clear();
+        self.ends.clear();
         written.map_err(|e| Error::new(format!("writing the log: {e}")))
     }
 }

@@ -30,8 +30,8 @@ fn install_app(dir: &Path, app: &str, interceptors: &[&str]) -> PathBuf {
 }
 
 /// Runs `app` from `dir` (its working directory) over what is on the
-/// broker until idle.
-fn run(broker: &DevBroker, dir: &Path, app: &Path, application_id: &str) {
+/// broker until idle; returns what it logged (warnings and errors).
+fn run(broker: &DevBroker, dir: &Path, app: &Path, application_id: &str) -> String {
     let mut child = rill()
         .current_dir(dir)
         .arg("run")
@@ -41,10 +41,19 @@ fn run(broker: &DevBroker, dir: &Path, app: &Path, application_id: &str) {
         .args(["--stop-when-idle", "3s", "--log-level", "warn", "--state-dir"])
         .arg(dir.join("state"))
         .stdin(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut log = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+        log
+    });
     let status = wait_exit(&mut child, Duration::from_secs(240));
-    assert!(status.success(), "rill run exited with {status}");
+    let log = log.join().unwrap();
+    assert!(status.success(), "rill run exited with {status}: {log}");
+    log
 }
 
 fn lines(path: &Path) -> Vec<Value> {
@@ -189,7 +198,21 @@ fn an_interceptor_that_traps_or_errs_in_every_call_loses_and_duplicates_nothing(
     let text = std::fs::read_to_string(&app).unwrap()
         + "\n[[interceptors]]\nmanifest = \"./fixture-bad-interceptor/plugin.toml\"\n";
     std::fs::write(&app, text).unwrap();
-    run(&broker, dir.path(), &app, "e2e-bad-interceptor");
+    let log = run(&broker, dir.path(), &app, "e2e-bad-interceptor");
+    // It was called for every event, and each failure was logged (a trap:
+    // the instance replaced, so every call starts afresh and traps again).
+    for event in ["consume", "commit", "send", "acknowledgement"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("interceptor failed") && l.contains(event)),
+            "no failure of {event} logged:\n{log}"
+        );
+    }
+    assert!(log.contains("wasm trap"), "{log}");
+    assert!(
+        log.contains("returned an error: fixture-bad-interceptor fails"),
+        "{log}"
+    );
     // Every change and drop it made was refused: the outputs are exactly
     // the pipeline's, each once, and every input is committed.
     check_metrics_outputs(&broker.bootstrap, &work);

@@ -209,10 +209,6 @@ fn an_interceptor_that_traps_or_errs_in_every_call_loses_and_duplicates_nothing(
         );
     }
     assert!(log.contains("wasm trap"), "{log}");
-    assert!(
-        log.contains("returned an error: fixture-bad-interceptor fails"),
-        "{log}"
-    );
     // Every change and drop it made was refused: the outputs are exactly
     // the pipeline's, each once, and every input is committed.
     check_metrics_outputs(&broker.bootstrap, &work);

@@ -1,8 +1,10 @@
 //! Test fixture: an interceptor whose every call would change things (each
-//! consumed record dropped or mangled, each send mangled) and then fails,
-//! by a trap (a panic) or an error in turn. The host's rule (Kafka's) is
-//! that a failing interceptor changes nothing: records flow as if it had
-//! passed them, none lost, none duplicated.
+//! consumed record dropped or mangled, each send mangled) and then fails:
+//! a trap (a panic) in odd calls of an instance, an error in even ones.
+//! The host replaces a trapped instance, so under the host every call is
+//! a fresh instance's first and traps. The host's rule (Kafka's) is that a
+//! failing interceptor changes nothing: records flow as if it had passed
+//! them, none lost, none duplicated.
 
 use rill_sdk::Error;
 use rill_sdk::intercept::{

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 11] = [
+const PLUGINS: [&str; 14] = [
     "order-window-count",
     "cpu-peak",
     "metric-branch",
@@ -17,6 +17,9 @@ const PLUGINS: [&str; 11] = [
     "fixture-misbehave",
     "fixture-window-gate",
     "fixture-wrong-world",
+    "consumer-interceptor",
+    "producer-interceptor",
+    "fixture-bad-interceptor",
     "fixture-files",
 ];
 

@@ -42,6 +42,7 @@ pub use types::{Error, Header, Output, Record, TOPIC_SEPARATOR};
 pub mod fields;
 pub use fields::{Field, RawJson};
 
+pub mod intercept;
 pub mod log;
 pub mod state;
 pub mod testing;

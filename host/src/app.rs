@@ -16,6 +16,12 @@
 //! to = "cpu-alert"
 //! write = true          # also write metric.cpu (the default); false keeps it internal
 //! repartition = false   # true: re-key through <application-id>-<from>-<output>-repartition
+//!
+//! # Interceptors (docs/interceptors.md), called in declaration order; a
+//! # processor's own (its plugin.toml's [[interceptors]]) come after these.
+//! [[interceptors]]
+//! manifest = "../plugins/consumer-interceptor/plugin.toml"
+//! processors = ["cpu-alert"]   # optional: only these processors
 //! ```
 //!
 //! Loading refuses, naming the file, the field and the fix: unknown keys, an
@@ -25,7 +31,7 @@
 //! memory without `repartition = true` (a plugin may change keys, so its
 //! records may no longer be on the partition that holds their state).
 
-use crate::manifest::{Manifest, ManifestError, ManifestErrors};
+use crate::manifest::{InterceptorManifest, Manifest, ManifestError, ManifestErrors};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,6 +102,13 @@ impl Found {
             .ok()
     }
 
+    /// Keeps the interceptor manifest, or records all of its problems.
+    fn interceptor(&mut self, loaded: Result<InterceptorManifest, ManifestErrors>) -> Option<InterceptorManifest> {
+        loaded
+            .map_err(|errors| self.0.extend(errors.into_errors().into_iter().map(AppError::Manifest)))
+            .ok()
+    }
+
     /// `Err` with every problem if there was any, else `ok`.
     fn finish<T>(self, ok: T) -> Result<T, AppErrors> {
         if self.0.is_empty() {
@@ -114,6 +127,15 @@ struct RawApp {
     processors: Vec<RawProcessor>,
     #[serde(default)]
     connections: Vec<RawConnection>,
+    #[serde(default)]
+    interceptors: Vec<RawInterceptor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInterceptor {
+    manifest: String,
+    processors: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,6 +168,39 @@ pub struct App {
     pub processors: Vec<Arc<Manifest>>,
     /// In-memory connections between them.
     pub connections: Vec<Connection>,
+    /// Interceptors, in the order they are called: the application file's,
+    /// then each processor's own (in processor order).
+    pub interceptors: Vec<DeclaredInterceptor>,
+}
+
+/// An interceptor and the processors it covers.
+#[derive(Debug, Clone)]
+pub struct DeclaredInterceptor {
+    /// Its validated manifest.
+    pub manifest: Arc<InterceptorManifest>,
+    /// Names of the processors it covers, in application order.
+    pub processors: Vec<String>,
+}
+
+/// The interceptors processors declare in their own manifests, each
+/// covering only its processor; their problems go to `found`.
+fn processors_own(
+    processors: &[Arc<Manifest>],
+    load: &dyn Fn(&Path) -> Result<InterceptorManifest, ManifestErrors>,
+    found: &mut Found,
+) -> Vec<DeclaredInterceptor> {
+    let mut declared = Vec::new();
+    for processor in processors {
+        for path in &processor.interceptors {
+            if let Some(manifest) = found.interceptor(load(&clean(path))) {
+                declared.push(DeclaredInterceptor {
+                    manifest: Arc::new(manifest),
+                    processors: vec![processor.name.clone()],
+                });
+            }
+        }
+    }
+    declared
 }
 
 /// One processor's output feeding another processor.
@@ -195,6 +250,14 @@ pub fn is_app(text: &str) -> bool {
 }
 
 impl App {
+    /// The interceptors covering processor `name`, in the order they are
+    /// called.
+    pub fn interceptors_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a DeclaredInterceptor> + 'a {
+        self.interceptors
+            .iter()
+            .filter(move |d| d.processors.iter().any(|p| p == name))
+    }
+
     /// What `rill run` and `rill describe` take: one application file, or
     /// plain manifests (each its own processor, no connections). Every
     /// manifest is checked, and all their problems are reported together.
@@ -205,14 +268,16 @@ impl App {
             return App::load(only);
         }
         let mut found = Found::default();
-        let processors = paths
+        let processors: Vec<Arc<Manifest>> = paths
             .iter()
             .filter_map(|path| found.manifest(Manifest::load(path)).map(Arc::new))
             .collect();
+        let interceptors = processors_own(&processors, &|p| InterceptorManifest::load(p), &mut found);
         found.finish(App {
             path: paths.first().cloned().unwrap_or_default(),
             processors,
             connections: Vec::new(),
+            interceptors,
         })
     }
 
@@ -224,16 +289,21 @@ impl App {
             message: format!("cannot read the application file: {e}"),
             fix: "check the path".into(),
         })?;
-        Self::parse(path, &text, &|manifest| Manifest::load(manifest))
+        Self::parse(path, &text, &|manifest| Manifest::load(manifest), &|manifest| {
+            InterceptorManifest::load(manifest)
+        })
     }
 
-    /// Parses `text` as the application file `path`, loading manifests with
-    /// `load` (tests pass their own). A file that does not parse is one
-    /// problem; one that parses is checked in full, with every manifest.
+    /// Parses `text` as the application file `path`, loading processor
+    /// manifests with `load` and interceptor manifests with
+    /// `load_interceptor` (tests pass their own). A file that does not
+    /// parse is one problem; one that parses is checked in full, with every
+    /// manifest.
     pub fn parse(
         path: &Path,
         text: &str,
         load: &dyn Fn(&Path) -> Result<Manifest, ManifestErrors>,
+        load_interceptor: &dyn Fn(&Path) -> Result<InterceptorManifest, ManifestErrors>,
     ) -> Result<App, AppErrors> {
         let syntax = |message: String, fix: &str| AppError::Syntax {
             file: path.to_path_buf(),
@@ -258,7 +328,7 @@ impl App {
         let raw: RawApp = toml::from_str(text).map_err(|e| {
             syntax(
                 e.message().to_string(),
-                "use only app-version, [[processors]] (manifest) and [[connections]] (from, to, write, repartition)",
+                "use only app-version, [[processors]] (manifest), [[connections]] (from, to, write, repartition) and [[interceptors]] (manifest, processors)",
             )
         })?;
         let invalid = |field: String, problem: String, fix: String| AppError::Invalid {
@@ -315,10 +385,47 @@ impl App {
                 "remove one connection of the cycle (write that output to its topic instead)".into(),
             ));
         }
+        let mut interceptors = Vec::new();
+        for (i, declared) in raw.interceptors.iter().enumerate() {
+            let covers = match &declared.processors {
+                None => processors.iter().map(|m| m.name.clone()).collect(),
+                Some(names) => {
+                    let mut covers = Vec::new();
+                    for (n, name) in names.iter().enumerate() {
+                        if processors.iter().any(|m| m.name == *name) {
+                            covers.push(name.clone());
+                        } else if all_loaded {
+                            let known: Vec<&str> = processors.iter().map(|m| m.name.as_str()).collect();
+                            found.0.push(invalid(
+                                format!("interceptors[{i}].processors[{n}]"),
+                                format!("no processor \"{name}\" in this application"),
+                                format!("use one of: {}", known.join(", ")),
+                            ));
+                        }
+                    }
+                    if names.is_empty() {
+                        found.0.push(invalid(
+                            format!("interceptors[{i}].processors"),
+                            "is empty, so the interceptor would cover nothing".into(),
+                            "name the processors it covers, or remove `processors` to cover them all".into(),
+                        ));
+                    }
+                    covers
+                }
+            };
+            if let Some(manifest) = found.interceptor(load_interceptor(&clean(&base.join(&declared.manifest)))) {
+                interceptors.push(DeclaredInterceptor {
+                    manifest: Arc::new(manifest),
+                    processors: covers,
+                });
+            }
+        }
+        interceptors.extend(processors_own(&processors, load_interceptor, &mut found));
         found.finish(App {
             path: path.to_path_buf(),
             processors,
             connections,
+            interceptors,
         })
     }
 }
@@ -510,17 +617,25 @@ mod tests {
         let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-ui");
         // `manifests/...` are fixtures beside the goldens, the rest samples.
-        let load = |p: &Path| {
-            let relative = p.strip_prefix("invalid").unwrap_or(p);
+        let file = |p: &Path| {
+            let relative = p.strip_prefix("invalid").unwrap_or(p).to_path_buf();
             let file = if relative.starts_with("manifests") {
-                fixtures.join(relative)
+                fixtures.join(&relative)
             } else {
-                plugins.join(relative)
+                plugins.join(&relative)
             };
-            Manifest::parse(relative, &std::fs::read_to_string(&file).unwrap())
+            (std::fs::read_to_string(&file).unwrap(), relative)
+        };
+        let load = |p: &Path| {
+            let (text, relative) = file(p);
+            Manifest::parse(&relative, &text)
+        };
+        let load_interceptor = |p: &Path| {
+            let (text, relative) = file(p);
+            InterceptorManifest::parse(&relative, &text)
         };
         crate::golden::check_refusals(&dir, 8, |shown, text| {
-            App::parse(shown, text, &load)
+            App::parse(shown, text, &load, &load_interceptor)
                 .expect_err(&format!("{} must be refused", shown.display()))
                 .to_string()
         });
@@ -557,7 +672,7 @@ mod tests {
         let text = "app-version = 1\n[[processors]]\nmanifest = \"manifests/orders-source.toml\"\n\
                     [[processors]]\nmanifest = \"order-count/plugin.toml\"\n\
                     [[connections]]\nfrom = \"orders-source.out\"\nto = \"order-count\"\nrepartition = true\nwrite = false\n";
-        let app = App::parse(Path::new("app.toml"), text, &load).unwrap();
+        let app = App::parse(Path::new("app.toml"), text, &load, &|p| InterceptorManifest::load(p)).unwrap();
         let plan = crate::topology::Topology::plan_app("shop", &app);
         let repartition = "shop-orders-source-out-repartition";
         assert_eq!(plan.subtopologies.len(), 2, "{plan:#?}");

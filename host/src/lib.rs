@@ -12,6 +12,7 @@ pub mod fields;
 pub mod cli;
 #[cfg(test)]
 mod golden;
+pub mod intercept;
 pub mod kafka;
 pub mod manifest;
 pub mod observe;

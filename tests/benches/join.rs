@@ -52,6 +52,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
     let processors = vec![ProcessorDef {
         manifest: plugin.manifest.clone(),
         factory: plugin.clone(),
+        interceptors: Vec::new(),
     }];
     runtime::run(&options, processors, &Arc::new(AtomicBool::new(false))).unwrap()
 }

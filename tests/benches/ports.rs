@@ -92,6 +92,7 @@ fn main() {
             vec![ProcessorDef {
                 manifest,
                 factory: plugin,
+                interceptors: Vec::new(),
             }],
             &Arc::new(AtomicBool::new(false)),
         )

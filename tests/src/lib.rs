@@ -73,6 +73,9 @@ pub fn component(plugin: &str) -> PathBuf {
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
         "fixture-window-gate" => env!("RILL_PLUGIN_FIXTURE_WINDOW_GATE"),
+        "consumer-interceptor" => env!("RILL_PLUGIN_CONSUMER_INTERCEPTOR"),
+        "producer-interceptor" => env!("RILL_PLUGIN_PRODUCER_INTERCEPTOR"),
+        "fixture-bad-interceptor" => env!("RILL_PLUGIN_FIXTURE_BAD_INTERCEPTOR"),
         "fixture-files" => env!("RILL_PLUGIN_FIXTURE_FILES"),
         "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),
         "cpu-peak-python" => env!("RILL_PLUGIN_CPU_PEAK_PYTHON"),
@@ -115,12 +118,20 @@ pub fn install_manifest(dir: &Path, plugin: &str, file: &str) -> PathBuf {
 /// `apps/metrics.toml` beside them (its manifest paths pointed at the
 /// installed copies). Returns the application file's path.
 pub fn install_metrics_app(dir: &Path) -> PathBuf {
-    install_plugin(dir, "metric-branch");
-    install_plugin(dir, "cpu-alert");
-    let text = std::fs::read_to_string(workspace().join("apps/metrics.toml"))
+    install_app(dir, "metrics.toml", &["metric-branch", "cpu-alert"])
+}
+
+/// Installs `plugins` into `dir` with the repository's `apps/<app>` beside
+/// them (its manifest paths pointed at the installed copies). Returns the
+/// application file's path.
+pub fn install_app(dir: &Path, app: &str, plugins: &[&str]) -> PathBuf {
+    for plugin in plugins {
+        install_plugin(dir, plugin);
+    }
+    let text = std::fs::read_to_string(workspace().join("apps").join(app))
         .unwrap()
         .replace("../plugins/", "./");
-    let path = dir.join("metrics.toml");
+    let path = dir.join(app);
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -700,4 +711,80 @@ pub fn produce_paced(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, 
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
     }
     producer.flush(Duration::from_secs(30)).expect("producing test records");
+}
+
+/// A key and a value, as the metrics pipeline's checks compare records.
+pub type Kv = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Generated metricbeat input records plus every output the seed's
+/// metrics pipeline must produce from them, per topic, as multisets of
+/// (key, value).
+pub struct MetricsWorkload {
+    /// The records for `metric.all`, keyed `k<i>`.
+    pub inputs: Vec<(Option<Vec<u8>>, Vec<u8>)>,
+    /// Topic to the multiset of records it must hold.
+    pub expected: HashMap<&'static str, HashMap<Kv, usize>>,
+}
+
+/// `records` metricbeat records from seed `seed` and what the pipeline
+/// (metric-branch, then cpu-alert) must write for them.
+pub fn metrics_workload(records: usize, seed: u64) -> MetricsWorkload {
+    use rill_host::metricbeat::{Expect, Generator};
+    let mut generator = Generator::new(seed);
+    let mut inputs = Vec::with_capacity(records);
+    let mut expected: HashMap<&'static str, Vec<Kv>> = HashMap::new();
+    for i in 0..records {
+        let sample = generator.sample();
+        let key = Some(format!("k{i}").into_bytes());
+        let same = (key.clone(), Some(sample.value.clone()));
+        match sample.expect {
+            Expect::Cpu { pct, alert } => {
+                expected.entry("metric.cpu").or_default().push(same);
+                if pct > 0.5 {
+                    expected
+                        .entry("metric.cpu.alert")
+                        .or_default()
+                        .push((key.clone(), Some(alert.into_bytes())));
+                }
+            }
+            Expect::CpuWithoutHost => {
+                expected.entry("metric.cpu").or_default().push(same.clone());
+                expected.entry("metric.cpu.dlq").or_default().push(same);
+            }
+            Expect::Memory => expected.entry("metric.memory").or_default().push(same),
+            Expect::Other => {}
+            Expect::Malformed => expected.entry("metric.all.dlq").or_default().push(same),
+        }
+        inputs.push((key, sample.value));
+    }
+    MetricsWorkload {
+        inputs,
+        expected: expected.into_iter().map(|(t, v)| (t, multiset(v))).collect(),
+    }
+}
+
+/// Records as a multiset of (key, value).
+pub fn kv(records: &[Received]) -> HashMap<Kv, usize> {
+    multiset(records.iter().map(|r| (r.key.clone(), r.value.clone())))
+}
+
+/// Checks that every topic the metrics pipeline writes holds exactly what
+/// `work` expects: nothing missing, nothing extra, nothing twice.
+pub fn check_metrics_outputs(bootstrap: &str, work: &MetricsWorkload) {
+    for topic in rill_host::metricbeat::written_topics() {
+        let got = kv(&read_all(bootstrap, topic));
+        let want = &work.expected[topic];
+        let missing = want.iter().filter(|(k, n)| got.get(*k) < Some(n)).count();
+        let extra = got.iter().filter(|(k, n)| want.get(*k) < Some(n)).count();
+        assert_eq!(
+            (missing, extra),
+            (0, 0),
+            "{topic}: {missing} expected records missing, {extra} unexpected"
+        );
+        assert_eq!(
+            got.values().sum::<usize>(),
+            want.values().sum::<usize>(),
+            "{topic}: record count"
+        );
+    }
 }

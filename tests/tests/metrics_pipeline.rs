@@ -1,9 +1,9 @@
 //! The metrics pipeline end to end: the real `rill` binary, the real sample
 //! plugins built for wasm32-wasip2, and `rill dev-broker`.
 
-use rill_host::metricbeat::{Expect, Generator};
 use rill_tests::{
-    DevBroker, Received, committed, install_metrics_app, install_plugin, multiset, produce, read_all, rill, wait_exit,
+    DevBroker, MetricsWorkload as Workload, Received, check_metrics_outputs, committed, install_metrics_app,
+    install_plugin, kv, metrics_workload as workload, produce, read_all, rill, wait_exit,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,55 +12,8 @@ use std::time::Duration;
 
 use rill_host::metricbeat::TOPICS;
 
-type Kv = (Option<Vec<u8>>, Option<Vec<u8>>);
-
-/// The generated input plus every output it must produce, as multisets of
-/// (key, value).
-struct Workload {
-    inputs: Vec<(Option<Vec<u8>>, Vec<u8>)>,
-    expected: HashMap<&'static str, HashMap<Kv, usize>>,
-}
-
-fn workload(records: usize, seed: u64) -> Workload {
-    let mut generator = Generator::new(seed);
-    let mut inputs = Vec::with_capacity(records);
-    let mut expected: HashMap<&'static str, Vec<Kv>> = HashMap::new();
-    for i in 0..records {
-        let sample = generator.sample();
-        let key = Some(format!("k{i}").into_bytes());
-        let same = (key.clone(), Some(sample.value.clone()));
-        match sample.expect {
-            Expect::Cpu { pct, alert } => {
-                expected.entry("metric.cpu").or_default().push(same);
-                if pct > 0.5 {
-                    expected
-                        .entry("metric.cpu.alert")
-                        .or_default()
-                        .push((key.clone(), Some(alert.into_bytes())));
-                }
-            }
-            Expect::CpuWithoutHost => {
-                expected.entry("metric.cpu").or_default().push(same.clone());
-                expected.entry("metric.cpu.dlq").or_default().push(same);
-            }
-            Expect::Memory => expected.entry("metric.memory").or_default().push(same),
-            Expect::Other => {}
-            Expect::Malformed => expected.entry("metric.all.dlq").or_default().push(same),
-        }
-        inputs.push((key, sample.value));
-    }
-    Workload {
-        inputs,
-        expected: expected.into_iter().map(|(t, v)| (t, multiset(v))).collect(),
-    }
-}
-
 fn manifests(dir: &std::path::Path) -> Vec<PathBuf> {
     vec![install_plugin(dir, "metric-branch"), install_plugin(dir, "cpu-alert")]
-}
-
-fn kv(records: &[Received]) -> HashMap<Kv, usize> {
-    multiset(records.iter().map(|r| (r.key.clone(), r.value.clone())))
 }
 
 /// Runs `processors` (manifests or an application file) over `records`
@@ -96,22 +49,7 @@ fn run_pipeline(
     let status = wait_exit(&mut rill, Duration::from_secs(240));
     assert!(status.success(), "rill run exited with {status}");
 
-    for topic in rill_host::metricbeat::written_topics() {
-        let got = kv(&read_all(&broker.bootstrap, topic));
-        let want = &work.expected[topic];
-        let missing = want.iter().filter(|(k, n)| got.get(*k) < Some(n)).count();
-        let extra = got.iter().filter(|(k, n)| want.get(*k) < Some(n)).count();
-        assert_eq!(
-            (missing, extra),
-            (0, 0),
-            "{topic}: {missing} expected records missing, {extra} unexpected"
-        );
-        assert_eq!(
-            got.values().sum::<usize>(),
-            want.values().sum::<usize>(),
-            "{topic}: record count"
-        );
-    }
+    check_metrics_outputs(&broker.bootstrap, &work);
 
     // Dead letters say who failed, why, and exactly where the input was.
     let inputs = read_all(&broker.bootstrap, "metric.all");

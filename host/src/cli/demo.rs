@@ -46,12 +46,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let engine = new_engine()?;
     let app = App::load(&args.app)?;
     let mut processors = Vec::new();
-    for manifest in &app.processors {
+    let interceptors = crate::intercept::load_for_app(&engine, None, &app)?;
+    for (manifest, interceptors) in app.processors.iter().zip(interceptors) {
         let plugin = Plugin::load(&engine, manifest.clone(), None)
             .with_context(|| format!("build the plugins first: scripts/build-plugins.sh ({})", manifest.name))?;
         processors.push(ProcessorDef {
             manifest: manifest.clone(),
             factory: Arc::new(plugin),
+            interceptors,
         });
     }
 

@@ -111,20 +111,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     // One application file, or plain manifests (each its own sub-topology).
+    let app = crate::app::App::load_args(&args.manifests)?;
+    let engine = new_engine()?;
+    let cache = CompileCache::new(args.state_dir.join("compiled"));
+    let interceptors = crate::intercept::load_for_app(&engine, Some(&cache), &app)?;
     let crate::app::App {
         processors: manifests,
         connections,
         ..
-    } = crate::app::App::load_args(&args.manifests)?;
-    let engine = new_engine()?;
-    let cache = CompileCache::new(args.state_dir.join("compiled"));
+    } = app;
     let mut processors = Vec::new();
-    for manifest in &manifests {
+    for (manifest, interceptors) in manifests.iter().zip(interceptors) {
         let plugin = Plugin::load(&engine, manifest.clone(), Some(&cache))?;
         tracing::info!(processor = %manifest.name, version = %plugin.version, "plugin loaded from {}", manifest.component.display());
         processors.push(ProcessorDef {
             manifest: manifest.clone(),
             factory: Arc::new(plugin),
+            interceptors,
         });
     }
     std::fs::create_dir_all(&args.state_dir)

@@ -89,6 +89,9 @@ impl RecordSink for MemorySink {
             .is_some_and(|limit| record.value.map_or(0, <[u8]>::len) > limit)
         {
             let refusal = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+            if let Some((listener, id)) = record.listener {
+                listener.delivered(id, record.topic, Err(refusal.to_string()));
+            }
             ack.undeliverable(record.input, record.topic, &refusal);
             return Ok(());
         }
@@ -100,6 +103,14 @@ impl RecordSink for MemorySink {
         };
         if let Some(offsets) = record.offsets {
             offsets.fetch_max(offset + 1, Ordering::AcqRel);
+        }
+        if let Some((listener, id)) = record.listener {
+            // One partition per topic unless the record names one.
+            listener.delivered(
+                id,
+                record.topic,
+                Ok((record.partition.unwrap_or(0), offset, record.timestamp)),
+            );
         }
         self.records.lock().push(SentRecord {
             topic: record.topic.to_string(),

@@ -202,6 +202,8 @@ pub struct Delivery {
     input: Option<u32>,
     /// Moved to one past the record's offset once it is acknowledged.
     offsets: Option<Arc<AtomicI64>>,
+    /// Told the report too, under this id.
+    listener: Option<(Arc<dyn DeliveryListener>, u64)>,
 }
 
 /// Routes delivery reports to the batch each record belongs to.
@@ -218,9 +220,22 @@ impl ProducerContext for AckContext {
                 if let Some(offsets) = &delivery.offsets {
                     offsets.fetch_max(message.offset() + 1, Ordering::AcqRel);
                 }
+                if let Some((listener, id)) = &delivery.listener {
+                    let timestamp = message.timestamp().to_millis().unwrap_or(-1);
+                    listener.delivered(
+                        *id,
+                        message.topic(),
+                        Ok((message.partition(), message.offset(), timestamp)),
+                    );
+                }
                 delivery.ack.delivered(Ok(()))
             }
-            Err((error, message)) => delivery.ack.undeliverable(delivery.input, message.topic(), error),
+            Err((error, message)) => {
+                if let Some((listener, id)) = &delivery.listener {
+                    listener.delivered(*id, message.topic(), Err(error.to_string()));
+                }
+                delivery.ack.undeliverable(delivery.input, message.topic(), error)
+            }
         }
     }
 }
@@ -246,6 +261,21 @@ pub struct OutgoingRecord<'a> {
     /// Where to record how far the destination partition is acknowledged
     /// (one past this record's offset): changelogs, for checkpoints.
     pub offsets: Option<&'a Arc<AtomicI64>>,
+    /// Who else wants this record's delivery report, and the id to report
+    /// it under: a task's interceptors (`on-acknowledgement`).
+    pub listener: Option<(&'a Arc<dyn DeliveryListener>, u64)>,
+}
+
+/// Where a record was written: partition, offset and timestamp (ms).
+pub type Written = (i32, i64, i64);
+
+/// Wants delivery reports of records sent with it (an interceptor chain's
+/// `on-acknowledgement`). Called on the producer's delivery thread, so it
+/// must only note the report, never block or call a plugin.
+pub trait DeliveryListener: Send + Sync {
+    /// Record `id` to `topic` was written where `result` says, or not,
+    /// with librdkafka's error.
+    fn delivered(&self, id: u64, topic: &str, result: Result<Written, String>);
 }
 
 /// Where tasks send records: the Kafka producer in production, memory in
@@ -433,6 +463,7 @@ impl RecordSink for OutputProducer {
             ack: ack.clone(),
             input: record.input,
             offsets: record.offsets.cloned(),
+            listener: record.listener.map(|(listener, id)| (listener.clone(), id)),
         });
         let mut base = BaseRecord::with_opaque_to(record.topic, delivery).timestamp(record.timestamp);
         // No header list at all for records without headers (most): it is

@@ -32,6 +32,7 @@
 //! (docs/manifest.md "Grants").
 
 mod error;
+mod interceptor;
 mod grants;
 mod pattern;
 mod raw;
@@ -39,6 +40,7 @@ mod validate;
 
 pub(crate) use error::render;
 pub use error::{ManifestError, ManifestErrors};
+pub use interceptor::{InterceptEvent, InterceptorManifest};
 pub use grants::{GrantAccess, GrantSpec};
 pub use pattern::TopicPattern;
 pub use rill_sdk::TOPIC_SEPARATOR;
@@ -81,6 +83,10 @@ pub struct Manifest {
     pub windows: Vec<WindowSpec>,
     /// Timers the host schedules for every task (`[[timers]]`).
     pub timers: Vec<TimerSpec>,
+    /// Interceptor manifests for this processor (`[[interceptors]]`),
+    /// resolved against this file's directory, in declaration order (after
+    /// an application file's own, see docs/interceptors.md).
+    pub interceptors: Vec<PathBuf>,
     /// After this long with nothing to process, a task's stream time follows
     /// the wall clock (so quiet streams still close windows and fire
     /// stream-time timers).

@@ -27,6 +27,9 @@ pub(super) struct RawManifest {
     pub windows: BTreeMap<String, RawWindow>,
     #[serde(default)]
     pub timers: Vec<RawTimer>,
+    /// `[[interceptors]]`: interceptor manifests for this processor.
+    #[serde(default)]
+    pub interceptors: Vec<RawInterceptorRef>,
     pub idle_advance: Option<String>,
     #[serde(default)]
     pub limits: RawLimits,
@@ -91,6 +94,14 @@ pub(super) struct RawTimer {
     pub interval: String,
     #[serde(default)]
     pub aligned: bool,
+}
+
+/// One `[[interceptors]]` entry: the interceptor's manifest, relative to
+/// the file that declares it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInterceptorRef {
+    pub manifest: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,29 +195,37 @@ impl<'de> Deserialize<'de> for RawOutput {
     }
 }
 
-/// Parses `text`: syntax first, then `manifest-version`, then the schema.
-pub(super) fn parse(path: &Path, text: &str) -> Result<RawManifest, ManifestError> {
+/// Parses `text` as TOML and checks `manifest-version`: the first steps
+/// every kind of manifest (processor or interceptor) takes.
+pub(super) fn versioned_table(path: &Path, text: &str) -> Result<toml::Table, ManifestError> {
     let table: toml::Table = toml::from_str(text).map_err(|e| syntax(path, text, &e))?;
     match table.get("manifest-version") {
-        None => {
-            return Err(ManifestError::Invalid {
-                file: path.to_path_buf(),
-                field: "manifest-version".into(),
-                problem: "missing".into(),
-                fix: format!("add `manifest-version = {MANIFEST_VERSION}` as the first line"),
-            });
-        }
-        Some(toml::Value::Integer(MANIFEST_VERSION)) => {}
-        Some(other) => {
-            return Err(ManifestError::Invalid {
-                file: path.to_path_buf(),
-                field: "manifest-version".into(),
-                problem: format!("this rill reads manifest version {MANIFEST_VERSION}, not {other}"),
-                fix: format!(
-                    "write `manifest-version = {MANIFEST_VERSION}`, or run a rill that supports version {other}"
-                ),
-            });
-        }
+        None => Err(ManifestError::Invalid {
+            file: path.to_path_buf(),
+            field: "manifest-version".into(),
+            problem: "missing".into(),
+            fix: format!("add `manifest-version = {MANIFEST_VERSION}` as the first line"),
+        }),
+        Some(toml::Value::Integer(MANIFEST_VERSION)) => Ok(table),
+        Some(other) => Err(ManifestError::Invalid {
+            file: path.to_path_buf(),
+            field: "manifest-version".into(),
+            problem: format!("this rill reads manifest version {MANIFEST_VERSION}, not {other}"),
+            fix: format!("write `manifest-version = {MANIFEST_VERSION}`, or run a rill that supports version {other}"),
+        }),
+    }
+}
+
+/// Parses `text`: syntax first, then `manifest-version`, then the schema.
+pub(super) fn parse(path: &Path, text: &str) -> Result<RawManifest, ManifestError> {
+    let table = versioned_table(path, text)?;
+    if table.get("kind").and_then(toml::Value::as_str) == Some("interceptor") {
+        return Err(ManifestError::Invalid {
+            file: path.to_path_buf(),
+            field: "kind".into(),
+            problem: "this is an interceptor's manifest, not a processor's".into(),
+            fix: "declare it under [[interceptors]] manifest = \"...\" in an application file or a processor's plugin.toml (docs/interceptors.md)".into(),
+        });
     }
     let mut raw: RawManifest = toml::from_str(text).map_err(|e| syntax(path, text, &e))?;
     // `toml::Table` sorts its keys; the declaration order of `[fields]` is
@@ -219,7 +238,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<RawManifest, ManifestErro
     Ok(raw)
 }
 
-fn syntax(path: &Path, text: &str, error: &toml::de::Error) -> ManifestError {
+pub(super) fn syntax(path: &Path, text: &str, error: &toml::de::Error) -> ManifestError {
     let offset = error.span().map_or(0, |s| s.start);
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;

@@ -16,14 +16,14 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Why a value was refused: what is wrong with it, and what to write instead.
-type Refusal = (String, String);
+pub(super) type Refusal = (String, String);
 
 /// The problems found so far in one manifest.
 pub(super) struct Problems<'a> {
     /// The manifest, named by every message.
-    file: &'a Path,
+    pub(super) file: &'a Path,
     /// What was refused, in the order the checks ran.
-    found: Vec<ManifestError>,
+    pub(super) found: Vec<ManifestError>,
 }
 
 impl Problems<'_> {
@@ -49,17 +49,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         found: Vec::new(),
     };
     let p = &mut problems;
-    p.take("name", check_name(&raw.name));
-    p.take("version", check_version(&raw.version));
-    if raw.component.trim().is_empty() {
-        p.add(
-            "component",
-            (
-                "is empty".into(),
-                "name the .wasm component file, relative to this manifest".into(),
-            ),
-        );
-    }
+    check_identity(p, &raw.name, &raw.version, &raw.component);
     let inputs = check_inputs(p, raw.inputs);
     let (outputs, routed) = check_outputs(p, raw.outputs, &inputs);
     let dead_letter = topic_spec(p, "dead-letter", raw.dead_letter, &inputs);
@@ -89,6 +79,25 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         .filter_map(|(name, raw_window)| check_window(p, name, raw_window, &outputs, &routed, &stores))
         .collect();
     let timers = check_timers(p, raw.timers);
+    let base = path.parent().unwrap_or(Path::new("."));
+    let interceptors = raw
+        .interceptors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            if r.manifest.trim().is_empty() {
+                p.add(
+                    &format!("interceptors[{i}].manifest"),
+                    (
+                        "is empty".into(),
+                        "name the interceptor's plugin.toml, relative to this manifest".into(),
+                    ),
+                );
+                return None;
+            }
+            Some(base.join(&r.manifest))
+        })
+        .collect();
     let idle_advance = raw
         .idle_advance
         .and_then(|text| p.take("idle-advance", millis(&text)))
@@ -101,7 +110,6 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
     if let Some(errors) = ManifestErrors::gather(problems.found) {
         return Err(errors);
     }
-    let base = path.parent().unwrap_or(Path::new("."));
     Ok(Manifest {
         path: path.to_path_buf(),
         name: raw.name,
@@ -116,12 +124,28 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         stores,
         windows,
         timers,
+        interceptors,
         idle_advance,
         config: toml_to_json(toml::Value::Table(raw.config)),
         fields,
         input_value,
         grants,
     })
+}
+
+/// `name`, `version` and `component`, which every kind of manifest has.
+pub(super) fn check_identity(p: &mut Problems, name: &str, version: &str, component: &str) {
+    p.take("name", check_name(name));
+    p.take("version", check_version(version));
+    if component.trim().is_empty() {
+        p.add(
+            "component",
+            (
+                "is empty".into(),
+                "name the .wasm component file, relative to this manifest".into(),
+            ),
+        );
+    }
 }
 
 /// `[fields]`: each `name = "path"` or `name = { path = "...", as = "raw" }`,
@@ -783,7 +807,7 @@ fn check_timers(p: &mut Problems, raw: Vec<RawTimer>) -> Vec<TimerSpec> {
 }
 
 /// The sandbox limits, defaults where left out (or refused).
-fn check_limits(p: &mut Problems, raw: RawLimits) -> Limits {
+pub(super) fn check_limits(p: &mut Problems, raw: RawLimits) -> Limits {
     let defaults = Limits::default();
     let memory = match &raw.memory {
         None => defaults.memory,
@@ -966,7 +990,7 @@ fn is_output_name(name: &str) -> bool {
 }
 
 /// TOML to JSON for the plugin's `init`; datetimes become their RFC 3339 text.
-fn toml_to_json(value: toml::Value) -> serde_json::Value {
+pub(super) fn toml_to_json(value: toml::Value) -> serde_json::Value {
     use serde_json::Value as J;
     match value {
         toml::Value::String(s) => J::String(s),

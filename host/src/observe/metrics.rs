@@ -224,6 +224,18 @@ pub const CATALOG: &[MetricDoc] = &[
     ),
 ];
 
+/// Interceptor calls, per interceptor, task and event (consume, commit,
+/// send, acknowledgement). The interceptor series exist only when an
+/// application declares interceptors, so they are listed in
+/// docs/interceptors.md rather than [`CATALOG`] (whose every entry a
+/// plain run exports).
+pub const INTERCEPTOR_CALLS: &str = "rill_interceptor_calls_total";
+/// Interceptor calls whose result was not applied, per interceptor, task,
+/// event and kind (error, actions, time-limit, memory-limit, trap, start).
+pub const INTERCEPTOR_ERRORS: &str = "rill_interceptor_errors_total";
+/// Duration of one interceptor call, per interceptor, task and event.
+pub const INTERCEPTOR_LATENCY: &str = "rill_interceptor_call_seconds";
+
 /// See [`CATALOG`].
 pub const RECORDS_CONSUMED: &str = "rill_records_consumed_total";
 /// See [`CATALOG`].

@@ -94,10 +94,16 @@ impl Grants {
     /// its directory with every other plugin granted the same directory in
     /// this process, counted from the files there now.
     pub fn open(manifest: &Manifest) -> Result<Grants, GrantError> {
-        let mut entries: Vec<Granted> = Vec::with_capacity(manifest.grants.len());
-        for (index, spec) in manifest.grants.iter().enumerate() {
+        Self::open_specs(&manifest.name, &manifest.path, &manifest.grants)
+    }
+
+    /// [`Grants::open`] for any kind of plugin (an interceptor's manifest):
+    /// plugin `name`'s `grants`, declared in `path`.
+    pub fn open_specs(name: &str, path: &Path, grants: &[GrantSpec]) -> Result<Grants, GrantError> {
+        let mut entries: Vec<Granted> = Vec::with_capacity(grants.len());
+        for (index, spec) in grants.iter().enumerate() {
             let refuse = |problem: String, fix: String| GrantError {
-                manifest: manifest.path.clone(),
+                manifest: path.to_path_buf(),
                 index,
                 problem,
                 fix,
@@ -134,8 +140,8 @@ impl Grants {
         }
         Ok(Grants {
             entries: entries.into(),
-            processor: manifest.name.as_str().into(),
-            manifest: manifest.path.as_path().into(),
+            processor: name.into(),
+            manifest: path.into(),
         })
     }
 

@@ -116,6 +116,34 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// The tag its log lines carry (`name` or `name/task`): other worlds'
+    /// `log` imports (interceptors') tag their lines with it too.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Bytes of linear memory the instance holds.
+    pub fn memory_bytes(&self) -> u64 {
+        self.limits.bytes as u64
+    }
+
+    /// Starts a call: forgets a refused growth of an earlier call.
+    pub fn begin_call(&mut self) {
+        self.limits.denied = false;
+    }
+
+    /// Whether the limiter refused a memory growth since the call began.
+    pub fn memory_denied(&self) -> bool {
+        self.limits.denied
+    }
+
+    /// The store's memory limiter, for `Store::limiter`.
+    pub fn limiter(&mut self) -> &mut dyn wasmtime::ResourceLimiter {
+        &mut self.limits
+    }
+}
+
 /// wasmtime's memory cap, counting the linear memory it lets the instance
 /// have (the `rill_plugin_memory_bytes` gauge).
 pub struct MeteredLimits {

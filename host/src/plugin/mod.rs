@@ -244,24 +244,21 @@ impl Plugin {
     ) -> Result<Plugin, PluginError> {
         let file = manifest.component.clone();
         let grants = grants::Grants::open(&manifest)?;
-        let bytes = std::fs::read(&file).map_err(|source| PluginError::Read {
-            file: file.clone(),
-            source,
-        })?;
-        check_component_header(&bytes).map_err(|detail| PluginError::NotAComponent {
-            file: file.clone(),
-            detail,
-        })?;
-        let hash = hex(&Sha256::digest(&bytes)[..6]);
         let wrong_world = |detail: anyhow::Error| PluginError::WrongWorld {
             file: file.clone(),
             detail,
         };
-        let component = match cache {
-            Some(cache) => cache.component(engine, &bytes),
-            None => Component::new(engine, &bytes),
-        }
-        .map_err(|e| wrong_world(e.into()))?;
+        let (component, hash) = compile(engine, &file, cache).map_err(|unloadable| match unloadable {
+            Unloadable::Read(source) => PluginError::Read {
+                file: file.clone(),
+                source,
+            },
+            Unloadable::NotAComponent(detail) => PluginError::NotAComponent {
+                file: file.clone(),
+                detail,
+            },
+            Unloadable::Compile(detail) => wrong_world(detail),
+        })?;
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| wrong_world(e.into()))?;
         grants::link(&mut linker).map_err(|e| wrong_world(e.into()))?;
@@ -529,6 +526,37 @@ impl RecordProcessor for PluginInstance {
     fn memory_bytes(&self) -> u64 {
         self.store.data().limits.bytes as u64
     }
+}
+
+/// Why a component file could not be compiled: what [`compile`] leaves to
+/// each kind of plugin to name in its own error.
+pub(crate) enum Unloadable {
+    /// The file could not be read.
+    Read(std::io::Error),
+    /// It is not a component (what it is and how to get one).
+    NotAComponent(String),
+    /// Cranelift refused it.
+    Compile(anyhow::Error),
+}
+
+/// Reads the component `file`, checks its preamble and compiles it
+/// (through `cache` when given); returns it with the first 12 hex digits
+/// of its SHA-256 (the build's hash in versions). The first steps of
+/// loading a processor or an interceptor.
+pub(crate) fn compile(
+    engine: &Engine,
+    file: &std::path::Path,
+    cache: Option<&cache::CompileCache>,
+) -> Result<(Component, String), Unloadable> {
+    let bytes = std::fs::read(file).map_err(Unloadable::Read)?;
+    check_component_header(&bytes).map_err(Unloadable::NotAComponent)?;
+    let hash = hex(&Sha256::digest(&bytes)[..6]);
+    let component = match cache {
+        Some(cache) => cache.component(engine, &bytes),
+        None => Component::new(engine, &bytes),
+    }
+    .map_err(|e| Unloadable::Compile(e.into()))?;
+    Ok((component, hash))
 }
 
 /// Distinguishes "not Wasm", "a core module" and "a component" from the

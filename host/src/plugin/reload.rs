@@ -20,14 +20,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::Engine;
 
-/// What a swap replaces: a processor's current manifest and build.
+/// What a swap replaces: a processor's (or an interceptor's) current
+/// manifest and build.
 pub trait SwapTarget: Send + Sync {
-    /// The manifest of the running build.
-    fn manifest(&self) -> Arc<Manifest>;
+    /// Its name, for logs and `rill_hot_swaps_total`.
+    fn name(&self) -> String;
+    /// The files whose change reloads it: its manifest and component.
+    fn files(&self) -> Vec<PathBuf>;
     /// The running build's version (manifest version + content hash).
     fn version(&self) -> String;
-    /// Installs a new build; tasks switch at their next batch boundary.
-    fn install(&self, manifest: Arc<Manifest>, plugin: Arc<Plugin>);
+    /// Loads the changed build off the processing path and installs it:
+    /// `Ok(None)` when nothing changed, `Ok(message)` when swapped (tasks
+    /// switch at their next batch), `Err(why)` when refused.
+    fn reload(&self, engine: &Engine, cache: Option<&CompileCache>) -> Result<Option<String>, String>;
 }
 
 /// Keeps the watches alive; dropping it stops hot swapping.
@@ -45,11 +50,13 @@ impl Reloader {
         cache: Option<CompileCache>,
         targets: Vec<Arc<dyn SwapTarget>>,
     ) -> notify_debouncer_mini::notify::Result<Self> {
-        let watched: Vec<(Vec<PathBuf>, Arc<dyn SwapTarget>)> =
-            targets.iter().map(|t| (files_of(&t.manifest()), t.clone())).collect();
+        let watched: Vec<(Vec<PathBuf>, Arc<dyn SwapTarget>)> = targets
+            .iter()
+            .map(|t| (t.files().iter().map(|f| absolute(f)).collect(), t.clone()))
+            .collect();
         for target in &targets {
             for result in ["swapped", "refused"] {
-                metrics::counter!(crate::observe::metrics::HOT_SWAPS, "processor" => target.manifest().name.clone(), "result" => result)
+                metrics::counter!(crate::observe::metrics::HOT_SWAPS, "processor" => target.name(), "result" => result)
                     .increment(0);
             }
         }
@@ -78,14 +85,6 @@ impl Reloader {
     }
 }
 
-/// The manifest and its component, as absolute paths.
-fn files_of(manifest: &Manifest) -> Vec<PathBuf> {
-    [manifest.path.clone(), manifest.component.clone()]
-        .into_iter()
-        .map(|p| absolute(&p))
-        .collect()
-}
-
 fn absolute(path: &Path) -> PathBuf {
     let dir = path
         .parent()
@@ -102,9 +101,9 @@ fn same_file(event: &Path, watched: &Path) -> bool {
 /// One reload attempt; every outcome is logged, counted
 /// (`rill_hot_swaps_total{result}`) and shown on the status page.
 fn reload(engine: &Engine, cache: Option<&CompileCache>, target: &dyn SwapTarget) {
-    let name = target.manifest().name.clone();
+    let name = target.name();
     let telemetry = crate::observe::telemetry();
-    let result = match try_reload(engine, cache, target) {
+    let result = match target.reload(engine, cache) {
         Ok(None) => return,
         Ok(Some(done)) => {
             tracing::info!("{done}");
@@ -120,15 +119,16 @@ fn reload(engine: &Engine, cache: Option<&CompileCache>, target: &dyn SwapTarget
     metrics::counter!(crate::observe::metrics::HOT_SWAPS, "processor" => name, "result" => result).increment(1);
 }
 
-/// Loads the changed build and installs it: `Ok(None)` when nothing
-/// changed, `Ok(message)` when swapped, `Err(why)` when refused.
-fn try_reload(
+/// A processor's [`SwapTarget::reload`]: loads the changed build of `old`
+/// (running as `version`) and hands it to `install`.
+pub fn reload_processor(
     engine: &Engine,
     cache: Option<&CompileCache>,
-    target: &dyn SwapTarget,
+    old: &Manifest,
+    version: &str,
+    install: impl FnOnce(Arc<Manifest>, Arc<Plugin>),
 ) -> Result<Option<String>, String> {
-    let old = target.manifest();
-    let refused = |why: String| format!("hot swap refused, keeping {} {}: {why}", old.name, target.version());
+    let refused = |why: String| format!("hot swap refused, keeping {} {version}: {why}", old.name);
     let new = Manifest::load(&old.path).map_err(|error| refused(error.to_string()))?;
     if let Err(field) = compatible(&old, &new) {
         return Err(refused(format!(
@@ -138,17 +138,21 @@ fn try_reload(
     }
     let started = Instant::now();
     let plugin = Plugin::load(engine, Arc::new(new.clone()), cache).map_err(|error| refused(error.to_string()))?;
-    let old_version = target.version();
-    if plugin.version.to_string() == old_version && new == *old {
+    if plugin.version.to_string() == version && new == *old {
         return Ok(None);
     }
     let new_version = plugin.version.to_string();
-    target.install(Arc::new(new), Arc::new(plugin));
-    Ok(Some(format!(
-        "hot swap of {}: {old_version} -> {new_version} (loaded in {:.1} ms); tasks switch at their next batch",
-        old.name,
+    install(Arc::new(new), Arc::new(plugin));
+    Ok(Some(swapped(&old.name, version, &new_version, started)))
+}
+
+/// The log line of a swap of `name` from `old` to `new` that started
+/// loading at `started`.
+pub fn swapped(name: &str, old: &str, new: &str, started: Instant) -> String {
+    format!(
+        "hot swap of {name}: {old} -> {new} (loaded in {:.1} ms); tasks switch at their next batch",
         started.elapsed().as_secs_f64() * 1e3
-    )))
+    )
 }
 
 /// The first field a swap may not change, if any.

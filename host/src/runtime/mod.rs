@@ -130,6 +130,8 @@ pub struct ProcessorDef {
     pub manifest: Arc<Manifest>,
     /// The loaded plugin (or a native stand-in).
     pub factory: Arc<dyn ProcessorFactory>,
+    /// The interceptors covering it, in call order (none for most).
+    pub interceptors: Vec<Arc<crate::intercept::InterceptorSpec>>,
 }
 
 /// Puts the topics `topology` needs in place: checks co-partitioning and
@@ -282,12 +284,23 @@ pub fn run_connected(
                 .copied()
                 .max();
             let spec = ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()));
-            Arc::new(spec.with_topics(topics.clone(), inputs.unwrap_or(1)))
+            Arc::new(
+                spec.with_topics(topics.clone(), inputs.unwrap_or(1))
+                    .with_interceptors(p.interceptors.clone()),
+            )
         })
         .collect();
     let _reloader = match &options.hot_swap {
         Some(hot) => {
-            let targets = specs.iter().map(|s| s.clone() as Arc<dyn SwapTarget>).collect();
+            let mut targets: Vec<Arc<dyn SwapTarget>> =
+                specs.iter().map(|s| s.clone() as Arc<dyn SwapTarget>).collect();
+            let mut interceptors: Vec<&Arc<crate::intercept::InterceptorSpec>> = Vec::new();
+            for spec in specs.iter().flat_map(|s| &s.interceptors) {
+                if !interceptors.iter().any(|i| Arc::ptr_eq(i, spec)) {
+                    interceptors.push(spec);
+                }
+            }
+            targets.extend(interceptors.into_iter().map(|i| i.clone() as Arc<dyn SwapTarget>));
             Some(Reloader::start(hot.engine.clone(), hot.cache.clone(), targets).context("watching plugin files")?)
         }
         None => None,

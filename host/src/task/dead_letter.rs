@@ -141,6 +141,7 @@ impl DeadLetters {
                 timestamp: record.timestamp,
                 input: None,
                 offsets: None,
+                listener: None,
             },
             ack,
         )

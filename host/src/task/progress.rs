@@ -25,6 +25,10 @@ pub struct TaskProgress {
     /// Why the task stopped, when it failed (its outputs could not be
     /// delivered for a reason other than the records themselves).
     failure: Mutex<Option<TaskFailure>>,
+    /// Input positions committed since the task last looked (topic, next
+    /// offset), for its interceptors' `on-commit`: the commit happens on
+    /// the poll loop, the interceptors live on the task's worker.
+    committed: Mutex<Vec<(Arc<str>, i64)>>,
 }
 
 /// Why a task stopped for good (until a restart) while the application
@@ -48,6 +52,17 @@ pub enum TaskFailure {
 pub type Committable = Result<HashMap<Arc<str>, i64>, DeliveryError>;
 
 impl TaskProgress {
+    /// The manager committed `offset` (the next to read) of `topic` on the
+    /// task's partition.
+    pub fn note_committed(&self, topic: Arc<str>, offset: i64) {
+        self.committed.lock().push((topic, offset));
+    }
+
+    /// Commits noted since the last call, oldest first.
+    pub fn take_committed(&self) -> Vec<(Arc<str>, i64)> {
+        std::mem::take(&mut *self.committed.lock())
+    }
+
     /// Records a processed batch whose outputs are in flight under `ack`.
     pub fn push(&self, positions: Positions, ack: Arc<BatchAck>) {
         self.pending.lock().push_back((positions, ack));

@@ -42,6 +42,9 @@ pub struct ProcessorSpec {
     current: RwLock<(Arc<Manifest>, Arc<dyn ProcessorFactory>)>,
     /// Bumped on every swap; a task compares it at each batch boundary.
     generation: AtomicU64,
+    /// The interceptors covering this processor, in the order they are
+    /// called (docs/interceptors.md).
+    pub interceptors: Vec<Arc<crate::intercept::InterceptorSpec>>,
 }
 
 impl ProcessorSpec {
@@ -78,6 +81,7 @@ impl ProcessorSpec {
             totals: Arc::default(),
             current: RwLock::new((Arc::new(manifest.clone()), factory)),
             generation: AtomicU64::new(0),
+            interceptors: Vec::new(),
         }
     }
 
@@ -98,6 +102,12 @@ impl ProcessorSpec {
     /// Every output name the plugin may emit to (without a chosen topic).
     pub fn output_names(&self) -> impl Iterator<Item = &String> {
         self.outputs.keys().chain(self.routed.iter().map(|r| &r.name))
+    }
+
+    /// The same processor with `interceptors` covering it, in call order.
+    pub fn with_interceptors(mut self, interceptors: Vec<Arc<crate::intercept::InterceptorSpec>>) -> Self {
+        self.interceptors = interceptors;
+        self
     }
 
     /// Stream and table topics: what tasks of this processor are assigned.
@@ -145,16 +155,28 @@ pub struct StateConfig {
 }
 
 impl crate::plugin::reload::SwapTarget for ProcessorSpec {
-    fn manifest(&self) -> Arc<Manifest> {
-        ProcessorSpec::manifest(self)
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        let manifest = self.manifest();
+        vec![manifest.path.clone(), manifest.component.clone()]
     }
 
     fn version(&self) -> String {
         self.factory().version()
     }
 
-    fn install(&self, manifest: Arc<Manifest>, plugin: Arc<crate::plugin::Plugin>) {
-        self.swap(manifest, plugin);
+    fn reload(
+        &self,
+        engine: &wasmtime::Engine,
+        cache: Option<&crate::plugin::cache::CompileCache>,
+    ) -> Result<Option<String>, String> {
+        let version = self.factory().version();
+        crate::plugin::reload::reload_processor(engine, cache, &self.manifest(), &version, |manifest, plugin| {
+            self.swap(manifest, plugin)
+        })
     }
 }
 

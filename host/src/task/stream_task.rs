@@ -28,6 +28,7 @@ pub use super::dead_letter::headers;
 pub use super::error::TaskError;
 
 mod fields;
+mod intercepted;
 mod route;
 mod stage;
 mod traps;
@@ -71,6 +72,12 @@ pub struct StreamTask {
     clock: Arc<dyn Clock>,
     /// The stages' `[fields]` as one plan, and the batch's parses.
     fields: fields::TaskFields,
+    /// The interceptors of the task's stages; `None` without any.
+    chain: Option<crate::intercept::Chain>,
+    /// Per stage: whether its sends wait for the chain's `on-send`.
+    intercepts_sends: Vec<bool>,
+    /// Sends held for `on-send` until the batch (or tick) is sealed.
+    outbox: std::cell::RefCell<Vec<crate::intercept::Sending>>,
 }
 
 /// A stage's clocks: its own stream time and each windowed store's (in
@@ -141,7 +148,7 @@ impl StreamTask {
         for (stage, view) in stages.iter_mut().zip(views) {
             stage.fields = view;
         }
-        let sources = spec
+        let sources: Vec<Source> = spec
             .sources
             .iter()
             .map(|s| Source {
@@ -151,7 +158,20 @@ impl StreamTask {
                 alias: s.alias.clone(),
             })
             .collect();
+        let covered: Vec<Vec<_>> = spec.processors().map(|p| p.interceptors.clone()).collect();
+        let chain = crate::intercept::Chain::new(
+            &id.to_string(),
+            id.partition,
+            &covered,
+            sources.iter().map(|s| (s.name.clone(), s.stage)).collect(),
+        );
+        let intercepts_sends = (0..stages.len())
+            .map(|s| chain.as_ref().is_some_and(|c| c.intercepts_sends(s)))
+            .collect();
         Ok(StreamTask {
+            chain,
+            intercepts_sends,
+            outbox: Default::default(),
             id,
             spec,
             stages,
@@ -185,7 +205,14 @@ impl StreamTask {
     /// Writes each stage's checkpoint after the task's outputs and
     /// changelog records are acknowledged, so a clean restart restores
     /// nothing.
-    pub fn close(self) -> Result<(), TaskError> {
+    pub fn close(mut self) -> Result<(), TaskError> {
+        if self.chain.is_some() {
+            // The interceptors see the last acknowledgements and commits.
+            if let Err(e) = self.producer.flush(Duration::from_secs(60)) {
+                tracing::warn!(task = %self.id, "flushing before closing the interceptors: {e}");
+            }
+            self.intercept_turn();
+        }
         if self.stages.iter().all(|s| s.state.is_none()) {
             return Ok(());
         }
@@ -254,6 +281,8 @@ impl StreamTask {
             }
         }
         self.fields.clear();
+        self.intercept_turn();
+        let dropped = self.intercept_consume(&mut records);
         // Where each record enters the chain, worked out on the topic it
         // was read from (before a repartition topic takes its alias). A
         // partition's records come in runs, so the previous record's source
@@ -295,6 +324,15 @@ impl StreamTask {
             .zip(ends)
             .filter_map(|(source, end)| Some((source.name.clone(), end?)))
             .collect();
+        if let Some(dropped) = dropped {
+            // Consumed (their offsets count above), never processed.
+            let mut keep = dropped.iter().map(|d| !d);
+            records.retain(|_| keep.next().unwrap_or(true));
+            let mut keep = dropped.iter().map(|d| !d);
+            entries.retain(|_| keep.next().unwrap_or(true));
+            let mut keep = dropped.iter().map(|d| !d);
+            sources.retain(|_| keep.next().unwrap_or(true));
+        }
         // The batch's inputs (and every stage's) stay alive until its
         // outputs are acknowledged, so an output the brokers refuse later
         // can dead-letter its input.
@@ -331,6 +369,7 @@ impl StreamTask {
             if std::mem::take(&mut self.abandoned) || self.paused {
                 // Nothing of this batch counts as processed; its offsets
                 // are never committed.
+                self.flush_outbox(&batch)?;
                 batch.ack.seal();
                 return Ok(());
             }
@@ -343,6 +382,7 @@ impl StreamTask {
         for stage in &mut self.stages {
             stage.idle_base = None;
         }
+        self.flush_outbox(&batch)?;
         batch.ack.seal();
         self.progress.push(positions, batch.ack);
         Ok(())
@@ -479,6 +519,7 @@ impl StreamTask {
                     timestamp: 0,
                     input: None,
                     offsets: Some(state.changelog_end(&record.topic)),
+                    listener: None,
                 },
                 ack,
             )?;

@@ -198,7 +198,12 @@ impl Application {
         let specs: Vec<Arc<ProcessorSpec>> = self
             .processors
             .iter()
-            .map(|p| Arc::new(ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))))
+            .map(|p| {
+                Arc::new(
+                    ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))
+                        .with_interceptors(p.interceptors.clone()),
+                )
+            })
             .collect();
         let subtopologies: Vec<Arc<TaskSpec>> = self
             .topology()

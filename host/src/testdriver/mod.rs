@@ -98,12 +98,15 @@ impl Suite {
         let engine = new_engine().map_err(|e| spec.error(at, e.to_string()))?;
         let cache = CompileCache::new(cache.to_path_buf());
         let mut processors = Vec::new();
-        for m in &loaded.processors {
+        let interceptors = crate::intercept::load_for_app(&engine, Some(&cache), &loaded)
+            .map_err(|e| spec.error(at, e.to_string()))?;
+        for (m, interceptors) in loaded.processors.iter().zip(interceptors) {
             let plugin = Plugin::load(&engine, m.clone(), Some(&cache))
                 .map_err(|e| spec.error(at, format!("{}: {e}", m.name)))?;
             processors.push(ProcessorDef {
                 manifest: m.clone(),
                 factory: std::sync::Arc::new(plugin),
+                interceptors,
             });
         }
         let app = Application {

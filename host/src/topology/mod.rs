@@ -29,6 +29,24 @@ pub struct Topology {
     pub subtopologies: Vec<SubTopology>,
     /// Tables every instance holds in full, bootstrapped before processing.
     pub global_tables: Vec<GlobalTable>,
+    /// Interceptors, in call order (docs/interceptors.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interceptors: Vec<InterceptorNode>,
+}
+
+/// An interceptor as `rill describe` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterceptorNode {
+    /// Manifest name.
+    pub name: String,
+    /// Manifest version.
+    pub version: String,
+    /// The manifest file.
+    pub manifest: String,
+    /// The calls the host makes (`events`).
+    pub events: Vec<&'static str>,
+    /// The processors it covers.
+    pub processors: Vec<String>,
 }
 
 /// Processors connected in memory, and the topics they read and write.
@@ -217,7 +235,19 @@ impl Topology {
 
     /// The plan for an application file.
     pub fn plan_app(application_id: &str, app: &App) -> Topology {
-        Self::build(application_id, &app.processors, &app.connections)
+        let mut topology = Self::build(application_id, &app.processors, &app.connections);
+        topology.interceptors = app
+            .interceptors
+            .iter()
+            .map(|d| InterceptorNode {
+                name: d.manifest.name.clone(),
+                version: d.manifest.version.clone(),
+                manifest: d.manifest.path.display().to_string(),
+                events: d.manifest.events.iter().map(|e| e.name()).collect(),
+                processors: d.processors.clone(),
+            })
+            .collect();
+        topology
     }
 
     /// The plan for `manifests` joined by `connections` (validated, as an
@@ -273,6 +303,7 @@ impl Topology {
             application_id: application_id.to_string(),
             subtopologies,
             global_tables,
+            interceptors: Vec::new(),
         }
     }
 

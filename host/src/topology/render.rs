@@ -142,6 +142,14 @@ fn text(t: &Topology) -> String {
             );
         }
     }
+    if !t.interceptors.is_empty() {
+        out.push_str("   Interceptors (in call order):\n");
+        for i in &t.interceptors {
+            let _ = writeln!(out, "    {} ({}): {}", i.name, i.version, i.events.join(", "));
+            let _ = writeln!(out, "      manifest: {}", i.manifest);
+            let _ = writeln!(out, "      covers: {}", i.processors.join(", "));
+        }
+    }
     out
 }
 
@@ -396,6 +404,23 @@ mod tests {
         golden("route.json", &render(&t, Format::Json));
         golden("route.dot", &render(&t, Format::Dot));
         golden("route.mmd", &render(&t, Format::Mermaid));
+    }
+
+    #[test]
+    fn the_intercepted_metrics_application_lists_its_interceptors_in_call_order() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut app = crate::app::App::load(&root.join("apps/metrics-intercepted.toml")).unwrap();
+        for p in &mut app.processors {
+            let m = Arc::make_mut(p);
+            m.path = m.path.strip_prefix(root).unwrap_or(&m.path).to_path_buf();
+        }
+        for i in &mut app.interceptors {
+            let m = Arc::make_mut(&mut i.manifest);
+            m.path = m.path.strip_prefix(root).unwrap_or(&m.path).to_path_buf();
+        }
+        let t = Topology::plan_app("metrics", &app);
+        golden("app-metrics-intercepted.txt", &render(&t, Format::Text));
+        golden("app-metrics-intercepted.json", &render(&t, Format::Json));
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl TaskManager {
         match committer.commit(&due) {
             Ok(()) => {
                 self.refused_by_rebalance = false;
+                self.tell_committed(&due);
                 self.positions.committed(due);
             }
             Err(error @ CommitError::Rebalancing(_)) => {
@@ -103,12 +104,26 @@ impl TaskManager {
         let committed = outcome.is_ok();
         let outcome = outcome.and_then(|due| {
             tracing::debug!(offsets = due.len(), "transaction committed");
+            self.tell_committed(&due);
             self.positions.committed(due);
             txn.begin()
         });
         self.resume_workers(barriers, committed);
         if let Err(error) = outcome {
             self.abandon_transaction(&*txn, error);
+        }
+    }
+
+    /// Tells each task the offsets of its partitions that just committed,
+    /// for its interceptors' `on-commit` (delivered at its next turn).
+    pub(super) fn tell_committed(&self, due: &[Offset]) {
+        for (id, entry) in &self.tasks {
+            let topics = self.topics_of(id);
+            for (topic, partition, offset) in due {
+                if *partition == id.partition && topics.contains(topic) {
+                    entry.progress.note_committed(topic.as_str().into(), *offset);
+                }
+            }
         }
     }
 

@@ -143,6 +143,22 @@ impl StreamTask {
         let timestamp = output.timestamp.unwrap_or(record.timestamp);
         let mut sent = 0;
         for topic in topics {
+            if self.intercepts_sends[s] {
+                // Held for the interceptors' `on-send`, sent when the batch
+                // is sealed (`flush_outbox`).
+                self.outbox.borrow_mut().push(crate::intercept::Sending {
+                    id: 0,
+                    stage: s,
+                    input,
+                    topic: Arc::from(topic),
+                    key: output.key.clone(),
+                    value: output.value.clone(),
+                    headers: output.headers.clone(),
+                    timestamp,
+                });
+                sent += 1;
+                continue;
+            }
             let outgoing = OutgoingRecord {
                 topic,
                 partition: None,
@@ -156,6 +172,7 @@ impl StreamTask {
                 timestamp,
                 input: Some(input),
                 offsets: None,
+                listener: None,
             };
             match self.producer.send(outgoing, ack) {
                 Ok(()) => sent += 1,

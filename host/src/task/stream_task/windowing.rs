@@ -459,6 +459,7 @@ impl StreamTask {
     /// idle for its `idle-advance`, moves its clocks on with the wall clock
     /// (closing windows and firing stream-time timers).
     pub fn tick(&mut self, now_ms: i64) -> Result<(), TaskError> {
+        self.intercept_turn();
         if self.paused {
             return Ok(());
         }
@@ -523,6 +524,7 @@ impl StreamTask {
             refusals,
         };
         work(self, &batch)?;
+        self.flush_outbox(&batch)?;
         batch.ack.seal();
         // Outputs still in flight (or refused) hold back later commits;
         // work that sent nothing, or whose outputs are already

@@ -88,7 +88,18 @@ fn wit_dir(root: &Path, plugin: &str) -> PathBuf {
     if own.exists() { own } else { root.join("wit") }
 }
 
-/// Python processors (every plugin directory with an `app.py`) are built
+/// Whether the plugin in `dir` is an interceptor (`kind = "interceptor"`
+/// before the manifest's first table; read as text, as this build script
+/// has no TOML parser), built for the `rill:interceptor` world.
+fn is_interceptor(dir: &Path) -> bool {
+    let text = std::fs::read_to_string(dir.join("plugin.toml")).unwrap_or_default();
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .take_while(|line| !line.starts_with('['))
+        .any(|line| line.replace(' ', "") == "kind=\"interceptor\"")
+}
+
+/// Python processors and interceptors (every plugin directory with an `app.py`) are built
 /// with componentize-py, which scripts/setup.sh installs, bundling the rill
 /// Python SDK (`guest-sdk/python`) into each component.
 fn build_python(root: &Path, out_dir: &Path) {
@@ -114,10 +125,15 @@ fn build_python(root: &Path, out_dir: &Path) {
         let plugin = plugin.as_str();
         let dir = root.join("plugins").join(plugin);
         let output = out_dir.join(format!("{plugin}.wasm"));
+        let (wit, world) = if is_interceptor(&dir) {
+            (root.join("wit/interceptor"), "interceptor")
+        } else {
+            (wit_dir(root, plugin), "processor")
+        };
         let status = Command::new(&tool)
             .args(["-d"])
-            .arg(wit_dir(root, plugin))
-            .args(["-w", "processor", "componentize", "-p"])
+            .arg(wit)
+            .args(["-w", world, "componentize", "-p"])
             .arg(&dir)
             .arg("-p")
             .arg(&sdk)

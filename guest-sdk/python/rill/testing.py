@@ -20,21 +20,27 @@ in `dead_letters`, and fires timers when stream time (the largest
 timestamp processed without an error) or the wall clock passes them.
 Window assignment is left to the host: `aggregate` and `emit_window` call
 a processor's window handlers directly.
+
+`InterceptorDriver` does the same for an interceptor (`rill.intercept`):
+built from its manifest's `[config]`, handed batches as the host hands
+them (`consume`, `commit`, `send` numbering ids, `acknowledge`).
 """
 
 import bisect
 import json
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import _fields, _host
 from ._processor import Definition
 from ._types import message_of
 from ._types import INPUT, OMITTED, TOPIC_SEPARATOR, Clock, Error, Header, Output, Record, StateError, Tick
 from .codecs import to_bytes
+from .intercept import Acknowledgement, CommittedOffset, ConsumedRecord, SendRecord, build, checked
 
 
 @dataclass
@@ -176,14 +182,7 @@ class Driver:
             self.definition.run_init(json.dumps(config if config is not None else table.get("config", {})))
 
     def _manifest(self, path: str) -> dict:
-        candidates = [path]
-        if not os.path.isabs(path) and self.definition.module_file:
-            candidates.append(os.path.join(os.path.dirname(self.definition.module_file), path))
-        for candidate in candidates:
-            if os.path.exists(candidate):
-                with open(candidate, "rb") as f:
-                    return tomllib.load(f)
-        raise FileNotFoundError(f"no manifest at {' or '.join(candidates)}")
+        return _read_manifest(path, self.definition.module_file)
 
     def _installed(self):
         driver = self
@@ -352,6 +351,84 @@ class Driver:
             self.tables[topic][k] = to_bytes(value)
 
 
+def _module_file(target: Any) -> Optional[str]:
+    """The file of the module defining `target`, if any."""
+    return getattr(sys.modules.get(getattr(target, "__module__", ""), None), "__file__", None)
+
+
+def _read_manifest(path: str, module_file: Optional[str]) -> dict:
+    """The plugin.toml at `path`, tried as given and, when relative, next
+    to `module_file` (the plugin's app.py)."""
+    candidates = [path]
+    if not os.path.isabs(path) and module_file:
+        candidates.append(os.path.join(os.path.dirname(module_file), path))
+    for candidate in candidates:
+        if os.path.exists(candidate):
+            with open(candidate, "rb") as f:
+                return tomllib.load(f)
+    raise FileNotFoundError(f"no manifest at {' or '.join(candidates)}")
+
+
+class InterceptorDriver:
+    """Builds `target` from the manifest's `[config]` (`manifest`: a
+    plugin.toml path, relative paths also tried next to the module defining
+    `target`) with `config` entries overriding it, as the host's `init`
+    does; then hands it batches. A hook's exception propagates (the host
+    would log it and apply nothing), and so does the wrong number of
+    actions or an action the call does not take (DROP for a send)."""
+
+    def __init__(self, target: Any, manifest: Optional[str] = None, config: Optional[dict] = None):
+        table = _read_manifest(manifest, _module_file(target)) if manifest else {}
+        if manifest and table.get("kind") != "interceptor":
+            raise ValueError(f"{manifest} is not an interceptor's manifest: it needs kind = \"interceptor\"")
+        self.events: Optional[List[str]] = table.get("events") if manifest else None
+        merged = {**table.get("config", {}), **(config or {})}
+        self.interceptor = build(target, json.dumps(merged))
+        self._next_offset = 0
+        self._next_id = 0
+
+    def _listed(self, event: str) -> None:
+        """A hook the manifest's `events` leaves out is never called by the
+        host; calling it here is a test's mistake."""
+        if self.events is not None and event not in self.events:
+            raise ValueError(f"the manifest's events {self.events} do not list \"{event}\": the host never calls it")
+
+    def consume(self, records: List[ConsumedRecord]) -> list:
+        """`on-consume` of `records`; a record whose offset is 0 gets the
+        next offset in turn, as if read one after another. Returns the
+        actions."""
+        self._listed("consume")
+        batch = []
+        for record in records:
+            if record.offset == 0:
+                record = replace(record, offset=self._next_offset)
+            self._next_offset = record.offset + 1
+            batch.append(record)
+        return checked("on_consume", self.interceptor.on_consume(batch), len(batch))
+
+    def commit(self, offsets: List[CommittedOffset]) -> None:
+        """`on-commit` of `offsets`."""
+        self._listed("commit")
+        self.interceptor.on_commit(list(offsets))
+
+    def send(self, records: List[SendRecord]) -> Tuple[list, List[int]]:
+        """`on-send` of `records`, numbered as the host numbers them;
+        returns the actions and the ids given."""
+        self._listed("send")
+        batch = []
+        for record in records:
+            batch.append(replace(record, id=self._next_id))
+            self._next_id += 1
+        actions = checked("on_send", self.interceptor.on_send(batch), len(batch))
+        return actions, [r.id for r in batch]
+
+    def acknowledge(self, acks: List[Acknowledgement]) -> None:
+        """`on-acknowledgement` of `acks`."""
+        self._listed("acknowledgement")
+        self.interceptor.on_acknowledgement(list(acks))
+
+
+
 def load_app(path: str, name: str = "app"):
     """Imports the plugin module `name`.py of the directory holding `path`
     (or its parent, for a test in the plugin's tests/ directory) under a
@@ -366,8 +443,6 @@ def load_app(path: str, name: str = "app"):
             unique = f"rill_plugin_{re.sub(r'[^0-9A-Za-z_]', '_', os.path.basename(directory))}_{name}"
             spec = importlib.util.spec_from_file_location(unique, file)
             module = importlib.util.module_from_spec(spec)
-            import sys
-
             sys.modules[unique] = module
             spec.loader.exec_module(module)
             return module

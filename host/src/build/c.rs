@@ -8,6 +8,7 @@
 use super::error::BuildError;
 use super::toolbox::Toolbox;
 use super::toolchain::{Toolchain, run_step};
+use super::world::World;
 use std::path::Path;
 use std::process::Command;
 
@@ -15,7 +16,7 @@ use std::process::Command;
 pub(crate) struct C;
 
 impl Toolchain for C {
-    fn build(&self, project: &Path, tools: &Toolbox, _scratch: &Path, out: &Path) -> Result<(), BuildError> {
+    fn build(&self, project: &Path, _: World, tools: &Toolbox, _scratch: &Path, out: &Path) -> Result<(), BuildError> {
         tools.c_component()?;
         let clang = tools.clang()?;
         let script = tools.in_home("tools/c/build-plugin.sh")?;

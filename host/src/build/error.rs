@@ -41,6 +41,11 @@ pub enum BuildError {
         /// The marker files, with their languages.
         markers: String,
     },
+    /// The project is an interceptor in a language whose SDK has none.
+    #[error(
+        "{0} interceptors cannot be built yet: its SDK has no interceptor bindings\n  fix: write the interceptor in Rust or Python (docs/interceptors.md)"
+    )]
+    NoInterceptorBuild(&'static str),
     /// The rill checkout (SDKs, WIT, build tools) is not where it was looked for.
     #[error(
         "the rill checkout was not found at {0} (no scripts/setup.sh there)\n  fix: set RILL_HOME (or --rill-home) to the rill checkout that `rill` was built from"

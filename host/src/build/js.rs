@@ -8,6 +8,7 @@
 use super::error::BuildError;
 use super::toolbox::Toolbox;
 use super::toolchain::{Toolchain, run_step};
+use super::world::World;
 use std::path::Path;
 use std::process::Command;
 
@@ -15,7 +16,7 @@ use std::process::Command;
 pub(crate) struct Js;
 
 impl Toolchain for Js {
-    fn build(&self, project: &Path, tools: &Toolbox, _scratch: &Path, out: &Path) -> Result<(), BuildError> {
+    fn build(&self, project: &Path, _: World, tools: &Toolbox, _scratch: &Path, out: &Path) -> Result<(), BuildError> {
         tools.js_tool("esbuild")?;
         tools.js_tool("componentize-js")?;
         let script = tools.in_home("tools/js/build-plugin.sh")?;

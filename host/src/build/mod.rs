@@ -5,6 +5,10 @@
 //! projects made by `rill new`), by writing a temporary file and renaming
 //! it, so a `rill run` watching the file never loads half of one.
 //!
+//! An interceptor's project (`kind = "interceptor"` in plugin.toml) is built
+//! for the `rill:interceptor` world ([`World`]); Rust and Python can build
+//! one, JavaScript and C not yet.
+//!
 //! Only what scripts/setup.sh installed is used ([`Toolbox`]); each
 //! language's steps are a [`toolchain::Toolchain`] in a file of its own.
 
@@ -18,12 +22,14 @@ mod rust;
 mod tests;
 mod toolbox;
 mod toolchain;
+mod world;
 
 pub use error::BuildError;
 pub use language::Language;
 pub use toolbox::Toolbox;
+pub use world::World;
 
-use crate::manifest::Manifest;
+use crate::manifest::{InterceptorManifest, Manifest};
 use std::path::{Path, PathBuf};
 
 /// The manifest file of a project folder.
@@ -52,25 +58,41 @@ pub fn build(dir: &Path, tools: &Toolbox) -> Result<Built, BuildError> {
         return Err(BuildError::NoManifest(dir));
     }
     let language = Language::detect(&dir)?;
-    let manifest = Manifest::load(&manifest_path)?;
+    let (component, world) = target(&manifest_path)?;
+    if world == World::Interceptor && !matches!(language, Language::Rust | Language::Python) {
+        return Err(BuildError::NoInterceptorBuild(language.title()));
+    }
     let scratch = tempfile::Builder::new()
         .prefix("rill-build-")
         .tempdir()
         .map_err(BuildError::io(std::env::temp_dir()))?;
     let out = scratch.path().join("component.wasm");
-    language.toolchain().build(&dir, tools, scratch.path(), &out)?;
+    language.toolchain().build(&dir, world, tools, scratch.path(), &out)?;
     if !out.is_file() {
         return Err(BuildError::NoComponent {
             step: format!("the {} build", language.title()),
             detail: format!("{} is missing", out.display()),
         });
     }
-    let bytes = place(&out, &manifest.component)?;
+    let bytes = place(&out, &component)?;
     Ok(Built {
         language,
-        component: manifest.component,
+        component,
         bytes,
     })
+}
+
+/// The component a project's manifest names and the world it needs, the
+/// manifest validated as the kind it declares.
+fn target(manifest_path: &Path) -> Result<(PathBuf, World), BuildError> {
+    let text = std::fs::read_to_string(manifest_path).map_err(BuildError::io(manifest_path))?;
+    // A file that does not parse is reported by the processor manifest's checks.
+    let kind = text.parse::<toml::Table>().ok().and_then(|t| t.get("kind").cloned());
+    if kind.as_ref().and_then(toml::Value::as_str) == Some("interceptor") {
+        let manifest = InterceptorManifest::parse(manifest_path, &text)?;
+        return Ok((manifest.component, World::Interceptor));
+    }
+    Ok((Manifest::parse(manifest_path, &text)?.component, World::Processor))
 }
 
 /// Copies `built` to `<component>.tmp` beside `component`, then renames it

@@ -5,6 +5,7 @@
 use super::error::BuildError;
 use super::toolbox::Toolbox;
 use super::toolchain::{Toolchain, run_step};
+use super::world::World;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,7 +16,7 @@ pub(crate) struct Rust;
 const TARGET: &str = "wasm32-wasip2";
 
 impl Toolchain for Rust {
-    fn build(&self, project: &Path, tools: &Toolbox, _scratch: &Path, out: &Path) -> Result<(), BuildError> {
+    fn build(&self, project: &Path, _: World, tools: &Toolbox, _scratch: &Path, out: &Path) -> Result<(), BuildError> {
         let rust_fix = || "install Rust with rustup (https://rustup.rs), then run scripts/setup.sh".to_string();
         check_target(project, tools, rust_fix)?;
         let manifest = project.join("Cargo.toml");

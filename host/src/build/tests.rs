@@ -217,3 +217,41 @@ fn placing_a_component_replaces_the_old_one_and_leaves_no_temporary_file() {
     assert_eq!(std::fs::read(&component).unwrap(), b"new component");
     assert!(!dir.path().join("nested/demo.wasm.tmp").exists());
 }
+
+const INTERCEPTOR_TEXT: &str = r#"
+manifest-version = 1
+kind = "interceptor"
+name = "audit"
+version = "0.1.0"
+component = "audit.wasm"
+events = ["consume"]
+"#;
+
+#[test]
+fn an_interceptor_project_is_validated_as_one_and_refused_where_its_sdk_has_none() {
+    let (_home, tools) = bare_toolbox();
+    let js = project(&["app.js"]);
+    std::fs::write(js.path().join(MANIFEST), INTERCEPTOR_TEXT).unwrap();
+    let error = build(js.path(), &tools).unwrap_err();
+    assert!(matches!(error, BuildError::NoInterceptorBuild("JavaScript")), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("fix: write the interceptor in Rust or Python"),
+        "{error}"
+    );
+    // Python gets past the manifest (a processor's checks would refuse it) to its tool.
+    let python = project(&["app.py"]);
+    std::fs::write(python.path().join(MANIFEST), INTERCEPTOR_TEXT).unwrap();
+    let message = build(python.path(), &tools).unwrap_err().to_string();
+    assert!(message.starts_with("componentize-py is missing: "), "{message}");
+    // An invalid interceptor manifest is reported as such.
+    std::fs::write(
+        python.path().join(MANIFEST),
+        INTERCEPTOR_TEXT.replace("events = [\"consume\"]", ""),
+    )
+    .unwrap();
+    let error = build(python.path(), &tools).unwrap_err();
+    assert!(matches!(error, BuildError::Manifest(_)), "{error}");
+    assert!(error.to_string().contains("events"), "{error}");
+}

@@ -4,6 +4,7 @@
 
 use super::error::BuildError;
 use super::toolbox::Toolbox;
+use super::world::World;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -12,8 +13,17 @@ pub(crate) trait Toolchain: Sync {
     /// Builds the project in folder `project` (holding plugin.toml and the
     /// language's files) into the component file `out` (a scratch path; the
     /// caller moves it next to the manifest). `scratch` is an empty folder
-    /// for intermediate files, removed afterwards.
-    fn build(&self, project: &Path, tools: &Toolbox, scratch: &Path, out: &Path) -> Result<(), BuildError>;
+    /// for intermediate files, removed afterwards. `world` is the WIT world
+    /// the manifest's kind needs (only Rust and Python are asked to build
+    /// an interceptor).
+    fn build(
+        &self,
+        project: &Path,
+        world: World,
+        tools: &Toolbox,
+        scratch: &Path,
+        out: &Path,
+    ) -> Result<(), BuildError>;
 }
 
 /// Runs one build step, its output captured: a failure carries what it

@@ -6,9 +6,10 @@
 //! An interceptor is a type that implements [`Interceptor`]; every method
 //! has a pass-through default, so it writes only the hooks it needs (and
 //! its manifest's `events` lists only those, so the host calls nothing
-//! else). One [`export_interceptor!`](crate::export_interceptor) line turns
-//! it into a component when built for `wasm32-wasip2`; natively, the same
-//! code runs in unit tests through [`InterceptorDriver`].
+//! else). One `rill_interceptor_abi::export_interceptor!` line (the
+//! bindings' crate, so this SDK never names it back) turns it into a
+//! component when built for `wasm32-wasip2`; natively, the same code runs
+//! in unit tests through [`InterceptorDriver`].
 //!
 //! ```
 //! use rill_sdk::Error;
@@ -26,7 +27,7 @@
 //!         Ok(if record.key.is_some() { ConsumeAction::Pass } else { ConsumeAction::Drop })
 //!     }
 //! }
-//! rill_sdk::export_interceptor!(KeyedOnly);
+//! // In the plugin: rill_interceptor_abi::export_interceptor!(KeyedOnly);
 //!
 //! let mut driver = rill_sdk::intercept::InterceptorDriver::<KeyedOnly>::new("{}").unwrap();
 //! let actions = driver.consume(vec![
@@ -405,51 +406,6 @@ impl<I: Interceptor> InterceptorDriver<I> {
         )
         .map(drop)
     }
-}
-
-/// Exports an [`Interceptor`] as the plugin's component.
-///
-/// Write it once, at the top level of the interceptor crate, which also
-/// depends on `rill-interceptor-abi` (the world's bindings live there, so
-/// processors built with this SDK never carry them). On `wasm32` it
-/// generates the `rill:interceptor` world's exports, each calling the
-/// trait's hook per item and then `end_batch`; natively it expands to
-/// nothing.
-#[macro_export]
-macro_rules! export_interceptor {
-    ($interceptor:ty) => {
-        #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            use ::rill_interceptor_abi as abi;
-            struct RillInterceptor;
-            impl abi::Guest for RillInterceptor {
-                fn init(config: ::std::string::String) -> ::std::result::Result<(), ::std::string::String> {
-                    abi::init::<$interceptor>(config)
-                }
-                fn on_consume(
-                    records: ::std::vec::Vec<abi::ConsumedRecord>,
-                ) -> ::std::result::Result<::std::vec::Vec<abi::ConsumeAction>, ::std::string::String> {
-                    abi::on_consume::<$interceptor>(records)
-                }
-                fn on_commit(
-                    offsets: ::std::vec::Vec<abi::CommittedOffset>,
-                ) -> ::std::result::Result<(), ::std::string::String> {
-                    abi::on_commit::<$interceptor>(offsets)
-                }
-                fn on_send(
-                    records: ::std::vec::Vec<abi::SendRecord>,
-                ) -> ::std::result::Result<::std::vec::Vec<abi::SendAction>, ::std::string::String> {
-                    abi::on_send::<$interceptor>(records)
-                }
-                fn on_acknowledgement(
-                    acks: ::std::vec::Vec<abi::Acknowledgement>,
-                ) -> ::std::result::Result<(), ::std::string::String> {
-                    abi::on_acknowledgement::<$interceptor>(acks)
-                }
-            }
-            ::rill_interceptor_abi::export_interceptor_world!(RillInterceptor with_types_in ::rill_interceptor_abi::bindings);
-        };
-    };
 }
 
 #[cfg(test)]

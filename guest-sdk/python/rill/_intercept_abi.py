@@ -11,8 +11,8 @@ from wit_world.imports import types as wit_types
 
 from . import _host
 from ._types import Header, message_of
-from .intercept import (DROP, PASS, Acknowledgement, CommittedOffset, ConsumedRecord, RecordMetadata,
-                        SendRecord, build, checked)
+from ._intercept_types import (DROP, PASS, Acknowledgement, CommittedOffset, ConsumedRecord, RecordMetadata,
+                               SendRecord, build, checked)
 
 _LEVELS = {name: getattr(wit_log.Level, name.upper()) for name in ("trace", "debug", "info", "warn", "error")}
 

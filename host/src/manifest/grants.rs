@@ -4,7 +4,7 @@
 //! (`plugin/grants.rs`), since it depends on the machine, not the manifest.
 
 use super::raw::RawGrant;
-use super::validate::{Problems, parse_bytes};
+use super::problems::{Problems, parse_bytes};
 use std::path::{Component, Path, PathBuf};
 
 /// What a plugin may do inside a granted directory (`access`).

@@ -30,7 +30,8 @@
 //! (Kafka's rule), never allowed to stop or lose records.
 
 use super::raw::{RawGrant, RawLimits, syntax, versioned_table};
-use super::validate::{Problems, check_identity, check_limits, toml_to_json};
+use super::problems::Problems;
+use super::validate::{check_identity, check_limits, toml_to_json};
 use super::{Limits, ManifestError, ManifestErrors};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -35,6 +35,7 @@ mod error;
 mod interceptor;
 mod grants;
 mod pattern;
+mod problems;
 mod raw;
 mod validate;
 

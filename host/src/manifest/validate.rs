@@ -7,7 +7,7 @@
 
 use super::raw::{RawInput, RawLimits, RawManifest, RawOutput, RawTimer, RawTopic, RawWindow};
 use super::{
-    FieldSpec, Input, InputKind, InputValue, Limits, Manifest, ManifestError, ManifestErrors, RoutedSpec, TimerSpec,
+    FieldSpec, Input, InputKind, InputValue, Limits, Manifest, ManifestErrors, RoutedSpec, TimerSpec,
     TopicPattern, TopicSpec, WindowShape, WindowSpec,
 };
 use rill_sdk::time::WindowKind;
@@ -15,32 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// Why a value was refused: what is wrong with it, and what to write instead.
-pub(super) type Refusal = (String, String);
-
-/// The problems found so far in one manifest.
-pub(super) struct Problems<'a> {
-    /// The manifest, named by every message.
-    pub(super) file: &'a Path,
-    /// What was refused, in the order the checks ran.
-    pub(super) found: Vec<ManifestError>,
-}
-
-impl Problems<'_> {
-    pub(super) fn add(&mut self, field: &str, (problem, fix): Refusal) {
-        self.found.push(ManifestError::Invalid {
-            file: self.file.to_path_buf(),
-            field: field.to_string(),
-            problem,
-            fix,
-        });
-    }
-
-    /// The value if `result` holds one; otherwise records why not.
-    pub(super) fn take<T>(&mut self, field: &str, result: Result<T, Refusal>) -> Option<T> {
-        result.map_err(|refusal| self.add(field, refusal)).ok()
-    }
-}
+use super::problems::{Problems, Refusal, parse_bytes};
 
 /// Turns a raw manifest into a [`Manifest`], or names every problem.
 pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestErrors> {
@@ -1003,18 +978,3 @@ pub(super) fn toml_to_json(value: toml::Value) -> serde_json::Value {
     }
 }
 
-/// `64MiB`, `512 KiB`, `1GiB`, `1000000` (bytes).
-pub(super) fn parse_bytes(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: usize = number.parse().ok()?;
-    let scale = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        _ => return None,
-    };
-    number.checked_mul(scale)
-}

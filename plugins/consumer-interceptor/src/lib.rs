@@ -65,7 +65,7 @@ impl Interceptor for ConsumerInterceptor {
     }
 }
 
-rill_sdk::export_interceptor!(ConsumerInterceptor);
+rill_interceptor_abi::export_interceptor!(ConsumerInterceptor);
 
 #[cfg(test)]
 mod tests {

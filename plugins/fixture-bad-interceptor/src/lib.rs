@@ -57,4 +57,4 @@ impl Interceptor for BadInterceptor {
     }
 }
 
-rill_sdk::export_interceptor!(BadInterceptor);
+rill_interceptor_abi::export_interceptor!(BadInterceptor);

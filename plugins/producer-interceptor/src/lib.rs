@@ -90,7 +90,7 @@ impl Interceptor for ProducerInterceptor {
     }
 }
 
-rill_sdk::export_interceptor!(ProducerInterceptor);
+rill_interceptor_abi::export_interceptor!(ProducerInterceptor);
 
 #[cfg(test)]
 mod tests {

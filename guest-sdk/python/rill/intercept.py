@@ -32,7 +32,7 @@ from ._types import Error
 __all__ = [
     "DROP", "PASS", "Acknowledgement", "ChangedRecord", "ChangedSend", "CommittedOffset", "ConsumeAction",
     "ConsumedRecord", "Interceptor", "JsonLines", "RecordMetadata", "SendAction", "SendRecord", "build",
-    "checked", "interceptor", "text",
+    "checked", "interceptor", "packed", "text", "APPEND_CHUNK",
 ]
 
 
@@ -52,12 +52,36 @@ def interceptor(target: Any) -> Any:
     return target
 
 
+#: The most bytes WASI appends in one piece (`blocking-write-and-flush`
+#: takes at most 4,096): a write within it is never split.
+APPEND_CHUNK = 4096
+
+
+def packed(lines: List[bytes], limit: int) -> List[bytes]:
+    """`lines` joined into writes of whole lines of at most `limit` bytes
+    each; a longer line is a write of its own."""
+    writes: List[bytes] = []
+    current: List[bytes] = []
+    size = 0
+    for line in lines:
+        if current and size + len(line) > limit:
+            writes.append(b"".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line)
+    if current:
+        writes.append(b"".join(current))
+    return writes
+
+
 class JsonLines:
     """An append-only file of JSON objects, one per line (what the seed's
-    logging interceptors write): lines are buffered by `push` and written
-    with one write per batch by `flush`, so a line is never split between
-    two writers appending to one file. Its directory must be granted
-    (`[[grants]]` in plugin.toml)."""
+    logging interceptors write): lines are buffered by `push` and written by
+    `flush` as whole lines packed into writes of at most `APPEND_CHUNK`
+    bytes. WASI appends a write in pieces of at most 4 KiB, so a write
+    within one piece lands whole between other instances' appends to the
+    same file (a longer line goes alone and may interleave). Its directory
+    must be granted (`[[grants]]` in plugin.toml)."""
 
     def __init__(self, path: str):
         try:
@@ -74,12 +98,13 @@ class JsonLines:
         """Writes the buffered lines in one call."""
         if not self._pending:
             return
-        data = ("\n".join(self._pending) + "\n").encode("utf-8")
+        lines = [(line + "\n").encode("utf-8") for line in self._pending]
         self._pending.clear()
         try:
-            view = memoryview(data)
-            while view:  # an unbuffered write may be partial
-                view = view[self._file.write(view):]
+            for chunk in packed(lines, APPEND_CHUNK):
+                view = memoryview(chunk)
+                while view:  # an unbuffered write may be partial
+                    view = view[self._file.write(view):]
         except OSError as error:
             raise Error(f"writing the log: {error}") from None
 

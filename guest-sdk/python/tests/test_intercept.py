@@ -90,3 +90,16 @@ def test_json_lines_are_written_once_per_flush(tmp_path):
     assert [json.loads(line) for line in lines] == [{"event": "consume", "value": "café \ufffd", "key": None}]
     with pytest.raises(Error, match="is its directory granted"):
         JsonLines(str(tmp_path / "missing" / "a.log"))
+
+
+def test_log_lines_are_packed_whole_into_append_sized_writes():
+    from rill.intercept import packed
+
+    lines = [b"a" * 1000, b"b" * 1000, b"c" * 3000, b"d" * 5000, b"e" * 10]
+    writes = packed(lines, 4096)
+    assert writes == [lines[0] + lines[1], lines[2], lines[3], lines[4]]
+    assert b"".join(writes) == b"".join(lines)
+    assert packed([], 4096) == []
+    many = [b"x" * 299 + b"\n" for _ in range(50)]
+    assert all(len(w) <= 4096 for w in packed(many, 4096))
+    assert b"".join(packed(many, 4096)) == b"".join(many)

@@ -40,6 +40,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         kafka: kafka.clone(),
         threads: 2,
         batch_size: 500,
+        buffered_records_per_partition: 1_000,
         commit_interval: Duration::from_secs(1),
         max_task_idle: Duration::ZERO,
         stop_when_idle: Some(Duration::from_millis(500)),

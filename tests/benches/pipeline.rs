@@ -26,7 +26,9 @@
 //! about 5 MiB per partition), RILL_BENCH_ROUNDS (3),
 //! RILL_BENCH_PARTITIONS (12), RILL_BENCH_COMMIT_MS (1000), RILL_BENCH_THREADS
 //! (rill's worker threads, 2), RILL_BENCH_PERF (a file prefix: record a
-//! CPU profile of each rill run with `perf record`).
+//! CPU profile of each rill run with `perf record`), RILL_BENCH_RILL_ARGS
+//! (extra `rill run` arguments, split at spaces, e.g.
+//! `--buffered-records-per-partition 500`, for trying a setting).
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, TopicPartitionList};
@@ -217,24 +219,26 @@ fn measure(mode: &str, round: usize, records: &[Vec<u8>], partitions: i32, commi
                 "--application-id",
                 &group,
                 "--threads",
-                "2",
+                &env("RILL_BENCH_THREADS", 2).to_string(),
             ])
             .args(["--commit-interval", &format!("{commit_ms}ms")])
             .args(["--log-format", "json", "--log-level", "info", "--state-dir"])
             .arg(state_dir())
+            .args(std::env::var("RILL_BENCH_RILL_ARGS").unwrap_or_default().split_whitespace())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     };
     let pid = child.id();
     // RILL_BENCH_PERF=<file prefix>: a CPU profile of rill's run (software
-    // clock samples with call graphs), for `perf report -i <prefix>-<round>`.
+    // clock samples with DWARF call graphs: rill is built without frame
+    // pointers), for `perf report -i <prefix>-<round>`.
     let mut profiler = std::env::var("RILL_BENCH_PERF")
         .ok()
         .filter(|_| mode == "rill")
         .map(|prefix| {
             Command::new("perf")
-                .args(["record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-p", &pid.to_string(), "-o"])
+                .args(["record", "-q", "-e", "cpu-clock", "-F", "299", "--call-graph", "dwarf,8192", "-p", &pid.to_string(), "-o"])
                 .arg(format!("{prefix}-{round}"))
                 .stdout(Stdio::null())
                 .spawn()

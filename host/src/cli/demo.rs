@@ -96,6 +96,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         kafka: kafka.clone(),
         threads: args.threads,
         batch_size: 500,
+        buffered_records_per_partition: 1_000,
         commit_interval: Duration::from_secs(1),
         max_task_idle: Duration::ZERO,
         stop_when_idle: Some(Duration::from_secs(2)),

@@ -44,6 +44,11 @@ pub struct RunArgs {
     /// How often acknowledged progress is committed.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     commit_interval: Duration,
+    /// Records a partition may buffer before its fetching pauses (resumed
+    /// below half; Kafka Streams' buffered.records.per.partition). Lower
+    /// holds less memory, higher rides out uneven inputs.
+    #[arg(long, default_value_t = crate::task::manager::FeedOptions::default().max_buffered)]
+    buffered_records_per_partition: usize,
     /// How long a caught-up, empty input partition may hold its task back
     /// waiting for data (Kafka Streams' max.task.idle.ms). At 0 a task waits
     /// only for records known to be on the broker.
@@ -166,6 +171,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         threads: args.threads,
         batch_size: args.batch_size.max(1),
+        buffered_records_per_partition: args.buffered_records_per_partition.max(1),
         commit_interval: args.commit_interval,
         max_task_idle: args.max_task_idle,
         stop_when_idle: args.stop_when_idle,

@@ -162,6 +162,7 @@ fn options(stop_when_idle: Option<Duration>) -> RunOptions {
         kafka: KafkaSettings::new("unused:9092"),
         threads: 2,
         batch_size: 4,
+        buffered_records_per_partition: 1_000,
         commit_interval: Duration::from_millis(20),
         max_task_idle: Duration::ZERO,
         stop_when_idle,

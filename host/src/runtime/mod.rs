@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub threads: usize,
     /// Most records per plugin call.
     pub batch_size: usize,
+    /// Records a partition may buffer before its fetching pauses
+    /// (`--buffered-records-per-partition`).
+    pub buffered_records_per_partition: usize,
     /// How often acknowledged progress is committed.
     pub commit_interval: Duration,
     /// How long a caught-up, empty input partition may hold its task back
@@ -319,7 +322,7 @@ pub fn run_connected(
     let feed = FeedOptions {
         batch_size: options.batch_size,
         max_task_idle: options.max_task_idle,
-        ..FeedOptions::default()
+        max_buffered: options.buffered_records_per_partition,
     };
     let subtopologies: Vec<Arc<TaskSpec>> = topology
         .subtopologies

@@ -80,7 +80,7 @@ impl Default for FeedOptions {
         FeedOptions {
             batch_size: 500,
             max_task_idle: Duration::ZERO,
-            max_buffered: 2_000,
+            max_buffered: 1_000,
         }
     }
 }

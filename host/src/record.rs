@@ -11,6 +11,8 @@
 //! type-checked against the component's WIT when an instance is created: a
 //! field that drifts from the WIT refuses to load, it does not misread.
 
+use bytes::Bytes;
+use std::sync::Arc;
 use wasmtime::component::{ComponentType, Lift, Lower};
 
 /// A Kafka record header; Kafka allows a header without a value.
@@ -28,8 +30,9 @@ pub struct Header {
 #[derive(Clone, Debug, PartialEq, Eq, ComponentType, Lift, Lower)]
 #[component(record)]
 pub struct InputRecord {
-    /// Topic it was read from.
-    pub topic: String,
+    /// Topic it was read from (shared: every record of a partition names
+    /// the same one).
+    pub topic: Arc<str>,
     /// Partition it was read from.
     pub partition: i32,
     /// Its offset in that partition.
@@ -37,9 +40,10 @@ pub struct InputRecord {
     /// Milliseconds since the Unix epoch, as stored in Kafka.
     pub timestamp: i64,
     /// `None` is Kafka's null key.
-    pub key: Option<Vec<u8>>,
-    /// `None` is Kafka's null value (a tombstone in a table topic).
-    pub value: Option<Vec<u8>>,
+    pub key: Option<Bytes>,
+    /// `None` is Kafka's null value (a tombstone in a table topic). Shared,
+    /// not copied, when a stage forwards it unchanged or it is handed on.
+    pub value: Option<Bytes>,
     /// Its headers, in order.
     pub headers: Vec<Header>,
 }
@@ -52,9 +56,9 @@ pub struct OutputRecord {
     /// The manifest's name of the output.
     pub output: String,
     /// `None` is Kafka's null key.
-    pub key: Option<Vec<u8>>,
+    pub key: Option<Bytes>,
     /// `None` is Kafka's null value.
-    pub value: Option<Vec<u8>>,
+    pub value: Option<Bytes>,
     /// Its headers, in order.
     pub headers: Vec<Header>,
     /// `None` keeps the input record's timestamp, as Kafka Streams does.
@@ -64,3 +68,36 @@ pub struct OutputRecord {
 /// What became of one input record: its outputs (none drops it) or the
 /// error message it is dead-lettered with.
 pub type RecordResult = Result<Vec<OutputRecord>, String>;
+
+/// The topic names records are read from, each allocated once: a poll loop
+/// hands every record of a partition the same [`Arc<str>`] instead of a
+/// fresh `String` per record.
+#[derive(Debug, Default)]
+pub struct TopicNames(Vec<Arc<str>>);
+
+impl TopicNames {
+    /// The shared name `topic`, added the first time it is seen.
+    pub fn get(&mut self, topic: &str) -> Arc<str> {
+        if let Some(name) = self.0.iter().find(|n| &***n == topic) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(topic);
+        self.0.push(name.clone());
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_of_one_topic_share_its_name() {
+        let mut names = TopicNames::default();
+        let first = names.get("metric.all");
+        let other = names.get("metric.cpu");
+        assert!(Arc::ptr_eq(&first, &names.get("metric.all")));
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(&*other, "metric.cpu");
+    }
+}

@@ -101,8 +101,8 @@ proptest! {
                 partition: 0,
                 offset: list.len() as i64,
                 timestamp: i as i64,
-                key: Some(key),
-                value,
+                key: Some(key.into()),
+                value: value.map(Into::into),
                 headers: Vec::new(),
             });
         }

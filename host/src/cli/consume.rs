@@ -193,7 +193,7 @@ struct JsonRecord<'a> {
 /// write the bytes as they are (a null key or value prints as nothing);
 /// JSON says null and base64-encodes what is not UTF-8.
 pub(crate) fn render(record: &InputRecord, output: &Output, out: &mut Vec<u8>) {
-    let bytes = |b: &Option<Vec<u8>>| b.as_deref().unwrap_or_default().to_vec();
+    let bytes = |b: &Option<bytes::Bytes>| b.as_deref().unwrap_or_default().to_vec();
     match output {
         Output::Text { key_separator } => {
             if let Some(separator) = key_separator {
@@ -223,11 +223,11 @@ pub(crate) fn render(record: &InputRecord, output: &Output, out: &mut Vec<u8>) {
             out.push(b'\n');
         }
         Output::Template(Template(pieces)) => {
-            let length = |b: &Option<Vec<u8>>| b.as_ref().map_or(-1, |b| b.len() as i64).to_string();
+            let length = |b: &Option<bytes::Bytes>| b.as_ref().map_or(-1, |b| b.len() as i64).to_string();
             for piece in pieces {
                 let text = match piece {
                     Piece::Literal(text) => text.clone(),
-                    Piece::Topic => record.topic.clone(),
+                    Piece::Topic => record.topic.to_string(),
                     Piece::Partition => record.partition.to_string(),
                     Piece::Offset => record.offset.to_string(),
                     Piece::Timestamp => record.timestamp.to_string(),
@@ -329,8 +329,8 @@ mod tests {
             partition: 2,
             offset: 41,
             timestamp: 1_700_000_000_000,
-            key: Some(b"k1".to_vec()),
-            value: Some(b"v1".to_vec()),
+            key: Some(b"k1".to_vec().into()),
+            value: Some(b"v1".to_vec().into()),
             headers: vec![
                 Header {
                     key: "trace".into(),
@@ -372,7 +372,10 @@ mod tests {
     #[test]
     fn json_has_every_field_and_base64_for_other_bytes() {
         let line = shown(&record(), &Output::Json);
-        assert!(line.starts_with(r#"{"topic":"orders","partition":2,"offset":41,"#), "{line}");
+        assert!(
+            line.starts_with(r#"{"topic":"orders","partition":2,"offset":41,"#),
+            "{line}"
+        );
         assert!(line.ends_with('\n'));
         let json: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(
@@ -384,11 +387,14 @@ mod tests {
         );
         let binary = InputRecord {
             key: None,
-            value: Some(vec![0xff, 0xfe]),
+            value: Some(vec![0xff, 0xfe].into()),
             ..record()
         };
         let json: Value = serde_json::from_str(&shown(&binary, &Output::Json)).unwrap();
-        assert_eq!((&json["key"], &json["value"]), (&Value::Null, &serde_json::json!({"base64": "//4="})));
+        assert_eq!(
+            (&json["key"], &json["value"]),
+            (&Value::Null, &serde_json::json!({"base64": "//4="}))
+        );
     }
 
     #[test]

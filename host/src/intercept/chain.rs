@@ -30,9 +30,9 @@ pub struct Sending {
     /// Destination topic.
     pub topic: Arc<str>,
     /// Key; `None` is null.
-    pub key: Option<Vec<u8>>,
+    pub key: Option<bytes::Bytes>,
     /// Value; `None` is a tombstone.
-    pub value: Option<Vec<u8>>,
+    pub value: Option<bytes::Bytes>,
     /// Headers.
     pub headers: Vec<crate::record::Header>,
     /// Milliseconds since the epoch.
@@ -175,8 +175,8 @@ impl Chain {
                         timestamp,
                     }) => {
                         let record = &mut records[i];
-                        record.key = key;
-                        record.value = value;
+                        record.key = key.map(Into::into);
+                        record.value = value.map(Into::into);
                         record.headers = headers.into_iter().map(header_in).collect();
                         record.timestamp = timestamp;
                     }
@@ -223,8 +223,8 @@ impl Chain {
                 }) = action
                 {
                     let sending = &mut sends[i];
-                    sending.key = key;
-                    sending.value = value;
+                    sending.key = key.map(Into::into);
+                    sending.value = value.map(Into::into);
                     sending.headers = headers.into_iter().map(header_in).collect();
                     if let Some(timestamp) = timestamp {
                         sending.timestamp = timestamp;
@@ -388,12 +388,12 @@ fn header_in(h: Header) -> crate::record::Header {
 
 fn consumed(record: &InputRecord) -> ConsumedRecord {
     ConsumedRecord {
-        topic: record.topic.clone(),
+        topic: record.topic.to_string(),
         partition: record.partition,
         offset: record.offset,
         timestamp: record.timestamp,
-        key: record.key.clone(),
-        value: record.value.clone(),
+        key: record.key.as_deref().map(<[u8]>::to_vec),
+        value: record.value.as_deref().map(<[u8]>::to_vec),
         headers: record.headers.iter().map(header_out).collect(),
     }
 }
@@ -403,8 +403,8 @@ fn send_record(sending: &Sending) -> SendRecord {
         id: sending.id,
         topic: sending.topic.to_string(),
         partition: None,
-        key: sending.key.clone(),
-        value: sending.value.clone(),
+        key: sending.key.as_deref().map(<[u8]>::to_vec),
+        value: sending.value.as_deref().map(<[u8]>::to_vec),
         headers: sending.headers.iter().map(header_out).collect(),
         timestamp: Some(sending.timestamp),
     }

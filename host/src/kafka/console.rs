@@ -19,8 +19,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header as KafkaHeader, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::util::Timeout;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -41,7 +41,9 @@ pub enum ConsoleError {
         source: KafkaError,
     },
     /// The cluster did not answer a metadata or offset request.
-    #[error("cannot read the metadata of topic {topic} from {brokers}: {source}\n  fix: check --brokers and that the cluster is up")]
+    #[error(
+        "cannot read the metadata of topic {topic} from {brokers}: {source}\n  fix: check --brokers and that the cluster is up"
+    )]
     Metadata {
         /// The topic.
         topic: String,
@@ -51,7 +53,9 @@ pub enum ConsoleError {
         source: KafkaError,
     },
     /// The topic is not in the cluster's metadata.
-    #[error("topic {topic} does not exist on {brokers}\n  fix: create it first (on the dev broker: rill dev-broker --topic {topic}:PARTITIONS)")]
+    #[error(
+        "topic {topic} does not exist on {brokers}\n  fix: create it first (on the dev broker: rill dev-broker --topic {topic}:PARTITIONS)"
+    )]
     UnknownTopic {
         /// The topic.
         topic: String,
@@ -246,6 +250,8 @@ pub struct ConsoleReader {
     /// Without `follow`: each partition not yet read to the end offset it
     /// had at the start, with that offset. `None` when following.
     remaining: Option<HashMap<i32, i64>>,
+    /// The topic's name, shared by its records.
+    topics: crate::record::TopicNames,
 }
 
 impl ConsoleReader {
@@ -271,9 +277,7 @@ impl ConsoleReader {
                 brokers: settings.brokers.clone(),
                 source,
             })?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), TIMEOUT)
-            .map_err(metadata_error)?;
+        let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT).map_err(metadata_error)?;
         let partitions = metadata
             .topics()
             .iter()
@@ -307,9 +311,7 @@ impl ConsoleReader {
                 .add_partition_offset(topic, p, offset)
                 .map_err(metadata_error)?;
             if !follow && start == StartAt::Beginning {
-                let (low, high) = consumer
-                    .fetch_watermarks(topic, p, TIMEOUT)
-                    .map_err(metadata_error)?;
+                let (low, high) = consumer.fetch_watermarks(topic, p, TIMEOUT).map_err(metadata_error)?;
                 if low < high {
                     remaining.insert(p, high);
                 }
@@ -319,6 +321,7 @@ impl ConsoleReader {
         Ok(ConsoleReader {
             consumer,
             remaining: (!follow).then_some(remaining),
+            topics: Default::default(),
         })
     }
 
@@ -354,7 +357,7 @@ impl ConsoleReader {
                         return Polled::Idle;
                     }
                 }
-                Polled::Record(to_input_record(&message))
+                Polled::Record(to_input_record(&message, &mut self.topics))
             }
         }
     }

@@ -11,7 +11,7 @@ use super::member::{
     CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, SourceError, TopicPartition, Watermarks,
     show,
 };
-use crate::record::{Header, InputRecord};
+use crate::record::{Header, InputRecord, TopicNames};
 use parking_lot::{Mutex, MutexGuard};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
@@ -180,6 +180,8 @@ pub struct KafkaSource {
     consumer: BaseConsumer<GroupContext>,
     /// Nanoseconds spent copying polled messages into input records.
     copy_nanos: Cell<u64>,
+    /// The topics' names, shared by their records.
+    topics: std::cell::RefCell<TopicNames>,
 }
 
 impl KafkaSource {
@@ -201,6 +203,7 @@ impl KafkaSource {
         Ok(KafkaSource {
             consumer,
             copy_nanos: Cell::new(0),
+            topics: Default::default(),
         })
     }
 }
@@ -211,7 +214,7 @@ impl RecordSource for KafkaSource {
             Err(source) => Some(Err(SourceError::Poll { source })),
             Ok(message) => {
                 let copying = Instant::now();
-                let record = to_input_record(&message);
+                let record = to_input_record(&message, &mut self.topics.borrow_mut());
                 self.copy_nanos
                     .set(self.copy_nanos.get() + copying.elapsed().as_nanos() as u64);
                 Some(Ok(record))
@@ -381,8 +384,9 @@ fn seek_error(partitions: &[TopicPartition], source: KafkaError) -> SourceError 
     }
 }
 
-/// A consumed message as the host's record type.
-pub(crate) fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
+/// A consumed message as the host's record type, its topic's name shared
+/// through `topics`.
+pub(crate) fn to_input_record(message: &BorrowedMessage<'_>, topics: &mut TopicNames) -> InputRecord {
     let headers = message
         .headers()
         .map(|h| {
@@ -395,12 +399,12 @@ pub(crate) fn to_input_record(message: &BorrowedMessage<'_>) -> InputRecord {
         })
         .unwrap_or_default();
     InputRecord {
-        topic: message.topic().to_string(),
+        topic: topics.get(message.topic()),
         partition: message.partition(),
         offset: message.offset(),
         timestamp: message.timestamp().to_millis().unwrap_or(0),
-        key: message.key().map(<[u8]>::to_vec),
-        value: message.payload().map(<[u8]>::to_vec),
+        key: message.key().map(bytes::Bytes::copy_from_slice),
+        value: message.payload().map(bytes::Bytes::copy_from_slice),
         headers,
     }
 }

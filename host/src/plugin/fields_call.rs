@@ -78,7 +78,7 @@ pub(super) enum OutputValue {
     #[component(name = "null")]
     Null,
     #[component(name = "bytes")]
-    Bytes(Vec<u8>),
+    Bytes(bytes::Bytes),
     #[component(name = "input")]
     Input,
 }
@@ -88,7 +88,7 @@ pub(super) enum OutputValue {
 #[component(record)]
 pub(super) struct FieldOutput {
     output: String,
-    key: Option<Vec<u8>>,
+    key: Option<bytes::Bytes>,
     value: OutputValue,
     headers: Vec<Header>,
     timestamp: Option<i64>,

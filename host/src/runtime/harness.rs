@@ -71,7 +71,7 @@ impl FakeSource {
     fn queue(&self, records: Vec<InputRecord>) {
         let mut ends = self.ends.lock();
         for r in &records {
-            ends.insert(TopicPartition::new(r.topic.clone(), r.partition), r.offset + 1);
+            ends.insert(TopicPartition::new(&*r.topic, r.partition), r.offset + 1);
         }
         self.queued.lock().extend(records);
     }
@@ -96,10 +96,9 @@ impl RecordSource for FakeSource {
         let next = self.queued.lock().pop_front();
         match next {
             Some(record) => {
-                self.positions.lock().insert(
-                    TopicPartition::new(record.topic.clone(), record.partition),
-                    record.offset + 1,
-                );
+                self.positions
+                    .lock()
+                    .insert(TopicPartition::new(&*record.topic, record.partition), record.offset + 1);
                 Some(Ok(record))
             }
             None => {

@@ -256,7 +256,7 @@ impl TurnBatches {
             self.last = match self.partitions.iter().position(same) {
                 Some(i) => i,
                 None => {
-                    let topic: Arc<str> = record.topic.as_str().into();
+                    let topic: Arc<str> = record.topic.clone();
                     self.partitions.push((topic, record.partition, Vec::new()));
                     self.partitions.len() - 1
                 }

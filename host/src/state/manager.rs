@@ -178,7 +178,7 @@ impl StateManager {
     /// Applies a table record (latest value per key; a null value deletes),
     /// unless the store already holds it.
     pub fn apply_table(&mut self, record: &InputRecord) -> Result<(), StateError> {
-        let Some(next) = self.tables.get_mut(record.topic.as_str()) else {
+        let Some(next) = self.tables.get_mut(&*record.topic) else {
             return Ok(());
         };
         if record.offset < *next {
@@ -186,7 +186,11 @@ impl StateManager {
         }
         *next = record.offset + 1;
         let Some(key) = &record.key else { return Ok(()) };
-        let write: Write = (table_cf(&record.topic), key.clone(), record.value.clone());
+        let write: Write = (
+            table_cf(&record.topic),
+            key.to_vec(),
+            record.value.as_deref().map(<[u8]>::to_vec),
+        );
         self.lock().write_local(vec![write])
     }
 

@@ -191,6 +191,7 @@ pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed]) -> Re
             plan.keyless.push(i);
             continue;
         };
+        let key = &key.to_vec();
         let ts = r.record.timestamp;
         let now = plan.stream_time.max(ts);
         plan.stream_time = now;

@@ -128,7 +128,7 @@ impl DeadLetters {
             (headers::SOURCE_PARTITION, Some(partition.as_bytes())),
             (headers::SOURCE_OFFSET, Some(offset.as_bytes())),
         ]);
-        if record.topic != source {
+        if &*record.topic != source {
             headers.push((headers::INPUT_TOPIC, Some(record.topic.as_bytes())));
         }
         sink.send(

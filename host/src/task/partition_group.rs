@@ -196,7 +196,7 @@ mod tests {
     }
 
     fn order_of(records: &[InputRecord]) -> Vec<(String, i64)> {
-        records.iter().map(|r| (r.topic.clone(), r.offset)).collect()
+        records.iter().map(|r| (r.topic.to_string(), r.offset)).collect()
     }
 
     const CAUGHT_UP: fn(&str, i32) -> Lag = |_, _| Lag::Known(0);

@@ -39,7 +39,6 @@ use windowing::Run;
 #[cfg(test)]
 mod time_tests;
 
-
 /// One running task: every processor of its sub-topology over one
 /// partition number of the sub-topology's sources.
 ///
@@ -199,7 +198,15 @@ impl StreamTask {
     ) -> Result<Self, PluginError> {
         let state = StateManager::from_store(store, dir, id.partition, &spec.changelogs, &spec.table_topics);
         let spec = Arc::new(TaskSpec::single(spec));
-        Self::start(id, spec, producer, progress, vec![Some(state)], Arc::default(), Arc::new(SystemClock))
+        Self::start(
+            id,
+            spec,
+            producer,
+            progress,
+            vec![Some(state)],
+            Arc::default(),
+            Arc::new(SystemClock),
+        )
     }
 
     /// Writes each stage's checkpoint after the task's outputs and
@@ -301,7 +308,7 @@ impl StreamTask {
                         // Not a source of this task (never assigned one):
                         // treat it as a stream into the first stage.
                         self.sources.push(Source {
-                            name: record.topic.as_str().into(),
+                            name: record.topic.clone(),
                             stage: 0,
                             table: false,
                             alias: None,
@@ -315,7 +322,7 @@ impl StreamTask {
             entries.push((source.stage, source.table));
             sources.push(source.name.clone());
             if let Some(alias) = &source.alias {
-                record.topic = alias.to_string();
+                record.topic = alias.clone();
             }
         }
         let positions: Positions = self
@@ -558,7 +565,16 @@ mod tests {
             partition: 0,
         };
         let spec = Arc::new(TaskSpec::single(spec));
-        let mut task = StreamTask::start(id, spec, sink.clone(), progress.clone(), Vec::new(), Arc::default(), Arc::new(SystemClock)).unwrap();
+        let mut task = StreamTask::start(
+            id,
+            spec,
+            sink.clone(),
+            progress.clone(),
+            Vec::new(),
+            Arc::default(),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
         let records = ["a", "bbbb", "cc"]
             .iter()
             .enumerate()
@@ -568,7 +584,7 @@ mod tests {
                 offset: offset as i64,
                 timestamp: 1000,
                 key: None,
-                value: Some(value.as_bytes().to_vec()),
+                value: Some(value.as_bytes().to_vec().into()),
                 headers: Vec::new(),
             })
             .collect();
@@ -673,7 +689,16 @@ mod tests {
             processor: "first".into(),
             partition: 3,
         };
-        let task = StreamTask::start(id, Arc::new(spec), sink, progress.clone(), Vec::new(), Arc::default(), Arc::new(SystemClock)).unwrap();
+        let task = StreamTask::start(
+            id,
+            Arc::new(spec),
+            sink,
+            progress.clone(),
+            Vec::new(),
+            Arc::default(),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
         (task, progress)
     }
 

@@ -31,7 +31,7 @@ fn to_out(record: &InputRecord, value: Vec<u8>) -> RecordResult {
     Ok(vec![OutputRecord {
         output: "out".into(),
         key: record.key.clone(),
-        value: Some(value),
+        value: Some(value.into()),
         headers: Vec::new(),
         timestamp: None,
     }])
@@ -140,8 +140,8 @@ pub fn records(partition: i32, first: i64, values: &[&str]) -> Vec<InputRecord> 
             partition,
             offset: first + i as i64,
             timestamp: 1000,
-            key: Some(format!("k{i}").into_bytes()),
-            value: Some(value.as_bytes().to_vec()),
+            key: Some(format!("k{i}").into_bytes().into()),
+            value: Some(value.as_bytes().to_vec().into()),
             headers: Vec::new(),
         })
         .collect()

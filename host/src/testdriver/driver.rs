@@ -69,7 +69,9 @@ impl ChangelogReader for MemoryChangelogs {
                 .iter()
                 .filter(|r| r.topic == source.topic && r.partition == Some(source.partition))
                 .collect();
-            let end = source.until.map_or(records.len() as i64, |u| u.min(records.len() as i64));
+            let end = source
+                .until
+                .map_or(records.len() as i64, |u| u.min(records.len() as i64));
             let from = source.from.max(0);
             for record in records.iter().take(end.max(0) as usize).skip(from as usize) {
                 if let Some(key) = &record.key {
@@ -102,7 +104,13 @@ impl OffsetCommitter for Nowhere {
 
 impl Watermarks for Nowhere {
     fn high(&self, topic: &str, partition: i32) -> Option<i64> {
-        Some(self.ends.lock().get(&TopicPartition::new(topic, partition)).copied().unwrap_or(0))
+        Some(
+            self.ends
+                .lock()
+                .get(&TopicPartition::new(topic, partition))
+                .copied()
+                .unwrap_or(0),
+        )
     }
 
     fn low(&self, _: &str, _: i32) -> Option<i64> {
@@ -183,7 +191,9 @@ impl Application {
         let global = if globals.is_empty() {
             None
         } else {
-            Some(Arc::new(GlobalStore::open(&state_dir.join("global"), &globals).map_err(DriverError::State)?))
+            Some(Arc::new(
+                GlobalStore::open(&state_dir.join("global"), &globals).map_err(DriverError::State)?,
+            ))
         };
         let state = Arc::new(StateConfig {
             root: root.clone(),
@@ -413,12 +423,12 @@ fn feed_run(
             timestamp: feed.timestamp,
         });
         let record = InputRecord {
-            topic: feed.topic.clone(),
+            topic: feed.topic.as_str().into(),
             partition: feed.partition,
             offset,
             timestamp: feed.timestamp,
-            key: feed.key.clone(),
-            value: feed.value.clone(),
+            key: feed.key.clone().map(Into::into),
+            value: feed.value.clone().map(Into::into),
             headers: feed
                 .headers
                 .iter()

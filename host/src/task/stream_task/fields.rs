@@ -49,14 +49,23 @@ impl TaskFields {
     /// The parse of each record of `records[run]`: reused when an earlier
     /// stage parsed the same bytes for the same source offset, else made
     /// now and kept for the stages downstream.
-    pub(super) fn parse_run(&mut self, records: &Arc<Vec<InputRecord>>, run: std::ops::Range<usize>) -> Vec<Arc<Parsed>> {
+    pub(super) fn parse_run(
+        &mut self,
+        records: &Arc<Vec<InputRecord>>,
+        run: std::ops::Range<usize>,
+    ) -> Vec<Arc<Parsed>> {
         run.map(|i| {
             let record = &records[i];
             let Some(value) = record.value.as_deref() else {
                 return Arc::new(Err("the value is null".to_string()));
             };
+            // A value forwarded unchanged shares the parsed one's bytes, so
+            // the same pointer settles it; other bytes are compared.
             if let Some((held, at, parsed)) = self.parses.get(&record.offset)
-                && held[*at].value.as_deref() == Some(value)
+                && held[*at]
+                    .value
+                    .as_deref()
+                    .is_some_and(|held| std::ptr::eq(held, value) || held == value)
             {
                 return parsed.clone();
             }
@@ -113,7 +122,7 @@ mod tests {
             offset,
             timestamp: 0,
             key: None,
-            value: Some(value.as_bytes().to_vec()),
+            value: Some(value.as_bytes().to_vec().into()),
             headers: Vec::new(),
         }
     }

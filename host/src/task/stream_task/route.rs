@@ -110,7 +110,7 @@ impl StreamTask {
                 };
                 let (fed, fed_sources) = pending.forwards.entry(*to).or_default();
                 fed.push(InputRecord {
-                    topic: topic.to_string(),
+                    topic: topic.clone(),
                     partition: record.partition,
                     offset: record.offset,
                     timestamp,

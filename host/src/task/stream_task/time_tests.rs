@@ -71,10 +71,11 @@ impl RecordProcessor for Gate {
                         (r.window.end - T0) / MIN
                     )
                     .into_bytes()
+                    .into()
                 });
                 Ok(vec![OutputRecord {
                     output: "count".into(),
-                    key: Some(r.key.clone()),
+                    key: Some(r.key.clone().into()),
                     value,
                     headers: Vec::new(),
                     timestamp: None,
@@ -87,7 +88,7 @@ impl RecordProcessor for Gate {
         Ok(Ok(vec![OutputRecord {
             output: "count".into(),
             key: None,
-            value: Some(format!("tick:{}", (tick.time - T0) / MIN).into_bytes()),
+            value: Some(format!("tick:{}", (tick.time - T0) / MIN).into_bytes().into()),
             headers: Vec::new(),
             timestamp: None,
         }]))
@@ -166,8 +167,8 @@ impl Harness {
                     partition: 0,
                     offset: self.next_offset - 1,
                     timestamp: T0 + minutes * MIN,
-                    key: key.map(|k| k.as_bytes().to_vec()),
-                    value: Some(value.as_bytes().to_vec()),
+                    key: key.map(|k| k.as_bytes().to_vec().into()),
+                    value: Some(value.as_bytes().to_vec().into()),
                     headers: Vec::new(),
                 }
             })

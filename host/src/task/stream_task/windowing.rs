@@ -371,7 +371,7 @@ impl StreamTask {
 
     fn fire(&mut self, s: usize, clock: Clock, name: String, time: i64, batch: &InFlight) -> Result<(), TaskError> {
         let record = InputRecord {
-            topic: format!("timer:{name}"),
+            topic: format!("timer:{name}").into(),
             partition: self.id.partition,
             offset: -1,
             timestamp: time,
@@ -441,7 +441,7 @@ impl StreamTask {
         record: InputRecord,
         batch: &InFlight,
     ) -> (Arc<Vec<InputRecord>>, Arc<Vec<Arc<str>>>, u32) {
-        let sources: Arc<Vec<Arc<str>>> = Arc::new(vec![record.topic.as_str().into()]);
+        let sources: Arc<Vec<Arc<str>>> = Arc::new(vec![record.topic.clone()]);
         let records = Arc::new(vec![record]);
         let base = batch.refusals.register(StageRun {
             letters: self.stages[s].letters.clone(),
@@ -600,12 +600,12 @@ impl StreamTask {
 /// aggregate, its bounds in headers.
 fn result_record(result: &WindowResult, partition: i32) -> InputRecord {
     InputRecord {
-        topic: result.store.clone(),
+        topic: result.store.as_str().into(),
         partition,
         offset: -1,
         timestamp: result.timestamp,
-        key: Some(result.key.clone()),
-        value: result.value.clone(),
+        key: Some(result.key.clone().into()),
+        value: result.value.clone().map(Into::into),
         headers: vec![
             Header {
                 key: "rill.window.start".into(),

@@ -230,43 +230,46 @@ const ESCAPE: [u8; 256] = {
 
 /// Writes UTF-8 `text` as a quoted JSON string, escaping as serde_json
 /// does: `"` and `\`, the control characters below U+0020 (`\b`, `\t`,
-/// `\n`, `\f`, `\r`, else `\u00xx` in lower-case hex), nothing else. Eight
-/// bytes are looked at a time: runs without such a byte are copied whole.
+/// `\n`, `\f`, `\r`, else `\u00xx` in lower-case hex), nothing else.
+///
+/// Eight bytes are looked at and copied at a time, a whole word even when
+/// only the bytes before an escaped one are kept (the rest is cut off and
+/// looked at again): in Wasm a copy of a length known only at run time is a
+/// `memory.copy`, which wasmtime runs as a call into the host, and JSON
+/// values logged as text have a quote every few bytes.
 fn escape_into(buffer: &mut Vec<u8>, text: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     buffer.reserve(text.len() + 2);
     buffer.push(b'"');
-    let (mut start, mut i) = (0, 0);
-    while i < text.len() {
-        if let Some(word) = text.get(i..i + 8) {
-            let flagged = escapes_in(u64::from_le_bytes(word.try_into().expect("8 bytes")));
-            if flagged == 0 {
-                i += 8;
-                continue;
-            }
-            i += (flagged.trailing_zeros() / 8) as usize;
+    let mut i = 0;
+    while let Some(word) = text.get(i..i + 8) {
+        let word: [u8; 8] = word.try_into().expect("8 bytes");
+        buffer.extend_from_slice(&word);
+        let flagged = escapes_in(u64::from_le_bytes(word));
+        if flagged == 0 {
+            i += 8;
+            continue;
         }
-        let b = text[i];
-        let escape = ESCAPE[b as usize];
-        if escape != 0 {
-            buffer.extend_from_slice(&text[start..i]);
-            match escape {
-                b'u' => buffer.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]),
-                letter => buffer.extend_from_slice(&[b'\\', letter]),
-            }
-            start = i + 1;
-        }
-        i += 1;
+        let plain = (flagged.trailing_zeros() / 8) as usize;
+        buffer.truncate(buffer.len() - (8 - plain));
+        push_escaped(buffer, word[plain]);
+        i += plain + 1;
     }
-    buffer.extend_from_slice(&text[start..]);
+    for &b in &text[i..] {
+        match ESCAPE[b as usize] {
+            0 => buffer.push(b),
+            _ => push_escaped(buffer, b),
+        }
+    }
     buffer.push(b'"');
+}
+
+/// Writes byte `b`, one JSON escapes, escaped.
+fn push_escaped(buffer: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match ESCAPE[b as usize] {
+        b'u' => buffer.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]),
+        letter => buffer.extend_from_slice(&[b'\\', letter]),
+    }
 }
 
 /// The high bit of each byte of `word` (little-endian) that JSON escapes

@@ -44,6 +44,10 @@
 
 use crate::{Error, Header};
 
+mod json_lines;
+
+pub use json_lines::{APPEND_CHUNK, JsonLines, Line, text, text_json};
+
 /// A record read from an input topic, before any processor sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConsumedRecord {
@@ -278,97 +282,6 @@ pub fn log(level: crate::log::Level, message: &str) {
     }
 }
 
-/// An append-only file of JSON objects, one per line (an audit log, what
-/// the seed's logging interceptors write): lines are buffered during a
-/// batch and written by [`JsonLines::flush`] (from `end_batch`), whole
-/// lines packed into writes of at most [`APPEND_CHUNK`] bytes. Instances of
-/// an interceptor on several worker threads append to the same file; WASI
-/// splits a write into chunks of at most 4 KiB, each appended on its own,
-/// so a write of whole lines within one chunk keeps every line whole (a
-/// line longer than that is written alone and may interleave with another
-/// instance's), with a quarter of the calls of one write per line. The file must be in a directory the manifest
-/// grants (`[[grants]]`).
-pub struct JsonLines {
-    file: std::fs::File,
-    pending: Vec<u8>,
-    /// Where each buffered line ends in `pending`.
-    ends: Vec<usize>,
-}
-
-impl JsonLines {
-    /// Opens `path` for appending, creating it if missing.
-    pub fn open(path: &str) -> Result<Self, Error> {
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| {
-                Error::new(format!(
-                    "cannot open {path} for appending (is its directory granted?): {e}"
-                ))
-            })?;
-        Ok(JsonLines {
-            file,
-            pending: Vec::new(),
-            ends: Vec::new(),
-        })
-    }
-
-    /// Buffers `object` as one line.
-    pub fn push(&mut self, object: &serde_json::Value) {
-        // A `Value` always serializes.
-        let _ = serde_json::to_writer(&mut self.pending, object);
-        self.pending.push(b'\n');
-        self.ends.push(self.pending.len());
-    }
-
-    /// Writes the buffered lines: whole lines packed into writes of at
-    /// most [`APPEND_CHUNK`] bytes (a longer line alone).
-    pub fn flush(&mut self) -> Result<(), Error> {
-        use std::io::Write;
-        let mut written = Ok(());
-        for write in packed(&self.ends, APPEND_CHUNK) {
-            written = written.and_then(|()| self.file.write_all(&self.pending[write]));
-        }
-        self.pending.clear();
-        self.ends.clear();
-        written.map_err(|e| Error::new(format!("writing the log: {e}")))
-    }
-}
-
-/// The most bytes WASI appends in one piece (`blocking-write-and-flush`
-/// takes at most 4,096): a write within it is never split, so it lands
-/// whole between other instances' appends to the same file.
-pub const APPEND_CHUNK: usize = 4096;
-
-/// Lines ending at `ends` (offsets into one buffer) grouped into ranges of
-/// whole lines of at most `limit` bytes each; a longer line is a range of
-/// its own.
-fn packed(ends: &[usize], limit: usize) -> Vec<std::ops::Range<usize>> {
-    let mut writes = Vec::new();
-    let (mut start, mut last) = (0, 0);
-    for &end in ends {
-        if end - start > limit && last > start {
-            writes.push(start..last);
-            start = last;
-        }
-        last = end;
-    }
-    if last > start {
-        writes.push(start..last);
-    }
-    writes
-}
-
-/// Bytes as JSON text for a log line: the UTF-8 text (invalid sequences
-/// replaced), or `null` for Kafka's null.
-pub fn text(bytes: Option<&[u8]>) -> serde_json::Value {
-    match bytes {
-        Some(bytes) => serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()),
-        None => serde_json::Value::Null,
-    }
-}
-
 /// Drives one interceptor instance natively, the way the host calls it:
 /// built from a JSON config, then given batches.
 pub struct InterceptorDriver<I: Interceptor> {
@@ -435,22 +348,6 @@ impl<I: Interceptor> InterceptorDriver<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_are_packed_whole_into_chunks_and_a_long_line_goes_alone() {
-        // Lines of 1000, 1000, 3000, 5000 and 10 bytes.
-        let ends = [1000, 2000, 5000, 10000, 10010];
-        assert_eq!(packed(&ends, 4096), vec![0..2000, 2000..5000, 5000..10000, 10000..10010]);
-        assert_eq!(packed(&ends, 100_000), vec![0..10010]);
-        assert_eq!(packed(&[], 4096), Vec::<std::ops::Range<usize>>::new());
-        // Every byte once, in order, and no range over the limit unless one line.
-        let ends: Vec<usize> = (1..=50).map(|i| i * 300).collect();
-        let writes = packed(&ends, 4096);
-        assert_eq!(writes.first().unwrap().start, 0);
-        assert_eq!(writes.last().unwrap().end, 15000);
-        assert!(writes.windows(2).all(|w| w[0].end == w[1].start));
-        assert!(writes.iter().all(|w| w.len() <= 4096 && ends.contains(&w.end)));
-    }
 
     /// Uppercases sent values and counts acknowledgements; every other
     /// hook keeps its default.

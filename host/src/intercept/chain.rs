@@ -160,8 +160,14 @@ impl Chain {
             if shown.is_empty() {
                 continue;
             }
-            let batch: Vec<ConsumedRecord> = shown.iter().map(|&i| consumed(&records[i])).collect();
-            let Some(actions) = self.call(link, InterceptEvent::Consume, |i| i.on_consume(&batch)) else {
+            // The records' bytes are lent to the call, not copied: moved out
+            // and back.
+            let batch: Vec<ConsumedRecord> = shown.iter().map(|&i| lend_consumed(&mut records[i])).collect();
+            let outcome = self.call(link, InterceptEvent::Consume, |i| i.on_consume(&batch));
+            for (&i, lent) in shown.iter().zip(batch) {
+                return_consumed(&mut records[i], lent);
+            }
+            let Some(actions) = outcome else {
                 continue;
             };
             for (i, action) in shown.into_iter().zip(actions) {
@@ -210,8 +216,12 @@ impl Chain {
             if shown.is_empty() {
                 continue;
             }
-            let batch: Vec<SendRecord> = shown.iter().map(|&i| send_record(&sends[i])).collect();
-            let Some(actions) = self.call(link, InterceptEvent::Send, |i| i.on_send(&batch)) else {
+            let batch: Vec<SendRecord> = shown.iter().map(|&i| lend_send(&mut sends[i])).collect();
+            let outcome = self.call(link, InterceptEvent::Send, |i| i.on_send(&batch));
+            for (&i, lent) in shown.iter().zip(batch) {
+                return_send(&mut sends[i], lent);
+            }
+            let Some(actions) = outcome else {
                 continue;
             };
             for (i, action) in shown.into_iter().zip(actions) {
@@ -372,10 +382,10 @@ fn count_error(interceptor: &str, task: &str, event: &'static str, kind: &'stati
     .increment(1);
 }
 
-fn header_out(h: &crate::record::Header) -> Header {
+fn header_out(h: crate::record::Header) -> Header {
     Header {
-        key: h.key.clone(),
-        value: h.value.clone(),
+        key: h.key,
+        value: h.value,
     }
 }
 
@@ -386,26 +396,50 @@ fn header_in(h: Header) -> crate::record::Header {
     }
 }
 
-fn consumed(record: &InputRecord) -> ConsumedRecord {
+/// `record` as the world shows it, its key, value and headers moved out
+/// (not copied) for one call; [`return_consumed`] puts them back.
+fn lend_consumed(record: &mut InputRecord) -> ConsumedRecord {
     ConsumedRecord {
+        // The topic is shared by the partition's records: shown as a copy.
         topic: record.topic.to_string(),
         partition: record.partition,
         offset: record.offset,
         timestamp: record.timestamp,
-        key: record.key.as_deref().map(<[u8]>::to_vec),
-        value: record.value.as_deref().map(<[u8]>::to_vec),
-        headers: record.headers.iter().map(header_out).collect(),
+        // A buffer held only here moves out and back without a copy.
+        key: record.key.take().map(Vec::from),
+        value: record.value.take().map(Vec::from),
+        headers: std::mem::take(&mut record.headers)
+            .into_iter()
+            .map(header_out)
+            .collect(),
     }
 }
 
-fn send_record(sending: &Sending) -> SendRecord {
+fn return_consumed(record: &mut InputRecord, lent: ConsumedRecord) {
+    record.key = lent.key.map(Into::into);
+    record.value = lent.value.map(Into::into);
+    record.headers = lent.headers.into_iter().map(header_in).collect();
+}
+
+/// `sending` as the world shows it, its key, value and headers moved out
+/// for one call; [`return_send`] puts them back.
+fn lend_send(sending: &mut Sending) -> SendRecord {
     SendRecord {
         id: sending.id,
         topic: sending.topic.to_string(),
         partition: None,
-        key: sending.key.as_deref().map(<[u8]>::to_vec),
-        value: sending.value.as_deref().map(<[u8]>::to_vec),
-        headers: sending.headers.iter().map(header_out).collect(),
+        key: sending.key.take().map(Vec::from),
+        value: sending.value.take().map(Vec::from),
+        headers: std::mem::take(&mut sending.headers)
+            .into_iter()
+            .map(header_out)
+            .collect(),
         timestamp: Some(sending.timestamp),
     }
+}
+
+fn return_send(sending: &mut Sending, lent: SendRecord) {
+    sending.key = lent.key.map(Into::into);
+    sending.value = lent.value.map(Into::into);
+    sending.headers = lent.headers.into_iter().map(header_in).collect();
 }

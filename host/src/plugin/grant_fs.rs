@@ -17,6 +17,14 @@
 //!
 //! Refusals are `not-permitted` unless said otherwise. The linker gets
 //! these in place of wasmtime-wasi's (`link`), for every world.
+//!
+//! Writes to a granted regular file go straight to the file on the calling
+//! thread ([`BudgetedStream`]'s direct mode): wasmtime-wasi would hand each
+//! one to its blocking thread pool and wait, a thread hand-off per write
+//! that cost the logging interceptors more than the writing. Every other
+//! call (an open, a stat, a write to anything but a regular file, which
+//! could block for good) still goes through wasmtime-wasi, so a plugin
+//! call blocked there is abandoned at its time limit as before.
 
 use super::HostState;
 use super::grants::{Granted, Grants};
@@ -185,8 +193,10 @@ impl GrantedFs<'_> {
     ) -> FsResult<Resource<DynOutputStream>> {
         let (file, _) = self.file(fd)?;
         let inner = self.fs.table.delete(stream)?;
+        let direct = DIRECT_WRITES && file.metadata().is_ok_and(|m| m.file_type().is_file());
         let wrapped: DynOutputStream = Box::new(BudgetedStream {
             inner,
+            direct,
             file,
             position,
             written_end: 0,
@@ -485,10 +495,23 @@ impl HostDirectoryEntryStream for GrantedFs<'_> {
     }
 }
 
+/// Whether writes to regular files are served on the calling thread
+/// (where appending in one call is atomic: Linux's `pwritev2` with
+/// `RWF_APPEND`); elsewhere wasmtime-wasi's stream does them all.
+const DIRECT_WRITES: bool = cfg!(target_os = "linux");
+
+/// The most bytes a direct stream takes in one write (its `check-write`):
+/// wasmtime-wasi's file streams take as much, so a guest sees the same
+/// stream either way, and a write that fits lands whole (one append).
+const DIRECT_WRITE_CAPACITY: usize = 64 * 1024;
+
 /// A file's output stream whose writes draw on its grant's budget first.
+/// `direct`: a regular file, written here, at once and on this thread;
+/// otherwise wasmtime-wasi's stream (`inner`) does the writing.
 struct BudgetedStream {
     inner: DynOutputStream,
-    /// The file, to see its size before each write.
+    direct: bool,
+    /// The file, to see its size before each write and to write to.
     file: Arc<std::fs::File>,
     /// Where the next write lands; `None` for an appending stream.
     position: Option<u64>,
@@ -500,38 +523,39 @@ struct BudgetedStream {
 
 impl BudgetedStream {
     /// Charges a write of `len` bytes, or says why it is refused; the
-    /// bytes charged (to give back if the write fails at once).
+    /// bytes charged (to give back if the write fails at once). An append
+    /// grows the file by `len` whatever its size, so only a positioned
+    /// write looks at the size.
     fn charge(&mut self, len: usize) -> StreamResult<u64> {
         let failed = |code: ErrorCode| StreamError::LastOperationFailed(wasmtime::Error::new(Refused(code)));
         let granted = self
             .grants
             .get(self.index)
             .ok_or_else(|| failed(ErrorCode::BadDescriptor))?;
-        let size = self
-            .file
-            .metadata()
-            .map_err(|e| StreamError::LastOperationFailed(e.into()))?
-            .len()
-            .max(self.written_end);
         let len = len as u64;
-        let (growth, end) = match self.position {
+        let growth = match self.position {
             Some(position) => {
+                let size = self
+                    .file
+                    .metadata()
+                    .map_err(|e| StreamError::LastOperationFailed(e.into()))?
+                    .len()
+                    .max(self.written_end);
                 if granted.access() == GrantAccess::Append && position < size {
                     return Err(failed(ErrorCode::NotPermitted));
                 }
-                let end = position.saturating_add(len);
-                (end.saturating_sub(size), end)
+                position.saturating_add(len).saturating_sub(size)
             }
-            None => (len, size.saturating_add(len)),
+            None => len,
         };
         if growth > 0 && !granted.charge(growth) {
             self.grants.count_refusal(self.index);
             return Err(failed(ErrorCode::InsufficientSpace));
         }
         if let Some(position) = &mut self.position {
-            *position = end;
+            *position = position.saturating_add(len);
+            self.written_end = self.written_end.max(*position);
         }
-        self.written_end = self.written_end.max(end);
         Ok(growth)
     }
 
@@ -544,44 +568,115 @@ impl BudgetedStream {
         }
         result
     }
+
+    /// A direct write of all of `bytes`, already charged, landing at
+    /// `at` (the position before [`Self::charge`] moved it) or appended.
+    /// A failed write closes nothing: the plugin sees the error and may
+    /// write again.
+    fn write_direct(&self, mut bytes: &[u8], mut at: Option<u64>) -> StreamResult<()> {
+        use std::os::unix::fs::FileExt;
+        while !bytes.is_empty() {
+            let written = match at {
+                Some(position) => self.file.write_at(bytes, position),
+                None => append(&self.file, bytes),
+            }
+            .map_err(|e| StreamError::LastOperationFailed(e.into()))?;
+            if written == 0 {
+                let full = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                return Err(StreamError::LastOperationFailed(full.into()));
+            }
+            bytes = &bytes[written..];
+            at = at.map(|p| p + written as u64);
+        }
+        Ok(())
+    }
+
+    /// Charges and writes `bytes` itself (direct mode).
+    fn write_here(&mut self, bytes: &[u8]) -> StreamResult<()> {
+        let at = self.position;
+        let charged = self.charge(bytes.len())?;
+        let result = self.write_direct(bytes, at);
+        self.settle(charged, result)
+    }
+}
+
+/// Appends `bytes` to `file` in one call, atomically with other appends
+/// (Linux's `pwritev2` with `RWF_APPEND`: the file's own offset and flags
+/// stay as they are); the bytes written.
+fn append(file: &std::fs::File, bytes: &[u8]) -> std::io::Result<usize> {
+    let slices = [std::io::IoSlice::new(bytes)];
+    Ok(rustix::io::pwritev2(
+        file,
+        &slices,
+        0,
+        rustix::io::ReadWriteFlags::APPEND,
+    )?)
 }
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for BudgetedStream {
     async fn ready(&mut self) {
-        self.inner.ready().await
+        if !self.direct {
+            self.inner.ready().await
+        }
     }
 }
 
 #[wasmtime_wasi::async_trait]
 impl OutputStream for BudgetedStream {
     fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        if self.direct {
+            return self.write_here(&bytes);
+        }
         let charged = self.charge(bytes.len())?;
         let result = self.inner.write(bytes);
         self.settle(charged, result)
     }
 
     fn flush(&mut self) -> StreamResult<()> {
-        self.inner.flush()
+        match self.direct {
+            true => Ok(()),
+            false => self.inner.flush(),
+        }
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        self.inner.check_write()
+        match self.direct {
+            true => Ok(DIRECT_WRITE_CAPACITY),
+            false => self.inner.check_write(),
+        }
     }
 
     async fn blocking_write_and_flush(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        if self.direct {
+            return self.write_here(&bytes);
+        }
         let charged = self.charge(bytes.len())?;
         let result = self.inner.blocking_write_and_flush(bytes).await;
         self.settle(charged, result)
     }
 
     fn write_zeroes(&mut self, nelem: usize) -> StreamResult<()> {
+        if self.direct {
+            let at = self.position;
+            let charged = self.charge(nelem)?;
+            let zeros = vec![0; nelem.min(DIRECT_WRITE_CAPACITY)];
+            let (mut done, mut result) = (0, Ok(()));
+            while done < nelem && result.is_ok() {
+                let n = (nelem - done).min(zeros.len());
+                result = self.write_direct(&zeros[..n], at.map(|p| p + done as u64));
+                done += n;
+            }
+            return self.settle(charged, result);
+        }
         let charged = self.charge(nelem)?;
         let result = self.inner.write_zeroes(nelem);
         self.settle(charged, result)
     }
 
     async fn cancel(&mut self) {
-        self.inner.cancel().await
+        if !self.direct {
+            self.inner.cancel().await
+        }
     }
 }

@@ -11,8 +11,7 @@
 //! Records pass unchanged: it only watches.
 
 use rill_sdk::Error;
-use rill_sdk::intercept::{CommittedOffset, ConsumeAction, ConsumedRecord, Event, Interceptor, JsonLines, text};
-use serde_json::json;
+use rill_sdk::intercept::{CommittedOffset, ConsumeAction, ConsumedRecord, Event, Interceptor, JsonLines};
 
 /// The log file it appends to.
 pub const FILE: &str = "consumer_interceptor.log";
@@ -38,25 +37,25 @@ impl Interceptor for ConsumerInterceptor {
     }
 
     fn on_consume(&mut self, r: &ConsumedRecord) -> Result<ConsumeAction, Error> {
-        self.log.push(&json!({
-            "event": "consume",
-            "topic": r.topic,
-            "partition": r.partition,
-            "offset": r.offset,
-            "timestamp": r.timestamp,
-            "key": text(r.key.as_deref()),
-            "value": text(r.value.as_deref()),
-        }));
+        self.log
+            .line()
+            .str("event", "consume")
+            .str("topic", &r.topic)
+            .int("partition", r.partition.into())
+            .int("offset", r.offset)
+            .int("timestamp", r.timestamp)
+            .text("key", r.key.as_deref())
+            .text("value", r.value.as_deref());
         Ok(ConsumeAction::Pass)
     }
 
     fn on_commit(&mut self, o: &CommittedOffset) -> Result<(), Error> {
-        self.log.push(&json!({
-            "event": "commit",
-            "topic": o.topic,
-            "partition": o.partition,
-            "offset": o.offset,
-        }));
+        self.log
+            .line()
+            .str("event", "commit")
+            .str("topic", &o.topic)
+            .int("partition", o.partition.into())
+            .int("offset", o.offset);
         Ok(())
     }
 
@@ -71,6 +70,7 @@ rill_interceptor_abi::export_interceptor!(ConsumerInterceptor);
 mod tests {
     use super::*;
     use rill_sdk::intercept::InterceptorDriver;
+    use serde_json::json;
 
     #[test]
     fn every_consumed_record_and_commit_is_one_line() {
@@ -92,6 +92,13 @@ mod tests {
             }])
             .unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        // The exact bytes (the Python port writes the same).
+        assert_eq!(
+            text,
+            "{\"event\":\"consume\",\"topic\":\"metric.all\",\"partition\":0,\"offset\":0,\"timestamp\":0,\"key\":\"h1\",\"value\":\"{\\\"a\\\":1}\"}\n\
+             {\"event\":\"consume\",\"topic\":\"metric.all\",\"partition\":0,\"offset\":1,\"timestamp\":0,\"key\":null,\"value\":null}\n\
+             {\"event\":\"commit\",\"topic\":\"metric.all\",\"partition\":0,\"offset\":2}\n"
+        );
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0]["event"], "consume");

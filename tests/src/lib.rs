@@ -81,6 +81,8 @@ pub fn component(plugin: &str) -> PathBuf {
         "cpu-peak-python" => env!("RILL_PLUGIN_CPU_PEAK_PYTHON"),
         "stream-log-copy-python" => env!("RILL_PLUGIN_STREAM_LOG_COPY_PYTHON"),
         "stream-log-filter-python" => env!("RILL_PLUGIN_STREAM_LOG_FILTER_PYTHON"),
+        "consumer-interceptor-python" => env!("RILL_PLUGIN_CONSUMER_INTERCEPTOR_PYTHON"),
+        "producer-interceptor-python" => env!("RILL_PLUGIN_PRODUCER_INTERCEPTOR_PYTHON"),
         "cpu-alert-js" => env!("RILL_PLUGIN_CPU_ALERT_JS"),
         "cpu-peak-js" => env!("RILL_PLUGIN_CPU_PEAK_JS"),
         "order-window-count-js" => env!("RILL_PLUGIN_ORDER_WINDOW_COUNT_JS"),

@@ -76,6 +76,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "consumer-interceptor" => env!("RILL_PLUGIN_CONSUMER_INTERCEPTOR"),
         "producer-interceptor" => env!("RILL_PLUGIN_PRODUCER_INTERCEPTOR"),
         "fixture-bad-interceptor" => env!("RILL_PLUGIN_FIXTURE_BAD_INTERCEPTOR"),
+        "fixture-edit-interceptor" => env!("RILL_PLUGIN_FIXTURE_EDIT_INTERCEPTOR"),
         "fixture-files" => env!("RILL_PLUGIN_FIXTURE_FILES"),
         "cpu-alert-python" => env!("RILL_PLUGIN_CPU_ALERT_PYTHON"),
         "cpu-peak-python" => env!("RILL_PLUGIN_CPU_PEAK_PYTHON"),

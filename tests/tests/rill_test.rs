@@ -168,8 +168,9 @@ fn install_tree(dir: &Path, plugins: &[&str], apps: &[&str]) -> Vec<std::path::P
 
 /// The interceptor samples' specs pass on the real components: the Rust
 /// logging interceptors and their Python ports (the same expected lines)
-/// in the metrics chain, and a fixture whose every call fails (outputs
-/// unchanged, failures counted). The grants' `logs` directory is the
+/// in the metrics chain, a fixture whose every call fails (outputs
+/// unchanged, failures counted) and one whose drops and changes must reach
+/// the processor, the next interceptor and the topic. The grants' `logs` directory is the
 /// case's own: nothing is written under the working directory.
 #[test]
 fn the_interceptor_samples_specs_pass_and_write_no_real_logs() {
@@ -184,6 +185,8 @@ fn the_interceptor_samples_specs_pass_and_write_no_real_logs() {
             "consumer-interceptor-python",
             "producer-interceptor-python",
             "fixture-bad-interceptor",
+            "fixture-misbehave",
+            "fixture-edit-interceptor",
         ],
         &["metrics-intercepted.toml", "metrics-intercepted-python.toml"],
     );
@@ -198,7 +201,7 @@ fn the_interceptor_samples_specs_pass_and_write_no_real_logs() {
     let out = String::from_utf8_lossy(&output.stdout);
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{out}\n{log}");
-    assert!(out.ends_with("3 passed, 0 failed\n"), "{out}");
+    assert!(out.ends_with("6 passed, 0 failed\n"), "{out}");
     assert!(
         log.contains("interceptor failed; its change is not applied"),
         "the fixture's failures are logged: {log}"

@@ -126,6 +126,20 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{out}");
     assert!(!out.contains("FAIL") && out.contains(" passed, 0 failed"), "{out}");
+    for name in [
+        "advancing stream time to the minute fires the flush without a new record",
+        "the flush fires when the wall clock reaches the minute, whatever the records' times",
+        "a rebalance moves the partition away and back: the count continues from the checkpointed store",
+        "the seed's global join: orders on any partition join the whole address_v2",
+        "the table survives a restart (restored from its topic) and a rebalance (from the checkpoint)",
+        "(JSON spec) the threshold is exclusive: 0.5 does not alert, anything above does",
+        "each record goes to the topic of its metricset",
+        "a topic outside the pattern, or no topic name at all, is dead-lettered with why",
+    ] {
+        assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
+    }
+}
+
 /// Lays out `plugins` (manifests, built components, and any app file and
 /// spec files of theirs) and `apps` (app files, with their specs in
 /// `apps/tests/`) in `dir` as the repository holds them, so the specs'
@@ -190,6 +204,11 @@ fn the_interceptor_samples_specs_pass_and_write_no_real_logs() {
         ],
         &["metrics-intercepted.toml", "metrics-intercepted-python.toml"],
     );
+    // The interceptors' specs and the apps', not the processors' own.
+    let folders: Vec<_> = folders
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("intercept"))
+        .collect();
     let work = tempfile::tempdir().unwrap();
     let output = rill()
         .current_dir(work.path())
@@ -217,12 +236,13 @@ fn the_interceptor_samples_specs_pass_and_write_no_real_logs() {
 #[test]
 fn a_wrong_log_line_or_count_fails_with_its_diff() {
     let dir = tempfile::tempdir().unwrap();
-    let folders = install_tree(
+    install_tree(
         dir.path(),
         &["cpu-alert", "fixture-bad-interceptor", "consumer-interceptor"],
         &[],
     );
-    let spec = folders[0].join("wrong.toml");
+    let folder = dir.path().join("plugins/fixture-bad-interceptor/tests");
+    let spec = folder.join("wrong.toml");
     std::fs::write(
         &spec,
         r#"manifest = "../app.toml"
@@ -238,11 +258,11 @@ interceptors.fixture-bad-interceptor = { errors = { consume = 2 }, calls = 9 }
 "#,
     )
     .unwrap();
-    let app = folders[0].parent().unwrap().join("app.toml");
+    let app = folder.parent().unwrap().join("app.toml");
     let text = std::fs::read_to_string(&app).unwrap()
         + "\n[[interceptors]]\nmanifest = \"../consumer-interceptor/plugin.toml\"\n";
     std::fs::write(&app, text).unwrap();
-    let wrong_line = folders[0].join("wrong-line.toml");
+    let wrong_line = folder.join("wrong-line.toml");
     std::fs::write(
         &wrong_line,
         r#"manifest = "../app.toml"
@@ -280,20 +300,6 @@ files."logs/consumer_interceptor.log" = [
         out.contains("case \"wrong line\": file logs/consumer_interceptor.log, line 2: unexpected: \"{\\\"event\\\":\\\"commit\\\""),
         "the commit line nobody expected: {out}"
     );
-}
-
-    for name in [
-        "advancing stream time to the minute fires the flush without a new record",
-        "the flush fires when the wall clock reaches the minute, whatever the records' times",
-        "a rebalance moves the partition away and back: the count continues from the checkpointed store",
-        "the seed's global join: orders on any partition join the whole address_v2",
-        "the table survives a restart (restored from its topic) and a rebalance (from the checkpoint)",
-        "(JSON spec) the threshold is exclusive: 0.5 does not alert, anything above does",
-        "each record goes to the topic of its metricset",
-        "a topic outside the pattern, or no topic name at all, is dead-lettered with why",
-    ] {
-        assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
-    }
 }
 
 /// An advance step that stops short of the minute fires nothing, and a

@@ -491,6 +491,31 @@ mod tests {
     }
 
     #[test]
+    fn a_json_spec_names_the_json_line_of_each_file_and_interceptor() {
+        let interceptors = Interceptors::new(&app(&["consumer-interceptor"]));
+        let spec = Spec::parse_json(
+            Path::new("t.json"),
+            r#"{
+  "manifest": "app.toml",
+  "case": [{
+    "name": "x",
+    "files": {
+      "logs/consumer_interceptor.log": [{"contains": "commit"}],
+      "elsewhere/a.log": []
+    },
+    "interceptors": {"consumer-interceptor": {"calls": {"consume": 1}}}
+  }]
+}"#,
+        )
+        .unwrap();
+        let case = &spec.file.cases[0];
+        assert_eq!(case.interceptors.len(), 1);
+        let error = interceptors.check(&spec, case).unwrap_err();
+        assert_eq!(error.line, Some(7), "{error}");
+        assert!(error.message.starts_with("files.\"elsewhere/a.log\" is not a file inside"), "{error}");
+    }
+
+    #[test]
     fn a_case_gets_its_own_directory_for_each_written_grant() {
         let interceptors = Interceptors::new(&app(&["consumer-interceptor", "producer-interceptor"]));
         assert_eq!(interceptors.writable.len(), 1, "both grant \"logs\": one directory");

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 14] = [
+const PLUGINS: [&str; 15] = [
     "order-window-count",
     "cpu-peak",
     "metric-branch",
@@ -20,6 +20,7 @@ const PLUGINS: [&str; 14] = [
     "consumer-interceptor",
     "producer-interceptor",
     "fixture-bad-interceptor",
+    "fixture-edit-interceptor",
     "fixture-files",
 ];
 

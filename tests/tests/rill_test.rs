@@ -140,6 +140,168 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
     }
 }
 
+/// Lays out `plugins` (manifests, built components, and any app file and
+/// spec files of theirs) and `apps` (app files, with their specs in
+/// `apps/tests/`) in `dir` as the repository holds them, so the specs'
+/// relative paths hold; returns the folders to give `rill test`.
+fn install_tree(dir: &Path, plugins: &[&str], apps: &[&str]) -> Vec<std::path::PathBuf> {
+    let repo = rill_tests::workspace();
+    let copy = |from: &Path, to: &Path| {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    };
+    let mut folders = Vec::new();
+    for plugin in plugins {
+        let (from, to) = (repo.join("plugins").join(plugin), dir.join("plugins").join(plugin));
+        copy(&rill_tests::component(plugin), &to.join(format!("{plugin}.wasm")));
+        for file in ["plugin.toml", "app.toml"] {
+            if from.join(file).exists() {
+                copy(&from.join(file), &to.join(file));
+            }
+        }
+        let specs: Vec<_> = std::fs::read_dir(from.join("tests"))
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        for spec in &specs {
+            copy(spec, &to.join("tests").join(spec.file_name().unwrap()));
+        }
+        if !specs.is_empty() {
+            folders.push(to);
+        }
+    }
+    for app in apps {
+        copy(&repo.join("apps").join(app), &dir.join("apps").join(app));
+        copy(&repo.join("apps/tests").join(app), &dir.join("apps/tests").join(app));
+        folders.push(dir.join("apps/tests").join(app));
+    }
+    folders
+}
+
+/// The interceptor samples' specs pass on the real components: the Rust
+/// logging interceptors and their Python ports (the same expected lines)
+/// in the metrics chain, a fixture whose every call fails (outputs
+/// unchanged, failures counted) and one whose drops and changes must reach
+/// the processor, the next interceptor and the topic. The grants' `logs` directory is the
+/// case's own: nothing is written under the working directory.
+#[test]
+fn the_interceptor_samples_specs_pass_and_write_no_real_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let folders = install_tree(
+        dir.path(),
+        &[
+            "metric-branch",
+            "cpu-alert",
+            "consumer-interceptor",
+            "producer-interceptor",
+            "consumer-interceptor-python",
+            "producer-interceptor-python",
+            "fixture-bad-interceptor",
+            "fixture-misbehave",
+            "fixture-edit-interceptor",
+        ],
+        &["metrics-intercepted.toml", "metrics-intercepted-python.toml"],
+    );
+    // The interceptors' specs and the apps', not the processors' own.
+    let folders: Vec<_> = folders
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("intercept"))
+        .collect();
+    let work = tempfile::tempdir().unwrap();
+    let output = rill()
+        .current_dir(work.path())
+        .arg("test")
+        .args(&folders)
+        .env("RILL_LOG", "warn")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{out}\n{log}");
+    assert!(out.ends_with("6 passed, 0 failed\n"), "{out}");
+    assert!(
+        log.contains("interceptor failed; its change is not applied"),
+        "the fixture's failures are logged: {log}"
+    );
+    assert!(
+        std::fs::read_dir(work.path()).unwrap().next().is_none(),
+        "a spec run writes nothing where it runs (no logs/)"
+    );
+}
+
+/// A spec whose `files` or `interceptors` expectation differs fails with
+/// a diff naming the file and line, or the interceptor and event.
+#[test]
+fn a_wrong_log_line_or_count_fails_with_its_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    install_tree(
+        dir.path(),
+        &["cpu-alert", "fixture-bad-interceptor", "consumer-interceptor"],
+        &[],
+    );
+    let folder = dir.path().join("plugins/fixture-bad-interceptor/tests");
+    let spec = folder.join("wrong.toml");
+    std::fs::write(
+        &spec,
+        r#"manifest = "../app.toml"
+[[case]]
+name = "wrong"
+input = [
+  { key = "h1", timestamp = 1000, json = { "@timestamp" = "t1", host = { name = "h1" }, system = { cpu = { total = { norm = { pct = 0.9 } } } } } },
+]
+expect.alert = [
+  { key = "h1", timestamp = 1000, json = { name = "h1", timestamp = "t1" } },
+]
+interceptors.fixture-bad-interceptor = { errors = { consume = 2 }, calls = 9 }
+"#,
+    )
+    .unwrap();
+    let app = folder.parent().unwrap().join("app.toml");
+    let text = std::fs::read_to_string(&app).unwrap()
+        + "\n[[interceptors]]\nmanifest = \"../consumer-interceptor/plugin.toml\"\n";
+    std::fs::write(&app, text).unwrap();
+    let wrong_line = folder.join("wrong-line.toml");
+    std::fs::write(
+        &wrong_line,
+        r#"manifest = "../app.toml"
+[[case]]
+name = "wrong line"
+input = [
+  { key = "h1", timestamp = 1000, value = "x" },
+]
+expect.dead-letter = [
+  { key = "h1", value = "x" },
+]
+files."logs/consumer_interceptor.log" = [
+  { json = { event = "consume", topic = "metric.cpu", partition = 0, offset = 0, timestamp = 1000, key = "h1", value = "y" } },
+]
+"#,
+    )
+    .unwrap();
+    let (ok, out) = rill_test(&spec, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("case \"wrong\": interceptor fixture-bad-interceptor, errors of consume: expected 2, got 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("case \"wrong\": interceptor fixture-bad-interceptor, calls: expected 9, got "),
+        "{out}"
+    );
+    let (ok, out) = rill_test(&wrong_line, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("case \"wrong line\": file logs/consumer_interceptor.log, line 1 (json): expected {"),
+        "{out}"
+    );
+    assert!(
+        out.contains("case \"wrong line\": file logs/consumer_interceptor.log, line 2: unexpected: \"{\\\"event\\\":\\\"commit\\\""),
+        "the commit line nobody expected: {out}"
+    );
+}
+
 /// An advance step that stops short of the minute fires nothing, and a
 /// store entry that differs is reported with the store, key and both values.
 #[test]

@@ -332,6 +332,7 @@ impl Chain {
                 Ok(instance) => l.instance = Some(instance),
                 Err(error) => {
                     tracing::error!(interceptor = %l.spec.name, task = %self.task, "cannot start an instance; records go on without it: {error}");
+                    l.spec.note_start_error();
                     count_error(&l.spec.name, &self.task, "start", "start");
                     return None;
                 }
@@ -357,6 +358,7 @@ impl Chain {
         let (calls, seconds) = &l.calls[event as usize];
         calls.increment(1);
         seconds.record(started.elapsed().as_secs_f64());
+        l.spec.note_call(event, outcome.is_err());
         match outcome {
             Ok(value) => Some(value),
             Err(failure) => {

@@ -35,7 +35,7 @@ mod spec;
 pub use chain::{Chain, Sending};
 pub use inbox::Inbox;
 pub use instance::{CallFailure, Interceptor, InterceptorInstance};
-pub use spec::InterceptorSpec;
+pub use spec::{InterceptorSpec, Tally};
 
 use std::path::PathBuf;
 use thiserror::Error;

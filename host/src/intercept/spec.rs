@@ -1,9 +1,11 @@
 //! What every task's instances of one interceptor share: the build to
-//! instantiate (replaced together with its manifest on hot swap) and the
-//! generation tasks compare at each turn.
+//! instantiate (replaced together with its manifest on hot swap), the
+//! generation tasks compare at each turn, and the tally of its calls and
+//! failures over every task (what `rill test` specs assert; the metrics
+//! carry the same counts per task for a running application).
 
 use super::Interceptor;
-use crate::manifest::InterceptorManifest;
+use crate::manifest::{InterceptEvent, InterceptorManifest};
 use parking_lot::RwLock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +16,25 @@ pub struct InterceptorSpec {
     pub name: Arc<str>,
     current: RwLock<Arc<Interceptor>>,
     generation: AtomicU64,
+    /// Calls per event, in [`InterceptEvent::ALL`]'s order.
+    calls: [AtomicU64; 4],
+    /// Failed calls per event, same order.
+    errors: [AtomicU64; 4],
+    /// Instances that could not start.
+    start_errors: AtomicU64,
+}
+
+/// How often one interceptor was called and failed, over every task, since
+/// it was loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Calls per event, in [`InterceptEvent::ALL`]'s order.
+    pub calls: [u64; 4],
+    /// Calls whose result was not applied (an error, a trap, a limit, the
+    /// wrong number of actions), per event, same order.
+    pub errors: [u64; 4],
+    /// Instances that could not start (their calls were skipped).
+    pub start_errors: u64,
 }
 
 impl InterceptorSpec {
@@ -23,6 +44,32 @@ impl InterceptorSpec {
             name: interceptor.manifest.name.as_str().into(),
             current: RwLock::new(Arc::new(interceptor)),
             generation: AtomicU64::new(0),
+            calls: Default::default(),
+            errors: Default::default(),
+            start_errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Notes one call of `event`, and whether its result was not applied.
+    pub(super) fn note_call(&self, event: InterceptEvent, failed: bool) {
+        self.calls[event as usize].fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.errors[event as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Notes an instance that could not start.
+    pub(super) fn note_start_error(&self) {
+        self.start_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Its calls and failures so far, over every task.
+    pub fn tally(&self) -> Tally {
+        let read = |counts: &[AtomicU64; 4]| counts.each_ref().map(|c| c.load(Ordering::Relaxed));
+        Tally {
+            calls: read(&self.calls),
+            errors: read(&self.errors),
+            start_errors: self.start_errors.load(Ordering::Relaxed),
         }
     }
 

@@ -209,8 +209,10 @@ fn is_within(outer: &str, inner: &str) -> bool {
 }
 
 /// `path` with `.` dropped and `..` applied to the segments before it,
-/// without reading the filesystem.
-fn lexical(path: &Path) -> PathBuf {
+/// without reading the filesystem: how two spellings of one grant's `dir`
+/// are found to be the same (here, and by `rill test`, which maps each
+/// granted directory to one of its own).
+pub fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -42,7 +42,7 @@ mod validate;
 pub(crate) use error::render;
 pub use error::{ManifestError, ManifestErrors};
 pub use interceptor::{InterceptEvent, InterceptorManifest};
-pub use grants::{GrantAccess, GrantSpec};
+pub use grants::{GrantAccess, GrantSpec, lexical};
 pub use pattern::TopicPattern;
 pub use rill_sdk::TOPIC_SEPARATOR;
 

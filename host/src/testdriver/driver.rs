@@ -177,10 +177,16 @@ impl Application {
         topics
     }
 
-    /// Runs `actions` on fresh tasks with their state under `state_dir`;
-    /// returns every record the tasks sent and what their stores hold at
-    /// the end.
-    pub fn run(&self, actions: &[Action], state_dir: &Path) -> Result<Observed, DriverError> {
+    /// Runs `actions` on fresh tasks with their state under `state_dir`,
+    /// each processor covered by `interceptors[i]` (in processor order,
+    /// loaded for this run); returns every record the tasks sent and what
+    /// their stores hold at the end.
+    pub fn run(
+        &self,
+        actions: &[Action],
+        state_dir: &Path,
+        interceptors: &[Vec<Arc<crate::intercept::InterceptorSpec>>],
+    ) -> Result<Observed, DriverError> {
         let sink = Arc::new(MemorySink::default());
         let fed: Arc<Mutex<Vec<SentRecord>>> = Arc::default();
         let root = state_dir.join(&self.application_id);
@@ -208,10 +214,11 @@ impl Application {
         let specs: Vec<Arc<ProcessorSpec>> = self
             .processors
             .iter()
-            .map(|p| {
+            .zip(interceptors.iter().chain(std::iter::repeat(&Vec::new())))
+            .map(|(p, interceptors)| {
                 Arc::new(
                     ProcessorSpec::new(&p.manifest, p.factory.clone(), Some(state.clone()))
-                        .with_interceptors(p.interceptors.clone()),
+                        .with_interceptors(interceptors.clone()),
                 )
             })
             .collect();

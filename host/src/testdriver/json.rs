@@ -74,8 +74,11 @@ pub fn rewrite(text: &str) -> Result<Rewritten, (usize, String)> {
             out.push(*line, "[[case]]");
             for (key, line, value) in fields {
                 match value {
-                    // expect / stores: one dotted key per output or store.
-                    Node::Object(entries, _) if key == "expect" || key == "stores" => {
+                    // expect / stores / files / interceptors: one dotted key
+                    // per output, store, file or interceptor.
+                    Node::Object(entries, _)
+                        if ["expect", "stores", "files", "interceptors"].contains(&key.as_str()) =>
+                    {
                         for (name, line, value) in entries {
                             let key = format!("{}.{}", quote(key), quote(name));
                             out.array(&key, *line, value)?;

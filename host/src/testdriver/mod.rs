@@ -9,12 +9,15 @@
 //! - [`spec`]: the spec format, parsed with file and line in every error.
 //! - [`driver`]: one case on fresh tasks.
 //! - [`compare`]: diffs, and observed records as expectations (`--update`).
+//! - [`intercepted`]: interceptors per case, their granted directories
+//!   moved into a temporary one, and what a case expects they did.
 //!
 //! The command line is `crate::cli` (`test.rs`); the format is documented
 //! in `docs/testing.md`.
 
 pub mod compare;
 pub mod driver;
+pub mod intercepted;
 pub mod json;
 pub mod spec;
 #[cfg(test)]
@@ -84,6 +87,11 @@ pub struct Suite {
     /// topic one matches is an expectation key, and compared when written
     /// or expected.
     patterns: Vec<crate::manifest::TopicPattern>,
+    /// The application's interceptors, loaded afresh for each case.
+    interceptors: intercepted::Interceptors,
+    /// What compiled the plugins; the interceptors of each case too.
+    engine: wasmtime::Engine,
+    cache: CompileCache,
 }
 
 impl Suite {
@@ -98,15 +106,17 @@ impl Suite {
         let engine = new_engine().map_err(|e| spec.error(at, e.to_string()))?;
         let cache = CompileCache::new(cache.to_path_buf());
         let mut processors = Vec::new();
-        let interceptors = crate::intercept::load_for_app(&engine, Some(&cache), &loaded)
-            .map_err(|e| spec.error(at, e.to_string()))?;
-        for (m, interceptors) in loaded.processors.iter().zip(interceptors) {
+        // Loaded once here so a bad interceptor is reported before any case
+        // runs; each case loads its own (fresh logs, its own tally).
+        let interceptors = intercepted::Interceptors::new(&loaded);
+        interceptors.load(&engine, &cache).map_err(|e| spec.error(at, e))?;
+        for m in &loaded.processors {
             let plugin = Plugin::load(&engine, m.clone(), Some(&cache))
                 .map_err(|e| spec.error(at, format!("{}: {e}", m.name)))?;
             processors.push(ProcessorDef {
                 manifest: m.clone(),
                 factory: std::sync::Arc::new(plugin),
-                interceptors,
+                interceptors: Vec::new(),
             });
         }
         let app = Application {
@@ -169,6 +179,9 @@ impl Suite {
             targets,
             compared,
             patterns,
+            interceptors,
+            engine,
+            cache,
         })
     }
 
@@ -199,6 +212,7 @@ impl Suite {
         let inputs = self.app.input_topics();
         for case in &self.spec.file.cases {
             self.spec.actions(case, &inputs)?;
+            self.interceptors.check(&self.spec, case)?;
             for key in case.stores.keys() {
                 self.store(key.get_ref())
                     .map_err(|m| self.spec.error(key.span().start, m))?;
@@ -284,10 +298,19 @@ impl Suite {
                     .map_err(|e| e.to_string())
                     .and_then(|actions| {
                         let dir = tempfile::tempdir().map_err(|e| format!("creating a state directory: {e}"))?;
-                        self.app.run(&actions, dir.path()).map_err(|e| e.to_string())
+                        let interceptors = self.interceptors.load(&self.engine, &self.cache)?;
+                        let observed = self
+                            .app
+                            .run(&actions, dir.path(), &interceptors.per_processor)
+                            .map_err(|e| e.to_string())?;
+                        Ok((observed, interceptors))
                     });
                 match observed {
-                    Ok(observed) => self.compare(case, name, &observed),
+                    Ok((observed, interceptors)) => {
+                        let mut result = self.compare(case, name, &observed);
+                        result.diff.extend(self.interceptors.compare(case, &interceptors));
+                        result
+                    }
                     Err(error) => CaseResult {
                         name,
                         diff: vec![error],

@@ -45,6 +45,43 @@ pub struct Case {
     /// after the case (a key with its value, or absent).
     #[serde(default)]
     pub stores: BTreeMap<Spanned<String>, Vec<Spanned<StoreEntry>>>,
+    /// Per file an interceptor wrote in a granted directory (the grant's
+    /// `dir` as its manifest writes it, then the file's path inside): the
+    /// lines expected there, in order (`any-order` compares them as a
+    /// multiset). Files not named are not checked.
+    #[serde(default)]
+    pub files: BTreeMap<Spanned<String>, Vec<Spanned<ExpectedLine>>>,
+    /// Per interceptor (its manifest `name`): how often it was called, and
+    /// how many of those calls failed, over every task of the case.
+    #[serde(default)]
+    pub interceptors: BTreeMap<Spanned<String>, Spanned<InterceptorCounts>>,
+}
+
+/// One expected line of a file an interceptor wrote: exactly one of
+/// `line` (the whole line), `json` (the line parsed as JSON, compared as
+/// JSON) and `contains` (text the line contains).
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExpectedLine {
+    /// The whole line, without its newline.
+    pub line: Option<String>,
+    /// The line as JSON, written as TOML.
+    pub json: Option<toml::Value>,
+    /// Text the line contains.
+    pub contains: Option<String>,
+}
+
+/// How often one interceptor was called (`calls`) and how many of those
+/// calls failed (`errors`: an error, a trap, a limit, the wrong number of
+/// actions): each a total, or a table per event (`consume`, `commit`,
+/// `send`, `acknowledgement`; events left out are not checked).
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct InterceptorCounts {
+    /// Calls: a number, or a table of event to number.
+    pub calls: Option<toml::Value>,
+    /// Failed calls: a number, or a table of event to number.
+    pub errors: Option<toml::Value>,
 }
 
 /// One expected entry of a store: a key and its value (same forms as a

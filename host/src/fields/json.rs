@@ -208,7 +208,9 @@ impl Scan<'_, '_> {
     }
 
     /// Skips string bytes that need no attention (not `"`, `\\` or a
-    /// control character), eight at a time.
+    /// control character), eight at a time, stopping on the first byte
+    /// that does (the lowest flagged byte of a word is exact; only bytes
+    /// above it can be false alarms).
     fn skip_plain(&mut self) {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -219,7 +221,9 @@ impl Scan<'_, '_> {
             let backslash = has_zero(x ^ (ONES * u64::from(b'\\')));
             // A byte below 0x20 (a byte >= 0x80 never counts as one).
             let control = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-            if quote | backslash | control != 0 {
+            let flagged = quote | backslash | control;
+            if flagged != 0 {
+                self.at += (flagged.trailing_zeros() / 8) as usize;
                 return;
             }
             self.at += 8;

@@ -347,7 +347,7 @@ pub fn run_connected(
     // is the same manager.
     let manager = Arc::new(Mutex::new(manager));
     let listener: Arc<Mutex<dyn crate::kafka::member::RebalanceListener>> = manager.clone();
-    let source = KafkaSource::join(&options.kafka.consumer(&options.application_id), listener, &topics)
+    let source = KafkaSource::join(&options.kafka.stream_consumer(&options.application_id), listener, &topics)
         .context("joining the consumer group")?;
     tracing::info!(application = %options.application_id, "joined group; reading {}", topics.join(", "));
 

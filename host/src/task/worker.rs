@@ -108,9 +108,10 @@ pub struct Worker {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Batches a worker may have queued before the poll loop waits (8 kept
-/// the workers as busy as 32 did, with less memory held in queues).
-const QUEUE_DEPTH: usize = 8;
+/// Batches a worker may have queued before the poll loop waits (4 keep
+/// the workers as busy as 8 and 32 did, with less memory held in queues;
+/// 2 left them waiting).
+const QUEUE_DEPTH: usize = 4;
 
 impl Worker {
     /// Spawns worker `index`.

@@ -49,6 +49,7 @@ fn run(kafka: &KafkaSettings, plugin: &Arc<Plugin>, state_dir: &Path) -> RunRepo
         lag_window: rill_host::observe::lag::DEFAULT_WINDOW,
         on_fatal: Default::default(),
         guarantee: Default::default(),
+        group: Default::default(),
     };
     let processors = vec![ProcessorDef {
         manifest: plugin.manifest.clone(),

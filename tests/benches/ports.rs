@@ -87,6 +87,7 @@ fn main() {
             lag_window: rill_host::observe::lag::DEFAULT_WINDOW,
             on_fatal: Default::default(),
             guarantee: Default::default(),
+            group: Default::default(),
         };
         let report = runtime::run(
             &options,

@@ -107,7 +107,7 @@ impl Member {
     fn assigned(&self) -> HashSet<String> {
         self.log()
             .lines()
-            .rfind(|l| l.contains("partitions assigned:"))
+            .rfind(|l| l.contains("assignment now:") && !l.ends_with("assignment now: none"))
             .map(|l| {
                 l.split([' ', ','])
                     .filter(|w| w.starts_with("order/"))

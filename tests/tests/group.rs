@@ -45,7 +45,7 @@ fn member(broker: &str, dir: &Path, name: &str, idle: &str) -> (Child, std::path
 fn assigned(log: &Path, topic: &str) -> HashSet<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     text.lines()
-        .rfind(|l| l.contains("partitions assigned:"))
+        .rfind(|l| l.contains("assignment now:") && !l.ends_with("assignment now: none"))
         .map(|l| {
             l.split([' ', ','])
                 .filter(|w| w.starts_with(&format!("{topic}/")))
@@ -92,23 +92,26 @@ fn two_members_split_partitions_and_a_killed_one_loses_nothing() {
         inputs.push((Some(key), sample.value));
     }
 
-    // The survivor must outlast the victim's session timeout before it may
-    // call the inputs drained, hence the long idle window.
-    let (mut survivor, survivor_log) = member(&broker.bootstrap, dir.path(), "survivor", "10s");
-    let (mut victim, victim_log) = member(&broker.bootstrap, dir.path(), "victim", "10s");
+    // The survivor must outlast the victim's session timeout and the
+    // rebalance after it before it may call the inputs drained, hence the
+    // long idle window (under the cooperative protocol the survivor hears
+    // of the rebalance only when it is handed the victim's partitions).
+    let (mut survivor, survivor_log) = member(&broker.bootstrap, dir.path(), "survivor", "20s");
+    let (mut victim, victim_log) = member(&broker.bootstrap, dir.path(), "victim", "20s");
+    // Both inputs' partitions are split between the members (the
+    // cooperative assignor balances their count, not each topic's).
+    let both = |log: &Path| {
+        let mut partitions = assigned(log, "metric.all");
+        partitions.extend(assigned(log, "metric.cpu"));
+        partitions
+    };
     wait_for("both members to get partitions", Duration::from_secs(60), || {
-        let (a, b) = (
-            assigned(&survivor_log, "metric.all"),
-            assigned(&victim_log, "metric.all"),
-        );
-        !a.is_empty() && !b.is_empty()
+        let (a, b) = (both(&survivor_log), both(&victim_log));
+        !a.is_empty() && !b.is_empty() && a.len() + b.len() == 8
     });
-    let (a, b) = (
-        assigned(&survivor_log, "metric.all"),
-        assigned(&victim_log, "metric.all"),
-    );
+    let (a, b) = (both(&survivor_log), both(&victim_log));
     assert!(a.is_disjoint(&b), "members share partitions: {a:?} {b:?}");
-    assert_eq!(a.len() + b.len(), 4, "all partitions assigned: {a:?} {b:?}");
+    assert_eq!(a.len() + b.len(), 8, "all partitions assigned: {a:?} {b:?}");
 
     // Produce in slices so the victim dies with work in flight.
     let (first, rest) = inputs.split_at(30_000);

@@ -211,12 +211,12 @@ fn inputs_that_are_not_co_partitioned_are_refused_before_anything_is_written() {
     assert_eq!(written, BTreeMap::from([("order_join", 0), ("order.dlq", 0)]));
 }
 
-/// The partitions of `topic` in a member's last "partitions assigned" line.
+/// The partitions of `topic` in a member's last "assignment now" line.
 fn assigned(log: &Path, topic: &str) -> usize {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .rfind(|l| l.contains("partitions assigned:"))
+        .rfind(|l| l.contains("assignment now:") && !l.ends_with("assignment now: none"))
         .map_or(0, |l| l.matches(&format!("{topic}/")).count())
 }
 

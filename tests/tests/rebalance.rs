@@ -4,8 +4,10 @@
 //! few seconds, nothing may be lost, and records may be processed twice only
 //! from what the last commit interval(s) before each rebalance held.
 //!
-//! Runs on the broker `RILL_TEST_BROKER` names (the dev broker by default,
-//! crabka-broker with `txn`).
+//! Runs under both group protocols (`classic`, which is cooperative for
+//! this single-input app, and KIP-848's `consumer`) on the broker
+//! `RILL_TEST_BROKER` names (the dev broker by default, crabka-broker with
+//! `txn`).
 
 use rill_host::metricbeat::{Expect, Generator, TOPICS};
 use rill_tests::{DevBroker, committed, install_plugin, produce_paced, read_all, rill, terminate, wait_exit};
@@ -37,16 +39,22 @@ struct Member {
 }
 
 impl Member {
-    fn start(name: &'static str, broker: &str, dir: &Path, t0: Instant) -> Member {
-        let mut child = rill()
+    fn start(name: &'static str, broker: &str, dir: &Path, protocol: &str, t0: Instant) -> Member {
+        let mut command = rill();
+        command
             .arg("run")
             .arg(dir.join("metric-branch/plugin.toml"))
-            .args(["--brokers", broker, "--application-id", APP])
+            .args(["--brokers", broker, "--application-id", &format!("{APP}-{protocol}")])
+            .args(["--group-protocol", protocol])
             .arg("--commit-interval")
-            .arg(format!("{}ms", COMMIT_INTERVAL.as_millis()))
+            .arg(format!("{}ms", COMMIT_INTERVAL.as_millis()));
+        if protocol == "classic" {
             // The dev broker holds every rejoin for the session timeout
-            // minus 1 s (librdkafka's mock), so tests keep it short.
-            .args(["-X", "consumer.session.timeout.ms=6000"])
+            // minus 1 s (librdkafka's mock), so tests keep it short. Under
+            // KIP-848 the broker owns the session timeout.
+            command.args(["-X", "consumer.session.timeout.ms=6000"]);
+        }
+        let mut child = command
             .arg("--state-dir")
             .arg(dir.join(name))
             .stdin(Stdio::null())
@@ -98,11 +106,19 @@ impl Member {
             .collect()
     }
 
-    /// Its current assignment if its last callback was an assignment.
+    /// Its current assignment (a callback under an incremental protocol
+    /// carries only the change; the member logs the whole after each),
+    /// with when it was logged.
     fn working(&self) -> Option<(Duration, BTreeSet<i32>)> {
-        let callbacks = self.callbacks();
-        let (at, assigned, partitions) = callbacks.last()?;
-        assigned.then(|| (*at, partitions.clone()))
+        let lines = self.lines.lock().unwrap();
+        let (at, line) = lines.iter().rev().find(|(_, l)| l.contains("assignment now: "))?;
+        let partitions = line
+            .split_once("assignment now: ")?
+            .1
+            .split(", ")
+            .filter_map(|tp| tp.trim().strip_prefix("metric.all/")?.parse().ok())
+            .collect();
+        Some((*at, partitions))
     }
 }
 
@@ -144,6 +160,16 @@ fn settled(members: &[&Member], since: Duration, t0: Instant, limit: Duration) -
 
 #[test]
 fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
+    joining_a_steady_stream("classic");
+}
+
+#[test]
+fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing_under_kip_848() {
+    joining_a_steady_stream("consumer");
+}
+
+fn joining_a_steady_stream(protocol: &str) {
+    let app = format!("{APP}-{protocol}");
     let broker = DevBroker::start(&TOPICS.map(|t| (t, PARTITIONS)));
     let dir = tempfile::tempdir().unwrap();
     install_plugin(dir.path(), "metric-branch");
@@ -171,13 +197,13 @@ fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
     let t0 = Instant::now();
     let bootstrap = broker.bootstrap.clone();
     let producer = std::thread::spawn(move || produce_paced(&bootstrap, "metric.all", &inputs, RATE));
-    let a = Member::start("a", &broker.bootstrap, dir.path(), t0);
-    let b = Member::start("b", &broker.bootstrap, dir.path(), t0);
+    let a = Member::start("a", &broker.bootstrap, dir.path(), protocol, t0);
+    let b = Member::start("b", &broker.bootstrap, dir.path(), protocol, t0);
     let b_started = b.started;
     let first = settled(&[&a, &b], b_started, t0, Duration::from_secs(40));
     // The third joins a group that is stable and busy.
     std::thread::sleep(Duration::from_secs(3));
-    let c = Member::start("c", &broker.bootstrap, dir.path(), t0);
+    let c = Member::start("c", &broker.bootstrap, dir.path(), protocol, t0);
     let c_started = c.started;
     let second = settled(&[&a, &b, &c], c_started, t0, Duration::from_secs(40));
     producer.join().expect("the producer thread");
@@ -186,11 +212,11 @@ fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
     // Everything is processed and committed before the members stop, so
     // duplicates can only come from the rebalances.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while committed(&broker.bootstrap, APP, "metric.all") < total as i64 {
+    while committed(&broker.bootstrap, &app, "metric.all") < total as i64 {
         assert!(
             Instant::now() < deadline,
             "metric.all not committed to its end ({} of {total}):\n--- a:\n{}--- b:\n{}--- c:\n{}",
-            committed(&broker.bootstrap, APP, "metric.all"),
+            committed(&broker.bootstrap, &app, "metric.all"),
             a.log(),
             b.log(),
             c.log()
@@ -235,6 +261,7 @@ fn members_joining_a_steady_stream_rebalance_in_seconds_and_lose_nothing() {
             }
         }
     }
+    println!("--group-protocol {protocol}:");
     println!(
         "two members settled {:.2} s after starting; the third {:.2} s after its start; \
          produced by {:.1} s, all committed at {:.1} s, stopped at {:.1} s",

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 const APP: &str = "restoring";
 const CHANGELOG: &str = "restoring-counts-changelog";
 const PARTITIONS: i32 = 8;
+/// Partitions of the pass-through's input `in`.
+const IN_PARTITIONS: i32 = 2;
 const STATE_KEYS: usize = 1_000_000;
 
 fn member(broker: &DevBroker, manifests: &[PathBuf], dir: &Path, name: &str) -> (Child, PathBuf) {
@@ -41,9 +43,9 @@ fn other_tasks_keep_processing_while_a_large_changelog_restores_and_a_member_joi
         ("order_count", PARTITIONS),
         ("order.count.dlq", PARTITIONS),
         (CHANGELOG, PARTITIONS),
-        ("in", 2),
-        ("out", 2),
-        ("dlq", 2),
+        ("in", IN_PARTITIONS),
+        ("out", IN_PARTITIONS),
+        ("dlq", IN_PARTITIONS),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let manifests = vec![
@@ -100,13 +102,16 @@ fn other_tasks_keep_processing_while_a_large_changelog_restores_and_a_member_joi
     );
 
     // A member joins mid-restore: the group rebalances without waiting for
-    // the restore, and each member ends up with its share.
+    // the restore, and each member ends up with its share: half of the
+    // partitions of `order` and `in` together (the cooperative assignor
+    // balances their count, not each topic's).
     let (mut second, second_log) = member(&broker, &manifests, dir.path(), "second");
     let deadline = Instant::now() + Duration::from_secs(90);
+    let share = (PARTITIONS + IN_PARTITIONS) as usize / 2;
     let split = |log: &str| {
         log.lines()
-            .rfind(|l| l.contains("partitions assigned:"))
-            .is_some_and(|l| l.matches("order/").count() == PARTITIONS as usize / 2)
+            .rfind(|l| l.contains("assignment now:") && !l.ends_with("assignment now: none"))
+            .is_some_and(|l| l.matches("order/").count() + l.matches("in/").count() == share)
     };
     while !(split(&read(&first_log)) && split(&read(&second_log))) {
         assert!(

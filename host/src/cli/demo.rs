@@ -105,6 +105,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         lag_window: crate::observe::lag::DEFAULT_WINDOW,
         on_fatal: Default::default(),
         guarantee: Default::default(),
+        group: Default::default(),
     };
     let report = runtime::run_connected(
         &options,

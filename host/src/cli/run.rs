@@ -76,6 +76,20 @@ pub struct RunArgs {
     /// offsets fail (aborting its transaction) to watch the abort path.
     #[arg(long, value_name = "N", hide = true)]
     inject_commit_failure: Option<u64>,
+    /// The consumer-group protocol: `classic` (every broker; rebalances
+    /// revoke only what moves unless a task reads several topics, which
+    /// needs eager range assignment) or `consumer` (KIP-848, Apache Kafka
+    /// 4.0+: incremental, co-partitioning, timeouts set by the broker).
+    /// Every member of an application must use the same one.
+    #[arg(long, value_enum, default_value = "classic")]
+    group_protocol: crate::kafka::protocol::GroupProtocol,
+    /// Static membership (Kafka's group.instance.id, as
+    /// `<application-id>-<ID>`): a member restarted within the session
+    /// timeout gets its partitions back with no rebalance. `auto` uses the
+    /// state directory's own id; otherwise one id per instance, stable
+    /// across restarts (e.g. a pod ordinal).
+    #[arg(long, value_name = "ID|auto")]
+    instance_id: Option<crate::runtime::InstanceId>,
     /// Commits each partition's lag status is judged on (Burrow's window).
     #[arg(long, default_value_t = crate::observe::lag::DEFAULT_WINDOW)]
     lag_window: usize,
@@ -186,6 +200,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             (crate::runtime::Guarantee::ExactlyOnce, Some(n)) => crate::runtime::Guarantee::ExactlyOnceFailing(n),
             (_, Some(_)) => anyhow::bail!("--inject-commit-failure needs --processing-guarantee exactly-once"),
             (guarantee, None) => guarantee,
+        },
+        group: crate::runtime::GroupOptions {
+            protocol: args.group_protocol,
+            instance_id: args.instance_id,
         },
     };
     let (shutdown, _signals) = super::shutdown_flag()?;

@@ -11,26 +11,26 @@ use super::member::{
     CommitError, Offset, OffsetCommitter, RebalanceListener, RecordSource, SourceError, TopicPartition, Watermarks,
     show,
 };
+use super::phase::{MemberPhase, PhaseEvent};
 use crate::record::{Header, InputRecord, TopicNames};
 use parking_lot::{Mutex, MutexGuard};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{ClientContext, Message, Offset as KafkaOffset, TopicPartitionList};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The consumer's context: rebalance callbacks run the listener.
 pub(crate) struct GroupContext {
     listener: Arc<Mutex<dyn RebalanceListener>>,
-    /// Set after the first assignment, even an empty one.
-    assigned: AtomicBool,
-    /// Between a revocation and the next assignment (eager protocol): the
-    /// empty assignment then says nothing about being drained.
-    rebalancing: AtomicBool,
+    /// Where the member stands in its group (see [`MemberPhase`]).
+    phase: Mutex<MemberPhase>,
+    /// Rebalance callbacks so far.
+    callbacks: AtomicU64,
     /// An assignment that could not be taken (its committed offsets could
     /// not be read); stops the run.
     failed: Mutex<Option<SourceError>>,
@@ -40,29 +40,64 @@ impl GroupContext {
     fn listener(&self) -> MutexGuard<'_, dyn RebalanceListener + 'static> {
         self.listener.lock()
     }
+
+    fn phase(&self) -> MemberPhase {
+        *self.phase.lock()
+    }
+
+    /// Moves the phase on `event`; notes the callback (`kind`, its
+    /// partitions and how long it took) in metrics, `/status` and the log.
+    fn record(&self, event: PhaseEvent, kind: &'static str, partitions: &[TopicPartition], took: Duration) {
+        let mut phase = self.phase.lock();
+        *phase = phase.after(event);
+        drop(phase);
+        self.callbacks.fetch_add(1, Ordering::AcqRel);
+        use crate::observe::metrics as m;
+        metrics::counter!(m::REBALANCES, "kind" => kind).increment(1);
+        metrics::histogram!(m::REBALANCE_SECONDS, "kind" => kind).record(took.as_secs_f64());
+        crate::observe::telemetry().event("rebalance", &format!("partitions-{kind}"), show(partitions));
+        tracing::info!("partitions {kind}: {}", show(partitions));
+        tracing::debug!("the {kind} callback took {took:?}");
+    }
 }
 
 impl ClientContext for GroupContext {}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            self.rebalancing.store(true, Ordering::Release);
-            let partitions = partitions(tpl);
-            tracing::info!("partitions revoked: {}", show(&partitions));
-            // Eager protocol: librdkafka sends JoinGroup only once this
-            // returns, so the revocation commits once and gives up on a
-            // refusal by the rebalancing group (see handle_revocation and
-            // docs/design/002, "Revocation under the eager protocol").
-            self.listener().revoked(&partitions, &Committer(consumer));
+        let Rebalance::Revoke(tpl) = rebalance else { return };
+        let partitions = partitions(tpl);
+        let started = Instant::now();
+        if consumer.assignment_lost() {
+            // Another member may own them already: nothing of theirs may be
+            // committed (a commit now could even be accepted, as a plain
+            // consumer's, and move the new owner's offsets back).
+            tracing::warn!(
+                "partitions lost (session expired or fenced): {}; closing their tasks without committing",
+                show(&partitions)
+            );
+            self.listener().lost(&partitions);
+            self.record(PhaseEvent::Lose, "lost", &partitions, started.elapsed());
+            return;
         }
+        // Eager protocol: librdkafka sends JoinGroup only once this
+        // returns, so the revocation commits once and gives up on a
+        // refusal by the rebalancing group (see handle_revocation and
+        // docs/design/002, "Revocation under the eager protocol").
+        // Incremental: only these partitions move; the other tasks go on.
+        let event = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => PhaseEvent::RevokeSome,
+            _ => PhaseEvent::RevokeAll,
+        };
+        self.listener().revoked(&partitions, &Committer(consumer));
+        self.record(event, "revoked", &partitions, started.elapsed());
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let partitions = partitions(tpl);
-                tracing::info!("partitions assigned: {}", show(&partitions));
+                let started = Instant::now();
                 let committed = match committed_offsets(consumer, tpl) {
                     Ok(committed) => committed,
                     Err(error) => {
@@ -74,11 +109,14 @@ impl ConsumerContext for GroupContext {
                 // the state updater restores it while this loop polls on.
                 let restoring = self.listener().assigned(&partitions, &committed);
                 set_fetching(consumer, &restoring, false);
-                self.assigned.store(true, Ordering::Release);
-                self.rebalancing.store(false, Ordering::Release);
+                self.record(PhaseEvent::Assign, "assigned", &partitions, started.elapsed());
             }
             Rebalance::Revoke(_) => {}
             Rebalance::Error(error) => tracing::warn!("rebalance error: {error}"),
+        }
+        // Under incremental protocols a callback carries only the change.
+        if let Ok(assignment) = consumer.assignment() {
+            tracing::info!("assignment now: {}", show(&partitions(&assignment)));
         }
     }
 }
@@ -159,11 +197,15 @@ impl OffsetCommitter for Committer<'_> {
 /// which a coordinator refuses a commit of a generation that is ending or
 /// over mean retrying cannot help (see [`CommitError::Rebalancing`]).
 fn commit_error(error: KafkaError) -> CommitError {
-    use rdkafka::types::RDKafkaErrorCode::{IllegalGeneration, RebalanceInProgress, UnknownMemberId};
+    use rdkafka::types::RDKafkaErrorCode::{
+        FencedMemberEpoch, IllegalGeneration, RebalanceInProgress, StaleMemberEpoch, UnknownMemberId,
+    };
     match error {
-        KafkaError::ConsumerCommit(RebalanceInProgress | IllegalGeneration | UnknownMemberId) => {
-            CommitError::Rebalancing(error)
-        }
+        // The last two are KIP-848's: the commit carried a member epoch the
+        // group has moved past.
+        KafkaError::ConsumerCommit(
+            RebalanceInProgress | IllegalGeneration | UnknownMemberId | StaleMemberEpoch | FencedMemberEpoch,
+        ) => CommitError::Rebalancing(error),
         error => CommitError::Failed(error),
     }
 }
@@ -200,10 +242,13 @@ impl KafkaSource {
     ) -> rdkafka::error::KafkaResult<Self> {
         let context = GroupContext {
             listener,
-            assigned: AtomicBool::new(false),
-            rebalancing: AtomicBool::new(false),
+            phase: Mutex::new(MemberPhase::Unjoined),
+            callbacks: AtomicU64::new(0),
             failed: Mutex::new(None),
         };
+        for kind in ["assigned", "revoked", "lost"] {
+            metrics::counter!(crate::observe::metrics::REBALANCES, "kind" => kind).increment(0);
+        }
         let consumer: BaseConsumer<GroupContext> = config.create_with_context(context)?;
         consumer.subscribe(topics)?;
         Ok(KafkaSource {
@@ -249,11 +294,18 @@ impl RecordSource for KafkaSource {
     }
 
     fn assigned(&self) -> bool {
-        self.consumer.context().assigned.load(Ordering::Acquire)
+        self.consumer.context().phase() != MemberPhase::Unjoined
     }
 
     fn rebalancing(&self) -> bool {
-        self.consumer.context().rebalancing.load(Ordering::Acquire)
+        matches!(
+            self.consumer.context().phase(),
+            MemberPhase::Rebalancing | MemberPhase::Lost
+        )
+    }
+
+    fn rebalances(&self) -> u64 {
+        self.consumer.context().callbacks.load(Ordering::Acquire)
     }
 
     fn copy_nanos(&self) -> u64 {
@@ -475,6 +527,7 @@ mod tests {
             Vec::new()
         }
         fn revoked(&mut self, _: &[TopicPartition], _: &dyn OffsetCommitter) {}
+        fn lost(&mut self, _: &[TopicPartition]) {}
         fn is_paused(&self, _: &str, _: i32) -> bool {
             false
         }

@@ -161,6 +161,10 @@ pub trait RebalanceListener: Send {
     /// Partitions revoked from this member: commit what was processed
     /// (through `committer`) and close their tasks, promptly.
     fn revoked(&mut self, partitions: &[TopicPartition], committer: &dyn OffsetCommitter);
+    /// Partitions this member lost without giving them up (its session
+    /// expired, it was fenced): another member may own them already, so
+    /// their tasks close without committing anything.
+    fn lost(&mut self, partitions: &[TopicPartition]);
     /// Whether the task owning `partition` of `topic` is paused (its
     /// partition cannot drain).
     fn is_paused(&self, topic: &str, partition: i32) -> bool;
@@ -184,8 +188,17 @@ pub trait RecordSource: OffsetCommitter + Watermarks {
     fn take_failure(&self) -> Option<SourceError>;
     /// Whether the member has had an assignment yet (even an empty one).
     fn assigned(&self) -> bool;
-    /// Between a revocation and the next assignment.
+    /// Between a revocation of everything (eager protocol) or a lost
+    /// assignment and the next assignment.
     fn rebalancing(&self) -> bool;
+    /// Rebalance callbacks so far. Under incremental protocols a member
+    /// is not told when a rebalance round starts or ends (only of its own
+    /// changes), so the poll loop counts each callback as activity: an
+    /// idle member does not stop (`--stop-when-idle`) in the middle of a
+    /// rebalance that is still moving partitions.
+    fn rebalances(&self) -> u64 {
+        0
+    }
     /// Nanoseconds spent copying polled records, for the run report.
     fn copy_nanos(&self) -> u64 {
         0

@@ -12,7 +12,9 @@ pub mod embedded;
 pub mod group;
 pub mod member;
 pub mod memory_sink;
+pub mod phase;
 pub mod producer;
+pub mod protocol;
 pub mod topics;
 
 use rdkafka::ClientConfig;
@@ -65,48 +67,41 @@ impl KafkaSettings {
         config
     }
 
-    /// The group member's consumer. Offsets are committed by rill only
-    /// after outputs are acknowledged; `range` assignment keeps partition N
-    /// of co-partitioned topics on one member; the short fetch-queue backoff
-    /// keeps a fast consumer from idling (1 s by default); a 16 MiB prefetch
-    /// queue (64 MiB by default) halved peak RSS of the pipeline benchmark
-    /// and made it faster (tasks buffer what they wait on themselves).
-    ///
-    /// Heartbeats every second (librdkafka: 3 s): a member learns that its
-    /// group is rebalancing only from a heartbeat's answer, and until then
-    /// it processes records whose commits the coordinator refuses (they are
-    /// processed again by the partitions' next owner) while the rest of the
-    /// group waits for it to rejoin.
+    /// A group consumer (the native benchmark programs, `rill lag`).
+    /// Offsets are committed by the program only after outputs are
+    /// acknowledged; eager `range` assignment, as a plain consumer has it;
+    /// the short fetch-queue backoff keeps a fast consumer from idling (1 s
+    /// by default); a 16 MiB prefetch queue (64 MiB by default) halved peak
+    /// RSS of the pipeline benchmark and made it faster.
     pub fn consumer(&self, group_id: &str) -> ClientConfig {
-        self.group_consumer(group_id, "16384")
+        self.group_consumer(group_id, "16384", &protocol::Membership::eager())
     }
 
-    /// `rill run`'s member consumer: [`KafkaSettings::consumer`] with a 2
-    /// MiB prefetch queue. Its tasks buffer up to
-    /// `--buffered-records-per-partition` records of every partition
+    /// `rill run`'s member consumer: [`KafkaSettings::consumer`] with the
+    /// group protocol, assignment and static membership of `membership`
+    /// (see [`protocol`]), and a 2 MiB prefetch queue. Its tasks buffer up
+    /// to `--buffered-records-per-partition` records of every partition
     /// themselves, which is the prefetch a consume loop needs; a 16 MiB
     /// queue on top only held a second copy of the stream (the pipeline
     /// benchmark's peak RSS fell from ~116 to ~77 MiB with it and 4-batch
     /// worker queues, at the same rate). `-X consumer.queued.max.messages.kbytes`
     /// still overrides it.
-    pub fn stream_consumer(&self, group_id: &str) -> ClientConfig {
-        self.group_consumer(group_id, "2048")
+    pub fn stream_consumer(&self, group_id: &str, membership: &protocol::Membership) -> ClientConfig {
+        self.group_consumer(group_id, "2048", membership)
     }
 
-    fn group_consumer(&self, group_id: &str, prefetch_kbytes: &str) -> ClientConfig {
-        let mut config = self.client(
-            Role::Consumer,
-            &[
-                ("enable.auto.commit", "false"),
-                ("enable.auto.offset.store", "false"),
-                ("auto.offset.reset", "earliest"),
-                ("partition.assignment.strategy", "range"),
-                ("heartbeat.interval.ms", "1000"),
-                ("fetch.queue.backoff.ms", "1"),
-                ("queued.max.messages.kbytes", prefetch_kbytes),
-                ("allow.auto.create.topics", "false"),
-            ],
-        );
+    fn group_consumer(&self, group_id: &str, prefetch_kbytes: &str, membership: &protocol::Membership) -> ClientConfig {
+        let group = membership.defaults();
+        let mut defaults: Vec<(&str, &str)> = vec![
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("fetch.queue.backoff.ms", "1"),
+            ("queued.max.messages.kbytes", prefetch_kbytes),
+            ("allow.auto.create.topics", "false"),
+        ];
+        defaults.extend(group.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut config = self.client(Role::Consumer, &defaults);
         config.set("group.id", group_id);
         config
     }
@@ -281,7 +276,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::KafkaSettings;
+    use super::{KafkaSettings, protocol};
 
     #[test]
     fn scoped_overrides_reach_only_their_client() {
@@ -304,14 +299,17 @@ mod tests {
     #[test]
     fn rill_runs_with_a_small_prefetch_that_an_override_replaces() {
         let mut settings = KafkaSettings::new("b:9092");
-        let member = settings.stream_consumer("g");
+        let membership = protocol::Membership::default();
+        let member = settings.stream_consumer("g", &membership);
         assert_eq!(member.get("queued.max.messages.kbytes"), Some("2048"));
         assert_eq!(member.get("group.id"), Some("g"));
         assert_eq!(member.get("enable.auto.commit"), Some("false"));
         assert_eq!(settings.consumer("g").get("queued.max.messages.kbytes"), Some("16384"));
         settings.overrides = vec![("consumer.queued.max.messages.kbytes".into(), "65536".into())];
         assert_eq!(
-            settings.stream_consumer("g").get("queued.max.messages.kbytes"),
+            settings
+                .stream_consumer("g", &membership)
+                .get("queued.max.messages.kbytes"),
             Some("65536")
         );
     }

@@ -162,6 +162,18 @@ pub const CATALOG: &[MetricDoc] = &[
         &["result"],
         "Exactly-once transactions that committed or aborted (always 0 at-least-once).",
     ),
+    doc(
+        REBALANCES,
+        C,
+        &["kind"],
+        "Rebalance callbacks of the group member: partitions assigned, revoked or lost.",
+    ),
+    doc(
+        REBALANCE_SECONDS,
+        H,
+        &["kind"],
+        "Time a rebalance callback took (closing revoked tasks, creating assigned ones); nothing is polled meanwhile.",
+    ),
     // State stores.
     doc(
         STORE_LATENCY,
@@ -274,6 +286,10 @@ pub const THREAD_TASKS_CLOSED: &str = "rill_thread_tasks_closed_total";
 pub const THREAD_REPLACEMENTS: &str = "rill_thread_replacements_total";
 /// See [`CATALOG`].
 pub const TRANSACTIONS: &str = "rill_transactions_total";
+/// See [`CATALOG`].
+pub const REBALANCES: &str = "rill_rebalances_total";
+/// See [`CATALOG`].
+pub const REBALANCE_SECONDS: &str = "rill_rebalance_callback_seconds";
 /// See [`CATALOG`].
 pub const STORE_LATENCY: &str = "rill_store_operation_latency_seconds";
 /// See [`CATALOG`].

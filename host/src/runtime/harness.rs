@@ -170,6 +170,7 @@ fn options(stop_when_idle: Option<Duration>) -> RunOptions {
         lag_window: crate::observe::lag::DEFAULT_WINDOW,
         on_fatal: Default::default(),
         guarantee: Default::default(),
+        group: Default::default(),
     }
 }
 

@@ -20,6 +20,7 @@ use crate::app::Connection;
 use crate::kafka::KafkaSettings;
 use crate::kafka::admin::{self, TopicError};
 use crate::kafka::consumer::KafkaSource;
+use crate::kafka::protocol::{GroupProtocol, Membership, Rebalancing};
 use crate::kafka::producer::{OutputProducer, RecordSink};
 use crate::manifest::Manifest;
 use crate::observe::app_state::AppState;
@@ -70,6 +71,46 @@ pub struct RunOptions {
     pub on_fatal: OnFatal,
     /// At-least-once or exactly-once (`--processing-guarantee`).
     pub guarantee: Guarantee,
+    /// How the member takes part in its group (`--group-protocol`,
+    /// `--instance-id`).
+    pub group: GroupOptions,
+}
+
+/// `rill run`'s group-membership choices (see [`crate::kafka::protocol`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupOptions {
+    /// `--group-protocol`.
+    pub protocol: GroupProtocol,
+    /// `--instance-id`: static membership, or `None` for a dynamic member.
+    pub instance_id: Option<InstanceId>,
+}
+
+/// Which static-membership id an instance uses (`--instance-id`); the
+/// group sees `<application-id>-<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceId {
+    /// `auto`: the state directory's own instance id, so the same
+    /// directory always rejoins as the same member.
+    FromStateDir,
+    /// An id the operator chose (e.g. a pod's ordinal).
+    Named(String),
+}
+
+impl std::str::FromStr for InstanceId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(InstanceId::FromStateDir),
+            "" => Err("an empty instance id; give a name, or auto to use the state directory's".into()),
+            s if s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) => {
+                Ok(InstanceId::Named(s.to_string()))
+            }
+            s => Err(format!(
+                "{s:?} has characters a group.instance.id may not have; use letters, digits, '.', '_' and '-'"
+            )),
+        }
+    }
 }
 
 /// Kafka Streams' `processing.guarantee`.
@@ -248,14 +289,19 @@ pub fn run_connected(
     });
 
     // Held for the whole run: two live processes on one state directory
-    // would share a transactional.id and fence each other.
-    let (producer, transactions, _instance) = match options.guarantee {
-        Guarantee::AtLeastOnce => {
+    // would share a transactional.id (and a static member id) and fence
+    // each other.
+    let instance = if options.guarantee.exactly_once() || options.group.instance_id == Some(InstanceId::FromStateDir) {
+        Some(crate::state::instance::Instance::claim(&root)?)
+    } else {
+        None
+    };
+    let (producer, transactions) = match (options.guarantee, &instance) {
+        (Guarantee::AtLeastOnce, _) | (_, None) => {
             let producer = OutputProducer::new(&options.kafka.producer()).context("creating the producer")?;
-            (Arc::new(producer), None, None)
+            (Arc::new(producer), None)
         }
-        guarantee => {
-            let instance = crate::state::instance::Instance::claim(&root)?;
+        (guarantee, Some(instance)) => {
             let id = format!("{}-{}", options.application_id, instance.id());
             let timeout = options.commit_interval.saturating_mul(3).max(Duration::from_secs(10));
             let fail = match guarantee {
@@ -267,7 +313,7 @@ pub fn run_connected(
             tracing::info!(transactional_id = %id, "exactly-once: outputs, state and offsets commit in transactions");
             let producer = Arc::new(producer);
             let transactions: Arc<dyn crate::kafka::producer::Transactions> = producer.clone();
-            (producer, Some(transactions), Some(instance))
+            (producer, Some(transactions))
         }
     };
     let producer: Arc<dyn RecordSink> = producer;
@@ -347,9 +393,41 @@ pub fn run_connected(
     // is the same manager.
     let manager = Arc::new(Mutex::new(manager));
     let listener: Arc<Mutex<dyn crate::kafka::member::RebalanceListener>> = manager.clone();
-    let source = KafkaSource::join(&options.kafka.stream_consumer(&options.application_id), listener, &topics)
-        .context("joining the consumer group")?;
-    tracing::info!(application = %options.application_id, "joined group; reading {}", topics.join(", "));
+    let membership = Membership {
+        protocol: options.group.protocol,
+        copartitioned: subtopologies.iter().any(|s| s.input_topics().nth(1).is_some()),
+        instance_id: options.group.instance_id.as_ref().map(|choice| {
+            let id = match (choice, &instance) {
+                (InstanceId::Named(id), _) => id.as_str(),
+                (InstanceId::FromStateDir, Some(instance)) => instance.id(),
+                (InstanceId::FromStateDir, None) => unreachable!("claimed above"),
+            };
+            format!("{}-{id}", options.application_id)
+        }),
+    };
+    membership.check(&options.kafka.overrides)?;
+    manager.lock().set_incremental(membership.rebalancing() == Rebalancing::Incremental);
+    if membership.protocol == GroupProtocol::Classic && membership.rebalancing() == Rebalancing::Eager {
+        tracing::warn!(
+            "a task reads partition N of several topics, which librdkafka's cooperative assignor does not keep \
+             together: rebalancing eagerly (every rebalance pauses every task). --group-protocol consumer \
+             rebalances incrementally and keeps them together (brokers with KIP-848: Apache Kafka 4.0+)"
+        );
+    }
+    let source = KafkaSource::join(
+        &options.kafka.stream_consumer(&options.application_id, &membership),
+        listener,
+        &topics,
+    )
+    .context("joining the consumer group")?;
+    tracing::info!(
+        application = %options.application_id,
+        protocol = ?membership.protocol,
+        rebalancing = ?membership.rebalancing(),
+        instance = membership.instance_id.as_deref().unwrap_or("dynamic"),
+        "joined group; reading {}",
+        topics.join(", ")
+    );
 
     let outcome = stream_thread::poll_loop(options, &source, &manager, shutdown);
     let telemetry = crate::observe::telemetry();

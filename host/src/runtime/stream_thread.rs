@@ -65,6 +65,7 @@ pub fn poll_loop<S: RecordSource>(
 ) -> Result<(Duration, LoopTime), LoopError> {
     let mut last_commit = Instant::now();
     let mut last_activity = Instant::now();
+    let mut seen_rebalances = source.rebalances();
     let mut first_input: Option<Instant> = None;
     let mut last_busy = Instant::now();
     let mut busy = false;
@@ -191,8 +192,10 @@ pub fn poll_loop<S: RecordSource>(
         if busy {
             last_busy = Instant::now();
         }
-        if busy || source.rebalancing() {
+        let rebalances = source.rebalances();
+        if busy || source.rebalancing() || rebalances != seen_rebalances {
             last_activity = Instant::now();
+            seen_rebalances = rebalances;
         }
         drop(manager);
 

@@ -60,11 +60,18 @@ impl TaskManager {
             }
             Err(error @ CommitError::Rebalancing(_)) => {
                 if !self.refused_by_rebalance {
-                    tracing::info!(
-                        "offset commit refused: {error}; processing holds and the commit is retried each commit \
-                         interval until the rebalance reaches this member (a revoked partition's next owner \
-                         resumes from the last commit)"
-                    );
+                    if self.incremental {
+                        tracing::info!(
+                            "offset commit refused: {error}; processing goes on and the commit is retried each \
+                             commit interval (only partitions that move are revoked)"
+                        );
+                    } else {
+                        tracing::info!(
+                            "offset commit refused: {error}; processing holds and the commit is retried each commit \
+                             interval until the rebalance reaches this member (a revoked partition's next owner \
+                             resumes from the last commit)"
+                        );
+                    }
                 }
                 self.refused_by_rebalance = true;
             }

@@ -36,13 +36,16 @@ impl TaskManager {
             // The tasks are about to be rolled back: nothing more for them.
             return;
         }
-        if self.refused_by_rebalance {
-            // Nothing processed now could be committed: the group is
-            // rebalancing and the partitions' next owner (maybe this
-            // member) resumes from the last commit. Records wait in their
-            // buffers (flow control pauses fetching when those fill), so
-            // the duplicates a rebalance causes stay within what was
-            // processed before the coordinator refused the commit.
+        if self.refused_by_rebalance && !self.incremental {
+            // Eager protocol: nothing processed now could be committed:
+            // the group is rebalancing, every partition is about to be
+            // revoked and its next owner (maybe this member) resumes from
+            // the last commit. Records wait in their buffers (flow control
+            // pauses fetching when those fill), so the duplicates a
+            // rebalance causes stay within what was processed before the
+            // coordinator refused the commit. Incremental protocols revoke
+            // only what moves, so every task goes on and the commit is
+            // retried each commit interval.
             return;
         }
         let now = Instant::now();

@@ -55,6 +55,10 @@ impl RebalanceListener for TaskManager {
         self.handle_revocation(partitions, committer)
     }
 
+    fn lost(&mut self, partitions: &[TopicPartition]) {
+        self.handle_lost(partitions)
+    }
+
     fn is_paused(&self, topic: &str, partition: i32) -> bool {
         TaskManager::is_paused(self, topic, partition)
     }
@@ -153,11 +157,14 @@ pub struct TaskManager {
     /// When transactions were rolled back, for [`MAX_REPLACEMENTS`].
     rollbacks: Vec<Instant>,
     /// The last commit was refused because the group is rebalancing
-    /// ([`CommitError::Rebalancing`]): no batch is dispatched, the poll loop
+    /// ([`CommitError::Rebalancing`]): under the eager protocol no batch is
+    /// dispatched (incremental ones go on), the poll loop
     /// stops its early commits (every idle turn) and tries again only each
     /// commit interval, until an assignment or revocation starts the next
     /// generation or a retried commit succeeds.
     refused_by_rebalance: bool,
+    /// The member rebalances incrementally ([`Self::set_incremental`]).
+    incremental: bool,
     /// Nanoseconds the poll loop spent blocked on a full worker queue
     /// (backpressure), so the exit log can tell waiting from dispatch work.
     queue_wait_nanos: std::sync::atomic::AtomicU64,
@@ -225,6 +232,7 @@ impl TaskManager {
             aborted: None,
             rollbacks: Vec::new(),
             refused_by_rebalance: false,
+            incremental: false,
             queue_wait_nanos: Default::default(),
         })
     }
@@ -424,17 +432,60 @@ impl TaskManager {
     /// partitions' next owner resumes from the last commit). Waiting for
     /// acknowledgements is bounded by [`DRAIN_TIMEOUT`].
     pub fn handle_revocation(&mut self, partitions: &[TopicPartition], committer: &dyn OffsetCommitter) {
-        // A task owns one partition of each input: name it once.
+        let ids = self.tasks_owning(partitions);
+        self.close_tasks(&ids, Some(committer));
+        // What the refusal was about is gone with the closed tasks; the
+        // next generation's commits start afresh.
+        self.refused_by_rebalance = false;
+    }
+
+    /// Closes the tasks owning any of `partitions`, which this member lost
+    /// without giving them up (Kafka Streams' `handleLostAll`): their
+    /// next owner may be processing them already, so nothing of theirs is
+    /// committed and their uncommitted state writes are dropped.
+    ///
+    /// Exactly-once: the open transaction holds their work, so it is
+    /// aborted first; tasks that were not lost are then rolled back to the
+    /// last commit by the poll loop, as after any abort.
+    pub fn handle_lost(&mut self, partitions: &[TopicPartition]) {
+        let ids = self.tasks_owning(partitions);
+        if let Some(txn) = self.transactions.clone()
+            && self.aborted.is_none()
+        {
+            self.abandon_transaction(
+                &*txn,
+                TxnError::Abortable(format!(
+                    "this member lost {} (its session expired or it was fenced), so its transaction must not commit",
+                    crate::kafka::member::show(partitions)
+                )),
+            );
+        }
+        self.close_tasks(&ids, None);
+        if self.tasks.is_empty() {
+            // Nothing is left to roll back.
+            self.aborted = None;
+        }
+        self.refused_by_rebalance = false;
+    }
+
+    /// The tasks owning any of `partitions`, each once (a task owns one
+    /// partition of each of its inputs).
+    fn tasks_owning(&self, partitions: &[TopicPartition]) -> Vec<TaskId> {
         let mut ids: Vec<TaskId> = partitions
             .iter()
             .filter_map(|tp| self.task_for(&tp.topic, tp.partition))
             .collect();
         ids.sort();
         ids.dedup();
-        self.close_tasks(&ids, Some(committer));
-        // What the refusal was about is gone with the closed tasks; the
-        // next generation's commits start afresh.
-        self.refused_by_rebalance = false;
+        ids
+    }
+
+    /// Says whether the member rebalances incrementally (cooperative or
+    /// KIP-848): then a commit refused because the group is rebalancing
+    /// does not hold dispatch, since only the partitions that move are
+    /// revoked and every other task goes on (see [`Self::dispatch_ready`]).
+    pub fn set_incremental(&mut self, incremental: bool) {
+        self.incremental = incremental;
     }
 
     /// Whether the last commit was refused because the group is

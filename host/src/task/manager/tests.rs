@@ -146,6 +146,76 @@ fn a_partition_is_paused_when_its_task_holds_enough_and_resumed_below_half() {
     tasks.close_all(&committer);
 }
 
+#[test]
+fn a_lost_partition_closes_its_task_without_committing_and_the_others_go_on() {
+    let sink = Arc::new(MemorySink::default());
+    let mut tasks = manager(sink.clone(), FeedOptions::default());
+    tasks.handle_assignment(&[tp(0), tp(1)], &HashMap::new());
+    let committer = Recorder::default();
+    tasks.buffer("in", 0, records(0, 0, &["a"]));
+    tasks.buffer("in", 1, records(1, 0, &["b"]));
+    tasks.dispatch_ready(&committer);
+    wait_until("both were processed and acknowledged", || {
+        tasks.collect(&[tasks.task_for("in", 0).unwrap(), tasks.task_for("in", 1).unwrap()]);
+        values(&sink, "final").len() == 2 && !tasks.positions.due().is_empty()
+    });
+    tasks.handle_lost(&[tp(1)]);
+    assert_eq!(tasks.task_for("in", 1), None, "the lost task is closed");
+    assert!(committer.commits.lock().is_empty(), "nothing committed for a lost partition");
+    tasks.commit(&committer);
+    assert_eq!(committer.last(0), Some(1), "the task kept commits its own progress");
+    assert_eq!(committer.last(1), None, "and nothing of the lost one: its position was forgotten");
+    tasks.close_all(&committer);
+}
+
+/// A committer whose group is rebalancing: every commit is refused.
+#[derive(Default)]
+struct Refusing(Recorder);
+
+impl OffsetCommitter for Refusing {
+    fn commit(&self, _: &[Offset]) -> Result<(), CommitError> {
+        Err(CommitError::Rebalancing(rdkafka::error::KafkaError::ConsumerCommit(
+            rdkafka::types::RDKafkaErrorCode::RebalanceInProgress,
+        )))
+    }
+}
+
+impl Watermarks for Refusing {
+    fn high(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.0.high(topic, partition)
+    }
+    fn low(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.0.low(topic, partition)
+    }
+}
+
+#[test]
+fn a_commit_refused_by_a_rebalance_holds_dispatch_only_under_the_eager_protocol() {
+    for incremental in [false, true] {
+        let sink = Arc::new(MemorySink::default());
+        let mut tasks = manager(sink.clone(), FeedOptions::default());
+        tasks.set_incremental(incremental);
+        tasks.handle_assignment(&[tp(0)], &HashMap::new());
+        let refusing = Refusing::default();
+        tasks.buffer("in", 0, records(0, 0, &["a"]));
+        tasks.dispatch_ready(&refusing);
+        wait_until("the first record was processed", || values(&sink, "final").len() == 1);
+        wait_until("a commit was refused", || {
+            tasks.commit(&refusing);
+            tasks.commits_refused_by_rebalance()
+        });
+        tasks.buffer("in", 0, records(0, 1, &["b"]));
+        tasks.dispatch_ready(&refusing);
+        if incremental {
+            wait_until("the next record was processed", || values(&sink, "final").len() == 2);
+        } else {
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(values(&sink, "final").len(), 1, "eager: held until the rebalance reaches the member");
+        }
+        tasks.close_all(&Recorder::default());
+    }
+}
+
 /// The dispatch path's own cost (buffering, timestamp order, batches,
 /// flow control), apart from waits on full worker queues: what the poll
 /// loop spends per record when the workers keep up. A measurement, not a

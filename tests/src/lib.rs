@@ -5,6 +5,8 @@
 //! Nothing here skips: a missing binary or component fails the test loudly.
 #![deny(missing_docs)]
 
+pub mod member;
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};

@@ -10,12 +10,10 @@
 //! `txn`).
 
 use rill_host::metricbeat::{Expect, Generator, TOPICS};
-use rill_tests::{DevBroker, committed, install_plugin, produce_paced, read_all, rill, terminate, wait_exit};
-use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
+use rill_tests::member::{Member, settled, stop_all, wait_committed};
+use rill_tests::{DevBroker, install_plugin, produce_paced, read_all, rill};
+use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PARTITIONS: i32 = 12;
@@ -28,134 +26,25 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Generous for a noisy 2-core machine; the figures measured are printed.
 const REBALANCE_BOUND: Duration = Duration::from_secs(15);
 const APP: &str = "e2e-rebalance";
+const TOPIC: &str = "metric.all";
 
-/// A `rill run` member whose log lines are stamped with the time the test
-/// read them (since the test started).
-struct Member {
-    name: &'static str,
-    child: Child,
-    lines: Arc<Mutex<Vec<(Duration, String)>>>,
-    started: Duration,
-}
-
-impl Member {
-    fn start(name: &'static str, broker: &str, dir: &Path, protocol: &str, t0: Instant) -> Member {
-        let mut command = rill();
-        command
-            .arg("run")
-            .arg(dir.join("metric-branch/plugin.toml"))
-            .args(["--brokers", broker, "--application-id", &format!("{APP}-{protocol}")])
-            .args(["--group-protocol", protocol])
-            .arg("--commit-interval")
-            .arg(format!("{}ms", COMMIT_INTERVAL.as_millis()));
-        if protocol == "classic" {
-            // The dev broker holds every rejoin for the session timeout
-            // minus 1 s (librdkafka's mock), so tests keep it short. Under
-            // KIP-848 the broker owns the session timeout.
-            command.args(["-X", "consumer.session.timeout.ms=6000"]);
-        }
-        let mut child = command
-            .arg("--state-dir")
-            .arg(dir.join(name))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning rill run");
-        let started = t0.elapsed();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push((t0.elapsed(), line));
-            }
-        });
-        Member {
-            name,
-            child,
-            lines,
-            started,
-        }
+fn start(name: &str, broker: &str, dir: &Path, protocol: &str, t0: Instant) -> Member {
+    let mut command = rill();
+    command
+        .arg("run")
+        .arg(dir.join("metric-branch/plugin.toml"))
+        .args(["--brokers", broker, "--application-id", &format!("{APP}-{protocol}")])
+        .args(["--group-protocol", protocol])
+        .arg("--commit-interval")
+        .arg(format!("{}ms", COMMIT_INTERVAL.as_millis()));
+    if protocol == "classic" {
+        // The dev broker holds every rejoin for the session timeout minus
+        // 1 s (librdkafka's mock), so tests keep it short. Under KIP-848
+        // the broker owns the session timeout.
+        command.args(["-X", "consumer.session.timeout.ms=6000"]);
     }
-
-    fn log(&self) -> String {
-        let lines = self.lines.lock().unwrap();
-        lines.iter().map(|(_, l)| format!("{l}\n")).collect()
-    }
-
-    /// Rebalance callbacks seen: (when, assigned (true) or revoked, the
-    /// metric.all partitions).
-    fn callbacks(&self) -> Vec<(Duration, bool, BTreeSet<i32>)> {
-        let lines = self.lines.lock().unwrap();
-        lines
-            .iter()
-            .filter_map(|(at, line)| {
-                let (assigned, rest) = if let Some((_, rest)) = line.split_once("partitions assigned: ") {
-                    (true, rest)
-                } else {
-                    (false, line.split_once("partitions revoked: ")?.1)
-                };
-                let partitions = rest
-                    .split(", ")
-                    .filter_map(|tp| tp.trim().strip_prefix("metric.all/")?.parse().ok())
-                    .collect();
-                Some((*at, assigned, partitions))
-            })
-            .collect()
-    }
-
-    /// Its current assignment (a callback under an incremental protocol
-    /// carries only the change; the member logs the whole after each),
-    /// with when it was logged.
-    fn working(&self) -> Option<(Duration, BTreeSet<i32>)> {
-        let lines = self.lines.lock().unwrap();
-        let (at, line) = lines.iter().rev().find(|(_, l)| l.contains("assignment now: "))?;
-        let partitions = line
-            .split_once("assignment now: ")?
-            .1
-            .split(", ")
-            .filter_map(|tp| tp.trim().strip_prefix("metric.all/")?.parse().ok())
-            .collect();
-        Some((*at, partitions))
-    }
-}
-
-impl Drop for Member {
-    /// A failed test leaves no member running.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits until every member works on a share of the partitions, taken
-/// after `since`, and the shares cover all partitions once; returns when
-/// the last of them was assigned.
-fn settled(members: &[&Member], since: Duration, t0: Instant, limit: Duration) -> Duration {
-    let deadline = Instant::now() + limit;
-    loop {
-        let working: Vec<_> = members.iter().filter_map(|m| m.working()).collect();
-        if working.len() == members.len() && working.iter().all(|(at, _)| *at >= since) {
-            let total: usize = working.iter().map(|(_, p)| p.len()).sum();
-            let union: BTreeSet<i32> = working.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-            if total == PARTITIONS as usize && union.len() == PARTITIONS as usize {
-                return working.iter().map(|(at, _)| *at).max().unwrap();
-            }
-        }
-        if Instant::now() > deadline {
-            let logs: String = members
-                .iter()
-                .map(|m| format!("--- {}:\n{}", m.name, m.log()))
-                .collect();
-            panic!(
-                "the group did not settle within {limit:?} after {since:?} (now {:?}):\n{logs}",
-                t0.elapsed()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    command.arg("--state-dir").arg(dir.join(name));
+    Member::spawn(name, command, t0)
 }
 
 #[test]
@@ -197,46 +86,45 @@ fn joining_a_steady_stream(protocol: &str) {
     let t0 = Instant::now();
     let bootstrap = broker.bootstrap.clone();
     let producer = std::thread::spawn(move || produce_paced(&bootstrap, "metric.all", &inputs, RATE));
-    let a = Member::start("a", &broker.bootstrap, dir.path(), protocol, t0);
-    let b = Member::start("b", &broker.bootstrap, dir.path(), protocol, t0);
+    let a = start("a", &broker.bootstrap, dir.path(), protocol, t0);
+    let b = start("b", &broker.bootstrap, dir.path(), protocol, t0);
     let b_started = b.started;
-    let first = settled(&[&a, &b], b_started, t0, Duration::from_secs(40));
+    let first = settled(
+        &[&a, &b],
+        TOPIC,
+        PARTITIONS as usize,
+        b_started,
+        t0,
+        Duration::from_secs(40),
+    );
     // The third joins a group that is stable and busy.
     std::thread::sleep(Duration::from_secs(3));
-    let c = Member::start("c", &broker.bootstrap, dir.path(), protocol, t0);
+    let c = start("c", &broker.bootstrap, dir.path(), protocol, t0);
     let c_started = c.started;
-    let second = settled(&[&a, &b, &c], c_started, t0, Duration::from_secs(40));
+    let second = settled(
+        &[&a, &b, &c],
+        TOPIC,
+        PARTITIONS as usize,
+        c_started,
+        t0,
+        Duration::from_secs(40),
+    );
     producer.join().expect("the producer thread");
     let produced_at = t0.elapsed();
 
     // Everything is processed and committed before the members stop, so
     // duplicates can only come from the rebalances.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while committed(&broker.bootstrap, &app, "metric.all") < total as i64 {
-        assert!(
-            Instant::now() < deadline,
-            "metric.all not committed to its end ({} of {total}):\n--- a:\n{}--- b:\n{}--- c:\n{}",
-            committed(&broker.bootstrap, &app, "metric.all"),
-            a.log(),
-            b.log(),
-            c.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_committed(
+        &broker.bootstrap,
+        &app,
+        "metric.all",
+        total as i64,
+        &[&a, &b, &c],
+        Duration::from_secs(30),
+    );
     let all_committed = t0.elapsed();
     let mut members = [a, b, c];
-    for member in &mut members {
-        terminate(&mut member.child);
-    }
-    for member in &mut members {
-        let status = wait_exit(&mut member.child, Duration::from_secs(30));
-        assert!(
-            status.success(),
-            "member {} exited with {status}:\n{}",
-            member.name,
-            member.log()
-        );
-    }
+    stop_all(&mut members);
     let stopped = t0.elapsed();
 
     // How long each member went without partitions in each rebalance
@@ -245,19 +133,19 @@ fn joining_a_steady_stream(protocol: &str) {
     let mut rounds = 0;
     for member in &members {
         let callbacks: Vec<_> = member
-            .callbacks()
+            .callbacks(TOPIC)
             .into_iter()
-            .filter(|(at, _, _)| *at < all_committed)
+            .filter(|c| c.at < all_committed)
             .collect();
         rounds = rounds.max(
             callbacks
                 .iter()
-                .filter(|(_, assigned, p)| !assigned && !p.is_empty())
+                .filter(|c| c.kind == "revoked" && !c.partitions.is_empty())
                 .count(),
         );
         for pair in callbacks.windows(2) {
-            if let [(revoked, false, _), (assigned, true, _)] = pair {
-                stalls.push((member.name, *assigned - *revoked));
+            if pair[0].kind == "revoked" && pair[1].kind == "assigned" {
+                stalls.push((member.name.clone(), pair[1].at - pair[0].at));
             }
         }
     }

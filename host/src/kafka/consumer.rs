@@ -263,6 +263,15 @@ impl KafkaSource {
 impl RecordSource for KafkaSource {
     fn poll(&self, timeout: Duration) -> Option<Result<InputRecord, SourceError>> {
         match self.consumer.poll(timeout)? {
+            Err(KafkaError::MessageConsumptionFatal(code)) => {
+                // librdkafka reports __FATAL; the cause is kept aside.
+                let (code, reason) = self
+                    .consumer
+                    .client()
+                    .fatal_error()
+                    .unwrap_or((code, "fatal consumer error".into()));
+                Some(Err(SourceError::Fatal { code, reason }))
+            }
             Err(source) => Some(Err(SourceError::Poll { source })),
             Ok(message) => {
                 // Timed for one message in COPY_SAMPLE (two clock reads per
@@ -517,6 +526,27 @@ mod tests {
         let error = seek_error(&partitions, KafkaError::Seek("timed out".into()));
         assert!(matches!(&error, SourceError::Seek { partitions: p, .. } if p[..] == partitions[..]));
         assert_eq!(error.to_string(), "seeking in/0, in/3: Seek error: timed out");
+    }
+
+    #[test]
+    fn a_fenced_static_member_is_told_to_give_each_instance_its_own_id() {
+        let error = SourceError::Fatal {
+            code: RDKafkaErrorCode::FencedInstanceId,
+            reason:
+                "Fatal consumer error: Broker: Static consumer fenced by other consumer with same group.instance.id"
+                    .into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "the group member stopped on a fatal error: Fatal consumer error: Broker: Static consumer fenced by other \
+             consumer with same group.instance.id (FencedInstanceId)\n  fix: another running instance uses the same \
+             --instance-id; give each instance its own (or --instance-id auto, which takes the state directory's id)"
+        );
+        let other = SourceError::Fatal {
+            code: RDKafkaErrorCode::InvalidConfig,
+            reason: "bad".into(),
+        };
+        assert!(!other.to_string().contains("fix:"), "no fix is made up: {other}");
     }
 
     /// A listener for a member that is never assigned anything.

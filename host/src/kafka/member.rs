@@ -95,11 +95,34 @@ pub enum SourceError {
         /// librdkafka's error.
         source: KafkaError,
     },
+    /// The member hit a fatal error and can take no further part in its
+    /// group: with static membership, another member joined with the
+    /// same `group.instance.id` (FENCED_INSTANCE_ID) or still holds it
+    /// (UNRELEASED_INSTANCE_ID). The run stops; nothing more is committed.
+    #[error("the group member stopped on a fatal error: {reason} ({code:?}){}", fatal_fix(*code))]
+    Fatal {
+        /// librdkafka's underlying error code.
+        code: rdkafka::types::RDKafkaErrorCode,
+        /// librdkafka's description.
+        reason: String,
+    },
     /// The source cannot move back to committed offsets at all (it has
     /// none to move back to), so `--on-fatal replace-worker` and the
     /// exactly-once roll-back cannot work with it.
     #[error("this source cannot rewind")]
     CannotRewind,
+}
+
+/// The fix for a fatal member error, where rill knows one.
+fn fatal_fix(code: rdkafka::types::RDKafkaErrorCode) -> &'static str {
+    use rdkafka::types::RDKafkaErrorCode::{FencedInstanceId, UnreleasedInstanceId};
+    match code {
+        FencedInstanceId | UnreleasedInstanceId => {
+            "\n  fix: another running instance uses the same --instance-id; give each instance its own (or \
+             --instance-id auto, which takes the state directory's id)"
+        }
+        _ => "",
+    }
 }
 
 /// `topic/partition, ...` for logs and errors.

@@ -40,6 +40,10 @@ pub enum LoopError {
     /// offsets could not be read).
     #[error(transparent)]
     Assignment(SourceError),
+    /// The group member cannot go on (a fatal consumer error, e.g. fenced
+    /// by another instance with the same `--instance-id`).
+    #[error(transparent)]
+    Member(SourceError),
     /// A fatal error: on a worker (without `--on-fatal replace-worker`),
     /// a restore that failed, or the transactional producer.
     #[error(transparent)]
@@ -92,6 +96,7 @@ pub fn poll_loop<S: RecordSource>(
             let timeout = if polled == 0 { wait } else { Duration::ZERO };
             match source.poll(timeout) {
                 None => break,
+                Some(Err(error @ SourceError::Fatal { .. })) => return Err(LoopError::Member(error)),
                 Some(Err(error)) => {
                     tracing::warn!("consumer: {error}");
                     break;

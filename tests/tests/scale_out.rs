@@ -1,0 +1,173 @@
+//! Scaling without stopping (issue 25): static membership. A member that
+//! restarts with the same `--instance-id` gets its own partitions back and
+//! no other member's tasks move (its peer logs no rebalance callback at
+//! all), while a steady stream loses nothing.
+//!
+//! - KIP-848 (`--group-protocol consumer`) on the dev broker, which
+//!   implements static members for that protocol only: a clean restart
+//!   (SIGTERM). A KIP-848 broker refuses a static member's id while its
+//!   predecessor has not left (UNRELEASED_INSTANCE_ID), so after a SIGKILL
+//!   the restart waits for the session timeout, which then moves tasks.
+//! - Classic (KIP-345) on crabka-broker: a restart after SIGKILL takes over
+//!   its predecessor's id at once.
+
+use rill_host::metricbeat::{Expect, Generator, TOPICS};
+use rill_tests::member::{Member, settled, stop_all, wait_committed};
+use rill_tests::{DevBroker, install_plugin, produce_paced, read_all, rill, terminate, wait_exit};
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const PARTITIONS: i32 = 6;
+const RATE: usize = 1_000;
+const PRODUCE_FOR: Duration = Duration::from_secs(30);
+const APP: &str = "e2e-static";
+const TOPIC: &str = "metric.all";
+
+fn start(name: &str, broker: &str, dir: &Path, protocol: &str, t0: Instant) -> Member {
+    let mut command = rill();
+    command
+        .arg("run")
+        .arg(dir.join("metric-branch/plugin.toml"))
+        .args(["--brokers", broker, "--application-id", APP])
+        .args(["--group-protocol", protocol, "--instance-id", name])
+        .args(["--commit-interval", "500ms"])
+        .arg("--state-dir")
+        .arg(dir.join(name));
+    Member::spawn(name, command, t0)
+}
+
+/// Waits until `member`'s assignment, logged after `since`, is `want`.
+fn rejoined(member: &Member, want: &std::collections::BTreeSet<i32>, since: Duration, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !member
+        .working(TOPIC)
+        .is_some_and(|(at, partitions)| at >= since && partitions == *want)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{} did not get {want:?} back within {limit:?}:\n{}",
+            member.name,
+            member.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_member_restarted_with_its_instance_id_gets_its_partitions_back_and_nothing_moves_kip_848() {
+    let broker = DevBroker::start_dev(&TOPICS.map(|t| (t, PARTITIONS)));
+    restart_in_place(&broker, "consumer", &[Stop::Term, Stop::Term]);
+}
+
+#[test]
+fn a_member_killed_and_restarted_with_its_instance_id_takes_its_partitions_back_classic() {
+    let broker = DevBroker::start_txn(&TOPICS.map(|t| (t, PARTITIONS)));
+    restart_in_place(&broker, "classic", &[Stop::Term, Stop::Kill]);
+}
+
+/// How a member is stopped before its restart.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Term,
+    Kill,
+}
+
+fn restart_in_place(broker: &DevBroker, protocol: &str, stops: &[Stop]) {
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(dir.path(), "metric-branch");
+
+    let mut generator = Generator::new(25);
+    let total = RATE * PRODUCE_FOR.as_secs() as usize;
+    let mut inputs = Vec::with_capacity(total);
+    let mut expected = HashSet::new();
+    for i in 0..total {
+        let sample = generator.sample();
+        let key = format!("k{i}").into_bytes();
+        if !matches!(sample.expect, Expect::Other) {
+            expected.insert(key.clone());
+        }
+        inputs.push((Some(key), sample.value));
+    }
+
+    let t0 = Instant::now();
+    let bootstrap = broker.bootstrap.clone();
+    let producer = std::thread::spawn(move || produce_paced(&bootstrap, TOPIC, &inputs, RATE));
+    let a = start("a", &broker.bootstrap, dir.path(), protocol, t0);
+    let mut b = start("b", &broker.bootstrap, dir.path(), protocol, t0);
+    let b_started = b.started;
+    let stable = settled(
+        &[&a, &b],
+        TOPIC,
+        PARTITIONS as usize,
+        b_started,
+        t0,
+        Duration::from_secs(40),
+    );
+    let (_, mine) = b.working(TOPIC).unwrap();
+    let a_callbacks = a.callbacks(TOPIC).len();
+
+    // Each restart comes within the session timeout.
+    let mut restarts = Vec::new();
+    for stop in stops {
+        std::thread::sleep(Duration::from_secs(3));
+        let stopping = t0.elapsed();
+        match stop {
+            Stop::Kill => {
+                b.child.kill().unwrap();
+                b.child.wait().unwrap();
+            }
+            Stop::Term => {
+                terminate(&mut b.child);
+                let status = wait_exit(&mut b.child, Duration::from_secs(30));
+                assert!(status.success(), "b exited with {status}:\n{}", b.log());
+            }
+        }
+        let old = b;
+        b = start("b", &broker.bootstrap, dir.path(), protocol, t0);
+        drop(old);
+        rejoined(&b, &mine, b.started, Duration::from_secs(30));
+        let back = b.working(TOPIC).unwrap().0;
+        restarts.push((stop, (back - stopping).as_secs_f64()));
+    }
+    producer.join().expect("the producer thread");
+
+    // Nothing moved: the peer saw no callback after the group first settled.
+    let later: Vec<_> = a.callbacks(TOPIC).into_iter().skip(a_callbacks).collect();
+    assert!(
+        later.is_empty(),
+        "a restart with the same instance id moved partitions: {later:?}\n{}",
+        a.log()
+    );
+
+    wait_committed(
+        &broker.bootstrap,
+        APP,
+        TOPIC,
+        total as i64,
+        &[&a, &b],
+        Duration::from_secs(60),
+    );
+    let mut members = [a, b];
+    stop_all(&mut members);
+
+    // Nothing lost (a SIGKILL repeats what was not committed: duplicates
+    // are allowed here).
+    let mut seen = HashSet::new();
+    for topic in ["metric.cpu", "metric.memory", "metric.all.dlq"] {
+        for record in read_all(&broker.bootstrap, topic) {
+            seen.insert(record.key.expect("outputs are keyed"));
+        }
+    }
+    let lost = expected.difference(&seen).count();
+    println!(
+        "--group-protocol {protocol}: group settled {:.2} s after b started; stopped-to-working-again: {}",
+        (stable - b_started).as_secs_f64(),
+        restarts
+            .iter()
+            .map(|(how, s)| format!("{how:?} {s:.2} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert_eq!(lost, 0, "{lost} of {} inputs lost", expected.len());
+}

@@ -38,7 +38,8 @@ pub struct Window {
     /// Start (epoch ms, inclusive).
     pub start: i64,
     /// End (epoch ms): exclusive for time windows, the last record's time
-    /// (inclusive) for sessions.
+    /// (inclusive) for sessions, inclusive for sliding windows (start +
+    /// time difference).
     pub end: i64,
 }
 

@@ -139,6 +139,8 @@ pub enum WindowShape {
     Hopping,
     /// `gap`.
     Session,
+    /// `time-difference` (KIP-450 sliding windows).
+    Sliding,
 }
 
 /// When a windowed store emits (the manifest's `emit`).

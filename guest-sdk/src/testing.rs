@@ -490,9 +490,7 @@ impl<P: Processor> TestDriver<P> {
                 }
             }
             let retention = store.kind.min_retention(store.grace);
-            store
-                .closed
-                .retain(|(_, w), _| w.start.saturating_add(retention) >= now);
+            store.closed.retain(|(_, w), _| crate::time::sliding::kept(w.start, retention, now));
             due.sort();
             for (_, key, w, value, latest) in due {
                 results.push(WindowResult {

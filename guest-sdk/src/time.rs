@@ -117,10 +117,10 @@ impl WindowKind {
     /// How long past its close a window is kept, given the store's
     /// `retention` (Kafka Streams counts retention from a time window's
     /// start, from a session's end, and from a sliding window's start: a
-    /// sliding window is forgotten once `start + retention < stream time`).
+    /// sliding window is forgotten once [`sliding::kept`] no longer holds).
     pub fn kept_after_close(&self, retention: i64, grace: i64) -> i64 {
         let to_close = match *self {
-            WindowKind::Sliding { time_difference } => time_difference + grace,
+            WindowKind::Sliding { time_difference } => time_difference + grace - 1,
             _ => self.min_retention(grace),
         };
         (retention - to_close).max(0)

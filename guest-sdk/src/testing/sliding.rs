@@ -29,7 +29,7 @@ impl<P: Processor> TestDriver<P> {
         // kept, as it is before this record.
         let mut before: BTreeMap<i64, (Vec<u8>, i64)> = BTreeMap::new();
         for ((k, w), value) in spec.windows.iter().chain(spec.closed.iter()) {
-            if k == key && (from..=to).contains(&w.start) && w.start.saturating_add(retention) >= now {
+            if k == key && (from..=to).contains(&w.start) && sliding::kept(w.start, retention, now) {
                 before.insert(w.start, value.clone());
             }
         }

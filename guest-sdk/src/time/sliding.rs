@@ -74,6 +74,16 @@ pub fn lookup(time_difference: i64, timestamp: i64) -> (i64, i64) {
     (from, timestamp.saturating_add(1))
 }
 
+/// Whether the window starting at `start` is still kept at `stream_time`
+/// by a store of `retention` (counted from the start, as Kafka Streams
+/// does): while `start + retention + 1 >= stream time`. The extra
+/// millisecond keeps the left window of the record just before a right
+/// window that is still open, the oldest window a record that is not late
+/// can read (start `stream time - grace - 2 * time difference - 1`).
+pub fn kept(start: i64, retention: i64, stream_time: i64) -> bool {
+    start.saturating_add(retention).saturating_add(1) >= stream_time
+}
+
 /// Whether a record at `timestamp` is late: even its right window, the
 /// last it could make, has closed at `stream_time` (Kafka Streams drops it
 /// when `timestamp + 1 + time difference <= stream time - grace`). A
@@ -85,7 +95,7 @@ pub fn is_late(time_difference: i64, grace: i64, stream_time: i64, timestamp: i6
 /// What a record at `timestamp` does, in order, or `None` when it is late
 /// ([`is_late`]). `stream_time` is the store's, already raised by this
 /// record; `known` the key's windows whose start is in [`lookup`] and
-/// which retention still keeps, in start order. A step that would create
+/// which retention still keeps ([`kept`]), in start order. A step that would create
 /// or update a closed window (`end < stream time - grace`) is left out,
 /// as Kafka Streams skips it; copying a right window is never left out
 /// (it cannot be closed when the record is not late).

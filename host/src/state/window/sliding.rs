@@ -68,7 +68,7 @@ impl<'p> Slider<'p> {
         let retention = self.spec.retention;
         let known: Vec<Known> = windows
             .range(from..=to)
-            .filter(|(start, _)| start.saturating_add(retention) >= now)
+            .filter(|(start, _)| sliding::kept(**start, retention, now))
             .map(|(&start, slot)| Known {
                 start,
                 latest: latest(plan, routed, slot),

@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 15] = [
+const PLUGINS: [&str; 16] = [
     "order-window-count",
+    "order-sliding-count",
     "cpu-peak",
     "metric-branch",
     "metric-route",

@@ -176,7 +176,7 @@ typedef struct rill_window {
     rill_bytes key;
     /** Start (epoch ms, inclusive). */
     int64_t start;
-    /** End: exclusive for time windows, a session's last record time. */
+    /** End: exclusive for time windows, a session's last record time, inclusive for sliding windows (start + time difference). */
     int64_t end;
 } rill_window;
 

@@ -34,6 +34,8 @@ use crate::time::{Bounds, Emit, Schedule, WindowKind};
 use crate::{Clock, Error, Output, Processor, Record, Tick, Window, WindowResult};
 use std::collections::BTreeMap;
 
+mod sliding;
+
 /// A windowed store as the manifest declares it.
 struct WindowStore {
     kind: WindowKind,
@@ -41,6 +43,10 @@ struct WindowStore {
     emit: Emit,
     /// (key, window) -> (aggregate, latest record time).
     windows: BTreeMap<(Vec<u8>, Bounds), (Vec<u8>, i64)>,
+    /// Sliding windows only: windows closed (their final result emitted)
+    /// that later records still read to build their own, until retention
+    /// (the least the manifest allows) forgets them.
+    closed: BTreeMap<(Vec<u8>, Bounds), (Vec<u8>, i64)>,
     /// The store's own stream time: the largest timestamp of the keyed
     /// records routed to it (as the host keeps it).
     stream_time: Option<i64>,
@@ -96,6 +102,7 @@ impl<P: Processor> TestDriver<P> {
                 grace,
                 emit,
                 windows: BTreeMap::new(),
+                closed: BTreeMap::new(),
                 stream_time: None,
                 counted: false,
             },
@@ -340,7 +347,9 @@ impl<P: Processor> TestDriver<P> {
         let (kind, grace, emit) = (spec.kind, spec.grace, spec.emit);
         let ts = record.timestamp;
         let mut results = Vec::new();
-        if let WindowKind::Session { .. } = kind {
+        if let WindowKind::Sliding { time_difference } = kind {
+            results = self.slide(store, &key, &record, time_difference)?;
+        } else if let WindowKind::Session { .. } = kind {
             let found: Vec<(Bounds, (Vec<u8>, i64))> = spec
                 .windows
                 .iter()
@@ -468,9 +477,20 @@ impl<P: Processor> TestDriver<P> {
             for (key, w) in closed {
                 let (value, latest) = store.windows.remove(&(key.clone(), w)).expect("listed");
                 if store.emit == Emit::Final {
-                    due.push((store.kind.closes_at(w, store.grace), key, w, value, latest));
+                    due.push((
+                        store.kind.closes_at(w, store.grace),
+                        key.clone(),
+                        w,
+                        value.clone(),
+                        latest,
+                    ));
+                }
+                if let WindowKind::Sliding { .. } = store.kind {
+                    store.closed.insert((key, w), (value, latest));
                 }
             }
+            let retention = store.kind.min_retention(store.grace);
+            store.closed.retain(|(_, w), _| crate::time::sliding::kept(w.start, retention, now));
             due.sort();
             for (_, key, w, value, latest) in due {
                 results.push(WindowResult {

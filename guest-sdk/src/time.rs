@@ -30,7 +30,19 @@ pub enum WindowKind {
         /// Inactivity gap.
         gap: i64,
     },
+    /// Windows of fixed length defined by the records themselves
+    /// (KIP-450, `SlidingWindows.ofTimeDifferenceAndGrace`): a window
+    /// `[t - time_difference, t]` ends at each record's time `t`, and one
+    /// `[t + 1, t + 1 + time_difference]` starts just after it when a later
+    /// record falls there; both ends are inclusive. Which windows a record
+    /// creates and updates is [`sliding::steps`].
+    Sliding {
+        /// The largest distance between two records of one window.
+        time_difference: i64,
+    },
 }
+
+pub mod sliding;
 
 /// When a windowed store emits results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,25 +55,26 @@ pub enum Emit {
 }
 
 /// A window: `[start, end)` for time windows, `[start, end]` (first and last
-/// record) for sessions.
+/// record) for sessions, `[start, end]` for sliding windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Bounds {
     /// Start, inclusive.
     pub start: i64,
-    /// End: exclusive for time windows, inclusive for sessions.
+    /// End: exclusive for time windows, inclusive for sessions and sliding
+    /// windows.
     pub end: i64,
 }
 
 impl WindowKind {
     /// The time windows a record at `timestamp` belongs to, oldest first
     /// (Kafka Streams' `TimeWindows.windowsFor`: windows start at
-    /// multiples of `advance`, never before 0). Empty for sessions, whose
-    /// windows depend on the records around it.
+    /// multiples of `advance`, never before 0). Empty for sessions and
+    /// sliding windows, whose windows depend on the records around it.
     pub fn windows_for(&self, timestamp: i64) -> Vec<Bounds> {
         let (size, advance) = match *self {
             WindowKind::Tumbling { size } => (size, size),
             WindowKind::Hopping { size, advance } => (size, advance),
-            WindowKind::Session { .. } => return Vec::new(),
+            WindowKind::Session { .. } | WindowKind::Sliding { .. } => return Vec::new(),
         };
         let mut start = ((timestamp - size + advance).max(0) / advance) * advance;
         let mut windows = Vec::new();
@@ -78,21 +91,39 @@ impl WindowKind {
     /// The stream time at which `window` closes: from then on a record for
     /// it is late and its final result is due. Kafka Streams: a time window
     /// is open while `end > stream time - grace`; a session while
-    /// `end >= stream time - grace - gap`.
+    /// `end >= stream time - grace - gap`; a sliding window, whose end is
+    /// inclusive, while `end >= stream time - grace`
+    /// (`KStreamSlidingWindowAggregate`'s `windowEnd >= closeTime`).
     pub fn closes_at(&self, window: Bounds, grace: i64) -> i64 {
         match *self {
             WindowKind::Session { gap } => window.end.saturating_add(gap).saturating_add(grace).saturating_add(1),
+            WindowKind::Sliding { .. } => window.end.saturating_add(grace).saturating_add(1),
             _ => window.end.saturating_add(grace),
         }
     }
 
     /// The least retention the kind allows: a window must be kept until it
-    /// closes (Kafka Streams requires retention >= size + grace).
+    /// closes (Kafka Streams requires retention >= size + grace), and a
+    /// sliding window as long as a later record may read it to build its
+    /// own (Kafka Streams requires retention >= 2 * time difference + grace).
     pub fn min_retention(&self, grace: i64) -> i64 {
         match *self {
             WindowKind::Tumbling { size } | WindowKind::Hopping { size, .. } => size + grace,
             WindowKind::Session { gap } => gap + grace + 1,
+            WindowKind::Sliding { time_difference } => 2 * time_difference + grace,
         }
+    }
+
+    /// How long past its close a window is kept, given the store's
+    /// `retention` (Kafka Streams counts retention from a time window's
+    /// start, from a session's end, and from a sliding window's start: a
+    /// sliding window is forgotten once [`sliding::kept`] no longer holds).
+    pub fn kept_after_close(&self, retention: i64, grace: i64) -> i64 {
+        let to_close = match *self {
+            WindowKind::Sliding { time_difference } => time_difference + grace - 1,
+            _ => self.min_retention(grace),
+        };
+        (retention - to_close).max(0)
     }
 
     /// Whether a session at `window` takes a record at `timestamp` (Kafka

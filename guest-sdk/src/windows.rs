@@ -38,7 +38,8 @@ pub struct Window {
     /// Start (epoch ms, inclusive).
     pub start: i64,
     /// End (epoch ms): exclusive for time windows, the last record's time
-    /// (inclusive) for sessions.
+    /// (inclusive) for sessions, inclusive for sliding windows (start +
+    /// time difference).
     pub end: i64,
 }
 
@@ -79,6 +80,21 @@ pub fn count_one(count: Option<Vec<u8>>) -> Result<Vec<u8>, Error> {
 /// Two sessions' counts added up (for `merge`).
 pub fn add_counts(older: Vec<u8>, newer: Vec<u8>) -> Result<Vec<u8>, Error> {
     Ok(encode(&(decode::<u64>(Some(older))? + decode::<u64>(Some(newer))?)))
+}
+
+/// A counted window's result as the JSON value the sample counters
+/// (`order-window-count`, `order-sliding-count`) send:
+/// `{"key":"<key>","start":<ms>,"end":<ms>,"count":<n>}`, the key as text
+/// (invalid UTF-8 replaced), written by hand so the fields keep that order
+/// whatever serde_json's features are.
+pub fn count_json(window: &Window, count: Option<Vec<u8>>) -> Result<Vec<u8>, Error> {
+    let count: u64 = decode(count)?;
+    let key = serde_json::to_string(&String::from_utf8_lossy(&window.key)).map_err(|e| Error::new(e.to_string()))?;
+    Ok(format!(
+        r#"{{"key":{key},"start":{},"end":{},"count":{count}}}"#,
+        window.start, window.end
+    )
+    .into_bytes())
 }
 
 /// Folds one aggregation the way the `aggregate` export defines it: merge

@@ -71,6 +71,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "order-join" => env!("RILL_PLUGIN_ORDER_JOIN"),
         "order-count" => env!("RILL_PLUGIN_ORDER_COUNT"),
         "order-window-count" => env!("RILL_PLUGIN_ORDER_WINDOW_COUNT"),
+        "order-sliding-count" => env!("RILL_PLUGIN_ORDER_SLIDING_COUNT"),
         "cpu-peak" => env!("RILL_PLUGIN_CPU_PEAK"),
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),

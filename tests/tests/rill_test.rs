@@ -111,7 +111,7 @@ fn install_with_specs(dir: &Path, plugin: &str, manifests: &[&str]) -> std::path
 /// The repository's specs of the time, state, table and global-table
 /// samples pass on the real components: advance steps (stream time and
 /// the wall clock), store contents, rebalance, tables and global tables,
-/// and topics chosen per record (expected by topic).
+/// topics chosen per record (expected by topic), and sliding windows.
 #[test]
 fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,6 +121,7 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         install_with_specs(dir.path(), "order-join", &["plugin.toml", "global.toml"]),
         install_with_specs(dir.path(), "cpu-alert", &["plugin.toml"]),
         install_with_specs(dir.path(), "metric-route", &["plugin.toml"]),
+        install_with_specs(dir.path(), "order-sliding-count", &["plugin.toml", "update.toml"]),
     ];
     let output = rill().arg("test").args(&folders).env("RILL_LOG", "warn").output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
@@ -135,6 +136,8 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         "(JSON spec) the threshold is exclusive: 0.5 does not alert, anything above does",
         "each record goes to the topic of its metricset",
         "a topic outside the pattern, or no topic name at all, is dead-lettered with why",
+        "an out-of-order order updates every later window it falls in, makes its own left window from the window before, and copies its right window",
+        "every window an order makes or changes is emitted at once",
     ] {
         assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
     }

@@ -4,7 +4,8 @@
 //! record that never reaches the window (rejected by the plugin, filtered
 //! out, or without a key) closes nothing, so every later on-time record is
 //! counted in the window Kafka Streams would count it in. Checked for
-//! tumbling, hopping and session windows, final results and every update,
+//! tumbling, hopping, session and sliding windows (the plugin folding
+//! sliding windows made from windows), final results and every update,
 //! across a restart that restores the store from its changelog, at-least-once
 //! on the selected test broker and exactly-once on crabka-broker.
 //!
@@ -44,6 +45,7 @@ fn c(key: &str, start: i64, end: i64, count: u64) -> Count {
 const TUMBLING: &str = "kind = \"tumbling\"\nsize = \"10m\"\ngrace = \"1m\"";
 const HOPPING: &str = "kind = \"hopping\"\nsize = \"10m\"\nadvance = \"5m\"\ngrace = \"1m\"";
 const SESSION: &str = "kind = \"session\"\ngap = \"5m\"\ngrace = \"1m\"";
+const SLIDING: &str = "kind = \"sliding\"\ntime-difference = \"10m\"\ngrace = \"1m\"";
 
 /// Runs the gate over [`INPUT`] with `window` and `emit`, and returns its
 /// results in output order and its dead letters.
@@ -143,6 +145,24 @@ fn expected(window: &str) -> (Vec<Count>, Vec<Count>) {
             vec![c("a", -5, 5, 4), c("a", 0, 10, 4)],
             vec![c("a", -5, 5, 4), c("a", 0, 10, 4), c("z", 25, 35, 1), c("z", 30, 40, 1)],
         ),
+        // KIP-450: each order's [t-10, t], and the right window
+        // [p+1ms, p+10m+1ms] of each order p followed by one within 10
+        // minutes (minutes rounded toward 0: [1m+1ms, 11m+1ms] is (1, 11)).
+        // Windows made from windows: [-7,3] starts from [-8,2] (1, 2).
+        SLIDING => {
+            let finals = vec![
+                c("a", -9, 1, 1),
+                c("a", -8, 2, 2),
+                c("a", -7, 3, 3),
+                c("a", -6, 4, 4),
+                c("a", 1, 11, 3),
+                c("a", 2, 12, 2),
+                c("a", 3, 13, 1),
+            ];
+            let mut updates = finals.clone();
+            updates.push(c("z", 20, 30, 1));
+            (finals, updates)
+        }
         // Orders at 1..4 within a 5 minute gap make one session [1,4].
         _ => (vec![c("a", 1, 4, 4)], vec![c("a", 1, 4, 4), c("z", 30, 30, 1)]),
     }
@@ -171,6 +191,16 @@ fn far_future_records_that_never_reach_a_hopping_window_leave_its_time() {
 #[test]
 fn far_future_records_that_never_reach_a_session_window_leave_its_time() {
     case("wt-session", SESSION, false);
+}
+
+#[test]
+fn far_future_records_that_never_reach_a_sliding_window_leave_its_time() {
+    case("wt-sliding", SLIDING, false);
+}
+
+#[test]
+fn exactly_once_sliding_window_time_is_its_own() {
+    case("wt-sliding", SLIDING, true);
 }
 
 #[test]

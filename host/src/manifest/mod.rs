@@ -41,8 +41,8 @@ mod validate;
 
 pub(crate) use error::render;
 pub use error::{ManifestError, ManifestErrors};
-pub use interceptor::{InterceptEvent, InterceptorManifest};
 pub use grants::{GrantAccess, GrantSpec, lexical};
+pub use interceptor::{InterceptEvent, InterceptorManifest};
 pub use pattern::TopicPattern;
 pub use rill_sdk::TOPIC_SEPARATOR;
 
@@ -139,6 +139,8 @@ pub enum WindowShape {
     Hopping,
     /// `gap`.
     Session,
+    /// `time-difference` (KIP-450 sliding windows).
+    Sliding,
 }
 
 /// When a windowed store emits (the manifest's `emit`).
@@ -197,8 +199,9 @@ pub struct WindowSpec {
     /// How long after a window ends records are still accepted (ms).
     pub grace: i64,
     /// How long a window is kept (ms, Kafka Streams' retention: from the
-    /// window's start for time windows, from its end for sessions; at
-    /// least size + grace, or gap + grace).
+    /// window's start for time and sliding windows, from its end for
+    /// sessions; at least size + grace, gap + grace, or 2 * time-difference
+    /// + grace).
     pub retention: i64,
     /// Every update or final results only.
     pub emit: Emit,
@@ -229,7 +232,7 @@ impl WindowSpec {
     /// How long past its close a window is kept (0: dropped when it
     /// closes, after its final result is emitted).
     pub fn kept_after_close(&self) -> i64 {
-        (self.retention - self.kind.min_retention(self.grace)).max(0)
+        self.kind.kept_after_close(self.retention, self.grace)
     }
 }
 

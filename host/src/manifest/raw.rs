@@ -75,6 +75,7 @@ pub(super) struct RawWindow {
     pub size: Option<String>,
     pub advance: Option<String>,
     pub gap: Option<String>,
+    pub time_difference: Option<String>,
     pub grace: Option<String>,
     pub retention: Option<String>,
     pub emit: super::Emit,

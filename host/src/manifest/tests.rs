@@ -23,6 +23,18 @@ fn the_sample_manifests_are_valid() {
     assert_eq!(cpu.output_topic("alert"), Some("metric.cpu.alert"));
     assert_eq!(cpu.config, serde_json::json!({"threshold": 0.5}));
     assert!(cpu.component.ends_with("cpu-alert/cpu-alert.wasm"));
+    let sliding = Manifest::load(&root.join("order-sliding-count/plugin.toml")).unwrap();
+    assert_eq!(
+        (sliding.windows[0].kind, sliding.windows[0].grace, sliding.windows[0].retention),
+        (
+            rill_sdk::time::WindowKind::Sliding {
+                time_difference: 600_000
+            },
+            60_000,
+            1_260_000
+        ),
+        "retention defaults to 2 * time-difference + grace"
+    );
     let branch = Manifest::load(&root.join("metric-branch/plugin.toml")).unwrap();
     assert_eq!(branch.stream_topics().collect::<Vec<_>>(), ["metric.all"]);
     assert_eq!(

@@ -7,8 +7,8 @@
 
 use super::raw::{RawInput, RawLimits, RawManifest, RawOutput, RawTimer, RawTopic, RawWindow};
 use super::{
-    FieldSpec, Input, InputKind, InputValue, Limits, Manifest, ManifestErrors, RoutedSpec, TimerSpec,
-    TopicPattern, TopicSpec, WindowShape, WindowSpec,
+    FieldSpec, Input, InputKind, InputValue, Limits, Manifest, ManifestErrors, RoutedSpec, TimerSpec, TopicPattern,
+    TopicSpec, WindowShape, WindowSpec,
 };
 use rill_sdk::time::WindowKind;
 use std::collections::BTreeMap;
@@ -582,9 +582,10 @@ fn check_window(
 /// The keys a window of `shape` must have, and those it must not.
 fn window_keys(shape: WindowShape) -> (&'static [&'static str], &'static [&'static str]) {
     match shape {
-        WindowShape::Tumbling => (&["size"], &["advance", "gap"]),
-        WindowShape::Hopping => (&["size", "advance"], &["gap"]),
-        WindowShape::Session => (&["gap"], &["size", "advance"]),
+        WindowShape::Tumbling => (&["size"], &["advance", "gap", "time-difference"]),
+        WindowShape::Hopping => (&["size", "advance"], &["gap", "time-difference"]),
+        WindowShape::Session => (&["gap"], &["size", "advance", "time-difference"]),
+        WindowShape::Sliding => (&["time-difference"], &["size", "advance", "gap"]),
     }
 }
 
@@ -594,6 +595,7 @@ fn shape_name(shape: WindowShape) -> &'static str {
         WindowShape::Tumbling => "tumbling",
         WindowShape::Hopping => "hopping",
         WindowShape::Session => "session",
+        WindowShape::Sliding => "sliding",
     }
 }
 
@@ -603,6 +605,7 @@ fn window_key<'w>(raw: &'w mut RawWindow, key: &str) -> &'w mut Option<String> {
         "size" => &mut raw.size,
         "advance" => &mut raw.advance,
         "gap" => &mut raw.gap,
+        "time-difference" => &mut raw.time_difference,
         "grace" => &mut raw.grace,
         _ => &mut raw.retention,
     }
@@ -620,6 +623,9 @@ fn window_times(p: &mut Problems, field: &str, raw: &RawWindow) -> Option<(Windo
             fine = false;
             let mut fix = match (raw.kind, *key) {
                 (WindowShape::Session, "size") => "remove it: a session's size comes from its records".to_string(),
+                (WindowShape::Sliding, "size") => {
+                    "remove it: a sliding window's length is its time-difference".to_string()
+                }
                 _ => "remove it".to_string(),
             };
             if let Some(other) = fitting_shape(&raw) {
@@ -656,6 +662,7 @@ fn window_times(p: &mut Problems, field: &str, raw: &RawWindow) -> Option<(Windo
             advance: ms[1],
         },
         WindowShape::Session => WindowKind::Session { gap: ms[0] },
+        WindowShape::Sliding => WindowKind::Sliding { time_difference: ms[0] },
     };
     if let WindowKind::Hopping { size, advance } = kind
         && given
@@ -688,9 +695,16 @@ fn window_times(p: &mut Problems, field: &str, raw: &RawWindow) -> Option<(Windo
             &format!("{field}.retention"),
             (
                 format!(
-                    "{} is shorter than the window needs ({}: size + grace, or gap + grace)",
+                    "{} is shorter than the window needs ({}: {})",
                     humantime::format_duration(Duration::from_millis(retention as u64)),
-                    humantime::format_duration(Duration::from_millis(least as u64))
+                    humantime::format_duration(Duration::from_millis(least as u64)),
+                    match kind {
+                        WindowKind::Tumbling { .. } | WindowKind::Hopping { .. } => "size + grace",
+                        WindowKind::Session { .. } => "gap + grace",
+                        // Later records read a window up to two time
+                        // differences back to build their own.
+                        WindowKind::Sliding { .. } => "2 * time-difference + grace",
+                    }
                 ),
                 "leave retention out (the least it can be), or make it longer".into(),
             ),
@@ -714,10 +728,17 @@ fn times_pass(raw: &RawWindow) -> bool {
 /// applying, so this does not ask itself again).
 fn fitting_shape(raw: &RawWindow) -> Option<WindowShape> {
     let given = |value: &Option<String>| value.is_some();
-    let shape = match (given(&raw.size), given(&raw.advance), given(&raw.gap)) {
-        (true, false, false) => WindowShape::Tumbling,
-        (true, true, false) => WindowShape::Hopping,
-        (false, false, true) => WindowShape::Session,
+    let given = (
+        given(&raw.size),
+        given(&raw.advance),
+        given(&raw.gap),
+        given(&raw.time_difference),
+    );
+    let shape = match given {
+        (true, false, false, false) => WindowShape::Tumbling,
+        (true, true, false, false) => WindowShape::Hopping,
+        (false, false, true, false) => WindowShape::Session,
+        (false, false, false, true) => WindowShape::Sliding,
         _ => return None,
     };
     let mut other = raw.clone();
@@ -734,7 +755,7 @@ fn duration_for(raw: &RawWindow, key: &str) -> Option<String> {
     for other in forbidden {
         *window_key(&mut raw, other) = None;
     }
-    let own: Vec<String> = ["size", "advance", "gap", "retention"]
+    let own: Vec<String> = ["size", "advance", "gap", "time-difference", "retention"]
         .iter()
         .filter_map(|k| window_key(&mut raw, k).clone())
         .collect();
@@ -977,4 +998,3 @@ pub(super) fn toml_to_json(value: toml::Value) -> serde_json::Value {
         toml::Value::Table(t) => J::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
     }
 }
-

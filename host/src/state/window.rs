@@ -38,6 +38,7 @@ use rill_sdk::time::{Bounds, WindowKind};
 use std::collections::HashMap;
 
 mod count;
+mod sliding;
 pub use count::counts;
 
 /// A record a stage emitted to a windowed store.
@@ -63,8 +64,20 @@ pub struct Group {
     pub merged: Vec<(Bounds, Vec<u8>, i64)>,
     /// Indices into the routed records, in order.
     pub records: Vec<usize>,
+    /// Sliding windows: how many of the first `records` were copied from
+    /// the window this one was created from (folded, never emitted as
+    /// this window's own updates).
+    pub seeded: usize,
     /// Absorbed into a later group of the same batch (sessions).
     absorbed: bool,
+    /// The window is in the store already (else `apply` indexes it).
+    stored: bool,
+    /// Sliding windows: the routed record whose arrival created this
+    /// window as a copy, and the copy's place among that record's updates.
+    copied_by: Option<(usize, u32)>,
+    /// Sliding windows: each own record's place among that record's
+    /// updates (the order Kafka Streams forwards them in).
+    order: Vec<u32>,
 }
 
 impl Group {
@@ -103,6 +116,9 @@ pub struct Emission {
     pub timestamp: i64,
     /// The routed record that caused it, if one did (else: closing).
     pub routed: Option<usize>,
+    /// Its place among the updates of the same record (sliding windows;
+    /// 0 for the other kinds, whose updates come in group order).
+    pub order: u32,
 }
 
 const WINDOW: u8 = b'W';
@@ -184,6 +200,10 @@ pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed]) -> Re
         ..Plan::default()
     };
     let mut by_window: HashMap<(Vec<u8>, Bounds), usize> = HashMap::new();
+    let mut slider = match spec.kind {
+        WindowKind::Sliding { time_difference } => Some(sliding::Slider::new(spec, time_difference)),
+        _ => None,
+    };
     // Sessions known per key: (window, Some(group) or the stored aggregate).
     let mut sessions: HashMap<Vec<u8>, Vec<(Bounds, Slot)>> = HashMap::new();
     for (i, r) in routed.iter().enumerate() {
@@ -195,6 +215,10 @@ pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed]) -> Re
         let ts = r.record.timestamp;
         let now = plan.stream_time.max(ts);
         plan.stream_time = now;
+        if let Some(slider) = &mut slider {
+            slider.record(view, &mut plan, routed, i, key, now)?;
+            continue;
+        }
         match spec.kind {
             WindowKind::Session { .. } => {
                 if !sessions.contains_key(key) {
@@ -220,7 +244,11 @@ pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed]) -> Re
                     current: None,
                     merged: Vec::new(),
                     records: Vec::new(),
+                    seeded: 0,
                     absorbed: false,
+                    stored: false,
+                    copied_by: None,
+                    order: Vec::new(),
                 };
                 for (w, slot) in found {
                     match slot {
@@ -253,10 +281,14 @@ pub fn plan(view: &mut HostView<'_>, spec: &WindowSpec, routed: &[Routed]) -> Re
                             plan.groups.push(Group {
                                 key: key.clone(),
                                 window: w,
+                                stored: current.is_some(),
                                 current,
                                 merged: Vec::new(),
                                 records: Vec::new(),
+                                seeded: 0,
                                 absorbed: false,
+                                copied_by: None,
+                                order: Vec::new(),
                             });
                             by_window.insert((key.clone(), w), plan.groups.len() - 1);
                             plan.groups.len() - 1
@@ -303,8 +335,9 @@ fn stored_sessions(view: &mut HostView<'_>, store: &str, key: &[u8]) -> Result<V
 }
 
 /// Stores a folded group: `values` is the plugin's result (one aggregate
-/// per record when `running`, else the last). Returns the update-mode
-/// emissions (none in final mode).
+/// per record when `running`, else the last; none for a sliding window
+/// copied without records, which keeps the copied aggregate). Returns the
+/// update-mode emissions (none in final mode).
 pub fn apply(
     view: &mut HostView<'_>,
     spec: &WindowSpec,
@@ -313,17 +346,19 @@ pub fn apply(
     values: &[Vec<u8>],
 ) -> Result<Vec<Emission>, AccessError> {
     let store = &spec.name;
+    let update = spec.emit == Emit::Update;
     let mut emissions = Vec::new();
     for (w, _, latest) in &group.merged {
         view.delete(store, window_key(&group.key, *w))?;
         view.delete(store, index_key(spec.kind.closes_at(*w, spec.grace), &group.key, *w))?;
-        if spec.emit == Emit::Update && *w != group.window {
+        if update && *w != group.window {
             emissions.push(Emission {
                 key: group.key.clone(),
                 window: *w,
                 value: None,
                 timestamp: (*latest).max(w.end),
                 routed: group.records.first().copied(),
+                order: 0,
             });
         }
     }
@@ -336,26 +371,51 @@ pub fn apply(
         .chain(group.merged.iter().map(|(_, _, t)| *t))
         .max()
         .unwrap_or(i64::MIN);
+    // The aggregate after record `n`, or before any record.
+    let after = |n: Option<usize>| -> Vec<u8> {
+        match n {
+            Some(n) if values.len() == group.records.len() => values[n].clone(),
+            Some(_) => values.last().expect("one value").clone(),
+            None => group.current.as_ref().map(|(v, _)| v.clone()).unwrap_or_default(),
+        }
+    };
+    let result = |value: Vec<u8>, timestamp: i64, routed: usize, order: u32| Emission {
+        key: group.key.clone(),
+        window: group.window,
+        value: Some(value),
+        timestamp,
+        routed: Some(routed),
+        order,
+    };
+    if let Some((by, order)) = group.copied_by
+        && update
+        && group.seeded == 0
+    {
+        emissions.push(result(after(None), latest, by, order));
+    }
     for (n, &r) in group.records.iter().enumerate() {
         latest = latest.max(routed[r].record.timestamp);
-        if spec.emit == Emit::Update && (!session || n + 1 == group.records.len()) {
-            let value = if values.len() == group.records.len() {
-                &values[n]
-            } else {
-                values.last().expect("one value")
-            };
-            emissions.push(Emission {
-                key: group.key.clone(),
-                window: group.window,
-                value: Some(value.clone()),
-                timestamp: if session { group.window.end } else { latest },
-                routed: Some(r),
-            });
+        if n < group.seeded {
+            if let Some((by, order)) = group.copied_by
+                && update
+                && n + 1 == group.seeded
+            {
+                emissions.push(result(after(Some(n)), latest, by, order));
+            }
+            continue;
+        }
+        if update && (!session || n + 1 == group.records.len()) {
+            let order = group.order.get(n - group.seeded).copied().unwrap_or(0);
+            let timestamp = if session { group.window.end } else { latest };
+            emissions.push(result(after(Some(n)), timestamp, r, order));
         }
     }
-    let last = values.last().expect("the plugin returns at least one aggregate");
-    view.put(store, window_key(&group.key, group.window), value(latest, last))?;
-    if group.current.is_none() {
+    let last = match group.records.len() {
+        0 => after(None),
+        n => after(Some(n - 1)),
+    };
+    view.put(store, window_key(&group.key, group.window), value(latest, &last))?;
+    if !group.stored {
         view.put(
             store,
             index_key(spec.kind.closes_at(group.window, spec.grace), &group.key, group.window),
@@ -400,6 +460,7 @@ pub fn close(
                         latest
                     },
                     routed: None,
+                    order: 0,
                 });
             }
         }

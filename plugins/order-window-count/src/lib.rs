@@ -32,17 +32,8 @@ impl Processor for OrderWindowCount {
         if result.value.is_none() {
             return Ok(vec![Output::new("count", Some(result.window.key), None)]);
         }
-        let count: u64 = windows::decode(result.value)?;
-        let window = result.window;
-        // Written by hand so the field order is the documented one whatever
-        // serde_json's features are.
-        let key =
-            serde_json::to_string(&String::from_utf8_lossy(&window.key)).map_err(|e| Error::new(e.to_string()))?;
-        let value = format!(
-            r#"{{"key":{key},"start":{},"end":{},"count":{count}}}"#,
-            window.start, window.end
-        );
-        Ok(vec![Output::new("count", Some(window.key), Some(value.into_bytes()))])
+        let value = windows::count_json(&result.window, result.value)?;
+        Ok(vec![Output::new("count", Some(result.window.key), Some(value))])
     }
 }
 

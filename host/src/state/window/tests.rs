@@ -74,7 +74,7 @@ impl Counter {
             emissions.extend(apply(&mut view, &self.spec, group, &routed, &values).unwrap());
         }
         // Update-mode emissions in record order, as Kafka Streams forwards them.
-        emissions.sort_by_key(|e| e.routed);
+        emissions.sort_by_key(|e| (e.routed, e.order));
         emissions.extend(close(&mut view, &self.spec, plan.stream_time, true).unwrap());
         let writes: Vec<_> = self
             .store
@@ -211,6 +211,8 @@ fn session_final_results_and_batches_agree() {
     assert_eq!(batched.batch(&input), expected);
 }
 
+mod sliding;
+
 #[test]
 fn retention_longer_than_the_window_keeps_closed_windows_until_it_passes() {
     let mut s = spec(WindowKind::Tumbling { size: 10 }, 0, Emit::Final);
@@ -240,6 +242,9 @@ fn a_keyless_far_future_record_moves_no_window_time() {
                 advance: 5 * MIN,
             },
             WindowKind::Session { gap: 5 * MIN },
+            WindowKind::Sliding {
+                time_difference: 10 * MIN,
+            },
         ] {
             for emit in [Emit::Final, Emit::Update] {
                 let mut c = Counter::new(spec(kind, MIN, emit));

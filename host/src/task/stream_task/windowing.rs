@@ -109,6 +109,12 @@ impl StreamTask {
             let session = matches!(spec.kind, WindowKind::Session { .. });
             let running = spec.emit == Emit::Update && !session;
             for (g, group) in plan.groups.iter().enumerate().filter(|(_, g)| g.is_live()) {
+                if group.records.is_empty() {
+                    // A sliding window copied from another, with nothing
+                    // to fold: it keeps the copied aggregate.
+                    owners.push((w, g, Some(Ok(Vec::new()))));
+                    continue;
+                }
                 if spec.aggregate == WindowAggregate::Count {
                     let current = group.current.as_ref().map(|(v, _)| v.as_slice());
                     let merged = group.merged.iter().map(|(_, v, _)| v.as_slice());
@@ -173,7 +179,7 @@ impl StreamTask {
                 };
                 let group = &plans[w].groups[g];
                 match result {
-                    Ok(values) if !values.is_empty() => {
+                    Ok(values) if !values.is_empty() || group.records.is_empty() => {
                         for e in window::apply(&mut view, &windows[w], group, &routed[w], &values)
                             .map_err(|e| self.storage(e))?
                         {
@@ -197,8 +203,9 @@ impl StreamTask {
                     }
                 }
             }
-            // Updates in the order of the records that made them.
-            pending.sort_by_key(|(_, input, _)| *input);
+            // Updates in the order of the records that made them (and, for
+            // sliding windows, in Kafka Streams' order among one record's).
+            pending.sort_by_key(|(_, input, e)| (*input, e.order));
             for (w, (spec, plan)) in windows.iter().zip(&plans).enumerate() {
                 self.stages[s].meters.late(plan.late.len() as u64);
                 for &(r, stream_time) in &plan.late {

@@ -63,6 +63,12 @@ impl Member {
         lines.iter().map(|(_, l)| format!("{l}\n")).collect()
     }
 
+    /// Every line so far with when it was read, for measurements that
+    /// time what a member logged (restores, callbacks).
+    pub fn stamped(&self) -> Vec<(Duration, String)> {
+        self.lines.lock().unwrap().clone()
+    }
+
     /// Whether a line containing `text` was logged.
     pub fn logged(&self, text: &str) -> bool {
         self.lines.lock().unwrap().iter().any(|(_, l)| l.contains(text))

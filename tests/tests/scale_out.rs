@@ -171,3 +171,169 @@ fn restart_in_place(broker: &DevBroker, protocol: &str, stops: &[Stop]) {
     );
     assert_eq!(lost, 0, "{lost} of {} inputs lost", expected.len());
 }
+
+/// Standby replicas (`--standby-replicas 1`, KIP-848 on the dev broker): two
+/// members of a stateful app whose changelog holds many keys each keep the
+/// other's tasks warm; one stops cleanly, and the survivor promotes its
+/// standbys, replaying only the changelog tail instead of the whole of it,
+/// with every count exact afterwards.
+#[test]
+fn a_member_leaving_hands_its_tasks_to_standbys_that_replay_only_the_tail_kip_848() {
+    const APP: &str = "e2e-standby";
+    const CHANGELOG: &str = "e2e-standby-counts-changelog";
+    const ORDERS: &str = "order";
+    const PARTS: i32 = 4;
+    const KEYS: usize = 100_000;
+    let broker = DevBroker::start(&[
+        (ORDERS, PARTS),
+        ("order_count", PARTS),
+        ("order.count.dlq", PARTS),
+        (CHANGELOG, PARTS),
+        ("e2e-standby-rill-members", 1),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = install_plugin(dir.path(), "order-count");
+    // A count of 1 for each of many keys, as an earlier run left them
+    // (keyed like the orders, so each count is in its key's partition).
+    let one = 1u64.to_be_bytes().to_vec();
+    let state: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..KEYS)
+        .map(|i| (Some(format!("key-{i}").into_bytes()), one.clone()))
+        .collect();
+    rill_tests::produce(&broker.bootstrap, CHANGELOG, &state);
+    let per_partition = KEYS / PARTS as usize;
+
+    let t0 = Instant::now();
+    let member = |name: &str| {
+        let port = rill_tests::free_port();
+        let mut command = rill();
+        command
+            .arg("run")
+            .arg(&manifest)
+            .args(["--brokers", &broker.bootstrap, "--application-id", APP])
+            .args(["--group-protocol", "consumer", "--standby-replicas", "1"])
+            .args(["--commit-interval", "500ms", "--http", &format!("127.0.0.1:{port}")])
+            .arg("--state-dir")
+            .arg(dir.path().join(name));
+        (Member::spawn(name, command, t0), format!("127.0.0.1:{port}"))
+    };
+    let (mut a, a_http) = member("a");
+    let (mut b, b_http) = member("b");
+    settled(
+        &[&a, &b],
+        ORDERS,
+        PARTS as usize,
+        Duration::ZERO,
+        t0,
+        Duration::from_secs(120),
+    );
+
+    // Each keeps the other's tasks warm: /status lists them FOLLOWING.
+    let following = |http: &str| -> HashSet<i32> {
+        let Some((200, body)) = rill_tests::http_get(http, "/status") else {
+            return HashSet::new();
+        };
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        status["standbys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["state"] == "FOLLOWING")
+            .filter_map(|s| s["task"].as_str()?.strip_prefix("order-count_")?.parse().ok())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (a_has, b_has) = (a.working(ORDERS).unwrap().1, b.working(ORDERS).unwrap().1);
+        let (a_warm, b_warm) = (following(&a_http), following(&b_http));
+        if a_warm == b_has.iter().copied().collect() && b_warm == a_has.iter().copied().collect() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "standbys did not follow: a runs {a_has:?} and warms {a_warm:?}, b runs {b_has:?} and warms {b_warm:?}\n{}\n---\n{}",
+            a.log(),
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Counting goes on while both run...
+    let keys: Vec<String> = (0..400).map(|i| format!("key-{}", i * 241)).collect();
+    let orders: Vec<(Option<Vec<u8>>, Vec<u8>)> = keys
+        .iter()
+        .map(|k| (Some(k.clone().into_bytes()), b"item".to_vec()))
+        .collect();
+    let counts_reach = |want: &str, members: &[&Member]| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut latest = std::collections::BTreeMap::new();
+            for r in read_all(&broker.bootstrap, "order_count") {
+                let text = String::from_utf8(r.value.unwrap()).unwrap();
+                let (key, count) = text.split_once(':').unwrap();
+                latest.insert(key.to_string(), count.to_string());
+            }
+            let wrong: Vec<_> = keys
+                .iter()
+                .filter(|k| latest.get(*k).map(String::as_str) != Some(want))
+                .collect();
+            if wrong.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} keys are not at {want} (e.g. {:?}: {:?}):\n{}",
+                wrong.len(),
+                wrong[0],
+                latest.get(wrong[0]),
+                rill_tests::member::logs(members)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    rill_tests::produce(&broker.bootstrap, ORDERS, &orders);
+    counts_reach("2", &[&a, &b]);
+
+    // ...a leaves cleanly, and b takes its tasks over from its standbys.
+    let moved = a.working(ORDERS).unwrap().1;
+    let stopped = t0.elapsed();
+    terminate(&mut a.child);
+    assert!(
+        wait_exit(&mut a.child, Duration::from_secs(60)).success(),
+        "{}",
+        a.log()
+    );
+    settled(&[&b], ORDERS, PARTS as usize, stopped, t0, Duration::from_secs(60));
+    let log = b.log();
+    for p in &moved {
+        let task = format!("order-count_{p}");
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&task)).collect();
+        let promoted = lines
+            .iter()
+            .position(|l| l.contains("promoted from standby"))
+            .unwrap_or_else(|| panic!("{task} was not promoted from a standby on b:\n{log}"));
+        let restore = lines[promoted..]
+            .iter()
+            .find(|l| l.contains("restored ") || l.contains("nothing to restore"))
+            .unwrap_or_else(|| panic!("{task} did not restore after its promotion:\n{log}"));
+        let records: usize = restore
+            .split("restored ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next()?.parse().ok())
+            .unwrap_or(0);
+        println!("{task}: after promotion, {records} of ~{per_partition} changelog records replayed");
+        assert!(
+            records * 10 < per_partition,
+            "{task} replayed {records} records, not just the tail of ~{per_partition}:\n{log}"
+        );
+    }
+
+    // Counts are exact on the survivor.
+    rill_tests::produce(&broker.bootstrap, ORDERS, &orders);
+    counts_reach("3", &[&b]);
+    terminate(&mut b.child);
+    assert!(
+        wait_exit(&mut b.child, Duration::from_secs(60)).success(),
+        "{}",
+        b.log()
+    );
+}

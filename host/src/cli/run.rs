@@ -90,6 +90,13 @@ pub struct RunArgs {
     /// across restarts (e.g. a pod ordinal).
     #[arg(long, value_name = "ID|auto")]
     instance_id: Option<crate::runtime::InstanceId>,
+    /// Standby replicas per stateful task (Kafka Streams'
+    /// num.standby.replicas): other instances keep each task's stores warm
+    /// by following its changelog, so a task that moves to one of them
+    /// replays only the changelog tail. Placed by the instances themselves
+    /// from the `<application-id>-rill-members` topic, other hosts first.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    standby_replicas: usize,
     /// Commits each partition's lag status is judged on (Burrow's window).
     #[arg(long, default_value_t = crate::observe::lag::DEFAULT_WINDOW)]
     lag_window: usize,
@@ -204,6 +211,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         group: crate::runtime::GroupOptions {
             protocol: args.group_protocol,
             instance_id: args.instance_id,
+            standby_replicas: args.standby_replicas,
+            endpoint: _http.as_ref().map(|h| h.addr.to_string()),
         },
     };
     let (shutdown, _signals) = super::shutdown_flag()?;

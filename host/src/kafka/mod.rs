@@ -11,6 +11,7 @@ pub mod consumer;
 pub mod embedded;
 pub mod group;
 pub mod member;
+pub mod membership;
 pub mod memory_sink;
 pub mod phase;
 pub mod producer;

@@ -189,6 +189,19 @@ pub const CATALOG: &[MetricDoc] = &[
     ),
     doc(RESTORE_REMAINING, G, &["task", "store"], "Records left to restore."),
     doc(STORE_DISK, G, &["task"], "Bytes on disk of a task's state directory."),
+    // Standby replicas (`--standby-replicas`).
+    doc(
+        STANDBY_TASKS,
+        G,
+        &[],
+        "Standby tasks this instance keeps warm (catching up or following their changelogs).",
+    ),
+    doc(
+        STANDBY_LAG,
+        G,
+        &["task"],
+        "Changelog records a followed standby task lacks: its changelogs' ends minus its positions.",
+    ),
     // The application.
     doc(
         APPLICATION_STATE,
@@ -296,6 +309,10 @@ pub const STORE_LATENCY: &str = "rill_store_operation_latency_seconds";
 pub const RESTORE_RECORDS: &str = "rill_store_restored_records_total";
 /// See [`CATALOG`].
 pub const RESTORE_REMAINING: &str = "rill_store_restore_remaining_records";
+/// See [`CATALOG`].
+pub const STANDBY_TASKS: &str = "rill_standby_tasks";
+/// See [`CATALOG`].
+pub const STANDBY_LAG: &str = "rill_standby_lag_records";
 /// See [`CATALOG`].
 pub const STORE_DISK: &str = "rill_store_disk_bytes";
 /// See [`CATALOG`].
@@ -673,6 +690,25 @@ mod tests {
             r#"rill_plugin_traps_total{processor="p",task="p_0",kind="trap"} 0"#,
         ] {
             assert!(text.lines().any(|l| l == series), "{series} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_catalog_entry_is_documented_with_its_kind_and_labels() {
+        let doc = include_str!("../../../docs/observability.md");
+        for m in CATALOG {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", m.name)))
+                .unwrap_or_else(|| panic!("{} is missing from docs/observability.md's metric tables", m.name));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let kind = match m.kind {
+                Kind::Counter => "counter",
+                Kind::Gauge => "gauge",
+                Kind::Histogram => "histogram",
+            };
+            assert_eq!(cells[2], kind, "{}: its kind in the docs", m.name);
+            assert_eq!(cells[3], m.labels.join(", "), "{}: its labels in the docs", m.name);
         }
     }
 

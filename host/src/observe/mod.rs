@@ -70,6 +70,22 @@ pub struct RestoreView {
     pub done: bool,
 }
 
+/// A standby replica kept warm by this instance, as `/status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StandbyView {
+    /// The task it replicates.
+    pub task: String,
+    /// CATCHING_UP or FOLLOWING.
+    pub state: String,
+    /// Changelog records applied: the sum of its partitions' positions.
+    pub position: i64,
+    /// Records it lacks behind the changelogs' ends (unknown before the
+    /// first fetch).
+    pub lag: Option<i64>,
+    /// Milliseconds since the epoch when it entered its state.
+    pub since_ms: i64,
+}
+
 /// Something an operator wants to see on the status page.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
@@ -144,6 +160,7 @@ pub struct Telemetry {
     application: Mutex<String>,
     tasks: Mutex<BTreeMap<String, TaskView>>,
     restores: Mutex<BTreeMap<String, (RestoreView, Instant)>>,
+    standbys: Mutex<Vec<StandbyView>>,
     lag: Mutex<LagMonitor>,
     events: Mutex<VecDeque<Event>>,
     history: Mutex<(VecDeque<Sample>, u64, u64)>,
@@ -158,6 +175,7 @@ static TELEMETRY: LazyLock<Telemetry> = LazyLock::new(|| Telemetry {
     application: Mutex::new(String::new()),
     tasks: Mutex::new(BTreeMap::new()),
     restores: Mutex::new(BTreeMap::new()),
+    standbys: Mutex::new(Vec::new()),
     lag: Mutex::new(LagMonitor::default()),
     events: Mutex::new(VecDeque::new()),
     history: Mutex::new((VecDeque::new(), 0, 0)),
@@ -220,6 +238,11 @@ impl Telemetry {
                 since_ms: now_ms(),
             },
         );
+    }
+
+    /// The standbys this instance keeps warm now (replaces the last list).
+    pub fn standbys(&self, standbys: Vec<StandbyView>) {
+        *self.standbys.lock() = standbys;
     }
 
     /// A restore's progress: `restored` of `total` records so far.
@@ -322,6 +345,7 @@ impl Telemetry {
             "tasks": tasks,
             "processors": processors,
             "restores": restores,
+            "standbys": &*self.standbys.lock(),
             "lag_status": group,
             "lag_total": lags.iter().filter_map(|l| l.lag).sum::<i64>(),
         })

@@ -83,6 +83,12 @@ pub struct GroupOptions {
     pub protocol: GroupProtocol,
     /// `--instance-id`: static membership, or `None` for a dynamic member.
     pub instance_id: Option<InstanceId>,
+    /// `--standby-replicas`: standbys per stateful task (0: none, and no
+    /// membership topic).
+    pub standby_replicas: usize,
+    /// This instance's HTTP address (`--http`), advertised in the
+    /// membership topic.
+    pub endpoint: Option<String>,
 }
 
 /// Which static-membership id an instance uses (`--instance-id`); the
@@ -191,6 +197,42 @@ pub fn prepare_topics(kafka: &KafkaSettings, topology: &Topology) -> Result<Hash
     Ok(existing)
 }
 
+/// Starts what standby replicas need (`--standby-replicas`): the
+/// membership topic (created, compacted, when missing), this instance's
+/// entry in it, and the thread that follows standbys' changelogs. The
+/// instance is named by `--instance-id`, else by its state directory.
+fn start_standbys(
+    options: &RunOptions,
+    partitions: &HashMap<String, i32>,
+    instance: Option<&crate::state::instance::Instance>,
+) -> anyhow::Result<crate::task::manager::StandbyConfig> {
+    use crate::kafka::membership::{Membership, members_topic};
+    let topic = members_topic(&options.application_id);
+    if !partitions.contains_key(&topic) {
+        admin::create_topics(&options.kafka, &[(topic.clone(), 1)], std::slice::from_ref(&topic)).with_context(
+            || format!("--standby-replicas needs the membership topic {topic}; create it (1 partition, cleanup.policy=compact) or run without --standby-replicas"),
+        )?;
+    }
+    let id = match (&options.group.instance_id, instance) {
+        (Some(InstanceId::Named(id)), _) => id.clone(),
+        (_, Some(instance)) => instance.id().to_string(),
+        (_, None) => unreachable!("claimed when standbys are asked for"),
+    };
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    let membership = Membership::start(&options.kafka, &topic, &id, &host, options.group.endpoint.clone())?;
+    tracing::info!(instance = %id, host = %host, replicas = options.group.standby_replicas, "standby replicas: membership in {topic}");
+    Ok(crate::task::manager::StandbyConfig {
+        replicas: options.group.standby_replicas,
+        membership: Arc::new(membership),
+        follower: crate::state::standby::StandbyFollower::start(options.kafka.clone())?,
+    })
+}
+
 /// Refuses pipelines that one consumer group cannot run: two processors
 /// of one name, or one topic read (as a stream) by two processors.
 pub fn check_pipeline(manifests: &[Arc<Manifest>], topology: &Topology) -> anyhow::Result<()> {
@@ -291,7 +333,10 @@ pub fn run_connected(
     // Held for the whole run: two live processes on one state directory
     // would share a transactional.id (and a static member id) and fence
     // each other.
-    let instance = if options.guarantee.exactly_once() || options.group.instance_id == Some(InstanceId::FromStateDir) {
+    let instance = if options.guarantee.exactly_once()
+        || options.group.instance_id == Some(InstanceId::FromStateDir)
+        || options.group.standby_replicas > 0
+    {
         Some(crate::state::instance::Instance::claim(&root)?)
     } else {
         None
@@ -391,6 +436,14 @@ pub fn run_connected(
         .collect();
     // The runtime owns the task manager; the member's rebalance listener
     // is the same manager.
+    let standby_membership = if options.group.standby_replicas > 0 {
+        let config = start_standbys(options, &partitions, instance.as_ref())?;
+        let membership = config.membership.clone();
+        manager.set_standbys(config);
+        Some(membership)
+    } else {
+        None
+    };
     let manager = Arc::new(Mutex::new(manager));
     let listener: Arc<Mutex<dyn crate::kafka::member::RebalanceListener>> = manager.clone();
     let membership = Membership {
@@ -438,6 +491,12 @@ pub fn run_connected(
     });
     tracing::info!("stopping: finishing in-flight batches, flushing and committing");
     manager.lock().close_all(&source);
+    if let Some(membership) = standby_membership {
+        // A dynamic member's clean stop is a permanent leave; a static
+        // one comes back under the same id and keeps its entry.
+        membership.leave_on_stop(options.group.instance_id.is_none());
+        drop(membership);
+    }
     let failed = manager.lock().failures().iter().map(ToString::to_string).collect();
     // Dropping the consumer closes it: revoke (nothing left to do) and
     // LeaveGroup, so the partitions move to other members at once instead

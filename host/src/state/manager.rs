@@ -261,6 +261,36 @@ impl StateManager {
         Checkpoint::in_dir(&self.dir).write(&offsets)
     }
 
+    /// Each changelog partition of this state and the offset it is
+    /// complete up to: where a standby follows them from.
+    pub fn changelog_positions(&self) -> Vec<(String, i32, i64)> {
+        self.changelogs
+            .iter()
+            .map(|(_, topic)| (topic.clone(), self.partition, self.ends[topic].load(Ordering::Acquire)))
+            .collect()
+    }
+
+    /// A standby follows its changelogs: applies `records` (key, value;
+    /// `None` deletes) read from `changelog` and moves its position to
+    /// `next`, so a checkpoint covers them.
+    pub fn apply_followed(
+        &self,
+        changelog: &str,
+        records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        next: i64,
+    ) -> Result<(), StateError> {
+        let Some((store, _)) = self.changelogs.iter().find(|(_, t)| t == changelog) else {
+            return Ok(());
+        };
+        let family = store_cf(store);
+        let writes: Vec<Write> = records.into_iter().map(|(k, v)| (family.clone(), k, v)).collect();
+        if !writes.is_empty() {
+            self.lock().write_local(writes)?;
+        }
+        self.ends[changelog].fetch_max(next, Ordering::AcqRel);
+        Ok(())
+    }
+
     fn changelog_of(&self, store: &str) -> &str {
         self.changelogs
             .iter()
@@ -271,5 +301,50 @@ impl StateManager {
 
     fn lock(&self) -> MutexGuard<'_, TaskStore> {
         self.store.lock()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn followed_records_reach_the_store_and_the_checkpoint_a_promoted_task_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let changelogs = [("counts".to_string(), "app-counts-changelog".to_string())];
+        let standby = StateManager::open(dir.path().into(), 3, &changelogs, &[], None).unwrap();
+        assert_eq!(
+            standby.changelog_positions(),
+            [("app-counts-changelog".to_string(), 3, 0)]
+        );
+        standby
+            .apply_followed(
+                "app-counts-changelog",
+                vec![
+                    (b"a".to_vec(), Some(b"1".to_vec())),
+                    (b"b".to_vec(), Some(b"2".to_vec())),
+                ],
+                7,
+            )
+            .unwrap();
+        standby
+            .apply_followed("app-counts-changelog", vec![(b"a".to_vec(), None)], 9)
+            .unwrap();
+        // A changelog the state does not have moves nothing.
+        standby
+            .apply_followed("other", vec![(b"c".to_vec(), None)], 99)
+            .unwrap();
+        standby.checkpoint().unwrap();
+        drop(standby);
+        // The active task opens the same directory: it resumes at 9.
+        let active = StateManager::open(dir.path().into(), 3, &changelogs, &[], None).unwrap();
+        assert_eq!(
+            active.changelog_positions(),
+            [("app-counts-changelog".to_string(), 3, 9)]
+        );
+        let store = active.store();
+        let store = store.lock();
+        assert_eq!(store.get("counts", b"a").unwrap(), None, "a followed delete");
+        assert_eq!(store.get("counts", b"b").unwrap(), Some(b"2".to_vec()));
     }
 }

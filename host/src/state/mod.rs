@@ -23,6 +23,7 @@ pub mod global;
 pub mod instance;
 pub mod manager;
 pub mod restore;
+pub mod standby;
 pub mod store;
 pub mod updater;
 pub mod window;

@@ -14,6 +14,7 @@ pub mod error;
 pub mod manager;
 pub mod open_state;
 pub mod partition_group;
+pub mod placement;
 pub mod progress;
 pub mod routing;
 pub mod shutdown;

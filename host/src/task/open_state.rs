@@ -21,6 +21,32 @@ pub fn open_state(
     committed_tables: &HashMap<String, i64>,
     cancel: &AtomicBool,
 ) -> Result<Vec<Option<StateManager>>, StateError> {
+    open_stages(id, spec, committed_tables, cancel, Role::Active)
+}
+
+/// Opens a standby replica's state (`--standby-replicas`): the same
+/// directories as the active task's, each changelog restored to its end
+/// (tables are left to the active task, which restores them up to the
+/// group's committed offset). Nothing is held for a transaction and nothing
+/// is counted as the processor's restore.
+pub fn open_standby_state(id: &TaskId, spec: &TaskSpec, cancel: &AtomicBool) -> Result<Vec<StateManager>, StateError> {
+    let states = open_stages(id, spec, &HashMap::new(), cancel, Role::Standby)?;
+    Ok(states.into_iter().flatten().collect())
+}
+
+#[derive(PartialEq, Eq)]
+enum Role {
+    Active,
+    Standby,
+}
+
+fn open_stages(
+    id: &TaskId,
+    spec: &TaskSpec,
+    committed_tables: &HashMap<String, i64>,
+    cancel: &AtomicBool,
+    role: Role,
+) -> Result<Vec<Option<StateManager>>, StateError> {
     let mut states = Vec::with_capacity(spec.stages.len());
     for processor in spec.processors() {
         let Some(config) = &processor.state else {
@@ -47,6 +73,10 @@ pub fn open_state(
             .map(|(t, o)| (t.clone(), *o))
             .collect();
         let restored = state.restore(config.changelogs.as_ref(), &tables, &tag, cancel)?;
+        if role == Role::Standby {
+            states.push(Some(state));
+            continue;
+        }
         if config.exactly_once {
             // What was restored is committed; what comes next is not yet.
             state.hold_until_commit();

@@ -15,6 +15,7 @@ mod commit;
 mod error;
 mod feed;
 mod positions;
+mod standby;
 mod workers;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ use crate::task::state::TaskState;
 use crate::task::worker::{Command, FatalSlot, Worker, set_fatal};
 use crossbeam_channel::bounded;
 pub use error::{Aborted, RecoveryError, WorkerFailure};
+pub use standby::{StandbyConfig, StandbyState};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -168,6 +170,8 @@ pub struct TaskManager {
     /// Nanoseconds the poll loop spent blocked on a full worker queue
     /// (backpressure), so the exit log can tell waiting from dispatch work.
     queue_wait_nanos: std::sync::atomic::AtomicU64,
+    /// Standby replicas kept warm here (`--standby-replicas`, [`standby`]).
+    standbys: standby::Standbys,
 }
 
 /// How long a partition with no committed offset and nothing polled may
@@ -234,6 +238,7 @@ impl TaskManager {
             refused_by_rebalance: false,
             incremental: false,
             queue_wait_nanos: Default::default(),
+            standbys: Default::default(),
         })
     }
 
@@ -348,6 +353,8 @@ impl TaskManager {
                             .map(|o| (s.topic.clone(), *o))
                     })
                     .collect();
+                // A standby of it here hands over its warm directory first.
+                self.promote_standby(&id);
                 let (task, spec) = (id.clone(), spec.clone());
                 restoring.extend(spec.input_topics().map(|t| TopicPartition::new(t.as_str(), *partition)));
                 tracing::info!(task = %id, "task restoring");
@@ -370,6 +377,7 @@ impl TaskManager {
     /// their partitions, to be fetched again. A restore that failed stops
     /// the application (as a task that cannot start does).
     pub fn poll_restores(&mut self) -> Vec<TopicPartition> {
+        self.tend_standbys();
         let mut ready = Vec::new();
         let finished: Vec<(TaskId, Result<TaskStates, StateError>)> = self
             .tasks
@@ -499,6 +507,7 @@ impl TaskManager {
     pub fn close_all(&mut self, committer: &dyn OffsetCommitter) {
         let ids: Vec<TaskId> = self.tasks.keys().cloned().collect();
         self.close_tasks(&ids, Some(committer));
+        self.stop_standbys();
     }
 
     /// Closes `ids`: finishes their queued batches, commits what they

@@ -25,6 +25,11 @@ const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Generous for a noisy 2-core machine; the figures measured are printed.
 const REBALANCE_BOUND: Duration = Duration::from_secs(15);
+/// The dev broker holds every classic rebalance round for the session
+/// timeout minus 1 s (5 s here) and refuses a follower's late SyncGroup
+/// (one more round, docs/dev-broker.md); the cooperative protocol takes two
+/// rounds, so a join may take three such windows there.
+const COOPERATIVE_BOUND_ON_THE_MOCK: Duration = Duration::from_secs(25);
 const APP: &str = "e2e-rebalance";
 const TOPIC: &str = "metric.all";
 
@@ -167,13 +172,18 @@ fn joining_a_steady_stream(protocol: &str) {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let settle_bound = if protocol == "classic" {
+        COOPERATIVE_BOUND_ON_THE_MOCK
+    } else {
+        REBALANCE_BOUND
+    };
     assert!(
-        first - b_started <= REBALANCE_BOUND,
+        first - b_started <= settle_bound,
         "the first two members took {:?} to settle",
         first - b_started
     );
     assert!(
-        second - c_started <= REBALANCE_BOUND,
+        second - c_started <= settle_bound,
         "the third member's join took {:?} to settle",
         second - c_started
     );

@@ -21,7 +21,9 @@
 //!
 //! Environment: RILL_BENCH_KEYS (1000000), RILL_BENCH_WINDOW_S (30),
 //! RILL_BENCH_PROTOCOL (`consumer`, or `classic`), RILL_TEST_BROKER (`dev`,
-//! or `txn` for crabka-broker).
+//! or `txn` for crabka-broker), RILL_BENCH_STANDBYS (0: the members'
+//! `--standby-replicas`), RILL_BENCH_WARM_UP (0, or 1: every member runs
+//! with `--warm-up`, so the joiner warms before it joins).
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
@@ -183,13 +185,25 @@ fn check(bootstrap: String, t0: Instant, received: Received, stop: Arc<AtomicBoo
     }
 }
 
-fn start(name: &str, instance: Option<&str>, broker: &str, dir: &Path, protocol: &str, t0: Instant) -> Member {
+/// How the members run: the group protocol, and what keeps state warm.
+struct Setup {
+    protocol: String,
+    standbys: u64,
+    warm_up: bool,
+}
+
+fn start(name: &str, instance: Option<&str>, broker: &str, dir: &Path, setup: &Setup, t0: Instant) -> Member {
+    let protocol = setup.protocol.as_str();
     let mut command = rill();
     command
         .arg("run")
         .arg(dir.join("order-count/plugin.toml"))
         .args(["--brokers", broker, "--application-id", APP])
-        .args(["--group-protocol", protocol]);
+        .args(["--group-protocol", protocol])
+        .args(["--standby-replicas", &setup.standbys.to_string()]);
+    if setup.warm_up {
+        command.arg("--warm-up");
+    }
     if let Some(id) = instance {
         command.args(["--instance-id", id]);
     }
@@ -283,21 +297,40 @@ fn percentile(values: &mut [f64], q: f64) -> f64 {
     values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
-/// The records restored for `partition`'s task by `member` after `since`
-/// ("restored N records" lines, whose `task` ends in `_<partition>`).
+/// The records restored for `partition`'s task by `member` after `since`:
+/// the "restored N records" (or "nothing to restore") lines that follow
+/// each "task restoring" line of the task (whose `task` ends in
+/// `_<partition>`), so a standby's or warm-up's catch-up, which restores
+/// before the task is assigned, is not counted.
 fn restored(member: &Member, partition: i32, since: Duration) -> Option<u64> {
     let suffix = format!("_{partition}");
-    member
-        .stamped()
-        .into_iter()
-        .filter(|(at, _)| *at >= since)
-        .filter(|(_, line)| {
-            line.split_whitespace()
-                .filter_map(|w| w.strip_prefix("task="))
-                .any(|t| t.trim_matches('"').ends_with(&suffix))
-        })
-        .filter_map(|(_, line)| line.split("restored ").nth(1)?.split(' ').next()?.parse().ok())
-        .reduce(|a: u64, b| a + b)
+    let mut active = false;
+    let mut total = None;
+    for (_, line) in member.stamped().into_iter().filter(|(at, _)| *at >= since) {
+        let ours = line
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("task="))
+            .any(|t| t.trim_matches('"').ends_with(&suffix));
+        if !ours {
+            continue;
+        }
+        if line.contains("task restoring") {
+            active = true;
+        } else if active && line.contains("nothing to restore") {
+            total = Some(total.unwrap_or(0));
+            active = false;
+        } else if active {
+            let records = line
+                .split("restored ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next()?.parse::<u64>().ok());
+            if let Some(n) = records {
+                total = Some(total.unwrap_or(0) + n);
+                active = false;
+            }
+        }
+    }
+    total
 }
 
 /// Measures one event that happened at `at`, the group having been
@@ -422,7 +455,13 @@ fn pass(ok: bool) -> &'static str {
     if ok { "pass" } else { "MISS" }
 }
 
-fn report(figures: &[Figures]) {
+fn report(figures: &[Figures], setup: &Setup) {
+    let warmth = match (setup.standbys, setup.warm_up) {
+        (0, false) => "no standby".to_string(),
+        (n, false) => format!("{n} standby"),
+        (0, true) => "warm-up".to_string(),
+        (n, true) => format!("{n} standby, warm-up"),
+    };
     println!();
     println!(
         "| event | settled (s) | median before (ms) | moved | stalled moved / not moved | not-moved max stall (ms) | \
@@ -443,7 +482,7 @@ fn report(figures: &[Figures]) {
         }
         if !f.moved.is_empty() {
             targets.push(format!(
-                "moved resumes <= {} s: {} (no standby)",
+                "moved resumes <= {} s: {} ({warmth})",
                 STANDBY_RESUME.as_secs(),
                 pass(not_resumed == 0 && resume_max <= STANDBY_RESUME.as_secs_f64())
             ));
@@ -490,15 +529,26 @@ fn report(figures: &[Figures]) {
 fn main() {
     let keys = env_or("RILL_BENCH_KEYS", 1_000_000);
     let window = Duration::from_secs(env_or("RILL_BENCH_WINDOW_S", 30));
-    let protocol = std::env::var("RILL_BENCH_PROTOCOL").unwrap_or_else(|_| "consumer".into());
-    let topics = [INPUT, OUTPUT, CHANGELOG, "order.count.dlq"].map(|t| (t, PARTITIONS));
+    let setup = Setup {
+        protocol: std::env::var("RILL_BENCH_PROTOCOL").unwrap_or_else(|_| "consumer".into()),
+        standbys: env_or("RILL_BENCH_STANDBYS", 0),
+        warm_up: env_or("RILL_BENCH_WARM_UP", 0) == 1,
+    };
+    let protocol = &setup.protocol;
+    let members_topic = format!("{APP}-rill-members");
+    let mut topics: Vec<(&str, i32)> = [INPUT, OUTPUT, CHANGELOG, "order.count.dlq"]
+        .map(|t| (t, PARTITIONS))
+        .to_vec();
+    topics.push((members_topic.as_str(), 1));
     let broker = DevBroker::start(&topics);
     let dir = tempfile::tempdir().unwrap();
     install_plugin(dir.path(), "order-count");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "rebalance bench: {keys} keys, {RATE} records/s over {PARTITIONS} partitions, --group-protocol {protocol}, \
-         broker {}, load average {}",
+         --standby-replicas {}, warm-up {}, broker {}, load average {}",
+        setup.standbys,
+        if setup.warm_up { "on" } else { "off" },
         std::env::var("RILL_TEST_BROKER").unwrap_or_else(|_| "dev".into()),
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
@@ -522,8 +572,8 @@ fn main() {
         std::thread::spawn(move || check(bootstrap, t0, received, stop))
     };
     let b_dir = dir.path();
-    let a = start("a", Some("a"), &broker.bootstrap, b_dir, &protocol, t0);
-    let mut b = start("b", Some("b"), &broker.bootstrap, b_dir, &protocol, t0);
+    let a = start("a", Some("a"), &broker.bootstrap, b_dir, &setup, t0);
+    let mut b = start("b", Some("b"), &broker.bootstrap, b_dir, &setup, t0);
     let first = settle(&[&a, &b], t0).expect("the first two members did not settle");
     assert!(
         flowing(first, &sent, &received, SETTLE_LIMIT),
@@ -549,7 +599,7 @@ fn main() {
     // A member joins (dynamic: no instance id, so its leave is immediate).
     let before = owners(&[&a, &b]).expect("a stable group");
     let at = t0.elapsed();
-    let mut c = start("c", None, &broker.bootstrap, b_dir, &protocol, t0);
+    let mut c = start("c", None, &broker.bootstrap, b_dir, &setup, t0);
     figures.push(measure(
         "join",
         at,
@@ -587,7 +637,7 @@ fn main() {
     let at = t0.elapsed();
     terminate(&mut b.child);
     wait_exit(&mut b.child, Duration::from_secs(60));
-    let old_b = std::mem::replace(&mut b, start("b", Some("b"), &broker.bootstrap, b_dir, &protocol, t0));
+    let old_b = std::mem::replace(&mut b, start("b", Some("b"), &broker.bootstrap, b_dir, &setup, t0));
     figures.push(measure(
         "same-id restart",
         at,
@@ -623,10 +673,9 @@ fn main() {
     producer.join().expect("the producer thread");
     checker.join().expect("the checker thread");
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    report(&figures);
+    report(&figures, &setup);
     println!(
-        "no standbys: `rill run --standby-replicas` does not exist yet; a moved task restores its whole share. \
-         Load average at the end {}",
+        "Load average at the end {}",
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     let mut a = a;

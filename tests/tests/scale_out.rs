@@ -172,102 +172,97 @@ fn restart_in_place(broker: &DevBroker, protocol: &str, stops: &[Stop]) {
     assert_eq!(lost, 0, "{lost} of {} inputs lost", expected.len());
 }
 
-/// Standby replicas (`--standby-replicas 1`, KIP-848 on the dev broker): two
-/// members of a stateful app whose changelog holds many keys each keep the
-/// other's tasks warm; one stops cleanly, and the survivor promotes its
-/// standbys, replaying only the changelog tail instead of the whole of it,
-/// with every count exact afterwards.
-#[test]
-fn a_member_leaving_hands_its_tasks_to_standbys_that_replay_only_the_tail_kip_848() {
-    const APP: &str = "e2e-standby";
-    const CHANGELOG: &str = "e2e-standby-counts-changelog";
-    const ORDERS: &str = "order";
-    const PARTS: i32 = 4;
-    const KEYS: usize = 100_000;
-    let broker = DevBroker::start(&[
-        (ORDERS, PARTS),
-        ("order_count", PARTS),
-        ("order.count.dlq", PARTS),
-        (CHANGELOG, PARTS),
-        ("e2e-standby-rill-members", 1),
-    ]);
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = install_plugin(dir.path(), "order-count");
-    // A count of 1 for each of many keys, as an earlier run left them
-    // (keyed like the orders, so each count is in its key's partition).
-    let one = 1u64.to_be_bytes().to_vec();
-    let state: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..KEYS)
-        .map(|i| (Some(format!("key-{i}").into_bytes()), one.clone()))
-        .collect();
-    rill_tests::produce(&broker.bootstrap, CHANGELOG, &state);
-    let per_partition = KEYS / PARTS as usize;
+/// A stateful counting app on the dev broker (KIP-848) whose changelog
+/// already holds a count of 1 for each of `KEYS` keys, as an earlier run
+/// left them: large state, so a cold task's restore is long.
+struct Counting {
+    broker: DevBroker,
+    dir: tempfile::TempDir,
+    manifest: std::path::PathBuf,
+    app: &'static str,
+    t0: Instant,
+}
 
-    let t0 = Instant::now();
-    let member = |name: &str| {
+const ORDERS: &str = "order";
+const PARTS: i32 = 4;
+const KEYS: usize = 100_000;
+const PER_PARTITION: usize = KEYS / PARTS as usize;
+
+impl Counting {
+    fn start(app: &'static str) -> Counting {
+        let changelog = format!("{app}-counts-changelog");
+        let members = format!("{app}-rill-members");
+        let broker = DevBroker::start(&[
+            (ORDERS, PARTS),
+            ("order_count", PARTS),
+            ("order.count.dlq", PARTS),
+            (changelog.as_str(), PARTS),
+            (members.as_str(), 1),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = install_plugin(dir.path(), "order-count");
+        let one = 1u64.to_be_bytes().to_vec();
+        let state: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..KEYS)
+            .map(|i| (Some(format!("key-{i}").into_bytes()), one.clone()))
+            .collect();
+        rill_tests::produce(&broker.bootstrap, &changelog, &state);
+        Counting {
+            broker,
+            dir,
+            manifest,
+            app,
+            t0: Instant::now(),
+        }
+    }
+
+    /// Starts a member with its own state directory and `extra` flags;
+    /// returns it with its HTTP address.
+    fn member(&self, name: &str, extra: &[&str]) -> (Member, String) {
         let port = rill_tests::free_port();
         let mut command = rill();
         command
             .arg("run")
-            .arg(&manifest)
-            .args(["--brokers", &broker.bootstrap, "--application-id", APP])
-            .args(["--group-protocol", "consumer", "--standby-replicas", "1"])
+            .arg(&self.manifest)
+            .args(["--brokers", &self.broker.bootstrap, "--application-id", self.app])
+            .args(["--group-protocol", "consumer"])
+            .args(extra)
             .args(["--commit-interval", "500ms", "--http", &format!("127.0.0.1:{port}")])
             .arg("--state-dir")
-            .arg(dir.path().join(name));
-        (Member::spawn(name, command, t0), format!("127.0.0.1:{port}"))
-    };
-    let (mut a, a_http) = member("a");
-    let (mut b, b_http) = member("b");
-    settled(
-        &[&a, &b],
-        ORDERS,
-        PARTS as usize,
-        Duration::ZERO,
-        t0,
-        Duration::from_secs(120),
-    );
-
-    // Each keeps the other's tasks warm: /status lists them FOLLOWING.
-    let following = |http: &str| -> HashSet<i32> {
-        let Some((200, body)) = rill_tests::http_get(http, "/status") else {
-            return HashSet::new();
-        };
-        let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        status["standbys"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|s| s["state"] == "FOLLOWING")
-            .filter_map(|s| s["task"].as_str()?.strip_prefix("order-count_")?.parse().ok())
-            .collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (a_has, b_has) = (a.working(ORDERS).unwrap().1, b.working(ORDERS).unwrap().1);
-        let (a_warm, b_warm) = (following(&a_http), following(&b_http));
-        if a_warm == b_has.iter().copied().collect() && b_warm == a_has.iter().copied().collect() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "standbys did not follow: a runs {a_has:?} and warms {a_warm:?}, b runs {b_has:?} and warms {b_warm:?}\n{}\n---\n{}",
-            a.log(),
-            b.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
+            .arg(self.dir.path().join(name));
+        (Member::spawn(name, command, self.t0), format!("127.0.0.1:{port}"))
     }
 
-    // Counting goes on while both run...
-    let keys: Vec<String> = (0..400).map(|i| format!("key-{}", i * 241)).collect();
-    let orders: Vec<(Option<Vec<u8>>, Vec<u8>)> = keys
-        .iter()
-        .map(|k| (Some(k.clone().into_bytes()), b"item".to_vec()))
-        .collect();
-    let counts_reach = |want: &str, members: &[&Member]| {
+    /// Waits until `members` share every partition of `order` (a member
+    /// whose share did not change logs nothing new: the shares covering
+    /// every partition once is the settled group).
+    fn settled(&self, members: &[&Member]) {
+        settled(
+            members,
+            ORDERS,
+            PARTS as usize,
+            Duration::ZERO,
+            self.t0,
+            Duration::from_secs(120),
+        );
+    }
+
+    /// The orders counted: one per key of a sample spread over the
+    /// partitions.
+    fn orders(&self) -> (Vec<String>, Vec<(Option<Vec<u8>>, Vec<u8>)>) {
+        let keys: Vec<String> = (0..400).map(|i| format!("key-{}", i * 241)).collect();
+        let orders = keys
+            .iter()
+            .map(|k| (Some(k.clone().into_bytes()), b"item".to_vec()))
+            .collect();
+        (keys, orders)
+    }
+
+    /// Waits until every sampled key's latest count is `want`.
+    fn counts_reach(&self, keys: &[String], want: &str, members: &[&Member]) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let mut latest = std::collections::BTreeMap::new();
-            for r in read_all(&broker.bootstrap, "order_count") {
+            for r in read_all(&self.broker.bootstrap, "order_count") {
                 let text = String::from_utf8(r.value.unwrap()).unwrap();
                 let (key, count) = text.split_once(':').unwrap();
                 latest.insert(key.to_string(), count.to_string());
@@ -289,51 +284,161 @@ fn a_member_leaving_hands_its_tasks_to_standbys_that_replay_only_the_tail_kip_84
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-    };
-    rill_tests::produce(&broker.bootstrap, ORDERS, &orders);
-    counts_reach("2", &[&a, &b]);
+    }
+}
 
-    // ...a leaves cleanly, and b takes its tasks over from its standbys.
-    let moved = a.working(ORDERS).unwrap().1;
-    let stopped = t0.elapsed();
-    terminate(&mut a.child);
-    assert!(
-        wait_exit(&mut a.child, Duration::from_secs(60)).success(),
-        "{}",
-        a.log()
-    );
-    settled(&[&b], ORDERS, PARTS as usize, stopped, t0, Duration::from_secs(60));
-    let log = b.log();
-    for p in &moved {
+/// The restore line of `task` that follows its promotion from a standby
+/// in `log`, if both were logged.
+fn restored_after_promotion(log: &str, task: &str) -> Option<String> {
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(task)).collect();
+    let promoted = lines.iter().position(|l| l.contains("promoted from standby"))?;
+    lines[promoted..]
+        .iter()
+        .find(|l| l.contains("restored ") || l.contains("nothing to restore"))
+        .map(|l| l.to_string())
+}
+
+/// Checks that each of `partitions`' tasks on `member` was promoted from
+/// a standby and replayed only a tail of its changelog (waiting a moment
+/// for the restore, which follows the assignment).
+fn promoted_with_tail_only(member: &Member, partitions: &std::collections::BTreeSet<i32>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let log = member.log();
+        if partitions
+            .iter()
+            .all(|p| restored_after_promotion(&log, &format!("order-count_{p}")).is_some())
+            || Instant::now() > deadline
+        {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for p in partitions {
         let task = format!("order-count_{p}");
-        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&task)).collect();
-        let promoted = lines
-            .iter()
-            .position(|l| l.contains("promoted from standby"))
-            .unwrap_or_else(|| panic!("{task} was not promoted from a standby on b:\n{log}"));
-        let restore = lines[promoted..]
-            .iter()
-            .find(|l| l.contains("restored ") || l.contains("nothing to restore"))
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&task) && l.contains("promoted from standby")),
+            "{task} was not promoted from a standby on {}:\n{log}",
+            member.name
+        );
+        let restore = restored_after_promotion(&log, &task)
             .unwrap_or_else(|| panic!("{task} did not restore after its promotion:\n{log}"));
         let records: usize = restore
             .split("restored ")
             .nth(1)
             .and_then(|r| r.split(' ').next()?.parse().ok())
             .unwrap_or(0);
-        println!("{task}: after promotion, {records} of ~{per_partition} changelog records replayed");
+        println!("{task}: after promotion, {records} of ~{PER_PARTITION} changelog records replayed");
         assert!(
-            records * 10 < per_partition,
-            "{task} replayed {records} records, not just the tail of ~{per_partition}:\n{log}"
+            records * 10 < PER_PARTITION,
+            "{task} replayed {records} records, not just the tail of ~{PER_PARTITION}:\n{log}"
         );
     }
+}
+
+/// The tasks of `order` a member's `/status` lists as FOLLOWING standbys.
+fn following(http: &str) -> HashSet<i32> {
+    let Some((200, body)) = rill_tests::http_get(http, "/status") else {
+        return HashSet::new();
+    };
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    status["standbys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["state"] == "FOLLOWING")
+        .filter_map(|s| s["task"].as_str()?.strip_prefix("order-count_")?.parse().ok())
+        .collect()
+}
+
+/// Standby replicas (`--standby-replicas 1`, KIP-848 on the dev broker): two
+/// members of a stateful app whose changelog holds many keys each keep the
+/// other's tasks warm; one stops cleanly, and the survivor promotes its
+/// standbys, replaying only the changelog tail instead of the whole of it,
+/// with every count exact afterwards.
+#[test]
+fn a_member_leaving_hands_its_tasks_to_standbys_that_replay_only_the_tail_kip_848() {
+    let app = Counting::start("e2e-standby");
+    let (mut a, a_http) = app.member("a", &["--standby-replicas", "1"]);
+    let (mut b, b_http) = app.member("b", &["--standby-replicas", "1"]);
+    app.settled(&[&a, &b]);
+
+    // Each keeps the other's tasks warm: /status lists them FOLLOWING.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (a_has, b_has) = (a.working(ORDERS).unwrap().1, b.working(ORDERS).unwrap().1);
+        let (a_warm, b_warm) = (following(&a_http), following(&b_http));
+        if a_warm == b_has.iter().copied().collect() && b_warm == a_has.iter().copied().collect() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "standbys did not follow: a runs {a_has:?} and warms {a_warm:?}, b runs {b_has:?} and warms {b_warm:?}\n{}\n---\n{}",
+            a.log(),
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Counting goes on while both run...
+    let (keys, orders) = app.orders();
+    rill_tests::produce(&app.broker.bootstrap, ORDERS, &orders);
+    app.counts_reach(&keys, "2", &[&a, &b]);
+
+    // ...a leaves cleanly, and b takes its tasks over from its standbys.
+    let moved = a.working(ORDERS).unwrap().1;
+    let stopped = app.t0.elapsed();
+    terminate(&mut a.child);
+    assert!(
+        wait_exit(&mut a.child, Duration::from_secs(60)).success(),
+        "{}",
+        a.log()
+    );
+    settled(&[&b], ORDERS, PARTS as usize, stopped, app.t0, Duration::from_secs(60));
+    promoted_with_tail_only(&b, &moved);
 
     // Counts are exact on the survivor.
-    rill_tests::produce(&broker.bootstrap, ORDERS, &orders);
-    counts_reach("3", &[&b]);
+    rill_tests::produce(&app.broker.bootstrap, ORDERS, &orders);
+    app.counts_reach(&keys, "3", &[&b]);
     terminate(&mut b.child);
     assert!(
         wait_exit(&mut b.child, Duration::from_secs(60)).success(),
         "{}",
         b.log()
     );
+}
+
+/// Warm-up (`--warm-up`, KIP-848 on the dev broker): a third member joining
+/// two that run a stateful app with large state first follows the
+/// changelogs of the tasks it may receive, joins once they are caught up,
+/// and starts every task it receives from a warm store, replaying only the
+/// tail; counts stay exact.
+#[test]
+fn a_member_joining_with_warm_up_starts_its_tasks_from_warm_stores_kip_848() {
+    let app = Counting::start("e2e-warm-up");
+    let (a, _) = app.member("a", &["--warm-up"]);
+    let (b, _) = app.member("b", &["--warm-up"]);
+    app.settled(&[&a, &b]);
+    let (keys, orders) = app.orders();
+    rill_tests::produce(&app.broker.bootstrap, ORDERS, &orders);
+    app.counts_reach(&keys, "2", &[&a, &b]);
+
+    // c warms before it joins, then works on warm stores only.
+    let (c, _) = app.member("c", &["--warm-up"]);
+    app.settled(&[&a, &b, &c]);
+    let log = c.log();
+    let warming = log.find("warm-up: warming ");
+    let caught_up = log.find("of their changelogs' ends");
+    let joining = log.find("joined group");
+    assert!(
+        warming.is_some() && caught_up > warming && joining > caught_up,
+        "c did not warm its tasks before joining:\n{log}"
+    );
+    let received = c.working(ORDERS).unwrap().1;
+    promoted_with_tail_only(&c, &received);
+
+    rill_tests::produce(&app.broker.bootstrap, ORDERS, &orders);
+    app.counts_reach(&keys, "3", &[&a, &b, &c]);
+    stop_all(&mut [a, b, c]);
 }

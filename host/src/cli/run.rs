@@ -97,6 +97,19 @@ pub struct RunArgs {
     /// from the `<application-id>-rill-members` topic, other hosts first.
     #[arg(long, value_name = "N", default_value_t = 0)]
     standby_replicas: usize,
+    /// Before joining the group, warm the stores of the tasks this instance
+    /// is likely to receive (as standbys, from the membership topic) and
+    /// join once they are within --acceptable-recovery-lag, so scaling out
+    /// moves no cold task. Skipped when no other instance is running.
+    #[arg(long)]
+    warm_up: bool,
+    /// Changelog records a warmed store may lack when the instance joins
+    /// (Kafka Streams' acceptable.recovery.lag).
+    #[arg(long, value_name = "RECORDS", default_value_t = 10_000, requires = "warm_up")]
+    acceptable_recovery_lag: i64,
+    /// The longest a warm-up waits before the instance joins anyway.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, requires = "warm_up")]
+    warm_up_timeout: Duration,
     /// Commits each partition's lag status is judged on (Burrow's window).
     #[arg(long, default_value_t = crate::observe::lag::DEFAULT_WINDOW)]
     lag_window: usize,
@@ -213,6 +226,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             instance_id: args.instance_id,
             standby_replicas: args.standby_replicas,
             endpoint: _http.as_ref().map(|h| h.addr.to_string()),
+            warm_up: args.warm_up.then_some(crate::runtime::warm_up::WarmUpOptions {
+                acceptable_lag: args.acceptable_recovery_lag.max(0),
+                timeout: args.warm_up_timeout,
+            }),
         },
     };
     let (shutdown, _signals) = super::shutdown_flag()?;

@@ -13,6 +13,7 @@
 mod harness;
 pub mod report;
 pub mod stream_thread;
+pub mod warm_up;
 
 pub use report::{LoopTime, ProcessorSummary, RunReport};
 
@@ -89,6 +90,17 @@ pub struct GroupOptions {
     /// This instance's HTTP address (`--http`), advertised in the
     /// membership topic.
     pub endpoint: Option<String>,
+    /// `--warm-up`: warm likely tasks before joining (needs the
+    /// membership topic, as standbys do).
+    pub warm_up: Option<warm_up::WarmUpOptions>,
+}
+
+impl GroupOptions {
+    /// Whether this instance takes part in the membership topic: standbys
+    /// and warm-ups both place work from it.
+    pub fn uses_membership(&self) -> bool {
+        self.standby_replicas > 0 || self.warm_up.is_some()
+    }
 }
 
 /// Which static-membership id an instance uses (`--instance-id`); the
@@ -210,7 +222,7 @@ fn start_standbys(
     let topic = members_topic(&options.application_id);
     if !partitions.contains_key(&topic) {
         admin::create_topics(&options.kafka, &[(topic.clone(), 1)], std::slice::from_ref(&topic)).with_context(
-            || format!("--standby-replicas needs the membership topic {topic}; create it (1 partition, cleanup.policy=compact) or run without --standby-replicas"),
+            || format!("--standby-replicas and --warm-up need the membership topic {topic}; create it (1 partition, cleanup.policy=compact) or run without them"),
         )?;
     }
     let id = match (&options.group.instance_id, instance) {
@@ -225,7 +237,13 @@ fn start_standbys(
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".into());
     let membership = Membership::start(&options.kafka, &topic, &id, &host, options.group.endpoint.clone())?;
-    tracing::info!(instance = %id, host = %host, replicas = options.group.standby_replicas, "standby replicas: membership in {topic}");
+    tracing::info!(
+        instance = %id,
+        host = %host,
+        standby_replicas = options.group.standby_replicas,
+        warm_up = options.group.warm_up.is_some(),
+        "membership in {topic}"
+    );
     Ok(crate::task::manager::StandbyConfig {
         replicas: options.group.standby_replicas,
         membership: Arc::new(membership),
@@ -335,7 +353,7 @@ pub fn run_connected(
     // each other.
     let instance = if options.guarantee.exactly_once()
         || options.group.instance_id == Some(InstanceId::FromStateDir)
-        || options.group.standby_replicas > 0
+        || options.group.uses_membership()
     {
         Some(crate::state::instance::Instance::claim(&root)?)
     } else {
@@ -436,7 +454,7 @@ pub fn run_connected(
         .collect();
     // The runtime owns the task manager; the member's rebalance listener
     // is the same manager.
-    let standby_membership = if options.group.standby_replicas > 0 {
+    let standby_membership = if options.group.uses_membership() {
         let config = start_standbys(options, &partitions, instance.as_ref())?;
         let membership = config.membership.clone();
         manager.set_standbys(config);
@@ -466,6 +484,9 @@ pub fn run_connected(
              together: rebalancing eagerly (every rebalance pauses every task). --group-protocol consumer \
              rebalances incrementally and keeps them together (brokers with KIP-848: Apache Kafka 4.0+)"
         );
+    }
+    if let (Some(warm), Some(membership)) = (&options.group.warm_up, &standby_membership) {
+        warm_up::warm_up(&manager, membership, warm, shutdown);
     }
     let source = KafkaSource::join(
         &options.kafka.stream_consumer(&options.application_id, &membership),

@@ -49,6 +49,29 @@ pub fn place_standbys(peers: &[Peer], owners: &BTreeMap<TaskId, String>, n: usiz
         .collect()
 }
 
+/// The tasks an instance about to join is likely to receive (`--warm-up`),
+/// given each live peer's active tasks (`peers`: instance → its tasks).
+///
+/// rill cannot see the broker's assignor, only its balance: with `n` peers
+/// holding `T` tasks, a joiner's share is about `T / (n + 1)`, taken from
+/// the peers holding more than `⌊T / (n + 1)⌋`. Which of a giving peer's
+/// tasks move is the assignor's choice (sticky or range, member ids), so
+/// every task of such a peer is a candidate: a superset, which costs
+/// changelog reads before joining and nothing on the stream.
+pub fn likely_received(peers: &BTreeMap<String, Vec<TaskId>>) -> std::collections::BTreeSet<TaskId> {
+    let total: usize = peers.values().map(Vec::len).sum();
+    if peers.is_empty() || total == 0 {
+        return Default::default();
+    }
+    let quota = total / (peers.len() + 1);
+    peers
+        .values()
+        .filter(|tasks| tasks.len() > quota)
+        .flatten()
+        .cloned()
+        .collect()
+}
+
 /// The rendezvous weight of `instance` for `task` (lower wins): stable
 /// across processes and versions, which a seeded hasher would not be.
 fn weight(task: &TaskId, instance: &str) -> u64 {
@@ -64,6 +87,35 @@ fn weight(task: &TaskId, instance: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn task(p: i32) -> TaskId {
+        TaskId {
+            processor: "count".into(),
+            partition: p,
+        }
+    }
+
+    #[test]
+    fn a_joiner_warms_the_tasks_of_the_peers_that_will_give_some_up() {
+        let none: BTreeMap<String, Vec<TaskId>> = BTreeMap::new();
+        assert!(likely_received(&none).is_empty(), "no peer: nothing to warm");
+        // Two balanced peers of 12 tasks: each drops to 4, any of theirs may move.
+        let balanced = BTreeMap::from([
+            ("a".to_string(), (0..6).map(task).collect::<Vec<_>>()),
+            ("b".to_string(), (6..12).map(task).collect()),
+        ]);
+        assert_eq!(likely_received(&balanced), (0..12).map(task).collect());
+        // A peer already at the new share (here 12 / 4 = 3) gives nothing.
+        let uneven = BTreeMap::from([
+            ("a".to_string(), (0..5).map(task).collect::<Vec<_>>()),
+            ("b".to_string(), (5..9).map(task).collect()),
+            ("c".to_string(), (9..12).map(task).collect()),
+        ]);
+        assert_eq!(likely_received(&uneven), (0..9).map(task).collect());
+        // Peers with no tasks (stateless apps, or all idle): nothing.
+        let idle = BTreeMap::from([("a".to_string(), Vec::new())]);
+        assert!(likely_received(&idle).is_empty());
+    }
 
     fn peers(n: usize, hosts: usize) -> Vec<Peer> {
         (0..n)

@@ -38,7 +38,7 @@ use crate::task::state::TaskState;
 use crate::task::worker::{Command, FatalSlot, Worker, set_fatal};
 use crossbeam_channel::bounded;
 pub use error::{Aborted, RecoveryError, WorkerFailure};
-pub use standby::{StandbyConfig, StandbyState};
+pub use standby::{StandbyConfig, StandbyState, WarmUpStatus};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -303,6 +303,11 @@ impl TaskManager {
         committed: &HashMap<TopicPartition, i64>,
     ) -> Vec<TopicPartition> {
         self.refused_by_rebalance = false;
+        if !partitions.is_empty() {
+            // The group has answered a warm-up (`--warm-up`): from here on,
+            // placement alone decides which standbys stay.
+            self.end_warm_up();
+        }
         for tp in partitions {
             if let Some(offset) = committed.get(tp) {
                 let p = self.positions.of(tp);

@@ -93,6 +93,25 @@ pub(super) struct Standbys {
     /// the closing active task): not retried before the instant given.
     retry_after: BTreeMap<TaskId, Instant>,
     last_reconcile: Option<Instant>,
+    /// Tasks warmed before joining the group (`--warm-up`), kept as
+    /// standbys whatever placement says until [`TaskManager::end_warm_up`].
+    warming: BTreeSet<TaskId>,
+}
+
+/// How far a warm-up is: per warmed task, whether its standby follows its
+/// changelogs and how many records it still lacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WarmUpStatus {
+    /// Warmed tasks with their lag (`None`: still catching up, or not
+    /// measured yet).
+    pub lags: BTreeMap<TaskId, Option<i64>>,
+}
+
+impl WarmUpStatus {
+    /// Whether every warmed task follows within `acceptable_lag` records.
+    pub fn caught_up(&self, acceptable_lag: i64) -> bool {
+        self.lags.values().all(|lag| lag.is_some_and(|l| l <= acceptable_lag))
+    }
 }
 
 /// How often placement is recomputed and this instance's entry refreshed.
@@ -228,8 +247,10 @@ impl TaskManager {
         let placed = place_standbys(&peers, &owners, config.replicas);
         let wanted: BTreeSet<TaskId> = placed
             .into_iter()
-            .filter(|(id, chosen)| chosen.contains(&me) && !self.tasks.contains_key(id))
+            .filter(|(_, chosen)| chosen.contains(&me))
             .map(|(id, _)| id)
+            .chain(self.standbys.warming.iter().cloned())
+            .filter(|id| !self.tasks.contains_key(id))
             .collect();
         let stop: Vec<TaskId> = self
             .standbys
@@ -309,6 +330,57 @@ impl TaskManager {
             self.stop_standby(&id, StandbyState::Closed);
         }
         self.publish_membership();
+    }
+
+    /// Warms the stateful ones of `tasks` as standbys before this instance
+    /// joins its group (`--warm-up`, see `runtime/warm_up.rs`): started at once and
+    /// kept whatever placement says until [`TaskManager::end_warm_up`].
+    pub fn warm_up(&mut self, tasks: BTreeSet<TaskId>) {
+        if self.standbys.config.is_none() {
+            return;
+        }
+        let tasks: BTreeSet<TaskId> = tasks
+            .into_iter()
+            .filter(|id| self.spec_of(id).is_some_and(|s| s.is_stateful()))
+            .collect();
+        for id in &tasks {
+            if !self.standbys.entries.contains_key(id) && !self.tasks.contains_key(id) {
+                self.start_standby(id.clone());
+            }
+        }
+        self.standbys.warming = tasks;
+    }
+
+    /// Tends the standbys (before the poll loop runs, which otherwise does)
+    /// and says how far the warmed ones are.
+    pub fn warm_up_status(&mut self) -> WarmUpStatus {
+        self.tend_standbys();
+        let Some(config) = &self.standbys.config else {
+            return WarmUpStatus::default();
+        };
+        let progress = config.follower.progress();
+        let lags = self
+            .standbys
+            .warming
+            .iter()
+            .map(|id| {
+                let following = self
+                    .standbys
+                    .entries
+                    .get(id)
+                    .is_some_and(|e| e.state == StandbyState::Following);
+                let lag = progress.get(&id.to_string()).and_then(|p| p.lag);
+                (id.clone(), lag.filter(|_| following))
+            })
+            .collect();
+        WarmUpStatus { lags }
+    }
+
+    /// Ends the warm-up: warmed tasks the group did not assign here stay
+    /// standbys only where placement wants them (the others stop at the
+    /// next reconcile, their directories and checkpoints kept).
+    pub fn end_warm_up(&mut self) {
+        self.standbys.warming.clear();
     }
 
     /// Tasks this instance keeps warm, for tests and `/status`.

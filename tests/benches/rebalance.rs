@@ -426,7 +426,8 @@ fn measure(
     let mut resumed = BTreeMap::new();
     for p in &moved {
         let assigned = micros(assigned_at[p]);
-        let from = micros(revoked_at.get(p).copied().unwrap_or(at).min(assigned_at[p]));
+        let handed_over = revoked_at.get(p).copied().unwrap_or(at).min(assigned_at[p]);
+        let from = micros(handed_over);
         let first = sent
             .iter()
             .enumerate()
@@ -434,7 +435,8 @@ fn measure(
             .filter_map(|(seq, _)| received.get(&(seq as u64)).copied())
             .filter(|got| *got >= assigned)
             .min();
-        let restored = restored(new_owner[p], *p, assigned_at[p]);
+        // The task's "task restoring" line precedes the logged assignment.
+        let restored = restored(new_owner[p], *p, handed_over);
         resumed.insert(*p, (first.map(|f| (f - from) as f64 / 1000.0), restored));
     }
     let mut all_medians: Vec<f64> = medians.values().copied().collect();

@@ -257,6 +257,19 @@ impl Counting {
         (keys, orders)
     }
 
+    /// Waits until the group has committed every order produced so far
+    /// (`total`), so a task that moves next starts after them.
+    fn committed(&self, total: i64, members: &[&Member]) {
+        rill_tests::member::wait_committed(
+            &self.broker.bootstrap,
+            self.app,
+            ORDERS,
+            total,
+            members,
+            Duration::from_secs(60),
+        );
+    }
+
     /// Waits until every sampled key's latest count is `want`.
     fn counts_reach(&self, keys: &[String], want: &str, members: &[&Member]) {
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -337,6 +350,17 @@ fn promoted_with_tail_only(member: &Member, partitions: &std::collections::BTree
     }
 }
 
+/// What a member's `rill_task_restores_total{kind}` says.
+fn restores(http: &str, kind: &str) -> u64 {
+    let (200, body) = rill_tests::http_get(http, "/metrics").expect("/metrics") else {
+        panic!("/metrics did not answer 200");
+    };
+    let series = format!("rill_task_restores_total{{kind=\"{kind}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&series)?.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
 /// The tasks of `order` a member's `/status` lists as FOLLOWING standbys.
 fn following(http: &str) -> HashSet<i32> {
     let Some((200, body)) = rill_tests::http_get(http, "/status") else {
@@ -385,9 +409,11 @@ fn a_member_leaving_hands_its_tasks_to_standbys_that_replay_only_the_tail_kip_84
     let (keys, orders) = app.orders();
     rill_tests::produce(&app.broker.bootstrap, ORDERS, &orders);
     app.counts_reach(&keys, "2", &[&a, &b]);
+    app.committed(orders.len() as i64, &[&a, &b]);
 
     // ...a leaves cleanly, and b takes its tasks over from its standbys.
     let moved = a.working(ORDERS).unwrap().1;
+    let promotions = restores(&b_http, "standby");
     let stopped = app.t0.elapsed();
     terminate(&mut a.child);
     assert!(
@@ -397,6 +423,11 @@ fn a_member_leaving_hands_its_tasks_to_standbys_that_replay_only_the_tail_kip_84
     );
     settled(&[&b], ORDERS, PARTS as usize, stopped, app.t0, Duration::from_secs(60));
     promoted_with_tail_only(&b, &moved);
+    assert_eq!(
+        restores(&b_http, "standby") - promotions,
+        moved.len() as u64,
+        "b's restores from standbys"
+    );
 
     // Counts are exact on the survivor.
     rill_tests::produce(&app.broker.bootstrap, ORDERS, &orders);
@@ -423,9 +454,10 @@ fn a_member_joining_with_warm_up_starts_its_tasks_from_warm_stores_kip_848() {
     let (keys, orders) = app.orders();
     rill_tests::produce(&app.broker.bootstrap, ORDERS, &orders);
     app.counts_reach(&keys, "2", &[&a, &b]);
+    app.committed(orders.len() as i64, &[&a, &b]);
 
     // c warms before it joins, then works on warm stores only.
-    let (c, _) = app.member("c", &["--warm-up"]);
+    let (c, c_http) = app.member("c", &["--warm-up"]);
     app.settled(&[&a, &b, &c]);
     let log = c.log();
     let warming = log.find("warm-up: warming ");
@@ -437,6 +469,12 @@ fn a_member_joining_with_warm_up_starts_its_tasks_from_warm_stores_kip_848() {
     );
     let received = c.working(ORDERS).unwrap().1;
     promoted_with_tail_only(&c, &received);
+    assert_eq!(
+        restores(&c_http, "standby"),
+        received.len() as u64,
+        "c's restores from warm stores"
+    );
+    assert_eq!(restores(&c_http, "full"), 0, "c restored a task cold");
 
     rill_tests::produce(&app.broker.bootstrap, ORDERS, &orders);
     app.counts_reach(&keys, "3", &[&a, &b, &c]);

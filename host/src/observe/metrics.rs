@@ -169,6 +169,14 @@ pub const CATALOG: &[MetricDoc] = &[
         "Rebalance callbacks of the group member: partitions assigned, revoked or lost.",
     ),
     doc(
+        TASK_RESTORES,
+        C,
+        &["kind"],
+        "Tasks this instance started, by what their state needed: full (no local state: the whole changelog), \
+         tail (a local checkpoint), standby (promoted from a standby or warm-up: the tail it had not read) \
+         or none (stateless).",
+    ),
+    doc(
         REBALANCE_SECONDS,
         H,
         &["kind"],
@@ -303,6 +311,8 @@ pub const TRANSACTIONS: &str = "rill_transactions_total";
 pub const REBALANCES: &str = "rill_rebalances_total";
 /// See [`CATALOG`].
 pub const REBALANCE_SECONDS: &str = "rill_rebalance_callback_seconds";
+/// See [`CATALOG`].
+pub const TASK_RESTORES: &str = "rill_task_restores_total";
 /// See [`CATALOG`].
 pub const STORE_LATENCY: &str = "rill_store_operation_latency_seconds";
 /// See [`CATALOG`].

@@ -34,6 +34,24 @@ pub fn open_standby_state(id: &TaskId, spec: &TaskSpec, cancel: &AtomicBool) -> 
     Ok(states.into_iter().flatten().collect())
 }
 
+/// Whether every stateful stage of task `id` has a local checkpoint, so
+/// opening it replays only the changelog tail since then (for
+/// `rill_task_restores_total`; a stage without one restores whole).
+pub fn has_checkpoint(id: &TaskId, spec: &TaskSpec) -> bool {
+    spec.processors()
+        .filter_map(|p| Some((p, p.state.as_ref()?)))
+        .all(|(processor, config)| {
+            let tag = TaskId {
+                processor: processor.name.clone(),
+                partition: id.partition,
+            }
+            .to_string();
+            crate::state::checkpoint::Checkpoint::in_dir(&config.root.join(tag))
+                .read()
+                .is_ok_and(|offsets| !offsets.is_empty())
+        })
+}
+
 #[derive(PartialEq, Eq)]
 enum Role {
     Active,

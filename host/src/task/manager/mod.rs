@@ -29,7 +29,7 @@ use crate::state::manager::StateManager;
 use crate::state::updater::{Restoring, StateUpdater};
 use crate::task::TaskId;
 use crate::task::clock::{Clock, SystemClock};
-use crate::task::open_state::open_state;
+use crate::task::open_state::{has_checkpoint, open_state};
 use crate::task::partition_group::{Lag, PartitionGroup};
 use crate::task::progress::{TaskFailure, TaskProgress};
 use crate::task::shutdown::Shutdown;
@@ -359,7 +359,14 @@ impl TaskManager {
                     })
                     .collect();
                 // A standby of it here hands over its warm directory first.
-                self.promote_standby(&id);
+                let kind = if self.promote_standby(&id) {
+                    "standby"
+                } else if has_checkpoint(&id, &spec) {
+                    "tail"
+                } else {
+                    "full"
+                };
+                metrics::counter!(crate::observe::metrics::TASK_RESTORES, "kind" => kind).increment(1);
                 let (task, spec) = (id.clone(), spec.clone());
                 restoring.extend(spec.input_topics().map(|t| TopicPartition::new(t.as_str(), *partition)));
                 tracing::info!(task = %id, "task restoring");
@@ -368,6 +375,7 @@ impl TaskManager {
                 })))
             } else {
                 // Stateless: nothing to restore, the worker starts it now.
+                metrics::counter!(crate::observe::metrics::TASK_RESTORES, "kind" => "none").increment(1);
                 self.start_on_worker(worker, &id, &spec, &progress, Vec::new());
                 transition(&id, &mut entry, TaskState::Running);
                 tracing::info!(task = %id, worker, "task running");

@@ -316,11 +316,13 @@ impl TaskManager {
 
     /// The group assigned task `id` here: if this instance keeps it warm,
     /// the standby hands over its directory (checkpointed), so the task's
-    /// restore replays only the changelog tail.
-    pub(super) fn promote_standby(&mut self, id: &TaskId) {
-        if self.stop_standby(id, StandbyState::Promoted) {
+    /// restore replays only the changelog tail. Returns whether it did.
+    pub(super) fn promote_standby(&mut self, id: &TaskId) -> bool {
+        let promoted = self.stop_standby(id, StandbyState::Promoted);
+        if promoted {
             tracing::info!(task = %id, "task promoted from standby: restoring only the changelog tail");
         }
+        promoted
     }
 
     /// Stops every standby (shutdown), checkpointing each.

@@ -235,6 +235,13 @@ fn owners(members: &[&Member]) -> Option<BTreeMap<i32, String>> {
     (owners.len() == PARTITIONS as usize).then_some(owners)
 }
 
+/// The owners of a settled group, waiting for it (a rebalance may still be
+/// under way); panics with every member's log when it does not settle.
+fn stable(members: &[&Member], t0: Instant) -> BTreeMap<i32, String> {
+    settle(members, t0).unwrap_or_else(|| panic!("the group did not settle:\n{}", rill_tests::member::logs(members)));
+    owners(members).expect("settled just now")
+}
+
 /// Waits until the group settled; returns when, or `None` after the limit.
 fn settle(members: &[&Member], t0: Instant) -> Option<Duration> {
     let deadline = Instant::now() + SETTLE_LIMIT;
@@ -283,8 +290,10 @@ struct Figures {
     /// latency beyond their partition's median.
     still_p99_ms: f64,
     /// Per moved partition: revocation to first output (ms), if it resumed
-    /// in the window, and records restored.
-    resumed: BTreeMap<i32, (Option<f64>, Option<u64>)>,
+    /// in the window, the new owner's assignment to first output (ms: the
+    /// part its state costs, without the group protocol's hand-over), and
+    /// records restored.
+    resumed: BTreeMap<i32, (Option<f64>, Option<f64>, Option<u64>)>,
     /// Median latency (ms) before the event, over partitions.
     median_ms: f64,
 }
@@ -437,7 +446,14 @@ fn measure(
             .min();
         // The task's "task restoring" line precedes the logged assignment.
         let restored = restored(new_owner[p], *p, handed_over);
-        resumed.insert(*p, (first.map(|f| (f - from) as f64 / 1000.0), restored));
+        resumed.insert(
+            *p,
+            (
+                first.map(|f| (f - from) as f64 / 1000.0),
+                first.map(|f| (f - assigned) as f64 / 1000.0),
+                restored,
+            ),
+        );
     }
     let mut all_medians: Vec<f64> = medians.values().copied().collect();
     Figures {
@@ -467,14 +483,16 @@ fn report(figures: &[Figures], setup: &Setup) {
     println!();
     println!(
         "| event | settled (s) | median before (ms) | moved | stalled moved / not moved | not-moved max stall (ms) | \
-         not-moved p99 (ms) | moved: revoke to first output (s), max | restored per moved task | targets |"
+         not-moved p99 (ms) | moved: revoke to first output (s), max | moved: assigned to first output (s), max | \
+         restored per moved task | targets |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for f in figures {
-        let resumes: Vec<f64> = f.resumed.values().filter_map(|(r, _)| *r).collect();
-        let not_resumed = f.resumed.values().filter(|(r, _)| r.is_none()).count();
+        let resumes: Vec<f64> = f.resumed.values().filter_map(|(r, _, _)| *r).collect();
+        let not_resumed = f.resumed.values().filter(|(r, _, _)| r.is_none()).count();
         let resume_max = resumes.iter().copied().fold(0.0, f64::max) / 1000.0;
-        let restored: Vec<u64> = f.resumed.values().filter_map(|(_, r)| *r).collect();
+        let working_max = f.resumed.values().filter_map(|(_, w, _)| *w).fold(0.0, f64::max) / 1000.0;
+        let restored: Vec<u64> = f.resumed.values().filter_map(|(_, _, r)| *r).collect();
         let mut targets = vec![format!(
             "not-moved stall <= 1 s: {}",
             pass(f.still_max_ms <= STALLED.as_secs_f64() * 1000.0)
@@ -490,7 +508,7 @@ fn report(figures: &[Figures], setup: &Setup) {
             ));
         }
         println!(
-            "| {} | {} | {:.0} | {} {:?} | {} / {} | {:.0} | {:.0} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {} {:?} | {} / {} | {:.0} | {:.0} | {} | {} | {} | {} |",
             f.event,
             f.settled_after
                 .map_or("not settled".into(), |s| format!("{:.2}", s.as_secs_f64())),
@@ -508,6 +526,11 @@ fn report(figures: &[Figures], setup: &Setup) {
             } else {
                 format!("{resume_max:.2}")
             },
+            if f.moved.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{working_max:.2}")
+            },
             if restored.is_empty() {
                 "-".to_string()
             } else {
@@ -517,11 +540,12 @@ fn report(figures: &[Figures], setup: &Setup) {
         );
     }
     for f in figures {
-        for (p, (resume, restored)) in &f.resumed {
+        for (p, (resume, working, restored)) in &f.resumed {
             println!(
-                "  {}: partition {p} resumed {} after its revocation, restoring {} records",
+                "  {}: partition {p} resumed {} after its revocation ({} after its assignment), restoring {} records",
                 f.event,
                 resume.map_or("not within the window".into(), |r| format!("{:.2} s", r / 1000.0)),
+                working.map_or("-".into(), |r| format!("{:.2} s", r / 1000.0)),
                 restored.map_or("?".into(), |r| r.to_string())
             );
         }
@@ -599,7 +623,7 @@ fn main() {
     let mut retired: Vec<Member> = Vec::new();
 
     // A member joins (dynamic: no instance id, so its leave is immediate).
-    let before = owners(&[&a, &b]).expect("a stable group");
+    let before = stable(&[&a, &b], t0);
     let at = t0.elapsed();
     let mut c = start("c", None, &broker.bootstrap, b_dir, &setup, t0);
     figures.push(measure(
@@ -616,7 +640,7 @@ fn main() {
     steady(t0.elapsed());
 
     // It leaves cleanly.
-    let before = owners(&[&a, &b, &c]).expect("a stable group");
+    let before = stable(&[&a, &b, &c], t0);
     let at = t0.elapsed();
     terminate(&mut c.child);
     wait_exit(&mut c.child, Duration::from_secs(60));
@@ -635,7 +659,7 @@ fn main() {
     steady(t0.elapsed());
 
     // b restarts with its instance id.
-    let before = owners(&[&a, &b]).expect("a stable group");
+    let before = stable(&[&a, &b], t0);
     let at = t0.elapsed();
     terminate(&mut b.child);
     wait_exit(&mut b.child, Duration::from_secs(60));
@@ -655,7 +679,7 @@ fn main() {
     steady(t0.elapsed());
 
     // b is killed.
-    let before = owners(&[&a, &b]).expect("a stable group");
+    let before = stable(&[&a, &b], t0);
     let at = t0.elapsed();
     b.child.kill().unwrap();
     b.child.wait().unwrap();

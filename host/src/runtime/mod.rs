@@ -486,7 +486,14 @@ pub fn run_connected(
         );
     }
     if let (Some(warm), Some(membership)) = (&options.group.warm_up, &standby_membership) {
-        warm_up::warm_up(&manager, membership, warm, shutdown);
+        if options.group.instance_id.is_some() && warm_up::has_local_tasks(&root) {
+            // KIP-345: the group hands a restarting static member its own
+            // tasks back (their state is here); warming a share of the
+            // peers' would only delay it.
+            tracing::info!("warm-up skipped: a static member restarting with local state gets its own tasks back");
+        } else {
+            warm_up::warm_up(&manager, membership, warm, shutdown);
+        }
     }
     let source = KafkaSource::join(
         &options.kafka.stream_consumer(&options.application_id, &membership),

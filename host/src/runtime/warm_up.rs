@@ -31,6 +31,7 @@ use crate::task::manager::TaskManager;
 use crate::task::placement::likely_received;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -169,6 +170,18 @@ pub fn warm_up(
     }
 }
 
+/// Whether the application's state directory `root` holds a task's
+/// checkpointed state (`<processor>_<partition>/.checkpoint`): a restart,
+/// not a new instance.
+pub fn has_local_tasks(root: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return false;
+    };
+    entries
+        .flatten()
+        .any(|e| e.file_name() != "global" && e.path().join(".checkpoint").is_file())
+}
+
 fn move_to(from: WarmUpPhase, to: WarmUpPhase) -> WarmUpPhase {
     debug_assert!(from.can_become(to), "warm-up {from:?} -> {to:?}");
     crate::observe::telemetry().event("warm-up", "", format!("{from:?} -> {to:?}"));
@@ -178,6 +191,20 @@ fn move_to(from: WarmUpPhase, to: WarmUpPhase) -> WarmUpPhase {
 #[cfg(test)]
 mod tests {
     use super::WarmUpPhase::{self, *};
+
+    #[test]
+    fn a_state_directory_with_a_checkpointed_task_is_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!super::has_local_tasks(&dir.path().join("missing")));
+        assert!(!super::has_local_tasks(dir.path()));
+        std::fs::create_dir_all(dir.path().join("global")).unwrap();
+        std::fs::write(dir.path().join("global/.checkpoint"), "t 0 1\n").unwrap();
+        assert!(!super::has_local_tasks(dir.path()), "global tables are not tasks");
+        std::fs::create_dir_all(dir.path().join("count_3")).unwrap();
+        assert!(!super::has_local_tasks(dir.path()), "no checkpoint yet");
+        std::fs::write(dir.path().join("count_3/.checkpoint"), "t 3 10\n").unwrap();
+        assert!(super::has_local_tasks(dir.path()));
+    }
 
     #[test]
     fn every_allowed_warm_up_transition_and_no_other() {

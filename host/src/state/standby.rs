@@ -125,6 +125,8 @@ struct Following {
     tasks: BTreeMap<String, Vec<StateManager>>,
     /// Which task and stage each followed changelog partition fills.
     routes: HashMap<(String, i32), (String, usize)>,
+    /// The partitions the reader is assigned.
+    assigned: std::collections::HashSet<(String, i32)>,
     progress: Arc<Mutex<BTreeMap<String, StandbyProgress>>>,
 }
 
@@ -135,6 +137,7 @@ impl Following {
             consumer: None,
             tasks: BTreeMap::new(),
             routes: HashMap::new(),
+            assigned: Default::default(),
             progress,
         }
     }
@@ -181,32 +184,65 @@ impl Following {
                 let _ = done.send(());
             }
         }
-        self.reassign();
+        self.reassign(false);
     }
 
-    /// Points the reader at every followed partition, each from its
-    /// position (which is where it was, for partitions already followed).
-    fn reassign(&mut self) {
+    /// Points the reader at every followed partition: newly followed ones
+    /// from their stores' positions, released ones dropped, the others left
+    /// fetching; with `reread`, every partition again from its position
+    /// (after a failed write, whose records must be read again).
+    fn reassign(&mut self, reread: bool) {
         self.routes.clear();
-        let mut tpl = TopicPartitionList::new();
+        let mut wanted: HashMap<(String, i32), i64> = HashMap::new();
         for (task, states) in &self.tasks {
             for (stage, state) in states.iter().enumerate() {
                 for (topic, partition, from) in state.changelog_positions() {
-                    let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(from));
+                    wanted.insert((topic.clone(), partition), from);
                     self.routes.insert((topic, partition), (task.clone(), stage));
                 }
             }
         }
-        if self.consumer.is_none() && tpl.count() > 0 {
+        if self.consumer.is_none() && !wanted.is_empty() {
             match self.settings.reader().create() {
                 Ok(consumer) => self.consumer = Some(consumer),
                 Err(e) => tracing::error!("standby reader: {e}"),
             }
         }
-        if let Some(consumer) = &self.consumer
-            && let Err(e) = consumer.assign(&tpl)
-        {
-            tracing::error!("standby reader: assigning changelogs: {e}");
+        let Some(consumer) = &self.consumer else { return };
+        // Incremental: partitions already followed keep fetching. Replacing
+        // the whole assignment each time a standby was added restarted every
+        // partition, and standbys added milliseconds apart (fast catch-ups)
+        // tripped librdkafka's assertion that a stopped partition had
+        // started (rdkafka_assignment.c, `rktp_started`), aborting rill.
+        let drop: Vec<(String, i32)> = self
+            .assigned
+            .iter()
+            .filter(|tp| reread || !wanted.contains_key(*tp))
+            .cloned()
+            .collect();
+        if !drop.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            for (topic, partition) in &drop {
+                tpl.add_partition(topic, *partition);
+            }
+            if let Err(e) = consumer.incremental_unassign(&tpl) {
+                tracing::error!("standby reader: unassigning changelogs: {e}");
+            }
+            for tp in &drop {
+                self.assigned.remove(tp);
+            }
+        }
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), from) in &wanted {
+            if !self.assigned.contains(&(topic.clone(), *partition)) {
+                let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*from));
+            }
+        }
+        if tpl.count() > 0 {
+            match consumer.incremental_assign(&tpl) {
+                Ok(()) => self.assigned.extend(wanted.into_keys()),
+                Err(e) => tracing::error!("standby reader: assigning changelogs: {e}"),
+            }
         }
     }
 
@@ -251,7 +287,7 @@ impl Following {
                 // Its position did not move: the records are read again
                 // after the next reassignment.
                 tracing::error!(task = %task, "standby: {e}");
-                self.reassign();
+                self.reassign(true);
                 return;
             }
         }

@@ -556,6 +556,11 @@ impl TaskManager {
                 }
                 continue;
             }
+            if entry.state != TaskState::Running {
+                // Its restore failed (the application is stopping): no
+                // worker runs it, there is nothing to suspend.
+                continue;
+            }
             transition(id, entry, TaskState::Suspended);
             let (reply, done) = bounded(1);
             let worker = entry.worker;

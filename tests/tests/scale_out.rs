@@ -426,8 +426,8 @@ fn following(http: &str) -> HashSet<i32> {
 #[test]
 fn a_member_leaving_hands_its_tasks_to_standbys_that_replay_only_the_tail_kip_848() {
     let app = Counting::start("e2e-standby");
-    let (mut a, a_http) = app.member("a", &["--standby-replicas", "1"]);
-    let (mut b, b_http) = app.member("b", &["--standby-replicas", "1"]);
+    let (mut a, a_http) = app.member("a", &["--standby-replicas", "1", "--host-tag", "zone-a"]);
+    let (mut b, b_http) = app.member("b", &["--standby-replicas", "1", "--host-tag", "zone-b"]);
     app.settled(&[&a, &b]);
 
     // Each keeps the other's tasks warm: /status lists them FOLLOWING.
@@ -445,6 +445,19 @@ fn a_member_leaving_hands_its_tasks_to_standbys_that_replay_only_the_tail_kip_84
             b.log()
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Each advertises its --host-tag (the failure domain placement spreads
+    // standbys over) in the members topic.
+    let entries: Vec<String> = read_all(&app.broker.bootstrap, "e2e-standby-rill-members")
+        .into_iter()
+        .filter_map(|r| String::from_utf8(r.value?).ok())
+        .collect();
+    for tag in ["zone-a", "zone-b"] {
+        assert!(
+            entries.iter().any(|e| e.contains(&format!("\"host\":\"{tag}\""))),
+            "no member entry with host {tag}: {entries:?}"
+        );
     }
 
     // Counting goes on while both run...

@@ -103,6 +103,12 @@ pub struct RunArgs {
     /// moves no cold task. Skipped when no other instance is running.
     #[arg(long)]
     warm_up: bool,
+    /// What standby placement treats as one failure domain: standbys go to
+    /// instances with another tag first. Defaults to the hostname; in
+    /// Kubernetes, where each pod has its own, pass the node's name (or a
+    /// zone) from the downward API. Kafka Streams' rack-aware standbys.
+    #[arg(long, value_name = "TAG")]
+    host_tag: Option<String>,
     /// Changelog records a warmed store may lack when the instance joins
     /// (Kafka Streams' acceptable.recovery.lag).
     #[arg(long, value_name = "RECORDS", default_value_t = 10_000, requires = "warm_up")]
@@ -230,6 +236,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 acceptable_lag: args.acceptable_recovery_lag.max(0),
                 timeout: args.warm_up_timeout,
             }),
+            host_tag: args.host_tag.clone().filter(|t| !t.trim().is_empty()),
         },
     };
     let (shutdown, _signals) = super::shutdown_flag()?;

@@ -93,6 +93,9 @@ pub struct GroupOptions {
     /// `--warm-up`: warm likely tasks before joining (needs the
     /// membership topic, as standbys do).
     pub warm_up: Option<warm_up::WarmUpOptions>,
+    /// `--host-tag`: the failure domain standby placement spreads over
+    /// (a machine, a node, a zone); the hostname when not given.
+    pub host_tag: Option<String>,
 }
 
 impl GroupOptions {
@@ -230,8 +233,11 @@ fn start_standbys(
         (_, Some(instance)) => instance.id().to_string(),
         (_, None) => unreachable!("claimed when standbys are asked for"),
     };
-    let host = std::env::var("HOSTNAME")
-        .ok()
+    let host = options
+        .group
+        .host_tag
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())

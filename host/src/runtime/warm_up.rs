@@ -26,6 +26,7 @@
 //! probing rebalances, no cap on concurrent warm-ups.
 
 use crate::kafka::membership::Membership;
+use crate::state::checkpoint::Checkpoint;
 use crate::task::TaskId;
 use crate::task::manager::TaskManager;
 use crate::task::placement::likely_received;
@@ -171,15 +172,18 @@ pub fn warm_up(
 }
 
 /// Whether the application's state directory `root` holds a task's
-/// checkpointed state (`<processor>_<partition>/.checkpoint`): a restart,
-/// not a new instance.
+/// checkpointed state (a `<processor>_<partition>` directory with a
+/// non-empty checkpoint): a restart, not a new instance.
 pub fn has_local_tasks(root: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(root) else {
         return false;
     };
-    entries
-        .flatten()
-        .any(|e| e.file_name() != "global" && e.path().join(".checkpoint").is_file())
+    entries.flatten().any(|e| {
+        e.file_name() != "global"
+            && Checkpoint::in_dir(&e.path())
+                .read()
+                .is_ok_and(|offsets| !offsets.is_empty())
+    })
 }
 
 fn move_to(from: WarmUpPhase, to: WarmUpPhase) -> WarmUpPhase {

@@ -344,9 +344,10 @@ fn feed(bootstrap: &str, records: Vec<(Option<Vec<u8>>, Vec<u8>)>) -> std::threa
     std::thread::spawn(move || produce_paced(&bootstrap, "order", &records, 10_000))
 }
 
-/// One attempt at the zombie: returns whether its transaction was still
-/// open when it was paused (it then has to abort); asserts exactly-once
-/// either way.
+/// One attempt at the zombie: returns whether outputs of its open
+/// transaction were in flight when it was paused (it then has to abort
+/// them, and they stay in the log, hidden); asserts exactly-once either
+/// way.
 fn zombie_attempt(attempt: usize) -> bool {
     let application = format!("eos-zombie-{attempt}");
     let broker = broker(&application);
@@ -389,16 +390,15 @@ fn zombie_attempt(attempt: usize) -> bool {
     let (expected, dead) = expected(&inputs);
     assert_exact(&seen.outputs, &expected, "after the zombie");
     assert_eq!(seen.dead, dead, "each keyless order dead-lettered once");
-    let aborted = zombie_log.contains("aborting it and rolling every task back");
-    if aborted {
-        let uncommitted = read_isolated(&broker.bootstrap, "order_count", false).len();
-        assert!(
-            uncommitted > seen.total,
-            "the zombie's aborted records are in the log, hidden: {uncommitted} vs {}",
-            seen.total
-        );
+    if !zombie_log.contains("aborting it and rolling every task back") {
+        return false;
     }
-    aborted
+    // It aborted; whether outputs were in flight shows as records in the
+    // log that read_committed readers do not see. A transaction opened
+    // just before the pause may hold none yet: that is a pause between
+    // transactions too.
+    let uncommitted = read_isolated(&broker.bootstrap, "order_count", false).len();
+    uncommitted > seen.total
 }
 
 #[test]

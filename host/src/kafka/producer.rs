@@ -432,7 +432,15 @@ impl Transactions for OutputProducer {
             tpl.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
                 .map_err(|e| TxnError::Abortable(format!("offset {topic}/{partition}@{offset}: {e}")))?;
         }
-        tracing::debug!(offsets = offsets.len(), "adding offsets to the transaction");
+        tracing::debug!(
+            offsets = offsets.len(),
+            "adding offsets to the transaction: {}",
+            offsets
+                .iter()
+                .map(|(t, p, o)| format!("{t}/{p}@{o}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         self.inner
             .send_offsets_to_transaction(&tpl, group, TXN_TIMEOUT)
             .map_err(|e| TxnError::of("adding the input offsets to the transaction", e))

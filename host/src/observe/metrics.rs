@@ -169,6 +169,12 @@ pub const CATALOG: &[MetricDoc] = &[
         "Rebalance callbacks of the group member: partitions assigned, revoked or lost.",
     ),
     doc(
+        REDELIVERED,
+        C,
+        &[],
+        "Input records the consumer delivered again below what this member had already processed, skipped so nothing is processed twice.",
+    ),
+    doc(
         TASK_RESTORES,
         C,
         &["kind"],
@@ -311,6 +317,8 @@ pub const TRANSACTIONS: &str = "rill_transactions_total";
 pub const REBALANCES: &str = "rill_rebalances_total";
 /// See [`CATALOG`].
 pub const REBALANCE_SECONDS: &str = "rill_rebalance_callback_seconds";
+/// See [`CATALOG`].
+pub const REDELIVERED: &str = "rill_records_redelivered_skipped_total";
 /// See [`CATALOG`].
 pub const TASK_RESTORES: &str = "rill_task_restores_total";
 /// See [`CATALOG`].

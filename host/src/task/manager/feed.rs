@@ -9,11 +9,20 @@ impl TaskManager {
     /// Buffers records polled from one partition (offset order) with the
     /// task that owns it; records of partitions not assigned here are
     /// dropped (the consumer delivers them again to their new owner).
-    pub fn buffer(&mut self, topic: &str, partition: i32, records: Vec<InputRecord>) {
+    ///
+    /// Records below the partition's last fed offset are dropped too: the
+    /// consumer delivered them again, and processing them twice would
+    /// count them twice in state that already holds them (under
+    /// exactly-once, outputs past every expected count). librdkafka was
+    /// seen rewinding a partition to its assignment-time start after an
+    /// incremental rebalance round while the partition had been paused and
+    /// resumed; the guard makes that harmless whatever its cause.
+    pub fn buffer(&mut self, topic: &str, partition: i32, mut records: Vec<InputRecord>) {
+        let tp = TopicPartition::new(topic, partition);
+        skip_redelivered(self.positions.of(&tp), &tp, &mut records);
         let (Some(first), Some(last)) = (records.first(), records.last().map(|r| r.offset)) else {
             return;
         };
-        let tp = TopicPartition::new(topic, partition);
         let times = &mut self.positions.of(&tp).polled_times;
         if times.len() < 4096 {
             times.push_back((first.offset, last, first.timestamp));
@@ -24,7 +33,9 @@ impl TaskManager {
         };
         if let Some(entry) = self.tasks.get_mut(&id) {
             entry.group.add(topic, partition, records);
-            self.positions.of(&tp).position = Some(last + 1);
+            let p = self.positions.of(&tp);
+            p.position = Some(last + 1);
+            p.fed = Some(last + 1);
         }
     }
 
@@ -185,4 +196,25 @@ impl TaskManager {
             .and_then(|id| self.tasks.get(&id))
             .is_some_and(|t| t.progress.is_paused())
     }
+}
+
+/// Drops the front of `records` (offset order) that lies below what was
+/// already fed from the partition, warning once per re-delivery.
+fn skip_redelivered(p: &mut positions::PartitionPositions, tp: &TopicPartition, records: &mut Vec<InputRecord>) {
+    let Some(fed) = p.fed else { return };
+    let again = records.partition_point(|r| r.offset < fed);
+    if again == 0 {
+        p.redelivering = false;
+        return;
+    }
+    if !p.redelivering {
+        tracing::warn!(
+            "the consumer delivered {tp} from offset {} again, below {fed} which this member already processed; \
+             skipping what it processed (nothing is processed twice)",
+            records[0].offset
+        );
+        p.redelivering = true;
+    }
+    metrics::counter!(crate::observe::metrics::REDELIVERED).increment(again as u64);
+    records.drain(..again);
 }

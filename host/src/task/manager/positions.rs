@@ -18,6 +18,14 @@ pub(super) struct PartitionPositions {
     /// Next offset the consumer delivers: the committed offset at
     /// assignment, then one past the last polled record.
     pub position: Option<i64>,
+    /// One past the last record handed to its task since the assignment:
+    /// a record below it that the consumer delivers again was processed
+    /// already and must not be processed twice (see
+    /// [`super::TaskManager::buffer`]).
+    pub fed: Option<i64>,
+    /// Whether the re-delivery in progress was reported, so a rewound
+    /// fetch warns once, not per chunk.
+    pub redelivering: bool,
     /// With no position and no known first offset: since when its lag
     /// could not be told.
     pub unknown_since: Option<Instant>,

@@ -215,6 +215,7 @@ impl TaskManager {
         for result in ["committed", "aborted"] {
             metrics::counter!(crate::observe::metrics::TRANSACTIONS, "result" => result).increment(0);
         }
+        metrics::counter!(crate::observe::metrics::REDELIVERED).increment(0);
         let by_topic = subtopologies
             .iter()
             .flat_map(|spec| spec.input_topics().map(move |t| (t.clone(), spec.clone())))

@@ -11,6 +11,7 @@
 //! | `/status`   | application state, threads, tasks, processors, restores   |
 //! | `/lag`      | per partition: offsets, lag, lag seconds, Burrow status   |
 //! | `/topology` | the topology, as `rill describe --format json` prints it  |
+//! | `/stores/<store>/keys/<key>` | a key-value store's value ([`super::store_queries`]) |
 //! | `/`         | the status page (self-contained HTML, no CDN)             |
 
 use super::app_state::AppState;
@@ -76,7 +77,9 @@ pub fn start(addr: &str) -> Result<HttpServer, HttpError> {
             runtime.block_on(serve(listener, handle));
         })
         .map_err(HttpError::Thread)?;
-    tracing::info!("http: serving /metrics, /health, /ready, /status, /lag, /topology and / on http://{local}");
+    tracing::info!(
+        "http: serving /metrics, /health, /ready, /status, /lag, /topology, /stores and / on http://{local}"
+    );
     Ok(HttpServer { addr: local })
 }
 
@@ -123,6 +126,7 @@ pub fn router(handle: PrometheusHandle) -> Router {
         .route("/lag", get(|| async { Json(telemetry().lag_json()) }))
         .route("/topology", get(|| async { Json(telemetry().topology_json()) }))
         .route("/page.json", get(|| async { Json(telemetry().page_json()) }))
+        .route("/stores/{store}/keys/{key}", get(super::store_queries::handler))
         .route("/", get(|| async { Html(PAGE) }))
 }
 

@@ -9,7 +9,8 @@
 //! - [`metrics`]: the metric catalog, the recorder and the data plane's
 //!   handles.
 //! - [`http`]: `/metrics`, `/health`, `/ready`, `/status`, `/lag`,
-//!   `/topology` and the status page `/`.
+//!   `/topology`, the status page `/`, and interactive queries
+//!   `/stores/...` ([`store_queries`]).
 //!
 //! The control plane and the data plane report into one process-wide
 //! [`Telemetry`] ([`telemetry()`]), as they report into the process-wide
@@ -22,6 +23,7 @@ pub mod app_state;
 pub mod http;
 pub mod lag;
 pub mod metrics;
+pub mod store_queries;
 
 use app_state::{AppState, AppStateCell};
 use lag::{LagMonitor, LagStatus, PartitionLag};

@@ -212,6 +212,34 @@ pub fn prepare_topics(kafka: &KafkaSettings, topology: &Topology) -> Result<Hash
     Ok(existing)
 }
 
+/// Declares every store of `processors` to a query registry, with the
+/// partition count of the inputs its tasks read (what a key's partition is
+/// computed over), and has `--http` serve queries from it.
+fn declare_stores(
+    processors: &[ProcessorDef],
+    partitions: &HashMap<String, i32>,
+) -> Arc<crate::state::queries::Queryable> {
+    let queries = Arc::new(crate::state::queries::Queryable::default());
+    for p in processors {
+        let count = p
+            .manifest
+            .inputs
+            .iter()
+            .filter_map(|i| partitions.get(&i.topic))
+            .copied()
+            .max()
+            .unwrap_or(1);
+        for store in &p.manifest.stores {
+            queries.declare(store, count, false);
+        }
+        for window in &p.manifest.windows {
+            queries.declare(&window.name, count, true);
+        }
+    }
+    crate::observe::store_queries::install(queries.clone());
+    queries
+}
+
 /// Starts what standby replicas need (`--standby-replicas`): the
 /// membership topic (created, compacted, when missing), this instance's
 /// entry in it, and the thread that follows standbys' changelogs. The
@@ -453,6 +481,7 @@ pub fn run_connected(
     )
     .context("starting worker threads")?;
     manager.set_transactions(transactions);
+    manager.set_queries(declare_stores(&processors, &partitions));
     let topics: Vec<&str> = subtopologies
         .iter()
         .flat_map(|s| s.input_topics())

@@ -22,6 +22,7 @@ pub mod checkpoint;
 pub mod global;
 pub mod instance;
 pub mod manager;
+pub mod queries;
 pub mod restore;
 pub mod standby;
 pub mod store;

@@ -26,6 +26,7 @@ use crate::kafka::producer::{RecordSink, Transactions, TxnError};
 use crate::record::InputRecord;
 use crate::state::StateError;
 use crate::state::manager::StateManager;
+use crate::state::queries::Queryable;
 use crate::state::updater::{Restoring, StateUpdater};
 use crate::task::TaskId;
 use crate::task::clock::{Clock, SystemClock};
@@ -172,6 +173,9 @@ pub struct TaskManager {
     queue_wait_nanos: std::sync::atomic::AtomicU64,
     /// Standby replicas kept warm here (`--standby-replicas`, [`standby`]).
     standbys: standby::Standbys,
+    /// Which stores' partitions this instance can answer queries for
+    /// (`state::queries`), kept as tasks restore, run and close.
+    queries: Arc<Queryable>,
 }
 
 /// How long a partition with no committed offset and nothing polled may
@@ -240,6 +244,7 @@ impl TaskManager {
             incremental: false,
             queue_wait_nanos: Default::default(),
             standbys: Default::default(),
+            queries: Arc::default(),
         })
     }
 
@@ -279,6 +284,36 @@ impl TaskManager {
     /// [`Self::commit`]); `None` keeps at-least-once.
     pub fn set_transactions(&mut self, transactions: Option<Arc<dyn Transactions>>) {
         self.transactions = transactions;
+    }
+
+    /// Keeps `queries` (the registry `--http` serves interactive queries
+    /// from) up to date with where each task's stores are.
+    pub fn set_queries(&mut self, queries: Arc<Queryable>) {
+        self.queries = queries;
+    }
+
+    /// Tells the query registry about each key-value store of task `id`:
+    /// `state` is `None` while it restores, then each stage's state.
+    fn publish_stores(&self, id: &TaskId, spec: &TaskSpec, states: Option<&[Option<StateManager>]>) {
+        for (stage, processor) in spec.processors().enumerate() {
+            for store in &processor.manifest().stores {
+                match states.map(|s| s.get(stage)) {
+                    None => self.queries.restoring(store, id.partition),
+                    Some(Some(Some(state))) => self.queries.running(store, id.partition, state.store()),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Tells the query registry that task `id`'s stores closed here.
+    fn unpublish_stores(&self, id: &TaskId) {
+        let Some(spec) = self.spec_of(id) else { return };
+        for processor in spec.processors() {
+            for store in &processor.manifest().stores {
+                self.queries.closed(store, id.partition);
+            }
+        }
     }
 
     /// The task that owns `partition` of `topic`, if assigned here.
@@ -370,6 +405,7 @@ impl TaskManager {
                 metrics::counter!(crate::observe::metrics::TASK_RESTORES, "kind" => kind).increment(1);
                 let (task, spec) = (id.clone(), spec.clone());
                 restoring.extend(spec.input_topics().map(|t| TopicPartition::new(t.as_str(), *partition)));
+                self.publish_stores(&id, &spec, None);
                 tracing::info!(task = %id, "task restoring");
                 Some(self.updater.submit(Box::new(move |cancel: &AtomicBool| {
                     open_state(&task, &spec, &tables, cancel)
@@ -410,6 +446,7 @@ impl TaskManager {
                         spec.input_topics()
                             .map(|t| TopicPartition::new(t.as_str(), id.partition)),
                     );
+                    self.publish_stores(&id, &spec, Some(&states));
                     self.start_on_worker(worker, &id, &spec, &progress, states);
                     tracing::info!(task = %id, worker, "task running");
                 }
@@ -593,6 +630,7 @@ impl TaskManager {
                     self.failures.push(failure);
                 }
                 transition(id, &mut entry, TaskState::Closed);
+                self.unpublish_stores(id);
                 // Another member may advance these partitions now; a stale
                 // position must never be committed if they come back.
                 for topic in self.topics_of(id) {

@@ -104,6 +104,8 @@ impl TaskManager {
                 continue;
             };
             transition(id, &mut entry, TaskState::Closed);
+            // Its store goes with the old worker: no query may hold it open.
+            self.unpublish_stores(id);
             for topic in self.topics_of(id) {
                 let tp = TopicPartition::new(topic, id.partition);
                 self.forget_partition(&tp);

@@ -1,0 +1,225 @@
+//! `GET /stores/<store>/keys/<key>` on `--http`: interactive queries of a
+//! key-value store. Which instance answers what is `state::queries`'
+//! business; it shows itself here through [`StoreView`] (installed by the
+//! runtime), so this module stays a leaf, as the rest of `observe`.
+//!
+//! The key is the path segment as UTF-8 text, or base64 with
+//! `?key-encoding=base64`. Answers are JSON:
+//!
+//! | status | when |
+//! |--------|------|
+//! | 200 | `{"store", "key", "partition", "value", "value-encoding": "base64"}` |
+//! | 404 | no such store (the stores are listed), or no value for the key in its partition here |
+//! | 400 | a windowed store, or a key that is not valid base64 |
+//! | 503 | the key's partition is restoring here, or not here (another instance, or a rebalance): retry (`Retry-After`) |
+
+use axum::extract::{Path, Query};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// What a key lookup came to, as the HTTP answer shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The value of the key, read from the partition owning it.
+    Found {
+        /// The partition owning the key.
+        partition: i32,
+        /// The stored bytes.
+        value: Vec<u8>,
+    },
+    /// The partition owning the key is here and running, and holds no
+    /// value for it.
+    Absent {
+        /// The partition owning the key.
+        partition: i32,
+    },
+    /// No store of that name; `known` lists the stores.
+    UnknownStore {
+        /// Why, for people.
+        message: String,
+        /// Every store that can be asked.
+        known: Vec<String>,
+    },
+    /// The question does not fit the store (a key lookup of a windowed one).
+    Refused {
+        /// Why, for people.
+        message: String,
+    },
+    /// The partition owning the key cannot answer here now: retry.
+    Unavailable {
+        /// Why, for people.
+        message: String,
+        /// The partition owning the key.
+        partition: i32,
+        /// `restoring` or `not-here`.
+        reason: &'static str,
+    },
+    /// Reading the store failed.
+    Failed {
+        /// Why, for people.
+        message: String,
+    },
+}
+
+/// The stores of the running application, as queries see them.
+pub trait StoreView: Send + Sync {
+    /// The value of `key` (raw bytes) in `store`.
+    fn lookup(&self, store: &str, key: &[u8]) -> Lookup;
+}
+
+static VIEW: OnceLock<Arc<dyn StoreView>> = OnceLock::new();
+
+/// Serves queries from `view` from now on (once per process: the
+/// application's stores).
+pub fn install(view: Arc<dyn StoreView>) {
+    let _ = VIEW.set(view);
+}
+
+/// The axum handler over the installed view.
+pub async fn handler(
+    Path((store, key)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    match VIEW.get() {
+        Some(view) => key_lookup(&**view, &store, &key, &params),
+        None => refuse(
+            StatusCode::NOT_FOUND,
+            "this process runs no application with stores".into(),
+        ),
+    }
+}
+
+/// Answers one key lookup from `view`.
+pub fn key_lookup(view: &dyn StoreView, store: &str, key: &str, params: &HashMap<String, String>) -> Response {
+    let bytes = match params.get("key-encoding").map(String::as_str) {
+        None | Some("utf-8") => key.as_bytes().to_vec(),
+        Some("base64") => match STANDARD.decode(key) {
+            Ok(bytes) => bytes,
+            Err(error) => return refuse(StatusCode::BAD_REQUEST, format!("the key is not valid base64: {error}")),
+        },
+        Some(other) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("key-encoding {other:?} is not known; use utf-8 (the default) or base64"),
+            );
+        }
+    };
+    match view.lookup(store, &bytes) {
+        Lookup::Found { partition, value } => Json(json!({
+            "store": store,
+            "key": key,
+            "partition": partition,
+            "value": STANDARD.encode(value),
+            "value-encoding": "base64",
+        }))
+        .into_response(),
+        Lookup::Absent { partition } => (
+            StatusCode::NOT_FOUND,
+            Json(json!({
+                "error": format!("no value for this key in {store:?}"),
+                "store": store,
+                "partition": partition,
+            })),
+        )
+            .into_response(),
+        Lookup::UnknownStore { message, known } => {
+            (StatusCode::NOT_FOUND, Json(json!({"error": message, "stores": known}))).into_response()
+        }
+        Lookup::Refused { message } => refuse(StatusCode::BAD_REQUEST, message),
+        Lookup::Unavailable {
+            message,
+            partition,
+            reason,
+        } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(json!({"error": message, "store": store, "partition": partition, "reason": reason})),
+        )
+            .into_response(),
+        Lookup::Failed { message } => refuse(StatusCode::INTERNAL_SERVER_ERROR, message),
+    }
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers by the key's text: `found`, `absent`, `restoring`, `fail`.
+    struct Canned;
+
+    impl StoreView for Canned {
+        fn lookup(&self, store: &str, key: &[u8]) -> Lookup {
+            if store != "counts" {
+                return Lookup::UnknownStore {
+                    message: format!("no store named {store:?}"),
+                    known: vec!["counts".into()],
+                };
+            }
+            match key {
+                b"found" => Lookup::Found {
+                    partition: 1,
+                    value: vec![0, 0, 0, 0, 0, 0, 0, 3],
+                },
+                b"absent" => Lookup::Absent { partition: 1 },
+                b"restoring" => Lookup::Unavailable {
+                    message: "restoring; retry".into(),
+                    partition: 2,
+                    reason: "restoring",
+                },
+                b"windowed" => Lookup::Refused {
+                    message: "a windowed store".into(),
+                },
+                _ => Lookup::Failed {
+                    message: "disk on fire".into(),
+                },
+            }
+        }
+    }
+
+    fn body(response: Response) -> serde_json::Value {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let bytes = runtime
+            .block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn each_answer_has_its_status_and_a_message() {
+        let none = HashMap::new();
+        let base64 = HashMap::from([("key-encoding".to_string(), "base64".to_string())]);
+        let ask = |store: &str, key: &str, params: &HashMap<String, String>| key_lookup(&Canned, store, key, params);
+
+        let found = ask("counts", "Zm91bmQ=", &base64);
+        assert_eq!(found.status(), StatusCode::OK);
+        let found = body(found);
+        assert_eq!(
+            (found["partition"].clone(), found["value"].clone()),
+            (json!(1), json!("AAAAAAAAAAM="))
+        );
+        assert_eq!(found["key"], "Zm91bmQ=", "the key as asked");
+
+        assert_eq!(ask("counts", "absent", &none).status(), StatusCode::NOT_FOUND);
+        let restoring = ask("counts", "restoring", &none);
+        assert_eq!(restoring.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(restoring.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(body(restoring)["reason"], "restoring");
+        let unknown = ask("count", "found", &none);
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        assert_eq!(body(unknown)["stores"], json!(["counts"]));
+        assert_eq!(ask("counts", "windowed", &none).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(ask("counts", "x", &none).status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(ask("counts", "%%%", &base64).status(), StatusCode::BAD_REQUEST);
+        let hex = HashMap::from([("key-encoding".to_string(), "hex".to_string())]);
+        assert_eq!(ask("counts", "6b31", &hex).status(), StatusCode::BAD_REQUEST);
+    }
+}

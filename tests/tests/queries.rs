@@ -2,9 +2,10 @@
 //! `order-count` share `order`'s partitions; for every key, the instance
 //! owning the key's partition answers `GET /stores/counts/keys/<key>` with
 //! the key's count (order-count stores it as a big-endian u64), and the
-//! other says 503 "not here" for the same partition, never an empty answer.
-//! A key that was never counted is a 404 on its owner; a bad store name or
-//! key encoding gets a 4xx naming the problem.
+//! other says 503 "not here" for the same partition, never an empty answer;
+//! with `--advertised-http`, it redirects to the owner instead. A key that
+//! was never counted is a 404 on its owner; a bad store name or key
+//! encoding gets a 4xx naming the problem.
 
 use base64::Engine;
 use rill_tests::member::{Member, settled, stop_all, wait_committed};
@@ -16,7 +17,7 @@ const APP: &str = "e2e-queries";
 const PARTITIONS: i32 = 4;
 const KEYS: usize = 24;
 
-fn start(name: &str, broker: &str, dir: &Path, t0: Instant) -> (Member, String) {
+fn start(name: &str, broker: &str, dir: &Path, t0: Instant, advertise: bool) -> (Member, String) {
     let http = format!("127.0.0.1:{}", free_port());
     let mut command = rill();
     command
@@ -28,6 +29,9 @@ fn start(name: &str, broker: &str, dir: &Path, t0: Instant) -> (Member, String) 
         .args(["--commit-interval", "200ms", "--http", &http])
         .arg("--state-dir")
         .arg(dir.join(name));
+    if advertise {
+        command.args(["--advertised-http", &http]);
+    }
     (Member::spawn(name, command, t0), http)
 }
 
@@ -38,19 +42,34 @@ fn ask(http: &str, path: &str) -> (u16, serde_json::Value) {
     (status, json)
 }
 
-#[test]
-fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
+/// Two instances that counted `q<i>` (i + 1 orders each), settled and
+/// committed, and their HTTP addresses.
+struct Counted {
+    members: [Member; 2],
+    http: [String; 2],
+    _dir: tempfile::TempDir,
+    _broker: DevBroker,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        stop_all(&mut self.members);
+    }
+}
+
+fn counted(advertise: bool) -> Counted {
     // The dev broker creates no topics on request: every one up front.
     let changelog = format!("{APP}-counts-changelog");
+    let members = format!("{APP}-rill-members");
     let broker = DevBroker::start(&[
         ("order", PARTITIONS),
         ("order_count", PARTITIONS),
         ("order.count.dlq", PARTITIONS),
         (changelog.as_str(), PARTITIONS),
+        (members.as_str(), 1),
     ]);
     let dir = tempfile::tempdir().unwrap();
     install_plugin(dir.path(), "order-count");
-    // Key q<i> gets i + 1 orders.
     let orders: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..KEYS)
         .flat_map(|i| {
             (0..=i).map(move |n| {
@@ -64,8 +83,8 @@ fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
     let total = orders.len() as i64;
 
     let t0 = Instant::now();
-    let (a, a_http) = start("a", &broker.bootstrap, dir.path(), t0);
-    let (b, b_http) = start("b", &broker.bootstrap, dir.path(), t0);
+    let (a, a_http) = start("a", &broker.bootstrap, dir.path(), t0, advertise);
+    let (b, b_http) = start("b", &broker.bootstrap, dir.path(), t0, advertise);
     settled(
         &[&a, &b],
         "order",
@@ -83,22 +102,38 @@ fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
         &[&a, &b],
         Duration::from_secs(60),
     );
+    Counted {
+        members: [a, b],
+        http: [a_http, b_http],
+        _dir: dir,
+        _broker: broker,
+    }
+}
+
+/// The count in a 200 answer.
+fn count_in(found: &serde_json::Value) -> u64 {
+    let value = base64::engine::general_purpose::STANDARD
+        .decode(found["value"].as_str().unwrap())
+        .unwrap();
+    u64::from_be_bytes(value.try_into().expect("a big-endian u64"))
+}
+
+#[test]
+fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
+    let app = counted(false);
+    let [a_http, b_http] = &app.http;
 
     let mut answered_by = [0, 0];
     for i in 0..KEYS {
         let path = format!("/stores/counts/keys/q{i}");
-        let answers = [ask(&a_http, &path), ask(&b_http, &path)];
+        let answers = [ask(a_http, &path), ask(b_http, &path)];
         let owner = answers
             .iter()
             .position(|(status, _)| *status == 200)
             .unwrap_or_else(|| panic!("q{i}: no instance answered 200: {answers:?}"));
         answered_by[owner] += 1;
         let (_, found) = &answers[owner];
-        let value = base64::engine::general_purpose::STANDARD
-            .decode(found["value"].as_str().unwrap())
-            .unwrap();
-        let count = u64::from_be_bytes(value.try_into().expect("a big-endian u64"));
-        assert_eq!(count, i as u64 + 1, "q{i}'s count: {found}");
+        assert_eq!(count_in(found), i as u64 + 1, "q{i}'s count: {found}");
         let (status, other) = &answers[1 - owner];
         assert_eq!(*status, 503, "q{i}: the other instance: {other}");
         assert_eq!(other["reason"], "not-here", "q{i}: {other}");
@@ -110,7 +145,7 @@ fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
     );
 
     // Never counted: a 404 from its owner, a 503 from the other.
-    let statuses: Vec<u16> = [&a_http, &b_http]
+    let statuses: Vec<u16> = [a_http, b_http]
         .iter()
         .map(|http| ask(http, "/stores/counts/keys/never").0)
         .collect();
@@ -118,16 +153,68 @@ fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
         statuses.contains(&404) && statuses.contains(&503),
         "an absent key: {statuses:?}"
     );
-    // Base64 keys name the same bytes.
-    let (status, _) = ask(&a_http, "/stores/counts/keys/cTA=?key-encoding=base64");
-    assert!(status == 200 || status == 503, "a base64 key: {status}");
+    // Base64 keys name the same bytes ("cTA=" is q0).
+    let q0 = [
+        ask(a_http, "/stores/counts/keys/q0"),
+        ask(b_http, "/stores/counts/keys/q0"),
+    ];
+    let q0_base64 = [
+        ask(a_http, "/stores/counts/keys/cTA=?key-encoding=base64"),
+        ask(b_http, "/stores/counts/keys/cTA=?key-encoding=base64"),
+    ];
+    assert_eq!(
+        q0.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        q0_base64.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        "a base64 key is the same key"
+    );
 
-    let (status, unknown) = ask(&a_http, "/stores/count/keys/q0");
+    let (status, unknown) = ask(a_http, "/stores/count/keys/q0");
     assert_eq!(status, 404);
     assert_eq!(unknown["stores"], serde_json::json!(["counts"]), "{unknown}");
-    let (status, bad) = ask(&a_http, "/stores/counts/keys/%25%25?key-encoding=base64");
+    let (status, bad) = ask(a_http, "/stores/counts/keys/%25%25?key-encoding=base64");
     assert_eq!(status, 400, "{bad}");
+}
 
-    let mut members = [a, b];
-    stop_all(&mut members);
+#[test]
+fn with_advertised_addresses_any_instance_sends_a_query_to_the_owner() {
+    let app = counted(true);
+    for i in 0..KEYS {
+        let path = format!("/stores/counts/keys/q{i}");
+        for (asked, http) in app.http.iter().enumerate() {
+            // The membership topic carries each instance's tasks within a
+            // heartbeat (3 s) of the group settling.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let (status, answer) = loop {
+                let (status, answer) = ask(http, &path);
+                if status != 503 || Instant::now() > deadline {
+                    break (status, answer);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            match status {
+                200 => assert_eq!(count_in(&answer), i as u64 + 1, "q{i} from its owner: {answer}"),
+                307 => {
+                    let owner = answer["owner"].as_str().unwrap();
+                    assert_eq!(owner, app.http[1 - asked], "q{i}: redirected to the other instance");
+                    let location = answer["location"].as_str().unwrap();
+                    let followed = location.replacen(&format!("http://{owner}"), "", 1);
+                    let (status, found) = ask(owner, &followed);
+                    assert_eq!(status, 200, "q{i} at {location}: {found}");
+                    assert_eq!(count_in(&found), i as u64 + 1, "q{i} after the redirect: {found}");
+                }
+                other => panic!("q{i} asked of {http}: {other} {answer}"),
+            }
+            let (_, meta) = ask(http, &format!("/stores/counts/metadata/q{i}"));
+            assert_eq!(
+                meta["owner"].is_null(),
+                status == 200,
+                "q{i}'s metadata from {http}: {meta}"
+            );
+            assert_eq!(
+                meta["state"],
+                if status == 200 { "running" } else { "not-here" },
+                "{meta}"
+            );
+        }
+    }
 }

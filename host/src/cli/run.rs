@@ -61,6 +61,11 @@ pub struct RunArgs {
     /// and a status page on this address, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     http: Option<String>,
+    /// The address other instances and clients reach this one's --http at
+    /// (Kafka Streams' application.server), shared through the membership
+    /// topic: a query of a key another instance owns is redirected there.
+    #[arg(long, value_name = "HOST:PORT", requires = "http")]
+    advertised_http: Option<String>,
     /// What a fatal error does: `shutdown` stops the application;
     /// `replace-worker` replaces the failed worker thread and restarts its
     /// tasks from their last commit (Kafka Streams' REPLACE_THREAD).
@@ -231,7 +236,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             protocol: args.group_protocol,
             instance_id: args.instance_id,
             standby_replicas: args.standby_replicas,
-            endpoint: _http.as_ref().map(|h| h.addr.to_string()),
+            endpoint: args
+                .advertised_http
+                .clone()
+                .or_else(|| _http.as_ref().map(|h| h.addr.to_string())),
+            advertise_queries: args.advertised_http.is_some(),
             warm_up: args.warm_up.then_some(crate::runtime::warm_up::WarmUpOptions {
                 acceptable_lag: args.acceptable_recovery_lag.max(0),
                 timeout: args.warm_up_timeout,

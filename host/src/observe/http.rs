@@ -12,6 +12,7 @@
 //! | `/lag`      | per partition: offsets, lag, lag seconds, Burrow status   |
 //! | `/topology` | the topology, as `rill describe --format json` prints it  |
 //! | `/stores/<store>/keys/<key>` | a key-value store's value ([`super::store_queries`]) |
+//! | `/stores/<store>/metadata/<key>` | where that key lives: partition, state, owner |
 //! | `/`         | the status page (self-contained HTML, no CDN)             |
 
 use super::app_state::AppState;
@@ -127,6 +128,10 @@ pub fn router(handle: PrometheusHandle) -> Router {
         .route("/topology", get(|| async { Json(telemetry().topology_json()) }))
         .route("/page.json", get(|| async { Json(telemetry().page_json()) }))
         .route("/stores/{store}/keys/{key}", get(super::store_queries::handler))
+        .route(
+            "/stores/{store}/metadata/{key}",
+            get(super::store_queries::metadata_handler),
+        )
         .route("/", get(|| async { Html(PAGE) }))
 }
 

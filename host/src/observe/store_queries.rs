@@ -11,7 +11,13 @@
 //! | 200 | `{"store", "key", "partition", "value", "value-encoding": "base64"}` |
 //! | 404 | no such store (the stores are listed), or no value for the key in its partition here |
 //! | 400 | a windowed store, or a key that is not valid base64 |
-//! | 503 | the key's partition is restoring here, or not here (another instance, or a rebalance): retry (`Retry-After`) |
+//! | 307 | another instance owns the key's partition (`--advertised-http`): `Location` (and `"owner"`) name it; the redirected request carries `hop=1` and is never redirected again |
+//! | 503 | the key's partition is restoring here, or not here and no owner is known (another instance, or a rebalance): retry (`Retry-After`) |
+//!
+//! `GET /stores/<store>/metadata/<key>` says where the key lives without
+//! reading it: `{"store", "partition", "state": "running" | "restoring" |
+//! "not-here", "owner"}` (`owner` is `null` when it is this instance or
+//! unknown).
 
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
@@ -58,6 +64,8 @@ pub enum Lookup {
         partition: i32,
         /// `restoring` or `not-here`.
         reason: &'static str,
+        /// The instance that owns the partition, when known.
+        owner: Option<String>,
     },
     /// Reading the store failed.
     Failed {
@@ -80,36 +88,79 @@ pub fn install(view: Arc<dyn StoreView>) {
     let _ = VIEW.set(view);
 }
 
-/// The axum handler over the installed view.
+/// The axum handler of key lookups over the installed view.
 pub async fn handler(
     Path((store, key)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     match VIEW.get() {
         Some(view) => key_lookup(&**view, &store, &key, &params),
-        None => refuse(
-            StatusCode::NOT_FOUND,
-            "this process runs no application with stores".into(),
-        ),
+        None => no_application(),
     }
+}
+
+/// The axum handler of `/stores/<store>/metadata/<key>`.
+pub async fn metadata_handler(
+    Path((store, key)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    match VIEW.get() {
+        Some(view) => metadata(&**view, &store, &key, &params),
+        None => no_application(),
+    }
+}
+
+fn no_application() -> Response {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "this process runs no application with stores".into(),
+    )
 }
 
 /// Answers one key lookup from `view`.
 pub fn key_lookup(view: &dyn StoreView, store: &str, key: &str, params: &HashMap<String, String>) -> Response {
-    let bytes = match params.get("key-encoding").map(String::as_str) {
-        None | Some("utf-8") => key.as_bytes().to_vec(),
-        Some("base64") => match STANDARD.decode(key) {
-            Ok(bytes) => bytes,
-            Err(error) => return refuse(StatusCode::BAD_REQUEST, format!("the key is not valid base64: {error}")),
-        },
-        Some(other) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                format!("key-encoding {other:?} is not known; use utf-8 (the default) or base64"),
-            );
-        }
+    match key_bytes(key, params) {
+        Ok(bytes) => answer(store, key, params, view.lookup(store, &bytes)),
+        Err(refusal) => refusal,
+    }
+}
+
+/// Where `key` of `store` lives, without its value.
+pub fn metadata(view: &dyn StoreView, store: &str, key: &str, params: &HashMap<String, String>) -> Response {
+    let bytes = match key_bytes(key, params) {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal,
     };
-    match view.lookup(store, &bytes) {
+    let (partition, state, owner) = match view.lookup(store, &bytes) {
+        Lookup::Found { partition, .. } | Lookup::Absent { partition } => (partition, "running", None),
+        Lookup::Unavailable {
+            partition,
+            reason,
+            owner,
+            ..
+        } => (partition, reason, owner),
+        other => return answer(store, key, params, other),
+    };
+    Json(json!({"store": store, "partition": partition, "state": state, "owner": owner})).into_response()
+}
+
+/// The key's bytes as the request encodes them, or the refusal.
+fn key_bytes(key: &str, params: &HashMap<String, String>) -> Result<Vec<u8>, Response> {
+    match params.get("key-encoding").map(String::as_str) {
+        None | Some("utf-8") => Ok(key.as_bytes().to_vec()),
+        Some("base64") => STANDARD
+            .decode(key)
+            .map_err(|error| refuse(StatusCode::BAD_REQUEST, format!("the key is not valid base64: {error}"))),
+        Some(other) => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!("key-encoding {other:?} is not known; use utf-8 (the default) or base64"),
+        )),
+    }
+}
+
+/// The HTTP answer of `lookup` for `key` of `store`, asked with `params`.
+fn answer(store: &str, key: &str, params: &HashMap<String, String>, lookup: Lookup) -> Response {
+    match lookup {
         Lookup::Found { partition, value } => Json(json!({
             "store": store,
             "key": key,
@@ -132,17 +183,63 @@ pub fn key_lookup(view: &dyn StoreView, store: &str, key: &str, params: &HashMap
         }
         Lookup::Refused { message } => refuse(StatusCode::BAD_REQUEST, message),
         Lookup::Unavailable {
+            owner: Some(owner),
+            partition,
+            ..
+        } if !params.contains_key("hop") => {
+            let mut location = format!("http://{owner}/stores/{}/keys/{}?hop=1", escape(store), escape(key));
+            if let Some(encoding) = params.get("key-encoding") {
+                location.push_str(&format!("&key-encoding={}", escape(encoding)));
+            }
+            let body = json!({
+                "error": format!("{store:?} partition {partition} is served by {owner}"),
+                "store": store,
+                "partition": partition,
+                "owner": owner,
+                "location": location,
+            });
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, location)],
+                Json(body),
+            )
+                .into_response()
+        }
+        Lookup::Unavailable {
             message,
             partition,
             reason,
-        } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "1")],
-            Json(json!({"error": message, "store": store, "partition": partition, "reason": reason})),
-        )
-            .into_response(),
+            owner,
+        } => {
+            let body = json!({
+                "error": message,
+                "store": store,
+                "partition": partition,
+                "reason": reason,
+                "owner": owner,
+            });
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                Json(body),
+            )
+                .into_response()
+        }
         Lookup::Failed { message } => refuse(StatusCode::INTERNAL_SERVER_ERROR, message),
     }
+}
+
+/// `text` percent-encoded for a URL path segment or query value.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {
@@ -153,7 +250,7 @@ fn refuse(status: StatusCode, message: String) -> Response {
 mod tests {
     use super::*;
 
-    /// Answers by the key's text: `found`, `absent`, `restoring`, `fail`.
+    /// Answers by the key's text.
     struct Canned;
 
     impl StoreView for Canned {
@@ -174,6 +271,13 @@ mod tests {
                     message: "restoring; retry".into(),
                     partition: 2,
                     reason: "restoring",
+                    owner: None,
+                },
+                b"elsewhere" | b"k/1" => Lookup::Unavailable {
+                    message: "not here".into(),
+                    partition: 3,
+                    reason: "not-here",
+                    owner: Some("10.0.0.9:9464".into()),
                 },
                 b"windowed" => Lookup::Refused {
                     message: "a windowed store".into(),
@@ -221,5 +325,31 @@ mod tests {
         assert_eq!(ask("counts", "%%%", &base64).status(), StatusCode::BAD_REQUEST);
         let hex = HashMap::from([("key-encoding".to_string(), "hex".to_string())]);
         assert_eq!(ask("counts", "6b31", &hex).status(), StatusCode::BAD_REQUEST);
+
+        // Owned by another instance: redirected there once, never twice.
+        let moved = ask("counts", "k/1", &none);
+        assert_eq!(moved.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(
+            moved.headers()[header::LOCATION],
+            "http://10.0.0.9:9464/stores/counts/keys/k%2F1?hop=1"
+        );
+        assert_eq!(body(moved)["owner"], "10.0.0.9:9464");
+        let hopped = HashMap::from([("hop".to_string(), "1".to_string())]);
+        let again = ask("counts", "elsewhere", &hopped);
+        assert_eq!(again.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body(again)["owner"], "10.0.0.9:9464");
+    }
+
+    #[test]
+    fn metadata_names_the_partition_its_state_and_its_owner() {
+        let none = HashMap::new();
+        let meta = |key: &str| body(metadata(&Canned, "counts", key, &none));
+        assert_eq!(
+            meta("absent"),
+            json!({"store": "counts", "partition": 1, "state": "running", "owner": null})
+        );
+        assert_eq!(meta("restoring")["state"], "restoring");
+        assert_eq!(meta("elsewhere")["owner"], "10.0.0.9:9464");
+        assert_eq!(metadata(&Canned, "count", "x", &none).status(), StatusCode::NOT_FOUND);
     }
 }

@@ -87,9 +87,12 @@ pub struct GroupOptions {
     /// `--standby-replicas`: standbys per stateful task (0: none, and no
     /// membership topic).
     pub standby_replicas: usize,
-    /// This instance's HTTP address (`--http`), advertised in the
-    /// membership topic.
+    /// This instance's HTTP address (`--advertised-http`, else `--http`),
+    /// advertised in the membership topic.
     pub endpoint: Option<String>,
+    /// `--advertised-http` was given: take part in the membership topic so
+    /// queries of keys held elsewhere name (redirect to) their owner.
+    pub advertise_queries: bool,
     /// `--warm-up`: warm likely tasks before joining (needs the
     /// membership topic, as standbys do).
     pub warm_up: Option<warm_up::WarmUpOptions>,
@@ -100,9 +103,10 @@ pub struct GroupOptions {
 
 impl GroupOptions {
     /// Whether this instance takes part in the membership topic: standbys
-    /// and warm-ups both place work from it.
+    /// and warm-ups both place work from it, and queries find other
+    /// instances' stores through it.
     pub fn uses_membership(&self) -> bool {
-        self.standby_replicas > 0 || self.warm_up.is_some()
+        self.standby_replicas > 0 || self.warm_up.is_some() || self.advertise_queries
     }
 }
 
@@ -212,28 +216,30 @@ pub fn prepare_topics(kafka: &KafkaSettings, topology: &Topology) -> Result<Hash
     Ok(existing)
 }
 
-/// Declares every store of `processors` to a query registry, with the
-/// partition count of the inputs its tasks read (what a key's partition is
-/// computed over), and has `--http` serve queries from it.
+/// Declares every store of `subtopologies` to a query registry, with the
+/// name of the tasks holding it and the partition count of their inputs
+/// (what a key's partition is computed over), and has `--http` serve
+/// queries from it.
 fn declare_stores(
-    processors: &[ProcessorDef],
+    subtopologies: &[Arc<TaskSpec>],
     partitions: &HashMap<String, i32>,
 ) -> Arc<crate::state::queries::Queryable> {
     let queries = Arc::new(crate::state::queries::Queryable::default());
-    for p in processors {
-        let count = p
-            .manifest
-            .inputs
-            .iter()
-            .filter_map(|i| partitions.get(&i.topic))
+    for spec in subtopologies {
+        let count = spec
+            .input_topics()
+            .filter_map(|t| partitions.get(t))
             .copied()
             .max()
             .unwrap_or(1);
-        for store in &p.manifest.stores {
-            queries.declare(store, count, false);
-        }
-        for window in &p.manifest.windows {
-            queries.declare(&window.name, count, true);
+        for processor in spec.processors() {
+            let manifest = processor.manifest();
+            for store in &manifest.stores {
+                queries.declare(store, &spec.name, count, false);
+            }
+            for window in &manifest.windows {
+                queries.declare(&window.name, &spec.name, count, true);
+            }
         }
     }
     crate::observe::store_queries::install(queries.clone());
@@ -253,7 +259,7 @@ fn start_standbys(
     let topic = members_topic(&options.application_id);
     if !partitions.contains_key(&topic) {
         admin::create_topics(&options.kafka, &[(topic.clone(), 1)], std::slice::from_ref(&topic)).with_context(
-            || format!("--standby-replicas and --warm-up need the membership topic {topic}; create it (1 partition, cleanup.policy=compact) or run without them"),
+            || format!("--standby-replicas, --warm-up and --advertised-http need the membership topic {topic}; create it (1 partition, cleanup.policy=compact) or run without them"),
         )?;
     }
     let id = match (&options.group.instance_id, instance) {
@@ -481,7 +487,8 @@ pub fn run_connected(
     )
     .context("starting worker threads")?;
     manager.set_transactions(transactions);
-    manager.set_queries(declare_stores(&processors, &partitions));
+    let queries = declare_stores(&subtopologies, &partitions);
+    manager.set_queries(queries.clone());
     let topics: Vec<&str> = subtopologies
         .iter()
         .flat_map(|s| s.input_topics())
@@ -492,6 +499,8 @@ pub fn run_connected(
     let standby_membership = if options.group.uses_membership() {
         let config = start_standbys(options, &partitions, instance.as_ref())?;
         let membership = config.membership.clone();
+        // Queries of partitions held elsewhere name their owner.
+        queries.set_owners(membership.clone());
         manager.set_standbys(config);
         Some(membership)
     } else {

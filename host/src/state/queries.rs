@@ -30,11 +30,34 @@ use super::store::SharedTaskStore;
 use crate::observe::store_queries::{Lookup, StoreView};
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The stores this instance answers queries for.
 #[derive(Default)]
 pub struct Queryable {
     stores: RwLock<BTreeMap<String, StoreSlots>>,
+    /// Who runs the tasks this instance does not (`--advertised-http`).
+    owners: RwLock<Option<Arc<dyn Owners>>>,
+}
+
+/// Where the application's other instances serve queries: the membership
+/// topic's entries, behind a trait so the registry is testable alone.
+pub trait Owners: Send + Sync {
+    /// The HTTP address of the instance running task `task` (the task's
+    /// name) for `partition`, other than this one.
+    fn owner(&self, task: &str, partition: i32) -> Option<String>;
+}
+
+impl Owners for crate::kafka::membership::Membership {
+    fn owner(&self, task: &str, partition: i32) -> Option<String> {
+        let (view, _) = self.view();
+        let now = crate::observe::now_ms();
+        view.live(now)
+            .into_iter()
+            .filter(|e| e.instance != self.instance())
+            .find(|e| e.active.iter().any(|(t, p)| t == task && *p == partition))
+            .and_then(|e| e.endpoint.clone())
+    }
 }
 
 /// One declared store: how many partitions its input has, and its tasks
@@ -43,6 +66,8 @@ pub struct Queryable {
 struct StoreSlots {
     partitions: i32,
     windowed: bool,
+    /// The name of the tasks holding it (a task id's processor half).
+    task: String,
     tasks: HashMap<i32, Slot>,
 }
 
@@ -89,6 +114,8 @@ pub enum QueryError {
         partition: i32,
         /// Why not.
         why: Unavailable,
+        /// The instance that owns it, when known (`--advertised-http`).
+        owner: Option<String>,
     },
     /// Reading RocksDB failed.
     #[error("reading {store:?}: {source}")]
@@ -120,13 +147,20 @@ impl std::fmt::Display for Unavailable {
 }
 
 impl Queryable {
-    /// Declares `store`, whose tasks read inputs of `partitions`
-    /// partitions; `windowed` stores are known but not served by key.
-    pub fn declare(&self, store: &str, partitions: i32, windowed: bool) {
+    /// Declares `store`, held by the tasks named `task` which read
+    /// inputs of `partitions` partitions; `windowed` stores are known but
+    /// not served by key.
+    pub fn declare(&self, store: &str, task: &str, partitions: i32, windowed: bool) {
         let mut stores = self.stores.write();
         let slots = stores.entry(store.to_string()).or_default();
         slots.partitions = partitions.max(1);
         slots.windowed = windowed;
+        slots.task = task.to_string();
+    }
+
+    /// Names the other instances' owners of partitions not held here.
+    pub fn set_owners(&self, owners: Arc<dyn Owners>) {
+        *self.owners.write() = Some(owners);
     }
 
     /// The task owning `partition` of `store` started restoring it.
@@ -174,6 +208,9 @@ impl Queryable {
             store: store.to_string(),
             partition,
             why,
+            owner: (why == Unavailable::NotHere)
+                .then(|| self.owners.read().as_ref()?.owner(&slots.task, partition))
+                .flatten(),
         };
         match slots.tasks.get(&partition) {
             None => Err(unavailable(Unavailable::NotHere)),
@@ -207,9 +244,12 @@ impl StoreView for Queryable {
                 match error {
                     QueryError::UnknownStore { known, .. } => Lookup::UnknownStore { message, known },
                     QueryError::Windowed { .. } => Lookup::Refused { message },
-                    QueryError::Unavailable { partition, why, .. } => Lookup::Unavailable {
+                    QueryError::Unavailable {
+                        partition, why, owner, ..
+                    } => Lookup::Unavailable {
                         message,
                         partition,
+                        owner,
                         reason: match why {
                             Unavailable::Restoring => "restoring",
                             Unavailable::NotHere => "not-here",
@@ -257,7 +297,6 @@ fn murmur2(data: &[u8]) -> u32 {
 mod tests {
     use super::*;
     use crate::state::store::TaskStore;
-    use std::sync::Arc;
 
     #[test]
     fn murmur2_matches_kafkas_own_test_vectors() {
@@ -286,13 +325,18 @@ mod tests {
     fn a_key_is_answered_only_by_the_running_task_of_its_partition() {
         let dir = tempfile::tempdir().unwrap();
         let q = Queryable::default();
-        q.declare("counts", 4, false);
-        q.declare("per-minute", 4, true);
+        q.declare("counts", "count-task", 4, false);
+        q.declare("per-minute", "count-task", 4, true);
         let key = b"k1";
         let p = partition_for(key, 4);
 
         let unavailable = |e: QueryError| match e {
-            QueryError::Unavailable { partition, why, .. } => (partition, why),
+            QueryError::Unavailable {
+                partition, why, owner, ..
+            } => {
+                assert_eq!(owner, None, "no other instance is known");
+                (partition, why)
+            }
             other => panic!("unexpected {other}"),
         };
         assert_eq!(
@@ -334,5 +378,33 @@ mod tests {
             q.lookup("counts", key),
             Lookup::Unavailable { reason: "not-here", .. }
         ));
+
+        // Another instance advertises it: the answer names that instance.
+        struct There;
+        impl Owners for There {
+            fn owner(&self, task: &str, partition: i32) -> Option<String> {
+                (task == "count-task").then(|| format!("10.0.0.9:{}", 9000 + partition))
+            }
+        }
+        q.set_owners(Arc::new(There));
+        match q.lookup("counts", key) {
+            Lookup::Unavailable { owner, partition, .. } => {
+                assert_eq!(owner, Some(format!("10.0.0.9:{}", 9000 + p)));
+                assert_eq!(partition, p);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        q.restoring("counts", p);
+        assert!(
+            matches!(
+                q.lookup("counts", key),
+                Lookup::Unavailable {
+                    owner: None,
+                    reason: "restoring",
+                    ..
+                }
+            ),
+            "a partition restoring here is owned here"
+        );
     }
 }

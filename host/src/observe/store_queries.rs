@@ -93,10 +93,7 @@ pub async fn handler(
     Path((store, key)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    match VIEW.get() {
-        Some(view) => key_lookup(&**view, &store, &key, &params),
-        None => no_application(),
-    }
+    with_view(|view| key_lookup(view, &store, &key, &params))
 }
 
 /// The axum handler of `/stores/<store>/metadata/<key>`.
@@ -104,17 +101,18 @@ pub async fn metadata_handler(
     Path((store, key)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    match VIEW.get() {
-        Some(view) => metadata(&**view, &store, &key, &params),
-        None => no_application(),
-    }
+    with_view(|view| metadata(view, &store, &key, &params))
 }
 
-fn no_application() -> Response {
-    refuse(
-        StatusCode::NOT_FOUND,
-        "this process runs no application with stores".into(),
-    )
+/// `answer` over the installed view, or a 404 when none is.
+fn with_view(answer: impl FnOnce(&dyn StoreView) -> Response) -> Response {
+    match VIEW.get() {
+        Some(view) => answer(&**view),
+        None => refuse(
+            StatusCode::NOT_FOUND,
+            "this process runs no application with stores".into(),
+        ),
+    }
 }
 
 /// Answers one key lookup from `view`.
@@ -229,17 +227,17 @@ fn answer(store: &str, key: &str, params: &HashMap<String, String>, lookup: Look
     }
 }
 
+/// What a URL path segment or query value keeps unescaped: RFC 3986's
+/// unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// `text` percent-encoded for a URL path segment or query value.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {

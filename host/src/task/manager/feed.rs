@@ -19,13 +19,13 @@ impl TaskManager {
     /// resumed; the guard makes that harmless whatever its cause.
     pub fn buffer(&mut self, topic: &str, partition: i32, mut records: Vec<InputRecord>) {
         let tp = TopicPartition::new(topic, partition);
-        skip_redelivered(self.positions.of(&tp), &tp, &mut records);
+        let p = self.positions.of(&tp);
+        skip_redelivered(p, &tp, &mut records);
         let (Some(first), Some(last)) = (records.first(), records.last().map(|r| r.offset)) else {
             return;
         };
-        let times = &mut self.positions.of(&tp).polled_times;
-        if times.len() < 4096 {
-            times.push_back((first.offset, last, first.timestamp));
+        if p.polled_times.len() < 4096 {
+            p.polled_times.push_back((first.offset, last, first.timestamp));
         }
         let Some(id) = self.task_for(topic, partition) else {
             tracing::debug!("dropping {} records of unassigned {topic}/{partition}", records.len());

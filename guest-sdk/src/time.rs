@@ -42,6 +42,7 @@ pub enum WindowKind {
     },
 }
 
+pub mod join;
 pub mod sliding;
 
 /// When a windowed store emits results.

@@ -33,6 +33,7 @@
 
 mod error;
 mod interceptor;
+mod joins;
 mod grants;
 mod pattern;
 mod problems;
@@ -43,6 +44,7 @@ pub(crate) use error::render;
 pub use error::{ManifestError, ManifestErrors};
 pub use grants::{GrantAccess, GrantSpec, lexical};
 pub use interceptor::{InterceptEvent, InterceptorManifest};
+pub use joins::{JoinKeyless, JoinSpec};
 pub use pattern::TopicPattern;
 pub use rill_sdk::TOPIC_SEPARATOR;
 
@@ -82,6 +84,10 @@ pub struct Manifest {
     /// Windowed stores (`[windows.<name>]`), by name: outputs of that name
     /// are aggregated into windows instead of written to a topic.
     pub windows: Vec<WindowSpec>,
+    /// Stream-stream windowed joins (`[joins.<name>]`), in name order: the
+    /// records of their two topics go to the join, whose results go to the
+    /// plugin's `join` export.
+    pub joins: Vec<JoinSpec>,
     /// Timers the host schedules for every task (`[[timers]]`).
     pub timers: Vec<TimerSpec>,
     /// Interceptor manifests for this processor (`[[interceptors]]`),
@@ -391,12 +397,19 @@ impl Manifest {
         self.windows.iter().find(|w| w.name == name)
     }
 
-    /// Every store with a changelog: key-value stores, then windowed ones.
+    /// Every store with a changelog: key-value stores, windowed ones, then
+    /// joins' buffers.
     pub fn all_stores(&self) -> impl Iterator<Item = &str> {
         self.stores
             .iter()
             .map(String::as_str)
             .chain(self.windows.iter().map(|w| w.name.as_str()))
+            .chain(self.joins.iter().flat_map(|j| j.stores.iter().map(String::as_str)))
+    }
+
+    /// The join `topic` feeds, and its side, if any.
+    pub fn join_of(&self, topic: &str) -> Option<(&JoinSpec, rill_sdk::time::join::Side)> {
+        self.joins.iter().find_map(|j| j.side_of(topic).map(|side| (j, side)))
     }
 
     /// Whether the plugin must be built against rill:processor@0.2.0.

@@ -25,6 +25,9 @@ pub(super) struct RawManifest {
     pub stores: Vec<String>,
     #[serde(default)]
     pub windows: BTreeMap<String, RawWindow>,
+    /// `[joins.<name>]`: stream-stream windowed joins, by name.
+    #[serde(default)]
+    pub joins: BTreeMap<String, RawJoin>,
     #[serde(default)]
     pub timers: Vec<RawTimer>,
     /// `[[interceptors]]`: interceptor manifests for this processor.
@@ -85,6 +88,22 @@ pub(super) struct RawWindow {
     #[serde(default)]
     pub keyless: super::Keyless,
     pub aggregate: Option<String>,
+}
+
+/// One `[joins.<name>]` as written; checked in `joins.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawJoin {
+    pub left: String,
+    pub right: String,
+    pub kind: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub time_difference: Option<String>,
+    pub grace: Option<String>,
+    pub output: String,
+    #[serde(default)]
+    pub keyless: super::JoinKeyless,
 }
 
 #[derive(Debug, Deserialize)]

@@ -336,3 +336,40 @@ fn fields_keep_the_order_the_file_writes_them_in() {
     assert!(plain.fields.is_empty());
     assert_eq!(plain.input_value, InputValue::Omitted);
 }
+
+/// `[joins.j]` of `in` (left) and `other` (right) with `lines`.
+fn join(lines: &str) -> String {
+    manifest_text(
+        "x",
+        &format!("[[inputs]]\ntopic = \"other\"\n[joins.j]\nleft = \"in\"\nright = \"other\"\noutput = \"out\"\n{lines}"),
+    )
+}
+
+#[test]
+fn a_join_declares_its_sides_window_and_stores() {
+    let text = join("kind = \"outer\"\nbefore = \"10s\"\nafter = \"1m\"\ngrace = \"2s\"\nkeyless = \"drop\"");
+    let m = Manifest::parse(Path::new("x/plugin.toml"), &text).unwrap();
+    let j = &m.joins[0];
+    assert_eq!((j.window.before, j.window.after, j.window.grace), (10_000, 60_000, 2_000));
+    assert_eq!(j.window.kind, rill_sdk::time::join::JoinKind::Outer);
+    assert_eq!(j.stores, ["j-left".to_string(), "j-right".to_string()]);
+    assert_eq!(j.keyless, JoinKeyless::Drop);
+    assert_eq!(m.join_of("other").map(|(j, side)| (j.name.as_str(), side)), Some(("j", rill_sdk::time::join::Side::Right)));
+    assert_eq!(m.join_of("out"), None);
+
+    let symmetric = Manifest::parse(Path::new("x/plugin.toml"), &join("kind = \"inner\"\ntime-difference = \"5m\"")).unwrap();
+    let w = symmetric.joins[0].window;
+    assert_eq!((w.before, w.after, w.grace), (300_000, 300_000, 0));
+}
+
+#[test]
+fn a_join_refusal_names_the_key_to_fix() {
+    let fields = |lines: &str| refusals(&join(lines)).into_iter().map(|(field, _)| field).collect::<Vec<_>>();
+    assert_eq!(fields("kind = \"left\""), ["joins.j"]);
+    assert_eq!(fields("kind = \"left\"\nafter = \"1m\""), ["joins.j"]);
+    assert_eq!(fields("kind = \"left\"\ntime-difference = \"1m\"\nafter = \"1m\""), ["joins.j.time-difference"]);
+    assert_eq!(fields("kind = \"left\"\ntime-difference = \"soon\""), ["joins.j.time-difference"]);
+    assert!(passes(&join("kind = \"left\"\ntime-difference = \"0s\"")), "a zero window joins equal timestamps");
+    let clash = join("kind = \"left\"\ntime-difference = \"1m\"").replace("component", "stores = [\"j-left\"]\ncomponent");
+    assert!(!passes(&clash), "a store may not take a join buffer's name");
+}

@@ -53,6 +53,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         .into_iter()
         .filter_map(|(name, raw_window)| check_window(p, name, raw_window, &outputs, &routed, &stores))
         .collect();
+    let joins = super::joins::check_joins(p, raw.joins, &inputs, &outputs, &routed, &stores, &windows);
     let timers = check_timers(p, raw.timers);
     let base = path.parent().unwrap_or(Path::new("."));
     let interceptors = raw
@@ -98,6 +99,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         limits,
         stores,
         windows,
+        joins,
         timers,
         interceptors,
         idle_advance,
@@ -491,7 +493,7 @@ fn check_stores(p: &mut Problems, raw: Vec<String>) -> Vec<String> {
     stores
 }
 
-fn is_store_name(name: &str) -> bool {
+pub(super) fn is_store_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()

@@ -21,6 +21,7 @@
 pub mod checkpoint;
 pub mod global;
 pub mod instance;
+pub mod join;
 pub mod manager;
 pub mod queries;
 pub mod restore;

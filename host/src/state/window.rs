@@ -126,11 +126,12 @@ const INDEX: u8 = b'T';
 const META: &[u8] = b"M";
 
 /// An i64 as 8 bytes whose byte order is numeric order.
-fn ord(v: i64) -> [u8; 8] {
+pub(super) fn ord(v: i64) -> [u8; 8] {
     ((v as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-fn unord(b: &[u8]) -> i64 {
+/// The i64 [`ord`] encoded.
+pub(super) fn unord(b: &[u8]) -> i64 {
     (u64::from_be_bytes(b[..8].try_into().expect("8 bytes")) ^ (1 << 63)) as i64
 }
 

@@ -34,7 +34,7 @@ for p in "${rust[@]}"; do
   install "$target_dir/wasm32-wasip2/plugin/${p//-/_}.wasm" "plugins/$p/$p.wasm"
 done
 # rill build renames each component into place; a plugin with its own `wit`
-# (a link to wit/0.1.0 or wit/0.2.0) is built against that world, the rest
+# (a link to wit/0.1.0, wit/0.2.0 or wit/0.3.0) is built against that world, the rest
 # against wit/.
 if [ $((${#python[@]} + ${#javascript[@]} + ${#c[@]})) -gt 0 ]; then
   [ -x "$rill" ] || { echo "build-plugins: $rill is missing: cargo build --release -p rill-host first" >&2; exit 1; }

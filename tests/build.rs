@@ -83,7 +83,7 @@ fn main() {
 }
 
 /// The WIT a Python or JavaScript plugin is built against: its own `wit`
-/// (a link to `wit/0.1.0` or `wit/0.2.0` for the samples kept on an older world, to prove
+/// (a link to `wit/0.1.0`, `wit/0.2.0` or `wit/0.3.0` for the samples kept on an older world, to prove
 /// such components still run) or the current one.
 fn wit_dir(root: &Path, plugin: &str) -> PathBuf {
     let own = root.join("plugins").join(plugin).join("wit");

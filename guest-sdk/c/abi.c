@@ -8,7 +8,10 @@
  *
  * The same file builds against each world a project may pin: `fields` and
  * `process-fields` (rill:processor@0.3.0) only when the bindings have them,
- * so a project whose `wit` is wit/0.2.0 still builds.
+ * so a project whose `wit` is wit/0.2.0 still builds; `join`
+ * (rill:processor@0.4.0) only when tools/c/build-plugin.sh defines
+ * RILL_HAS_JOINS (the bindings define no macro to tell), so one on
+ * wit/0.3.0 does too.
  */
 #include "processor.h"
 #include "rill_host.h"
@@ -465,10 +468,28 @@ void exports_processor_aggregate(processor_list_aggregation_t *batch, processor_
     processor_list_aggregation_free(batch);
 }
 
+/** Room for one result per item of a list export (`emit`, `join`). */
+static void start_results(processor_list_result_list_output_record_string_t *ret, size_t len) {
+    ret->len = len;
+    ret->ptr = len ? calloc(len, sizeof *ret->ptr) : NULL;
+    if (len && !ret->ptr) abort();
+}
+
+/** One item's result from its call's `status`: the outputs on `ctx`, or
+ *  its error; then finishes `ctx`. */
+static void finish_result(rill_ctx *ctx, int status, processor_result_list_output_record_string_t *result) {
+    if (status == RILL_OK) {
+        result->is_err = false;
+        result->val.ok = take_outputs(ctx);
+    } else {
+        result->is_err = true;
+        result->val.err = take_error(ctx);
+    }
+    rill_ctx_finish(ctx);
+}
+
 void exports_processor_emit(processor_list_window_result_t *results, processor_list_result_list_output_record_string_t *ret) {
-    ret->len = results->len;
-    ret->ptr = results->len ? calloc(results->len, sizeof *ret->ptr) : NULL;
-    if (results->len && !ret->ptr) abort();
+    start_results(ret, results->len);
     for (size_t i = 0; i < results->len; i++) {
         processor_window_result_t *w = &results->ptr[i];
         rill_window_result result = {
@@ -479,17 +500,33 @@ void exports_processor_emit(processor_list_window_result_t *results, processor_l
         };
         rill_ctx ctx;
         rill_ctx_start(&ctx, &instance, NULL);
-        if (rill_run_emit(&instance, &result, &ctx) == RILL_OK) {
-            ret->ptr[i].is_err = false;
-            ret->ptr[i].val.ok = take_outputs(&ctx);
-        } else {
-            ret->ptr[i].is_err = true;
-            ret->ptr[i].val.err = take_error(&ctx);
-        }
-        rill_ctx_finish(&ctx);
+        finish_result(&ctx, rill_run_emit(&instance, &result, &ctx), &ret->ptr[i]);
     }
     processor_list_window_result_free(results);
 }
+
+#ifdef RILL_HAS_JOINS
+/* ---- Joins (rill:processor@0.4.0) ------------------------------------- */
+
+void exports_processor_join(processor_list_join_result_t *results,
+                            processor_list_result_list_output_record_string_t *ret) {
+    start_results(ret, results->len);
+    for (size_t i = 0; i < results->len; i++) {
+        processor_join_result_t *j = &results->ptr[i];
+        rill_join_result result = {
+            .join = {(const uint8_t *)j->join.ptr, j->join.len},
+            .key = option_bytes(&j->key),
+            .left = option_bytes(&j->left),
+            .right = option_bytes(&j->right),
+            .timestamp = j->timestamp,
+        };
+        rill_ctx ctx;
+        rill_ctx_start(&ctx, &instance, NULL);
+        finish_result(&ctx, rill_run_join(&instance, &result, &ctx), &ret->ptr[i]);
+    }
+    processor_list_join_result_free(results);
+}
+#endif
 
 bool exports_processor_on_timer(processor_tick_t *tick, processor_list_output_record_t *ret, processor_string_t *err) {
     rill_tick t = {{tick->name.ptr, tick->name.len}, (rill_clock)tick->clock, tick->time};

@@ -272,6 +272,13 @@ int rill_run_emit(rill_instance *instance, const rill_window_result *result, ril
     return checked(ctx, instance->processor->emit(result, ctx), "emit");
 }
 
+int rill_run_join(rill_instance *instance, const rill_join_result *result, rill_ctx *ctx) {
+    if (!instance->processor->join)
+        return rill_fail(ctx, "join is not implemented, but join '%.*s' has a result", (int)result->join.len,
+                         (const char *)result->join.data);
+    return checked(ctx, instance->processor->join(result, ctx), "join");
+}
+
 void rill_instance_drop(rill_instance *instance) {
     if (instance->self && instance->processor->drop) instance->processor->drop(instance->self);
     free(instance->config);

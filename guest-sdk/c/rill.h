@@ -189,6 +189,23 @@ typedef struct rill_window_result {
     int64_t timestamp;
 } rill_window_result;
 
+/** One result of a stream-stream join (`[joins.<name>]`) for the `join`
+ *  callback to turn into outputs: a matched pair, or an unmatched record of
+ *  an outer side once its window closed. The host buffers, matches and
+ *  times both sides; the callback is only the joiner. */
+typedef struct rill_join_result {
+    /** The `[joins.<name>]` it belongs to. */
+    rill_bytes join;
+    /** The records' key; null only for a keyless record (`keyless = "emit"`). */
+    rill_bytes key;
+    /** The left value; null for an unmatched right record (outer join). */
+    rill_bytes left;
+    /** The right value; null for an unmatched left record (left or outer join). */
+    rill_bytes right;
+    /** The later of the two records' times, or the unmatched record's (epoch ms). */
+    int64_t timestamp;
+} rill_join_result;
+
 /** What a callback can do besides returning: emit, use state and timers,
  *  fail. One per call; never kept past it. */
 typedef struct rill_ctx rill_ctx;
@@ -211,6 +228,8 @@ typedef struct rill_processor {
     int (*merge)(const rill_window *window, rill_bytes older, rill_bytes newer, rill_buf *merged, rill_ctx *ctx);
     /** Turns a window result into outputs. */
     int (*emit)(const rill_window_result *result, rill_ctx *ctx);
+    /** Turns a stream-stream join result into outputs (rill_emit_joined). */
+    int (*join)(const rill_join_result *result, rill_ctx *ctx);
     /** Releases what `init` put in rill_set_self (optional). */
     void (*drop)(void *self);
 } rill_processor;
@@ -256,6 +275,9 @@ int rill_forward_to(rill_ctx *ctx, const char *output, const char *topic);
 int rill_map_value(rill_ctx *ctx, const char *output, rill_bytes value);
 /** Emits a record with every field given. */
 int rill_emit_output(rill_ctx *ctx, const rill_output *output);
+/** Emits `value` to `output` with a join result's key and timestamp, no
+ *  headers (rill-sdk's `Output::joined`). */
+int rill_emit_joined(rill_ctx *ctx, const char *output, const rill_join_result *result, rill_bytes value);
 
 /* ---- Fields ----------------------------------------------------------- */
 /* A manifest's `[fields]` table names paths into the JSON value

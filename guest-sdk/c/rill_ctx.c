@@ -129,6 +129,12 @@ int rill_emit(rill_ctx *ctx, const char *output, rill_bytes key, rill_bytes valu
     return rill_emit_output(ctx, &o);
 }
 
+int rill_emit_joined(rill_ctx *ctx, const char *output, const rill_join_result *result, rill_bytes value) {
+    rill_output o = {
+        .output = output, .key = result->key, .value = value, .has_timestamp = true, .timestamp = result->timestamp};
+    return rill_emit_output(ctx, &o);
+}
+
 int rill_forward(rill_ctx *ctx, const char *output) { return rill_forward_to(ctx, output, NULL); }
 
 int rill_forward_to(rill_ctx *ctx, const char *output, const char *topic) {

@@ -109,6 +109,8 @@ int rill_run_aggregate(rill_instance *instance, const rill_window *window, rill_
                        size_t record_count, bool running, rill_buf *steps, size_t *count, rill_ctx *ctx);
 /** Turns one window result into outputs on ctx. */
 int rill_run_emit(rill_instance *instance, const rill_window_result *result, rill_ctx *ctx);
+/** Turns one stream-stream join result into outputs on ctx. */
+int rill_run_join(rill_instance *instance, const rill_join_result *result, rill_ctx *ctx);
 /** Releases the instance's data. */
 void rill_instance_drop(rill_instance *instance);
 

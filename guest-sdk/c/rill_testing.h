@@ -98,6 +98,8 @@ rill_result rill_driver_aggregate(rill_driver *driver, const rill_window *window
                                   const rill_record *records, size_t count, bool running);
 /** Calls `emit` on a window result. */
 rill_result rill_driver_emit(rill_driver *driver, const rill_window_result *result);
+/** Calls `join` on a stream-stream join result. */
+rill_result rill_driver_join(rill_driver *driver, const rill_join_result *result);
 
 /** Seeds or reads a store (`found` may be NULL); reading copies into `value`. */
 void rill_driver_store_put(rill_driver *driver, const char *store, rill_bytes key, rill_bytes value);

@@ -490,6 +490,16 @@ rill_result rill_driver_emit(rill_driver *d, const rill_window_result *result) {
     return r;
 }
 
+rill_result rill_driver_join(rill_driver *d, const rill_join_result *result) {
+    rill_result r;
+    if (refused(d, &r)) return r;
+    enter(d);
+    rill_ctx ctx;
+    rill_ctx_start(&ctx, &d->instance, NULL);
+    collect(&r, &ctx, rill_run_join(&d->instance, result, &ctx), result->timestamp, NULL);
+    return r;
+}
+
 void rill_driver_store_put(rill_driver *d, const char *store, rill_bytes key, rill_bytes value) {
     map_put(find_map(&d->stores, &d->store_count, store, true), key, value);
 }

@@ -1,18 +1,18 @@
 // The component side of the SDK, and the only file that knows
 // componentize-js's conventions for the rill:processor world: exports are
 // top-level functions in camelCase (init, process, processFields, aggregate,
-// emit, onTimer); a result returned at the top level is the value or a
+// emit, onTimer, join); a result returned at the top level is the value or a
 // thrown string, and inside a list or record a {tag: 'ok' | 'err', val}; a
 // variant is {tag, val}; option<T> is the value or undefined; s64/u64 are
 // BigInt; list<u8> is a Uint8Array; imported functions that return result
 // throw a ComponentError whose payload is the error. The imports come from
 // 'rill-world', a module tools/js/build-plugin.sh writes for the world the
-// plugin is built against (0.3.0, 0.2.0 or 0.1.0): an interface the world
+// plugin is built against (0.4.0, 0.3.0, 0.2.0 or 0.1.0): an interface the world
 // lacks is undefined there, and the exports it lacks are left out of the
 // bundle's entry:
 //
 //   import app from './app.js'; import { bind } from '<sdk>/abi.js';
-//   bind(app); export { init, process, processFields, aggregate, emit, onTimer } from '<sdk>/abi.js';
+//   bind(app); export { init, process, processFields, aggregate, emit, onTimer, join } from '<sdk>/abi.js';
 
 import { hostLog, get, put, remove, range, lookup, schedule, cancel, names } from 'rill-world';
 import { install } from './host.js';
@@ -161,6 +161,21 @@ export function emit(results) {
         end: Number(w.window.end),
         value: orNull(w.value),
         timestamp: Number(w.timestamp),
+      }),
+    ),
+  );
+}
+
+/** join: func(results: list<join-result>) -> list<result<list<output-record>, string>>. */
+export function join(results) {
+  return results.map((j) =>
+    result(
+      runtime.join(app, {
+        join: j.join,
+        key: orNull(j.key),
+        left: orNull(j.left),
+        right: orNull(j.right),
+        timestamp: Number(j.timestamp),
       }),
     ),
   );

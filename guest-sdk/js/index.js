@@ -260,7 +260,9 @@ const DEFINITION = Symbol('rill processor');
  *   windows: {store: codec} codecs of window aggregates (default json);
  *   aggregate(window, current, record): the new aggregate (current is
  *     undefined for a new window); merge(window, older, newer) for sessions;
- *   emit(result, ctx): turns a window result into outputs. */
+ *   emit(result, ctx): turns a window result into outputs;
+ *   join(result, ctx): turns a stream-stream join result ({join, key, left,
+ *     right, timestamp}, a missing side null) into outputs. */
 export function processor(options, process) {
   if (typeof options === 'function') [options, process] = [{}, options];
   if (typeof process !== 'function') throw new TypeError('processor(options, process): process must be a function (record, ctx) => ...');

@@ -104,6 +104,19 @@ export function emit(app, { store, key, start, end, value, timestamp }) {
   });
 }
 
+/** `join`: a stream-stream join result turned into {outputs} or {error};
+ * the handler gets {join, key, left, right, timestamp} (bytes or null, a
+ * missing side null) with leftText()/rightText() (null for a missing side). */
+export function join(app, { join, key, left, right, timestamp }) {
+  const definition = definitionOf(app);
+  const { options } = definition;
+  return attempt(definition, null, (ctx) => {
+    if (typeof options.join !== 'function') throw new Error(`join is not implemented, but join '${join}' has a result`);
+    const text = (bytes) => (bytes === null ? null : new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    options.join({ join, key, left, right, timestamp, leftText: () => text(left), rightText: () => text(right) }, ctx);
+  });
+}
+
 /** `on-timer`: the firing's {outputs} or {error}. */
 export function onTimer(app, tick) {
   const definition = definitionOf(app);

@@ -275,4 +275,13 @@ export class Driver {
     this.host();
     return this.collect(runtime.emit(this.app, { store, key: toBytes(key), start, end, value, timestamp }), timestamp, null);
   }
+
+  /** Calls the processor's join for one stream-stream join result of
+   * [joins.<join>] (key and sides as for ctx.emit; null: no record on that
+   * side); {outputs} or {error}. */
+  join(join, { key, left = null, right = null, timestamp }) {
+    this.host();
+    const result = { join, key: toBytes(key), left: toBytes(left), right: toBytes(right), timestamp };
+    return this.collect(runtime.join(this.app, result), timestamp, null);
+  }
 }

@@ -18,9 +18,10 @@ pub use bindings::rill::processor::time::{
 };
 pub use bindings::rill::processor::types::{Header as WitHeader, InputRecord, OutputRecord, RecordResult};
 pub use bindings::rill::processor::fields::{FieldRecord, FieldResult};
+pub use bindings::rill::processor::joins::JoinResult as WitJoinResult;
 use bindings::rill::processor::fields::{self as wit_fields, FieldOutput, InputValue, OutputValue};
 
-use crate::{Header, Output, Processor, Record, Tick, Window, WindowResult};
+use crate::{Header, JoinResult, Output, Processor, Record, Tick, Window, WindowResult};
 use std::cell::RefCell;
 
 std::thread_local! {
@@ -170,25 +171,47 @@ pub fn aggregate<P: Processor>(batch: Vec<Aggregation>) -> Vec<Result<Vec<Vec<u8
 
 /// The `emit` export: `P::emit` per window result.
 pub fn emit<P: Processor>(results: Vec<WitWindowResult>) -> Vec<Result<Vec<OutputRecord>, String>> {
-    let n = results.len();
+    outputs_each::<P, _>(results, |processor, r| {
+        processor.emit(WindowResult {
+            window: Window {
+                store: r.store,
+                key: r.key,
+                start: r.window.start,
+                end: r.window.end,
+            },
+            value: r.value,
+            timestamp: r.timestamp,
+        })
+    })
+}
+
+/// The `join` export: `P::join` per join result.
+pub fn join<P: Processor>(results: Vec<WitJoinResult>) -> Vec<Result<Vec<OutputRecord>, String>> {
+    outputs_each::<P, _>(results, |processor, r| {
+        processor.join(JoinResult {
+            join: r.join,
+            key: r.key,
+            left: r.left,
+            right: r.right,
+            timestamp: r.timestamp,
+        })
+    })
+}
+
+/// Calls `call` on each item in order: one WIT result per item, its outputs
+/// or its error's message (every item an error before init).
+fn outputs_each<P: Processor, T>(
+    items: Vec<T>,
+    mut call: impl FnMut(&mut P, T) -> Result<Vec<Output>, crate::Error>,
+) -> Vec<Result<Vec<OutputRecord>, String>> {
+    let n = items.len();
     with::<P, _>(
         || vec![Err(NO_INIT.to_string()); n],
         |processor| {
-            results
+            items
                 .into_iter()
-                .map(|r| {
-                    let result = WindowResult {
-                        window: Window {
-                            store: r.store,
-                            key: r.key,
-                            start: r.window.start,
-                            end: r.window.end,
-                        },
-                        value: r.value,
-                        timestamp: r.timestamp,
-                    };
-                    processor
-                        .emit(result)
+                .map(|item| {
+                    call(processor, item)
                         .map(|outputs| outputs.into_iter().map(to_wit).collect())
                         .map_err(|e| e.to_string())
                 })

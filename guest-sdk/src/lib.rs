@@ -43,12 +43,14 @@ pub mod fields;
 pub use fields::{Field, RawJson};
 
 pub mod intercept;
+pub mod joins;
 pub mod log;
 pub mod state;
 pub mod testing;
 pub mod time;
 pub mod timers;
 pub mod windows;
+pub use joins::JoinResult;
 pub use timers::{Clock, Tick};
 pub use windows::{Window, WindowResult};
 
@@ -127,6 +129,20 @@ pub trait Processor: Sized + 'static {
             tick.name
         )))
     }
+
+    /// Turns one result of a stream-stream join (a manifest's
+    /// `[joins.<name>]`) into output records: a matched pair, or an
+    /// unmatched record of an outer side once its window closed. The host
+    /// buffers, matches and times both sides; this is only the joiner
+    /// (Kafka Streams' `ValueJoiner`). [`Output::joined`] keeps the
+    /// result's key and timestamp. `Err` dead-letters the input record
+    /// behind the result.
+    fn join(&mut self, result: JoinResult) -> Result<Vec<Output>, Error> {
+        Err(Error::new(format!(
+            "join is not implemented, but join '{}' has a result",
+            result.join
+        )))
+    }
 }
 
 /// A `Config` for processors that take no configuration: it accepts any
@@ -147,7 +163,7 @@ pub(crate) fn build<P: Processor>(config_json: &str) -> Result<P, Error> {
 ///
 /// Write it once, at the top level of the plugin crate. On `wasm32` it
 /// generates the component's exports (`init`, `process`, and `aggregate`,
-/// `emit`, `on-timer` calling the trait's methods of the same names); natively it
+/// `emit`, `on-timer`, `join` calling the trait's methods of the same names); natively it
 /// expands to nothing, so the crate still builds and tests with `cargo test`.
 #[macro_export]
 macro_rules! export {
@@ -187,6 +203,13 @@ macro_rules! export {
                 ) -> ::std::result::Result<::std::vec::Vec<$crate::__private::OutputRecord>, ::std::string::String>
                 {
                     $crate::__private::on_timer::<$processor>(tick)
+                }
+                fn join(
+                    results: ::std::vec::Vec<$crate::__private::WitJoinResult>,
+                ) -> ::std::vec::Vec<
+                    ::std::result::Result<::std::vec::Vec<$crate::__private::OutputRecord>, ::std::string::String>,
+                > {
+                    $crate::__private::join::<$processor>(results)
                 }
             }
     $crate::__private::export_world!(RillComponent with_types_in $crate::__private::bindings);

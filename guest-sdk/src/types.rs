@@ -120,6 +120,17 @@ impl Output {
         }
     }
 
+    /// A stream-stream join's output: `result`'s key and timestamp with
+    /// `value`, no headers (the inputs' are not carried over). For
+    /// [`crate::Processor::join`]:
+    /// `Output::joined(&result, "joined", value)`.
+    pub fn joined(result: &crate::JoinResult, output: impl Into<String>, value: Vec<u8>) -> Self {
+        Output {
+            timestamp: Some(result.timestamp),
+            ..Output::new(output, result.key.clone(), Some(value))
+        }
+    }
+
     /// The same record sent to `topic`, chosen for this record: the output
     /// must be declared with a `topic-pattern` the topic fully matches (else
     /// the input record is dead-lettered). Kafka Streams'

@@ -4,8 +4,8 @@
 //! They sit at the bottom of the crate (nothing of rill below them) so that
 //! `kafka/`, `state/` and `task/` share one record shape without depending
 //! on `plugin/`, which wraps the WebAssembly ABI. They are laid out as the
-//! WIT world's `types` interface (`wit/processor.wit`, identical in 0.1.0
-//! and 0.2.0) and derive the component model's traits, so `plugin/`'s
+//! WIT world's `types` interface (`wit/processor.wit`, identical from 0.1.0
+//! to 0.4.0) and derive the component model's traits, so `plugin/`'s
 //! bindings use these very types (`bindgen!`'s `with`) and a batch is lowered
 //! into a plugin's memory without converting it first. The derives are
 //! type-checked against the component's WIT when an instance is created: a

@@ -186,7 +186,7 @@ fn bad_component_files_are_refused_at_load_naming_the_file() {
     let (ok, stderr) = validate(&manifest);
     assert!(!ok);
     assert!(
-        stderr.contains("fixture-misbehave.wasm: does not implement the rill:processor@0.3.0 world (nor 0.2.0 or 0.1.0)"),
+        stderr.contains("fixture-misbehave.wasm: does not implement the rill:processor@0.4.0 world (nor 0.3.0, 0.2.0 or 0.1.0)"),
         "{stderr}"
     );
 
@@ -456,6 +456,6 @@ fn fields_on_a_component_of_an_older_world_are_refused_naming_the_manifest() {
             stderr.contains("which has no fields, but") && stderr.contains(&format!("{}", manifest.display())),
             "{plugin}: {stderr}"
         );
-        assert!(stderr.contains("rebuild it against wit/processor.wit (0.3.0)"), "{stderr}");
+        assert!(stderr.contains("rebuild it against wit/processor.wit (0.4.0)"), "{stderr}");
     }
 }

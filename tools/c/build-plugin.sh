@@ -31,6 +31,15 @@ rm -rf "$work"
 mkdir -p "$work/bindings"
 "$tool" bindings "$wit" "$work/bindings"
 sdk="$root/guest-sdk/c"
+# The world's version: the SDK exports `join` from 0.4.0 on (the bindings
+# define no macro that tells, so this does).
+version="$(sed -n 's/^package rill:processor@\([0-9.]*\);.*/\1/p' "$wit"/*.wit | head -n 1)"
+[ -n "$version" ] || { echo "build-plugin: no 'package rill:processor@X;' in $wit" >&2; exit 1; }
+world_flags=()
+case "$version" in
+  0.1.0 | 0.2.0 | 0.3.0) ;;
+  *) world_flags+=(-DRILL_HAS_JOINS) ;;
+esac
 sources=()
 for source in "$dir"/*.c; do
   case "$source" in *_test.c) ;; *) sources+=("$source") ;; esac
@@ -39,6 +48,6 @@ done
 sources+=("$sdk"/rill*.c "$sdk/abi.c" "$work/bindings/processor.c")
 "$clang" --target=wasm32-wasi -mexec-model=reactor -O2 -std=c11 \
   -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-  -I "$sdk" -I "$work/bindings" -I "$dir" "${sources[@]}" -o "$work/core.wasm"
+  "${world_flags[@]}" -I "$sdk" -I "$work/bindings" -I "$dir" "${sources[@]}" -o "$work/core.wasm"
 "$tool" new "$wit" "$work/core.wasm" "$out"
 rm -rf "$work"

@@ -19,7 +19,8 @@ if grep -q "from 'rill-sdk'" "$dir/app.js"; then
   # The SDK's ABI imports the host's interfaces from 'rill-world', written
   # here for the world's version: an interface an older world lacks (timers
   # before 0.2.0, fields before 0.3.0) is undefined, and the exports it
-  # lacks are left out of the entry, as componentize-js wants them exactly.
+  # lacks (join before 0.4.0) are left out of the entry, as componentize-js
+  # wants them exactly.
   version="$(sed -n 's/^package rill:processor@\([0-9.]*\);.*/\1/p' "$wit"/*.wit | head -n 1)"
   [ -n "$version" ] || { echo "build-plugin: no 'package rill:processor@X;' in $wit" >&2; exit 1; }
   world="$out.world.js"
@@ -39,6 +40,10 @@ if grep -q "from 'rill-sdk'" "$dir/app.js"; then
       echo "export { names } from 'rill:processor/fields@$version';"
       exports="$exports, processFields"
     fi
+    case "$version" in
+      0.1.0 | 0.2.0 | 0.3.0) ;;
+      *) exports="$exports, join" ;;
+    esac
   } >"$world"
   printf '%s\n' \
     "import app from '$dir/app.js';" \

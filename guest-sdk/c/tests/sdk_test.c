@@ -256,6 +256,25 @@ RILL_TEST(forward_to_names_the_output_and_the_topic_chosen) {
     rill_driver_free(d);
 }
 
+static int join_order_payment(const rill_join_result *result, rill_ctx *ctx) {
+    char value[64];
+    snprintf(value, sizeof value, "%.*s|%.*s", (int)result->left.len, (const char *)result->left.data,
+             result->right.data ? (int)result->right.len : 4,
+             result->right.data ? (const char *)result->right.data : "null");
+    return rill_emit_joined(ctx, "joined", result, rill_str(value));
+}
+
+RILL_TEST(join_turns_a_join_result_into_outputs_with_its_key_and_time) {
+    rill_driver *d = rill_driver_new(&(rill_processor){.process = forward_only, .join = join_order_payment}, "{}");
+    rill_join_result result = {rill_str("order-payment"), rill_str("o-1"), rill_str("Bike"), RILL_NULL, 550000};
+    rill_result r = rill_driver_join(d, &result);
+    RILL_CHECK(r.ok && r.len == 1 && strcmp(r.outputs[0].output, "joined") == 0);
+    RILL_CHECK(rill_bytes_eq(r.outputs[0].key, "o-1") && rill_bytes_eq(r.outputs[0].value, "Bike|null"));
+    RILL_CHECK(r.outputs[0].timestamp == 550000);
+    rill_result_free(&r);
+    rill_driver_free(d);
+}
+
 RILL_TEST(callbacks_left_out_fail_with_rill_sdks_messages) {
     rill_driver *d = rill_driver_new(&(rill_processor){.process = forward_only}, "{}");
     rill_driver_with_timer(d, "flush", RILL_STREAM_TIME, 10, true);
@@ -269,6 +288,10 @@ RILL_TEST(callbacks_left_out_fail_with_rill_sdks_messages) {
     rill_window_result result = {w, rill_str("1"), 9};
     r = rill_driver_emit(d, &result);
     RILL_CHECK(!r.ok && strcmp(r.error, "emit is not implemented, but window store 'win' has a result") == 0);
+    rill_result_free(&r);
+    rill_join_result joined = {rill_str("j"), rill_str("k"), rill_str("l"), RILL_NULL, 1};
+    r = rill_driver_join(d, &joined);
+    RILL_CHECK(!r.ok && strcmp(r.error, "join is not implemented, but join 'j' has a result") == 0);
     rill_result_free(&r);
     rill_driver_free(d);
 }

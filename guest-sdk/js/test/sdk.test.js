@@ -169,11 +169,25 @@ test('windows: aggregate from undefined, merge sessions, emit the result', () =>
   assert.deepEqual(driver.outputs('out').map((o) => [o.text(), o.timestamp]), [['k@0: 7', 9]]);
 });
 
+test('join: a join result turned into outputs, a missing side null', () => {
+  const app = processor(
+    {
+      join: (result, ctx) =>
+        ctx.emit('joined', { key: result.key, value: `${result.leftText()}|${result.rightText() ?? 'null'}`, timestamp: result.timestamp }),
+    },
+    () => {},
+  );
+  const driver = new Driver(app);
+  driver.join('order-payment', { key: 'o-1', left: 'Bike', timestamp: 550000 });
+  assert.deepEqual(driver.outputs('joined').map((o) => [o.keyText(), o.text(), o.timestamp]), [['o-1', 'Bike|null', 550000]]);
+});
+
 test('unused exports answer with the Rust SDK\'s errors', () => {
   const driver = new Driver(processor(() => {}));
   assert.throws(() => driver.aggregate('w', { key: 'k', start: 0, end: 1 }), (e) => e === "aggregate is not implemented, but records reached window store 'w'");
   assert.deepEqual(driver.emit('w', { key: 'k', start: 0, end: 1, value: null, timestamp: 0 }), { error: "emit is not implemented, but window store 'w' has a result" });
   assert.deepEqual(driver.fire('t', 0), { error: "on_timer is not implemented, but timer 't' fired" });
+  assert.deepEqual(driver.join('j', { key: 'k', left: 'l', timestamp: 0 }), { error: "join is not implemented, but join 'j' has a result" });
 });
 
 test('codecs round-trip and reject what they cannot hold', () => {

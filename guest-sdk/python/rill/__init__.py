@@ -20,7 +20,8 @@ processor in pytest without a component or a broker.
 
 from . import codecs, log
 from ._processor import Context, Definition, processor
-from ._types import TOPIC_SEPARATOR, Clock, Error, Fields, Header, Output, Record, StateError, Tick, Window, WindowResult
+from ._types import (TOPIC_SEPARATOR, Clock, Error, Fields, Header, JoinResult, Output, Record, StateError, Tick, Window,
+                     WindowResult)
 from .raw import RawJson, with_member
 from .state import Store, Table
 
@@ -28,7 +29,7 @@ from .state import Store, Table
 Timer = Tick
 
 __all__ = [
-    "Clock", "Context", "Definition", "Error", "Fields", "Header", "Output", "RawJson", "Record", "StateError",
+    "Clock", "Context", "Definition", "Error", "Fields", "Header", "JoinResult", "Output", "RawJson", "Record", "StateError",
     "Store", "Table", "Tick", "Timer", "TOPIC_SEPARATOR", "Window", "WindowResult", "codecs", "log", "processor",
     "with_member",
 ]

@@ -1,8 +1,9 @@
 """The component ABI: the only module that imports componentize-py's
 generated `wit_world` bindings. `world(definition)` builds the `WitWorld`
-class componentize-py exports, for rill:processor@0.3.0, 0.2.0 or 0.1.0 (an
-older world lacks `process-fields` (0.3.0) or the time interfaces (0.2.0):
-the methods for them are simply never called, and their imports are None).
+class componentize-py exports, for rill:processor@0.4.0, 0.3.0, 0.2.0 or
+0.1.0 (an older world lacks `join` (0.4.0), `process-fields` (0.3.0) or the
+time interfaces (0.2.0): the methods for them are simply never called, and
+their imports are None).
 Plugin code never sees this module; `@processor` installs its class in the
 plugin's module when it runs inside a component build."""
 
@@ -25,7 +26,8 @@ except ImportError:
     wit_fields = None
 
 from . import _host
-from ._types import INPUT, MISSING, OMITTED, Clock, Error, Fields, Header, Output, Record, StateError, Tick, message_of
+from ._types import (INPUT, MISSING, OMITTED, Clock, Error, Fields, Header, JoinResult, Output, Record, StateError,
+                     Tick, message_of)
 from .raw import RawJson
 
 _LEVELS = {name: getattr(wit_log.Level, name.upper()) for name in ("trace", "debug", "info", "warn", "error")}
@@ -206,6 +208,16 @@ def world(definition):
                 try:
                     out.append(Ok(_outputs(definition.run_emit(r.store, r.key, r.window.start, r.window.end,
                                                                r.value, r.timestamp))))
+                except Exception as error:
+                    out.append(Err(message_of(error)))
+            return out
+
+        def join(self, results):
+            out = []
+            for r in results:
+                try:
+                    result = JoinResult(r.join, r.key, r.left, r.right, r.timestamp)
+                    out.append(Ok(_outputs(definition.run_join(result))))
                 except Exception as error:
                     out.append(Err(message_of(error)))
             return out

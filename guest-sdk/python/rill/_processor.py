@@ -1,7 +1,7 @@
 """The `@processor` decorator and the `Context` a handler gets.
 
 A processor is a plain function `(record, ctx)` (with optional handlers
-registered on it: `init`, `on_timer`, `aggregate`, `merge`, `emit`) or a
+registered on it: `init`, `on_timer`, `aggregate`, `merge`, `emit`, `join`) or a
 class with those methods, as the Rust `Processor` trait has them. Handlers
 that are not given fail with the Rust SDK's messages, so the component
 always has every export. `Definition.run_*` are the one implementation of
@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Any, Callable, Dict, List, Optional
 
 from . import _host, log as _log
-from ._types import INPUT, TOPIC_SEPARATOR, Clock, Error, Header, Output, Record, Tick, Window, WindowResult, message_of
+from ._types import (INPUT, TOPIC_SEPARATOR, Clock, Error, Header, JoinResult, Output, Record, Tick, Window,
+                     WindowResult, message_of)
 from .codecs import Json, codec, to_bytes
 from .state import Store, Table
 
@@ -150,6 +151,7 @@ class Definition:
         self._aggregate: Optional[Callable] = None
         self._merge: Optional[Callable] = None
         self._emit: Optional[Callable] = None
+        self._join: Optional[Callable] = None
 
     # Registration (function form).
     def init(self, function: Callable) -> Callable:
@@ -187,6 +189,13 @@ class Definition:
         """Registers `function(result, ctx)` turning a WindowResult into
         outputs with `ctx.emit`."""
         self._emit = function
+        return function
+
+    def join(self, function: Callable) -> Callable:
+        """Registers `function(result, ctx)` turning a stream-stream
+        JoinResult into outputs with `ctx.emit` (key and timestamp are not
+        filled in: pass `key=result.key, timestamp=result.timestamp`)."""
+        self._join = function
         return function
 
     def __call__(self, *args, **kwargs):
@@ -269,6 +278,15 @@ class Definition:
         returned = _call(function, WindowResult(Window(store, key, start, end), decoded, timestamp), ctx)
         return ctx.outputs + _returned(returned)
 
+    def run_join(self, result: JoinResult) -> List[Output]:
+        """Turns one stream-stream join result into outputs."""
+        function = self._handler("join", self._join)
+        if function is None:
+            raise Error(f"join is not implemented, but join '{result.join}' has a result")
+        ctx = Context(self)
+        returned = _call(function, result, ctx)
+        return ctx.outputs + _returned(returned)
+
     def run_timer(self, tick: Tick) -> List[Output]:
         """Runs the handler of `tick`'s timer."""
         if self.is_class:
@@ -307,7 +325,7 @@ def _declared(names: Any) -> Dict[str, Any]:
 def processor(target: Any = None, *, stores: Any = None, tables: Any = None, windows: Any = None,
               keys: Optional[Dict[str, Any]] = None):
     """Makes a function `(record, ctx)` or a class (with `process(record,
-    ctx)` and optionally `on_timer`, `aggregate`, `merge`, `emit`; built with
+    ctx)` and optionally `on_timer`, `aggregate`, `merge`, `emit`, `join`; built with
     the config dict when its `__init__` takes one) the processor of this
     plugin.
 

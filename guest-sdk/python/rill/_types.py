@@ -284,6 +284,30 @@ class Window:
 
 
 @dataclass
+class JoinResult:
+    """One result of a stream-stream join (`[joins.<name>]`) to turn into
+    outputs: a matched pair, or an unmatched record of an outer side once
+    its window closed. `left` / `right` are the values as bytes (None: no
+    record on that side); `key` is None only for a keyless record;
+    `timestamp` is the later of the two records' times, or the unmatched
+    one's."""
+
+    join: str
+    key: Optional[bytes]
+    left: Optional[bytes]
+    right: Optional[bytes]
+    timestamp: int
+
+    def left_text(self, errors: str = "strict") -> Optional[str]:
+        """The left value as UTF-8 text (None: no left record)."""
+        return None if self.left is None else _text(self.left, "left value", errors)
+
+    def right_text(self, errors: str = "strict") -> Optional[str]:
+        """The right value as UTF-8 text (None: no right record)."""
+        return None if self.right is None else _text(self.right, "right value", errors)
+
+
+@dataclass
 class WindowResult:
     """A window's aggregate to turn into outputs. `value` is decoded with the
     store's codec; None for a session merged into a later one."""

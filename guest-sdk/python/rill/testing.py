@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import _fields, _host
 from ._processor import Definition
 from ._types import message_of
-from ._types import INPUT, OMITTED, TOPIC_SEPARATOR, Clock, Error, Header, Output, Record, StateError, Tick
+from ._types import INPUT, OMITTED, TOPIC_SEPARATOR, Clock, Error, Header, JoinResult, Output, Record, StateError, Tick
 from .codecs import to_bytes
 from .intercept import Acknowledgement, CommittedOffset, ConsumedRecord, SendRecord, build, checked
 
@@ -306,6 +306,16 @@ class Driver:
         with self._installed():
             outputs = self.definition.run_emit(store, to_bytes(key), start, end,
                                                None if value is None else value_codec.encode(value), timestamp)
+            self._check(outputs)
+        self.emitted.extend(outputs)
+        return outputs
+
+    def join(self, join: str, key: Any, left: Any, right: Any, timestamp: int) -> List[Output]:
+        """Calls the `join` handler on one stream-stream join result (key
+        and values as `ctx.emit` takes them; None: no record on that side)."""
+        result = JoinResult(join, to_bytes(key), to_bytes(left), to_bytes(right), timestamp)
+        with self._installed():
+            outputs = self.definition.run_join(result)
             self._check(outputs)
         self.emitted.extend(outputs)
         return outputs

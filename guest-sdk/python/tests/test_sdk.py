@@ -167,6 +167,21 @@ def test_windows_fold_with_the_store_codec():
     assert [o.text() for o in d.emit_window("counts", "k", 0, 10, 4, 9)] == ["4"]
 
 
+def test_join_turns_a_join_result_into_outputs():
+    @processor
+    def order_payment(record, ctx):
+        pass
+
+    @order_payment.join
+    def joined(result, ctx):
+        ctx.emit("joined", key=result.key, value=f"{result.left_text()}|{result.right_text() or 'null'}",
+                 timestamp=result.timestamp)
+
+    d = Driver(order_payment)
+    [out] = d.join("order-payment", "o-1", "Bike", None, 550000)
+    assert (out.output, out.key_text(), out.text(), out.timestamp) == ("joined", "o-1", "Bike|null", 550000)
+
+
 def test_missing_handlers_say_what_is_missing():
     @processor
     def plain(record, ctx):
@@ -177,6 +192,8 @@ def test_missing_handlers_say_what_is_missing():
     assert d.dead_letters[0].message == "on_timer is not implemented, but timer 't' fired"
     with pytest.raises(Error, match="aggregate is not implemented"):
         d.aggregate("w", "k", 0, 1, [])
+    with pytest.raises(Error, match="join is not implemented, but join 'j' has a result"):
+        d.join("j", "k", "l", "r", 1)
 
 
 def test_tables_are_read_by_topic():

@@ -20,7 +20,7 @@ pub mod sandbox;
 
 pub use crate::record::{Header, InputRecord, OutputRecord, RecordResult};
 pub use crate::state::store::SharedTaskStore;
-pub use bindings::{Aggregation, Clock, Tick, Window, WindowResult};
+pub use bindings::{Aggregation, Clock, JoinResult, Tick, Window, WindowResult};
 pub use fields_call::FieldView;
 pub use host_api::{HostFault, HostState, TimerRequest};
 pub use sandbox::{TrapKind, Trapped};
@@ -55,8 +55,8 @@ pub enum PluginError {
         detail: String,
     },
     /// Cranelift refused the component, or it imports or exports something
-    /// other than a `rill:processor` world (0.3.0, 0.2.0 or 0.1.0).
-    #[error("{}: does not implement the rill:processor@0.3.0 world (nor 0.2.0 or 0.1.0): {detail:#}", file.display())]
+    /// other than a `rill:processor` world (0.4.0, 0.3.0, 0.2.0 or 0.1.0).
+    #[error("{}: does not implement the rill:processor@0.4.0 world (nor 0.3.0, 0.2.0 or 0.1.0): {detail:#}", file.display())]
     WrongWorld {
         /// Component path.
         file: PathBuf,
@@ -82,6 +82,22 @@ pub enum PluginError {
         /// The trap, with a Wasm backtrace when available.
         detail: anyhow::Error,
     },
+}
+
+/// A call to an export the component's world does not have (`join` on a
+/// component built against 0.3.0, `emit` on one built against 0.1.0): what
+/// [`RecordProcessor`]'s calls return, inside their `anyhow::Error`, so a
+/// caller can tell it from a trap by type. Manifest checks at load refuse
+/// such a plugin first, naming the world to rebuild against.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{export}` needs a component built against {needs} or later; this one was built against {built}")]
+pub struct MissingExport {
+    /// The export called (its WIT name).
+    pub export: &'static str,
+    /// The first world that has it.
+    pub needs: WorldVersion,
+    /// The world the component was built against.
+    pub built: WorldVersion,
 }
 
 /// Which build of a plugin is running: the manifest's version plus the
@@ -144,6 +160,15 @@ pub trait RecordProcessor: Send {
         anyhow::bail!("this processor has no timers")
     }
 
+    /// Turns stream-stream join results into output records: one result
+    /// per join result, in order; an `Err` inside dead-letters the input
+    /// record behind that result. Processors without `[joins]` never get
+    /// called.
+    fn join(&mut self, results: &[JoinResult]) -> Result<Vec<Result<Vec<OutputRecord>, String>>, anyhow::Error> {
+        let _ = results;
+        anyhow::bail!("this processor does not join streams")
+    }
+
     /// Timers the instance scheduled or cancelled since the last call (at
     /// `init`, or during a call), in order.
     fn take_timer_requests(&mut self) -> Vec<TimerRequest> {
@@ -156,8 +181,9 @@ pub trait RecordProcessor: Send {
     }
 }
 
-/// Which `rill:processor` world a component was built against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which `rill:processor` world a component was built against, in release
+/// order (a later world has every export of an earlier one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum WorldVersion {
     /// `init` and `process`.
     V0_1,
@@ -165,6 +191,8 @@ pub enum WorldVersion {
     V0_2,
     /// Adds fields (`process-fields`).
     V0_3,
+    /// Adds stream-stream joins (`join`).
+    V0_4,
 }
 
 impl fmt::Display for WorldVersion {
@@ -173,6 +201,7 @@ impl fmt::Display for WorldVersion {
             WorldVersion::V0_1 => "rill:processor@0.1.0",
             WorldVersion::V0_2 => "rill:processor@0.2.0",
             WorldVersion::V0_3 => "rill:processor@0.3.0",
+            WorldVersion::V0_4 => "rill:processor@0.4.0",
         })
     }
 }
@@ -180,7 +209,8 @@ impl fmt::Display for WorldVersion {
 /// A component linked against one of the worlds, ready to instantiate.
 #[derive(Clone)]
 enum Pre {
-    V0_3(bindings::ProcessorPre<HostState>),
+    V0_4(bindings::ProcessorPre<HostState>),
+    V0_3(bindings::v0_3::ProcessorPre<HostState>),
     V0_2(bindings::v0_2::ProcessorPre<HostState>),
     V0_1(bindings::v0_1::ProcessorPre<HostState>),
 }
@@ -189,7 +219,9 @@ enum Pre {
 enum Exports {
     /// The bindings, and `process-fields` called with the host's own
     /// borrowed record shapes (`fields_call`) rather than bindgen's owned ones.
-    V0_3(bindings::Processor, wasmtime::component::Func),
+    V0_4(bindings::Processor, wasmtime::component::Func),
+    /// As `V0_4`, without `join`.
+    V0_3(bindings::v0_3::Processor, wasmtime::component::Func),
     V0_2(bindings::v0_2::Processor),
     V0_1(bindings::v0_1::Processor),
 }
@@ -264,42 +296,55 @@ impl Plugin {
         grants::link(&mut linker).map_err(|e| wrong_world(e.into()))?;
         bindings::Processor::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| wrong_world(e.into()))?;
-        bindings::v0_2::rill::processor::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| wrong_world(e.into()))?;
-        bindings::v0_2::rill::processor::state::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| wrong_world(e.into()))?;
-        bindings::v0_2::rill::processor::timers::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| wrong_world(e.into()))?;
-        bindings::v0_1::rill::processor::log::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| wrong_world(e.into()))?;
-        bindings::v0_1::rill::processor::state::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| wrong_world(e.into()))?;
+        // The older worlds' imports (`older_worlds`), under their own
+        // package versions.
+        macro_rules! link_older {
+            ($($world:ident::$interface:ident),+) => {$(
+                bindings::$world::rill::processor::$interface::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+                    &mut linker,
+                    |s| s,
+                )
+                .map_err(|e| wrong_world(e.into()))?;
+            )+};
+        }
+        link_older!(
+            v0_3::log,
+            v0_3::state,
+            v0_3::timers,
+            v0_3::fields,
+            v0_2::log,
+            v0_2::state,
+            v0_2::timers,
+            v0_1::log,
+            v0_1::state
+        );
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| wrong_world(e.into()))?;
         // The current world first; a component that does not export it may
-        // be a 0.2.0 one (without fields) or a 0.1.0 one (without windows or
-        // timers either), which keep working.
+        // be a 0.3.0 one (without joins), a 0.2.0 one (without fields either)
+        // or a 0.1.0 one (without windows or timers either), which keep
+        // working.
         let (pre, world) = match bindings::ProcessorPre::new(instance_pre.clone()) {
-            Ok(pre) => (Pre::V0_3(pre), WorldVersion::V0_3),
-            Err(current) => match bindings::v0_2::ProcessorPre::new(instance_pre.clone()) {
-                Ok(pre) => (Pre::V0_2(pre), WorldVersion::V0_2),
-                Err(_) => match bindings::v0_1::ProcessorPre::new(instance_pre) {
-                    Ok(pre) => (Pre::V0_1(pre), WorldVersion::V0_1),
-                    Err(_) => return Err(wrong_world(current.into())),
+            Ok(pre) => (Pre::V0_4(pre), WorldVersion::V0_4),
+            Err(current) => match bindings::v0_3::ProcessorPre::new(instance_pre.clone()) {
+                Ok(pre) => (Pre::V0_3(pre), WorldVersion::V0_3),
+                Err(_) => match bindings::v0_2::ProcessorPre::new(instance_pre.clone()) {
+                    Ok(pre) => (Pre::V0_2(pre), WorldVersion::V0_2),
+                    Err(_) => match bindings::v0_1::ProcessorPre::new(instance_pre) {
+                        Ok(pre) => (Pre::V0_1(pre), WorldVersion::V0_1),
+                        Err(_) => return Err(wrong_world(current.into())),
+                    },
                 },
             },
         };
-        if world != WorldVersion::V0_3 && !manifest.fields.is_empty() {
+        if world < WorldVersion::V0_3 && !manifest.fields.is_empty() {
             return Err(wrong_world(anyhow::anyhow!(
-                "it was built against {world}, which has no fields, but {} declares [fields]; rebuild it against wit/processor.wit (0.3.0)",
+                "it was built against {world}, which has no fields, but {} declares [fields]; rebuild it against wit/processor.wit (0.4.0)",
                 manifest.path.display()
             )));
         }
         if world == WorldVersion::V0_1 && manifest.uses_time() {
             return Err(wrong_world(anyhow::anyhow!(
-                "it was built against rill:processor@0.1.0, which has no windows or timers, but {} declares [windows] or [[timers]]; rebuild it against wit/processor.wit (0.2.0)",
+                "it was built against rill:processor@0.1.0, which has no windows or timers, but {} declares [windows] or [[timers]]; rebuild it against wit/processor.wit (0.4.0)",
                 manifest.path.display()
             )));
         }
@@ -339,12 +384,17 @@ impl Plugin {
         let config = self.manifest.config.to_string();
         let bindings = sandbox::call_within(limits.time_per_batch, async {
             match &self.pre {
-                Pre::V0_3(pre) => {
+                Pre::V0_4(pre) => {
                     let instance = pre.instance_pre().instantiate_async(&mut store).await?;
                     let bindings = bindings::Processor::new(&mut store, &instance)?;
-                    let process_fields = instance
-                        .get_func(&mut store, "process-fields")
-                        .ok_or_else(|| wasmtime::Error::msg("the component does not export process-fields"))?;
+                    let process_fields = process_fields_func(&mut store, &instance)?;
+                    let init = bindings.call_init(&mut store, &config).await?;
+                    Ok((Exports::V0_4(bindings, process_fields), init))
+                }
+                Pre::V0_3(pre) => {
+                    let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+                    let bindings = bindings::v0_3::Processor::new(&mut store, &instance)?;
+                    let process_fields = process_fields_func(&mut store, &instance)?;
                     let init = bindings.call_init(&mut store, &config).await?;
                     Ok((Exports::V0_3(bindings, process_fields), init))
                 }
@@ -375,6 +425,17 @@ impl Plugin {
     }
 }
 
+/// The instance's `process-fields` export (0.3.0 on), called with the
+/// host's own borrowed record shapes (`fields_call`).
+fn process_fields_func(
+    store: &mut Store<HostState>,
+    instance: &wasmtime::component::Instance,
+) -> wasmtime::Result<wasmtime::component::Func> {
+    instance
+        .get_func(store, "process-fields")
+        .ok_or_else(|| wasmtime::Error::msg("the component does not export process-fields"))
+}
+
 impl ProcessorFactory for Plugin {
     fn version(&self) -> String {
         self.version.to_string()
@@ -390,6 +451,18 @@ pub struct PluginInstance {
     store: Store<HostState>,
     bindings: Exports,
     limits: crate::manifest::Limits,
+}
+
+impl Exports {
+    /// The world these exports belong to.
+    fn world(&self) -> WorldVersion {
+        match self {
+            Exports::V0_4(..) => WorldVersion::V0_4,
+            Exports::V0_3(..) => WorldVersion::V0_3,
+            Exports::V0_2(_) => WorldVersion::V0_2,
+            Exports::V0_1(_) => WorldVersion::V0_1,
+        }
+    }
 }
 
 impl PluginInstance {
@@ -416,17 +489,20 @@ impl PluginInstance {
         })
     }
 
-    fn v0_2(&self, export: &str) -> Result<(), anyhow::Error> {
-        match self.bindings {
-            Exports::V0_3(..) | Exports::V0_2(_) => Ok(()),
-            Exports::V0_1(_) => anyhow::bail!("`{export}` needs a component built against rill:processor@0.2.0"),
+    /// [`MissingExport`] unless the instance's world is `needs` or later.
+    fn needs(&self, needs: WorldVersion, export: &'static str) -> Result<(), MissingExport> {
+        let built = self.bindings.world();
+        if built < needs {
+            return Err(MissingExport { export, needs, built });
         }
+        Ok(())
     }
 }
 
 impl RecordProcessor for PluginInstance {
     fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<RecordResult>, anyhow::Error> {
         let results = self.call(async |bindings, store| match bindings {
+            Exports::V0_4(b, _) => b.call_process(store, batch).await,
             Exports::V0_3(b, _) => b.call_process(store, batch).await,
             Exports::V0_2(b) => b.call_process(store, batch).await,
             Exports::V0_1(b) => b.call_process(store, batch).await,
@@ -446,16 +522,15 @@ impl RecordProcessor for PluginInstance {
         parsed: &[Arc<crate::fields::Parsed>],
         view: &FieldView,
     ) -> Result<Vec<RecordResult>, anyhow::Error> {
+        self.needs(WorldVersion::V0_3, "process-fields")?;
         let records = fields_call::lower(batch, parsed, view);
         let results = self.call(async |bindings, store| match bindings {
-            Exports::V0_3(_, func) => {
+            Exports::V0_4(_, func) | Exports::V0_3(_, func) => {
                 let typed =
                     func.typed::<(&[fields_call::FieldRecord<'_>],), (Vec<fields_call::FieldResult>,)>(&*store)?;
                 Ok(typed.call_async(store, (&records,)).await?.0)
             }
-            _ => Err(wasmtime::Error::msg(
-                "`process-fields` needs a component built against rill:processor@0.3.0",
-            )),
+            Exports::V0_2(_) | Exports::V0_1(_) => unreachable!("checked above"),
         })?;
         anyhow::ensure!(
             results.len() == batch.len(),
@@ -467,8 +542,9 @@ impl RecordProcessor for PluginInstance {
     }
 
     fn aggregate(&mut self, batch: &[Aggregation]) -> Result<Vec<Result<Vec<Vec<u8>>, String>>, anyhow::Error> {
-        self.v0_2("aggregate")?;
+        self.needs(WorldVersion::V0_2, "aggregate")?;
         let results = self.call(async |bindings, store| match bindings {
+            Exports::V0_4(b, _) => b.call_aggregate(store, batch).await,
             Exports::V0_3(b, _) => b.call_aggregate(store, batch).await,
             Exports::V0_2(b) => b.call_aggregate(store, batch).await,
             Exports::V0_1(_) => unreachable!("checked above"),
@@ -495,8 +571,9 @@ impl RecordProcessor for PluginInstance {
     }
 
     fn emit(&mut self, results: &[WindowResult]) -> Result<Vec<Result<Vec<OutputRecord>, String>>, anyhow::Error> {
-        self.v0_2("emit")?;
+        self.needs(WorldVersion::V0_2, "emit")?;
         let outputs = self.call(async |bindings, store| match bindings {
+            Exports::V0_4(b, _) => b.call_emit(store, results).await,
             Exports::V0_3(b, _) => b.call_emit(store, results).await,
             Exports::V0_2(b) => b.call_emit(store, results).await,
             Exports::V0_1(_) => unreachable!("checked above"),
@@ -511,12 +588,28 @@ impl RecordProcessor for PluginInstance {
     }
 
     fn on_timer(&mut self, tick: &Tick) -> Result<Result<Vec<OutputRecord>, String>, anyhow::Error> {
-        self.v0_2("on-timer")?;
+        self.needs(WorldVersion::V0_2, "on-timer")?;
         self.call(async |bindings, store| match bindings {
+            Exports::V0_4(b, _) => b.call_on_timer(store, tick).await,
             Exports::V0_3(b, _) => b.call_on_timer(store, tick).await,
             Exports::V0_2(b) => b.call_on_timer(store, tick).await,
             Exports::V0_1(_) => unreachable!("checked above"),
         })
+    }
+
+    fn join(&mut self, results: &[JoinResult]) -> Result<Vec<Result<Vec<OutputRecord>, String>>, anyhow::Error> {
+        self.needs(WorldVersion::V0_4, "join")?;
+        let outputs = self.call(async |bindings, store| match bindings {
+            Exports::V0_4(b, _) => b.call_join(store, results).await,
+            Exports::V0_3(..) | Exports::V0_2(_) | Exports::V0_1(_) => unreachable!("checked above"),
+        })?;
+        anyhow::ensure!(
+            outputs.len() == results.len(),
+            "join returned {} results for {} join results; the world requires one each",
+            outputs.len(),
+            results.len()
+        );
+        Ok(outputs)
     }
 
     fn take_timer_requests(&mut self) -> Vec<TimerRequest> {

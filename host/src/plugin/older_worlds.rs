@@ -1,11 +1,11 @@
-//! The imports of the older worlds (`rill:processor@0.1.0` and `@0.2.0`),
-//! answered by the current world's host functions in [`super::host_api`]:
-//! their `log`, `state` and `timers` interfaces are the current ones under
-//! an older package version, so each call converts its enum or error type
-//! and delegates.
+//! The imports of the older worlds (`rill:processor@0.1.0`, `@0.2.0` and
+//! `@0.3.0`), answered by the current world's host functions in
+//! [`super::host_api`]: their `log`, `state`, `timers` and `fields`
+//! interfaces are the current ones under an older package version, so each
+//! call converts its enum or error type and delegates.
 
 use super::HostState;
-use super::bindings::rill::processor::{log, state, timers};
+use super::bindings::rill::processor::{fields, log, state, timers};
 use super::bindings::time::Clock;
 
 /// Implements an older world's `log` and `state` hosts by delegating to
@@ -92,14 +92,30 @@ macro_rules! delegate_log_and_state {
 
 delegate_log_and_state!(v0_1);
 delegate_log_and_state!(v0_2);
+delegate_log_and_state!(v0_3);
 
-/// 0.2.0 timers use the same `time.clock` type (`bindings::time`).
-impl super::bindings::v0_2::rill::processor::timers::Host for HostState {
-    fn schedule(&mut self, name: String, clock: Clock, interval_ms: u64, aligned: bool) -> Result<(), String> {
-        timers::Host::schedule(self, name, clock, interval_ms, aligned)
-    }
+/// Implements an older world's `timers` host by delegating to the current
+/// world's: they share the `time.clock` type (`bindings::time`).
+macro_rules! delegate_timers {
+    ($world:ident) => {
+        impl super::bindings::$world::rill::processor::timers::Host for HostState {
+            fn schedule(&mut self, name: String, clock: Clock, interval_ms: u64, aligned: bool) -> Result<(), String> {
+                timers::Host::schedule(self, name, clock, interval_ms, aligned)
+            }
 
-    fn cancel(&mut self, name: String) {
-        timers::Host::cancel(self, name)
+            fn cancel(&mut self, name: String) {
+                timers::Host::cancel(self, name)
+            }
+        }
+    };
+}
+
+delegate_timers!(v0_2);
+delegate_timers!(v0_3);
+
+/// 0.3.0 `fields` names the same declared fields.
+impl super::bindings::v0_3::rill::processor::fields::Host for HostState {
+    fn names(&mut self) -> Vec<String> {
+        fields::Host::names(self)
     }
 }

@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 16] = [
+const PLUGINS: [&str; 17] = [
     "order-window-count",
     "order-sliding-count",
+    "order-payment-join",
     "cpu-peak",
     "metric-branch",
     "metric-route",

@@ -34,6 +34,7 @@ use crate::time::{Bounds, Emit, Schedule, WindowKind};
 use crate::{Clock, Error, Output, Processor, Record, Tick, Window, WindowResult};
 use std::collections::BTreeMap;
 
+mod join;
 mod sliding;
 
 /// A windowed store as the manifest declares it.
@@ -69,6 +70,8 @@ pub struct TestDriver<P: Processor> {
     fields: Vec<(String, crate::fields::FieldPath, bool)>,
     /// `input-value = "bytes"`.
     input_value: bool,
+    /// `[joins.<name>]` as declared on the driver.
+    joins: Vec<join::JoinState>,
 }
 
 impl<P: Processor> TestDriver<P> {
@@ -87,6 +90,7 @@ impl<P: Processor> TestDriver<P> {
             late: 0,
             fields: Vec::new(),
             input_value: false,
+            joins: Vec::new(),
         };
         driver.take_timer_calls();
         Ok(driver)
@@ -200,6 +204,9 @@ impl<P: Processor> TestDriver<P> {
     /// Processes one record: its outputs, then the window results and
     /// stream-time timer firings it causes, in that order.
     pub fn process(&mut self, record: Record) -> Result<Vec<Output>, Error> {
+        if let Some((j, side)) = self.join_of(&record) {
+            return self.join_record(j, side, record);
+        }
         self.next_offset = record.offset + 1;
         let timestamp = record.timestamp;
         let mut outputs = self.processor.process(self.with_fields(record.clone()))?;
@@ -269,6 +276,7 @@ impl<P: Processor> TestDriver<P> {
             store.stream_time = Some(store.stream_time.map_or(time, |t| t.max(time)));
         }
         let mut out = self.close_windows()?;
+        out.extend(self.advance_joins(time)?);
         out.extend(self.fire(Clock::StreamTime)?);
         Ok(out)
     }

@@ -72,6 +72,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "order-count" => env!("RILL_PLUGIN_ORDER_COUNT"),
         "order-window-count" => env!("RILL_PLUGIN_ORDER_WINDOW_COUNT"),
         "order-sliding-count" => env!("RILL_PLUGIN_ORDER_SLIDING_COUNT"),
+        "order-payment-join" => env!("RILL_PLUGIN_ORDER_PAYMENT_JOIN"),
         "cpu-peak" => env!("RILL_PLUGIN_CPU_PEAK"),
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
@@ -387,6 +388,18 @@ pub struct Received {
     pub value: Option<Vec<u8>>,
     /// Headers by name (last wins).
     pub headers: HashMap<String, String>,
+}
+
+/// Every record of `topic` in offset order, as a consumer of the run's
+/// guarantee sees it: committed transactions only under exactly-once.
+pub fn read_as(bootstrap: &str, topic: &str, exactly_once: bool) -> Vec<Received> {
+    let mut records = if exactly_once {
+        read_isolated(bootstrap, topic, true)
+    } else {
+        read_all(bootstrap, topic)
+    };
+    records.sort_by_key(|r| r.offset);
+    records
 }
 
 /// Reads every record of `topic` (all partitions, up to the high watermark

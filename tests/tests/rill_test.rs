@@ -111,7 +111,8 @@ fn install_with_specs(dir: &Path, plugin: &str, manifests: &[&str]) -> std::path
 /// The repository's specs of the time, state, table and global-table
 /// samples pass on the real components: advance steps (stream time and
 /// the wall clock), store contents, rebalance, tables and global tables,
-/// topics chosen per record (expected by topic), and sliding windows.
+/// topics chosen per record (expected by topic), sliding windows and a
+/// stream-stream join.
 #[test]
 fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,6 +123,7 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         install_with_specs(dir.path(), "cpu-alert", &["plugin.toml"]),
         install_with_specs(dir.path(), "metric-route", &["plugin.toml"]),
         install_with_specs(dir.path(), "order-sliding-count", &["plugin.toml", "update.toml"]),
+        install_with_specs(dir.path(), "order-payment-join", &["plugin.toml"]),
     ];
     let output = rill().arg("test").args(&folders).env("RILL_LOG", "warn").output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
@@ -138,6 +140,8 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         "a topic outside the pattern, or no topic name at all, is dead-lettered with why",
         "an out-of-order order updates every later window it falls in, makes its own left window from the window before, and copies its right window",
         "every window an order makes or changes is emitted at once",
+        "orders joined with payments within 5 minutes; unpaid orders as <order>|null once closed",
+        "no null result before the window closes, even one millisecond before",
     ] {
         assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
     }

@@ -8,7 +8,7 @@
 //! while end >= stream time - grace; an order is late once
 //! t + 1 + 10m <= stream time - grace.
 
-use rill_tests::{DevBroker, Received, install_manifest, produce_at, read_all, read_isolated, run_until_idle_with};
+use rill_tests::{DevBroker, Received, install_manifest, produce_at, run_until_idle_with};
 
 const MIN: i64 = 60_000;
 /// Any time far from the epoch (the windows of an order before 10 minutes
@@ -73,15 +73,7 @@ fn run(app: &str, manifest_file: &str, two_runs: bool, exactly_once: bool) -> (V
         let state = dir.path().join(format!("state-{n}"));
         log += &run_until_idle_with(&broker.bootstrap, &[&manifest], app, &state, &extra);
     }
-    let read = |topic: &str| {
-        let mut records = if exactly_once {
-            read_isolated(&broker.bootstrap, topic, true)
-        } else {
-            read_all(&broker.bootstrap, topic)
-        };
-        records.sort_by_key(|r| r.offset);
-        records
-    };
+    let read = |topic: &str| rill_tests::read_as(&broker.bootstrap, topic, exactly_once);
     let counts = read("order_sliding_count")
         .into_iter()
         .map(|r| {

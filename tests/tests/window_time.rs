@@ -12,7 +12,7 @@
 //! The processor is `plugins/fixture-window-gate`: value `malformed` is
 //! rejected, `skip` is filtered out, a keyless record reaches the window.
 
-use rill_tests::{DevBroker, Received, install_plugin, produce_timed, read_all, read_isolated, run_until_idle_with};
+use rill_tests::{DevBroker, Received, install_plugin, produce_timed, run_until_idle_with};
 use std::collections::BTreeMap;
 
 const MIN: i64 = 60_000;
@@ -81,15 +81,7 @@ fn run(app: &str, window: &str, emit: &str, exactly_once: bool) -> (Vec<Count>, 
         let state = dir.path().join(format!("state-{n}"));
         log += &run_until_idle_with(&broker.bootstrap, &[&manifest], app, &state, &extra);
     }
-    let read = |topic: &str| {
-        let mut records = if exactly_once {
-            read_isolated(&broker.bootstrap, topic, true)
-        } else {
-            read_all(&broker.bootstrap, topic)
-        };
-        records.sort_by_key(|r| r.offset);
-        records
-    };
+    let read = |topic: &str| rill_tests::read_as(&broker.bootstrap, topic, exactly_once);
     let counts = read("order_gate_count")
         .into_iter()
         .filter_map(|r| {

@@ -342,6 +342,12 @@ impl Plugin {
                 manifest.path.display()
             )));
         }
+        if world < WorldVersion::V0_4 && !manifest.joins.is_empty() {
+            return Err(wrong_world(anyhow::anyhow!(
+                "it was built against {world}, which has no `join` export, but {} declares [joins]; rebuild it against wit/processor.wit (0.4.0)",
+                manifest.path.display()
+            )));
+        }
         if world == WorldVersion::V0_1 && manifest.uses_time() {
             return Err(wrong_world(anyhow::anyhow!(
                 "it was built against rill:processor@0.1.0, which has no windows or timers, but {} declares [windows] or [[timers]]; rebuild it against wit/processor.wit (0.4.0)",

@@ -175,6 +175,9 @@ fn compatible(old: &Manifest, new: &Manifest) -> Result<(), &'static str> {
     if old.windows != new.windows {
         return Err("windows");
     }
+    if old.joins != new.joins {
+        return Err("joins");
+    }
     if old.timers != new.timers {
         return Err("timers");
     }

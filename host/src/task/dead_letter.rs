@@ -69,9 +69,13 @@ pub mod kind {
     /// The plugin's `on-timer` returned an error (the dead letter stands
     /// for the firing: topic `timer:<name>`, the firing's time).
     pub const TIMER_ERROR: &str = "timer-error";
+    /// The plugin's `join` returned an error for a join result (the dead
+    /// letter is the record behind it: the one processed, or for an
+    /// unmatched record closed by stream time, that record).
+    pub const JOIN_ERROR: &str = "join-error";
 
     /// Every kind (the metrics register a series for each at zero).
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         RECORD_ERROR,
         UNDECLARED_OUTPUT,
         TRAP,
@@ -82,6 +86,7 @@ pub mod kind {
         AGGREGATE_ERROR,
         EMIT_ERROR,
         TIMER_ERROR,
+        JOIN_ERROR,
     ];
 }
 

@@ -29,6 +29,7 @@ pub use super::error::TaskError;
 
 mod fields;
 mod intercepted;
+mod joining;
 mod route;
 mod stage;
 mod traps;
@@ -79,22 +80,35 @@ pub struct StreamTask {
     outbox: std::cell::RefCell<Vec<crate::intercept::Sending>>,
 }
 
-/// A stage's clocks: its own stream time and each windowed store's (in
-/// the order of its `[windows]`), `i64::MIN` for one that saw no record.
+/// A stage's clocks: its own stream time, each windowed store's (in the
+/// order of its `[windows]`) and each join's (of its `[joins]`),
+/// `i64::MIN` for one that saw no record.
 #[derive(Debug, Clone)]
 struct Clocks {
     stream_time: i64,
     windows: Vec<i64>,
+    joins: Vec<i64>,
 }
 
 /// A source topic of the task: the shared name its records are tagged with
 /// (for dead-letter headers and commit positions), the stage it enters,
-/// whether it is a table, and the topic name the stage sees.
+/// what its records are to that stage, and the topic name the stage sees.
 struct Source {
     name: Arc<str>,
     stage: usize,
-    table: bool,
+    feeds: Feeds,
     alias: Option<Arc<str>>,
+}
+
+/// What a source's records are to the stage they enter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feeds {
+    /// Records for `process`, in runs.
+    Stream,
+    /// Table updates, applied to the stage's table store in place.
+    Table,
+    /// One side of a `[joins.<name>]`: the join's records, in runs.
+    Join,
 }
 
 /// Records one stage feeds to the stages downstream, by stage: the
@@ -153,7 +167,18 @@ impl StreamTask {
             .map(|s| Source {
                 name: s.topic.as_str().into(),
                 stage: s.stage,
-                table: s.table,
+                feeds: if s.table {
+                    Feeds::Table
+                } else if spec.stages[s.stage]
+                    .processor
+                    .manifest()
+                    .join_of(s.alias.as_deref().unwrap_or(&s.topic))
+                    .is_some()
+                {
+                    Feeds::Join
+                } else {
+                    Feeds::Stream
+                },
                 alias: s.alias.clone(),
             })
             .collect();
@@ -296,7 +321,7 @@ impl StreamTask {
         // is tried first.
         let mut ends: Vec<Option<i64>> = vec![None; self.sources.len()];
         let mut sources: Vec<Arc<str>> = Vec::with_capacity(records.len());
-        let mut entries: Vec<(usize, bool)> = Vec::with_capacity(records.len());
+        let mut entries: Vec<(usize, Feeds)> = Vec::with_capacity(records.len());
         let mut last = 0;
         for record in &mut records {
             if self.sources.get(last).is_none_or(|s| *s.name != *record.topic) {
@@ -310,7 +335,7 @@ impl StreamTask {
                         self.sources.push(Source {
                             name: record.topic.clone(),
                             stage: 0,
-                            table: false,
+                            feeds: Feeds::Stream,
                             alias: None,
                         });
                         ends.push(None);
@@ -319,7 +344,7 @@ impl StreamTask {
             }
             let source = &self.sources[last];
             ends[last] = Some(ends[last].map_or(record.offset + 1, |end| end.max(record.offset + 1)));
-            entries.push((source.stage, source.table));
+            entries.push((source.stage, source.feeds));
             sources.push(source.name.clone());
             if let Some(alias) = &source.alias {
                 record.topic = alias.clone();
@@ -353,13 +378,13 @@ impl StreamTask {
 
         let mut at = 0;
         while at < records.len() {
-            let (stage, table) = entries[at];
-            if table {
+            let (stage, feeds) = entries[at];
+            if feeds == Feeds::Table {
                 self.apply_table(stage, &records[at])?;
                 at += 1;
                 continue;
             }
-            let mut run = entries[at..].iter().take_while(|e| **e == (stage, false)).count();
+            let mut run = entries[at..].iter().take_while(|e| **e == (stage, feeds)).count();
             // A stream-time timer fires right after the record that makes
             // it due (as Kafka Streams punctuates), so a run ends there.
             let due = self.stages.iter().filter_map(|s| s.timers.next_stream_due()).min();
@@ -372,7 +397,11 @@ impl StreamTask {
                     run = n + 1;
                 }
             }
-            self.run_stage(stage, &records, at..at + run, &sources, &batch)?;
+            if feeds == Feeds::Join {
+                self.run_join(stage, &records, at..at + run, &sources, &batch)?;
+            } else {
+                self.run_stage(stage, &records, at..at + run, &sources, &batch)?;
+            }
             if std::mem::take(&mut self.abandoned) || self.paused {
                 // Nothing of this batch counts as processed; its offsets
                 // are never committed.
@@ -419,14 +448,7 @@ impl StreamTask {
         batch: &InFlight,
     ) -> Result<(), TaskError> {
         let spec = self.stages[s].spec.clone();
-        let base = batch.refusals.register(StageRun {
-            letters: self.stages[s].letters.clone(),
-            meters: self.stages[s].meters.clone(),
-            records: records.clone(),
-            start: run.start,
-            len: run.len(),
-            sources: sources.clone(),
-        });
+        let base = self.register_run(s, records, &run, sources, batch);
         let mut pending = Pending::default();
         let (outcome, took) = self.call_process(s, records, run.clone());
         let stage = &self.stages[s];
@@ -500,6 +522,27 @@ impl StreamTask {
             }
         }
         Ok(())
+    }
+
+    /// Registers stage `s`'s run of `records[run]` with the batch's
+    /// refusals (an output the brokers refuse later dead-letters its input);
+    /// returns the refusal number of `records[run.start]`.
+    fn register_run(
+        &self,
+        s: usize,
+        records: &Arc<Vec<InputRecord>>,
+        run: &std::ops::Range<usize>,
+        sources: &Arc<Vec<Arc<str>>>,
+        batch: &InFlight,
+    ) -> u32 {
+        batch.refusals.register(StageRun {
+            letters: self.stages[s].letters.clone(),
+            meters: self.stages[s].meters.clone(),
+            records: records.clone(),
+            start: run.start,
+            len: run.len(),
+            sources: sources.clone(),
+        })
     }
 
     /// Makes stage `s`'s writes of its last call durable: one RocksDB

@@ -261,6 +261,11 @@ impl Suite {
                     "\"{name}\" is a windowed store: its contents are the host's; check its results as outputs"
                 ));
             }
+            if m.joins.iter().any(|j| j.stores.iter().any(|s| s == store)) && processor.is_none_or(|p| p == m.name) {
+                return Err(format!(
+                    "\"{name}\" buffers a stream-stream join: its contents are the host's; check the join's results as outputs"
+                ));
+            }
         }
         match found.as_slice() {
             [one] => Ok(one.clone()),

@@ -109,6 +109,9 @@ pub struct ProcessorNode {
     pub stores: Vec<Store>,
     /// Global tables it looks values up in.
     pub global_tables: Vec<String>,
+    /// Its stream-stream joins (`[joins.<name>]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub joins: Vec<JoinNode>,
     /// Processors its outputs feed in memory.
     pub downstream: Vec<Edge>,
     /// Processors that feed it in memory.
@@ -116,6 +119,27 @@ pub struct ProcessorNode {
     /// Directories its sandbox may use (`[[grants]]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<GrantNode>,
+}
+
+/// A stream-stream join as `rill describe` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JoinNode {
+    /// The join's name.
+    pub name: String,
+    /// `inner`, `left` or `outer`.
+    pub kind: &'static str,
+    /// The left and right topics.
+    pub left: String,
+    /// The right topic.
+    pub right: String,
+    /// How far before a left record a right one joins (ms).
+    pub before_ms: i64,
+    /// How far after (ms).
+    pub after_ms: i64,
+    /// Grace (ms).
+    pub grace_ms: i64,
+    /// The stores buffering each side (also in `stores`).
+    pub stores: [String; 2],
 }
 
 /// A directory a processor's sandbox may use, as its manifest grants it.
@@ -553,6 +577,24 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
             dead_letter: m.dead_letter.topic.clone(),
             stores,
             global_tables: m.global_topics().map(str::to_string).collect(),
+            joins: m
+                .joins
+                .iter()
+                .map(|j| JoinNode {
+                    name: j.name.clone(),
+                    kind: match j.window.kind {
+                        rill_sdk::time::join::JoinKind::Inner => "inner",
+                        rill_sdk::time::join::JoinKind::Left => "left",
+                        rill_sdk::time::join::JoinKind::Outer => "outer",
+                    },
+                    left: j.left.clone(),
+                    right: j.right.clone(),
+                    before_ms: j.window.before,
+                    after_ms: j.window.after,
+                    grace_ms: j.window.grace,
+                    stores: j.stores.clone(),
+                })
+                .collect(),
             downstream: out_edges
                 .iter()
                 .filter(|c| !c.repartition)

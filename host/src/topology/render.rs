@@ -89,6 +89,13 @@ fn text(t: &Topology) -> String {
             for table in &p.global_tables {
                 let _ = writeln!(out, "      global table: {table}");
             }
+            for j in &p.joins {
+                let _ = writeln!(
+                    out,
+                    "      join: {} ({} join of {} with {}, {} ms before to {} ms after, grace {} ms; buffers {} and {})",
+                    j.name, j.kind, j.left, j.right, j.before_ms, j.after_ms, j.grace_ms, j.stores[0], j.stores[1]
+                );
+            }
             for grant in &p.grants {
                 let _ = writeln!(out, "      grant: {}", grant_line(grant));
             }
@@ -375,6 +382,13 @@ mod tests {
         let t = plan("orders", &["plugins/order-count/plugin.toml"]);
         golden("count.txt", &render(&t, Format::Text));
         golden("count.dot", &render(&t, Format::Dot));
+    }
+
+    #[test]
+    fn a_stream_stream_join_shows_its_window_and_buffers() {
+        let t = plan("orders", &["plugins/order-payment-join/plugin.toml"]);
+        golden("stream-join.txt", &render(&t, Format::Text));
+        golden("stream-join.json", &render(&t, Format::Json));
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl StreamTask {
                 self.sources
                     .iter()
                     .find(|s| *s.name == *r.topic)
-                    .map_or((0, false), |s| (s.stage, s.table))
+                    .map_or((0, false), |s| (s.stage, s.feeds == super::Feeds::Table))
             })
             .collect();
         let dropped = chain.consume(records, &enters);

@@ -20,6 +20,8 @@ pub(super) struct Stage {
     pub(super) generation: u64,
     /// Windowed stores the stage's outputs may go to (`[windows.<name>]`).
     pub(super) windows: Vec<crate::manifest::WindowSpec>,
+    /// Stream-stream joins its join topics' records go to (`[joins.<name>]`).
+    pub(super) joins: Vec<crate::manifest::JoinSpec>,
     /// The manifest's timers and those the plugin scheduled.
     pub(super) timers: crate::task::timers::Timers,
     /// The manifest's `idle-advance`.
@@ -58,6 +60,9 @@ impl Stage {
             for w in &manifest.windows {
                 store.hide(&w.name);
             }
+            for store_name in manifest.joins.iter().flat_map(|j| &j.stores) {
+                store.hide(store_name);
+            }
         }
         let mut timers = crate::task::timers::Timers::from_manifest(&manifest.timers);
         timers.apply(processor.take_timer_requests());
@@ -73,6 +78,7 @@ impl Stage {
                 spec.totals.clone(),
             )),
             windows: manifest.windows.clone(),
+            joins: manifest.joins.clone(),
             fields: None,
             timers,
             idle_advance: manifest.idle_advance,
@@ -98,9 +104,11 @@ impl Stage {
         self.stream_time = self.stream_time.max(timestamp);
     }
 
-    /// Where the stage's clocks stand now (window times from the store).
+    /// Where the stage's clocks stand now (window and join times from the
+    /// store).
     pub(super) fn clocks(&self) -> Result<Clocks, crate::state::store::AccessError> {
         let mut windows = Vec::with_capacity(self.windows.len());
+        let mut joins = Vec::with_capacity(self.joins.len());
         if let Some(state) = &self.state {
             let store = state.store();
             let mut guard = store.lock();
@@ -108,10 +116,15 @@ impl Stage {
             for w in &self.windows {
                 windows.push(crate::state::window::meta(&mut view, &w.name)?.0);
             }
+            for j in &self.joins {
+                let stored = crate::state::join::StoreBuffers::new(&mut view, j).stream_time()?;
+                joins.push(stored.unwrap_or(i64::MIN));
+            }
         }
         Ok(Clocks {
             stream_time: self.stream_time,
             windows,
+            joins,
         })
     }
 

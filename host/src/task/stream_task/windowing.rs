@@ -31,7 +31,8 @@ pub(super) struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn input(&self, index: usize) -> u32 {
+    /// The refusal number of `records[index]`.
+    pub(super) fn input(&self, index: usize) -> u32 {
         self.base + (index - self.run.start) as u32
     }
 }
@@ -53,7 +54,8 @@ impl StreamTask {
         }
     }
 
-    fn storage(&self, error: crate::state::store::AccessError) -> TaskError {
+    /// A store failure under the host's own access, as the task's fault.
+    pub(super) fn storage(&self, error: crate::state::store::AccessError) -> TaskError {
         let message = match error {
             crate::state::store::AccessError::Storage(m) => m,
             crate::state::store::AccessError::Undeclared(name) => format!("windowed store {name} is not open"),
@@ -338,7 +340,7 @@ impl StreamTask {
 
     /// After a trap in a window or timer call: a host fault stops the task;
     /// otherwise the trap is counted and the instance replaced.
-    fn after_trap(&mut self, s: usize, trap: &anyhow::Error) -> Result<(), TaskError> {
+    pub(super) fn after_trap(&mut self, s: usize, trap: &anyhow::Error) -> Result<(), TaskError> {
         self.trapped(s, trap)?;
         tracing::warn!(task = %self.id, processor = %self.stages[s].spec.name, "plugin trapped ({trap:#}); restarting the instance");
         self.restart(s)
@@ -426,7 +428,7 @@ impl StreamTask {
     }
 
     /// Runs the stages downstream over what a timer or window fed them.
-    fn run_forwards(&mut self, forwards: Forwards, batch: &InFlight) -> Result<(), TaskError> {
+    pub(super) fn run_forwards(&mut self, forwards: Forwards, batch: &InFlight) -> Result<(), TaskError> {
         for (stage, (fed, fed_sources)) in forwards {
             if fed.is_empty() {
                 continue;
@@ -512,7 +514,8 @@ impl StreamTask {
                     break;
                 }
                 let times = vec![to; task.stages[s].windows.len()];
-                task.move_clocks(s, to, times, "advance", batch)?;
+                let joins = vec![to; task.stages[s].joins.len()];
+                task.move_clocks(s, to, (times, joins), "advance", batch)?;
             }
             Ok(())
         })
@@ -558,19 +561,21 @@ impl StreamTask {
         };
         let later = |t: i64| if t == i64::MIN { t } else { t.saturating_add(elapsed) };
         let times: Vec<i64> = base.windows.iter().map(|&t| later(t)).collect();
-        self.move_clocks(s, later(base.stream_time), times, "idle-advance", batch)
+        let joins: Vec<i64> = base.joins.iter().map(|&t| later(t)).collect();
+        self.move_clocks(s, later(base.stream_time), (times, joins), "idle-advance", batch)
     }
 
     /// Moves stage `s`'s stream time to `stream_time` (firing its
-    /// stream-time timers) and each windowed store's time to `times[w]`
-    /// (closing windows, emitting final results); no clock goes back, and
-    /// `i64::MIN` leaves a clock where it is. `why` names the move in the
-    /// dead letters of refused results (their source "topic").
+    /// stream-time timers), each windowed store's time to `times[w]`
+    /// (closing windows, emitting final results) and each join's to
+    /// `joins[j]` (emitting the null results of what closes); no clock goes
+    /// back, and `i64::MIN` leaves a clock where it is. `why` names the
+    /// move in the dead letters of refused results (their source "topic").
     fn move_clocks(
         &mut self,
         s: usize,
         stream_time: i64,
-        times: Vec<i64>,
+        (times, joins): (Vec<i64>, Vec<i64>),
         why: &str,
         batch: &InFlight,
     ) -> Result<(), TaskError> {
@@ -578,14 +583,16 @@ impl StreamTask {
             self.stages[s].stream_time = stream_time;
             self.fire_stage_timers(s, Clock::StreamTime, i64::MIN, batch)?;
         }
-        if self.stages[s].windows.is_empty() || self.paused || times.iter().all(|&t| t == i64::MIN) {
+        let windows = !self.stages[s].windows.is_empty() && times.iter().any(|&t| t != i64::MIN);
+        let joined = !self.stages[s].joins.is_empty() && joins.iter().any(|&t| t != i64::MIN);
+        if self.paused || !(windows || joined) {
             return Ok(());
         }
         let record = InputRecord {
             topic: why.into(),
             partition: self.id.partition,
             offset: -1,
-            timestamp: times.iter().copied().max().unwrap_or(i64::MIN),
+            timestamp: times.iter().chain(&joins).copied().max().unwrap_or(i64::MIN),
             key: None,
             value: None,
             headers: Vec::new(),
@@ -598,7 +605,12 @@ impl StreamTask {
             base,
         };
         let mut forwards = Forwards::new();
-        self.window_stage(s, &run, Vec::new(), Some(&times), batch, &mut forwards)?;
+        if windows {
+            self.window_stage(s, &run, Vec::new(), Some(&times), batch, &mut forwards)?;
+        }
+        if joined && !self.paused {
+            self.join_stage(s, &run, 0..0, Some(&joins), batch, &mut forwards)?;
+        }
         self.run_forwards(forwards, batch)
     }
 }

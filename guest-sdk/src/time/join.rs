@@ -152,8 +152,10 @@ pub trait Buffers {
     fn insert(&mut self, side: Side, record: Buffered, closes_at: i64) -> Result<(), Self::Error>;
 
     /// Removes and returns every record of `side` that closes before
-    /// `time`, in any order.
-    fn close(&mut self, side: Side, time: i64) -> Result<Vec<Buffered>, Self::Error>;
+    /// `time`, in any order. None closes before `since` (the stream time
+    /// they were last closed at; `None`: never): an implementation may
+    /// start looking there.
+    fn close(&mut self, side: Side, since: Option<i64>, time: i64) -> Result<Vec<Buffered>, Self::Error>;
 }
 
 /// A record of one side, as the join sees it.
@@ -330,13 +332,14 @@ impl Join {
     /// by timestamp, right before left, key, then offset. What a record
     /// does first, and what `idle-advance` does between records.
     pub fn advance<B: Buffers>(&mut self, buffers: &mut B, time: i64) -> Result<Vec<Joined>, B::Error> {
-        if self.stream_time.is_some_and(|now| now >= time) {
+        let since = self.stream_time;
+        if since.is_some_and(|now| now >= time) {
             return Ok(Vec::new());
         }
         self.stream_time = Some(time);
         let mut closed = Vec::new();
         for side in [Side::Right, Side::Left] {
-            for record in buffers.close(side, time)? {
+            for record in buffers.close(side, since, time)? {
                 if !record.matched && self.window.kind.reports_unmatched(side) {
                     closed.push((side, record));
                 }
@@ -443,7 +446,7 @@ impl Buffers for MemoryBuffers {
         Ok(())
     }
 
-    fn close(&mut self, side: Side, time: i64) -> Result<Vec<Buffered>, Self::Error> {
+    fn close(&mut self, side: Side, _since: Option<i64>, time: i64) -> Result<Vec<Buffered>, Self::Error> {
         let buffer = &mut self.sides[side as usize];
         let due: Vec<_> = buffer
             .iter()

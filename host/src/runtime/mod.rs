@@ -240,6 +240,10 @@ fn declare_stores(
             for window in &manifest.windows {
                 queries.declare(&window.name, &spec.name, count, true);
             }
+            // A join's buffers are keyed like windowed stores (key, time).
+            for store in manifest.joins.iter().flat_map(|j| &j.stores) {
+                queries.declare(store, &spec.name, count, true);
+            }
         }
     }
     crate::observe::store_queries::install(queries.clone());

@@ -172,11 +172,18 @@ impl Buffers for StoreBuffers<'_, '_> {
         )
     }
 
-    fn close(&mut self, side: Side, time: i64) -> Result<Vec<Buffered>, AccessError> {
+    fn close(&mut self, side: Side, since: Option<i64>, time: i64) -> Result<Vec<Buffered>, AccessError> {
         let store = &self.stores[side as usize];
+        // Start where the last close stopped: everything earlier is gone,
+        // and a scan from the first index key would step over the
+        // tombstones of every record closed so far.
+        let mut start = vec![INDEX];
+        if let Some(since) = since {
+            start.extend_from_slice(&ord(since));
+        }
         let mut end = vec![INDEX];
         end.extend_from_slice(&ord(time));
-        let due = self.view.range(store, &[INDEX], &end)?;
+        let due = self.view.range(store, &start, &end)?;
         let mut closed = Vec::with_capacity(due.len());
         for (index, _) in due {
             let id = index.get(9..).ok_or_else(|| corrupt(store))?;

@@ -18,7 +18,7 @@
 //! ```
 
 use super::{StateError, store_cf, table_cf};
-use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions, WriteBatch};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -144,7 +144,13 @@ impl Database {
         let handle = self.db.cf_handle(cf).ok_or_else(|| self.missing(cf))?;
         let mode = start.map_or(IteratorMode::Start, |s| IteratorMode::From(s, Direction::Forward));
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(handle, mode) {
+        // An upper bound lets RocksDB stop at `end` instead of stepping
+        // over deleted entries past it.
+        let mut read = ReadOptions::default();
+        if let Some(end) = end {
+            read.set_iterate_upper_bound(end.to_vec());
+        }
+        for item in self.db.iterator_cf_opt(handle, read, mode) {
             let (key, value) = item.map_err(|e| self.error(e))?;
             if end.is_some_and(|end| &*key >= end) || out.len() >= limit {
                 break;
@@ -352,22 +358,28 @@ impl TaskStore {
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, AccessError> {
         self.check_store(store)?;
-        let in_range = |k: &[u8]| start.is_none_or(|s| k >= s) && end.is_none_or(|e| k < e);
-        let pending: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = self
-            .overlay
-            .range((store.to_string(), Vec::new())..)
-            .take_while(|((s, _), _)| s == store)
-            .filter(|((_, k), _)| in_range(k))
-            .map(|((_, k), v)| (k, v))
-            .collect();
-        let cf = store_cf(store);
-        let held: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = self.held.as_ref().map_or_else(Vec::new, |held| {
-            held.range((cf.clone(), Vec::new())..)
-                .take_while(|((c, _), _)| *c == cf)
-                .filter(|((_, k), _)| in_range(k))
+        // Both maps are sorted by (store or family, key): read only the
+        // slice in range, not the store's whole batch or transaction.
+        fn slice<'m>(
+            map: &'m BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>,
+            name: &str,
+            start: Option<&[u8]>,
+            end: Option<&[u8]>,
+        ) -> Vec<(&'m Vec<u8>, &'m Option<Vec<u8>>)> {
+            use std::ops::Bound;
+            let lo = Bound::Included((name.to_string(), start.map_or_else(Vec::new, <[u8]>::to_vec)));
+            let hi = end.map_or(Bound::Unbounded, |e| Bound::Excluded((name.to_string(), e.to_vec())));
+            map.range((lo, hi))
+                .take_while(|((n, _), _)| n == name)
                 .map(|((_, k), v)| (k, v))
                 .collect()
-        });
+        }
+        if start.zip(end).is_some_and(|(s, e)| s >= e) {
+            return Ok(Vec::new());
+        }
+        let pending = slice(&self.overlay, store, start, end);
+        let cf = store_cf(store);
+        let held = self.held.as_ref().map_or_else(Vec::new, |held| slice(held, &cf, start, end));
         // Pending deletes can hide at most that many stored entries.
         let deletes = pending.iter().chain(&held).filter(|(_, v)| v.is_none()).count();
         let stored = self.db.range(&cf, start, end, limit + deletes).map_err(storage)?;

@@ -4,9 +4,8 @@
 //! (`<name>-left`, `<name>-right`) and the plugin only turns each result
 //! into output records (`join` export, rill:processor@0.4.0).
 
-use super::problems::{Problems, Refusal};
+use super::problems::{Problems, Refusal, is_store_name, millis};
 use super::raw::RawJoin;
-use super::validate::millis;
 use super::{Input, InputKind, RoutedSpec, TopicSpec, WindowSpec};
 use rill_sdk::time::join::{JoinKind, JoinWindow, Side};
 use std::collections::BTreeMap;
@@ -131,7 +130,7 @@ fn check_join(
     routed: &BTreeMap<String, RoutedSpec>,
 ) -> Option<JoinSpec> {
     let mut fine = true;
-    if !super::validate::is_store_name(&name) {
+    if !is_store_name(&name) {
         fine = false;
         p.add(
             field,

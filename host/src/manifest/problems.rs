@@ -1,7 +1,7 @@
 //! What every check of a manifest shares: the problems found so far (each
 //! naming the file, the field and the fix) and the byte sizes manifests
-//! write (`64MiB`). A file of its own so the checks of each part
-//! (`validate.rs`, `grants.rs`, `interceptor.rs`) import it one way.
+//! write (`64MiB`), durations and store names. A file of its own so the checks of each part
+//! (`validate.rs`, `grants.rs`, `interceptor.rs`, `joins.rs`) import it one way.
 
 use super::ManifestError;
 use std::path::Path;
@@ -47,4 +47,25 @@ pub(super) fn parse_bytes(text: &str) -> Option<usize> {
         _ => return None,
     };
     number.checked_mul(scale)
+}
+
+/// A duration in milliseconds.
+pub(super) fn millis(text: &str) -> Result<i64, Refusal> {
+    humantime::parse_duration(text)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_err(|e| {
+            (
+                format!("\"{text}\" is not a duration ({e})"),
+                "write a duration such as \"10m\", \"30s\" or \"250ms\"".into(),
+            )
+        })
+}
+
+/// Store, window and join names become part of changelog topic names:
+/// lowercase letters, digits and '-'.
+pub(super) fn is_store_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }

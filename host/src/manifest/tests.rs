@@ -292,7 +292,7 @@ fn a_window_counted_by_the_host_says_so_and_the_proposed_fix_passes() {
 fn the_values_other_fixes_propose_pass() {
     // "write a duration such as ..." (durations, timers), "at least 1ms".
     for text in ["10m", "30s", "250ms", "1ms"] {
-        assert!(validate::millis(text).is_ok_and(|ms| ms > 0), "{text}");
+        assert!(problems::millis(text).is_ok_and(|ms| ms > 0), "{text}");
         let timer = format!("[[timers]]\nname = \"t\"\nclock = \"wall-clock\"\ninterval = \"{text}\"");
         assert!(passes(&manifest_text("x", &timer)), "{text}");
     }

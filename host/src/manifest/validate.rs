@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::problems::{Problems, Refusal, parse_bytes};
+use super::problems::{Problems, Refusal, is_store_name, millis, parse_bytes};
 
 /// Turns a raw manifest into a [`Manifest`], or names every problem.
 pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, ManifestErrors> {
@@ -493,12 +493,6 @@ fn check_stores(p: &mut Problems, raw: Vec<String>) -> Vec<String> {
     stores
 }
 
-pub(super) fn is_store_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
 
 /// One `[windows.<name>]`: its name, times and output; `None` if refused.
 fn check_window(
@@ -858,17 +852,6 @@ pub(super) fn check_time_per_batch(text: &str) -> Result<Duration, Refusal> {
     Ok(time)
 }
 
-/// A duration in milliseconds.
-pub(super) fn millis(text: &str) -> Result<i64, Refusal> {
-    humantime::parse_duration(text)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .map_err(|e| {
-            (
-                format!("\"{text}\" is not a duration ({e})"),
-                "write a duration such as \"10m\", \"30s\" or \"250ms\"".into(),
-            )
-        })
-}
 
 /// A duration that is not zero.
 fn positive(ms: i64) -> Result<i64, Refusal> {

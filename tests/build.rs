@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [&str; 17] = [
+const PLUGINS: [&str; 18] = [
     "order-window-count",
     "order-sliding-count",
     "order-payment-join",
+    "order-customer-join",
     "cpu-peak",
     "metric-branch",
     "metric-route",

@@ -73,6 +73,7 @@ pub fn component(plugin: &str) -> PathBuf {
         "order-window-count" => env!("RILL_PLUGIN_ORDER_WINDOW_COUNT"),
         "order-sliding-count" => env!("RILL_PLUGIN_ORDER_SLIDING_COUNT"),
         "order-payment-join" => env!("RILL_PLUGIN_ORDER_PAYMENT_JOIN"),
+        "order-customer-join" => env!("RILL_PLUGIN_ORDER_CUSTOMER_JOIN"),
         "cpu-peak" => env!("RILL_PLUGIN_CPU_PEAK"),
         "fixture-misbehave" => env!("RILL_PLUGIN_FIXTURE_MISBEHAVE"),
         "fixture-wrong-world" => env!("RILL_PLUGIN_FIXTURE_WRONG_WORLD"),
@@ -538,8 +539,22 @@ pub fn run_until_idle_with(
         std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
         log
     });
-    let status = wait_exit(&mut child, Duration::from_secs(120));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for rill") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let log = reader.join().unwrap();
+    let Some(status) = status else {
+        panic!("rill did not go idle and exit within 120 s:\n{log}");
+    };
     assert!(status.success(), "rill run failed:\n{log}");
     log
 }

@@ -124,6 +124,7 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         install_with_specs(dir.path(), "metric-route", &["plugin.toml"]),
         install_with_specs(dir.path(), "order-sliding-count", &["plugin.toml", "update.toml"]),
         install_with_specs(dir.path(), "order-payment-join", &["plugin.toml"]),
+        install_with_specs(dir.path(), "order-customer-join", &["plugin.toml"]),
     ];
     let output = rill().arg("test").args(&folders).env("RILL_LOG", "warn").output().unwrap();
     let out = String::from_utf8_lossy(&output.stdout);
@@ -142,6 +143,11 @@ fn the_samples_specs_for_time_stores_rebalance_and_tables_pass() {
         "every window an order makes or changes is emitted at once",
         "orders joined with payments within 5 minutes; unpaid orders as <order>|null once closed",
         "no null result before the window closes, even one millisecond before",
+        "orders joined to customers across partitions, through updates and deletes on both sides",
+        "a changed order pointing at a missing customer retracts its result",
+        "answers for an order that changed since are dropped: only the last value's result comes out",
+        "subscriptions and tables survive a restart (restored from changelog and topics)",
+        "an order whose value is not JSON is dead-lettered and joins nothing",
     ] {
         assert!(out.contains(&format!(": {name}\n")), "{name} ran: {out}");
     }

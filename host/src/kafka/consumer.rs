@@ -170,6 +170,10 @@ impl Watermarks for ConsumerMarks<'_> {
             .ok()
             .map(|(low, _)| low)
     }
+
+    fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        crate::kafka::consumer_position(self.0.client(), topic, partition)
+    }
 }
 
 struct Committer<'a>(&'a BaseConsumer<GroupContext>);
@@ -385,6 +389,10 @@ impl Watermarks for KafkaSource {
 
     fn low(&self, topic: &str, partition: i32) -> Option<i64> {
         ConsumerMarks(&self.consumer).low(topic, partition)
+    }
+
+    fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        ConsumerMarks(&self.consumer).position(topic, partition)
     }
 }
 

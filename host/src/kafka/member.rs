@@ -168,6 +168,14 @@ pub trait Watermarks {
     /// The partition's first offset, asked of the broker: only for a
     /// partition with no committed offset and no record polled yet.
     fn low(&self, topic: &str, partition: i32) -> Option<i64>;
+    /// The consumer's own next offset (no network), which steps over
+    /// transaction markers: a topic written in transactions ends with a
+    /// commit marker no record is delivered for, so one past the last
+    /// delivered record stays one short of the high watermark (KAFKA-6607).
+    /// `None` where the consumer cannot say.
+    fn position(&self, _topic: &str, _partition: i32) -> Option<i64> {
+        None
+    }
 }
 
 /// Whom the member tells about rebalances, inside its `poll` (Kafka's

@@ -224,6 +224,27 @@ pub fn cached_high_watermark<C: rdkafka::ClientContext>(
     (error == rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }
 
+/// The consumer's position in one partition (librdkafka's application
+/// position: one past the last record delivered, or past a transaction
+/// marker after it), without the network; `None` when it has none.
+pub fn consumer_position<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    let mut list = rdkafka::TopicPartitionList::new();
+    list.add_partition(topic, partition);
+    // SAFETY: the client handle is live for the call; the list is a valid
+    // librdkafka list owned by `list` for its duration.
+    let error = unsafe { rdkafka_sys::rd_kafka_position(client.native_ptr(), list.ptr()) };
+    if error != rdkafka_sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+        return None;
+    }
+    list.find_partition(topic, partition)
+        .and_then(|e| e.offset().to_raw())
+        .filter(|o| *o >= 0)
+}
+
 /// Produces `(key, value)` records to `topic` with rill's producer settings
 /// and waits for every acknowledgement: for loading data (the demo, tests,
 /// benchmarks). Waits, never drops, when the local queue is full.

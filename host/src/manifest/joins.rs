@@ -4,7 +4,7 @@
 //! (`<name>-left`, `<name>-right`) and the plugin only turns each result
 //! into output records (`join` export, rill:processor@0.4.0).
 
-use super::problems::{Problems, Refusal, is_store_name, millis};
+use super::problems::{Problems, Refusal, fixed_output, is_store_name, millis};
 use super::raw::RawJoin;
 use super::{Input, InputKind, RoutedSpec, TopicSpec, WindowSpec};
 use rill_sdk::time::join::{JoinKind, JoinWindow, Side};
@@ -172,24 +172,9 @@ fn check_join(
         }
     };
     let window = join_times(p, field, &raw);
-    if routed.contains_key(&raw.output) {
+    if let Err(refusal) = fixed_output(&raw.output, outputs, routed) {
         fine = false;
-        p.add(
-            &format!("{field}.output"),
-            (
-                format!("\"{}\" chooses its topic per record", raw.output),
-                "name an [outputs] entry with a fixed topic".into(),
-            ),
-        );
-    } else if !outputs.contains_key(&raw.output) {
-        fine = false;
-        p.add(
-            &format!("{field}.output"),
-            (
-                format!("\"{}\" is not a declared output", raw.output),
-                "name the [outputs] entry join results go to".into(),
-            ),
-        );
+        p.add(&format!("{field}.output"), refusal);
     }
     let (before, after, grace) = window?;
     let kind = kind?;

@@ -32,9 +32,10 @@
 //! (docs/manifest.md "Grants").
 
 mod error;
+mod fk_joins;
+mod grants;
 mod interceptor;
 mod joins;
-mod grants;
 mod pattern;
 mod problems;
 mod raw;
@@ -42,6 +43,7 @@ mod validate;
 
 pub(crate) use error::render;
 pub use error::{ManifestError, ManifestErrors};
+pub use fk_joins::{ForeignKey, ForeignKeyError, ForeignKeyJoinKind, ForeignKeyJoinSpec, ForeignKeyRole};
 pub use grants::{GrantAccess, GrantSpec, lexical};
 pub use interceptor::{InterceptEvent, InterceptorManifest};
 pub use joins::{JoinKeyless, JoinSpec};
@@ -88,6 +90,10 @@ pub struct Manifest {
     /// records of their two topics go to the join, whose results go to the
     /// plugin's `join` export.
     pub joins: Vec<JoinSpec>,
+    /// Foreign-key table-table joins (`[joins.<name>]` with `foreign-key`),
+    /// in name order: the host keeps their results right through internal
+    /// topics, the plugin's `join` export makes each result's records.
+    pub fk_joins: Vec<ForeignKeyJoinSpec>,
     /// Timers the host schedules for every task (`[[timers]]`).
     pub timers: Vec<TimerSpec>,
     /// Interceptor manifests for this processor (`[[interceptors]]`),
@@ -405,6 +411,20 @@ impl Manifest {
             .map(String::as_str)
             .chain(self.windows.iter().map(|w| w.name.as_str()))
             .chain(self.joins.iter().flat_map(|j| j.stores.iter().map(String::as_str)))
+            .chain(self.fk_joins.iter().map(|j| j.store.as_str()))
+    }
+
+    /// The foreign-key join `topic` belongs to in application
+    /// `application_id`, and what it is to it.
+    pub fn fk_join_of(&self, topic: &str, application_id: &str) -> Option<(&ForeignKeyJoinSpec, ForeignKeyRole)> {
+        self.fk_joins
+            .iter()
+            .find_map(|j| j.role_of(topic, application_id).map(|role| (j, role)))
+    }
+
+    /// Whether the plugin must export `join` (rill:processor@0.4.0).
+    pub fn uses_joins(&self) -> bool {
+        !self.joins.is_empty() || !self.fk_joins.is_empty()
     }
 
     /// The join `topic` feeds, and its side, if any.

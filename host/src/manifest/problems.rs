@@ -69,3 +69,24 @@ pub(super) fn is_store_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
+
+/// Whether `output` is a declared output with a fixed topic.
+pub(super) fn fixed_output(
+    output: &str,
+    outputs: &std::collections::BTreeMap<String, super::TopicSpec>,
+    routed: &std::collections::BTreeMap<String, super::RoutedSpec>,
+) -> Result<(), Refusal> {
+    if routed.contains_key(output) {
+        Err((
+            format!("\"{output}\" chooses its topic per record"),
+            "name an [outputs] entry with a fixed topic".into(),
+        ))
+    } else if !outputs.contains_key(output) {
+        Err((
+            format!("\"{output}\" is not a declared output"),
+            "name the [outputs] entry join results go to".into(),
+        ))
+    } else {
+        Ok(())
+    }
+}

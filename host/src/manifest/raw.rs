@@ -104,6 +104,8 @@ pub(super) struct RawJoin {
     pub output: String,
     #[serde(default)]
     pub keyless: super::JoinKeyless,
+    /// Set: a foreign-key table-table join (`fk_joins.rs`).
+    pub foreign_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

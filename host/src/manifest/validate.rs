@@ -53,7 +53,19 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         .into_iter()
         .filter_map(|(name, raw_window)| check_window(p, name, raw_window, &outputs, &routed, &stores))
         .collect();
-    let joins = super::joins::check_joins(p, raw.joins, &inputs, &outputs, &routed, &stores, &windows);
+    let (keyed, windowed): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        raw.joins.into_iter().partition(|(_, j)| j.foreign_key.is_some());
+    check_driven(p, &inputs, keyed.len());
+    let joins = super::joins::check_joins(p, windowed, &inputs, &outputs, &routed, &stores, &windows);
+    let taken: Vec<&str> = stores
+        .iter()
+        .map(String::as_str)
+        .chain(windows.iter().map(|w| w.name.as_str()))
+        .chain(joins.iter().flat_map(|j| j.stores.iter().map(String::as_str)))
+        .chain(joins.iter().map(|j| j.name.as_str()))
+        .collect();
+    let joined: Vec<&str> = joins.iter().flat_map(|j| [j.left.as_str(), j.right.as_str()]).collect();
+    let fk_joins = super::fk_joins::check_fk_joins(p, keyed, &inputs, &outputs, &routed, &taken, &joined);
     let timers = check_timers(p, raw.timers);
     let base = path.parent().unwrap_or(Path::new("."));
     let interceptors = raw
@@ -100,6 +112,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         stores,
         windows,
         joins,
+        fk_joins,
         timers,
         interceptors,
         idle_advance,
@@ -287,16 +300,21 @@ fn check_inputs(p: &mut Problems, raw: Vec<RawInput>) -> Vec<Input> {
             kind: input.kind,
         });
     }
-    if !inputs.iter().any(|i| i.kind == InputKind::Stream) {
+    inputs
+}
+
+/// Something must drive the processor: a stream input, or a foreign-key
+/// join, whose table updates produce its results.
+fn check_driven(p: &mut Problems, inputs: &[Input], foreign_key_joins: usize) {
+    if foreign_key_joins == 0 && !inputs.is_empty() && !inputs.iter().any(|i| i.kind == InputKind::Stream) {
         p.add(
             "inputs",
             (
                 "every input is a table; nothing would drive the processor".into(),
-                "declare the topic whose records should be processed with kind = \"stream\"".into(),
+                "declare the topic whose records should be processed with kind = \"stream\", or join two tables with a foreign-key join ([joins.<name>] with `foreign-key`)".into(),
             ),
         );
     }
-    inputs
 }
 
 /// `[outputs]`: each a fixed topic or a `topic-pattern`, by name.

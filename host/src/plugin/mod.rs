@@ -342,7 +342,7 @@ impl Plugin {
                 manifest.path.display()
             )));
         }
-        if world < WorldVersion::V0_4 && !manifest.joins.is_empty() {
+        if world < WorldVersion::V0_4 && manifest.uses_joins() {
             return Err(wrong_world(anyhow::anyhow!(
                 "it was built against {world}, which has no `join` export, but {} declares [joins]; rebuild it against wit/processor.wit (0.4.0)",
                 manifest.path.display()

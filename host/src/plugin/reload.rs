@@ -175,7 +175,7 @@ fn compatible(old: &Manifest, new: &Manifest) -> Result<(), &'static str> {
     if old.windows != new.windows {
         return Err("windows");
     }
-    if old.joins != new.joins {
+    if old.joins != new.joins || old.fk_joins != new.fk_joins {
         return Err("joins");
     }
     if old.timers != new.timers {

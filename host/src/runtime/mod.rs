@@ -244,6 +244,11 @@ fn declare_stores(
             for store in manifest.joins.iter().flat_map(|j| &j.stores) {
                 queries.declare(store, &spec.name, count, true);
             }
+            // A foreign-key join's subscriptions are keyed (right key,
+            // left key): host-encoded too.
+            for join in &manifest.fk_joins {
+                queries.declare(&join.store, &spec.name, count, true);
+            }
         }
     }
     crate::observe::store_queries::install(queries.clone());

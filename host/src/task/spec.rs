@@ -51,7 +51,8 @@ impl ProcessorSpec {
     /// A processor from its manifest, a loaded plugin, and (for stateful
     /// processors) where state lives.
     pub fn new(manifest: &Manifest, factory: Arc<dyn ProcessorFactory>, state: Option<Arc<StateConfig>>) -> Self {
-        let application = state.as_ref().map_or("", |s| s.application_id.as_str());
+        let application = state.as_ref().map_or_else(String::new, |s| s.application_id.clone());
+        let application = application.as_str();
         let stateful = manifest.all_stores().next().is_some()
             || manifest
                 .inputs
@@ -77,7 +78,17 @@ impl ProcessorSpec {
                 .collect(),
             topics: Arc::new(EveryTopic),
             dead_letter: manifest.dead_letter.topic.clone(),
-            stream_topics: manifest.stream_topics().map(str::to_string).collect(),
+            // A foreign-key join's internal topics are read like streams.
+            stream_topics: manifest
+                .stream_topics()
+                .map(str::to_string)
+                .chain(
+                    manifest
+                        .fk_joins
+                        .iter()
+                        .flat_map(|j| [j.subscription_topic(application), j.response_topic(application)]),
+                )
+                .collect(),
             totals: Arc::default(),
             current: RwLock::new((Arc::new(manifest.clone()), factory)),
             generation: AtomicU64::new(0),

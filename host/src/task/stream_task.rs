@@ -28,6 +28,7 @@ pub use super::dead_letter::headers;
 pub use super::error::TaskError;
 
 mod fields;
+mod fk_joining;
 mod intercepted;
 mod joining;
 mod route;
@@ -109,6 +110,9 @@ enum Feeds {
     Table,
     /// One side of a `[joins.<name>]`: the join's records, in runs.
     Join,
+    /// A table or internal topic of a foreign-key join: its records, in
+    /// runs.
+    ForeignKey,
 }
 
 /// Records one stage feeds to the stages downstream, by stage: the
@@ -167,7 +171,20 @@ impl StreamTask {
             .map(|s| Source {
                 name: s.topic.as_str().into(),
                 stage: s.stage,
-                feeds: if s.table {
+                feeds: if spec.stages[s.stage]
+                    .processor
+                    .state
+                    .as_ref()
+                    .and_then(|state| {
+                        let manifest = spec.stages[s.stage].processor.manifest();
+                        manifest
+                            .fk_join_of(s.alias.as_deref().unwrap_or(&s.topic), &state.application_id)
+                            .map(|_| ())
+                    })
+                    .is_some()
+                {
+                    Feeds::ForeignKey
+                } else if s.table {
                     Feeds::Table
                 } else if spec.stages[s.stage]
                     .processor
@@ -399,6 +416,8 @@ impl StreamTask {
             }
             if feeds == Feeds::Join {
                 self.run_join(stage, &records, at..at + run, &sources, &batch)?;
+            } else if feeds == Feeds::ForeignKey {
+                self.run_fk(stage, &records, at..at + run, &sources, &batch)?;
             } else {
                 self.run_stage(stage, &records, at..at + run, &sources, &batch)?;
             }

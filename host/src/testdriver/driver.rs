@@ -277,24 +277,38 @@ impl Application {
                 write_global(global, feed)?;
             }
         }
+        let internal = Internal {
+            sink: sink.clone(),
+            seen: std::cell::Cell::new(0),
+            topics: self
+                .topology()
+                .subtopologies
+                .iter()
+                .flat_map(|s| &s.sources)
+                .filter(|s| matches!(s.kind, "subscription" | "response"))
+                .map(|s| s.topic.clone())
+                .collect(),
+            partitions,
+        };
         let mut manager = start(&marks)?;
+        internal.feed(&mut manager, &marks, &fed, &[])?;
         let mut run: Vec<&Feed> = Vec::new();
         for action in &actions[bootstrap..] {
             if let Action::Record(feed) = action {
                 if let Some(global) = global.as_ref().filter(|_| globals.contains(&feed.topic)) {
-                    feed_run(&mut manager, &marks, &fed, &run)?;
+                    internal.feed(&mut manager, &marks, &fed, &run)?;
                     run.clear();
                     write_global(global, feed)?;
                     continue;
                 }
                 if run.last().is_some_and(|last| last.partition != feed.partition) {
-                    feed_run(&mut manager, &marks, &fed, &run)?;
+                    internal.feed(&mut manager, &marks, &fed, &run)?;
                     run.clear();
                 }
                 run.push(feed);
                 continue;
             }
-            feed_run(&mut manager, &marks, &fed, &run)?;
+            internal.feed(&mut manager, &marks, &fed, &run)?;
             run.clear();
             match action {
                 Action::Record(_) => unreachable!("handled above"),
@@ -319,20 +333,23 @@ impl Application {
                 Action::StreamTime(to, partition) => {
                     manager.advance_stream_time(*to, *partition);
                     settle(&mut manager, &marks, "advancing stream time")?;
+                    internal.feed(&mut manager, &marks, &fed, &[])?;
                 }
                 Action::WallClockTo(to) => {
                     clock.set(*to);
                     manager.tick();
                     settle(&mut manager, &marks, "advancing the wall clock")?;
+                    internal.feed(&mut manager, &marks, &fed, &[])?;
                 }
                 Action::WallClockBy(by) => {
                     clock.set(clock.wall_ms().saturating_add(*by));
                     manager.tick();
                     settle(&mut manager, &marks, "advancing the wall clock")?;
+                    internal.feed(&mut manager, &marks, &fed, &[])?;
                 }
             }
         }
-        feed_run(&mut manager, &marks, &fed, &run)?;
+        internal.feed(&mut manager, &marks, &fed, &run)?;
         close(manager, &marks)?;
         Ok(Observed {
             records: sink.records(),
@@ -398,6 +415,65 @@ fn failed(manager: &TaskManager) -> Result<(), DriverError> {
     match manager.failures().first() {
         Some(failure) => Err(DriverError::Task(failure.to_string())),
         None => Ok(()),
+    }
+}
+
+/// The topics the tasks write and read back themselves (a foreign-key
+/// join's subscriptions and answers), delivered as brokers would.
+struct Internal {
+    sink: Arc<MemorySink>,
+    /// How many of the sink's records were looked at.
+    seen: std::cell::Cell<usize>,
+    topics: Vec<String>,
+    partitions: i32,
+}
+
+impl Internal {
+    /// Feeds `run`, then what the tasks sent to internal topics, until
+    /// they send no more.
+    fn feed(
+        &self,
+        manager: &mut TaskManager,
+        marks: &Nowhere,
+        fed: &Mutex<Vec<SentRecord>>,
+        run: &[&Feed],
+    ) -> Result<(), DriverError> {
+        feed_run(manager, marks, fed, run)?;
+        if self.topics.is_empty() {
+            return Ok(());
+        }
+        loop {
+            let sent = self.sink.records();
+            let next: Vec<Feed> = sent[self.seen.get().min(sent.len())..]
+                .iter()
+                .filter(|r| self.topics.contains(&r.topic))
+                .map(|r| Feed {
+                    topic: r.topic.clone(),
+                    partition: r.partition.unwrap_or_else(|| {
+                        crate::state::queries::partition_for(r.key.as_deref().unwrap_or_default(), self.partitions)
+                    }),
+                    key: r.key.clone(),
+                    value: r.value.clone(),
+                    timestamp: r.timestamp,
+                    headers: Vec::new(),
+                    line: 0,
+                })
+                .collect();
+            self.seen.set(sent.len());
+            if next.is_empty() {
+                return Ok(());
+            }
+            // One run per partition number, in sending order.
+            let mut run: Vec<&Feed> = Vec::new();
+            for feed in &next {
+                if run.last().is_some_and(|last| last.partition != feed.partition) {
+                    feed_run(manager, marks, fed, &run)?;
+                    run.clear();
+                }
+                run.push(feed);
+            }
+            feed_run(manager, marks, fed, &run)?;
+        }
     }
 }
 

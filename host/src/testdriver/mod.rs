@@ -266,6 +266,11 @@ impl Suite {
                     "\"{name}\" buffers a stream-stream join: its contents are the host's; check the join's results as outputs"
                 ));
             }
+            if m.fk_joins.iter().any(|j| j.store == store) && processor.is_none_or(|p| p == m.name) {
+                return Err(format!(
+                    "\"{name}\" holds a foreign-key join's subscriptions: its contents are the host's; check the join's results as outputs"
+                ));
+            }
         }
         match found.as_slice() {
             [one] => Ok(one.clone()),

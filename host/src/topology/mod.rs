@@ -112,6 +112,10 @@ pub struct ProcessorNode {
     /// Its stream-stream joins (`[joins.<name>]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub joins: Vec<JoinNode>,
+    /// Its foreign-key table-table joins (`[joins.<name>]` with
+    /// `foreign-key`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fk_joins: Vec<ForeignKeyJoinNode>,
     /// Processors its outputs feed in memory.
     pub downstream: Vec<Edge>,
     /// Processors that feed it in memory.
@@ -140,6 +144,28 @@ pub struct JoinNode {
     pub grace_ms: i64,
     /// The stores buffering each side (also in `stores`).
     pub stores: [String; 2],
+}
+
+/// A foreign-key join as `rill describe` shows it, with the internal topics
+/// the host creates for it (also among the sources and sinks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeignKeyJoinNode {
+    /// The join's name.
+    pub name: String,
+    /// `inner` or `left`.
+    pub kind: &'static str,
+    /// The left table, whose values hold the foreign key.
+    pub left: String,
+    /// The right table, keyed by it.
+    pub right: String,
+    /// The field of a left value holding the foreign key.
+    pub foreign_key: String,
+    /// Subscriptions, keyed by right key (partitioned like `right`).
+    pub subscription_topic: String,
+    /// Answers, keyed by left key (partitioned like `left`).
+    pub response_topic: String,
+    /// The right side's store of subscriptions (also in `stores`).
+    pub store: String,
 }
 
 /// A directory a processor's sandbox may use, as its manifest grants it.
@@ -505,6 +531,20 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                 alias,
             });
         }
+        for j in &m.fk_joins {
+            for (topic, kind) in [
+                (j.subscription_topic(application_id), "subscription"),
+                (j.response_topic(application_id), "response"),
+            ] {
+                sub.sources.push(Source {
+                    topic,
+                    kind,
+                    partitions: None,
+                    to: m.name.clone(),
+                    alias: None,
+                });
+            }
+        }
         let stores: Vec<Store> = m
             .all_stores()
             .map(|s| Store {
@@ -557,6 +597,22 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
             requested: None,
             from: format!("{}.{}", m.name, s.name),
         }));
+        // Partitioned like the sub-topology's inputs (which must be
+        // co-partitioned), so both land in the tasks that read them.
+        for j in &m.fk_joins {
+            for (topic, what) in [
+                (j.subscription_topic(application_id), "subscriptions"),
+                (j.response_topic(application_id), "responses"),
+            ] {
+                sub.sinks.push(Sink {
+                    topic,
+                    kind: "internal",
+                    partitions: None,
+                    requested: None,
+                    from: format!("{}.{} {what}", m.name, j.name),
+                });
+            }
+        }
         sub.processors.push(ProcessorNode {
             name: m.name.clone(),
             version: m.version.clone(),
@@ -593,6 +649,23 @@ fn subtopology(id: usize, application_id: &str, members: &[&Manifest], connectio
                     after_ms: j.window.after,
                     grace_ms: j.window.grace,
                     stores: j.stores.clone(),
+                })
+                .collect(),
+            fk_joins: m
+                .fk_joins
+                .iter()
+                .map(|j| ForeignKeyJoinNode {
+                    name: j.name.clone(),
+                    kind: match j.kind {
+                        crate::manifest::ForeignKeyJoinKind::Inner => "inner",
+                        crate::manifest::ForeignKeyJoinKind::Left => "left",
+                    },
+                    left: j.left.clone(),
+                    right: j.right.clone(),
+                    foreign_key: j.foreign_key.as_str().to_string(),
+                    subscription_topic: j.subscription_topic(application_id),
+                    response_topic: j.response_topic(application_id),
+                    store: j.store.clone(),
                 })
                 .collect(),
             downstream: out_edges

@@ -96,6 +96,13 @@ fn text(t: &Topology) -> String {
                     j.name, j.kind, j.left, j.right, j.before_ms, j.after_ms, j.grace_ms, j.stores[0], j.stores[1]
                 );
             }
+            for j in &p.fk_joins {
+                let _ = writeln!(
+                    out,
+                    "      foreign-key join: {} ({} join of table {} with table {} on `{}`; subscriptions {} in store {}, responses {})",
+                    j.name, j.kind, j.left, j.right, j.foreign_key, j.subscription_topic, j.store, j.response_topic
+                );
+            }
             for grant in &p.grants {
                 let _ = writeln!(out, "      grant: {}", grant_line(grant));
             }
@@ -389,6 +396,13 @@ mod tests {
         let t = plan("orders", &["plugins/order-payment-join/plugin.toml"]);
         golden("stream-join.txt", &render(&t, Format::Text));
         golden("stream-join.json", &render(&t, Format::Json));
+    }
+
+    #[test]
+    fn a_foreign_key_join_shows_its_internal_topics_and_store() {
+        let t = plan("shop", &["plugins/order-customer-join/plugin.toml"]);
+        golden("fk-join.txt", &render(&t, Format::Text));
+        golden("fk-join.json", &render(&t, Format::Json));
     }
 
     #[test]

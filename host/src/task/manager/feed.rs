@@ -140,7 +140,15 @@ impl TaskManager {
                 }
             }
         };
-        Lag::Known((high - position).max(0))
+        if position >= high {
+            return Lag::Known(0);
+        }
+        // A transactional topic's last offset is a commit marker, never
+        // delivered: the consumer's own position steps over it.
+        let stepped = marks
+            .position(&tp.topic, tp.partition)
+            .map_or(position, |c| c.max(position));
+        Lag::Known((high - stepped).max(0))
     }
 
     /// Stops fetching partitions whose task has buffered `max_buffered`

@@ -20,7 +20,6 @@ use crate::task::dead_letter::kind;
 use rill_sdk::time::join::{Fate, Input, Join, Joined, Origin, Side};
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// A join result waiting for the plugin: its join (index in the stage's
 /// `[joins]`), the run record it is attributed to, and the result.
@@ -196,24 +195,7 @@ impl StreamTask {
                 timestamp: p.joined.timestamp,
             })
             .collect();
-        let started = Instant::now();
-        let outcome = self.stages[s].processor.join(&results);
-        self.stages[s].meters.call(started.elapsed());
-        let (outputs, failure) = match outcome {
-            Ok(outputs) if outputs.len() == results.len() => (outputs, kind::JOIN_ERROR),
-            Ok(outputs) => {
-                let message = format!(
-                    "join returned {} results for {} join results",
-                    outputs.len(),
-                    results.len()
-                );
-                (vec![Err(message); results.len()], kind::JOIN_ERROR)
-            }
-            Err(trap) => {
-                self.after_trap(s, &trap)?;
-                (vec![Err(format!("join trapped: {trap:#}")); results.len()], kind::TRAP)
-            }
-        };
+        let (outputs, failure) = self.call_join(s, &results)?;
         let mut scratch = Pending {
             forwards: std::mem::take(forwards),
             windowed: Vec::new(),

@@ -63,6 +63,9 @@ impl Stage {
             for store_name in manifest.joins.iter().flat_map(|j| &j.stores) {
                 store.hide(store_name);
             }
+            for join in &manifest.fk_joins {
+                store.hide(&join.store);
+            }
         }
         let mut timers = crate::task::timers::Timers::from_manifest(&manifest.timers);
         timers.apply(processor.take_timer_requests());

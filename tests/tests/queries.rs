@@ -7,7 +7,6 @@
 //! was never counted is a 404 on its owner; a bad store name or key
 //! encoding gets a 4xx naming the problem.
 
-use base64::Engine;
 use rill_tests::member::{Member, settled, stop_all, wait_committed};
 use rill_tests::{DevBroker, free_port, http_get, install_plugin, produce, rill};
 use std::path::Path;
@@ -110,12 +109,11 @@ fn counted(advertise: bool) -> Counted {
     }
 }
 
-/// The count in a 200 answer.
+/// The count in a 200 answer: order-count declares `counts = "u64-be"`,
+/// so the answer carries the number itself.
 fn count_in(found: &serde_json::Value) -> u64 {
-    let value = base64::engine::general_purpose::STANDARD
-        .decode(found["value"].as_str().unwrap())
-        .unwrap();
-    u64::from_be_bytes(value.try_into().expect("a big-endian u64"))
+    assert_eq!(found["encoding"], "u64-be", "the declared codec read it: {found}");
+    found["value"].as_u64().unwrap_or_else(|| panic!("a number: {found}"))
 }
 
 #[test]
@@ -173,6 +171,103 @@ fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
     assert_eq!(unknown["stores"], serde_json::json!(["counts"]), "{unknown}");
     let (status, bad) = ask(a_http, "/stores/counts/keys/%25%25?key-encoding=base64");
     assert_eq!(status, 400, "{bad}");
+}
+
+#[test]
+fn ranges_and_prefixes_merge_each_instances_partitions_and_name_the_rest() {
+    let app = counted(false);
+    let mut seen = std::collections::BTreeMap::new();
+    let mut missing_everywhere = Vec::new();
+    for http in &app.http {
+        let (status, all) = ask(http, "/stores/counts/range?limit=10000");
+        assert_eq!(status, 200, "{all}");
+        let entries = all["entries"].as_array().unwrap();
+        let keys: Vec<&str> = entries.iter().map(|e| e["key"].as_str().unwrap()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "merged in key order: {all}");
+        for entry in entries {
+            let key = entry["key"].as_str().unwrap().to_string();
+            let (_, found) = ask(http, &format!("/stores/counts/keys/{key}"));
+            assert_eq!(
+                found["partition"], entry["partition"],
+                "{key}: the scan names the key's partition"
+            );
+            assert_eq!(
+                entry["value"], found["value"],
+                "{key}: the scan reads what a lookup does"
+            );
+            assert!(
+                seen.insert(key.clone(), count_in(entry)).is_none(),
+                "{key} from one instance only"
+            );
+        }
+        // Each instance holds some partitions and names the others.
+        let missing: Vec<i64> = all["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_i64().unwrap())
+            .collect();
+        assert!(!missing.is_empty() && missing.len() < PARTITIONS as usize, "{all}");
+        assert_eq!(all["complete"], false);
+        assert_eq!(all["more"], false);
+        missing_everywhere.push(missing);
+    }
+    let expected: std::collections::BTreeMap<String, u64> =
+        (0..KEYS).map(|i| (format!("q{i}"), i as u64 + 1)).collect();
+    assert_eq!(seen, expected, "the two instances' ranges hold every count once");
+    assert_eq!(
+        missing_everywhere[0].len() + missing_everywhere[1].len(),
+        PARTITIONS as usize,
+        "what one lacks the other holds: {missing_everywhere:?}"
+    );
+
+    // Bounds are inclusive; limits cut and say so; prefixes select.
+    let mut within = Vec::new();
+    let mut prefixed = Vec::new();
+    for http in &app.http {
+        let (_, some) = ask(http, "/stores/counts/range?from=q1&to=q12");
+        within.extend(
+            some["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["key"].as_str().unwrap().to_string()),
+        );
+        let (_, prefix) = ask(http, "/stores/counts/prefix/q2");
+        prefixed.extend(
+            prefix["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["key"].as_str().unwrap().to_string()),
+        );
+        let (_, one) = ask(http, "/stores/counts/range?limit=1");
+        assert_eq!(one["entries"].as_array().unwrap().len(), 1, "{one}");
+        assert_eq!(one["more"], true, "{one}");
+    }
+    within.sort();
+    prefixed.sort();
+    assert_eq!(within, ["q1", "q10", "q11", "q12"]);
+    assert_eq!(prefixed, ["q2", "q20", "q21", "q22", "q23"]);
+
+    for bad in [
+        "/stores/counts/range?limit=0",
+        "/stores/counts/range?limit=lots",
+        "/stores/counts/range?from=q3&to=q1",
+        "/stores/counts/prefix/%25?key-encoding=base64",
+        "/stores/counts/windows/q1",
+    ] {
+        let (status, answer) = ask(&app.http[0], bad);
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert!(answer["error"].is_string(), "{bad}: {answer}");
+    }
+    let (status, unknown) = ask(&app.http[0], "/stores/count/range");
+    assert_eq!(
+        (status, unknown["stores"].clone()),
+        (404, serde_json::json!(["counts"]))
+    );
 }
 
 #[test]

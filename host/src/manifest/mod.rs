@@ -31,6 +31,7 @@
 //! `idle-advance`. `[[grants]]` gives the sandbox directories
 //! (docs/manifest.md "Grants").
 
+mod codecs;
 mod error;
 mod fk_joins;
 mod grants;
@@ -86,6 +87,9 @@ pub struct Manifest {
     /// Windowed stores (`[windows.<name>]`), by name: outputs of that name
     /// are aggregated into windows instead of written to a topic.
     pub windows: Vec<WindowSpec>,
+    /// `[store-codecs]`: how a store's values read in query answers, by
+    /// store (key-value or windowed); a store not named reads as base64.
+    pub store_codecs: BTreeMap<String, crate::observe::codec::Codec>,
     /// Stream-stream windowed joins (`[joins.<name>]`), in name order: the
     /// records of their two topics go to the join, whose results go to the
     /// plugin's `join` export.

@@ -25,6 +25,9 @@ pub(super) struct RawManifest {
     pub stores: Vec<String>,
     #[serde(default)]
     pub windows: BTreeMap<String, RawWindow>,
+    /// `[store-codecs]`: codec name by store; checked in `codecs.rs`.
+    #[serde(default)]
+    pub store_codecs: BTreeMap<String, String>,
     /// `[joins.<name>]`: stream-stream windowed joins, by name.
     #[serde(default)]
     pub joins: BTreeMap<String, RawJoin>,

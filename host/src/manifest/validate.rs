@@ -48,6 +48,8 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         );
     }
     let stores = check_stores(p, raw.stores);
+    // As written, so a window refused for its times is not also called undeclared.
+    let window_names: Vec<String> = raw.windows.keys().cloned().collect();
     let windows: Vec<WindowSpec> = raw
         .windows
         .into_iter()
@@ -66,6 +68,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         .collect();
     let joined: Vec<&str> = joins.iter().flat_map(|j| [j.left.as_str(), j.right.as_str()]).collect();
     let fk_joins = super::fk_joins::check_fk_joins(p, keyed, &inputs, &outputs, &routed, &taken, &joined);
+    let store_codecs = super::codecs::check_store_codecs(p, raw.store_codecs, &stores, &window_names);
     let timers = check_timers(p, raw.timers);
     let base = path.parent().unwrap_or(Path::new("."));
     let interceptors = raw
@@ -111,6 +114,7 @@ pub(super) fn validate(path: &Path, raw: RawManifest) -> Result<Manifest, Manife
         limits,
         stores,
         windows,
+        store_codecs,
         joins,
         fk_joins,
         timers,

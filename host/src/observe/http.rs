@@ -13,6 +13,8 @@
 //! | `/topology` | the topology, as `rill describe --format json` prints it  |
 //! | `/stores/<store>/keys/<key>` | a key-value store's value ([`super::store_queries`]) |
 //! | `/stores/<store>/metadata/<key>` | where that key lives: partition, state, owner |
+//! | `/stores/<store>/range`, `/stores/<store>/prefix/<p>` | key-value entries in key order ([`super::store_scans`]) |
+//! | `/stores/<store>/windows/<key>` | a key's windows in a windowed store |
 //! | `/`         | the status page (self-contained HTML, no CDN)             |
 
 use super::app_state::AppState;
@@ -131,6 +133,15 @@ pub fn router(handle: PrometheusHandle) -> Router {
         .route(
             "/stores/{store}/metadata/{key}",
             get(super::store_queries::metadata_handler),
+        )
+        .route("/stores/{store}/range", get(super::store_scans::range_handler))
+        .route(
+            "/stores/{store}/prefix/{prefix}",
+            get(super::store_scans::prefix_handler),
+        )
+        .route(
+            "/stores/{store}/windows/{key}",
+            get(super::store_scans::windows_handler),
         )
         .route("/", get(|| async { Html(PAGE) }))
 }

@@ -10,7 +10,8 @@
 //!   handles.
 //! - [`http`]: `/metrics`, `/health`, `/ready`, `/status`, `/lag`,
 //!   `/topology`, the status page `/`, and interactive queries
-//!   `/stores/...` ([`store_queries`]).
+//!   `/stores/...` ([`store_queries`] by key, [`store_scans`] by range,
+//!   prefix and window; values read by [`codec`]).
 //!
 //! The control plane and the data plane report into one process-wide
 //! [`Telemetry`] ([`telemetry()`]), as they report into the process-wide
@@ -20,10 +21,12 @@
 //! task, commit and restore granularity, never per record).
 
 pub mod app_state;
+pub mod codec;
 pub mod http;
 pub mod lag;
 pub mod metrics;
 pub mod store_queries;
+pub mod store_scans;
 
 use app_state::{AppState, AppStateCell};
 use lag::{LagMonitor, LagStatus, PartitionLag};

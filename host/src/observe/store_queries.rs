@@ -19,6 +19,7 @@
 //! "not-here", "owner"}` (`owner` is `null` when it is this instance or
 //! unknown).
 
+use super::codec::Codec;
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -74,10 +75,66 @@ pub enum Lookup {
     },
 }
 
+/// Which keys a scan reads: `start <= key < end`, either bound open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    /// The first key, inclusive; `None`: from the first key.
+    pub start: Option<Vec<u8>>,
+    /// The key past the last, exclusive; `None`: to the last key.
+    pub end: Option<Vec<u8>>,
+}
+
+/// One entry of a scan, with the partition it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The key's bytes.
+    pub key: Vec<u8>,
+    /// The value's bytes.
+    pub value: Vec<u8>,
+    /// The store partition holding it.
+    pub partition: i32,
+}
+
+/// What a scan of the partitions held here found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// At most the limit's entries, in key order.
+    pub entries: Vec<Entry>,
+    /// Whether the limit cut the answer (more keys in range follow the last).
+    pub more: bool,
+    /// The store's partitions not running here (elsewhere, restoring or
+    /// moving): their keys are not in `entries`.
+    pub missing: Vec<i32>,
+}
+
+/// One window of a key in a windowed store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowValue {
+    /// Its start, ms since the epoch.
+    pub start: i64,
+    /// Its end, ms since the epoch.
+    pub end: i64,
+    /// The aggregate's bytes.
+    pub value: Vec<u8>,
+}
+
 /// The stores of the running application, as queries see them.
 pub trait StoreView: Send + Sync {
     /// The value of `key` (raw bytes) in `store`.
     fn lookup(&self, store: &str, key: &[u8]) -> Lookup;
+
+    /// How `store`'s values read in answers (`[store-codecs]`).
+    fn codec(&self, store: &str) -> Codec;
+
+    /// Up to `limit` entries of `store` in `range`, from every partition
+    /// running here; `Err` is the refusal (unknown store, wrong kind,
+    /// storage failure), rendered as a key lookup's.
+    fn scan(&self, store: &str, range: &KeyRange, limit: usize) -> Result<Scan, Lookup>;
+
+    /// The partition owning `key` and its windows in windowed `store`
+    /// within `[from, to]`; `Err` is the refusal or the "ask elsewhere"
+    /// (`Lookup::Unavailable`), rendered as a key lookup's.
+    fn windows(&self, store: &str, key: &[u8], from: i64, to: i64) -> Result<(i32, Vec<WindowValue>), Lookup>;
 }
 
 static VIEW: OnceLock<Arc<dyn StoreView>> = OnceLock::new();
@@ -105,7 +162,7 @@ pub async fn metadata_handler(
 }
 
 /// `answer` over the installed view, or a 404 when none is.
-fn with_view(answer: impl FnOnce(&dyn StoreView) -> Response) -> Response {
+pub(super) fn with_view(answer: impl FnOnce(&dyn StoreView) -> Response) -> Response {
     match VIEW.get() {
         Some(view) => answer(&**view),
         None => refuse(
@@ -118,7 +175,15 @@ fn with_view(answer: impl FnOnce(&dyn StoreView) -> Response) -> Response {
 /// Answers one key lookup from `view`.
 pub fn key_lookup(view: &dyn StoreView, store: &str, key: &str, params: &HashMap<String, String>) -> Response {
     match key_bytes(key, params) {
-        Ok(bytes) => answer(store, key, params, view.lookup(store, &bytes)),
+        Ok(bytes) => {
+            let asked = Asked {
+                store,
+                what: "keys",
+                key,
+                params,
+            };
+            answer(&asked, view.lookup(store, &bytes), view.codec(store))
+        }
         Err(refusal) => refusal,
     }
 }
@@ -137,13 +202,21 @@ pub fn metadata(view: &dyn StoreView, store: &str, key: &str, params: &HashMap<S
             owner,
             ..
         } => (partition, reason, owner),
-        other => return answer(store, key, params, other),
+        other => {
+            let asked = Asked {
+                store,
+                what: "metadata",
+                key,
+                params,
+            };
+            return answer(&asked, other, Codec::Base64);
+        }
     };
     Json(json!({"store": store, "partition": partition, "state": state, "owner": owner})).into_response()
 }
 
 /// The key's bytes as the request encodes them, or the refusal.
-fn key_bytes(key: &str, params: &HashMap<String, String>) -> Result<Vec<u8>, Response> {
+pub(super) fn key_bytes(key: &str, params: &HashMap<String, String>) -> Result<Vec<u8>, Response> {
     match params.get("key-encoding").map(String::as_str) {
         None | Some("utf-8") => Ok(key.as_bytes().to_vec()),
         Some("base64") => STANDARD
@@ -156,17 +229,53 @@ fn key_bytes(key: &str, params: &HashMap<String, String>) -> Result<Vec<u8>, Res
     }
 }
 
-/// The HTTP answer of `lookup` for `key` of `store`, asked with `params`.
-fn answer(store: &str, key: &str, params: &HashMap<String, String>, lookup: Lookup) -> Response {
+/// A request about one key, as the redirect to its owner repeats it.
+pub(super) struct Asked<'a> {
+    /// The store asked.
+    pub store: &'a str,
+    /// The path segment after the store: `keys`, `windows`, ...
+    pub what: &'a str,
+    /// The key as the path wrote it.
+    pub key: &'a str,
+    /// The query parameters.
+    pub params: &'a HashMap<String, String>,
+}
+
+impl Asked<'_> {
+    /// The same request at `owner`, marked `hop=1` so it is never
+    /// redirected again; the other parameters kept (sorted).
+    fn at(&self, owner: &str) -> String {
+        let mut location = format!(
+            "http://{owner}/stores/{}/{}/{}?hop=1",
+            escape(self.store),
+            self.what,
+            escape(self.key)
+        );
+        let mut params: Vec<_> = self.params.iter().filter(|(k, _)| *k != "hop").collect();
+        params.sort();
+        for (name, value) in params {
+            location.push_str(&format!("&{}={}", escape(name), escape(value)));
+        }
+        location
+    }
+}
+
+/// The HTTP answer of `lookup` for the request `asked`, a value read by
+/// `codec`.
+pub(super) fn answer(asked: &Asked, lookup: Lookup, codec: Codec) -> Response {
+    let &Asked { store, key, params, .. } = asked;
     match lookup {
-        Lookup::Found { partition, value } => Json(json!({
-            "store": store,
-            "key": key,
-            "partition": partition,
-            "value": STANDARD.encode(value),
-            "value-encoding": "base64",
-        }))
-        .into_response(),
+        Lookup::Found { partition, value } => {
+            let decoded = codec.decode(&value);
+            Json(json!({
+                "store": store,
+                "key": key,
+                "partition": partition,
+                "value": decoded.value,
+                "encoding": decoded.encoding,
+            }))
+            .into_response()
+        }
         Lookup::Absent { partition } => (
             StatusCode::NOT_FOUND,
             Json(json!({
@@ -185,10 +294,7 @@ fn answer(store: &str, key: &str, params: &HashMap<String, String>, lookup: Look
             partition,
             ..
         } if !params.contains_key("hop") => {
-            let mut location = format!("http://{owner}/stores/{}/keys/{}?hop=1", escape(store), escape(key));
-            if let Some(encoding) = params.get("key-encoding") {
-                location.push_str(&format!("&key-encoding={}", escape(encoding)));
-            }
+            let location = asked.at(&owner);
             let body = json!({
                 "error": format!("{store:?} partition {partition} is served by {owner}"),
                 "store": store,
@@ -240,16 +346,19 @@ fn escape(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
-fn refuse(status: StatusCode, message: String) -> Response {
+/// A JSON `{"error": message}` with `status`.
+pub(super) fn refuse(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// Answers by the key's text.
-    struct Canned;
+    /// Answers by the key's text; `counts` holds u64-be values in
+    /// partitions 0 to 2 (`a`, `ab`, `b`, `c` and a binary key), its
+    /// partition 3 is elsewhere; `per-minute` is windowed.
+    pub(in crate::observe) struct Canned;
 
     impl StoreView for Canned {
         fn lookup(&self, store: &str, key: &[u8]) -> Lookup {
@@ -285,9 +394,62 @@ mod tests {
                 },
             }
         }
+
+        fn codec(&self, store: &str) -> Codec {
+            if store == "counts" { Codec::U64Be } else { Codec::Base64 }
+        }
+
+        fn scan(&self, store: &str, range: &KeyRange, limit: usize) -> Result<Scan, Lookup> {
+            if store != "counts" {
+                return Err(self.lookup(store, b""));
+            }
+            let held: [(&[u8], u64, i32); 5] =
+                [(b"a", 1, 0), (b"ab", 2, 1), (b"b", 3, 0), (b"c", 4, 2), (b"\xff", 5, 2)];
+            let mut entries: Vec<Entry> = held
+                .iter()
+                .filter(|(k, _, _)| range.start.as_deref().is_none_or(|s| *k >= s))
+                .filter(|(k, _, _)| range.end.as_deref().is_none_or(|e| *k < e))
+                .map(|(k, v, p)| Entry {
+                    key: k.to_vec(),
+                    value: v.to_be_bytes().to_vec(),
+                    partition: *p,
+                })
+                .collect();
+            let more = entries.len() > limit;
+            entries.truncate(limit);
+            Ok(Scan {
+                entries,
+                more,
+                missing: vec![3],
+            })
+        }
+
+        fn windows(&self, store: &str, key: &[u8], from: i64, to: i64) -> Result<(i32, Vec<WindowValue>), Lookup> {
+            if store != "per-minute" {
+                return Err(Lookup::Refused {
+                    message: format!("{store:?} is not windowed"),
+                });
+            }
+            match key {
+                b"k" => Ok((
+                    1,
+                    [0, 60_000, 120_000]
+                        .into_iter()
+                        .filter(|start| (from..=to).contains(start))
+                        .map(|start| WindowValue {
+                            start,
+                            end: start + 60_000,
+                            value: format!("{}", start / 60_000 + 1).into_bytes(),
+                        })
+                        .collect(),
+                )),
+                _ => Err(self.lookup("counts", key)),
+            }
+        }
     }
 
-    fn body(response: Response) -> serde_json::Value {
+    /// The JSON body of `response`.
+    pub(in crate::observe) fn body(response: Response) -> serde_json::Value {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let bytes = runtime
             .block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
@@ -306,8 +468,9 @@ mod tests {
         let found = body(found);
         assert_eq!(
             (found["partition"].clone(), found["value"].clone()),
-            (json!(1), json!("AAAAAAAAAAM="))
+            (json!(1), json!(3))
         );
+        assert_eq!(found["encoding"], "u64-be", "counts declares its codec");
         assert_eq!(found["key"], "Zm91bmQ=", "the key as asked");
 
         assert_eq!(ask("counts", "absent", &none).status(), StatusCode::NOT_FOUND);

@@ -224,6 +224,7 @@ fn declare_stores(
     subtopologies: &[Arc<TaskSpec>],
     partitions: &HashMap<String, i32>,
 ) -> Arc<crate::state::queries::Queryable> {
+    use crate::state::queries::StoreKind;
     let queries = Arc::new(crate::state::queries::Queryable::default());
     for spec in subtopologies {
         let count = spec
@@ -234,20 +235,29 @@ fn declare_stores(
             .unwrap_or(1);
         for processor in spec.processors() {
             let manifest = processor.manifest();
+            let codec = |store: &str| manifest.store_codecs.get(store).copied().unwrap_or_default();
             for store in &manifest.stores {
-                queries.declare(store, &spec.name, count, false);
+                queries.declare(store, &spec.name, count, StoreKind::KeyValue, codec(store));
             }
             for window in &manifest.windows {
-                queries.declare(&window.name, &spec.name, count, true);
+                let kind = StoreKind::Windowed {
+                    session: matches!(window.kind, rill_sdk::time::WindowKind::Session { .. }),
+                };
+                queries.declare(&window.name, &spec.name, count, kind, codec(&window.name));
             }
-            // A join's buffers are keyed like windowed stores (key, time).
             for store in manifest.joins.iter().flat_map(|j| &j.stores) {
-                queries.declare(store, &spec.name, count, true);
+                queries.declare(store, &spec.name, count, StoreKind::JoinBuffer, codec(store));
             }
             // A foreign-key join's subscriptions are keyed (right key,
-            // left key): host-encoded too.
+            // left key): host-encoded, internal like a join's buffers.
             for join in &manifest.fk_joins {
-                queries.declare(&join.store, &spec.name, count, true);
+                queries.declare(
+                    &join.store,
+                    &spec.name,
+                    count,
+                    StoreKind::JoinBuffer,
+                    codec(&join.store),
+                );
             }
         }
     }

@@ -27,7 +27,8 @@
 
 use super::StateError;
 use super::store::SharedTaskStore;
-use crate::observe::store_queries::{Lookup, StoreView};
+use crate::observe::codec::Codec;
+use crate::observe::store_queries::{Entry, KeyRange, Lookup, Scan, StoreView, WindowValue};
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -65,10 +66,29 @@ impl Owners for crate::kafka::membership::Membership {
 #[derive(Default)]
 struct StoreSlots {
     partitions: i32,
-    windowed: bool,
+    kind: StoreKind,
+    /// How its values read in answers (`[store-codecs]`).
+    codec: Codec,
     /// The name of the tasks holding it (a task id's processor half).
     task: String,
     tasks: HashMap<i32, Slot>,
+}
+
+/// How a store lays out its keys, which decides the questions it answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A plugin's key-value store: key lookups, ranges and prefixes.
+    #[default]
+    KeyValue,
+    /// A windowed store (`[windows.<name>]`, `state::window`'s layout):
+    /// window fetches by key and time; `session` stores are fetched by
+    /// overlap (Kafka Streams' `findSessions`), the others by start time.
+    Windowed {
+        /// Session windows.
+        session: bool,
+    },
+    /// A join's buffer: internal, answers nothing by key.
+    JoinBuffer,
 }
 
 /// Where one partition of a store is on this instance.
@@ -99,11 +119,16 @@ pub enum QueryError {
         /// Every declared store.
         known: Vec<String>,
     },
-    /// A windowed store: keys there are (key, window), served elsewhere.
-    #[error("{store:?} is a windowed store; key lookups serve key-value stores (window fetches are not served yet)")]
-    Windowed {
+    /// The question does not fit the store's layout (a key lookup of a
+    /// windowed store, a window fetch of a key-value one).
+    #[error("{store:?} is {is}; {fix}")]
+    WrongKind {
         /// The store.
         store: String,
+        /// What the store is.
+        is: &'static str,
+        /// What to ask instead.
+        fix: &'static str,
     },
     /// The partition owning the key is not answerable here now.
     #[error("{store:?} partition {partition} is not available on this instance ({why}); retry")]
@@ -147,14 +172,14 @@ impl std::fmt::Display for Unavailable {
 }
 
 impl Queryable {
-    /// Declares `store`, held by the tasks named `task` which read
-    /// inputs of `partitions` partitions; `windowed` stores are known but
-    /// not served by key.
-    pub fn declare(&self, store: &str, task: &str, partitions: i32, windowed: bool) {
+    /// Declares `store` of `kind`, held by the tasks named `task` which
+    /// read inputs of `partitions` partitions, its values read by `codec`.
+    pub fn declare(&self, store: &str, task: &str, partitions: i32, kind: StoreKind, codec: Codec) {
         let mut stores = self.stores.write();
         let slots = stores.entry(store.to_string()).or_default();
         slots.partitions = partitions.max(1);
-        slots.windowed = windowed;
+        slots.kind = kind;
+        slots.codec = codec;
         slots.task = task.to_string();
     }
 
@@ -192,17 +217,93 @@ impl Queryable {
     /// The value of `key` in `store`, read from the partition owning it.
     pub fn get(&self, store: &str, key: &[u8]) -> Result<Found, QueryError> {
         let stores = self.stores.read();
-        let Some(slots) = stores.get(store) else {
-            return Err(QueryError::UnknownStore {
-                store: store.to_string(),
-                known: stores.keys().cloned().collect(),
-            });
-        };
-        if slots.windowed {
-            return Err(QueryError::Windowed {
-                store: store.to_string(),
-            });
+        let slots = declared(&stores, store)?;
+        if slots.kind != StoreKind::KeyValue {
+            return Err(wrong_kind(store, slots.kind));
         }
+        let (partition, state) = self.owned(store, slots, key)?;
+        let value = state
+            .lock()
+            .db
+            .get(&super::store_cf(store), key)
+            .map_err(|source| storage(store, source))?;
+        Ok(Found { partition, value })
+    }
+
+    /// Up to `limit` entries of key-value `store` with keys in `range`,
+    /// from every partition running here, merged in key order; the
+    /// partitions not running here are `missing`.
+    pub fn scan(&self, store: &str, range: &KeyRange, limit: usize) -> Result<Scan, QueryError> {
+        let stores = self.stores.read();
+        let slots = declared(&stores, store)?;
+        if slots.kind != StoreKind::KeyValue {
+            return Err(wrong_kind(store, slots.kind));
+        }
+        let cf = super::store_cf(store);
+        let mut scan = Scan::default();
+        for partition in 0..slots.partitions {
+            let Some(Slot::Running(state)) = slots.tasks.get(&partition) else {
+                scan.missing.push(partition);
+                continue;
+            };
+            // One more than asked, so the merge knows whether it cut.
+            let read = state
+                .lock()
+                .db
+                .range(
+                    &cf,
+                    range.start.as_deref(),
+                    range.end.as_deref(),
+                    limit.saturating_add(1),
+                )
+                .map_err(|source| storage(store, source))?;
+            scan.entries
+                .extend(read.into_iter().map(|(key, value)| Entry { key, value, partition }));
+        }
+        scan.entries.sort_by(|a, b| a.key.cmp(&b.key));
+        scan.more = scan.entries.len() > limit;
+        scan.entries.truncate(limit);
+        Ok(scan)
+    }
+
+    /// The windows of `key` in windowed `store` within `[from, to]` (by
+    /// start time; sessions by overlap), oldest first, with the partition
+    /// owning the key.
+    pub fn fetch_windows(
+        &self,
+        store: &str,
+        key: &[u8],
+        from: i64,
+        to: i64,
+    ) -> Result<(i32, Vec<WindowValue>), QueryError> {
+        let stores = self.stores.read();
+        let slots = declared(&stores, store)?;
+        let StoreKind::Windowed { session } = slots.kind else {
+            return Err(wrong_kind(store, slots.kind));
+        };
+        let (partition, state) = self.owned(store, slots, key)?;
+        let (start, end) = super::window::fetch_range(key, if session { i64::MIN } else { from }, to);
+        let read = state
+            .lock()
+            .db
+            .range(&super::store_cf(store), Some(&start), Some(&end), usize::MAX)
+            .map_err(|source| storage(store, source))?;
+        let windows = read
+            .iter()
+            .filter_map(|(k, v)| super::window::stored_window(key, k, v))
+            .filter(|(bounds, _)| !session || bounds.end >= from)
+            .map(|(bounds, value)| WindowValue {
+                start: bounds.start,
+                end: bounds.end,
+                value,
+            })
+            .collect();
+        Ok((partition, windows))
+    }
+
+    /// The partition owning `key` of `store` and its running store here,
+    /// or why this instance cannot answer for it.
+    fn owned(&self, store: &str, slots: &StoreSlots, key: &[u8]) -> Result<(i32, SharedTaskStore), QueryError> {
         let partition = partition_for(key, slots.partitions);
         let unavailable = |why| QueryError::Unavailable {
             store: store.to_string(),
@@ -215,19 +316,64 @@ impl Queryable {
         match slots.tasks.get(&partition) {
             None => Err(unavailable(Unavailable::NotHere)),
             Some(Slot::Restoring) => Err(unavailable(Unavailable::Restoring)),
-            Some(Slot::Running(state)) => {
-                let value =
-                    state
-                        .lock()
-                        .db
-                        .get(&super::store_cf(store), key)
-                        .map_err(|source| QueryError::Storage {
-                            store: store.to_string(),
-                            source,
-                        })?;
-                Ok(Found { partition, value })
-            }
+            Some(Slot::Running(state)) => Ok((partition, state.clone())),
         }
+    }
+}
+
+/// The slots of `store`, or the refusal naming the stores there are.
+fn declared<'a>(stores: &'a BTreeMap<String, StoreSlots>, store: &str) -> Result<&'a StoreSlots, QueryError> {
+    stores.get(store).ok_or_else(|| QueryError::UnknownStore {
+        store: store.to_string(),
+        known: stores.keys().cloned().collect(),
+    })
+}
+
+/// The refusal of a question `store`'s layout cannot answer.
+fn wrong_kind(store: &str, kind: StoreKind) -> QueryError {
+    let (is, fix) = match kind {
+        StoreKind::KeyValue => (
+            "a key-value store",
+            "ask /stores/<store>/keys/<key>, /range or /prefix/<p>",
+        ),
+        StoreKind::Windowed { .. } => (
+            "a windowed store",
+            "ask /stores/<store>/windows/<key>?from=<ms>&to=<ms>",
+        ),
+        StoreKind::JoinBuffer => ("a join's buffer", "query the stores the plugin declares"),
+    };
+    QueryError::WrongKind {
+        store: store.to_string(),
+        is,
+        fix,
+    }
+}
+
+fn storage(store: &str, source: StateError) -> QueryError {
+    QueryError::Storage {
+        store: store.to_string(),
+        source,
+    }
+}
+
+/// A [`QueryError`] as the HTTP side shows it.
+fn shown(error: QueryError) -> Lookup {
+    let message = error.to_string();
+    match error {
+        QueryError::UnknownStore { known, .. } => Lookup::UnknownStore { message, known },
+        QueryError::WrongKind { .. } => Lookup::Refused { message },
+        QueryError::Unavailable {
+            partition, why, owner, ..
+        } => Lookup::Unavailable {
+            message,
+            partition,
+            owner,
+            reason: match why {
+                Unavailable::Restoring => "restoring",
+                Unavailable::NotHere => "not-here",
+            },
+        },
+        QueryError::Storage { .. } => Lookup::Failed { message },
     }
 }
 
@@ -239,26 +385,20 @@ impl StoreView for Queryable {
                 value: Some(value),
             }) => Lookup::Found { partition, value },
             Ok(Found { partition, value: None }) => Lookup::Absent { partition },
-            Err(error) => {
-                let message = error.to_string();
-                match error {
-                    QueryError::UnknownStore { known, .. } => Lookup::UnknownStore { message, known },
-                    QueryError::Windowed { .. } => Lookup::Refused { message },
-                    QueryError::Unavailable {
-                        partition, why, owner, ..
-                    } => Lookup::Unavailable {
-                        message,
-                        partition,
-                        owner,
-                        reason: match why {
-                            Unavailable::Restoring => "restoring",
-                            Unavailable::NotHere => "not-here",
-                        },
-                    },
-                    QueryError::Storage { .. } => Lookup::Failed { message },
-                }
-            }
+            Err(error) => shown(error),
         }
+    }
+
+    fn codec(&self, store: &str) -> Codec {
+        self.stores.read().get(store).map_or(Codec::Base64, |s| s.codec)
+    }
+
+    fn scan(&self, store: &str, range: &KeyRange, limit: usize) -> Result<Scan, Lookup> {
+        Queryable::scan(self, store, range, limit).map_err(shown)
+    }
+
+    fn windows(&self, store: &str, key: &[u8], from: i64, to: i64) -> Result<(i32, Vec<WindowValue>), Lookup> {
+        self.fetch_windows(store, key, from, to).map_err(shown)
     }
 }
 
@@ -325,8 +465,14 @@ mod tests {
     fn a_key_is_answered_only_by_the_running_task_of_its_partition() {
         let dir = tempfile::tempdir().unwrap();
         let q = Queryable::default();
-        q.declare("counts", "count-task", 4, false);
-        q.declare("per-minute", "count-task", 4, true);
+        q.declare("counts", "count-task", 4, StoreKind::KeyValue, Codec::U64Be);
+        q.declare(
+            "per-minute",
+            "count-task",
+            4,
+            StoreKind::Windowed { session: false },
+            Codec::Base64,
+        );
         let key = b"k1";
         let p = partition_for(key, 4);
 
@@ -372,7 +518,7 @@ mod tests {
             QueryError::UnknownStore { known, .. } => assert_eq!(known, ["counts", "per-minute"]),
             other => panic!("unexpected {other}"),
         }
-        assert!(matches!(q.get("per-minute", key), Err(QueryError::Windowed { .. })));
+        assert!(matches!(q.get("per-minute", key), Err(QueryError::WrongKind { .. })));
         assert!(matches!(q.lookup("per-minute", key), Lookup::Refused { .. }));
         assert!(matches!(
             q.lookup("counts", key),
@@ -406,5 +552,140 @@ mod tests {
             ),
             "a partition restoring here is owned here"
         );
+    }
+
+    fn store_of(dir: &std::path::Path, store: &str, entries: &[(Vec<u8>, Vec<u8>)]) -> SharedTaskStore {
+        let task = TaskStore::open(dir, &[store.to_string()], &[], None).unwrap();
+        let writes: Vec<_> = entries
+            .iter()
+            .map(|(k, v)| (crate::state::store_cf(store), k.clone(), Some(v.clone())))
+            .collect();
+        task.db.write(&writes).unwrap();
+        Arc::new(parking_lot::Mutex::new(task))
+    }
+
+    #[test]
+    fn a_scan_merges_the_running_partitions_in_key_order_and_names_the_others() {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let q = Queryable::default();
+        q.declare("counts", "count-task", 3, StoreKind::KeyValue, Codec::U64Be);
+        let kv = |k: &str| (k.as_bytes().to_vec(), k.len().to_be_bytes().to_vec());
+        q.running("counts", 0, store_of(dirs[0].path(), "counts", &[kv("b"), kv("d")]));
+        q.running(
+            "counts",
+            1,
+            store_of(dirs[1].path(), "counts", &[kv("a"), kv("c"), kv("ca")]),
+        );
+        q.restoring("counts", 2);
+
+        let everything = KeyRange::default();
+        let scan = q.scan("counts", &everything, 100).unwrap();
+        let keys: Vec<_> = scan.entries.iter().map(|e| (e.key.clone(), e.partition)).collect();
+        assert_eq!(
+            keys,
+            [
+                (b"a".to_vec(), 1),
+                (b"b".to_vec(), 0),
+                (b"c".to_vec(), 1),
+                (b"ca".to_vec(), 1),
+                (b"d".to_vec(), 0)
+            ]
+        );
+        assert_eq!((scan.missing, scan.more), (vec![2], false), "the restoring partition");
+        let cut = q.scan("counts", &everything, 2).unwrap();
+        assert_eq!(cut.entries.len(), 2);
+        assert!(cut.more, "the limit cut it");
+        let b_to_c = KeyRange {
+            start: Some(b"b".to_vec()),
+            end: Some(b"c\0".to_vec()),
+        };
+        let keys: Vec<_> = q
+            .scan("counts", &b_to_c, 100)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        assert_eq!(keys, [b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(q.codec("counts"), Codec::U64Be);
+        assert!(matches!(
+            q.scan("nope", &everything, 1),
+            Err(QueryError::UnknownStore { .. })
+        ));
+    }
+
+    /// A stored window of `key` in `state::window`'s layout: `W | key
+    /// length | key | start | end` to `latest record time | aggregate`.
+    fn window_entry(key: &[u8], start: i64, end: i64, aggregate: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        use crate::state::window::ord;
+        let mut k = vec![b'W'];
+        k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        k.extend_from_slice(key);
+        k.extend_from_slice(&ord(start));
+        k.extend_from_slice(&ord(end));
+        let mut v = ord(end - 1).to_vec();
+        v.extend_from_slice(aggregate);
+        (k, v)
+    }
+
+    #[test]
+    fn a_window_fetch_reads_the_keys_windows_by_start_time_or_sessions_by_overlap() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queryable::default();
+        q.declare(
+            "per-minute",
+            "count-task",
+            1,
+            StoreKind::Windowed { session: false },
+            Codec::Json,
+        );
+        q.declare(
+            "visits",
+            "count-task",
+            1,
+            StoreKind::Windowed { session: true },
+            Codec::Json,
+        );
+        let entries = [
+            window_entry(b"k", 0, 60_000, b"1"),
+            window_entry(b"k", 60_000, 120_000, b"2"),
+            window_entry(b"k", 120_000, 180_000, b"3"),
+            // Another key whose bytes start with "k", and the store's other keys.
+            window_entry(b"kk", 60_000, 120_000, b"9"),
+            (b"M".to_vec(), vec![0; 16]),
+        ];
+        let state = store_of(dir.path(), "per-minute", &entries);
+        q.running("per-minute", 0, state);
+        let starts = |from, to| -> Vec<(i64, i64, Vec<u8>)> {
+            let (partition, windows) = q.fetch_windows("per-minute", b"k", from, to).unwrap();
+            assert_eq!(partition, 0);
+            windows.into_iter().map(|w| (w.start, w.end, w.value)).collect()
+        };
+        assert_eq!(
+            starts(i64::MIN, i64::MAX),
+            [
+                (0, 60_000, b"1".to_vec()),
+                (60_000, 120_000, b"2".to_vec()),
+                (120_000, 180_000, b"3".to_vec())
+            ]
+        );
+        assert_eq!(starts(60_000, 120_000).len(), 2, "both ends inclusive");
+        assert_eq!(starts(1, 59_999), []);
+        assert!(matches!(q.get("per-minute", b"k"), Err(QueryError::WrongKind { .. })));
+
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = [
+            window_entry(b"k", 0, 50_000, b"4"),
+            window_entry(b"k", 100_000, 130_000, b"2"),
+        ];
+        q.running("visits", 0, store_of(dir.path(), "visits", &sessions));
+        let overlapping = |from, to| q.fetch_windows("visits", b"k", from, to).unwrap().1.len();
+        assert_eq!(
+            overlapping(40_000, 100_000),
+            2,
+            "a session overlapping the times counts"
+        );
+        assert_eq!(overlapping(60_000, 90_000), 0);
+        assert_eq!(overlapping(120_000, i64::MAX), 1);
     }
 }

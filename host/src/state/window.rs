@@ -182,6 +182,34 @@ fn unvalue(v: &[u8]) -> (Vec<u8>, i64) {
     (v[8..].to_vec(), unord(&v[..8]))
 }
 
+/// The key range holding `key`'s windows that start within `[from, to]`
+/// (start inclusive, end exclusive), for interactive queries.
+pub(super) fn fetch_range(key: &[u8], from: i64, to: i64) -> (Vec<u8>, Vec<u8>) {
+    let mut start = window_prefix(key);
+    let mut end = start.clone();
+    start.extend_from_slice(&ord(from));
+    // Past every window starting at `to`, whatever its end.
+    end.extend_from_slice(&ord(to));
+    end.extend_from_slice(&[0xff; 8]);
+    end.push(0);
+    (start, end)
+}
+
+/// The window and aggregate of a stored entry of `key`, if `(k, v)` is one.
+pub(super) fn stored_window(key: &[u8], k: &[u8], v: &[u8]) -> Option<(Bounds, Vec<u8>)> {
+    let prefix = window_prefix(key);
+    let rest = k.strip_prefix(prefix.as_slice()).filter(|rest| rest.len() == 16)?;
+    (v.len() >= 8).then(|| {
+        (
+            Bounds {
+                start: unord(&rest[..8]),
+                end: unord(&rest[8..]),
+            },
+            unvalue(v).0,
+        )
+    })
+}
+
 /// (stream time, closed through) of a store; `i64::MIN` before any record.
 pub fn meta(view: &mut HostView<'_>, store: &str) -> Result<(i64, i64), AccessError> {
     Ok(match view.get(store, META)? {

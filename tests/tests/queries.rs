@@ -8,7 +8,7 @@
 //! encoding gets a 4xx naming the problem.
 
 use rill_tests::member::{Member, settled, stop_all, wait_committed};
-use rill_tests::{DevBroker, free_port, http_get, install_plugin, produce, rill};
+use rill_tests::{DevBroker, free_port, http_get, install_plugin, produce, produce_at, rill};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -312,4 +312,76 @@ fn with_advertised_addresses_any_instance_sends_a_query_to_the_owner() {
             );
         }
     }
+}
+
+#[test]
+fn a_windowed_stores_windows_are_fetched_by_key_and_time() {
+    const WINDOWED: &str = "e2e-queries-windows";
+    let changelog = format!("{WINDOWED}-counts-changelog");
+    let broker = DevBroker::start(&[
+        ("order", 2),
+        ("order_window_count", 2),
+        ("order.window.dlq", 2),
+        (changelog.as_str(), 2),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    install_plugin(dir.path(), "order-window-count");
+    let http = format!("127.0.0.1:{}", free_port());
+    let t0 = Instant::now();
+    let mut command = rill();
+    command
+        .arg("run")
+        .arg(dir.path().join("order-window-count/plugin.toml"))
+        .args(["--brokers", &broker.bootstrap, "--application-id", WINDOWED])
+        .args(["--group-protocol", "consumer"])
+        .args(["--commit-interval", "200ms", "--http", &http])
+        .arg("--state-dir")
+        .arg(dir.path().join("w"));
+    let member = Member::spawn("w", command, t0);
+    settled(&[&member], "order", 2, member.started, t0, Duration::from_secs(60));
+    // 10-minute windows with a minute of grace: stream time 601 s closes
+    // nothing, so both of w1's windows are in the store.
+    produce_at(
+        &broker.bootstrap,
+        "order",
+        &[
+            ("w1", Some("a"), 1_000),
+            ("w1", Some("b"), 2_000),
+            ("w2", Some("c"), 5_000),
+            ("w1", Some("d"), 601_000),
+        ],
+    );
+    wait_committed(
+        &broker.bootstrap,
+        WINDOWED,
+        "order",
+        4,
+        &[&member],
+        Duration::from_secs(60),
+    );
+    let mut members = [member];
+
+    let (status, w1) = ask(&http, "/stores/counts/windows/w1");
+    assert_eq!(status, 200, "{w1}");
+    assert_eq!(
+        w1["windows"],
+        serde_json::json!([
+            {"start": 0, "end": 600_000, "value": 2, "encoding": "json"},
+            {"start": 600_000, "end": 1_200_000, "value": 1, "encoding": "json"},
+        ]),
+        "order-window-count declares counts = \"json\": {w1}"
+    );
+    let (_, later) = ask(&http, "/stores/counts/windows/w1?from=1&to=600000");
+    assert_eq!(later["windows"].as_array().unwrap().len(), 1, "{later}");
+    assert_eq!(later["windows"][0]["start"], 600_000);
+    let (_, w2) = ask(&http, "/stores/counts/windows/w2?from=0&to=0");
+    assert_eq!(w2["windows"][0]["value"], 1, "{w2}");
+    let (_, none) = ask(&http, "/stores/counts/windows/w3");
+    assert_eq!(none["windows"], serde_json::json!([]), "{none}");
+    let (status, refused) = ask(&http, "/stores/counts/keys/w1");
+    assert_eq!(status, 400, "a windowed store is read by window: {refused}");
+    let (status, _) = ask(&http, "/stores/counts/windows/w1?from=soon");
+    assert_eq!(status, 400);
+
+    stop_all(&mut members);
 }

@@ -292,11 +292,13 @@ impl TaskManager {
         self.queries = queries;
     }
 
-    /// Tells the query registry about each key-value store of task `id`:
-    /// `state` is `None` while it restores, then each stage's state.
+    /// Tells the query registry about each key-value and windowed store
+    /// of task `id`: `state` is `None` while it restores, then each stage's
+    /// state.
     fn publish_stores(&self, id: &TaskId, spec: &TaskSpec, states: Option<&[Option<StateManager>]>) {
         for (stage, processor) in spec.processors().enumerate() {
-            for store in &processor.manifest().stores {
+            let manifest = processor.manifest();
+            for store in queried_stores(&manifest) {
                 match states.map(|s| s.get(stage)) {
                     None => self.queries.restoring(store, id.partition),
                     Some(Some(Some(state))) => self.queries.running(store, id.partition, state.store()),
@@ -310,7 +312,8 @@ impl TaskManager {
     fn unpublish_stores(&self, id: &TaskId) {
         let Some(spec) = self.spec_of(id) else { return };
         for processor in spec.processors() {
-            for store in &processor.manifest().stores {
+            let manifest = processor.manifest();
+            for store in queried_stores(&manifest) {
                 self.queries.closed(store, id.partition);
             }
         }
@@ -775,4 +778,10 @@ fn transition(id: &TaskId, entry: &mut TaskEntry, next: TaskState) {
         entry.worker,
         entry.partitions.clone(),
     );
+}
+
+/// The stores of `manifest` that queries read: its key-value stores and
+/// its windowed stores.
+fn queried_stores(manifest: &crate::manifest::Manifest) -> impl Iterator<Item = &String> {
+    manifest.stores.iter().chain(manifest.windows.iter().map(|w| &w.name))
 }

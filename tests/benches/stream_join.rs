@@ -29,13 +29,10 @@ use rdkafka::{ClientConfig, TopicPartitionList};
 use rill_host::kafka::KafkaSettings;
 use rill_host::kafka::embedded::EmbeddedBroker;
 use rill_sdk::time::join::{Input, Join, JoinKind, JoinWindow, MemoryBuffers, Side};
+use rill_tests::bench::{Rng, dir_size, env_usize as env, high_watermarks};
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 const T0: i64 = 1_700_000_400_000;
 const MIN: i64 = 60_000;
@@ -49,24 +46,6 @@ const WINDOW: JoinWindow = JoinWindow {
     grace: MIN,
     kind: JoinKind::Left,
 };
-
-/// splitmix64: a fixed-seed generator, so every run has the same input.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn between(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-}
 
 struct Rec {
     key: String,
@@ -237,31 +216,6 @@ struct Measured {
     dead_letters: i64,
     changelog: i64,
     state_bytes: u64,
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn high_watermarks(probe: &BaseConsumer, topic: &str, partitions: i32) -> i64 {
-    (0..partitions)
-        .map(|p| {
-            let (low, high) = probe.fetch_watermarks(topic, p, Duration::from_secs(5)).unwrap();
-            assert_eq!(low, 0, "the broker dropped records of {topic}/{p}: use more partitions");
-            high
-        })
-        .sum()
 }
 
 fn measure(mode: &str, work: &Workload) -> Measured {

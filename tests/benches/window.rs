@@ -16,12 +16,9 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{ClientConfig, TopicPartitionList};
 use rill_host::kafka::KafkaSettings;
 use rill_host::kafka::embedded::EmbeddedBroker;
+use rill_tests::bench::{dir_size, env_usize as env};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 const T0: i64 = 1_700_000_400_000;
 
@@ -31,21 +28,6 @@ struct Measured {
     rss: f64,
     outputs: i64,
     state_bytes: u64,
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn measure(mode: &str, records: usize, keys: usize, partitions: i32, minutes: usize) -> Measured {

@@ -5,6 +5,7 @@
 //! Nothing here skips: a missing binary or component fails the test loudly.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod member;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};

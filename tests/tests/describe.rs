@@ -87,3 +87,33 @@ fn an_application_file_is_described_as_one_sub_topology() {
     assert_eq!(text.matches("Sub-topology:").count(), 1, "{text}");
     assert!(text.contains("--> cpu-alert, metric.cpu"), "{text}");
 }
+
+/// `rill upgrade-check` from the outside: the exit code says the worst
+/// verdict (0 safe, 2 breaks state) and the report says why.
+#[test]
+fn upgrade_check_exits_by_its_verdict() {
+    let root = rill_tests::workspace();
+    let check = |new: &str| {
+        rill()
+            .arg("upgrade-check")
+            .arg(root.join("plugins/order-count/plugin.toml"))
+            .arg(root.join(new))
+            .args(["--application-id", "shop"])
+            .output()
+            .unwrap()
+    };
+    let renamed = check("host/tests/upgrade/count-renamed.toml");
+    let text = String::from_utf8_lossy(&renamed.stdout);
+    assert_eq!(renamed.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("processor order-count renamed to order-counter"),
+        "{text}"
+    );
+    let dropped = check("host/tests/upgrade/count-totals.toml");
+    let text = String::from_utf8_lossy(&dropped.stdout);
+    assert_eq!(dropped.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("breaks state    store counts of order-count: removed") && text.contains("shop-counts-changelog"),
+        "{text}"
+    );
+}

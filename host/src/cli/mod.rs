@@ -15,6 +15,7 @@ mod produce;
 mod produce_consume_tests;
 mod run;
 mod test;
+mod upgrade_check;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -72,6 +73,10 @@ enum Command {
     Consume(consume::ConsumeArgs),
     /// Run spec files against the real host, without a broker.
     Test(test::TestArgs),
+    /// Compare two versions of an application (manifests or app files):
+    /// every difference that matters while it runs, and whether it is
+    /// safe, needs a state migration, or breaks state.
+    UpgradeCheck(upgrade_check::UpgradeCheckArgs),
 }
 
 /// Parses the command line and runs the subcommand; the binary's `main`.
@@ -95,6 +100,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Describe(args) => describe::run(args),
+        Command::UpgradeCheck(args) => upgrade_check::run(args),
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args),
         Command::Lag(args) => lag::run(args),

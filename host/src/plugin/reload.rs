@@ -130,10 +130,21 @@ pub fn reload_processor(
 ) -> Result<Option<String>, String> {
     let refused = |why: String| format!("hot swap refused, keeping {} {version}: {why}", old.name);
     let new = Manifest::load(&old.path).map_err(|error| refused(error.to_string()))?;
-    if let Err(field) = compatible(&old, &new) {
+    if let Err(field) = compatible(old, &new) {
+        // What a restart with the change would do to state, as `rill
+        // upgrade-check` says it.
+        let state: String = crate::topology::upgrade::breaking("<application-id>", old, &new)
+            .iter()
+            .map(|c| format!("\n  {}: {}: {}", c.verdict, c.what, c.why))
+            .collect();
         return Err(refused(format!(
-            "{}: `{field}` changed; a swap keeps the topology (topics, stores) and the grants, so restart rill to change it",
-            new.path.display()
+            "{}: `{field}` changed; a swap keeps the topology (topics, stores) and the grants, so restart rill to change it{}",
+            new.path.display(),
+            if state.is_empty() {
+                String::new()
+            } else {
+                format!(" (and check it first with `rill upgrade-check`:{state})")
+            }
         )));
     }
     let started = Instant::now();

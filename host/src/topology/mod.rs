@@ -11,6 +11,7 @@
 //! `rill describe` renders the plan ([`render`]).
 
 pub mod render;
+pub mod upgrade;
 
 use crate::app::{App, Connection};
 use crate::kafka::admin::TopicError;

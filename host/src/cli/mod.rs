@@ -11,6 +11,7 @@ mod new;
 #[cfg(test)]
 mod new_tests;
 mod produce;
+mod redrive;
 #[cfg(test)]
 mod produce_consume_tests;
 mod run;
@@ -77,6 +78,9 @@ enum Command {
     /// every difference that matters while it runs, and whether it is
     /// safe, needs a state migration, or breaks state.
     UpgradeCheck(upgrade_check::UpgradeCheckArgs),
+    /// Run dead-lettered records through the current version of their
+    /// processor and write the results where the originals would have gone.
+    Redrive(redrive::RedriveArgs),
 }
 
 /// Parses the command line and runs the subcommand; the binary's `main`.
@@ -101,6 +105,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Validate(args) => validate::run(args),
         Command::Describe(args) => describe::run(args),
         Command::UpgradeCheck(args) => upgrade_check::run(args),
+        Command::Redrive(args) => redrive::run(args),
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args),
         Command::Lag(args) => lag::run(args),

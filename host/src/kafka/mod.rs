@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod console;
 pub mod consumer;
+pub mod dead_letters;
 pub mod embedded;
 pub mod group;
 pub mod member;

@@ -37,6 +37,9 @@ pub enum Mode {
     Sleep,
     /// Emit one 20 MB record, more than any broker accepts by default.
     Huge,
+    /// Forward it like any other record: the fixed version, for redriving
+    /// what an earlier version dead-lettered.
+    Pass,
 }
 
 /// The `[config]` table.
@@ -86,6 +89,7 @@ impl Processor for Misbehave {
                 }
             }
             Mode::Error => Err(Error::new("poison refused")),
+            Mode::Pass => Ok(vec![Output::forward(record, "out")]),
             Mode::Undeclared => Ok(vec![Output::forward(record, "nowhere")]),
             Mode::Sleep => {
                 std::thread::sleep(std::time::Duration::from_secs(3600));

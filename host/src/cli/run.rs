@@ -34,6 +34,10 @@ pub struct RunArgs {
     /// Directory for local state (and the compiled-plugin cache).
     #[arg(long, default_value = "rill-state", env = "RILL_STATE_DIR")]
     state_dir: PathBuf,
+    /// Start even if this version breaks the state of the version last
+    /// started from this state directory (what `rill upgrade-check` says).
+    #[arg(long)]
+    accept_breaking_upgrade: bool,
     /// Exit 0 once the inputs are drained, all output acknowledged and
     /// committed, and nothing arrived for this long (e.g. `2s`).
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -153,6 +157,55 @@ fn watchdog(shutdown: Arc<std::sync::atomic::AtomicBool>, grace: Duration) {
     }
 }
 
+/// Refuses to start a version that breaks the state of the version last
+/// started from `dir` (`rill upgrade-check`'s verdicts and words) unless
+/// `accept`, then records this version as the last.
+fn check_upgrade(
+    dir: &std::path::Path,
+    application_id: &str,
+    manifests: &[Arc<crate::manifest::Manifest>],
+    connections: &[crate::app::Connection],
+    accept: bool,
+) -> anyhow::Result<()> {
+    use crate::state::deployed::Deployed;
+    use crate::topology::upgrade::{Verdict, compare, report};
+    let now = Deployed::of(manifests, connections).context("reading the manifests to record the deployment")?;
+    let last = Deployed::last(dir);
+    if let Some(last) = last.as_ref().filter(|last| **last != now) {
+        match last.app() {
+            Ok(old) => {
+                let new = crate::app::App {
+                    path: manifests.first().map(|m| m.path.clone()).unwrap_or_default(),
+                    processors: manifests.to_vec(),
+                    connections: connections.to_vec(),
+                    interceptors: Vec::new(),
+                };
+                let changes = compare(application_id, &old, &new);
+                if changes.iter().any(|c| c.verdict > Verdict::Safe) {
+                    let shown = report("the version last started here", "this version", application_id, &changes);
+                    if !accept {
+                        anyhow::bail!(
+                            "{shown}  fix: keep the stores' names and shapes, or start with --accept-breaking-upgrade to give up what the report says breaks"
+                        );
+                    }
+                    tracing::warn!("starting a version that breaks state (--accept-breaking-upgrade):\n{shown}");
+                } else if !changes.is_empty() {
+                    tracing::info!("upgrade from the version last started here is safe ({} differences)", changes.len());
+                }
+            }
+            Err(error) => tracing::warn!(
+                "the version last started here ({}) no longer parses ({error}); the upgrade is not checked",
+                dir.join(crate::state::deployed::FILE).display()
+            ),
+        }
+    }
+    if last.as_ref() != Some(&now) {
+        now.record(dir)
+            .with_context(|| format!("recording the deployment in {}", dir.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs `rill run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     // First, so /health answers and a taken port fails before anything runs.
@@ -182,6 +235,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating --state-dir {}", args.state_dir.display()))?;
+    check_upgrade(
+        &args.state_dir.join(&args.application_id),
+        &args.application_id,
+        &manifests,
+        &connections,
+        args.accept_breaking_upgrade,
+    )?;
 
     let _embedded;
     let brokers = if args.brokers == "embedded" {

@@ -106,7 +106,18 @@ impl Database {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         let open = OpenPath::claim(path, LOCK_WAIT)?;
-        let descriptors = families
+        // RocksDB opens a database only with every column family it has:
+        // one a new version no longer declares (a store an accepted
+        // breaking upgrade gave up) is opened too and left unused, its
+        // data kept (a version that declares it again finds it).
+        let mut all: Vec<String> = families.to_vec();
+        for existing in DB::list_cf(&options, path).unwrap_or_default() {
+            if existing != rocksdb::DEFAULT_COLUMN_FAMILY_NAME && !all.contains(&existing) {
+                tracing::info!("{}: column family {existing} is no longer declared; kept unused", path.display());
+                all.push(existing);
+            }
+        }
+        let descriptors = all
             .iter()
             .map(|f| ColumnFamilyDescriptor::new(f, Options::default()));
         let db = DB::open_cf_descriptors(&options, path, descriptors).map_err(|source| StateError::Db {
@@ -468,6 +479,21 @@ mod tests {
 
     fn store(dir: &Path) -> TaskStore {
         TaskStore::open(dir, &["counts".into()], &["address".into()], None).unwrap()
+    }
+
+    /// A store a new version no longer declares does not keep the task's
+    /// database from opening, and its data is still there for a version
+    /// that declares it again.
+    #[test]
+    fn a_database_opens_without_a_store_it_no_longer_declares() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.db.write(&[(store_cf("counts"), b"a".to_vec(), Some(b"1".to_vec()))]).unwrap();
+        drop(s);
+        let other = TaskStore::open(dir.path(), &["totals".into()], &[], None).unwrap();
+        assert!(matches!(other.get("counts", b"a"), Err(AccessError::Undeclared(_))));
+        drop(other);
+        assert_eq!(store(dir.path()).get("counts", b"a").unwrap(), Some(b"1".to_vec()));
     }
 
     #[test]

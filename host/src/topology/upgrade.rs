@@ -71,14 +71,20 @@ pub fn compare(application_id: &str, old: &App, new: &App) -> Vec<Change> {
                     && stores.iter().all(|s| n.all_stores().any(|t| t == *s))
             });
             match heir {
-                Some(heir) => add(
-                    Verdict::Safe,
-                    format!("processor {} renamed to {}", o.name, heir.name),
-                    format!(
-                        "its stores keep their changelogs (named by application and store, not processor): {}; its tasks restore them once",
-                        stores.iter().map(|s| changelog(s)).collect::<Vec<_>>().join(", ")
-                    ),
-                ),
+                Some(heir) => {
+                    add(
+                        Verdict::Safe,
+                        format!("processor {} renamed to {}", o.name, heir.name),
+                        format!(
+                            "its stores keep their changelogs (named by application and store, not processor): {}; its tasks restore them once",
+                            stores.iter().map(|s| changelog(s)).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                    // What else the renamed processor changes.
+                    let mut renamed = (**heir).clone();
+                    renamed.name = o.name.clone();
+                    compare_processor(o, &renamed, &changelog, &mut add);
+                }
                 None if stores.is_empty() => add(
                     Verdict::Safe,
                     format!("processor {} removed", o.name),

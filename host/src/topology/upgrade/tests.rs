@@ -105,3 +105,18 @@ fn a_swap_that_drops_a_store_hears_why_in_upgrade_checks_words() {
     assert_eq!(breaking[0].what, "store counts of order-count: removed");
     assert!(super::breaking("shop", &old, &old).is_empty());
 }
+
+#[test]
+fn a_renamed_processor_whose_store_changes_kind_still_breaks_state() {
+    let changes = compare(
+        "shop",
+        &load("plugins/order-count/plugin.toml"),
+        &load("plugins/order-window-count/plugin.toml"),
+    );
+    assert!(
+        changes.iter().any(|c| c.what.contains("renamed to order-window-count")),
+        "{changes:?}"
+    );
+    assert_eq!(changes[0].verdict, Verdict::Breaks, "{changes:?}");
+    assert!(changes[0].what.contains("store counts"), "{changes:?}");
+}

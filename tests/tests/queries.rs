@@ -8,7 +8,7 @@
 //! encoding gets a 4xx naming the problem.
 
 use rill_tests::member::{Member, settled, stop_all, wait_committed};
-use rill_tests::{DevBroker, free_port, http_get, install_plugin, produce, produce_at, rill};
+use rill_tests::{DevBroker, free_port, http_get, http_get_with, install_plugin, produce, produce_at, rill};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,19 @@ const APP: &str = "e2e-queries";
 const PARTITIONS: i32 = 4;
 const KEYS: usize = 24;
 
-fn start(name: &str, broker: &str, dir: &Path, t0: Instant, advertise: bool) -> (Member, String) {
+/// How the instances serve `--http`.
+#[derive(Clone, Copy)]
+struct Serving {
+    /// With `--advertised-http` (redirects to the owner).
+    advertise: bool,
+    /// With `--http-token-file` holding [`TOKEN`].
+    token: bool,
+}
+
+/// The bearer token of instances started with `Serving { token: true }`.
+const TOKEN: &str = "e2e-queries-token";
+
+fn start(name: &str, broker: &str, dir: &Path, t0: Instant, serving: Serving) -> (Member, String) {
     let http = format!("127.0.0.1:{}", free_port());
     let mut command = rill();
     command
@@ -28,8 +40,11 @@ fn start(name: &str, broker: &str, dir: &Path, t0: Instant, advertise: bool) -> 
         .args(["--commit-interval", "200ms", "--http", &http])
         .arg("--state-dir")
         .arg(dir.join(name));
-    if advertise {
+    if serving.advertise {
         command.args(["--advertised-http", &http]);
+    }
+    if serving.token {
+        command.arg("--http-token-file").arg(dir.join("token"));
     }
     (Member::spawn(name, command, t0), http)
 }
@@ -56,7 +71,7 @@ impl Drop for Counted {
     }
 }
 
-fn counted(advertise: bool) -> Counted {
+fn counted(serving: Serving) -> Counted {
     // The dev broker creates no topics on request: every one up front.
     let changelog = format!("{APP}-counts-changelog");
     let members = format!("{APP}-rill-members");
@@ -69,6 +84,7 @@ fn counted(advertise: bool) -> Counted {
     ]);
     let dir = tempfile::tempdir().unwrap();
     install_plugin(dir.path(), "order-count");
+    std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
     let orders: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..KEYS)
         .flat_map(|i| {
             (0..=i).map(move |n| {
@@ -82,8 +98,8 @@ fn counted(advertise: bool) -> Counted {
     let total = orders.len() as i64;
 
     let t0 = Instant::now();
-    let (a, a_http) = start("a", &broker.bootstrap, dir.path(), t0, advertise);
-    let (b, b_http) = start("b", &broker.bootstrap, dir.path(), t0, advertise);
+    let (a, a_http) = start("a", &broker.bootstrap, dir.path(), t0, serving);
+    let (b, b_http) = start("b", &broker.bootstrap, dir.path(), t0, serving);
     settled(
         &[&a, &b],
         "order",
@@ -118,7 +134,10 @@ fn count_in(found: &serde_json::Value) -> u64 {
 
 #[test]
 fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
-    let app = counted(false);
+    let app = counted(Serving {
+        advertise: false,
+        token: false,
+    });
     let [a_http, b_http] = &app.http;
 
     let mut answered_by = [0, 0];
@@ -175,7 +194,10 @@ fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
 
 #[test]
 fn ranges_and_prefixes_merge_each_instances_partitions_and_name_the_rest() {
-    let app = counted(false);
+    let app = counted(Serving {
+        advertise: false,
+        token: false,
+    });
     let mut seen = std::collections::BTreeMap::new();
     let mut missing_everywhere = Vec::new();
     for http in &app.http {
@@ -272,7 +294,10 @@ fn ranges_and_prefixes_merge_each_instances_partitions_and_name_the_rest() {
 
 #[test]
 fn with_advertised_addresses_any_instance_sends_a_query_to_the_owner() {
-    let app = counted(true);
+    let app = counted(Serving {
+        advertise: true,
+        token: false,
+    });
     for i in 0..KEYS {
         let path = format!("/stores/counts/keys/q{i}");
         for (asked, http) in app.http.iter().enumerate() {
@@ -312,6 +337,135 @@ fn with_advertised_addresses_any_instance_sends_a_query_to_the_owner() {
             );
         }
     }
+
+    // `rill query` asks either instance, follows the redirect, prints JSON.
+    for i in [0, KEYS / 2, KEYS - 1] {
+        for http in &app.http {
+            let answer = query_ok(&["--http", http, "counts", &format!("q{i}")]);
+            assert_eq!(
+                count_in(&answer),
+                i as u64 + 1,
+                "q{i} through rill query at {http}: {answer}"
+            );
+        }
+    }
+    let ranged = query_ok(&["--http", &app.http[0], "counts", "--range", "q1..q12", "--limit", "50"]);
+    assert!(ranged["entries"].is_array(), "{ranged}");
+    let (code, stderr) = query_fails(&["--http", &app.http[0], "count", "q0"]);
+    assert!(
+        stderr.contains("404") && stderr.contains("no store named"),
+        "{code:?}: {stderr}"
+    );
+    let (_, stderr) = query_fails(&["--http", &app.http[0], "counts", "--range", "q1"]);
+    assert!(stderr.contains("FROM..TO"), "{stderr}");
+}
+
+/// What `rill query ARGS` printed, parsed; it must succeed.
+fn query_ok(args: &[&str]) -> serde_json::Value {
+    let out = rill().arg("query").args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rill query {args:?}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("rill query {args:?}: {e}: {stdout}"))
+}
+
+/// The exit code and stderr of `rill query ARGS`, which must fail.
+fn query_fails(args: &[&str]) -> (Option<i32>, String) {
+    let out = rill().arg("query").args(args).output().unwrap();
+    assert!(!out.status.success(), "rill query {args:?} must fail");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn with_a_token_every_endpoint_but_health_refuses_strangers_alike() {
+    let app = counted(Serving {
+        advertise: true,
+        token: true,
+    });
+    let bearer = format!("Bearer {TOKEN}");
+    let status = |http: &str, path: &str, authorization: Option<&str>| {
+        let headers: Vec<(&str, &str)> = authorization.map(|a| ("Authorization", a)).into_iter().collect();
+        http_get_with(http, path, &headers).unwrap_or_else(|| panic!("{http}{path} did not answer"))
+    };
+    let http = &app.http[0];
+    for path in [
+        "/metrics",
+        "/status",
+        "/ready",
+        "/stores/counts/keys/q0",
+        "/stores/counts/keys/never",
+        "/stores/nope/keys/q0",
+        "/stores/counts/range",
+        "/no/such/endpoint",
+    ] {
+        let (code, body) = status(http, path, None);
+        assert_eq!(code, 401, "{path} without a token: {body}");
+        let (code, wrong) = status(http, path, Some("Bearer not-the-token"));
+        assert_eq!(code, 403, "{path} with another token: {wrong}");
+        // The same words whatever the path: nothing said about what exists.
+        assert_eq!(
+            wrong,
+            status(http, "/stores/nope/keys/q0", Some("Bearer not-the-token")).1
+        );
+        assert_eq!(body, status(http, "/stores/nope/keys/q0", None).1);
+    }
+    assert_eq!(status(http, "/health", None).0, 200, "liveness stays open");
+    assert_eq!(status(http, "/metrics", Some(&bearer)).0, 200);
+    assert_eq!(status(http, "/stores/nope/keys/q0", Some(&bearer)).0, 404);
+
+    // The owner answers the token too: each key, asked of both instances
+    // with the token, is a 200 or a 307 whose target answers 200 with it.
+    for i in 0..KEYS {
+        let path = format!("/stores/counts/keys/q{i}");
+        for http in &app.http {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let (code, body) = loop {
+                let (code, body) = status(http, &path, Some(&bearer));
+                if code != 503 || Instant::now() > deadline {
+                    break (code, body);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+            match code {
+                200 => assert_eq!(count_in(&answer), i as u64 + 1),
+                307 => {
+                    let owner = answer["owner"].as_str().unwrap();
+                    let followed = answer["location"]
+                        .as_str()
+                        .unwrap()
+                        .replacen(&format!("http://{owner}"), "", 1);
+                    assert_eq!(
+                        status(owner, &followed, None).0,
+                        401,
+                        "the owner asks for the token too"
+                    );
+                    let (code, found) = status(owner, &followed, Some(&bearer));
+                    assert_eq!(code, 200, "{found}");
+                }
+                other => panic!("q{i} at {http}: {other} {body}"),
+            }
+        }
+    }
+
+    // rill query sends the token, and again after the redirect.
+    let token_file = app._dir.path().join("token");
+    let token_file = token_file.to_str().unwrap();
+    for http in &app.http {
+        for i in [0, KEYS - 1] {
+            let answer = query_ok(&["--http", http, "--token-file", token_file, "counts", &format!("q{i}")]);
+            assert_eq!(count_in(&answer), i as u64 + 1, "{answer}");
+        }
+    }
+    let (_, stderr) = query_fails(&["--http", http, "counts", "q0"]);
+    assert!(stderr.contains("401"), "{stderr}");
+    let wrong = app._dir.path().join("wrong-token");
+    std::fs::write(&wrong, "nope").unwrap();
+    let (_, stderr) = query_fails(&["--http", http, "--token-file", wrong.to_str().unwrap(), "counts", "q0"]);
+    assert!(stderr.contains("403"), "{stderr}");
 }
 
 #[test]
@@ -383,5 +537,7 @@ fn a_windowed_stores_windows_are_fetched_by_key_and_time() {
     let (status, _) = ask(&http, "/stores/counts/windows/w1?from=soon");
     assert_eq!(status, 400);
 
+    let fetched = query_ok(&["--http", &http, "counts", "w1", "--windows", "0..0"]);
+    assert_eq!(fetched["windows"][0]["value"], 2, "{fetched}");
     stop_all(&mut members);
 }

@@ -14,6 +14,7 @@ mod produce;
 mod redrive;
 #[cfg(test)]
 mod produce_consume_tests;
+mod query;
 mod run;
 mod test;
 mod upgrade_check;
@@ -81,6 +82,9 @@ enum Command {
     /// Run dead-lettered records through the current version of their
     /// processor and write the results where the originals would have gone.
     Redrive(redrive::RedriveArgs),
+    /// Read a running application's stores over its --http: a key, a
+    /// range, a prefix or a key's windows, as JSON.
+    Query(query::QueryArgs),
 }
 
 /// Parses the command line and runs the subcommand; the binary's `main`.
@@ -112,6 +116,7 @@ pub fn main() -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(args),
         Command::Consume(args) => consume::run(args),
         Command::Test(args) => test::run(args),
+        Command::Query(args) => query::run(args),
     }
 }
 

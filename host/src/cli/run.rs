@@ -70,6 +70,12 @@ pub struct RunArgs {
     /// topic: a query of a key another instance owns is redirected there.
     #[arg(long, value_name = "HOST:PORT", requires = "http")]
     advertised_http: Option<String>,
+    /// Require this file's bearer token (`Authorization: Bearer <token>`)
+    /// on every --http endpoint but /health: 401 without it, 403 with
+    /// another. Every instance of an application should share it, since
+    /// clients follow redirects between them with the same token.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    http_token_file: Option<std::path::PathBuf>,
     /// What a fatal error does: `shutdown` stops the application;
     /// `replace-worker` replaces the failed worker thread and restarts its
     /// tasks from their last commit (Kafka Streams' REPLACE_THREAD).
@@ -210,7 +216,14 @@ fn check_upgrade(
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     // First, so /health answers and a taken port fails before anything runs.
     let _http = match &args.http {
-        Some(addr) => Some(crate::observe::http::start(addr)?),
+        Some(addr) => {
+            let token = args
+                .http_token_file
+                .as_deref()
+                .map(crate::observe::auth::Token::from_file)
+                .transpose()?;
+            Some(crate::observe::http::start(addr, token)?)
+        }
         None => None,
     };
     // One application file, or plain manifests (each its own sub-topology).

@@ -16,8 +16,12 @@
 //! | `/stores/<store>/range`, `/stores/<store>/prefix/<p>` | key-value entries in key order ([`super::store_scans`]) |
 //! | `/stores/<store>/windows/<key>` | a key's windows in a windowed store |
 //! | `/`         | the status page (self-contained HTML, no CDN)             |
+//!
+//! With `--http-token-file`, every path but `/health` needs the bearer
+//! token ([`super::auth`]).
 
 use super::app_state::AppState;
+use super::auth::Token;
 use super::telemetry;
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -57,8 +61,9 @@ pub struct HttpServer {
 }
 
 /// Binds `addr` (now, so a taken port fails the start), installs the
-/// metrics recorder, and serves on a thread of its own.
-pub fn start(addr: &str) -> Result<HttpServer, HttpError> {
+/// metrics recorder, and serves on a thread of its own; with `token`, every
+/// endpoint but `/health` requires it ([`super::auth`]).
+pub fn start(addr: &str, token: Option<Token>) -> Result<HttpServer, HttpError> {
     let bind_error = |source| HttpError::Bind {
         addr: addr.to_string(),
         source,
@@ -77,7 +82,7 @@ pub fn start(addr: &str) -> Result<HttpServer, HttpError> {
                     return;
                 }
             };
-            runtime.block_on(serve(listener, handle));
+            runtime.block_on(serve(listener, handle, token));
         })
         .map_err(HttpError::Thread)?;
     tracing::info!(
@@ -86,7 +91,7 @@ pub fn start(addr: &str) -> Result<HttpServer, HttpError> {
     Ok(HttpServer { addr: local })
 }
 
-async fn serve(listener: std::net::TcpListener, handle: PrometheusHandle) {
+async fn serve(listener: std::net::TcpListener, handle: PrometheusHandle, token: Option<Token>) {
     tokio::spawn(async {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -101,14 +106,15 @@ async fn serve(listener: std::net::TcpListener, handle: PrometheusHandle) {
             return;
         }
     };
-    if let Err(error) = axum::serve(listener, router(handle)).await {
+    if let Err(error) = axum::serve(listener, router(handle, token)).await {
         tracing::error!("--http: the server stopped: {error}");
     }
 }
 
-/// The routes (tests serve them on their own listener).
-pub fn router(handle: PrometheusHandle) -> Router {
-    Router::new()
+/// The routes (tests serve them on their own listener), behind `token`
+/// when there is one.
+pub fn router(handle: PrometheusHandle, token: Option<Token>) -> Router {
+    let routes = Router::new()
         .route(
             "/metrics",
             get(move || {
@@ -143,7 +149,12 @@ pub fn router(handle: PrometheusHandle) -> Router {
             "/stores/{store}/windows/{key}",
             get(super::store_scans::windows_handler),
         )
-        .route("/", get(|| async { Html(PAGE) }))
+        .route("/", get(|| async { Html(PAGE) }));
+    match token {
+        // A layer, not a route layer: unknown paths are refused alike.
+        Some(token) => routes.layer(axum::middleware::from_fn_with_state(token, super::auth::require)),
+        None => routes,
+    }
 }
 
 async fn ready() -> Response {

@@ -21,6 +21,7 @@
 //! task, commit and restore granularity, never per record).
 
 pub mod app_state;
+pub mod auth;
 pub mod codec;
 pub mod http;
 pub mod lag;

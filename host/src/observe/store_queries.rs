@@ -341,8 +341,9 @@ const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
     .remove(b'_')
     .remove(b'~');
 
-/// `text` percent-encoded for a URL path segment or query value.
-fn escape(text: &str) -> String {
+/// `text` percent-encoded for a URL path segment or query value (also
+/// what `rill query` builds its requests with).
+pub(crate) fn escape(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 

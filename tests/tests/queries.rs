@@ -23,6 +23,8 @@ struct Serving {
     advertise: bool,
     /// With `--http-token-file` holding [`TOKEN`].
     token: bool,
+    /// With `--http-tls-cert`/`--http-tls-key` signed by `ca.pem` ([`certify`]).
+    tls: bool,
 }
 
 /// The bearer token of instances started with `Serving { token: true }`.
@@ -45,6 +47,10 @@ fn start(name: &str, broker: &str, dir: &Path, t0: Instant, serving: Serving) ->
     }
     if serving.token {
         command.arg("--http-token-file").arg(dir.join("token"));
+    }
+    if serving.tls {
+        command.arg("--http-tls-cert").arg(dir.join("server.pem"));
+        command.arg("--http-tls-key").arg(dir.join("server.key"));
     }
     (Member::spawn(name, command, t0), http)
 }
@@ -85,6 +91,9 @@ fn counted(serving: Serving) -> Counted {
     let dir = tempfile::tempdir().unwrap();
     install_plugin(dir.path(), "order-count");
     std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
+    if serving.tls {
+        certify(dir.path());
+    }
     let orders: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..KEYS)
         .flat_map(|i| {
             (0..=i).map(move |n| {
@@ -137,6 +146,7 @@ fn each_key_is_answered_by_the_instance_owning_its_partition_with_its_count() {
     let app = counted(Serving {
         advertise: false,
         token: false,
+        tls: false,
     });
     let [a_http, b_http] = &app.http;
 
@@ -197,6 +207,7 @@ fn ranges_and_prefixes_merge_each_instances_partitions_and_name_the_rest() {
     let app = counted(Serving {
         advertise: false,
         token: false,
+        tls: false,
     });
     let mut seen = std::collections::BTreeMap::new();
     let mut missing_everywhere = Vec::new();
@@ -297,6 +308,7 @@ fn with_advertised_addresses_any_instance_sends_a_query_to_the_owner() {
     let app = counted(Serving {
         advertise: true,
         token: false,
+        tls: false,
     });
     for i in 0..KEYS {
         let path = format!("/stores/counts/keys/q{i}");
@@ -384,6 +396,7 @@ fn with_a_token_every_endpoint_but_health_refuses_strangers_alike() {
     let app = counted(Serving {
         advertise: true,
         token: true,
+        tls: false,
     });
     let bearer = format!("Bearer {TOKEN}");
     let status = |http: &str, path: &str, authorization: Option<&str>| {
@@ -540,4 +553,122 @@ fn a_windowed_stores_windows_are_fetched_by_key_and_time() {
     let fetched = query_ok(&["--http", &http, "counts", "w1", "--windows", "0..0"]);
     assert_eq!(fetched["windows"][0]["value"], 2, "{fetched}");
     stop_all(&mut members);
+}
+
+/// Writes `ca.pem` (a certificate authority) and `server.pem` with
+/// `server.key` (a certificate for 127.0.0.1 it signed) into `dir`, with
+/// the openssl command line.
+fn certify(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let rsa = ["-newkey", "rsa:2048", "-nodes", "-days", "2"];
+    openssl(
+        &[
+            &["req", "-x509"],
+            &rsa[..],
+            &["-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=rill-test-ca"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"],
+            &rsa[..2],
+            &[
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+}
+
+#[test]
+fn over_tls_queries_are_answered_and_redirected_as_https() {
+    let app = counted(Serving {
+        advertise: true,
+        token: true,
+        tls: true,
+    });
+    let dir = app._dir.path();
+    let ca = dir.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let token = dir.join("token");
+    let token = token.to_str().unwrap();
+    // Every key from both instances: one is the owner, the other redirects
+    // to https://owner, and rill query follows with TLS and the token.
+    for i in 0..KEYS {
+        for http in &app.http {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let answer = loop {
+                let out = rill()
+                    .args(["query", "--http", http, "--tls-ca", ca, "--token-file", token, "counts"])
+                    .arg(format!("q{i}"))
+                    .output()
+                    .unwrap();
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                if out.status.success() {
+                    break serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+                }
+                assert!(
+                    stderr.contains("503") && Instant::now() < deadline,
+                    "q{i} at {http}: {stderr}"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            assert_eq!(count_in(&answer), i as u64 + 1, "q{i} over TLS from {http}: {answer}");
+        }
+    }
+    // Plain HTTP gets no answer from a TLS port; TLS without trusting the
+    // authority is refused by the client.
+    assert_eq!(http_get(&app.http[0], "/health"), None, "no plain-text answer");
+    let (_, stderr) = query_fails(&["--http", &app.http[0], "--token-file", token, "counts", "q0"]);
+    assert!(stderr.contains(&app.http[0]), "{stderr}");
+    let other = tempfile::tempdir().unwrap();
+    certify(other.path());
+    let stranger = other.path().join("ca.pem");
+    let (_, stderr) = query_fails(&[
+        "--http",
+        &app.http[0],
+        "--tls-ca",
+        stranger.to_str().unwrap(),
+        "--token-file",
+        token,
+        "counts",
+        "q0",
+    ]);
+    assert!(stderr.contains("TLS handshake"), "{stderr}");
 }

@@ -20,8 +20,10 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::header::{AUTHORIZATION, HOST, LOCATION};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio_rustls::TlsConnector;
 
 /// Arguments of `rill query`.
 #[derive(Debug, Args)]
@@ -57,6 +59,10 @@ pub struct QueryArgs {
     /// `--http-token-file`).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Speak TLS (to instances run with --http-tls-cert), trusting the
+    /// certificate authority in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
 }
 
 /// Why `rill query` printed no answer.
@@ -111,8 +117,9 @@ pub enum QueryError {
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let path = request_path(&args)?;
     let token = args.token_file.as_deref().map(read_token).transpose()?;
+    let tls = args.tls_ca.as_deref().map(crate::observe::tls::connector).transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let body = runtime.block_on(ask(&args.http, &path, token.as_deref()))?;
+    let body = runtime.block_on(ask(&args.http, &path, token.as_deref(), tls.as_ref()))?;
     println!("{body}");
     Ok(())
 }
@@ -177,9 +184,10 @@ fn read_token(path: &std::path::Path) -> Result<String, QueryError> {
 }
 
 /// The body of `path` at `addr`, following one redirect; refusals as
-/// errors.
-async fn ask(addr: &str, path: &str, token: Option<&str>) -> Result<String, QueryError> {
-    let mut reply = get(addr, path, token).await?;
+/// errors. With `tls`, every hop is TLS (a redirect to plain HTTP is not
+/// followed).
+async fn ask(addr: &str, path: &str, token: Option<&str>, tls: Option<&TlsConnector>) -> Result<String, QueryError> {
+    let mut reply = get(addr, path, token, tls).await?;
     if reply.status == 307 {
         let location = reply.location.clone().unwrap_or_default();
         let redirect = |why| QueryError::Redirect {
@@ -187,12 +195,17 @@ async fn ask(addr: &str, path: &str, token: Option<&str>) -> Result<String, Quer
             location: location.clone(),
             why,
         };
-        let rest = location
-            .strip_prefix("http://")
-            .ok_or_else(|| redirect("not an http:// address"))?;
+        let rest = match tls {
+            None => location
+                .strip_prefix("http://")
+                .ok_or_else(|| redirect("not an http:// address; give --tls-ca for https"))?,
+            Some(_) => location
+                .strip_prefix("https://")
+                .ok_or_else(|| redirect("not an https:// address, and --tls-ca asks for TLS"))?,
+        };
         let split = rest.find('/').ok_or_else(|| redirect("no path"))?;
         let (owner, owner_path) = rest.split_at(split);
-        reply = get(owner, owner_path, token).await?;
+        reply = get(owner, owner_path, token, tls).await?;
         if reply.status == 307 {
             return Err(redirect("the owner redirected again"));
         }
@@ -217,52 +230,67 @@ struct Reply {
     body: String,
 }
 
-/// One GET of `path` at `addr` over HTTP/1.1.
-async fn get(addr: &str, path: &str, token: Option<&str>) -> Result<Reply, QueryError> {
-    let transport = |problem: String| QueryError::Transport {
-        addr: addr.to_string(),
-        problem,
-    };
+/// One GET of `path` at `addr` over HTTP/1.1, through TLS with `tls`.
+async fn get(addr: &str, path: &str, token: Option<&str>, tls: Option<&TlsConnector>) -> Result<Reply, QueryError> {
     let exchange = async {
         let stream = tokio::net::TcpStream::connect(addr)
             .await
-            .map_err(|e| transport(format!("cannot connect: {e}")))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| transport(e.to_string()))?;
-        tokio::spawn(connection);
-        let mut request = hyper::Request::get(path).header(HOST, addr);
-        if let Some(token) = token {
-            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        match tls {
+            None => send(stream, addr, path, token).await,
+            Some(connector) => {
+                let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name = ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))?;
+                let stream = connector
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| format!("TLS handshake: {e}"))?;
+                send(stream, addr, path, token).await
+            }
         }
-        let request = request
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| transport(e.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| transport(e.to_string()))?;
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_string);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| transport(e.to_string()))?
-            .to_bytes();
-        Ok(Reply {
-            status,
-            location,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
     };
     tokio::time::timeout(Duration::from_secs(30), exchange)
         .await
-        .map_err(|_| transport("no answer within 30 s".into()))?
+        .unwrap_or_else(|_| Err("no answer within 30 s".into()))
+        .map_err(|problem| QueryError::Transport {
+            addr: addr.to_string(),
+            problem,
+        })
+}
+
+/// The GET itself, over `io` (plain or TLS).
+async fn send<S>(io: S, addr: &str, path: &str, token: Option<&str>) -> Result<Reply, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let mut request = hyper::Request::get(path).header(HOST, addr);
+    if let Some(token) = token {
+        request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
+    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_string);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        location,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -76,6 +76,13 @@ pub struct RunArgs {
     /// clients follow redirects between them with the same token.
     #[arg(long, value_name = "FILE", requires = "http")]
     http_token_file: Option<std::path::PathBuf>,
+    /// Serve --http over TLS with this PEM certificate chain (with
+    /// --http-tls-key); redirects to other instances then name https.
+    #[arg(long, value_name = "FILE", requires_all = ["http", "http_tls_key"])]
+    http_tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --http-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "http_tls_cert")]
+    http_tls_key: Option<std::path::PathBuf>,
     /// What a fatal error does: `shutdown` stops the application;
     /// `replace-worker` replaces the failed worker thread and restarts its
     /// tasks from their last commit (Kafka Streams' REPLACE_THREAD).
@@ -222,7 +229,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 .as_deref()
                 .map(crate::observe::auth::Token::from_file)
                 .transpose()?;
-            Some(crate::observe::http::start(addr, token)?)
+            let tls = match (&args.http_tls_cert, &args.http_tls_key) {
+                (Some(cert), Some(key)) => Some(crate::observe::tls::acceptor(cert, key)?),
+                _ => None,
+            };
+            Some(crate::observe::http::start(
+                addr,
+                crate::observe::http::Guard { token, tls },
+            )?)
         }
         None => None,
     };

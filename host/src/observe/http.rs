@@ -18,7 +18,8 @@
 //! | `/`         | the status page (self-contained HTML, no CDN)             |
 //!
 //! With `--http-token-file`, every path but `/health` needs the bearer
-//! token ([`super::auth`]).
+//! token ([`super::auth`]); with `--http-tls-cert`/`--http-tls-key`, every
+//! connection is TLS ([`super::tls`]).
 
 use super::app_state::AppState;
 use super::auth::Token;
@@ -60,10 +61,20 @@ pub struct HttpServer {
     pub addr: SocketAddr,
 }
 
+/// Who may read `--http`, and how it travels.
+#[derive(Default)]
+pub struct Guard {
+    /// With `--http-token-file`: every endpoint but `/health` requires it
+    /// ([`super::auth`]).
+    pub token: Option<Token>,
+    /// With `--http-tls-cert`/`--http-tls-key`: TLS on every connection
+    /// ([`super::tls`]).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
 /// Binds `addr` (now, so a taken port fails the start), installs the
-/// metrics recorder, and serves on a thread of its own; with `token`, every
-/// endpoint but `/health` requires it ([`super::auth`]).
-pub fn start(addr: &str, token: Option<Token>) -> Result<HttpServer, HttpError> {
+/// metrics recorder, and serves on a thread of its own, as `guard` says.
+pub fn start(addr: &str, guard: Guard) -> Result<HttpServer, HttpError> {
     let bind_error = |source| HttpError::Bind {
         addr: addr.to_string(),
         source,
@@ -72,6 +83,14 @@ pub fn start(addr: &str, token: Option<Token>) -> Result<HttpServer, HttpError> 
     listener.set_nonblocking(true).map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     let handle = super::metrics::install().map_err(HttpError::Recorder)?;
+    let scheme = if guard.tls.is_some() {
+        // Every instance of an application serves alike: redirects to
+        // another one name https too.
+        super::store_queries::redirect_over_tls();
+        "https"
+    } else {
+        "http"
+    };
     std::thread::Builder::new()
         .name("rill-http".into())
         .spawn(move || {
@@ -82,16 +101,17 @@ pub fn start(addr: &str, token: Option<Token>) -> Result<HttpServer, HttpError> 
                     return;
                 }
             };
-            runtime.block_on(serve(listener, handle, token));
+            runtime.block_on(serve(listener, handle, guard));
         })
         .map_err(HttpError::Thread)?;
     tracing::info!(
-        "http: serving /metrics, /health, /ready, /status, /lag, /topology, /stores and / on http://{local}"
+        "http: serving /metrics, /health, /ready, /status, /lag, /topology, /stores and / on {}://{local}",
+        scheme
     );
     Ok(HttpServer { addr: local })
 }
 
-async fn serve(listener: std::net::TcpListener, handle: PrometheusHandle, token: Option<Token>) {
+async fn serve(listener: std::net::TcpListener, handle: PrometheusHandle, guard: Guard) {
     tokio::spawn(async {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -106,8 +126,48 @@ async fn serve(listener: std::net::TcpListener, handle: PrometheusHandle, token:
             return;
         }
     };
-    if let Err(error) = axum::serve(listener, router(handle, token)).await {
-        tracing::error!("--http: the server stopped: {error}");
+    let routes = router(handle, guard.token);
+    match guard.tls {
+        Some(acceptor) => serve_tls(listener, routes, acceptor).await,
+        None => {
+            if let Err(error) = axum::serve(listener, routes).await {
+                tracing::error!("--http: the server stopped: {error}");
+            }
+        }
+    }
+}
+
+/// Serves `routes` over TLS: each connection's handshake and requests on a
+/// task of its own, so a slow or failed handshake holds up no one else.
+async fn serve_tls(listener: tokio::net::TcpListener, routes: Router, acceptor: tokio_rustls::TlsAcceptor) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!("--http: accept: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let routes = routes.clone();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!("--http: TLS handshake refused: {error}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(routes);
+            if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await
+            {
+                tracing::debug!("--http: connection: {error}");
+            }
+        });
     }
 }
 

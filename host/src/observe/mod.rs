@@ -28,6 +28,7 @@ pub mod lag;
 pub mod metrics;
 pub mod store_queries;
 pub mod store_scans;
+pub mod tls;
 
 use app_state::{AppState, AppStateCell};
 use lag::{LagMonitor, LagStatus, PartitionLag};

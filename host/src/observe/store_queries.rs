@@ -139,6 +139,15 @@ pub trait StoreView: Send + Sync {
 
 static VIEW: OnceLock<Arc<dyn StoreView>> = OnceLock::new();
 
+/// The scheme redirects name: `https` once `--http` serves TLS.
+static SCHEME: OnceLock<&'static str> = OnceLock::new();
+
+/// Redirects to other instances name `https://` from now on (once per
+/// process: `--http-tls-cert` is given to every instance alike).
+pub fn redirect_over_tls() {
+    let _ = SCHEME.set("https");
+}
+
 /// Serves queries from `view` from now on (once per process: the
 /// application's stores).
 pub fn install(view: Arc<dyn StoreView>) {
@@ -245,8 +254,9 @@ impl Asked<'_> {
     /// The same request at `owner`, marked `hop=1` so it is never
     /// redirected again; the other parameters kept (sorted).
     fn at(&self, owner: &str) -> String {
+        let scheme = SCHEME.get().copied().unwrap_or("http");
         let mut location = format!(
-            "http://{owner}/stores/{}/{}/{}?hop=1",
+            "{scheme}://{owner}/stores/{}/{}/{}?hop=1",
             escape(self.store),
             self.what,
             escape(self.key)

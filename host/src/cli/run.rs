@@ -180,7 +180,7 @@ fn check_upgrade(
     connections: &[crate::app::Connection],
     accept: bool,
 ) -> anyhow::Result<()> {
-    use crate::state::deployed::Deployed;
+    use crate::runtime::deployed::Deployed;
     use crate::topology::upgrade::{Verdict, compare, report};
     let now = Deployed::of(manifests, connections).context("reading the manifests to record the deployment")?;
     let last = Deployed::last(dir);
@@ -208,7 +208,7 @@ fn check_upgrade(
             }
             Err(error) => tracing::warn!(
                 "the version last started here ({}) no longer parses ({error}); the upgrade is not checked",
-                dir.join(crate::state::deployed::FILE).display()
+                dir.join(crate::runtime::deployed::FILE).display()
             ),
         }
     }

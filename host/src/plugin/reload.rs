@@ -120,23 +120,21 @@ fn reload(engine: &Engine, cache: Option<&CompileCache>, target: &dyn SwapTarget
 }
 
 /// A processor's [`SwapTarget::reload`]: loads the changed build of `old`
-/// (running as `version`) and hands it to `install`.
+/// (running as `version`) and hands it to `install`. A manifest change a
+/// swap cannot make is refused with `explain`'s account of what a restart
+/// with it would do to state (the caller's: `rill upgrade-check`'s words).
 pub fn reload_processor(
     engine: &Engine,
     cache: Option<&CompileCache>,
     old: &Manifest,
     version: &str,
+    explain: &dyn Fn(&Manifest, &Manifest) -> String,
     install: impl FnOnce(Arc<Manifest>, Arc<Plugin>),
 ) -> Result<Option<String>, String> {
     let refused = |why: String| format!("hot swap refused, keeping {} {version}: {why}", old.name);
     let new = Manifest::load(&old.path).map_err(|error| refused(error.to_string()))?;
     if let Err(field) = compatible(old, &new) {
-        // What a restart with the change would do to state, as `rill
-        // upgrade-check` says it.
-        let state: String = crate::topology::upgrade::breaking("<application-id>", old, &new)
-            .iter()
-            .map(|c| format!("\n  {}: {}: {}", c.verdict, c.what, c.why))
-            .collect();
+        let state = explain(old, &new);
         return Err(refused(format!(
             "{}: `{field}` changed; a swap keeps the topology (topics, stores) and the grants, so restart rill to change it{}",
             new.path.display(),

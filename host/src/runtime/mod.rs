@@ -11,6 +11,7 @@
 
 #[cfg(test)]
 mod harness;
+pub mod deployed;
 pub mod report;
 pub mod stream_thread;
 pub mod warm_up;

@@ -19,7 +19,6 @@
 //! from opening one task directory.
 
 pub mod checkpoint;
-pub mod deployed;
 pub mod fk_join;
 pub mod global;
 pub mod instance;

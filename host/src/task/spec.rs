@@ -185,9 +185,26 @@ impl crate::plugin::reload::SwapTarget for ProcessorSpec {
         cache: Option<&crate::plugin::cache::CompileCache>,
     ) -> Result<Option<String>, String> {
         let version = self.factory().version();
-        crate::plugin::reload::reload_processor(engine, cache, &self.manifest(), &version, |manifest, plugin| {
-            self.swap(manifest, plugin)
-        })
+        let application = self
+            .state
+            .as_ref()
+            .map_or("<application-id>", |s| s.application_id.as_str());
+        // What a restart with a refused change would do to state, as `rill
+        // upgrade-check` says it.
+        let explain = |old: &Manifest, new: &Manifest| -> String {
+            crate::topology::upgrade::breaking(application, old, new)
+                .iter()
+                .map(|c| format!("\n  {}: {}: {}", c.verdict, c.what, c.why))
+                .collect()
+        };
+        crate::plugin::reload::reload_processor(
+            engine,
+            cache,
+            &self.manifest(),
+            &version,
+            &explain,
+            |manifest, plugin| self.swap(manifest, plugin),
+        )
     }
 }
 
